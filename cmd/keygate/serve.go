@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/keygate/keygate/idp"
+	"github.com/keygate/keygate/idp/rep"
+)
+
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
+	start := time.Now()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	httpAddr := fs.String("http-addr", ":8080", `plain HTTP listen address; "" turns it off`)
+	httpsAddr := fs.String("https-addr", "", "HTTPS listen address (TLS 1.2 and 1.3 only)")
+	certFile := fs.String("https-cert-file", "", "PEM certificate for --https-addr")
+	keyFile := fs.String("https-key-file", "", "PEM private key for --https-addr")
+	selfSigned := fs.Bool("https-self-signed", false, "serve HTTPS with a generated ECDSA P-384 certificate valid 90 days")
+	db := fs.String("db", defaultDB, "store: sqlite:PATH or postgres://...")
+	hostname := fs.String("hostname", "", "public base URL used in issuers and redirects (default: from each request)")
+	proxyHeaders := fs.String("proxy-headers", "", `"xforwarded" trusts X-Forwarded-* from a reverse proxy`)
+	var importRealms stringList
+	fs.Var(&importRealms, "import-realm", "import a Keycloak realm export at start, unless the realm exists (repeatable)")
+	logFormat := fs.String("log-format", "text", "text or json")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		return err
+	}
+	if *proxyHeaders != "" && *proxyHeaders != "xforwarded" {
+		return usageError{fmt.Sprintf("--proxy-headers %q: want xforwarded", *proxyHeaders)}
+	}
+	if *httpAddr == "" && *httpsAddr == "" {
+		return usageError{"both --http-addr and --https-addr are off: nothing to serve"}
+	}
+	var tlsCfg *tls.Config
+	if *httpsAddr != "" {
+		if tlsCfg, err = tlsConfig(*certFile, *keyFile, *selfSigned, *hostname); err != nil {
+			return err
+		}
+	}
+
+	st, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv, err := idp.NewServer(st, idp.Config{Hostname: *hostname, ProxyHeaders: *proxyHeaders == "xforwarded", Logger: log})
+	if err != nil {
+		return err
+	}
+	for _, f := range importRealms {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		res, err := rep.ImportRealm(ctx, st, data, rep.ImportOptions{IfExists: rep.IfExistsSkip})
+		if err != nil {
+			return fmt.Errorf("--import-realm %s: %w", f, err)
+		}
+		log.Info("realm import", "file", f, "result", summary(res))
+	}
+	user, pw := firstEnv("KC_BOOTSTRAP_ADMIN_USERNAME", "KEYGATE_BOOTSTRAP_ADMIN_USERNAME"), firstEnv("KC_BOOTSTRAP_ADMIN_PASSWORD", "KEYGATE_BOOTSTRAP_ADMIN_PASSWORD")
+	if err := idp.Bootstrap(ctx, st, srv.Limiter(), user, pw); errors.Is(err, idp.ErrNoBootstrapAdmin) {
+		log.Warn(err.Error())
+	} else if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	} else if user != "" {
+		log.Info("bootstrap admin ready", "realm", idp.MasterRealm)
+	}
+
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go srv.Housekeeping(hctx, time.Minute)
+
+	errc := make(chan error, 2)
+	var servers []*http.Server
+	listen := func(addr string, tc *tls.Config) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return err
+		}
+		hs := &http.Server{
+			Handler: srv.Handler(), TLSConfig: tc,
+			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
+			MaxHeaderBytes: 64 << 10,
+		}
+		servers = append(servers, hs)
+		scheme := "http"
+		if tc != nil {
+			scheme = "https"
+			ln = tls.NewListener(ln, tc)
+		}
+		log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme)
+		go func() { errc <- hs.Serve(ln) }()
+		return nil
+	}
+	if *httpAddr != "" {
+		if err := listen(*httpAddr, nil); err != nil {
+			return err
+		}
+	}
+	if *httpsAddr != "" {
+		if err := listen(*httpsAddr, tlsCfg); err != nil {
+			return err
+		}
+	}
+	srv.SetReady()
+	log.Info("keygate ready", "version", buildVersion(), "db", redactDSN(*db), "startup_ms", time.Since(start).Milliseconds())
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	log.Info("shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	for _, hs := range servers {
+		_ = hs.Shutdown(sctx)
+	}
+	return nil
+}
+
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// tlsConfig allows TLS 1.2 and 1.3 only, with a certificate from files or a
+// generated self-signed ECDSA P-384 one valid 90 days.
+func tlsConfig(certFile, keyFile string, selfSigned bool, hostname string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13}
+	switch {
+	case certFile != "" && keyFile != "":
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("https certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	case selfSigned:
+		cert, err := selfSignedCert(hostname)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	default:
+		return nil, usageError{"--https-addr needs --https-cert-file and --https-key-file, or --https-self-signed"}
+	}
+	return cfg, nil
+}
+
+func selfSignedCert(hostname string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	names := []string{"localhost"}
+	if h := strings.TrimPrefix(strings.TrimPrefix(hostname, "https://"), "http://"); h != "" {
+		if hh, _, err := net.SplitHostPort(h); err == nil {
+			h = hh
+		}
+		names = append(names, strings.TrimSuffix(h, "/"))
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: names[len(names)-1], Organization: []string{"keygate self-signed"}},
+		NotBefore:    now.Add(-time.Minute), NotAfter: now.Add(90 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: names, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}

@@ -1,0 +1,344 @@
+package oidc
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/ory/fosite"
+
+	"github.com/keygate/keygate/store"
+)
+
+// maxFormBytes bounds token-endpoint style request bodies.
+const maxFormBytes = 64 << 10
+
+// Register adds the provider's routes to mux under /realms/{realm}.
+func (p *Provider) Register(mux *http.ServeMux) {
+	const oc = "/realms/{realm}/protocol/openid-connect"
+	mux.HandleFunc("GET /realms/{realm}/.well-known/openid-configuration", p.realmHandler(p.discovery))
+	mux.HandleFunc("GET /realms/{realm}/.well-known/oauth-authorization-server", p.realmHandler(p.discovery))
+	mux.HandleFunc("GET /realms/{realm}", p.realmHandler(p.realmInfo))
+	mux.HandleFunc("GET "+oc+"/certs", p.realmHandler(p.certs))
+	mux.HandleFunc("POST "+oc+"/token", p.realmHandler(p.token))
+	mux.HandleFunc("OPTIONS "+oc+"/token", p.realmHandler(p.preflight))
+	mux.HandleFunc("GET "+oc+"/userinfo", p.realmHandler(p.userinfo))
+	mux.HandleFunc("POST "+oc+"/userinfo", p.realmHandler(p.userinfo))
+	mux.HandleFunc("OPTIONS "+oc+"/userinfo", p.realmHandler(p.preflight))
+	mux.HandleFunc("POST "+oc+"/token/introspect", p.realmHandler(p.introspect))
+	mux.HandleFunc("POST "+oc+"/revoke", p.realmHandler(p.revoke))
+	mux.HandleFunc("GET "+oc+"/auth", p.realmHandler(p.authorize))
+	mux.HandleFunc("POST "+oc+"/auth", p.realmHandler(p.authorize))
+	mux.HandleFunc("POST /realms/{realm}/login-actions/authenticate", p.realmHandler(p.authenticate))
+	mux.HandleFunc("GET "+oc+"/logout", p.realmHandler(p.logout))
+	mux.HandleFunc("POST "+oc+"/logout", p.realmHandler(p.logout))
+	mux.HandleFunc("OPTIONS "+oc+"/logout", p.realmHandler(p.preflight))
+	mux.HandleFunc("GET "+oc+"/login-status-iframe.html", p.realmHandler(p.loginStatusIframe))
+	mux.HandleFunc("GET "+oc+"/login-status-iframe.html/init", p.realmHandler(p.loginStatusInit))
+	mux.HandleFunc("GET "+oc+"/3p-cookies/step1.html", p.realmHandler(p.cookiesStep1))
+	mux.HandleFunc("GET "+oc+"/3p-cookies/step2.html", p.realmHandler(p.cookiesStep2))
+}
+
+type realmHandlerFunc func(w http.ResponseWriter, r *http.Request, realm *Realm)
+
+// realmHandler resolves {realm} and puts it (and the caller's IP) in the
+// request context, answering 404 for unknown realms as Keycloak does.
+func (p *Provider) realmHandler(h realmHandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		realm, err := p.Resolve(r, r.PathValue("realm"))
+		if errors.Is(err, errRealmNotFound) {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "Realm does not exist"})
+			return
+		}
+		if err != nil {
+			p.log.ErrorContext(r.Context(), "resolve realm", "err", err)
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "unknown_error"})
+			return
+		}
+		ctx := withRemoteIP(WithRealm(r.Context(), realm), p.ClientIP(r))
+		h(w, r.WithContext(ctx), realm)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := jsonMarshal(v)
+	if err != nil {
+		http.Error(w, "encoding error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// ---- discovery, realm info, JWKS
+
+func (p *Provider) discovery(w http.ResponseWriter, r *http.Request, realm *Realm) {
+	iss := realm.Issuer
+	oc := iss + "/protocol/openid-connect"
+	scopes := []string{"openid"}
+	if m, err := p.models.get(r.Context(), realm.Row.ID); err == nil {
+		for _, name := range sortedKeys(m.scopes) {
+			if proto := m.scopes[name].Protocol; proto == "" || proto == "openid-connect" {
+				scopes = append(scopes, name)
+			}
+		}
+	}
+	authMethods := []string{"client_secret_basic", "client_secret_post"}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                         iss,
+		"authorization_endpoint":                         oc + "/auth",
+		"token_endpoint":                                 oc + "/token",
+		"introspection_endpoint":                         oc + "/token/introspect",
+		"userinfo_endpoint":                              oc + "/userinfo",
+		"end_session_endpoint":                           oc + "/logout",
+		"frontchannel_logout_session_supported":          true,
+		"frontchannel_logout_supported":                  false,
+		"jwks_uri":                                       oc + "/certs",
+		"check_session_iframe":                           oc + "/login-status-iframe.html",
+		"grant_types_supported":                          []string{"authorization_code", "refresh_token", "password", "client_credentials"},
+		"acr_values_supported":                           []string{"0", "1"},
+		"response_types_supported":                       []string{"code", "none"},
+		"subject_types_supported":                        []string{"public"},
+		"prompt_values_supported":                        []string{"none", "login"},
+		"id_token_signing_alg_values_supported":          []string{"RS256"},
+		"userinfo_signing_alg_values_supported":          []string{"none"},
+		"request_object_signing_alg_values_supported":    []string{"none"},
+		"response_modes_supported":                       []string{"query", "fragment", "form_post"},
+		"registration_endpoint":                          iss + "/clients-registrations/openid-connect",
+		"token_endpoint_auth_methods_supported":          authMethods,
+		"introspection_endpoint_auth_methods_supported":  authMethods,
+		"revocation_endpoint_auth_methods_supported":     authMethods,
+		"claims_supported":                               []string{"aud", "sub", "iss", "auth_time", "name", "given_name", "family_name", "preferred_username", "email", "email_verified", "acr", "azp", "sid"},
+		"claim_types_supported":                          []string{"normal"},
+		"claims_parameter_supported":                     false,
+		"scopes_supported":                               scopes,
+		"request_parameter_supported":                    false,
+		"request_uri_parameter_supported":                false,
+		"require_request_uri_registration":               false,
+		"code_challenge_methods_supported":               []string{"plain", "S256"},
+		"tls_client_certificate_bound_access_tokens":     false,
+		"revocation_endpoint":                            oc + "/revoke",
+		"backchannel_logout_supported":                   false,
+		"backchannel_logout_session_supported":           false,
+		"require_pushed_authorization_requests":          false,
+		"authorization_response_iss_parameter_supported": true,
+	})
+}
+
+func (p *Provider) realmInfo(w http.ResponseWriter, r *http.Request, realm *Realm) {
+	der, err := realm.keys.publicKeyDER()
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "unknown_error"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"realm":             realm.Row.Name,
+		"public_key":        base64.StdEncoding.EncodeToString(der),
+		"token-service":     realm.Issuer + "/protocol/openid-connect",
+		"account-service":   realm.Issuer + "/account",
+		"tokens-not-before": 0,
+	})
+}
+
+func (p *Provider) certs(w http.ResponseWriter, _ *http.Request, realm *Realm) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(realm.keys.jwks)
+}
+
+// ---- token endpoint
+
+func (p *Provider) token(w http.ResponseWriter, r *http.Request, realm *Realm) {
+	ctx := r.Context()
+	p.cors(w, r, realm)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	sess := newSession(realm.Row.ID)
+	ar, err := p.oauth.NewAccessRequest(ctx, r, sess)
+	if err != nil {
+		p.writeTokenError(w, r, err)
+		return
+	}
+	if gt := ar.GetGrantTypes(); gt.ExactOne("password") || gt.ExactOne("client_credentials") {
+		// fosite checked each requested scope against the client's scopes.
+		for _, s := range ar.GetRequestedScopes() {
+			ar.GrantScope(s)
+		}
+	}
+	resp, err := p.oauth.NewAccessResponse(ctx, ar)
+	if err != nil {
+		p.writeTokenError(w, r, err)
+		return
+	}
+	s := ar.GetSession().(*Session)
+	resp.SetTokenType("Bearer")
+	resp.SetExtra("scope", s.scope)
+	resp.SetExtra("not-before-policy", 0)
+	if resp.GetExtra("refresh_token") != nil {
+		// fosite rounds expiries to the second; never claim more than the idle timeout.
+		left := min(secondsUntil(s.GetExpiresAt(fosite.RefreshToken)), int64(realm.Settings.SSOSessionIdleTimeout.Seconds()))
+		resp.SetExtra("refresh_expires_in", left)
+	} else {
+		resp.SetExtra("refresh_expires_in", 0)
+	}
+	if s.SessionID != "" {
+		resp.SetExtra("session_state", s.SessionID)
+	}
+	writeJSON(w, http.StatusOK, resp.ToMap())
+}
+
+func secondsUntil(t interface{ Unix() int64 }) int64 {
+	d := t.Unix() - now().Unix()
+	if d < 0 {
+		return 0
+	}
+	return d
+}
+
+// ---- userinfo
+
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request, realm *Realm) {
+	p.cors(w, r, realm)
+	token := bearer(r)
+	fail := func(desc string) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm.Row.Name+`", error="invalid_token", error_description="`+desc+`"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": desc})
+	}
+	if token == "" {
+		fail("Token not provided")
+		return
+	}
+	req, err := p.activeAccess(r, realm, token)
+	if err != nil {
+		p.log.DebugContext(r.Context(), "userinfo: token rejected", "reason", err)
+		fail("Token verification failed")
+		return
+	}
+	sess := req.GetSession().(*Session)
+	if sess.SessionID != "" {
+		if _, err := p.st.GetSession(r.Context(), realm.Row.ID, sess.SessionID); err != nil {
+			fail("User session not found or doesn't have client attached on it")
+			return
+		}
+	}
+	cs, err := p.fillClaims(r.Context(), realm, req.GetClient().(*Client), sess, req.GetGrantedScopes())
+	if err != nil {
+		fail("Token verification failed")
+		return
+	}
+	out := map[string]any{}
+	for k, v := range cs.userinfo {
+		out[k] = v
+	}
+	out["sub"] = sess.UserID
+	writeJSON(w, http.StatusOK, out)
+}
+
+// activeAccess verifies an access token (signature, expiry, realm) and finds
+// its still-active record; revoked tokens have none.
+func (p *Provider) activeAccess(r *http.Request, realm *Realm, token string) (fosite.Requester, error) {
+	if _, err := verify(realm.keys, token, algRS256, now()); err != nil {
+		return nil, err
+	}
+	st := &storage{st: p.st}
+	return st.GetAccessTokenSession(r.Context(), signatureOf(token), nil)
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err == nil {
+			return r.PostForm.Get("access_token")
+		}
+	}
+	return ""
+}
+
+// ---- introspection (RFC 7662, Keycloak's shape: the token's claims plus active)
+
+func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Realm) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "Malformed request body"})
+		return
+	}
+	if _, err := p.oauth.AuthenticateClient(ctx, r, r.PostForm); err != nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "Authentication failed."})
+		return
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "Token not provided"})
+		return
+	}
+	inactive := map[string]any{"active": false}
+	kind, alg := store.KindAccess, algRS256
+	if hdrAlg(token) == algHS512 {
+		kind, alg = store.KindRefresh, algHS512
+	}
+	claims, err := verify(realm.keys, token, alg, now())
+	if err != nil {
+		writeJSON(w, http.StatusOK, inactive)
+		return
+	}
+	st := &storage{st: p.st}
+	req, err := st.get(ctx, kind, signatureOf(token), fosite.ErrInactiveToken)
+	if err != nil {
+		writeJSON(w, http.StatusOK, inactive)
+		return
+	}
+	sess := req.GetSession().(*Session)
+	if sess.SessionID != "" {
+		if _, err := p.st.GetSession(ctx, realm.Row.ID, sess.SessionID); err != nil {
+			writeJSON(w, http.StatusOK, inactive)
+			return
+		}
+	}
+	claims["active"] = true
+	claims["client_id"] = req.GetClient().GetID()
+	claims["username"] = sess.Username
+	if kind == store.KindAccess {
+		claims["token_type"] = "Bearer"
+	}
+	writeJSON(w, http.StatusOK, claims)
+}
+
+// hdrAlg reads a JWT's alg without verifying anything.
+func hdrAlg(token string) string {
+	i := strings.IndexByte(token, '.')
+	if i <= 0 {
+		return ""
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(token[:i])
+	if err != nil {
+		return ""
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	_ = json.Unmarshal(raw, &h)
+	return h.Alg
+}
+
+// ---- revocation (RFC 7009)
+
+func (p *Provider) revoke(w http.ResponseWriter, r *http.Request, realm *Realm) {
+	ctx := r.Context()
+	p.cors(w, r, realm)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	err := p.oauth.NewRevocationRequest(ctx, r)
+	if err != nil && !errors.Is(err, fosite.ErrNotFound) {
+		p.writeTokenError(w, r, err)
+		return
+	}
+	// RFC 7009 §2.2: an unknown token is answered 200 too.
+	w.WriteHeader(http.StatusOK)
+}

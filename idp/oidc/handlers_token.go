@@ -1,0 +1,197 @@
+package oidc
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+
+	"github.com/keygate/keygate/store"
+)
+
+// claimsHandler runs first among the token endpoint handlers. Once fosite has
+// authenticated the grant, it establishes who the tokens are for (creating
+// the SSO session of a password grant, resolving a service account, checking
+// a refreshed session is still alive) and computes every claim, so the token
+// strategies only sign.
+type claimsHandler struct{ p *Provider }
+
+var _ fosite.TokenEndpointHandler = claimsHandler{}
+
+// errSessionNotActive is refresh of a session that ended (logout, expiry,
+// disabled user): Keycloak's "Session not active".
+var errSessionNotActive = errors.New("session not active")
+
+func (h claimsHandler) CanHandleTokenEndpointRequest(context.Context, fosite.AccessRequester) bool {
+	return true
+}
+func (h claimsHandler) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
+
+// HandleTokenEndpointRequest has nothing to validate; the grant handlers do.
+func (h claimsHandler) HandleTokenEndpointRequest(context.Context, fosite.AccessRequester) error {
+	return fosite.ErrUnknownRequest
+}
+
+func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fosite.AccessRequester, _ fosite.AccessResponder) error {
+	r, sess, err := realmSession(ctx, req)
+	if err != nil {
+		return err
+	}
+	c, ok := req.GetClient().(*Client)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("unexpected client type")
+	}
+	st := h.p.st
+	t := now()
+	switch {
+	case req.GetGrantTypes().ExactOne("password"):
+		u, err := st.GetUser(ctx, r.Row.ID, sess.UserID)
+		if err != nil {
+			return fosite.ErrServerError.WithWrap(err)
+		}
+		s := store.Session{ID: uuid.NewString(), RealmID: r.Row.ID, UserID: u.ID, Created: t, LastSeen: t, AuthTime: t, IPAddress: remoteIP(ctx)}
+		if err := st.CreateSession(ctx, s); err != nil {
+			return fosite.ErrServerError.WithWrap(err)
+		}
+		sess.SessionID, sess.AuthTime, sess.Username = s.ID, t.Truncate(time.Second), u.Username
+	case req.GetGrantTypes().ExactOne("client_credentials"):
+		u, err := st.GetServiceAccountUser(ctx, r.Row.ID, c.Row.ID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Enabled) {
+			return fosite.ErrUnauthorizedClient.WithHint("Client not enabled to retrieve service account")
+		} else if err != nil {
+			return fosite.ErrServerError.WithWrap(err)
+		}
+		sess.UserID, sess.Username, sess.ServiceAccount, sess.AuthTime = u.ID, u.Username, true, t.Truncate(time.Second)
+	case req.GetGrantTypes().ExactOne("refresh_token"):
+		if err := h.checkAlive(ctx, r, sess); err != nil {
+			return fosite.ErrInvalidGrant.WithWrap(err).WithHint("Session not active")
+		}
+	}
+	if sess.SessionID != "" {
+		// The refresh token cannot outlive the SSO session's max lifespan.
+		s, err := st.GetSession(ctx, r.Row.ID, sess.SessionID)
+		if err != nil {
+			return fosite.ErrInvalidGrant.WithWrap(errSessionNotActive).WithHint("Session not active")
+		}
+		if max := s.Created.Add(r.Settings.SSOSessionMaxLifespan); sess.GetExpiresAt(fosite.RefreshToken).After(max) {
+			sess.SetExpiresAt(fosite.RefreshToken, max)
+		}
+	}
+	_, err = h.p.fillClaims(ctx, r, c, sess, req.GetGrantedScopes())
+	return err
+}
+
+// checkAlive refuses a refresh whose SSO session is gone or idle too long,
+// or whose user was disabled or deleted.
+func (h claimsHandler) checkAlive(ctx context.Context, r *Realm, sess *Session) error {
+	u, err := h.p.st.GetUser(ctx, r.Row.ID, sess.UserID)
+	if err != nil || !u.Enabled {
+		return errSessionNotActive
+	}
+	if sess.SessionID == "" {
+		return nil
+	}
+	s, err := h.p.st.GetSession(ctx, r.Row.ID, sess.SessionID)
+	if err != nil {
+		return errSessionNotActive
+	}
+	t := now()
+	if t.After(s.LastSeen.Add(r.Settings.SSOSessionIdleTimeout)) || t.After(s.Created.Add(r.Settings.SSOSessionMaxLifespan)) {
+		return errSessionNotActive
+	}
+	return h.p.st.TouchSession(ctx, r.Row.ID, s.ID, t)
+}
+
+// fillClaims computes the claims of every token kind into the session.
+func (p *Provider) fillClaims(ctx context.Context, r *Realm, c *Client, sess *Session, granted fosite.Arguments) (claimSet, error) {
+	m, err := p.models.get(ctx, r.Row.ID)
+	if err != nil {
+		return claimSet{}, fosite.ErrServerError.WithWrap(err)
+	}
+	sub, err := p.loadSubject(ctx, r, m, c, sess)
+	if errors.Is(err, store.ErrNotFound) {
+		return claimSet{}, fosite.ErrInvalidGrant.WithWrap(errSessionNotActive).WithHint("Session not active")
+	} else if err != nil {
+		return claimSet{}, fosite.ErrServerError.WithWrap(err)
+	}
+	if !sub.user.Enabled {
+		return claimSet{}, fosite.ErrInvalidGrant.WithWrap(errSessionNotActive).WithHint("Session not active")
+	}
+	sess.Username = sub.user.Username
+	cs := computeClaims(m, sub, granted)
+	sess.access, sess.accessAud, sess.scope = cs.access, cs.accessAud, cs.scope
+
+	idc := sess.IDTokenClaims()
+	*idc = *newIDClaims(sess)
+	for k, v := range cs.id {
+		idc.Extra[k] = v
+	}
+	// fosite writes acr from its own field and drops an "acr" extra.
+	if acr, ok := cs.id["acr"].(string); ok {
+		idc.AuthenticationContextClassReference = acr
+	}
+	idc.Extra["typ"] = "ID"
+	idc.Extra["azp"] = c.Row.ClientID
+	if sess.SessionID != "" {
+		idc.Extra["sid"] = sess.SessionID
+	}
+	if len(cs.idAud) > 0 {
+		idc.Audience = append([]string{c.Row.ClientID}, cs.idAud...)
+	}
+	return cs, nil
+}
+
+func newIDClaims(sess *Session) *idClaims {
+	return &idClaims{Subject: sess.UserID, AuthTime: sess.AuthTime, Extra: map[string]any{}}
+}
+
+// passwordIDTokenHandler adds an ID token to password grant responses that
+// asked for openid; fosite has no OIDC handler for that grant, Keycloak does.
+type passwordIDTokenHandler struct {
+	ids *openid.DefaultStrategy
+	p   *Provider
+}
+
+func (h passwordIDTokenHandler) CanHandleTokenEndpointRequest(_ context.Context, req fosite.AccessRequester) bool {
+	return req.GetGrantTypes().ExactOne("password")
+}
+func (h passwordIDTokenHandler) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
+	return false
+}
+func (h passwordIDTokenHandler) HandleTokenEndpointRequest(context.Context, fosite.AccessRequester) error {
+	return fosite.ErrUnknownRequest
+}
+
+func (h passwordIDTokenHandler) PopulateTokenEndpointResponse(ctx context.Context, req fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !h.CanHandleTokenEndpointRequest(ctx, req) || !req.GetGrantedScopes().Has("openid") {
+		return fosite.ErrUnknownRequest
+	}
+	_, sess, err := realmSession(ctx, req)
+	if err != nil {
+		return err
+	}
+	sess.IDTokenClaims().AccessTokenHash = halfHash(resp.GetAccessToken())
+	tok, err := h.ids.GenerateIDToken(ctx, h.p.cfg.GetIDTokenLifespan(ctx), req)
+	if err != nil {
+		return fmt.Errorf("id token: %w", err)
+	}
+	resp.SetExtra("id_token", tok)
+	return nil
+}
+
+// halfHash is OIDC's at_hash: the left half of SHA-256, base64url.
+func halfHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+func sha256Sum(b []byte) []byte {
+	s := sha256.Sum256(b)
+	return s[:]
+}

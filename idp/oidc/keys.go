@@ -1,0 +1,233 @@
+package oidc
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v3"
+	"github.com/google/uuid"
+
+	"github.com/keygate/keygate/store"
+)
+
+// Algorithms of the two keys every realm has, as Keycloak has them: RS256
+// signs access and ID tokens, HS512 signs refresh tokens (and is the HMAC
+// secret for authorization codes).
+const (
+	algRS256 = "RS256"
+	algHS512 = "HS512"
+)
+
+// realmKeys is one realm's parsed keys. It is immutable once built: a reload
+// swaps the whole value, so request paths never parse keys.
+type realmKeys struct {
+	active *signingKey            // RS256 key that signs new tokens
+	hmac   *signingKey            // HS512 key for refresh tokens and codes
+	byKID  map[string]*signingKey // every key, active and passive, for verification
+	jwks   []byte                 // the serialized public JWKS
+	loaded time.Time
+}
+
+type signingKey struct {
+	kid    string
+	alg    string
+	active bool
+	key    any // *rsa.PrivateKey or []byte
+	signer jose.Signer
+}
+
+// Keyring loads, creates and caches realm keys. Keys are generated on first
+// use and persisted; replicas agree through store.CreateActiveKey.
+type Keyring struct {
+	st     store.KeyStore
+	ttl    time.Duration // reload interval so rotations on other replicas are seen
+	mu     sync.Mutex
+	realms map[string]*realmKeys
+	// rsaBits is 2048 like Keycloak's rsa-generated provider.
+	rsaBits int
+}
+
+// NewKeyring returns a keyring over st.
+func NewKeyring(st store.KeyStore) *Keyring {
+	return &Keyring{st: st, ttl: time.Minute, realms: map[string]*realmKeys{}, rsaBits: 2048}
+}
+
+// get returns the realm's keys, loading (and creating on first use) as needed.
+func (k *Keyring) get(ctx context.Context, realmID string) (*realmKeys, error) {
+	k.mu.Lock()
+	rk := k.realms[realmID]
+	k.mu.Unlock()
+	if rk != nil && time.Since(rk.loaded) < k.ttl {
+		return rk, nil
+	}
+	return k.reload(ctx, realmID)
+}
+
+// reload re-reads the realm's keys from the store, generating missing ones.
+func (k *Keyring) reload(ctx context.Context, realmID string) (*realmKeys, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	// Another goroutine may have reloaded while we waited for the lock.
+	if rk := k.realms[realmID]; rk != nil && time.Since(rk.loaded) < k.ttl/2 {
+		return rk, nil
+	}
+	keys, err := k.st.ListKeys(ctx, realmID)
+	if err != nil {
+		return nil, fmt.Errorf("load realm keys: %w", err)
+	}
+	have := map[string]bool{}
+	created := false
+	for _, key := range keys {
+		if key.Active {
+			have[key.Algorithm] = true
+		}
+	}
+	for _, alg := range []string{algRS256, algHS512} {
+		if have[alg] {
+			continue
+		}
+		nk, err := k.generate(realmID, alg)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := k.st.CreateActiveKey(ctx, nk); err != nil {
+			return nil, fmt.Errorf("create realm key: %w", err)
+		}
+		created = true
+	}
+	if created {
+		if keys, err = k.st.ListKeys(ctx, realmID); err != nil {
+			return nil, fmt.Errorf("load realm keys: %w", err)
+		}
+	}
+	rk, err := buildRealmKeys(keys)
+	if err != nil {
+		return nil, err
+	}
+	k.realms[realmID] = rk
+	return rk, nil
+}
+
+// Forget drops the cached keys of a realm (after rotation or deletion).
+func (k *Keyring) Forget(realmID string) {
+	k.mu.Lock()
+	delete(k.realms, realmID)
+	k.mu.Unlock()
+}
+
+// Rotate creates a new active RS256 key for the realm; the old one stays
+// passive so tokens it signed keep verifying.
+func (k *Keyring) Rotate(ctx context.Context, realmID string) error {
+	nk, err := k.generate(realmID, algRS256)
+	if err != nil {
+		return err
+	}
+	if err := k.st.RotateKey(ctx, nk); err != nil {
+		return err
+	}
+	k.Forget(realmID)
+	return nil
+}
+
+func (k *Keyring) generate(realmID, alg string) (store.Key, error) {
+	key := store.Key{RealmID: realmID, Algorithm: alg, Use: "sig", Active: true, Created: time.Now()}
+	switch alg {
+	case algRS256:
+		pk, err := rsa.GenerateKey(rand.Reader, k.rsaBits)
+		if err != nil {
+			return key, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(pk)
+		if err != nil {
+			return key, err
+		}
+		key.Private = der
+		key.ID, err = rsaKID(&pk.PublicKey)
+		if err != nil {
+			return key, err
+		}
+	case algHS512:
+		secret := make([]byte, 64)
+		if _, err := rand.Read(secret); err != nil {
+			return key, err
+		}
+		key.Private = secret
+		key.ID = uuid.NewString()
+	default:
+		return key, fmt.Errorf("unsupported key algorithm %q", alg)
+	}
+	return key, nil
+}
+
+// rsaKID is Keycloak's kid for RSA keys: base64url(SHA-256(DER public key)).
+func rsaKID(pub *rsa.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(der)
+	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
+}
+
+func buildRealmKeys(keys []store.Key) (*realmKeys, error) {
+	rk := &realmKeys{byKID: map[string]*signingKey{}, loaded: time.Now()}
+	var pub []jose.JSONWebKey
+	for _, key := range keys {
+		sk := &signingKey{kid: key.ID, alg: key.Algorithm, active: key.Active}
+		var opts = (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", key.ID)
+		switch key.Algorithm {
+		case algRS256:
+			parsed, err := x509.ParsePKCS8PrivateKey(key.Private)
+			if err != nil {
+				return nil, fmt.Errorf("realm key %s: %w", key.ID, err)
+			}
+			pk, ok := parsed.(*rsa.PrivateKey)
+			if !ok {
+				return nil, fmt.Errorf("realm key %s: not an RSA key", key.ID)
+			}
+			pk.Precompute()
+			sk.key = pk
+			if sk.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: pk}, opts); err != nil {
+				return nil, err
+			}
+			pub = append(pub, jose.JSONWebKey{Key: &pk.PublicKey, KeyID: key.ID, Algorithm: algRS256, Use: "sig"})
+			if key.Active {
+				rk.active = sk
+			}
+		case algHS512:
+			sk.key = key.Private
+			var err error
+			if sk.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.HS512, Key: key.Private}, opts); err != nil {
+				return nil, err
+			}
+			if key.Active {
+				rk.hmac = sk
+			}
+		default:
+			continue // keys of other algorithms are not ours to use
+		}
+		rk.byKID[key.ID] = sk
+	}
+	if rk.active == nil || rk.hmac == nil {
+		return nil, errors.New("realm has no active signing keys")
+	}
+	var err error
+	if rk.jwks, err = jsonMarshal(jose.JSONWebKeySet{Keys: pub}); err != nil {
+		return nil, err
+	}
+	return rk, nil
+}
+
+// publicKeyDER is the active RS256 key as Keycloak's realm info shows it.
+func (rk *realmKeys) publicKeyDER() ([]byte, error) {
+	return x509.MarshalPKIXPublicKey(rk.active.key.(crypto.Signer).Public())
+}

@@ -1,0 +1,220 @@
+package oidc
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/templates"
+)
+
+// logout is RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0, as
+// Keycloak 18+ implements it), plus the back-channel form keycloak adapters
+// use: a POST with a refresh_token and client credentials answers 204.
+func (p *Provider) logout(w http.ResponseWriter, r *http.Request, realm *Realm) {
+	ctx := r.Context()
+	p.cors(w, r, realm)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		p.errorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage", "")
+		return
+	}
+	f := r.Form
+	if r.Method == http.MethodPost && f.Get("refresh_token") != "" {
+		p.backchannelLogout(w, r, realm)
+		return
+	}
+	var hintSID, hintClient string
+	if hint := f.Get("id_token_hint"); hint != "" {
+		claims, err := verify(realm.keys, hint, algRS256, now())
+		if err != nil && !errors.Is(err, errTokenExpired) {
+			p.errorPage(w, r, realm, http.StatusBadRequest, "invalidParameterMessage", "")
+			return
+		}
+		hintSID, hintClient = strClaim(claims, "sid"), strClaim(claims, "azp")
+	}
+	clientID := f.Get("client_id")
+	if clientID != "" && hintClient != "" && clientID != hintClient {
+		p.errorPage(w, r, realm, http.StatusBadRequest, "invalidParameterMessage", "")
+		return
+	}
+	if clientID == "" {
+		clientID = hintClient
+	}
+	redirect := f.Get("post_logout_redirect_uri")
+	if redirect != "" {
+		// Only to a URI the client registered, and never without knowing the client.
+		c, err := loadClient(ctx, p.st, realm, clientID)
+		if err != nil || !redirectAllowed(postLogoutURIs(c), redirect) {
+			p.errorPage(w, r, realm, http.StatusBadRequest, "invalidRedirectUriMessage", "")
+			return
+		}
+	}
+	confirmed := r.Method == http.MethodPost && f.Get("confirmLogout") != "" && p.logoutCSRFValid(r, realm, f.Get("csrf_token"))
+	if hintSID == "" && !confirmed {
+		if r.Method == http.MethodPost && f.Get("confirmLogout") != "" {
+			p.errorPage(w, r, realm, http.StatusForbidden, "invalidRequestMessage", "")
+			return
+		}
+		hidden := map[string]string{}
+		for _, k := range []string{"client_id", "post_logout_redirect_uri", "state", "ui_locales"} {
+			if v := f.Get(k); v != "" {
+				hidden[k] = v
+			}
+		}
+		p.render(w, http.StatusOK, templates.LogoutConfirm(templates.LogoutConfirmView{
+			Page: p.page(r, realm), FormAction: p.realmPath(r, realm) + "protocol/openid-connect/logout",
+			CSRFToken: p.logoutCSRF(r, realm), Hidden: hidden,
+		}))
+		return
+	}
+	// End the browser's session (and the hinted one, if it is another).
+	for _, sid := range uniqueNonEmpty(p.cookieSID(r, realm), hintSID) {
+		if err := p.st.DeleteSession(ctx, realm.Row.ID, sid); err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.log.ErrorContext(ctx, "logout", "err", err)
+			p.errorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage", "")
+			return
+		}
+	}
+	p.clearCookie(w, r, realm, cookieIdentity, true)
+	p.clearCookie(w, r, realm, cookieSession, false)
+	if redirect != "" {
+		if st := f.Get("state"); st != "" {
+			redirect = withQuery(redirect, "state", st)
+		}
+		http.Redirect(w, r, redirect, http.StatusFound)
+		return
+	}
+	p.render(w, http.StatusOK, templates.Info(templates.InfoView{
+		Page: p.page(r, realm), Title: templates.Message("successLogout"), Message: templates.Message("successLogout"),
+	}))
+}
+
+// backchannelLogout ends the session of a refresh token its client presents.
+func (p *Provider) backchannelLogout(w http.ResponseWriter, r *http.Request, realm *Realm) {
+	ctx := r.Context()
+	c, err := p.oauth.AuthenticateClient(ctx, r, r.PostForm)
+	if err != nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized_client", "error_description": "Invalid client credentials"})
+		return
+	}
+	rt := r.PostForm.Get("refresh_token")
+	claims, err := verify(realm.keys, rt, algHS512, now())
+	if err != nil || strClaim(claims, "azp") != c.GetID() {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "Invalid refresh token"})
+		return
+	}
+	if sid := strClaim(claims, "sid"); sid != "" {
+		if err := p.st.DeleteSession(ctx, realm.Row.ID, sid); err != nil && !errors.Is(err, store.ErrNotFound) {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "unknown_error"})
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (p *Provider) cookieSID(r *http.Request, realm *Realm) string {
+	if s := p.ssoSession(r, realm); s != nil {
+		return s.ID
+	}
+	return ""
+}
+
+// logoutCSRF is a short-lived token bound to the browser's session: a
+// signed claim of the sid (or "anonymous"), verified statelessly.
+func (p *Provider) logoutCSRF(r *http.Request, realm *Realm) string {
+	tok, _, err := sign(realm.keys.hmac, map[string]any{
+		"typ": "logout-csrf", "sid": p.cookieSID(r, realm), "exp": now().Add(realm.Settings.AccessCodeLifespanLogin).Unix(),
+	})
+	if err != nil {
+		return ""
+	}
+	return tok
+}
+
+func (p *Provider) logoutCSRFValid(r *http.Request, realm *Realm, tok string) bool {
+	claims, err := verify(realm.keys, tok, algHS512, now())
+	if err != nil || strClaim(claims, "typ") != "logout-csrf" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strClaim(claims, "sid")), []byte(p.cookieSID(r, realm))) == 1
+}
+
+// postLogoutURIs resolves post.logout.redirect.uris ("+" = the redirect URIs).
+func postLogoutURIs(c *Client) []string {
+	var out []string
+	for _, u := range c.Settings.PostLogoutRedirectURIs {
+		if u == "+" {
+			out = append(out, c.Settings.RedirectURIs...)
+			continue
+		}
+		out = append(out, u)
+	}
+	return resolveURIs(c, out)
+}
+
+func withQuery(u, k, v string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	q := pu.Query()
+	q.Set(k, v)
+	pu.RawQuery = q.Encode()
+	return pu.String()
+}
+
+func uniqueNonEmpty(vals ...string) []string {
+	var out []string
+	for _, v := range vals {
+		if v != "" && !strings.Contains(strings.Join(out, "\x00"), v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// ---- keycloak-js iframes
+
+func (p *Provider) loginStatusIframe(w http.ResponseWriter, _ *http.Request, _ *Realm) {
+	writeHTML(w, templates.LoginStatusIframe())
+}
+
+// loginStatusInit answers 204 when the client may use the session iframe
+// from origin, 403 otherwise (Keycloak's LoginStatusIframeEndpoint).
+func (p *Provider) loginStatusInit(w http.ResponseWriter, r *http.Request, realm *Realm) {
+	q := r.URL.Query()
+	c, err := loadClient(r.Context(), p.st, realm, q.Get("client_id"))
+	if err != nil {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	origin := q.Get("origin")
+	for _, o := range webOrigins(c) {
+		if o == "*" || o == origin {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
+	if origin != "" && origin == strings.TrimSuffix(p.BaseURL(r), "/") {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.WriteHeader(http.StatusForbidden)
+}
+
+func (p *Provider) cookiesStep1(w http.ResponseWriter, _ *http.Request, _ *Realm) {
+	writeHTML(w, templates.ThirdPartyCookiesStep1())
+}
+
+func (p *Provider) cookiesStep2(w http.ResponseWriter, _ *http.Request, _ *Realm) {
+	writeHTML(w, templates.ThirdPartyCookiesStep2())
+}
+
+func writeHTML(w http.ResponseWriter, body string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write([]byte(body))
+}

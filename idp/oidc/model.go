@@ -1,0 +1,203 @@
+package oidc
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
+)
+
+// realmModel is the slowly-changing part of a realm that every token needs:
+// roles and their composites, client ids, client scopes. It is cached per
+// realm for a short time (writes in this process invalidate it at once;
+// other replicas see changes within modelTTL).
+type realmModel struct {
+	roles      map[string]store.Role // by id
+	composites map[string][]string   // parent id -> child ids
+	clientIDs  map[string]string     // client internal id -> clientId
+	scopes     map[string]rep.ClientScope
+	groups     map[string]store.Group // by id
+	origins    []clientOrigin         // resolved web origins of every client
+	loaded     time.Time
+}
+
+type clientOrigin struct{ clientID, origin string }
+
+const modelTTL = 5 * time.Second
+
+type modelCache struct {
+	st store.Store
+	mu sync.Mutex
+	m  map[string]*realmModel
+}
+
+func (c *modelCache) get(ctx context.Context, realmID string) (*realmModel, error) {
+	c.mu.Lock()
+	m := c.m[realmID]
+	c.mu.Unlock()
+	if m != nil && time.Since(m.loaded) < modelTTL {
+		return m, nil
+	}
+	m, err := loadModel(ctx, c.st, realmID)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.m[realmID] = m
+	c.mu.Unlock()
+	return m, nil
+}
+
+// Invalidate drops a realm's cached model after a write.
+func (c *modelCache) Invalidate(realmID string) {
+	c.mu.Lock()
+	delete(c.m, realmID)
+	c.mu.Unlock()
+}
+
+func loadModel(ctx context.Context, st store.Store, realmID string) (*realmModel, error) {
+	m := &realmModel{
+		roles: map[string]store.Role{}, composites: map[string][]string{},
+		clientIDs: map[string]string{}, scopes: map[string]rep.ClientScope{},
+		groups: map[string]store.Group{}, loaded: time.Now(),
+	}
+	roles, err := st.ListAllRoles(ctx, realmID)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range roles {
+		m.roles[r.ID] = r
+	}
+	pairs, err := st.ListAllRoleComposites(ctx, realmID)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pairs {
+		m.composites[p[0]] = append(m.composites[p[0]], p[1])
+	}
+	clients, err := st.ListClients(ctx, realmID)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range clients {
+		m.clientIDs[c.ID] = c.ClientID
+		_, cs, err := rep.DecodeClient(c)
+		if err != nil || !cs.Enabled {
+			continue
+		}
+		for _, o := range webOrigins(&Client{Row: c, Settings: cs}) {
+			m.origins = append(m.origins, clientOrigin{c.ClientID, o})
+		}
+	}
+	scopes, err := st.ListClientScopes(ctx, realmID)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range scopes {
+		var cs rep.ClientScope
+		if err := json.Unmarshal(s.Config, &cs); err != nil {
+			return nil, err
+		}
+		cs.ID, cs.Name = s.ID, s.Name
+		m.scopes[s.Name] = cs
+	}
+	groups, err := st.ListGroups(ctx, realmID)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		m.groups[g.ID] = g
+	}
+	return m, nil
+}
+
+// expand returns ids plus every role they include, transitively.
+func (m *realmModel) expand(ids []string) map[string]bool {
+	seen := map[string]bool{}
+	var walk func(string)
+	walk = func(id string) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		for _, c := range m.composites[id] {
+			walk(c)
+		}
+	}
+	for _, id := range ids {
+		walk(id)
+	}
+	return seen
+}
+
+// groupPath is the group's full path, "/parent/child".
+func (m *realmModel) groupPath(id string) string {
+	g, ok := m.groups[id]
+	if !ok {
+		return ""
+	}
+	if g.ParentID == "" {
+		return "/" + g.Name
+	}
+	return m.groupPath(g.ParentID) + "/" + g.Name
+}
+
+// ancestors returns the group and its parents (group roles are inherited).
+func (m *realmModel) ancestors(id string) []string {
+	var out []string
+	for id != "" {
+		g, ok := m.groups[id]
+		if !ok || len(out) > 64 {
+			break
+		}
+		out = append(out, id)
+		id = g.ParentID
+	}
+	return out
+}
+
+// userRoles are a user's effective roles: direct mappings and the roles of
+// their groups (and those groups' parents), composites expanded.
+type userRoles struct {
+	realm  []string            // sorted realm role names
+	client map[string][]string // clientId -> sorted role names
+}
+
+func (m *realmModel) effectiveRoles(ctx context.Context, st store.Store, realmID string, direct []store.Role, groups []store.Group) (userRoles, error) {
+	ids := make([]string, 0, len(direct))
+	for _, r := range direct {
+		ids = append(ids, r.ID)
+	}
+	for _, g := range groups {
+		for _, gid := range m.ancestors(g.ID) {
+			gr, err := st.ListGroupRoles(ctx, realmID, gid)
+			if err != nil {
+				return userRoles{}, err
+			}
+			for _, r := range gr {
+				ids = append(ids, r.ID)
+			}
+		}
+	}
+	out := userRoles{client: map[string][]string{}}
+	for id := range m.expand(ids) {
+		r, ok := m.roles[id]
+		if !ok {
+			continue
+		}
+		if r.ClientID == "" {
+			out.realm = append(out.realm, r.Name)
+		} else if cid := m.clientIDs[r.ClientID]; cid != "" {
+			out.client[cid] = append(out.client[cid], r.Name)
+		}
+	}
+	sort.Strings(out.realm)
+	for k := range out.client {
+		sort.Strings(out.client[k])
+	}
+	return out, nil
+}

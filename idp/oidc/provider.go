@@ -1,0 +1,227 @@
+// Package oidc is keygate's OpenID Connect provider on Keycloak's URL layout,
+// built on fosite. One fosite provider serves every realm: the realm travels
+// in the request context, and the storage, config and strategies read it
+// from there. All fosite imports stay inside this package.
+package oidc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+	"github.com/ory/fosite/token/hmac"
+
+	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
+)
+
+// Options configure a Provider.
+type Options struct {
+	// Hostname is the public base URL ("https://sso.example.com"); empty means
+	// taken from each request's scheme and Host.
+	Hostname string
+	// ProxyHeaders trusts X-Forwarded-Proto/Host/For from a reverse proxy.
+	ProxyHeaders bool
+	Logger       *slog.Logger
+}
+
+// Provider serves the OIDC endpoints of every realm.
+type Provider struct {
+	st     store.Store
+	authn  Authenticator
+	opts   Options
+	cfg    *config
+	oauth  *fosite.Fosite
+	keys   *Keyring
+	models *modelCache
+	realms *realmCache
+	log    *slog.Logger
+}
+
+// New wires fosite's handlers with keygate's storage and token strategies.
+// tx is the store's fosite-style transaction API.
+func New(st store.Store, authn Authenticator, opts Options) (*Provider, error) {
+	tx, ok := st.(txStore)
+	if !ok {
+		return nil, errors.New("oidc: store does not offer BeginTX/Commit/Rollback")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	cfg := newConfig()
+	p := &Provider{
+		st: st, authn: authn, opts: opts, cfg: cfg, keys: NewKeyring(st),
+		models: &modelCache{st: st, m: map[string]*realmModel{}},
+		realms: &realmCache{st: st, m: map[string]*cachedRealm{}},
+		log:    opts.Logger,
+	}
+	stor := &storage{st: st, tx: tx, authn: authn}
+	strat := &tokenStrategy{codes: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: cfg}, cfg)}
+	ids := &openid.DefaultStrategy{Signer: idSigner{}, Config: cfg}
+
+	core := oauth2.HandleHelper{AccessTokenStrategy: strat, AccessTokenStorage: stor, Config: cfg}
+	authCode := &oauth2.AuthorizeExplicitGrantHandler{
+		AccessTokenStrategy: strat, RefreshTokenStrategy: strat, AuthorizeCodeStrategy: strat,
+		CoreStorage: stor, TokenRevocationStorage: stor, Config: cfg,
+	}
+	refresh := &oauth2.RefreshTokenGrantHandler{
+		AccessTokenStrategy: strat, RefreshTokenStrategy: strat, TokenRevocationStorage: stor, Config: cfg,
+	}
+	//lint:ignore SA1019 Keycloak clients rely on direct access grants (admin-cli, scripts).
+	ropc := &oauth2.ResourceOwnerPasswordCredentialsGrantHandler{
+		ResourceOwnerPasswordCredentialsGrantStorage: stor, HandleHelper: &core,
+		RefreshTokenStrategy: strat, Config: cfg,
+	}
+	cc := &oauth2.ClientCredentialsGrantHandler{HandleHelper: &core, Config: cfg}
+	oidcHelper := &openid.IDTokenHandleHelper{IDTokenStrategy: ids}
+	oidcCode := &openid.OpenIDConnectExplicitHandler{
+		OpenIDConnectRequestStorage: stor, OpenIDConnectRequestValidator: openid.NewOpenIDConnectRequestValidator(nil, cfg),
+		IDTokenHandleHelper: oidcHelper, Config: cfg,
+	}
+	oidcRefresh := &openid.OpenIDConnectRefreshHandler{IDTokenHandleHelper: oidcHelper, Config: cfg}
+	pkceH := &pkce.Handler{AuthorizeCodeStrategy: strat, Storage: stor, Config: cfg}
+	revoke := &oauth2.TokenRevocationHandler{
+		TokenRevocationStorage: stor, RefreshTokenStrategy: strat, AccessTokenStrategy: strat,
+	}
+
+	cfg.AuthorizeEndpointHandlers = fosite.AuthorizeEndpointHandlers{authCode, oidcCode, pkceH}
+	// Order matters: claims first (it computes what the strategies sign),
+	// the password ID token after the grant issued its access token.
+	cfg.TokenEndpointHandlers = fosite.TokenEndpointHandlers{
+		claimsHandler{p}, authCode, refresh, ropc, cc, oidcCode, oidcRefresh, pkceH,
+		passwordIDTokenHandler{ids: ids, p: p},
+	}
+	cfg.RevocationHandlers = fosite.RevocationHandlers{revoke}
+	p.oauth = &fosite.Fosite{Store: stor, Config: cfg}
+	return p, nil
+}
+
+// Keyring exposes the realm keys (for rotation by the admin API).
+func (p *Provider) Keyring() *Keyring { return p.keys }
+
+// Invalidate drops cached realm data after a write in this process.
+func (p *Provider) Invalidate(realmID, realmName string) {
+	p.models.Invalidate(realmID)
+	p.realms.invalidate(realmName)
+}
+
+// ---- realm resolution
+
+type cachedRealm struct {
+	row      store.Realm
+	rep      rep.Realm
+	settings rep.RealmSettings
+	loaded   time.Time
+}
+
+// realmCache keeps decoded realms for a few seconds: every request resolves
+// its realm, and decoding the settings each time would dominate cheap calls.
+type realmCache struct {
+	st store.RealmStore
+	mu sync.Mutex
+	m  map[string]*cachedRealm
+}
+
+func (c *realmCache) get(ctx context.Context, name string) (*cachedRealm, error) {
+	c.mu.Lock()
+	cr := c.m[name]
+	c.mu.Unlock()
+	if cr != nil && time.Since(cr.loaded) < modelTTL {
+		return cr, nil
+	}
+	row, err := c.st.GetRealmByName(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	rr, settings, err := rep.DecodeRealm(row)
+	if err != nil {
+		return nil, err
+	}
+	cr = &cachedRealm{row: row, rep: rr, settings: settings, loaded: time.Now()}
+	c.mu.Lock()
+	c.m[name] = cr
+	c.mu.Unlock()
+	return cr, nil
+}
+
+func (c *realmCache) invalidate(name string) {
+	c.mu.Lock()
+	delete(c.m, name)
+	c.mu.Unlock()
+}
+
+// errRealmNotFound answers 404 {"error":"Realm does not exist"} as Keycloak does.
+var errRealmNotFound = errors.New("Realm does not exist")
+
+// Resolve loads the named realm for a request, with its keys and issuer.
+func (p *Provider) Resolve(r *http.Request, name string) (*Realm, error) {
+	cr, err := p.realms.get(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errRealmNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !cr.row.Enabled {
+		return nil, errRealmNotFound
+	}
+	keys, err := p.keys.get(r.Context(), cr.row.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &Realm{
+		Row: cr.row, Rep: cr.rep, Settings: cr.settings,
+		Issuer: p.BaseURL(r) + "/realms/" + cr.row.Name, keys: keys,
+	}, nil
+}
+
+// BaseURL is the public base URL for r: --hostname, or the request's own
+// scheme and host (X-Forwarded-* only when trusted).
+func (p *Provider) BaseURL(r *http.Request) string {
+	if p.opts.Hostname != "" {
+		return strings.TrimSuffix(p.opts.Hostname, "/")
+	}
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p.opts.ProxyHeaders {
+		if v := firstValue(r.Header.Get("X-Forwarded-Proto")); v == "http" || v == "https" {
+			scheme = v
+		}
+		if v := firstValue(r.Header.Get("X-Forwarded-Host")); v != "" {
+			host = v
+		}
+	}
+	return scheme + "://" + host
+}
+
+// ClientIP is the caller's address (X-Forwarded-For only when trusted).
+func (p *Provider) ClientIP(r *http.Request) string {
+	if p.opts.ProxyHeaders {
+		if v := firstValue(r.Header.Get("X-Forwarded-For")); v != "" {
+			return v
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func firstValue(h string) string {
+	if i := strings.IndexByte(h, ','); i >= 0 {
+		h = h[:i]
+	}
+	return strings.TrimSpace(h)
+}

@@ -1,0 +1,346 @@
+package oidc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+	fstorage "github.com/ory/fosite/storage"
+
+	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
+)
+
+// storage adapts store.Store to fosite's storage interfaces. Every record is
+// scoped to the realm in the context: a token from realm A is "not found" in B.
+type storage struct {
+	st    store.Store
+	tx    txStore
+	authn Authenticator
+}
+
+// txStore is the fosite-style transaction API the SQL store offers.
+type txStore interface {
+	BeginTX(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// Authenticator turns a username and password into a user (idp/authn). It
+// returns authn.ErrInvalidCredentials, ErrUserDisabled or ErrBusy on failure.
+type Authenticator interface {
+	Authenticate(ctx context.Context, realmID string, s rep.RealmSettings, username, password, ip string) (store.User, error)
+}
+
+var (
+	_ fosite.ClientManager                                = (*storage)(nil)
+	_ oauth2.CoreStorage                                  = (*storage)(nil)
+	_ oauth2.TokenRevocationStorage                       = (*storage)(nil)
+	_ oauth2.ResourceOwnerPasswordCredentialsGrantStorage = (*storage)(nil)
+	_ openid.OpenIDConnectRequestStorage                  = (*storage)(nil)
+	_ pkce.PKCERequestStorage                             = (*storage)(nil)
+	_ fstorage.Transactional                              = (*storage)(nil)
+)
+
+// ---- clients
+
+func (s *storage) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	r, err := mustRealm(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := loadClient(ctx, s.st, r, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	// fosite matches redirect URIs exactly; Keycloak also allows rootUrl-
+	// relative URIs and a trailing "*". The authorization endpoint put the
+	// requested URI in the context once it matched Keycloak's rules.
+	if want, ok := ctx.Value(redirectKey{}).(string); ok && redirectAllowed(resolveURIs(c, c.Settings.RedirectURIs), want) {
+		cp := *c
+		cp.Settings.RedirectURIs = append([]string{want}, resolveURIs(c, c.Settings.RedirectURIs)...)
+		return &cp, nil
+	}
+	return c, nil
+}
+
+func loadClient(ctx context.Context, st store.ClientStore, r *Realm, clientID string) (*Client, error) {
+	row, err := st.GetClientByClientID(ctx, r.Row.ID, clientID)
+	if err != nil {
+		return nil, err
+	}
+	cr, cs, err := rep.DecodeClient(row)
+	if err != nil {
+		return nil, err
+	}
+	// Disabled clients, bearer-only clients and SAML clients cannot get tokens here.
+	if !cs.Enabled || cs.BearerOnly || cs.Protocol != "openid-connect" {
+		return nil, store.ErrNotFound
+	}
+	return &Client{Row: row, Rep: cr, Settings: cs}, nil
+}
+
+// Client assertions (private_key_jwt) are not offered; these satisfy fosite.
+func (s *storage) ClientAssertionJWTValid(context.Context, string) error { return nil }
+func (s *storage) SetClientAssertionJWT(context.Context, string, time.Time) error {
+	return nil
+}
+
+// ---- password grant
+
+func (s *storage) Authenticate(ctx context.Context, username, password string) (string, error) {
+	r, err := mustRealm(ctx)
+	if err != nil {
+		return "", err
+	}
+	u, err := s.authn.Authenticate(ctx, r.Row.ID, r.Settings, username, password, remoteIP(ctx))
+	if err != nil {
+		// fosite maps ErrNotFound to invalid_grant; keep the cause for our
+		// error writer, which answers Keycloak's generic message.
+		return "", fmt.Errorf("%w: %w", fosite.ErrNotFound, err)
+	}
+	return u.ID, nil
+}
+
+// ---- token records
+
+// storedRequest is the serialized fosite request kept with every token.
+type storedRequest struct {
+	ID              string     `json:"id"`
+	RequestedAt     time.Time  `json:"requested_at"`
+	ClientID        string     `json:"client_id"`
+	Scopes          []string   `json:"scopes,omitempty"`
+	GrantedScopes   []string   `json:"granted_scopes,omitempty"`
+	Audience        []string   `json:"audience,omitempty"`
+	GrantedAudience []string   `json:"granted_audience,omitempty"`
+	Form            url.Values `json:"form,omitempty"`
+	Session         *Session   `json:"session"`
+}
+
+// secretFormFields never reach the database.
+var secretFormFields = []string{"password", "client_secret", "code_verifier", "refresh_token", "code", "client_assertion", "token", "id_token_hint"}
+
+func (s *storage) create(ctx context.Context, kind store.TokenKind, sig string, req fosite.Requester) error {
+	r, err := mustRealm(ctx)
+	if err != nil {
+		return err
+	}
+	sess, ok := req.GetSession().(*Session)
+	if !ok {
+		return fmt.Errorf("oidc: unexpected session type %T", req.GetSession())
+	}
+	form := url.Values{}
+	for k, v := range req.GetRequestForm() {
+		form[k] = v
+	}
+	for _, k := range secretFormFields {
+		delete(form, k)
+	}
+	sr := storedRequest{
+		ID: req.GetID(), RequestedAt: req.GetRequestedAt(), ClientID: req.GetClient().GetID(),
+		Scopes: req.GetRequestedScopes(), GrantedScopes: req.GetGrantedScopes(),
+		Audience: req.GetRequestedAudience(), GrantedAudience: req.GetGrantedAudience(),
+		Form: form, Session: sess,
+	}
+	data, err := json.Marshal(sr)
+	if err != nil {
+		return err
+	}
+	exp := sess.GetExpiresAt(tokenTypeOf(kind))
+	if exp.IsZero() {
+		exp = time.Now().Add(24 * time.Hour) // pkce/oidc records follow their code
+		if e := sess.GetExpiresAt(fosite.AuthorizeCode); !e.IsZero() {
+			exp = e
+		}
+	}
+	return s.st.CreateToken(ctx, store.Token{
+		Kind: kind, Signature: sig, RequestID: req.GetID(), RealmID: r.Row.ID,
+		ClientID: req.GetClient().GetID(), Subject: sess.UserID, SessionID: sess.SessionID,
+		Active: true, Requested: req.GetRequestedAt(), Expires: exp, Request: data,
+	})
+}
+
+func tokenTypeOf(kind store.TokenKind) fosite.TokenType {
+	switch kind {
+	case store.KindAccess:
+		return fosite.AccessToken
+	case store.KindRefresh:
+		return fosite.RefreshToken
+	default:
+		return fosite.AuthorizeCode
+	}
+}
+
+// get loads a token record and rebuilds its fosite request. An inactive
+// record comes back with the request and inactiveErr, as fosite requires.
+func (s *storage) get(ctx context.Context, kind store.TokenKind, sig string, inactiveErr error) (fosite.Requester, error) {
+	r, err := mustRealm(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.st.GetToken(ctx, kind, sig)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && t.RealmID != r.Row.ID) {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.rebuild(ctx, r, t)
+	if err != nil {
+		return nil, err
+	}
+	if !t.Active {
+		return req, inactiveErr
+	}
+	return req, nil
+}
+
+func (s *storage) rebuild(ctx context.Context, r *Realm, t store.Token) (*fosite.Request, error) {
+	var sr storedRequest
+	if err := json.Unmarshal(t.Request, &sr); err != nil {
+		return nil, fmt.Errorf("oidc: corrupt token record: %w", err)
+	}
+	c, err := loadClient(ctx, s.st, r, sr.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fosite.ErrNotFound // client deleted or disabled: its tokens die with it
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sr.Session == nil {
+		sr.Session = newSession(r.Row.ID)
+	}
+	return &fosite.Request{
+		ID: sr.ID, RequestedAt: sr.RequestedAt, Client: c,
+		RequestedScope: sr.Scopes, GrantedScope: sr.GrantedScopes,
+		RequestedAudience: sr.Audience, GrantedAudience: sr.GrantedAudience,
+		Form: sr.Form, Session: sr.Session,
+	}, nil
+}
+
+func (s *storage) CreateAuthorizeCodeSession(ctx context.Context, code string, req fosite.Requester) error {
+	return s.create(ctx, store.KindCode, code, req)
+}
+
+func (s *storage) GetAuthorizeCodeSession(ctx context.Context, code string, _ fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, store.KindCode, code, fosite.ErrInvalidatedAuthorizeCode)
+}
+
+func (s *storage) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
+	return s.st.DeactivateToken(ctx, store.KindCode, code)
+}
+
+func (s *storage) CreateAccessTokenSession(ctx context.Context, sig string, req fosite.Requester) error {
+	return s.create(ctx, store.KindAccess, sig, req)
+}
+
+func (s *storage) GetAccessTokenSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, store.KindAccess, sig, fosite.ErrInactiveToken)
+}
+
+func (s *storage) DeleteAccessTokenSession(ctx context.Context, sig string) error {
+	return ignoreNotFound(s.st.DeleteToken(ctx, store.KindAccess, sig))
+}
+
+func (s *storage) CreateRefreshTokenSession(ctx context.Context, sig, _ string, req fosite.Requester) error {
+	return s.create(ctx, store.KindRefresh, sig, req)
+}
+
+func (s *storage) GetRefreshTokenSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, store.KindRefresh, sig, fosite.ErrInactiveToken)
+}
+
+func (s *storage) DeleteRefreshTokenSession(ctx context.Context, sig string) error {
+	return ignoreNotFound(s.st.DeleteToken(ctx, store.KindRefresh, sig))
+}
+
+// RotateRefreshToken deactivates the request's refresh tokens (so reuse of
+// the old one is detected) and drops its access tokens.
+func (s *storage) RotateRefreshToken(ctx context.Context, requestID, _ string) error {
+	if err := s.st.DeactivateRequest(ctx, store.KindRefresh, requestID); err != nil {
+		return err
+	}
+	return s.st.DeleteRequest(ctx, store.KindAccess, requestID)
+}
+
+func (s *storage) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	return s.st.DeactivateRequest(ctx, store.KindRefresh, requestID)
+}
+
+func (s *storage) RevokeAccessToken(ctx context.Context, requestID string) error {
+	return s.st.DeleteRequest(ctx, store.KindAccess, requestID)
+}
+
+func (s *storage) CreateOpenIDConnectSession(ctx context.Context, code string, req fosite.Requester) error {
+	return s.create(ctx, store.KindOIDC, code, req)
+}
+
+// GetOpenIDConnectSession returns the authorization request stored for the
+// code (its form carries nonce, max_age and prompt). At the token endpoint
+// the session is swapped for the token request's own, whose claims the
+// claims handler has just computed, so the ID token carries them.
+func (s *storage) GetOpenIDConnectSession(ctx context.Context, code string, tokenReq fosite.Requester) (fosite.Requester, error) {
+	req, err := s.get(ctx, store.KindOIDC, code, nil)
+	if errors.Is(err, fosite.ErrNotFound) {
+		return nil, openid.ErrNoSessionFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if tokenReq != nil {
+		if cur, ok := tokenReq.GetSession().(*Session); ok && cur.id != nil {
+			if stored, ok := req.GetSession().(*Session); ok && stored.UserID == cur.UserID {
+				req.(*fosite.Request).Session = cur
+			}
+		}
+	}
+	return req, nil
+}
+
+func (s *storage) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	return ignoreNotFound(s.st.DeleteToken(ctx, store.KindOIDC, code))
+}
+
+func (s *storage) CreatePKCERequestSession(ctx context.Context, sig string, req fosite.Requester) error {
+	return s.create(ctx, store.KindPKCE, sig, req)
+}
+
+func (s *storage) GetPKCERequestSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, store.KindPKCE, sig, nil)
+}
+
+func (s *storage) DeletePKCERequestSession(ctx context.Context, sig string) error {
+	return ignoreNotFound(s.st.DeleteToken(ctx, store.KindPKCE, sig))
+}
+
+func (s *storage) BeginTX(ctx context.Context) (context.Context, error) { return s.tx.BeginTX(ctx) }
+func (s *storage) Commit(ctx context.Context) error                     { return s.tx.Commit(ctx) }
+func (s *storage) Rollback(ctx context.Context) error                   { return s.tx.Rollback(ctx) }
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+type ipKey struct{}
+
+func withRemoteIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, ipKey{}, ip)
+}
+
+func remoteIP(ctx context.Context) string {
+	s, _ := ctx.Value(ipKey{}).(string)
+	return s
+}

@@ -1,0 +1,197 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/token/jwt"
+)
+
+// tokenStrategy issues Keycloak-shaped tokens: RS256 JWT access tokens with
+// the claims the mappers computed, HS512 JWT refresh tokens (keycloak-js
+// decodes them), and HMAC authorization codes. A token's signature segment
+// is what the store keys it by.
+type tokenStrategy struct {
+	codes *oauth2.HMACSHAStrategyUnPrefixed
+}
+
+var _ oauth2.CoreStrategy = (*tokenStrategy)(nil)
+
+func (s *tokenStrategy) AccessTokenSignature(_ context.Context, token string) string {
+	return signatureOf(token)
+}
+
+func (s *tokenStrategy) RefreshTokenSignature(_ context.Context, token string) string {
+	return signatureOf(token)
+}
+
+func (s *tokenStrategy) AuthorizeCodeSignature(ctx context.Context, token string) string {
+	return s.codes.AuthorizeCodeSignature(ctx, token)
+}
+
+func (s *tokenStrategy) GenerateAuthorizeCode(ctx context.Context, req fosite.Requester) (string, string, error) {
+	return s.codes.GenerateAuthorizeCode(ctx, req)
+}
+
+func (s *tokenStrategy) ValidateAuthorizeCode(ctx context.Context, req fosite.Requester, token string) error {
+	return s.codes.ValidateAuthorizeCode(ctx, req, token)
+}
+
+func (s *tokenStrategy) GenerateAccessToken(ctx context.Context, req fosite.Requester) (string, string, error) {
+	r, sess, err := realmSession(ctx, req)
+	if err != nil {
+		return "", "", err
+	}
+	t := now()
+	claims := make(map[string]any, len(sess.access)+12)
+	for k, v := range sess.access {
+		claims[k] = v
+	}
+	claims["exp"] = expiry(sess, fosite.AccessToken, t).Unix()
+	claims["iat"] = t.Unix()
+	claims["jti"] = uuid.NewString()
+	claims["iss"] = r.Issuer
+	if aud := sess.accessAud; len(aud) == 1 {
+		claims["aud"] = aud[0]
+	} else if len(aud) > 1 {
+		claims["aud"] = aud
+	}
+	claims["sub"] = sess.UserID
+	claims["typ"] = "Bearer"
+	claims["azp"] = req.GetClient().GetID()
+	if sess.SessionID != "" {
+		claims["sid"] = sess.SessionID
+	}
+	claims["scope"] = sess.scope
+	return sign(r.keys.active, claims)
+}
+
+func (s *tokenStrategy) ValidateAccessToken(ctx context.Context, _ fosite.Requester, token string) error {
+	r, err := mustRealm(ctx)
+	if err != nil {
+		return err
+	}
+	return validationError(verifyOnly(r, token, algRS256))
+}
+
+func (s *tokenStrategy) GenerateRefreshToken(ctx context.Context, req fosite.Requester) (string, string, error) {
+	r, sess, err := realmSession(ctx, req)
+	if err != nil {
+		return "", "", err
+	}
+	t := now()
+	typ := "Refresh"
+	if req.GetGrantedScopes().Has("offline_access") {
+		typ = "Offline"
+	}
+	claims := map[string]any{
+		"exp":   expiry(sess, fosite.RefreshToken, t).Unix(),
+		"iat":   t.Unix(),
+		"jti":   uuid.NewString(),
+		"iss":   r.Issuer,
+		"aud":   r.Issuer,
+		"sub":   sess.UserID,
+		"typ":   typ,
+		"azp":   req.GetClient().GetID(),
+		"scope": sess.scope,
+	}
+	if sess.SessionID != "" {
+		claims["sid"] = sess.SessionID
+	}
+	return sign(r.keys.hmac, claims)
+}
+
+func (s *tokenStrategy) ValidateRefreshToken(ctx context.Context, _ fosite.Requester, token string) error {
+	r, err := mustRealm(ctx)
+	if err != nil {
+		return err
+	}
+	return validationError(verifyOnly(r, token, algHS512))
+}
+
+func verifyOnly(r *Realm, token, alg string) error {
+	_, err := verify(r.keys, token, alg, now())
+	return err
+}
+
+func validationError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errTokenExpired):
+		return fosite.ErrTokenExpired.WithWrap(err)
+	default:
+		return fosite.ErrTokenSignatureMismatch.WithWrap(err)
+	}
+}
+
+func expiry(sess *Session, tt fosite.TokenType, t time.Time) time.Time {
+	if e := sess.GetExpiresAt(tt); !e.IsZero() {
+		return e
+	}
+	return t.Add(5 * time.Minute)
+}
+
+func realmSession(ctx context.Context, req fosite.Requester) (*Realm, *Session, error) {
+	r, err := mustRealm(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, ok := req.GetSession().(*Session)
+	if !ok {
+		return nil, nil, errors.New("oidc: unexpected session type")
+	}
+	return r, sess, nil
+}
+
+// idSigner is the jwt.Signer fosite's ID token strategy uses: the realm's
+// active RS256 key from the context.
+type idSigner struct{}
+
+var _ jwt.Signer = idSigner{}
+
+func (idSigner) Generate(ctx context.Context, claims jwt.MapClaims, _ jwt.Mapper) (string, string, error) {
+	r, err := mustRealm(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	return sign(r.keys.active, claims)
+}
+
+func (idSigner) Validate(ctx context.Context, token string) (string, error) {
+	r, err := mustRealm(ctx)
+	if err != nil {
+		return "", err
+	}
+	if _, err := verify(r.keys, token, algRS256, now()); err != nil {
+		return "", err
+	}
+	return signatureOf(token), nil
+}
+
+// Decode accepts expired tokens with a ValidationError fosite understands
+// (id_token_hint may be expired).
+func (idSigner) Decode(ctx context.Context, token string) (*jwt.Token, error) {
+	r, err := mustRealm(ctx)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := verify(r.keys, token, algRS256, now())
+	if errors.Is(err, errTokenExpired) {
+		return &jwt.Token{Claims: claims}, &jwt.ValidationError{Errors: jwt.ValidationErrorExpired}
+	}
+	if err != nil {
+		return nil, &jwt.ValidationError{Errors: jwt.ValidationErrorSignatureInvalid}
+	}
+	return &jwt.Token{Claims: claims}, nil
+}
+
+func (idSigner) Hash(_ context.Context, in []byte) ([]byte, error) { return sha256Sum(in), nil }
+func (idSigner) GetSignature(_ context.Context, token string) (string, error) {
+	return signatureOf(token), nil
+}
+func (idSigner) GetSigningMethodLength(context.Context) int { return 32 }

@@ -1,0 +1,422 @@
+// Package password hashes, verifies and re-hashes password credentials in
+// Keycloak's storage format, enforces Keycloak password policies, and bounds
+// the CPU spent on hashing.
+//
+// Algorithms, by the id Keycloak stores in credentialData.algorithm:
+//
+//   - pbkdf2 (HMAC-SHA1), pbkdf2-sha256, pbkdf2-sha512 and argon2 (type id or
+//     i, version 1.3): hashed and verified.
+//   - md5 (StackState's unsalted hex digest) and bcrypt ($2a$, $2b$, $2y$):
+//     verified only, so imported legacy users can log in once and be
+//     re-hashed under the realm policy (see [Credential.NeedsRehash]).
+//
+// Passwords are hashed as their UTF-8 bytes, which is what Keycloak does with
+// the Java string. Keycloak's NUL padding of short PBKDF2 passwords is not
+// reproduced: HMAC zero-pads keys shorter than its block anyway, so the
+// result is the same.
+//
+// Stored credentials arrive through imports, so a corrupt or hostile one must
+// not pin a CPU for minutes or allocate gigabytes at login. Credentials
+// outside these bounds are rejected as malformed (far above anything Keycloak
+// or StackState writes):
+//
+//   - pbkdf2*: 1..10,000,000 iterations; stored key 16..256 bytes
+//   - argon2: 1..1,000 passes; memory 1 KiB..1 GiB; parallelism 1..255;
+//     hashLength 16..1,024 bytes
+//   - bcrypt: cost 4..20
+//
+// Nothing here logs, and no error message contains a password or hash value.
+package password
+
+import (
+	"crypto/md5"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"strconv"
+	"sync"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Algorithm ids as Keycloak stores them in credentialData.algorithm.
+const (
+	PBKDF2SHA1   = "pbkdf2" // PBKDF2WithHmacSHA1
+	PBKDF2SHA256 = "pbkdf2-sha256"
+	PBKDF2SHA512 = "pbkdf2-sha512"
+	Argon2       = "argon2"
+	MD5          = "md5"    // legacy StackState: unsalted hex md5, verify-only
+	Bcrypt       = "bcrypt" // $2a$/$2b$/$2y$, verify-only
+)
+
+// Errors returned (wrapped) by this package; test with errors.Is.
+var (
+	// ErrMalformed marks a stored credential or encoding that cannot be
+	// used: bad JSON, bad base64, impossible or out-of-bounds parameters.
+	ErrMalformed = errors.New("password: malformed credential")
+	// ErrUnsupported marks a well-formed request this package cannot serve:
+	// an unknown algorithm id, argon2d, argon2 version 1.0, or a verify-only
+	// algorithm (md5, bcrypt) used as a policy's hash algorithm.
+	ErrUnsupported = errors.New("password: unsupported algorithm")
+)
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+}
+
+func unsupported(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrUnsupported}, args...)...)
+}
+
+// Bounds on stored parameters; see the package documentation.
+const (
+	maxPBKDF2Iterations = 10_000_000
+	minKeyLen           = 16 // a shorter stored key would make guessing cheap
+	maxPBKDF2KeyLen     = 256
+	maxArgon2Time       = 1_000
+	maxArgon2MemoryKiB  = 1 << 20 // 1 GiB
+	maxArgon2Threads    = 255     // x/crypto/argon2 takes a uint8
+	maxArgon2KeyLen     = 1_024
+	maxBcryptCost       = 20
+)
+
+// Defaults for newly hashed credentials.
+const (
+	// DefaultAlgorithm and DefaultIterations are keygate's default policy.
+	DefaultAlgorithm  = PBKDF2SHA256
+	DefaultIterations = 20_000
+
+	saltLen = 16 // Keycloak's salt size
+
+	// Keycloak's Argon2 defaults (Argon2Parameters); policy iterations above
+	// argon2MaxPolicyTime are ignored, as Keycloak does.
+	argon2DefaultTime   = 5
+	argon2MaxPolicyTime = 100
+	argon2MemoryKiB     = 7168
+	argon2Threads       = 1
+	argon2KeyLen        = 32
+	argon2TypeID        = "id"
+	argon2Version13     = "1.3"
+)
+
+// Keycloak's additionalParameters keys for argon2.
+const (
+	paramHashLength  = "hashLength"
+	paramMemory      = "memory"
+	paramType        = "type"
+	paramVersion     = "version"
+	paramParallelism = "parallelism"
+)
+
+type pbkdf2Spec struct {
+	newHash func() hash.Hash
+	keyLen  int // key size Keycloak 26 writes; older values of other sizes still verify
+}
+
+var pbkdf2Specs = map[string]pbkdf2Spec{
+	PBKDF2SHA1:   {sha1.New, 64},
+	PBKDF2SHA256: {sha256.New, 32},
+	PBKDF2SHA512: {sha512.New, 64},
+}
+
+// Credential is one stored password credential in Keycloak's shape.
+type Credential struct {
+	Algorithm  string
+	Iterations int                 // hashIterations: pbkdf2 rounds, argon2 passes, bcrypt cost; 1 for md5
+	Value      []byte              // raw derived key (pbkdf2/argon2); for md5 the 16 raw digest bytes; for bcrypt the full "$2y$..." string bytes
+	Salt       []byte              // nil/empty when none
+	Params     map[string][]string // Keycloak additionalParameters (argon2: hashLength, memory, type, version, parallelism), as multi-valued strings
+}
+
+func (c Credential) clone() Credential {
+	c.Value = append([]byte(nil), c.Value...)
+	if c.Salt != nil {
+		c.Salt = append([]byte(nil), c.Salt...)
+	}
+	if c.Params != nil {
+		params := make(map[string][]string, len(c.Params))
+		for k, v := range c.Params {
+			params[k] = append([]string(nil), v...)
+		}
+		c.Params = params
+	}
+	return c
+}
+
+// check reports whether c can be verified, without doing the work.
+func (c Credential) check() error {
+	switch c.Algorithm {
+	case PBKDF2SHA1, PBKDF2SHA256, PBKDF2SHA512:
+		if c.Iterations < 1 || c.Iterations > maxPBKDF2Iterations {
+			return malformed("%s: iterations %d outside 1..%d", c.Algorithm, c.Iterations, maxPBKDF2Iterations)
+		}
+		if n := len(c.Value); n < minKeyLen || n > maxPBKDF2KeyLen {
+			return malformed("%s: stored key is %d bytes, want %d..%d", c.Algorithm, n, minKeyLen, maxPBKDF2KeyLen)
+		}
+		return nil
+	case Argon2:
+		_, err := c.argon2Params()
+		return err
+	case MD5:
+		if len(c.Value) != md5.Size {
+			return malformed("md5: stored digest is %d bytes, want %d", len(c.Value), md5.Size)
+		}
+		if len(c.Salt) != 0 {
+			return malformed("md5: salted md5 is not supported")
+		}
+		if c.Iterations != 1 {
+			return malformed("md5: hashIterations must be 1 (iterated md5 is not supported), got %d", c.Iterations)
+		}
+		return nil
+	case Bcrypt:
+		cost, err := bcryptCost(string(c.Value))
+		if err != nil {
+			return err
+		}
+		if c.Iterations != cost {
+			return malformed("bcrypt: hashIterations %d does not match the hash's cost %d", c.Iterations, cost)
+		}
+		return nil
+	case "":
+		return malformed("algorithm is empty")
+	default:
+		return unsupported("unknown algorithm %q", c.Algorithm)
+	}
+}
+
+type argon2Params struct {
+	typ     string // "id" or "i"
+	time    uint32
+	memory  uint32 // KiB
+	threads uint8
+	keyLen  uint32
+}
+
+// argon2Params reads and validates the argon2 parameters of c.
+func (c Credential) argon2Params() (argon2Params, error) {
+	var p argon2Params
+	first := func(key string) (string, error) {
+		v := c.Params[key]
+		if len(v) == 0 {
+			return "", malformed("argon2: additionalParameters.%s is missing", key)
+		}
+		return v[0], nil
+	}
+	num := func(key string, lo, hi int) (int, error) {
+		s, err := first(key)
+		if err != nil {
+			return 0, err
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return 0, malformed("argon2: additionalParameters.%s is not an integer", key)
+		}
+		if n < lo || n > hi {
+			return 0, malformed("argon2: %s %d outside %d..%d", key, n, lo, hi)
+		}
+		return n, nil
+	}
+
+	typ, err := first(paramType)
+	if err != nil {
+		return p, err
+	}
+	switch typ {
+	case "id", "i":
+		p.typ = typ
+	case "d":
+		// Keycloak can be configured for argon2d; x/crypto/argon2 does not
+		// implement it.
+		return p, unsupported("argon2d is not supported")
+	default:
+		return p, malformed("argon2: unknown type %q", typ)
+	}
+	version, err := first(paramVersion)
+	if err != nil {
+		return p, err
+	}
+	switch version {
+	case argon2Version13:
+	case "1.0":
+		return p, unsupported("argon2 version 1.0 is not supported (only 1.3)")
+	default:
+		return p, malformed("argon2: unknown version %q", version)
+	}
+	if c.Iterations < 1 || c.Iterations > maxArgon2Time {
+		return p, malformed("argon2: iterations %d outside 1..%d", c.Iterations, maxArgon2Time)
+	}
+	p.time = uint32(c.Iterations)
+	memory, err := num(paramMemory, 1, maxArgon2MemoryKiB)
+	if err != nil {
+		return p, err
+	}
+	p.memory = uint32(memory)
+	threads, err := num(paramParallelism, 1, maxArgon2Threads)
+	if err != nil {
+		return p, err
+	}
+	p.threads = uint8(threads)
+	keyLen, err := num(paramHashLength, minKeyLen, maxArgon2KeyLen)
+	if err != nil {
+		return p, err
+	}
+	if keyLen != len(c.Value) {
+		return p, malformed("argon2: hashLength %d but the stored hash is %d bytes", keyLen, len(c.Value))
+	}
+	p.keyLen = uint32(keyLen)
+	return p, nil
+}
+
+func (p argon2Params) key(password string, salt []byte) []byte {
+	if p.typ == "i" {
+		return argon2.Key([]byte(password), salt, p.time, p.memory, p.threads, p.keyLen)
+	}
+	return argon2.IDKey([]byte(password), salt, p.time, p.memory, p.threads, p.keyLen)
+}
+
+// Verify reports whether password matches c, comparing in constant time.
+// PBKDF2 uses the stored iteration count and derives as many bytes as the
+// stored value holds, so Keycloak's older 64-byte pbkdf2-sha256 values
+// verify. A wrong password is (false, nil); an error means c itself is
+// malformed or unsupported (wrapping ErrMalformed or ErrUnsupported).
+func Verify(c Credential, password string) (bool, error) {
+	if err := c.check(); err != nil {
+		return false, err
+	}
+	switch c.Algorithm {
+	case PBKDF2SHA1, PBKDF2SHA256, PBKDF2SHA512:
+		dk, err := pbkdf2.Key(pbkdf2Specs[c.Algorithm].newHash, password, c.Salt, c.Iterations, len(c.Value))
+		if err != nil {
+			// Only reachable in FIPS 140-only mode (sha1, short salts).
+			return false, fmt.Errorf("password: %s: %w", c.Algorithm, err)
+		}
+		return subtle.ConstantTimeCompare(dk, c.Value) == 1, nil
+	case Argon2:
+		p, _ := c.argon2Params() // validated by check
+		return subtle.ConstantTimeCompare(p.key(password, c.Salt), c.Value) == 1, nil
+	case MD5:
+		sum := md5.Sum([]byte(password))
+		return subtle.ConstantTimeCompare(sum[:], c.Value) == 1, nil
+	case Bcrypt:
+		// bcrypt reads at most 72 bytes of the password, as the C
+		// implementations that produced these hashes (htpasswd) do.
+		err := bcrypt.CompareHashAndPassword(c.Value, []byte(password))
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, bcrypt.ErrMismatchedHashAndPassword):
+			return false, nil
+		default:
+			return false, malformed("bcrypt: %v", err)
+		}
+	}
+	return false, unsupported("unknown algorithm %q", c.Algorithm) // unreachable: check rejects it
+}
+
+// Hash hashes password under p's algorithm and iterations with a fresh
+// 16-byte salt from crypto/rand: pbkdf2-sha256 gives a 32-byte key (Keycloak
+// 26), pbkdf2-sha512 and pbkdf2 (sha1) 64 bytes; argon2 uses Keycloak's
+// defaults (argon2id v1.3, 7168 KiB, parallelism 1, 32 bytes) with
+// p.HashIterations() passes. md5 and bcrypt are verify-only and give an
+// error wrapping ErrUnsupported.
+func Hash(p Policy, password string) (Credential, error) {
+	alg, iterations := p.HashAlgorithm(), p.HashIterations()
+	salt := make([]byte, saltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return Credential{}, fmt.Errorf("password: reading random salt: %w", err)
+	}
+	switch alg {
+	case PBKDF2SHA1, PBKDF2SHA256, PBKDF2SHA512:
+		if iterations > maxPBKDF2Iterations {
+			return Credential{}, fmt.Errorf("password: %s: %d iterations exceed the supported maximum %d", alg, iterations, maxPBKDF2Iterations)
+		}
+		spec := pbkdf2Specs[alg]
+		dk, err := pbkdf2.Key(spec.newHash, password, salt, iterations, spec.keyLen)
+		if err != nil {
+			return Credential{}, fmt.Errorf("password: %s: %w", alg, err)
+		}
+		return Credential{Algorithm: alg, Iterations: iterations, Value: dk, Salt: salt}, nil
+	case Argon2:
+		dk := argon2.IDKey([]byte(password), salt, uint32(iterations), argon2MemoryKiB, argon2Threads, argon2KeyLen)
+		return Credential{
+			Algorithm:  Argon2,
+			Iterations: iterations,
+			Value:      dk,
+			Salt:       salt,
+			Params: map[string][]string{
+				paramHashLength:  {strconv.Itoa(argon2KeyLen)},
+				paramMemory:      {strconv.Itoa(argon2MemoryKiB)},
+				paramType:        {argon2TypeID},
+				paramVersion:     {argon2Version13},
+				paramParallelism: {strconv.Itoa(argon2Threads)},
+			},
+		}, nil
+	case MD5, Bcrypt:
+		return Credential{}, unsupported("%s is verify-only and cannot be a policy hash algorithm", alg)
+	default:
+		return Credential{}, unsupported("unknown hash algorithm %q", alg)
+	}
+}
+
+// NeedsRehash reports whether c should be replaced by Hash(p, password)
+// after a successful login. It is false only when c already has p's
+// algorithm and iteration count and that algorithm's current parameters:
+// for pbkdf2 the current key size (so 64-byte pbkdf2-sha256 values are
+// rewritten to 32 bytes), for argon2 every parameter. md5 and bcrypt always
+// need a rehash, as does any credential c that is malformed.
+func (c Credential) NeedsRehash(p Policy) bool {
+	alg := p.HashAlgorithm()
+	if c.Algorithm != alg || c.Iterations != p.HashIterations() {
+		return true
+	}
+	switch alg {
+	case PBKDF2SHA1, PBKDF2SHA256, PBKDF2SHA512:
+		return len(c.Value) != pbkdf2Specs[alg].keyLen
+	case Argon2:
+		ap, err := c.argon2Params()
+		return err != nil || ap.typ != argon2TypeID || ap.memory != argon2MemoryKiB ||
+			ap.threads != argon2Threads || ap.keyLen != argon2KeyLen
+	default:
+		return true
+	}
+}
+
+type dummyEntry struct {
+	once sync.Once
+	cred Credential
+}
+
+// dummies caches one dummy credential per (algorithm, iterations); the set
+// of keys is bounded by the distinct policies configured.
+var dummies sync.Map // string -> *dummyEntry
+
+// DummyCredential returns a credential hashed under p from a random password
+// nobody knows, computed once per policy algorithm and iteration count. When
+// a login names an unknown user, verify the password against it and reject:
+// the failure then costs as much as a real user's wrong password, so response
+// times do not reveal which usernames exist. If p's algorithm cannot hash,
+// the default policy's dummy is returned.
+func DummyCredential(p Policy) Credential {
+	key := p.HashAlgorithm() + "/" + strconv.Itoa(p.HashIterations())
+	v, _ := dummies.LoadOrStore(key, new(dummyEntry))
+	e := v.(*dummyEntry)
+	e.once.Do(func() {
+		secret := make([]byte, 16)
+		_, _ = rand.Read(secret) // never fails on supported platforms since Go 1.24
+		pw := hex.EncodeToString(secret)
+		c, err := Hash(p, pw)
+		if err != nil {
+			c, _ = Hash(DefaultPolicy(), pw) // the default policy always hashes
+		}
+		e.cred = c
+	})
+	return e.cred.clone()
+}

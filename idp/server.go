@@ -1,0 +1,189 @@
+// Package idp assembles keygate's HTTP surface: the OIDC provider of every
+// realm, health and metrics, and the start-up chores (bootstrap admin,
+// housekeeping). The flows themselves live in the sub-packages.
+package idp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/keygate/keygate/idp/authn"
+	"github.com/keygate/keygate/idp/oidc"
+	"github.com/keygate/keygate/idp/password"
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/templates"
+)
+
+// Config configures a Server.
+type Config struct {
+	Hostname     string // public base URL; "" = from the request
+	ProxyHeaders bool   // trust X-Forwarded-*
+	Logger       *slog.Logger
+	// HashWorkers bounds concurrent password hashing (0 = GOMAXPROCS);
+	// HashQueue is how many logins may wait before 503 (0 = 64 per worker).
+	HashWorkers, HashQueue int
+}
+
+// Server is keygate's HTTP server.
+type Server struct {
+	st      store.Store
+	cfg     Config
+	log     *slog.Logger
+	limiter *password.Limiter
+	authn   *authn.Authenticator
+	oidc    *oidc.Provider
+	handler http.Handler
+	ready   atomic.Bool
+	reg     *prometheus.Registry
+}
+
+// NewServer wires the provider over st.
+func NewServer(st store.Store, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	workers := cfg.HashWorkers
+	queue := cfg.HashQueue
+	if queue <= 0 {
+		queue = 256
+	}
+	s := &Server{st: st, cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry()}
+	s.limiter = password.NewLimiter(workers, queue)
+	s.authn = authn.New(st, s.limiter, cfg.Logger)
+	var err error
+	s.oidc, err = oidc.New(st, s.authn, oidc.Options{Hostname: cfg.Hostname, ProxyHeaders: cfg.ProxyHeaders, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	s.oidc.Register(mux)
+	mux.HandleFunc("GET /health/live", func(w http.ResponseWriter, _ *http.Request) {
+		writeHealth(w, true)
+	})
+	mux.Handle("GET /resources/", templates.StaticHandler())
+	mux.HandleFunc("GET /health/ready", s.readyz)
+	mux.HandleFunc("GET /health", s.readyz)
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.handler = s.middleware(mux)
+	return s, nil
+}
+
+// Handler is the server's root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Provider exposes the OIDC provider (for the admin API and tests).
+func (s *Server) Provider() *oidc.Provider { return s.oidc }
+
+// SetReady marks the server ready once start-up work is done.
+func (s *Server) SetReady() { s.ready.Store(true) }
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	ok := s.ready.Load() && s.st.Ping(ctx) == nil
+	writeHealth(w, ok)
+}
+
+func writeHealth(w http.ResponseWriter, up bool) {
+	w.Header().Set("Content-Type", "application/json")
+	if !up {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"DOWN","checks":[]}`))
+		return
+	}
+	_, _ = w.Write([]byte(`{"status":"UP","checks":[]}`))
+}
+
+// Housekeeping deletes expired token records until ctx ends.
+func (s *Server) Housekeeping(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.st.DeleteExpiredTokens(ctx, time.Now())
+			if err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Warn("housekeeping", "err", err)
+			} else if n > 0 {
+				s.log.Debug("housekeeping", "expired_tokens", n)
+			}
+		}
+	}
+}
+
+// middleware adds the legacy /auth prefix (Keycloak <= 16 and many old
+// StackState configs), request metrics, panic recovery and access logs.
+// Logs carry method, path and status, never query strings or bodies: they
+// can hold codes, tokens and passwords.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keygate_http_requests_total", Help: "HTTP requests by route pattern and status.",
+	}, []string{"route", "code"})
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "keygate_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"route"})
+	s.reg.MustRegister(reqs, dur)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		if p := r.URL.Path; p == "/auth" || strings.HasPrefix(p, "/auth/") {
+			r2 := r.Clone(oidc.WithPathPrefix(r.Context(), "/auth"))
+			r2.URL.Path = strings.TrimPrefix(p, "/auth")
+			r2.URL.RawPath = ""
+			r = r2
+		}
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+				if !sw.wrote {
+					http.Error(sw, `{"error":"unknown_error"}`, http.StatusInternalServerError)
+				}
+			}
+			route := r.Pattern // set by the mux on r during ServeHTTP
+			if route == "" {
+				route = "unmatched"
+			}
+			reqs.WithLabelValues(route, fmt.Sprint(sw.code)).Inc()
+			dur.WithLabelValues(route).Observe(time.Since(start).Seconds())
+			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.code, "ms", time.Since(start).Milliseconds())
+		}()
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(sw, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Limiter is the bounded password-hashing pool shared by every login.
+func (s *Server) Limiter() *password.Limiter { return s.limiter }

@@ -1,0 +1,134 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/sqlite"
+	"github.com/keygate/keygate/store/sqlstore"
+)
+
+const benchUsers = 100_000
+
+// usersStore opens a store holding benchUsers users in realm "r", named
+// user000000..., written in one transaction.
+func usersStore(b *testing.B) *sqlstore.Store {
+	b.Helper()
+	s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	ctx := b.Context()
+	err = s.Tx(ctx, func(ctx context.Context) error {
+		if err := s.CreateRealm(ctx, store.Realm{ID: "r", Name: "r", Created: time.Now()}); err != nil {
+			return err
+		}
+		for i := range benchUsers {
+			if err := s.CreateUser(ctx, store.User{ID: "id" + strconv.Itoa(i), RealmID: "r",
+				Username: fmt.Sprintf("user%06d", i), Email: fmt.Sprintf("user%06d@example.com", i),
+				FirstName: fmt.Sprintf("First%d", i), LastName: fmt.Sprintf("Last%d", i), Enabled: true, Created: time.Now(),
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, "ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+func BenchmarkCreateToken(b *testing.B) {
+	s := openFile(b)
+	req := []byte(`{"scopes":["openid","profile"],"session":{"subject":"u1","extra":{"sid":"s1"}}}`)
+	var n atomic.Int64
+	token := func() store.Token {
+		sig := "sig-" + strconv.FormatInt(n.Add(1), 10)
+		return store.Token{Kind: store.KindAccess, Signature: sig, RequestID: sig, RealmID: "r", ClientID: "app",
+			Subject: "u1", SessionID: "s1", Active: true, Requested: time.Now(), Expires: time.Now().Add(time.Hour), Request: req}
+	}
+	b.Run("serial", func(b *testing.B) {
+		for b.Loop() {
+			if err := s.CreateToken(b.Context(), token()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := s.CreateToken(b.Context(), token()); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+func BenchmarkGetUserByUsername(b *testing.B) {
+	s := usersStore(b)
+	var n atomic.Int64
+	get := func() error {
+		_, err := s.GetUserByUsername(b.Context(), "r", fmt.Sprintf("USER%06d", n.Add(7919)%benchUsers))
+		return err
+	}
+	b.Run("serial", func(b *testing.B) {
+		for b.Loop() {
+			if err := get(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) { // the read pool serves these side by side
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := get(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkListUsersSearch lists one page of 20 users out of 100,000.
+// Prefix and exact queries are index range scans; a substring search reads
+// the realm's users until the page is full, so its cost runs from one page
+// (a common term) to the whole realm (a rare one).
+func BenchmarkListUsersSearch(b *testing.B) {
+	s := usersStore(b)
+	for _, bc := range []struct {
+		name string
+		q    store.UserQuery
+		want int
+	}{
+		{"prefix", store.UserQuery{Search: "user09999", Prefix: true, Max: 20}, 10},
+		{"exact-username", store.UserQuery{Username: "user054321", Exact: true, Max: 20}, 1},
+		{"first-page", store.UserQuery{Max: 20}, 20},
+		{"deep-page", store.UserQuery{First: 90_000, Max: 20}, 20},
+		{"substring-common", store.UserQuery{Search: "example", Max: 20}, 20},
+		{"substring-rare", store.UserQuery{Search: "r054321", Max: 20}, 1},
+		{"substring-none", store.UserQuery{Search: "nobody", Max: 20}, 0},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				us, err := s.ListUsers(b.Context(), "r", bc.q)
+				if err != nil || len(us) != bc.want {
+					b.Fatalf("got %d users, %v; want %d", len(us), err, bc.want)
+				}
+			}
+		})
+	}
+}

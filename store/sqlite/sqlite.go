@@ -1,0 +1,130 @@
+// Package sqlite opens keygate's store on SQLite through modernc.org/sqlite
+// (pure Go, no cgo).
+//
+// The database runs in WAL mode with one writer connection and a pool of
+// read-only connections: writes and transactions (BEGIN IMMEDIATE) go
+// through the writer one at a time, reads outside a transaction run on the
+// pool in parallel and never wait for a writer. Every statement made inside
+// a transaction uses that transaction's connection (sqlstore takes it from
+// the context), which is what keeps the single writer from deadlocking.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/keygate/keygate/store/sqlstore"
+)
+
+// Pragmas every connection gets; the writer adds WAL, synchronous=NORMAL (safe
+// in WAL: a power loss can drop the last commits, never corrupt) and
+// immediate transactions, the readers query_only.
+const (
+	common = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=mmap_size(268435456)"
+	writer = common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	reader = common + "&_pragma=query_only(1)"
+)
+
+// Open opens the database at path, creating it if needed, and applies
+// pending migrations.
+//
+// path ":memory:" gives a private in-memory database on a single connection:
+// correct, but reads made outside a transaction wait while one is open, so it
+// suits tests, not servers.
+func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+	s, err := Connect(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Connect opens the database like Open but does not migrate it.
+func Connect(ctx context.Context, path string) (*sqlstore.Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
+	}
+	if path == ":memory:" {
+		db, err := openDB(ctx, path+"?"+common+"&_txlock=immediate", 1)
+		if err != nil {
+			return nil, err
+		}
+		return sqlstore.New(db, db, dialect(func(ctx context.Context, dst string) error {
+			return vacuumInto(ctx, db, dst)
+		})), nil
+	}
+	// The writer connects first so that WAL mode is on before any reader.
+	db, err := openDB(ctx, path+"?"+writer, 1)
+	if err != nil {
+		return nil, err
+	}
+	rdb, err := openDB(ctx, path+"?"+reader, max(4, runtime.GOMAXPROCS(0)))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return sqlstore.New(db, rdb, dialect(func(ctx context.Context, dst string) error {
+		// A connection of its own: VACUUM INTO reads one snapshot without
+		// holding the writer, and query_only readers may not run it.
+		bdb, err := openDB(ctx, path+"?"+common, 1)
+		if err != nil {
+			return err
+		}
+		defer bdb.Close()
+		return vacuumInto(ctx, bdb, dst)
+	})), nil
+}
+
+func openDB(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	return db, nil
+}
+
+// vacuumInto writes a consistent, compacted copy of the database to dst,
+// which must not exist yet.
+func vacuumInto(ctx context.Context, db *sql.DB, dst string) error {
+	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
+		return fmt.Errorf("sqlite: backup to %s: %w", dst, err)
+	}
+	return nil
+}
+
+func dialect(backup func(ctx context.Context, path string) error) sqlstore.Dialect {
+	return sqlstore.Dialect{
+		Name: "sqlite",
+		IsUnique: func(err error) bool {
+			c := code(err)
+			return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+		},
+		IsForeignKey: func(err error) bool { return code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY },
+		Backup:       backup,
+	}
+}
+
+func code(err error) int {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code()
+	}
+	return 0
+}

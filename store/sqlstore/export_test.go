@@ -1,0 +1,9 @@
+package sqlstore
+
+import "github.com/keygate/keygate/store"
+
+// ListUsersSQL returns the statement ListUsers runs for q, in s's dialect.
+func (s *Store) ListUsersSQL(realmID string, q store.UserQuery) (string, []any) {
+	query, args := listUsers(realmID, q)
+	return s.q(query), args
+}

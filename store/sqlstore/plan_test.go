@@ -1,0 +1,79 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/sqlite"
+)
+
+// TestUserQueryPlans pins which index SQLite uses for each kind of user
+// query (on analysed statistics, two realms of 1,000 users).
+func TestUserQueryPlans(t *testing.T) {
+	ctx := t.Context()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "plans.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Tx(ctx, func(ctx context.Context) error {
+		for _, r := range []string{"r1", "r2"} {
+			if err := s.CreateRealm(ctx, store.Realm{ID: r, Name: r, Created: time.Now()}); err != nil {
+				return err
+			}
+			for i := range 1000 {
+				if err := s.CreateUser(ctx, store.User{ID: fmt.Sprint(r, i), RealmID: r, Username: fmt.Sprintf("user%04d", i),
+					Email: fmt.Sprintf("u%d@example.com", i), FirstName: fmt.Sprint("F", i), LastName: fmt.Sprint("L", i),
+					Created: time.Now()}); err != nil {
+					return err
+				}
+			}
+		}
+		_, err := s.DB().ExecContext(ctx, "ANALYZE")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		q    store.UserQuery
+		want []string // each must appear in the plan
+	}{
+		{store.UserQuery{Username: "user01", Prefix: true, Max: 20},
+			[]string{"users_username (realm_id=? AND username>? AND username<?)"}},
+		{store.UserQuery{Search: "user01", Prefix: true, Max: 20}, []string{
+			"users_username (realm_id=? AND username>? AND username<?)", "users_email (realm_id=? AND email>? AND email<?)",
+			"users_first (realm_id=? AND first_lower>? AND first_lower<?)", "users_last (realm_id=? AND last_lower>? AND last_lower<?)",
+		}},
+		{store.UserQuery{Username: "USER0001", Exact: true}, []string{"users_username (realm_id=? AND username=?)"}},
+		{store.UserQuery{Email: "u1@example.com", Exact: true}, []string{"users_email (realm_id=? AND email=?)"}},
+		{store.UserQuery{LastName: "l1", Exact: true}, []string{"users_last (realm_id=? AND last_lower=?)"}},
+		{store.UserQuery{Max: 20}, []string{"users_username (realm_id=?)"}}, // in order, no sort
+	} {
+		query, args := s.ListUsersSQL("r1", tc.q)
+		rows, err := s.DB().QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		for _, w := range tc.want {
+			if !strings.Contains(strings.Join(plan, "\n"), w) {
+				t.Errorf("%+v: plan lacks %q:\n  %s", tc.q, w, strings.Join(plan, "\n  "))
+			}
+		}
+	}
+}

@@ -1,0 +1,53 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/keygate/keygate/store"
+)
+
+const realmCols = `id, name, enabled, settings, created`
+
+func scanRealm(r scanner) (x store.Realm, err error) {
+	err = r.Scan(&x.ID, &x.Name, &x.Enabled, rawCol{&x.Settings}, msTime{&x.Created})
+	return x, err
+}
+
+func (s *Store) CreateRealm(ctx context.Context, r store.Realm) error {
+	_, err := s.exec(ctx, `INSERT INTO realms (`+realmCols+`) VALUES (?, ?, ?, ?, ?)`,
+		r.ID, r.Name, r.Enabled, string(r.Settings), ms(r.Created))
+	return wrap(err, "create realm %q", r.Name)
+}
+
+func (s *Store) GetRealm(ctx context.Context, id string) (store.Realm, error) {
+	r, err := get(ctx, s, scanRealm, `SELECT `+realmCols+` FROM realms WHERE id = ?`, id)
+	return r, wrap(err, "get realm %s", id)
+}
+
+func (s *Store) GetRealmByName(ctx context.Context, name string) (store.Realm, error) {
+	r, err := get(ctx, s, scanRealm, `SELECT `+realmCols+` FROM realms WHERE name = ?`, name)
+	return r, wrap(err, "get realm %q", name)
+}
+
+func (s *Store) ListRealms(ctx context.Context) ([]store.Realm, error) {
+	rs, err := list(ctx, s, scanRealm, `SELECT `+realmCols+` FROM realms ORDER BY name`)
+	return rs, wrap(err, "list realms")
+}
+
+func (s *Store) UpdateRealm(ctx context.Context, r store.Realm) error {
+	err := s.execOne(ctx, `UPDATE realms SET name = ?, enabled = ?, settings = ? WHERE id = ?`,
+		r.Name, r.Enabled, string(r.Settings), r.ID)
+	return wrap(err, "update realm %s", r.ID)
+}
+
+// DeleteRealm deletes the realm; foreign keys cascade to every realm-owned
+// row. Tokens have no foreign key (they are the hottest table) and are
+// deleted first, by a scan: realm deletion is rare.
+func (s *Store) DeleteRealm(ctx context.Context, id string) error {
+	return wrap(s.Tx(ctx, func(ctx context.Context) error {
+		if _, err := s.exec(ctx, `DELETE FROM tokens WHERE realm_id = ?`, id); err != nil {
+			return err
+		}
+		return s.execOne(ctx, `DELETE FROM realms WHERE id = ?`, id)
+	}), "delete realm %s", id)
+}

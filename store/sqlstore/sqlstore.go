@@ -1,0 +1,349 @@
+// Package sqlstore implements store.Store over database/sql with hand-written
+// SQL shared by SQLite and PostgreSQL. The few differences between the two
+// live in a Dialect; the sqlite and postgres packages open the databases and
+// supply it.
+//
+// Queries are written once with `?` placeholders; for PostgreSQL each text is
+// rewritten to `$n` the first time it is used and cached. Every method takes
+// the transaction from its context when there is one (see Tx and BeginTX), so
+// a caller holding a transaction never waits for a second connection.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/keygate/keygate/store"
+)
+
+// Dialect carries what differs between the SQL databases.
+type Dialect struct {
+	// Name selects the migrations directory: "sqlite" or "postgres".
+	Name string
+	// Dollar numbers placeholders $1, $2, ... instead of ?.
+	Dollar bool
+	// ForUpdate keeps the " FOR UPDATE" suffix of row-locking reads. SQLite
+	// has no row locks and drops it: its BEGIN IMMEDIATE transactions on the
+	// single writer connection already serialize read-modify-write cycles.
+	ForUpdate bool
+	// MigrationLock, when set, runs first in every migration transaction so
+	// that two processes starting at once migrate one after the other.
+	MigrationLock string
+	// IsUnique and IsForeignKey recognise constraint violations; they become
+	// store.ErrConflict and store.ErrNotFound (a referenced row is missing).
+	IsUnique     func(error) bool
+	IsForeignKey func(error) bool
+	// Backup writes a consistent copy of the database to path.
+	Backup func(ctx context.Context, path string) error
+	// Migrations is the embedded migrations tree; nil means migrations.FS.
+	Migrations fs.FS
+}
+
+// Store is the SQL implementation of store.Store. It also offers fosite's
+// transaction trio BeginTX, Commit and Rollback over the same context key as
+// Tx.
+type Store struct {
+	db, rdb *sql.DB // writer, read pool (the same *sql.DB for PostgreSQL)
+	d       Dialect
+	queries sync.Map // query text as written -> text for this dialect
+	stmts   sync.Map // stmtKey -> *sql.Stmt
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a Store that writes through db and runs reads made outside a
+// transaction on rdb (pass db twice when there is no separate read pool). It
+// does not migrate; call Migrate.
+func New(db, rdb *sql.DB, d Dialect) *Store {
+	if rdb == nil {
+		rdb = db
+	}
+	return &Store{db: db, rdb: rdb, d: d}
+}
+
+// DB returns the writer database, for tools and tests that need raw SQL.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Dialect returns the dialect the store was opened with.
+func (s *Store) Dialect() Dialect { return s.d }
+
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlstore: ping: %w", err)
+	}
+	if s.rdb != s.db {
+		if err := s.rdb.PingContext(ctx); err != nil {
+			return fmt.Errorf("sqlstore: ping read pool: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) Backup(ctx context.Context, path string) error {
+	if s.d.Backup == nil {
+		return fmt.Errorf("sqlstore: backup is not supported by %s", s.d.Name)
+	}
+	return s.d.Backup(ctx, path)
+}
+
+func (s *Store) Close() error {
+	s.stmts.Range(func(k, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	err := s.db.Close()
+	if s.rdb != s.db {
+		err = errors.Join(err, s.rdb.Close())
+	}
+	return err
+}
+
+// q returns query in this dialect's form; $n numbering is done once per text.
+func (s *Store) q(query string) string {
+	if !s.d.ForUpdate {
+		query = strings.TrimSuffix(query, " FOR UPDATE")
+	}
+	if !s.d.Dollar {
+		return query
+	}
+	if v, ok := s.queries.Load(query); ok {
+		return v.(string)
+	}
+	out := dollarize(query)
+	s.queries.Store(query, out)
+	return out
+}
+
+// dollarize numbers the ? placeholders of q outside string literals.
+func dollarize(q string) string {
+	var b strings.Builder
+	n, quoted := 0, false
+	for i := 0; i < len(q); i++ {
+		switch c := q[i]; {
+		case c == '\'':
+			quoted = !quoted
+			b.WriteByte(c)
+		case c == '?' && !quoted:
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// stmtKey names a statement prepared on one *sql.DB.
+type stmtKey struct {
+	db    *sql.DB
+	query string
+}
+
+// querier is a prepared *sql.Stmt, or a txQuery.
+type querier interface {
+	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, args ...any) *sql.Row
+}
+
+// prepare returns query, prepared, for where it runs: the context's
+// transaction, else the writer for writes and the read pool for reads.
+//
+// Statements are prepared once per *sql.DB (database/sql then prepares them
+// on each connection as it needs) and rebound to a transaction's connection:
+// SQLite's parser is close to half the cost of a point read. A statement is
+// never first prepared from inside a transaction: preparing on a *sql.DB
+// takes a pool connection, and SQLite's only writer is the transaction's.
+func (s *Store) prepare(ctx context.Context, write bool, query string) (querier, error) {
+	t := s.txOf(ctx)
+	db := s.rdb
+	if write || t != nil {
+		db = s.db
+	}
+	key := stmtKey{db, query}
+	v, cached := s.stmts.Load(key)
+	if !cached && t != nil {
+		return txQuery{t.tx, s.q(query)}, nil
+	}
+	if !cached {
+		st, err := db.PrepareContext(ctx, s.q(query))
+		if err != nil {
+			return nil, s.classify(err)
+		}
+		if v, cached = s.stmts.LoadOrStore(key, st); cached {
+			st.Close() // another goroutine prepared it first
+		}
+	}
+	if t != nil {
+		return t.tx.StmtContext(ctx, v.(*sql.Stmt)), nil
+	}
+	return v.(*sql.Stmt), nil
+}
+
+// txQuery runs one statement text on a transaction.
+type txQuery struct {
+	tx *sql.Tx
+	q  string
+}
+
+func (t txQuery) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.q, args...)
+}
+
+func (t txQuery) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.q, args...)
+}
+
+func (t txQuery) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.q, args...)
+}
+
+// classify turns driver errors into the store's typed errors, keeping the
+// driver error in the chain.
+func (s *Store) classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case s.d.IsUnique != nil && s.d.IsUnique(err):
+		return fmt.Errorf("%w (%w)", store.ErrConflict, err)
+	case s.d.IsForeignKey != nil && s.d.IsForeignKey(err):
+		return fmt.Errorf("%w: referenced row missing (%w)", store.ErrNotFound, err)
+	}
+	return err
+}
+
+// exec runs a write and returns the number of rows it affected.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	st, err := s.prepare(ctx, true, query)
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, s.classify(err)
+	}
+	return res.RowsAffected()
+}
+
+// execOne runs a write that must hit a row: none is store.ErrNotFound.
+func (s *Store) execOne(ctx context.Context, query string, args ...any) error {
+	n, err := s.exec(ctx, query, args...)
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
+	return err
+}
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// get runs a one-row query; no row is store.ErrNotFound.
+func get[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), query string, args ...any) (T, error) {
+	st, err := s.prepare(ctx, false, query)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	v, err := scan(st.QueryRowContext(ctx, args...))
+	return v, s.classify(err)
+}
+
+// list runs a query and scans every row. It returns an empty, non-nil slice
+// when nothing matches so that JSON encodes [] rather than null.
+func list[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	st, err := s.prepare(ctx, false, query)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// wrap adds what was being done to err, keeping it matchable with errors.Is.
+func wrap(err error, format string, a ...any) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("sqlstore: "+format+": %w", append(a, err)...)
+}
+
+// realmTables lists every table with a realm_id column, for CountRealmRows.
+var realmTables = []string{
+	"clients", "client_scopes", "roles", "role_composites", "groups", "group_roles",
+	"users", "user_roles", "user_groups", "credentials", "sessions", "tokens", "keys",
+	"login_failures", "components", "identity_providers", "identity_provider_mappers",
+}
+
+// CountRealmRows counts the rows each table holds for realmID (the realms
+// table counts the realm itself). The conformance suite uses it to prove that
+// DeleteRealm leaves nothing behind.
+func (s *Store) CountRealmRows(ctx context.Context, realmID string) (map[string]int, error) {
+	counts := map[string]int{}
+	count := func(table, col string) error {
+		n, err := get(ctx, s, scanInt, "SELECT COUNT(*) FROM "+table+" WHERE "+col+" = ?", realmID)
+		counts[table] = n
+		return wrap(err, "count %s", table)
+	}
+	if err := count("realms", "id"); err != nil {
+		return nil, err
+	}
+	for _, t := range realmTables {
+		if err := count(t, "realm_id"); err != nil {
+			return nil, err
+		}
+	}
+	return counts, nil
+}
+
+// link inserts the mapping rows (realmID, a, b) for every b with ins, an
+// INSERT ... SELECT taking realm, a and b that selects nothing unless both
+// sides exist in the realm and does nothing when the row exists. When it
+// inserts nothing, has (taking the same arguments) tells "already there"
+// from store.ErrNotFound.
+func (s *Store) link(ctx context.Context, ins, has, realmID, a string, bs []string) error {
+	return s.Tx(ctx, func(ctx context.Context) error {
+		for _, b := range bs {
+			n, err := s.exec(ctx, ins, realmID, a, b)
+			if err == nil && n == 0 {
+				_, err = get(ctx, s, scanInt, has, realmID, a, b)
+			}
+			if err != nil {
+				return fmt.Errorf("%s -> %s: %w", a, b, err)
+			}
+		}
+		return nil
+	})
+}
+
+// unlink deletes the mapping rows (realmID, a, b) for every b with del.
+func (s *Store) unlink(ctx context.Context, del, realmID, a string, bs []string) error {
+	return s.Tx(ctx, func(ctx context.Context) error {
+		for _, b := range bs {
+			if _, err := s.exec(ctx, del, realmID, a, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

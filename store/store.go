@@ -1,0 +1,445 @@
+// Package store defines keygate's persistence contract: plain Go types, context
+// first, typed errors. Backends live in sub-packages (sqlite, postgres) and all
+// of them must pass the conformance suite in storetest.
+//
+// Transactions travel in the context: Store.Tx runs a function with a context
+// that carries the transaction, and every method called with that context runs
+// inside it. Methods called with a plain context run on their own.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Typed errors; handlers map them to HTTP statuses in one place.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Store is everything keygate persists.
+type Store interface {
+	// Tx runs fn in one transaction. Nested calls join the outer transaction.
+	// fn's error rolls everything back and is returned unchanged.
+	Tx(ctx context.Context, fn func(ctx context.Context) error) error
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+	// Backup writes a consistent copy of the store to path (SQLite only).
+	Backup(ctx context.Context, path string) error
+	Close() error
+
+	RealmStore
+	ClientStore
+	ScopeStore
+	RoleStore
+	GroupStore
+	UserStore
+	CredentialStore
+	SessionStore
+	TokenStore
+	KeyStore
+	BruteForceStore
+	ComponentStore
+}
+
+// ---------------------------------------------------------------------------
+// Realms
+
+// Realm is a tenant. Settings holds the Keycloak realm attributes keygate
+// honours or carries through (see idp/rep), serialized as JSON.
+type Realm struct {
+	ID       string
+	Name     string
+	Enabled  bool
+	Settings json.RawMessage
+	Created  time.Time
+}
+
+type RealmStore interface {
+	CreateRealm(ctx context.Context, r Realm) error // ErrConflict on duplicate id or name
+	GetRealm(ctx context.Context, id string) (Realm, error)
+	GetRealmByName(ctx context.Context, name string) (Realm, error)
+	ListRealms(ctx context.Context) ([]Realm, error)
+	UpdateRealm(ctx context.Context, r Realm) error // renames allowed; ErrConflict on name clash
+	// DeleteRealm removes the realm and every row that belongs to it.
+	DeleteRealm(ctx context.Context, id string) error
+}
+
+// ---------------------------------------------------------------------------
+// Clients
+
+// Client is an OIDC or SAML client. Config is Keycloak's ClientRepresentation
+// minus id, clientId and secret (see idp/rep).
+type Client struct {
+	ID       string // internal UUID
+	RealmID  string
+	ClientID string // the public client_id
+	// Secret is the confidential client's secret. Keycloak shows it again
+	// (admin client-secret endpoint, realm export), so it is kept, not hashed.
+	Secret string
+	// RegistrationTokenHash is the SHA-256 of the current RFC 7592
+	// registration access token's id, empty when none.
+	RegistrationTokenHash string
+	Config                json.RawMessage
+	Created               time.Time
+}
+
+type ClientStore interface {
+	CreateClient(ctx context.Context, c Client) error // ErrConflict on duplicate id or (realm, clientId)
+	GetClient(ctx context.Context, realmID, id string) (Client, error)
+	GetClientByClientID(ctx context.Context, realmID, clientID string) (Client, error)
+	ListClients(ctx context.Context, realmID string) ([]Client, error)
+	UpdateClient(ctx context.Context, c Client) error
+	DeleteClient(ctx context.Context, realmID, id string) error
+}
+
+// ---------------------------------------------------------------------------
+// Client scopes
+
+// ClientScope is a Keycloak client scope; Config holds its representation
+// (protocol, attributes, protocolMappers).
+type ClientScope struct {
+	ID      string
+	RealmID string
+	Name    string
+	Config  json.RawMessage
+}
+
+type ScopeStore interface {
+	CreateClientScope(ctx context.Context, s ClientScope) error // ErrConflict on duplicate (realm, name)
+	GetClientScope(ctx context.Context, realmID, id string) (ClientScope, error)
+	ListClientScopes(ctx context.Context, realmID string) ([]ClientScope, error)
+	UpdateClientScope(ctx context.Context, s ClientScope) error
+	DeleteClientScope(ctx context.Context, realmID, id string) error
+}
+
+// ---------------------------------------------------------------------------
+// Roles
+
+// Role is a realm role (ClientID empty) or a client role (ClientID = the
+// client's internal id).
+type Role struct {
+	ID          string
+	RealmID     string
+	ClientID    string
+	Name        string
+	Description string
+	Attributes  map[string][]string
+}
+
+type RoleStore interface {
+	CreateRole(ctx context.Context, r Role) error // ErrConflict on duplicate (realm, client, name)
+	GetRole(ctx context.Context, realmID, id string) (Role, error)
+	GetRoleByName(ctx context.Context, realmID, clientID, name string) (Role, error)
+	// ListRoles lists realm roles (clientID "") or one client's roles.
+	ListRoles(ctx context.Context, realmID, clientID string) ([]Role, error)
+	// ListAllRoles lists every realm and client role of the realm.
+	ListAllRoles(ctx context.Context, realmID string) ([]Role, error)
+	UpdateRole(ctx context.Context, r Role) error
+	DeleteRole(ctx context.Context, realmID, id string) error
+
+	// Composite roles: parent includes child.
+	AddRoleComposites(ctx context.Context, realmID, parentID string, childIDs []string) error
+	RemoveRoleComposites(ctx context.Context, realmID, parentID string, childIDs []string) error
+	ListRoleComposites(ctx context.Context, realmID, parentID string) ([]Role, error)
+	// ListAllRoleComposites returns every (parent, child) pair of the realm,
+	// for expanding composites in memory.
+	ListAllRoleComposites(ctx context.Context, realmID string) ([][2]string, error)
+}
+
+// ---------------------------------------------------------------------------
+// Groups
+
+type Group struct {
+	ID         string
+	RealmID    string
+	ParentID   string // "" for a top-level group
+	Name       string
+	Attributes map[string][]string
+}
+
+type GroupStore interface {
+	CreateGroup(ctx context.Context, g Group) error // ErrConflict on sibling with the same name
+	GetGroup(ctx context.Context, realmID, id string) (Group, error)
+	ListGroups(ctx context.Context, realmID string) ([]Group, error)
+	UpdateGroup(ctx context.Context, g Group) error
+	DeleteGroup(ctx context.Context, realmID, id string) error // and its sub-groups
+	GrantGroupRoles(ctx context.Context, realmID, groupID string, roleIDs []string) error
+	RevokeGroupRoles(ctx context.Context, realmID, groupID string, roleIDs []string) error
+	ListGroupRoles(ctx context.Context, realmID, groupID string) ([]Role, error)
+	ListGroupMembers(ctx context.Context, realmID, groupID string, first, max int) ([]User, error)
+}
+
+// ---------------------------------------------------------------------------
+// Users
+
+type User struct {
+	ID              string
+	RealmID         string
+	Username        string // stored lower-cased, as Keycloak does
+	Email           string // lower-cased; "" when none
+	EmailVerified   bool
+	FirstName       string
+	LastName        string
+	Enabled         bool
+	Created         time.Time
+	FederationLink  string // component id of the provider the user came from
+	ServiceAccount  string // client internal id when this is a service-account user
+	Attributes      map[string][]string
+	RequiredActions []string
+	NotBefore       int64
+}
+
+// UserQuery filters ListUsers. Empty fields do not filter.
+type UserQuery struct {
+	Search    string // substring over username, email, first and last name
+	Username  string
+	Email     string
+	FirstName string
+	LastName  string
+	Exact     bool // Username/Email/FirstName/LastName match exactly instead of by substring
+	Enabled   *bool
+	First     int
+	Max       int // 0 = no limit
+	// Prefix makes Search and the non-exact fields match at the start instead
+	// of anywhere (Keycloak's "foo*"); unlike a substring, an index serves it.
+	Prefix bool
+	// IncludeServiceAccounts lists service-account users too (Keycloak hides them).
+	IncludeServiceAccounts bool
+}
+
+type UserStore interface {
+	CreateUser(ctx context.Context, u User) error // ErrConflict on duplicate id, username or email
+	GetUser(ctx context.Context, realmID, id string) (User, error)
+	GetUserByUsername(ctx context.Context, realmID, username string) (User, error)
+	GetUserByEmail(ctx context.Context, realmID, email string) (User, error)
+	GetServiceAccountUser(ctx context.Context, realmID, clientID string) (User, error)
+	ListUsers(ctx context.Context, realmID string, q UserQuery) ([]User, error)
+	CountUsers(ctx context.Context, realmID string, q UserQuery) (int, error)
+	UpdateUser(ctx context.Context, u User) error
+	DeleteUser(ctx context.Context, realmID, id string) error
+
+	GrantUserRoles(ctx context.Context, realmID, userID string, roleIDs []string) error
+	RevokeUserRoles(ctx context.Context, realmID, userID string, roleIDs []string) error
+	ListUserRoles(ctx context.Context, realmID, userID string) ([]Role, error) // direct mappings only
+	AddUserToGroup(ctx context.Context, realmID, userID, groupID string) error
+	RemoveUserFromGroup(ctx context.Context, realmID, userID, groupID string) error
+	ListUserGroups(ctx context.Context, realmID, userID string) ([]Group, error)
+}
+
+// ---------------------------------------------------------------------------
+// Credentials
+
+// Credential is Keycloak's stored credential: SecretData and CredentialData
+// are the JSON strings Keycloak keeps (see idp/password).
+type Credential struct {
+	ID             string
+	UserID         string
+	Type           string // "password", ...
+	UserLabel      string
+	Created        time.Time
+	SecretData     string
+	CredentialData string
+	Priority       int
+}
+
+type CredentialStore interface {
+	ListCredentials(ctx context.Context, userID string) ([]Credential, error)
+	CreateCredential(ctx context.Context, c Credential) error
+	DeleteCredential(ctx context.Context, userID, id string) error
+	// SetPassword replaces every password credential of the user with c, in
+	// one transaction.
+	SetPassword(ctx context.Context, userID string, c Credential) error
+	// UpdateCredential compare-and-swaps one credential: fn receives the
+	// current row (locked for the transaction) and returns the replacement,
+	// or ErrAbort to leave it unchanged. ErrNotFound if it is gone.
+	UpdateCredential(ctx context.Context, userID, id string, fn func(old Credential) (Credential, error)) error
+}
+
+// ErrAbort lets an update callback decline to write without it being an error.
+var ErrAbort = errors.New("store: update aborted")
+
+// ---------------------------------------------------------------------------
+// SSO sessions
+
+// Session is a user's SSO session (Keycloak "user session"); its ID is the
+// `sid` claim and the `session_state` of token responses.
+type Session struct {
+	ID         string
+	RealmID    string
+	UserID     string
+	Created    time.Time
+	LastSeen   time.Time
+	AuthTime   time.Time
+	RememberMe bool
+	IPAddress  string
+	// Data holds per-session details (clients logged in, broker state).
+	Data json.RawMessage
+}
+
+type SessionStore interface {
+	CreateSession(ctx context.Context, s Session) error
+	GetSession(ctx context.Context, realmID, id string) (Session, error)
+	// TouchSession moves LastSeen forward (never backwards).
+	TouchSession(ctx context.Context, realmID, id string, at time.Time) error
+	ListUserSessions(ctx context.Context, realmID, userID string) ([]Session, error)
+	// DeleteSession removes the session and revokes its tokens.
+	DeleteSession(ctx context.Context, realmID, id string) error
+	DeleteUserSessions(ctx context.Context, realmID, userID string) error
+	// DeleteExpiredSessions removes sessions idle since before idleBefore or
+	// created before createdBefore, across realms that share these limits.
+	DeleteExpiredSessions(ctx context.Context, realmID string, idleBefore, createdBefore time.Time) (int, error)
+}
+
+// ---------------------------------------------------------------------------
+// OAuth 2.0 token records (fosite's storage)
+
+// TokenKind names what a token record is.
+type TokenKind string
+
+const (
+	KindCode    TokenKind = "code"
+	KindAccess  TokenKind = "access"
+	KindRefresh TokenKind = "refresh"
+	KindPKCE    TokenKind = "pkce"
+	KindOIDC    TokenKind = "oidc"
+	// KindLogin is a browser login attempt: the authorization request waiting
+	// for the login form, with its CSRF token. Single use.
+	KindLogin TokenKind = "login"
+)
+
+// Token is one fosite request stored under a token signature.
+type Token struct {
+	Kind      TokenKind
+	Signature string
+	RequestID string
+	RealmID   string
+	ClientID  string // public client_id
+	Subject   string
+	SessionID string // SSO session (sid), "" for client credentials
+	Active    bool
+	Requested time.Time
+	Expires   time.Time
+	// Request is the serialized fosite request (scopes, audience, form, session).
+	Request json.RawMessage
+}
+
+type TokenStore interface {
+	CreateToken(ctx context.Context, t Token) error
+	GetToken(ctx context.Context, kind TokenKind, signature string) (Token, error)
+	DeleteToken(ctx context.Context, kind TokenKind, signature string) error
+	// DeactivateToken marks one token used (authorization code redemption,
+	// refresh rotation); ErrNotFound when absent.
+	DeactivateToken(ctx context.Context, kind TokenKind, signature string) error
+	// DeactivateRequest marks every token of kind issued for requestID inactive.
+	DeactivateRequest(ctx context.Context, kind TokenKind, requestID string) error
+	// DeleteRequest deletes every token of kind issued for requestID.
+	DeleteRequest(ctx context.Context, kind TokenKind, requestID string) error
+	// DeleteExpiredTokens removes tokens that expired before t.
+	DeleteExpiredTokens(ctx context.Context, before time.Time) (int, error)
+}
+
+// ---------------------------------------------------------------------------
+// Signing keys
+
+// Key is a realm key. Exactly one key per (realm, algorithm) is active; older
+// ones stay passive so tokens they signed still verify.
+type Key struct {
+	ID        string // kid
+	RealmID   string
+	Algorithm string // RS256, HS512, ...
+	Use       string // "sig"
+	Active    bool
+	Private   []byte // PKCS#8 DER for asymmetric keys, the raw secret for HMAC
+	Created   time.Time
+}
+
+type KeyStore interface {
+	ListKeys(ctx context.Context, realmID string) ([]Key, error)
+	// CreateActiveKey inserts k as the active key of its (realm, algorithm)
+	// unless one exists; it returns the active key either way, so concurrent
+	// first uses on several replicas agree on one key.
+	CreateActiveKey(ctx context.Context, k Key) (Key, error)
+	// RotateKey makes k the active key and the previous one passive.
+	RotateKey(ctx context.Context, k Key) error
+	DeleteKey(ctx context.Context, realmID, id string) error
+}
+
+// ---------------------------------------------------------------------------
+// Brute-force counters
+
+type LoginFailure struct {
+	RealmID              string
+	UserID               string
+	NumFailures          int
+	NumTempLockouts      int
+	LastFailure          time.Time
+	LastIPFailure        string
+	FailedLoginNotBefore time.Time // locked until then
+}
+
+type BruteForceStore interface {
+	GetLoginFailure(ctx context.Context, realmID, userID string) (LoginFailure, error)
+	// UpdateLoginFailure compare-and-swaps the counter row (a zero row when
+	// absent) under a lock for the transaction.
+	UpdateLoginFailure(ctx context.Context, realmID, userID string, fn func(old LoginFailure) (LoginFailure, error)) error
+	DeleteLoginFailure(ctx context.Context, realmID, userID string) error
+	DeleteLoginFailures(ctx context.Context, realmID string) error
+}
+
+// ---------------------------------------------------------------------------
+// Components and identity providers (Keycloak's generic plug-in records)
+
+// Component is Keycloak's ComponentRepresentation (LDAP providers, their
+// mappers, key providers, registration policies).
+type Component struct {
+	ID           string
+	RealmID      string
+	ParentID     string
+	Name         string
+	ProviderID   string
+	ProviderType string
+	SubType      string
+	Config       map[string][]string
+}
+
+// IdentityProvider is Keycloak's IdentityProviderRepresentation, keyed by alias.
+type IdentityProvider struct {
+	InternalID string
+	RealmID    string
+	Alias      string
+	ProviderID string
+	Enabled    bool
+	Config     json.RawMessage // the whole representation
+}
+
+// IdentityProviderMapper is Keycloak's IdentityProviderMapperRepresentation.
+type IdentityProviderMapper struct {
+	ID      string
+	RealmID string
+	Alias   string // identity provider alias
+	Name    string
+	Mapper  string
+	Config  map[string]string
+}
+
+type ComponentStore interface {
+	CreateComponent(ctx context.Context, c Component) error
+	GetComponent(ctx context.Context, realmID, id string) (Component, error)
+	ListComponents(ctx context.Context, realmID, parentID, providerType string) ([]Component, error) // empty filters match all
+	UpdateComponent(ctx context.Context, c Component) error
+	DeleteComponent(ctx context.Context, realmID, id string) error // and its children
+
+	CreateIdentityProvider(ctx context.Context, p IdentityProvider) error // ErrConflict on duplicate alias
+	GetIdentityProvider(ctx context.Context, realmID, alias string) (IdentityProvider, error)
+	ListIdentityProviders(ctx context.Context, realmID string) ([]IdentityProvider, error)
+	UpdateIdentityProvider(ctx context.Context, p IdentityProvider) error
+	DeleteIdentityProvider(ctx context.Context, realmID, alias string) error // and its mappers
+	CreateIdentityProviderMapper(ctx context.Context, m IdentityProviderMapper) error
+	ListIdentityProviderMappers(ctx context.Context, realmID, alias string) ([]IdentityProviderMapper, error)
+	UpdateIdentityProviderMapper(ctx context.Context, m IdentityProviderMapper) error
+	DeleteIdentityProviderMapper(ctx context.Context, realmID, id string) error
+}

@@ -1,0 +1,90 @@
+package templates
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Messages holds every user-facing text of the pages, keyed by Keycloak's
+// message keys (theme messages_en.properties) where Keycloak has one, so a
+// later i18n layer swaps this map per locale. Values may hold positional
+// placeholders {0}, {1}, ... filled by Message.
+//
+// Keys without a Keycloak counterpart (keygate-specific) are listed last.
+var Messages = map[string]string{
+	// Login form.
+	"loginTitle":        "Sign in to {0}",
+	"loginAccountTitle": "Sign in to your account",
+	"loginClientHint":   "to continue to {0}",
+	"doLogIn":           "Sign In",
+	"username":          "Username",
+	"usernameOrEmail":   "Username or email",
+	"email":             "Email",
+	"password":          "Password",
+	"rememberMe":        "Remember me",
+
+	// Login errors.
+	"invalidUserMessage":     "Invalid username or password.",
+	"accountDisabledMessage": "Account is disabled, contact your administrator.",
+	"expiredCodeMessage":     "Login timeout. Please sign in again.",
+	"loginTimeout":           "Your login attempt timed out. Login will start from the beginning.",
+
+	// Logout.
+	"logoutConfirmTitle":  "Logging out",
+	"logoutConfirmHeader": "Do you want to log out?",
+	"doLogout":            "Logout",
+	"successLogout":       "You are logged out",
+
+	// Error and info pages.
+	"errorTitle":                "We are sorry...",
+	"pageExpiredTitle":          "Page has expired",
+	"pageExpiredMessage":        "This page is no longer valid. Go back to your application and sign in again.",
+	"staleCodeMessage":          "This page is no longer valid, please go back to your application and sign in again",
+	"cookieNotFoundMessage":     "Cookie not found. Please make sure cookies are enabled in your browser.",
+	"invalidRequestMessage":     "Invalid Request",
+	"clientNotFoundMessage":     "Client not found.",
+	"clientDisabledMessage":     "Client disabled.",
+	"invalidRedirectUriMessage": "Invalid parameter: redirect_uri",
+	"invalidParameterMessage":   "Invalid parameter: {0}",
+	"missingParameterMessage":   "Missing parameters: {0}",
+	"unexpectedErrorMessage":    "An unexpected error occurred. Please try again later.",
+	"temporarilyUnavailable":    "The service is temporarily unavailable. Please try again later.",
+	"backToApplication":         "« Back to Application",
+	"doContinue":                "Continue",
+
+	// Password policy (idp/password reports these keys).
+	"invalidPasswordMinLengthMessage":         "Invalid password: minimum length {0}.",
+	"invalidPasswordMaxLengthMessage":         "Invalid password: maximum length {0}.",
+	"invalidPasswordMinDigitsMessage":         "Invalid password: must contain at least {0} numerical digits.",
+	"invalidPasswordMinLowerCaseCharsMessage": "Invalid password: must contain at least {0} lower case characters.",
+	"invalidPasswordMinUpperCaseCharsMessage": "Invalid password: must contain at least {0} upper case characters.",
+	"invalidPasswordMinSpecialCharsMessage":   "Invalid password: must contain at least {0} special characters.",
+	"invalidPasswordNotUsernameMessage":       "Invalid password: must not be equal to the username.",
+	"invalidPasswordNotEmailMessage":          "Invalid password: must not be equal to the email.",
+	"invalidPasswordRegexPatternMessage":      "Invalid password: fails to match regex pattern(s).",
+	"invalidPasswordHistoryMessage":           "Invalid password: must not be equal to any of last {0} passwords.",
+
+	// keygate-specific (no Keycloak key).
+	"formPostTitle":           "Redirecting…",
+	"formPostMessage":         "Returning you to the application.",
+	"formPostNoscriptMessage": "JavaScript is disabled in your browser. Press Continue to return to the application.",
+}
+
+// Message returns the text for key with {0}, {1}, ... replaced by args.
+// An unknown key yields the key itself, as Keycloak's themes do, so a
+// missing translation is visible rather than blank.
+func Message(key string, args ...any) string {
+	s, ok := Messages[key]
+	if !ok {
+		return key
+	}
+	if len(args) == 0 || !strings.Contains(s, "{") {
+		return s
+	}
+	pairs := make([]string, 0, 2*len(args))
+	for i, a := range args {
+		pairs = append(pairs, "{"+strconv.Itoa(i)+"}", fmt.Sprint(a))
+	}
+	return strings.NewReplacer(pairs...).Replace(s)
+}

@@ -1,0 +1,181 @@
+// Package templates renders keygate's browser pages: the Keycloak-compatible
+// login, logout-confirmation, error, info and form_post pages (templ
+// components fed plain view structs), the hidden-iframe pages keycloak-js
+// loads, and the stylesheet they share.
+//
+// Element ids and form field names follow Keycloak's login theme
+// (kc-form-login, username, password, rememberMe, kc-login, kc-logout,
+// input-error, kc-error-message, ...) so tooling written against Keycloak
+// finds them. Every text comes from Messages.
+package templates
+
+import (
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/a-h/templ"
+)
+
+// Page is what every page needs about the realm.
+type Page struct {
+	RealmName        string
+	RealmDisplayName string // shown when set, else RealmName
+	Lang             string // <html lang>; "" = "en"
+	StylesheetURL    string // where the server serves StylesheetPath (prefix included)
+}
+
+// LoginView feeds Login.
+type LoginView struct {
+	Page
+	FormAction        string // POST target of the form
+	CSRFToken         string // posted back as csrf_token
+	Username          string // re-displayed after a failed attempt, or login_hint
+	Error             string // already-localized message, "" = none
+	LoginWithEmail    bool   // label the field "Username or email"
+	RememberMe        bool   // show the remember-me checkbox
+	RememberMeChecked bool   // pre-tick it (re-display)
+	ClientName        string // "to continue to ..." under the heading, "" = omitted
+}
+
+// ErrorView feeds Error.
+type ErrorView struct {
+	Page
+	Title, Message string
+	BackURL        string // "" = no link back to the application
+	Status         int    // HTTP status, shown as a small caption; 0 = none
+}
+
+// LogoutConfirmView feeds LogoutConfirm.
+type LogoutConfirmView struct {
+	Page
+	FormAction, CSRFToken string
+	// Hidden are re-posted with the confirmation: client_id,
+	// post_logout_redirect_uri, state, id_token_hint, ui_locales...
+	// Empty values are omitted (OAuth treats them as absent).
+	Hidden  map[string]string
+	BackURL string // "" = no link back to the application
+}
+
+// InfoView feeds Info ("You are logged out", "Page has expired", ...).
+type InfoView struct {
+	Page
+	Title, Message string
+	BackURL        string // "" = no link
+}
+
+// FormPostView feeds FormPost (OIDC response_mode=form_post).
+type FormPostView struct {
+	RedirectURI   string
+	Params        [][2]string // name, value; order kept
+	Lang          string      // "" = "en"
+	StylesheetURL string      // optional; styles the no-JavaScript fallback
+}
+
+func (p Page) name() string {
+	if p.RealmDisplayName != "" {
+		return p.RealmDisplayName
+	}
+	return p.RealmName
+}
+
+func (p Page) lang() string { return langOr(p.Lang) }
+
+func langOr(l string) string {
+	if l == "" {
+		return "en"
+	}
+	return l
+}
+
+// monogram is the first letter of the realm's name for the logo tile.
+func (p Page) monogram() string {
+	for _, r := range p.name() {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return string(unicode.ToUpper(r))
+		}
+	}
+	return ""
+}
+
+// title is the document title: "<page> · <realm>".
+func (p Page) title(page string) string {
+	switch n := p.name(); {
+	case n == "":
+		return page
+	case page == "":
+		return n
+	default:
+		return page + " · " + n
+	}
+}
+
+func (v LoginView) title() string {
+	if n := v.name(); n != "" {
+		return Message("loginTitle", n)
+	}
+	return Message("loginAccountTitle")
+}
+
+func (v LoginView) usernameLabel() string {
+	if v.LoginWithEmail {
+		return Message("usernameOrEmail")
+	}
+	return Message("username")
+}
+
+// statusText is "400 · Bad Request".
+func statusText(code int) string {
+	if code <= 0 {
+		return ""
+	}
+	s := strconv.Itoa(code)
+	if t := http.StatusText(code); t != "" {
+		s += " · " + t
+	}
+	return s
+}
+
+type field struct{ Name, Value string }
+
+func (v LogoutConfirmView) hiddenFields() []field {
+	out := make([]field, 0, len(v.Hidden))
+	for k, val := range v.Hidden {
+		if k == "" || val == "" || k == "csrf_token" || k == "confirmLogout" {
+			continue
+		}
+		out = append(out, field{k, val})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// postTarget allows any scheme a registered redirect_uri may use (custom
+// schemes of native apps included) but never a script-running one; templ's
+// default sanitizer would reject custom schemes.
+func postTarget(s string) templ.SafeURL {
+	if !utf8.ValidString(s) || strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return templ.FailedSanitizationURL
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return templ.FailedSanitizationURL
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "javascript", "vbscript", "data", "blob", "file":
+		return templ.FailedSanitizationURL
+	}
+	return templ.SafeURL(s)
+}
+
+// formPostScript is FormPost's inline script, verbatim.
+const formPostScript = "document.forms[0].submit()"
+
+// FormPostScriptHash is the CSP source for FormPost's inline script; send
+// `Content-Security-Policy: script-src '` + FormPostScriptHash + `'`.
+// templates_test.go fails when it drifts from the rendered script.
+const FormPostScriptHash = "sha256-ePniVEkSivX/c7XWBGafqh8tSpiRrKiqYeqbG7N1TOE="

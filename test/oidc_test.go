@@ -1,0 +1,566 @@
+package test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// seeded starts one server with the two test realms.
+func seeded(t *testing.T) *server {
+	return startServer(t, "", []string{"KC_BOOTSTRAP_ADMIN_USERNAME=admin", "KC_BOOTSTRAP_ADMIN_PASSWORD=admin-secret-pw"},
+		"--import-realm", "testdata/realm-test.json", "--import-realm", "testdata/realm-other.json")
+}
+
+func webappConfig(p *oidc.Provider) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID: "webapp", ClientSecret: "webapp-secret", Endpoint: p.Endpoint(),
+		Scopes: []string{oidc.ScopeOpenID, "profile", "email"},
+	}
+}
+
+// claimsOf decodes a JWT's payload without verifying it (the verifiers do that).
+func claimsOf(t *testing.T, jwt string) map[string]any {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %.20q", jwt)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func headerOf(t *testing.T, jwt string) map[string]any {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(jwt, ".")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func strs(v any) []string {
+	arr, _ := v.([]any)
+	out := make([]string, 0, len(arr))
+	for _, x := range arr {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// postForm sends a form and decodes the JSON answer.
+func postForm(t *testing.T, u string, form url.Values, basic ...string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if len(basic) == 2 {
+		req.SetBasicAuth(basic[0], basic[1])
+	}
+	return do(t, req)
+}
+
+func do(t *testing.T, req *http.Request) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if len(body) > 0 {
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatalf("%s %s: status %d, non-JSON body %q", req.Method, req.URL.Path, resp.StatusCode, body)
+		}
+	}
+	return resp.StatusCode, m
+}
+
+func TestOIDCWithRealClients(t *testing.T) {
+	s := seeded(t)
+	ctx := testContext(t)
+	issuer := s.URL + "/realms/test"
+	tokenURL := issuer + "/protocol/openid-connect/token"
+
+	provider, err := oidc.NewProvider(ctx, issuer) // checks the issuer exactly
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	idVerifier := provider.Verifier(&oidc.Config{ClientID: "webapp"})
+	conf := webappConfig(provider)
+	var issued []string // every token, to grep the log for later
+
+	t.Run("discovery", func(t *testing.T) {
+		var d struct {
+			Issuer           string `json:"issuer"`
+			TokenEndpoint    string `json:"token_endpoint"`
+			UserinfoEndpoint string `json:"userinfo_endpoint"`
+		}
+		if err := provider.Claims(&d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Issuer != issuer {
+			t.Errorf("issuer %q, want %q", d.Issuer, issuer)
+		}
+		for name, got := range map[string]string{"token": d.TokenEndpoint, "userinfo": d.UserinfoEndpoint} {
+			if !strings.HasPrefix(got, issuer+"/protocol/openid-connect/") {
+				t.Errorf("%s endpoint %q not under the realm", name, got)
+			}
+		}
+		// Keycloak's realm info.
+		code, info := do(t, mustReq(t, http.MethodGet, issuer, ""))
+		if code != 200 || info["realm"] != "test" || info["public_key"] == "" || info["token-service"] != issuer+"/protocol/openid-connect" {
+			t.Errorf("realm info %d %v", code, info)
+		}
+		// The legacy /auth prefix serves the same realm.
+		code, _ = do(t, mustReq(t, http.MethodGet, s.URL+"/auth/realms/test/.well-known/openid-configuration", ""))
+		if code != 200 {
+			t.Errorf("/auth prefix: %d", code)
+		}
+	})
+
+	var first *oauth2.Token
+	t.Run("password grant", func(t *testing.T) {
+		tok, err := conf.PasswordCredentialsToken(ctx, "alice", "alice-pass")
+		if err != nil {
+			t.Fatal(err)
+		}
+		first = tok
+		issued = append(issued, tok.AccessToken, tok.RefreshToken)
+		if tok.TokenType != "Bearer" {
+			t.Errorf("token_type %q", tok.TokenType)
+		}
+		for _, k := range []string{"refresh_expires_in", "session_state", "scope", "not-before-policy"} {
+			if tok.Extra(k) == nil {
+				t.Errorf("token response lacks %s", k)
+			}
+		}
+		if got := tok.Extra("refresh_expires_in").(float64); got < 1700 || got > 1800 {
+			t.Errorf("refresh_expires_in %v, want ~1800", got)
+		}
+		scope := strings.Fields(tok.Extra("scope").(string))
+		for _, want := range []string{"openid", "profile", "email"} {
+			if !slices.Contains(scope, want) {
+				t.Errorf("scope %v lacks %s", scope, want)
+			}
+		}
+		rawID, _ := tok.Extra("id_token").(string)
+		issued = append(issued, rawID)
+		idt, err := idVerifier.Verify(ctx, rawID)
+		if err != nil {
+			t.Fatalf("go-oidc rejects the ID token: %v", err)
+		}
+		var idc map[string]any
+		_ = idt.Claims(&idc)
+		if idc["typ"] != "ID" || idc["azp"] != "webapp" || idc["preferred_username"] != "alice" ||
+			idc["email"] != "alice@example.com" || idc["name"] != "Alice Liddell" || idc["sub"] != "a11ce000-0000-4000-8000-000000000001" {
+			t.Errorf("ID token claims %v", idc)
+		}
+		if idc["sid"] != tok.Extra("session_state") {
+			t.Errorf("sid %v != session_state %v", idc["sid"], tok.Extra("session_state"))
+		}
+		if _, ok := idc["at_hash"]; !ok {
+			t.Error("ID token lacks at_hash")
+		}
+		if g := strs(idc["groups"]); !slices.Equal(g, []string{"/team/dev"}) {
+			t.Errorf("ID token groups %v", g)
+		}
+		if _, ok := idc["realm_access"]; ok {
+			t.Error("realm_access must stay out of the ID token (Keycloak's roles scope writes the access token only)")
+		}
+
+		// The access token verifies as a JWT against the JWKS with the client
+		// in its audience, as oauth2-proxy's keycloak-oidc provider requires.
+		at, err := idVerifier.Verify(ctx, tok.AccessToken)
+		if err != nil {
+			t.Fatalf("access token not verifiable with aud=webapp: %v", err)
+		}
+		var ac map[string]any
+		_ = at.Claims(&ac)
+		if h := headerOf(t, tok.AccessToken); h["alg"] != "RS256" || h["kid"] == "" {
+			t.Errorf("access token header %v", h)
+		}
+		if ac["typ"] != "Bearer" || ac["azp"] != "webapp" || ac["iss"] != issuer || ac["sid"] != idc["sid"] || ac["tenant"] != "acme" || ac["team"] != "platform" {
+			t.Errorf("access token claims %v", ac)
+		}
+		realmRoles := strs(ac["realm_access"].(map[string]any)["roles"])
+		for _, want := range []string{"viewer", "default-roles-test", "offline_access", "uma_authorization"} {
+			if !slices.Contains(realmRoles, want) {
+				t.Errorf("realm_access.roles %v lacks %s", realmRoles, want)
+			}
+		}
+		ra := ac["resource_access"].(map[string]any)
+		if r := strs(ra["webapp"].(map[string]any)["roles"]); !slices.Equal(r, []string{"editor"}) {
+			t.Errorf("resource_access.webapp.roles %v", r)
+		}
+		if r := strs(ra["account"].(map[string]any)["roles"]); !slices.Contains(r, "manage-account") || !slices.Contains(r, "view-profile") {
+			t.Errorf("resource_access.account.roles %v", r)
+		}
+		aud := strs(ac["aud"])
+		if !slices.Contains(aud, "webapp") || !slices.Contains(aud, "account") {
+			t.Errorf("aud %v, want webapp and account", ac["aud"])
+		}
+		if !slices.Contains(strs(ac["allowed-origins"]), "http://127.0.0.1:9999") {
+			t.Errorf("allowed-origins %v", ac["allowed-origins"])
+		}
+		// keycloak-js decodes the refresh token: it must be a JWT.
+		rc := claimsOf(t, tok.RefreshToken)
+		if rc["typ"] != "Refresh" || rc["sid"] != idc["sid"] || rc["aud"] != issuer {
+			t.Errorf("refresh token claims %v", rc)
+		}
+		if h := headerOf(t, tok.RefreshToken); h["alg"] != "HS512" {
+			t.Errorf("refresh token alg %v, want HS512", h["alg"])
+		}
+	})
+
+	t.Run("userinfo", func(t *testing.T) {
+		ui, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(first))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c map[string]any
+		_ = ui.Claims(&c)
+		if c["sub"] != "a11ce000-0000-4000-8000-000000000001" || c["preferred_username"] != "alice" || c["email"] != "alice@example.com" || c["team"] != "platform" {
+			t.Errorf("userinfo %v", c)
+		}
+		if _, ok := c["tenant"]; ok {
+			t.Error("tenant is access-token only, yet userinfo carries it")
+		}
+		if !slices.Equal(strs(c["groups"]), []string{"/team/dev"}) {
+			t.Errorf("userinfo groups %v", c["groups"])
+		}
+	})
+
+	t.Run("refresh rotates and detects reuse", func(t *testing.T) {
+		old := first.RefreshToken
+		src := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: old, Expiry: time.Now().Add(-time.Minute)})
+		next, err := src.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		issued = append(issued, next.AccessToken, next.RefreshToken)
+		if next.RefreshToken == old || next.AccessToken == first.AccessToken {
+			t.Fatal("refresh did not rotate the tokens")
+		}
+		if _, err := idVerifier.Verify(ctx, next.Extra("id_token").(string)); err != nil {
+			t.Errorf("refreshed ID token: %v", err)
+		}
+		if claimsOf(t, next.AccessToken)["sid"] != claimsOf(t, first.AccessToken)["sid"] {
+			t.Error("refresh changed the session id")
+		}
+		// Reusing the rotated-out token fails, and revokes the family.
+		code, body := postForm(t, tokenURL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old}}, "webapp", "webapp-secret")
+		if code != 400 || body["error"] != "invalid_grant" {
+			t.Errorf("reuse: %d %v", code, body)
+		}
+		code, body = postForm(t, tokenURL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {next.RefreshToken}}, "webapp", "webapp-secret")
+		if code != 400 || body["error"] != "invalid_grant" {
+			t.Errorf("after reuse detection the newest refresh token still works: %d %v", code, body)
+		}
+	})
+
+	t.Run("client credentials", func(t *testing.T) {
+		cc := clientcredentials.Config{ClientID: "webapp", ClientSecret: "webapp-secret", TokenURL: tokenURL}
+		tok, err := cc.Token(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		issued = append(issued, tok.AccessToken)
+		if tok.RefreshToken != "" {
+			t.Error("client_credentials returned a refresh token; Keycloak does not by default")
+		}
+		at, err := idVerifier.Verify(ctx, tok.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c map[string]any
+		_ = at.Claims(&c)
+		if c["preferred_username"] != "service-account-webapp" || c["client_id"] != "webapp" || c["azp"] != "webapp" {
+			t.Errorf("service account claims %v", c)
+		}
+		if _, ok := c["sid"]; ok {
+			t.Error("client_credentials token carries a sid")
+		}
+		// client_secret_post works too.
+		code, body := postForm(t, tokenURL, url.Values{"grant_type": {"client_credentials"}, "client_id": {"webapp"}, "client_secret": {"webapp-secret"}})
+		if code != 200 || body["access_token"] == nil || body["refresh_expires_in"] != 0.0 {
+			t.Errorf("client_secret_post: %d %v", code, body)
+		}
+	})
+
+	t.Run("introspection and revocation", func(t *testing.T) {
+		tok, err := conf.PasswordCredentialsToken(ctx, "carol", "carol-pass")
+		if err != nil {
+			t.Fatal(err)
+		}
+		issued = append(issued, tok.AccessToken, tok.RefreshToken)
+		intro := issuer + "/protocol/openid-connect/token/introspect"
+		code, body := postForm(t, intro, url.Values{"token": {tok.AccessToken}}, "webapp", "webapp-secret")
+		if code != 200 || body["active"] != true || body["username"] != "carol" || body["client_id"] != "webapp" {
+			t.Fatalf("introspect: %d %v", code, body)
+		}
+		if r := strs(body["realm_access"].(map[string]any)["roles"]); !slices.Contains(r, "viewer") {
+			t.Errorf("carol's composite stackstate-admin should include viewer: %v", r)
+		}
+		code, body = postForm(t, intro, url.Values{"token": {tok.RefreshToken}}, "webapp", "webapp-secret")
+		if code != 200 || body["active"] != true || body["typ"] != "Refresh" {
+			t.Errorf("introspect refresh token: %d %v", code, body)
+		}
+		code, _ = postForm(t, intro, url.Values{"token": {tok.AccessToken}})
+		if code != 401 {
+			t.Errorf("introspection without client auth: %d", code)
+		}
+		code, body = postForm(t, intro, url.Values{"token": {"not.a.token"}}, "webapp", "webapp-secret")
+		if code != 200 || body["active"] != false {
+			t.Errorf("garbage token: %d %v", code, body)
+		}
+		// Revoking the refresh token ends its access token too.
+		code, _ = postForm(t, issuer+"/protocol/openid-connect/revoke", url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}, "webapp", "webapp-secret")
+		if code != 200 {
+			t.Fatalf("revoke: %d", code)
+		}
+		code, body = postForm(t, intro, url.Values{"token": {tok.AccessToken}}, "webapp", "webapp-secret")
+		if body["active"] != false {
+			t.Errorf("access token still active after revoking its refresh token: %d %v", code, body)
+		}
+		code, body = postForm(t, tokenURL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, "webapp", "webapp-secret")
+		if code != 400 || body["error"] != "invalid_grant" {
+			t.Errorf("revoked refresh token: %d %v", code, body)
+		}
+		if _, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+			t.Error("userinfo accepts a revoked access token")
+		}
+	})
+
+	t.Run("legacy credential re-hashed on login", func(t *testing.T) {
+		creds := readCredentials(t, s.DB, "test", "alice")
+		if len(creds) != 1 {
+			t.Fatalf("alice has %d credentials, want 1", len(creds))
+		}
+		var cd struct {
+			HashIterations int    `json:"hashIterations"`
+			Algorithm      string `json:"algorithm"`
+		}
+		_ = json.Unmarshal([]byte(creds[0].CredentialData), &cd)
+		if cd.Algorithm != "pbkdf2-sha256" || cd.HashIterations != 20000 {
+			t.Errorf("after login alice's credential is %+v, want pbkdf2-sha256/20000", cd)
+		}
+		if creds[0].ID != "c0000000-0000-4000-8000-00000000a11c" {
+			t.Errorf("re-hash changed the credential id to %s", creds[0].ID)
+		}
+		if strings.Contains(creds[0].SecretData, "88SedhLsWZt3") {
+			t.Error("the old 27500-iteration value is still stored")
+		}
+		if _, err := conf.PasswordCredentialsToken(ctx, "alice", "alice-pass"); err != nil {
+			t.Errorf("login after re-hash: %v", err)
+		}
+	})
+
+	t.Run("no secret in the log", func(t *testing.T) {
+		log := s.logs.String()
+		secrets := append([]string{"alice-pass", "carol-pass", "webapp-secret", "admin-secret-pw", "secretData"}, issued...)
+		for _, sec := range secrets {
+			if sec != "" && strings.Contains(log, sec) {
+				t.Errorf("the server log contains a secret (%.12s...)", sec)
+			}
+		}
+		if !strings.Contains(log, "/protocol/openid-connect/token") {
+			t.Error("debug log has no request lines; the check above proves nothing")
+		}
+	})
+}
+
+func mustReq(t *testing.T, method, u, body string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+func TestTokenEndpointErrors(t *testing.T) {
+	s := seeded(t)
+	tokenURL := s.URL + "/realms/test/protocol/openid-connect/token"
+	pw := func(user, pass string) url.Values {
+		return url.Values{"grant_type": {"password"}, "username": {user}, "password": {pass}}
+	}
+	generic := map[string]any{"error": "invalid_grant", "error_description": "Invalid user credentials"}
+	cases := []struct {
+		name   string
+		url    string
+		form   url.Values
+		basic  []string
+		status int
+		want   map[string]any
+	}{
+		{"unknown realm", s.URL + "/realms/nope/protocol/openid-connect/token", pw("alice", "alice-pass"), []string{"webapp", "webapp-secret"}, 404, map[string]any{"error": "Realm does not exist"}},
+		{"unknown client", tokenURL, pw("alice", "alice-pass"), []string{"ghost", "x"}, 401, map[string]any{"error": "invalid_client"}},
+		{"wrong client secret", tokenURL, pw("alice", "alice-pass"), []string{"webapp", "wrong"}, 401, map[string]any{"error": "invalid_client"}},
+		{"wrong password", tokenURL, pw("carol", "nope"), []string{"webapp", "webapp-secret"}, 401, generic},
+		{"unknown user", tokenURL, pw("mallory", "nope"), []string{"webapp", "webapp-secret"}, 401, generic},
+		{"empty password", tokenURL, pw("carol", ""), []string{"webapp", "webapp-secret"}, 400, map[string]any{"error": "invalid_request"}},
+		{"disabled user, wrong password", tokenURL, pw("bob", "nope"), []string{"webapp", "webapp-secret"}, 401, generic},
+		{"disabled user, right password", tokenURL, pw("bob", "bob-pass"), []string{"webapp", "webapp-secret"}, 400, map[string]any{"error": "invalid_grant", "error_description": "Account disabled"}},
+		{"public client asks client_credentials", tokenURL, url.Values{"grant_type": {"client_credentials"}, "client_id": {"spa"}}, nil, 400, nil},
+		{"client without direct access grants", tokenURL, pw("carol", "carol-pass"), []string{"nodirect", "nodirect-secret"}, 400, map[string]any{"error": "unauthorized_client"}},
+		{"client without service account", tokenURL, url.Values{"grant_type": {"client_credentials"}}, []string{"nodirect", "nodirect-secret"}, 400, map[string]any{"error": "unauthorized_client"}},
+		{"unsupported grant", tokenURL, url.Values{"grant_type": {"urn:nope"}}, []string{"webapp", "webapp-secret"}, 400, map[string]any{"error": "unsupported_grant_type"}},
+		{"garbage refresh token", tokenURL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"abc.def.ghi"}}, []string{"webapp", "webapp-secret"}, 400, map[string]any{"error": "invalid_grant"}},
+		{"unknown scope", tokenURL, url.Values{"grant_type": {"password"}, "username": {"carol"}, "password": {"carol-pass"}, "scope": {"openid admin:all"}}, []string{"webapp", "webapp-secret"}, 400, map[string]any{"error": "invalid_scope"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, body := postForm(t, c.url, c.form, c.basic...)
+			if code != c.status {
+				t.Errorf("status %d, want %d (body %v)", code, c.status, body)
+			}
+			for k, v := range c.want {
+				if body[k] != v {
+					t.Errorf("%s = %v, want %v (body %v)", k, body[k], v, body)
+				}
+			}
+			if c.status >= 400 && body["access_token"] != nil {
+				t.Error("an error answer carries a token")
+			}
+		})
+	}
+	t.Run("public client asks client_credentials is refused", func(t *testing.T) {
+		_, body := postForm(t, tokenURL, url.Values{"grant_type": {"client_credentials"}, "client_id": {"spa"}})
+		if e := body["error"]; e != "unauthorized_client" && e != "invalid_client" && e != "invalid_grant" {
+			t.Errorf("error %v", e)
+		}
+	})
+	t.Run("malformed body", func(t *testing.T) {
+		req := mustReq(t, http.MethodPost, tokenURL, "%zz=%%%")
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("webapp", "webapp-secret")
+		code, body := do(t, req)
+		if code != 400 || body["error"] != "invalid_request" {
+			t.Errorf("%d %v", code, body)
+		}
+	})
+	t.Run("failed logins write no session", func(t *testing.T) {
+		if n := countSessions(t, s.DB, "test", "carol"); n != 0 {
+			t.Errorf("carol has %d sessions after only failed logins", n)
+		}
+	})
+	t.Run("brute force lockout answers the generic error", func(t *testing.T) {
+		for i := 0; i < 5; i++ {
+			code, _ := postForm(t, tokenURL, pw("dave", "wrong"), "webapp", "webapp-secret")
+			if code != 401 {
+				t.Fatalf("attempt %d: %d", i, code)
+			}
+		}
+		code, body := postForm(t, tokenURL, pw("dave", "dave-pass"), "webapp", "webapp-secret")
+		if code != 401 || body["error_description"] != "Invalid user credentials" {
+			t.Errorf("locked user with the right password: %d %v", code, body)
+		}
+	})
+}
+
+func TestCrossRealmIsolation(t *testing.T) {
+	s := seeded(t)
+	ctx := testContext(t)
+	a, err := oidc.NewProvider(ctx, s.URL+"/realms/test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := webappConfig(a).PasswordCredentialsToken(ctx, "alice", "alice-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := s.URL + "/realms/other/protocol/openid-connect"
+	// A token of realm test is nothing in realm other, though the client id matches.
+	req := mustReq(t, http.MethodGet, other+"/userinfo", "")
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	if code, _ := do(t, req); code != 401 {
+		t.Errorf("userinfo in the other realm: %d", code)
+	}
+	code, body := postForm(t, other+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, "webapp", "other-secret")
+	if code != 400 || body["error"] != "invalid_grant" {
+		t.Errorf("refresh in the other realm: %d %v", code, body)
+	}
+	code, body = postForm(t, other+"/token/introspect", url.Values{"token": {tok.AccessToken}}, "webapp", "other-secret")
+	if body["active"] != false {
+		t.Errorf("introspection in the other realm: %d %v", code, body)
+	}
+	// Same username, other realm, other password.
+	code, _ = postForm(t, other+"/token", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-pass"}}, "webapp", "other-secret")
+	if code != 401 {
+		t.Errorf("realm test's password works in realm other: %d", code)
+	}
+	b, err := oidc.NewProvider(ctx, s.URL+"/realms/other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keys differ per realm.
+	if _, err := b.Verifier(&oidc.Config{SkipClientIDCheck: true}).Verify(ctx, tok.AccessToken); err == nil {
+		t.Error("realm other's keys verify realm test's token")
+	}
+	_, err = (&oauth2.Config{ClientID: "webapp", ClientSecret: "other-secret", Endpoint: b.Endpoint()}).PasswordCredentialsToken(ctx, "alice", "other-alice-pass")
+	if err != nil {
+		t.Errorf("realm other's own login: %v", err)
+	}
+}
+
+func TestBootstrapAdminAndRestart(t *testing.T) {
+	db := t.TempDir() + "/kg.db"
+	env := []string{"KC_BOOTSTRAP_ADMIN_USERNAME=admin", "KC_BOOTSTRAP_ADMIN_PASSWORD=first-admin-pw"}
+	s := startServer(t, db, env)
+	ctx := testContext(t)
+	tokenURL := s.URL + "/realms/master/protocol/openid-connect/token"
+	code, body := postForm(t, tokenURL, url.Values{"grant_type": {"password"}, "client_id": {"admin-cli"}, "username": {"admin"}, "password": {"first-admin-pw"}})
+	if code != 200 {
+		t.Fatalf("admin-cli password grant: %d %v", code, body)
+	}
+	roles := strs(claimsOf(t, body["access_token"].(string))["realm_access"].(map[string]any)["roles"])
+	if !slices.Contains(roles, "admin") {
+		t.Errorf("bootstrap admin's roles %v lack admin", roles)
+	}
+	kid := headerOf(t, body["access_token"].(string))["kid"]
+	s.stop(t)
+
+	// A restart keeps the key (kid stable) and does not re-create the admin.
+	s2 := startServer(t, db, []string{"KC_BOOTSTRAP_ADMIN_USERNAME=admin", "KC_BOOTSTRAP_ADMIN_PASSWORD=changed"})
+	code, body = postForm(t, s2.URL+"/realms/master/protocol/openid-connect/token", url.Values{"grant_type": {"password"}, "client_id": {"admin-cli"}, "username": {"admin"}, "password": {"first-admin-pw"}})
+	if code != 200 {
+		t.Fatalf("after restart: %d %v", code, body)
+	}
+	if got := headerOf(t, body["access_token"].(string))["kid"]; got != kid {
+		t.Errorf("kid changed across restart: %v -> %v", kid, got)
+	}
+	p, err := oidc.NewProvider(ctx, s2.URL+"/realms/master")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Verifier(&oidc.Config{SkipClientIDCheck: true}).Verify(ctx, body["access_token"].(string)); err != nil {
+		t.Errorf("go-oidc: %v", err)
+	}
+}
