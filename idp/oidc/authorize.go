@@ -273,6 +273,9 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, realm *Realm, 
 		p.oauth.WriteAuthorizeError(ctx, w, ar, err)
 		return
 	}
+	// Keycloak sends no scope here; keycloak-js would leave an unknown
+	// "scope" in the app's URL fragment and reuse it as a redirect_uri.
+	resp.GetParameters().Del("scope")
 	resp.AddParameter("session_state", sso.ID)
 	resp.AddParameter("iss", realm.Issuer)
 	p.oauth.WriteAuthorizeResponse(ctx, w, ar, resp)
