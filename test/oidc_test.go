@@ -358,6 +358,25 @@ func TestOIDCWithRealClients(t *testing.T) {
 		}
 	})
 
+	t.Run("fullScopeAllowed=false limits roles to the client's scope", func(t *testing.T) {
+		sc := &oauth2.Config{ClientID: "scoped", ClientSecret: "scoped-secret", Endpoint: provider.Endpoint(), Scopes: []string{"openid"}}
+		tok, err := sc.PasswordCredentialsToken(ctx, "carol", "carol-pass")
+		if err != nil {
+			t.Fatal(err)
+		}
+		issued = append(issued, tok.AccessToken, tok.RefreshToken)
+		c := claimsOf(t, tok.AccessToken)
+		ra, _ := c["realm_access"].(map[string]any)
+		// carol holds stackstate-admin (composite of viewer) and the default
+		// roles; only viewer is scope-mapped to this client.
+		if got := strs(ra["roles"]); !slices.Equal(got, []string{"viewer"}) {
+			t.Errorf("realm roles %v, want [viewer]", got)
+		}
+		if _, ok := c["resource_access"]; ok {
+			t.Errorf("no client role is in scope, yet resource_access = %v", c["resource_access"])
+		}
+	})
+
 	t.Run("legacy credential re-hashed on login", func(t *testing.T) {
 		creds := readCredentials(t, s.DB, "test", "alice")
 		if len(creds) != 1 {
@@ -540,11 +559,23 @@ func TestBootstrapAdminAndRestart(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("admin-cli password grant: %d %v", code, body)
 	}
-	roles := strs(claimsOf(t, body["access_token"].(string))["realm_access"].(map[string]any)["roles"])
-	if !slices.Contains(roles, "admin") {
-		t.Errorf("bootstrap admin's roles %v lack admin", roles)
+	if c := claimsOf(t, body["access_token"].(string)); c["preferred_username"] != "admin" || c["azp"] != "admin-cli" {
+		t.Errorf("admin token claims %v", c)
 	}
 	kid := headerOf(t, body["access_token"].(string))["kid"]
+	st := openDB(t, db)
+	admin := lookupUser(t, st, "master", "admin")
+	roles, err := st.ListUserRoles(ctx, admin.RealmID, admin.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range roles {
+		names = append(names, r.Name)
+	}
+	if !slices.Contains(names, "admin") {
+		t.Errorf("bootstrap admin holds %v, not the master role admin", names)
+	}
 	s.stop(t)
 
 	// A restart keeps the key (kid stable) and does not re-create the admin.

@@ -124,6 +124,9 @@ func (p *Provider) fillClaims(ctx context.Context, r *Realm, c *Client, sess *Se
 		return claimSet{}, fosite.ErrInvalidGrant.WithWrap(errSessionNotActive).WithHint("Session not active")
 	}
 	sess.Username = sub.user.Username
+	if !c.Settings.FullScopeAllowed {
+		sub.roles = m.limitToScope(sub.roles, r.Settings, c, appliedScopes(m, c, granted))
+	}
 	cs := computeClaims(m, sub, granted)
 	sess.access, sess.accessAud, sess.scope = cs.access, cs.accessAud, cs.scope
 

@@ -17,6 +17,7 @@ import (
 // other replicas see changes within modelTTL).
 type realmModel struct {
 	roles      map[string]store.Role // by id
+	byName     map[roleKey]string    // (clientId or "", name) -> role id
 	composites map[string][]string   // parent id -> child ids
 	clientIDs  map[string]string     // client internal id -> clientId
 	scopes     map[string]rep.ClientScope
@@ -61,7 +62,7 @@ func (c *modelCache) Invalidate(realmID string) {
 
 func loadModel(ctx context.Context, st store.Store, realmID string) (*realmModel, error) {
 	m := &realmModel{
-		roles: map[string]store.Role{}, composites: map[string][]string{},
+		roles: map[string]store.Role{}, byName: map[roleKey]string{}, composites: map[string][]string{},
 		clientIDs: map[string]string{}, scopes: map[string]rep.ClientScope{},
 		groups: map[string]store.Group{}, loaded: time.Now(),
 	}
@@ -92,6 +93,9 @@ func loadModel(ctx context.Context, st store.Store, realmID string) (*realmModel
 		for _, o := range webOrigins(&Client{Row: c, Settings: cs}) {
 			m.origins = append(m.origins, clientOrigin{c.ClientID, o})
 		}
+	}
+	for id, r := range m.roles {
+		m.byName[roleKey{m.clientIDs[r.ClientID], r.Name}] = id
 	}
 	scopes, err := st.ListClientScopes(ctx, realmID)
 	if err != nil {
@@ -201,3 +205,66 @@ func (m *realmModel) effectiveRoles(ctx context.Context, st store.Store, realmID
 	}
 	return out, nil
 }
+
+// limitToScope applies a client's fullScopeAllowed=false as Keycloak does:
+// the token keeps only the user's roles that the client may carry — its own
+// client roles, plus roles scope-mapped to the client or to one of its
+// applied client scopes (composites expanded on both sides).
+func (m *realmModel) limitToScope(ur userRoles, s rep.RealmSettings, c *Client, scopes []rep.ClientScope) userRoles {
+	scopeNames := map[string]bool{}
+	for _, cs := range scopes {
+		scopeNames[cs.Name] = true
+	}
+	mapped := func(sm rep.ScopeMapping) bool {
+		return (sm.Client != "" && sm.Client == c.Row.ClientID) || (sm.ClientScope != "" && scopeNames[sm.ClientScope])
+	}
+	var allowed []string
+	for id, r := range m.roles {
+		if r.ClientID == c.Row.ID {
+			allowed = append(allowed, id)
+		}
+	}
+	for _, sm := range s.ScopeMappings {
+		if mapped(sm) {
+			for _, name := range sm.Roles {
+				if id := m.roleID("", name); id != "" {
+					allowed = append(allowed, id)
+				}
+			}
+		}
+	}
+	for owner, list := range s.ClientScopeMappings {
+		for _, sm := range list {
+			if mapped(sm) {
+				for _, name := range sm.Roles {
+					if id := m.roleID(owner, name); id != "" {
+						allowed = append(allowed, id)
+					}
+				}
+			}
+		}
+	}
+	ok := m.expand(allowed)
+	keep := func(clientID, name string) bool { return ok[m.roleID(clientID, name)] }
+	out := userRoles{client: map[string][]string{}}
+	for _, n := range ur.realm {
+		if keep("", n) {
+			out.realm = append(out.realm, n)
+		}
+	}
+	for cid, names := range ur.client {
+		for _, n := range names {
+			if keep(cid, n) {
+				out.client[cid] = append(out.client[cid], n)
+			}
+		}
+	}
+	return out
+}
+
+// roleID finds a realm role (clientID "") or a client role by clientId and name.
+func (m *realmModel) roleID(clientID, name string) string {
+	return m.byName[roleKey{clientID, name}]
+}
+
+type roleKey struct{ clientID, name string }
