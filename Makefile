@@ -36,7 +36,7 @@ bench: build
 	KEYGATE_BIN=$(abspath $(BIN)) $(GO) run ./test/bench
 
 generate:
-	$(TEMPL) generate
+	$(TEMPL) generate -path templates
 
 check-generated: generate
 	git diff --exit-code -- '*_templ.go'

@@ -1073,9 +1073,18 @@ func TestScreenshots(t *testing.T) {
 		"logged-out": Info(InfoView{Page: p, Title: Message("successLogout"), BackURL: "https://app.example.com/"}),
 		"expired": Info(InfoView{Page: p, Title: Message("pageExpiredTitle"), Message: Message("pageExpiredMessage"),
 			BackURL: "https://app.example.com/"}),
+		// What a browser without JavaScript shows (headless Chromium cannot
+		// screenshot with scripts off, so the preview drops the script and
+		// unwraps <noscript> below).
+		"formpost-noscript": FormPost(FormPostView{RedirectURI: "https://app.example.com/cb",
+			Params: [][2]string{{"code", "x"}, {"state", "y"}}, StylesheetURL: "style.css"}),
 	}
 	for name, c := range pages {
-		if err := os.WriteFile(filepath.Join(dir, name+".html"), []byte(render(t, c)), 0o644); err != nil {
+		out := render(t, c)
+		if strings.HasSuffix(name, "-noscript") {
+			out = strings.NewReplacer("<script>"+formPostScript+"</script>", "", "<noscript>", "", "</noscript>", "").Replace(out)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".html"), []byte(out), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -1096,23 +1105,31 @@ func TestScreenshots(t *testing.T) {
 	for name := range pages {
 		for _, s := range shots {
 			png := filepath.Join(dir, name+s.suffix+".png")
-			profile := t.TempDir()
-			args := []string{
-				"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-				"--disable-background-networking", "--disable-component-update", "--disable-sync",
-				"--hide-scrollbars", "--user-data-dir=" + profile, "--force-device-scale-factor=" + s.scale,
-				"--screenshot=" + png, "--window-size=" + s.size,
-			}
-			if s.dark {
-				args = append(args, "--force-dark-mode", "--blink-settings=preferredColorScheme=0")
-			}
-			args = append(args, "file://"+filepath.Join(dir, name+".html"))
-			cmd := newCmd(t, chromium, args...)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("chromium %s: %v\n%s", png, err, out)
-				continue
-			}
-			t.Logf("wrote %s", png)
+			t.Run(name+s.suffix, func(t *testing.T) {
+				t.Parallel()
+				screenshot(t, chromium, png, filepath.Join(dir, name+".html"), s.size, s.scale, s.dark)
+			})
 		}
 	}
+}
+
+// screenshot has headless Chromium render page into png.
+func screenshot(t *testing.T, chromium, png, page, size, scale string, dark bool) {
+	args := []string{
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--hide-scrollbars", "--user-data-dir=" + t.TempDir(), "--force-device-scale-factor=" + scale,
+		"--screenshot=" + png, "--window-size=" + size,
+	}
+	if dark {
+		args = append(args, "--force-dark-mode", "--blink-settings=preferredColorScheme=0")
+	}
+	args = append(args, "file://"+page)
+	if out, err := newCmd(t, chromium, args...).CombinedOutput(); err != nil {
+		t.Fatalf("chromium %s: %v\n%s", png, err, out)
+	}
+	if fi, err := os.Stat(png); err != nil || fi.Size() == 0 {
+		t.Fatalf("chromium wrote no %s", png)
+	}
+	t.Logf("wrote %s", png)
 }
