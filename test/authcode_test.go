@@ -193,6 +193,13 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	if _, err := conf.Exchange(ctx, code, oauth2.VerifierOption("wrong-verifier-wrong-verifier-wrong-verifier-00")); err == nil {
 		t.Fatal("a wrong code_verifier was accepted")
 	}
+	if _, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier)); err == nil {
+		t.Fatal("a code survived a failed redemption; it gets one attempt")
+	}
+	_, code = reauthorize(t, b, s.URL, "webapp", cb, "s1", "nonce-1b", verifier)
+	if _, err := conf.Exchange(ctx, code); err == nil {
+		t.Fatal("a code issued with PKCE was redeemed without a code_verifier")
+	}
 	// A code is single use whatever the outcome; take a fresh one (the
 	// browser's SSO session answers without the form).
 	_, code = reauthorize(t, b, s.URL, "webapp", cb, "s2", "nonce-2", verifier)

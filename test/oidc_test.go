@@ -549,6 +549,22 @@ func TestCrossRealmIsolation(t *testing.T) {
 	}
 }
 
+func TestExpiredRefreshToken(t *testing.T) {
+	s := seeded(t)
+	// Realm other's SSO idle timeout is two seconds: refresh_expires_in says
+	// so, and a refresh after it fails.
+	tokenURL := s.URL + "/realms/other/protocol/openid-connect/token"
+	code, body := postForm(t, tokenURL, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"other-alice-pass"}}, "webapp", "other-secret")
+	if code != 200 || body["refresh_expires_in"] != 2.0 {
+		t.Fatalf("login: %d %v", code, body)
+	}
+	time.Sleep(3 * time.Second)
+	code, body = postForm(t, tokenURL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {body["refresh_token"].(string)}}, "webapp", "other-secret")
+	if code != 400 || body["error"] != "invalid_grant" || body["error_description"] != "Token is not active" {
+		t.Errorf("expired refresh token: %d %v", code, body)
+	}
+}
+
 func TestBootstrapAdminAndRestart(t *testing.T) {
 	db := t.TempDir() + "/kg.db"
 	env := []string{"KC_BOOTSTRAP_ADMIN_USERNAME=admin", "KC_BOOTSTRAP_ADMIN_PASSWORD=first-admin-pw"}

@@ -159,6 +159,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, realm *Realm) {
 	sess := newSession(realm.Row.ID)
 	ar, err := p.oauth.NewAccessRequest(ctx, r, sess)
 	if err != nil {
+		p.burnCode(r)
 		p.writeTokenError(w, r, err)
 		return
 	}
@@ -170,6 +171,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, realm *Realm) {
 	}
 	resp, err := p.oauth.NewAccessResponse(ctx, ar)
 	if err != nil {
+		p.burnCode(r)
 		p.writeTokenError(w, r, err)
 		return
 	}
@@ -188,6 +190,21 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, realm *Realm) {
 		resp.SetExtra("session_state", s.SessionID)
 	}
 	writeJSON(w, http.StatusOK, resp.ToMap())
+}
+
+// burnCode spends an authorization code whose redemption failed, as
+// Keycloak does: a code gets one attempt, so a stolen code cannot be tried
+// against several guesses of the verifier or the client secret.
+func (p *Provider) burnCode(r *http.Request) {
+	if r.PostForm.Get("grant_type") != "authorization_code" {
+		return
+	}
+	if code := r.PostForm.Get("code"); code != "" {
+		sig := p.strategy.AuthorizeCodeSignature(r.Context(), code)
+		if err := p.st.DeactivateToken(r.Context(), store.KindCode, sig); err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.log.WarnContext(r.Context(), "spend failed authorization code", "err", err)
+		}
+	}
 }
 
 func secondsUntil(t interface{ Unix() int64 }) int64 {

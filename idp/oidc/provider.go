@@ -45,6 +45,8 @@ type Provider struct {
 	models *modelCache
 	realms *realmCache
 	log    *slog.Logger
+	// strategy computes token signatures (the keys token records are stored under).
+	strategy *tokenStrategy
 }
 
 // New wires fosite's handlers with keygate's storage and token strategies.
@@ -66,6 +68,7 @@ func New(st store.Store, authn Authenticator, opts Options) (*Provider, error) {
 	}
 	stor := &storage{st: st, tx: tx, authn: authn}
 	strat := &tokenStrategy{codes: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: cfg}, cfg)}
+	p.strategy = strat
 	ids := &openid.DefaultStrategy{Signer: idSigner{}, Config: cfg}
 
 	core := oauth2.HandleHelper{AccessTokenStrategy: strat, AccessTokenStorage: stor, Config: cfg}

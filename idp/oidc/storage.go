@@ -319,9 +319,11 @@ func (s *storage) GetPKCERequestSession(ctx context.Context, sig string, _ fosit
 	return s.get(ctx, store.KindPKCE, sig, nil)
 }
 
-func (s *storage) DeletePKCERequestSession(ctx context.Context, sig string) error {
-	return ignoreNotFound(s.st.DeleteToken(ctx, store.KindPKCE, sig))
-}
+// DeletePKCERequestSession keeps the record. fosite deletes it before it
+// checks the verifier, so after one failed check the same code would pass
+// with no verifier at all (a PKCE downgrade). The code is single use, so a
+// lingering PKCE record grants nothing; housekeeping removes it on expiry.
+func (s *storage) DeletePKCERequestSession(context.Context, string) error { return nil }
 
 func (s *storage) BeginTX(ctx context.Context) (context.Context, error) { return s.tx.BeginTX(ctx) }
 func (s *storage) Commit(ctx context.Context) error                     { return s.tx.Commit(ctx) }

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// report gathers every figure of a run and prints them as one table.
+type report struct {
+	dur, cryptoDur      time.Duration
+	rawBefore, rawAfter rawRates // before the server starts and after it stops
+	firstStart, restart time.Duration
+	restartLogged       string // the server's own startup_ms on the restart
+	idleRSS             int64
+	afterRSS, peakRSS   int64
+	results             []result
+	failures            []string // scenarios that could not run
+	loadBefore          string   // machine load average before and after the run
+	loadAfter           string
+	serverLog           string // the loaded server's whole output
+}
+
+// find returns the result of the load named name at concurrency conc.
+func (r *report) find(name string, conc int) (result, bool) {
+	for _, res := range r.results {
+		if res.name == name && res.conc == conc && res.skipped == "" {
+			return res, true
+		}
+	}
+	return result{}, false
+}
+
+// failed lists what makes the run exit non-zero.
+func (r *report) failed() []string {
+	bad := append([]string(nil), r.failures...)
+	for _, res := range r.results {
+		if res.skipped == "" && res.errorRate() > maxErrorRate {
+			bad = append(bad, fmt.Sprintf("%s (c=%d): %d errors in %d answers (%.1f %% > %.0f %%)",
+				res.name, res.conc, res.errors, res.total, 100*res.errorRate(), 100*maxErrorRate))
+		}
+	}
+	return bad
+}
+
+func (r *report) print(w io.Writer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	rule := strings.Repeat("-", 116)
+
+	p("")
+	p("keygate bench: %s/%s, %d CPUs, GOMAXPROCS %d, %v per scenario after %v warm-up",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), r.dur, warmUp)
+	p("machine load average: %s before, %s after (other work on the machine skews every figure)", r.loadBefore, r.loadAfter)
+	p(rule)
+	raw := r.rawBefore.mean(r.rawAfter)
+	p("raw crypto, in-process on %d goroutines, %v each; ratios use the mean", runtime.GOMAXPROCS(0), r.cryptoDur)
+	p("  %-52s %12s %12s %12s", "", "before load", "after load", "mean")
+	row := func(label, unit string, f func(rawRates) float64) {
+		p("  %-52s %12.1f %12.1f %12.1f %s", label, f(r.rawBefore), f(r.rawAfter), f(raw), unit)
+	}
+	row(fmt.Sprintf("PBKDF2-HMAC-SHA256, %d iterations, %d-byte key", pbkdf2Iterations, pbkdf2KeyLen), "hashes/s", func(x rawRates) float64 { return x.PBKDF2 })
+	row("RSA-2048 PKCS#1 v1.5 SHA-256 sign", "signs/s", func(x rawRates) float64 { return x.RSA })
+	row("HMAC-SHA512, 600-byte input", "MACs/s", func(x rawRates) float64 { return x.HMAC })
+	row("CPU cores the measurement got", "cores", func(x rawRates) float64 { return x.Cores })
+	p("server")
+	p("  %-52s %12s", "start to ready, new database (create + import)", ms(r.firstStart))
+	p("  %-52s %12s  (server logged startup_ms: %s)", "start to ready, existing database", ms(r.restart), r.restartLogged)
+	p("  %-52s %12s", "RSS idle (1 s after ready)", mib(r.idleRSS))
+	p("  %-52s %12s", "RSS after load", mib(r.afterRSS))
+	p("  %-52s %12s", "RSS peak (VmHWM)", mib(r.peakRSS))
+	p(rule)
+	p("%-28s %5s %10s %11s %11s %8s %7s %6s %6s %6s %8s", "scenario", "conc", "req/s", "p50", "p99", "errors", "503", "srvCPU", "genCPU", "other", "CPU/req")
+	for _, res := range r.results {
+		if res.skipped != "" {
+			p("%-28s %5d   %s", res.name, res.conc, res.skipped)
+			continue
+		}
+		shed := "-"
+		if res.shedOK {
+			shed = fmt.Sprint(res.shed)
+		}
+		var srv, gen, other, per string
+		if res.cpuKnown {
+			srv, gen, other = fmt.Sprintf("%.2f", res.srvCores), fmt.Sprintf("%.2f", res.genCores), fmt.Sprintf("%.2f", res.otherCores)
+			per = fmt.Sprintf("%.2f ms", float64(res.cpuPerAnswer)/float64(time.Millisecond))
+		}
+		p("%-28s %5d %10.1f %11s %11s %8d %7s %6s %6s %6s %8s", res.name, res.conc, res.rate(),
+			ms(res.percentile(0.50)), ms(res.percentile(0.99)), res.errors, shed, srv, gen, other, per)
+	}
+	p("  req/s, p50, p99: 200 answers completed in the measured window (login page: time to first byte);")
+	p("  errors: any other answer, warm-up included; 503: load shed with Retry-After (flood only);")
+	p("  srvCPU / genCPU / other: cores used in the window by the server / this load generator / the rest")
+	p("  of the machine (per scenario; other > 0 means the figures are skewed by other work);")
+	p("  CPU/req: server CPU time per 200 answer (per scenario, all its loads together).")
+
+	p(rule)
+	p("signatures per answer (headers of the first good answer's JWTs) and their crypto CPU cost at the raw rates")
+	for _, name := range []string{"password grant", "client_credentials", "refresh"} {
+		for _, res := range r.results {
+			if res.name == name && res.sigs != nil && res.sigs.algs != nil && res.skipped == "" {
+				cost := cryptoCost(raw, res.sigs, name == "password grant")
+				p("  %-26s %-28s crypto %s CPU per answer", name, res.sigs, ms(cost))
+				break
+			}
+		}
+	}
+
+	p(rule)
+	p("%-50s %12s %10s  %s", "target", "value", "target", "")
+	ratio := func(label string, res result, ok bool, per float64, target float64, note string) {
+		if !ok || per <= 0 {
+			p("%-50s %12s %10s  %s", label, "not run", fmt.Sprintf(">= %.2f", target), "")
+			return
+		}
+		v := res.rate() / per
+		p("%-50s %12.2f %10s  %s  %s", label, v, fmt.Sprintf(">= %.2f", target), verdict(v >= target), note)
+	}
+	pw, ok := r.find("password grant", 4)
+	pwNote := "(c=4)"
+	if ok && pw.sigs.algs != nil && raw.RSA > 0 {
+		// Each answer also costs its RS256 signatures: the crypto alone caps
+		// the ratio at 1 / (1 + n * PBKDF2 rate / RSA rate).
+		n := pw.sigs.rsa()
+		pwNote = fmt.Sprintf("(c=4; crypto-only ceiling with %d RS256 per answer: %.2f)", n, 1/(1+float64(n)*raw.PBKDF2/raw.RSA))
+	}
+	ratio("password grant req/s / raw PBKDF2 rate", pw, ok, raw.PBKDF2, targetPasswordRatio, pwNote)
+	cc, ok := r.find("client_credentials", 4)
+	ratio("client_credentials req/s / raw RSA sign rate", cc, ok, raw.RSA, targetCCRatio,
+		fmt.Sprintf("(c=4; answers carry %s)", sigsOf(cc, ok)))
+	rf, ok := r.find("refresh", 4)
+	rfRSA, note := 2, "(assumed: 2 RS256 per answer)"
+	if ok && rf.sigs.algs != nil {
+		rfRSA = max(rf.sigs.rsa(), 1)
+		note = fmt.Sprintf("(refresh answers %s id_token: %s)", map[bool]string{true: "carry an", false: "carry no"}[rf.sigs.idToken], rf.sigs)
+	}
+	ratio(fmt.Sprintf("refresh req/s / (raw RSA sign rate / %d)", rfRSA), rf, ok, raw.RSA/float64(rfRSA), targetRefreshRatio, note)
+	p("%-50s %12s %10s  %s", "idle RSS", mib(r.idleRSS), "<= "+mib(targetIdleRSS), verdict(r.idleRSS <= targetIdleRSS))
+	p("%-50s %12s %10s  %s", "start to ready (existing database)", ms(r.restart), "<= "+ms(targetStartToReady), verdict(r.restart <= targetStartToReady))
+	if fl, ok := r.find("flood: client_credentials", 4); ok {
+		pwf, _ := r.find("flood: password", 64)
+		p("%-50s %12s %10s  %s  (password c=64: %.1f req/s, %d got 503)", "flood: client_credentials p99", ms(fl.percentile(0.99)),
+			"< "+ms(targetFloodCCP99), verdict(fl.percentile(0.99) < targetFloodCCP99), pwf.rate(), pwf.shed)
+	} else {
+		p("%-50s %12s %10s", "flood: client_credentials p99", "not run", "< "+ms(targetFloodCCP99))
+	}
+
+	var errs []string
+	for _, res := range r.results {
+		if res.firstError != "" {
+			errs = append(errs, fmt.Sprintf("  %s (c=%d): %s", res.name, res.conc, res.firstError))
+		}
+	}
+	for _, f := range r.failures {
+		errs = append(errs, "  "+f)
+	}
+	var warnings []string
+	for line := range strings.Lines(r.serverLog) {
+		// The bootstrap-admin warning is expected: the bench creates no admin.
+		if (strings.Contains(line, "level=ERROR") || strings.Contains(line, "level=WARN")) && !strings.Contains(line, "KC_BOOTSTRAP_ADMIN") {
+			warnings = append(warnings, strings.TrimSpace(line))
+		}
+	}
+	p(rule)
+	p("server log of the loaded run: %d WARN/ERROR lines (besides the bootstrap-admin notice)", len(warnings))
+	for _, w := range warnings[:min(len(warnings), 3)] {
+		if len(w) > 200 {
+			w = w[:200] + "..."
+		}
+		p("  %s", w)
+	}
+	if len(errs) > 0 {
+		p(rule)
+		p("first error of each scenario")
+		for _, e := range errs {
+			p("%s", e)
+		}
+	}
+	p("")
+}
+
+// cryptoCost is the CPU time one answer's crypto takes at the raw rates: its
+// signatures, plus one PBKDF2 hash for a password grant.
+func cryptoCost(raw rawRates, sigs *sigShape, hash bool) time.Duration {
+	each := func(rate float64) float64 { // CPU seconds per operation
+		if rate <= 0 {
+			return 0
+		}
+		return raw.Cores / rate
+	}
+	sec := float64(sigs.algs["RS256"])*each(raw.RSA) + float64(sigs.algs["HS512"])*each(raw.HMAC)
+	if hash {
+		sec += each(raw.PBKDF2)
+	}
+	return time.Duration(sec * float64(time.Second))
+}
+
+func sigsOf(res result, ok bool) string {
+	if !ok || res.sigs == nil {
+		return "?"
+	}
+	return res.sigs.String()
+}
+
+func verdict(pass bool) string {
+	if pass {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
+
+func mib(b int64) string {
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
