@@ -72,7 +72,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, realm *Real
 // redirect URI is not trusted, by redirecting the error otherwise.
 func (p *Provider) authorizeRequest(w http.ResponseWriter, r *http.Request, realm *Realm, form url.Values) (fosite.AuthorizeRequester, *Client, bool) {
 	ctx := r.Context()
-	c, err := loadClient(ctx, p.st, realm, form.Get("client_id"))
+	c, err := loadClient(ctx, p.models, realm, form.Get("client_id"))
 	if err != nil {
 		p.errorPage(w, r, realm, http.StatusBadRequest, "clientNotFoundMessage", "")
 		return nil, nil, false

@@ -36,7 +36,7 @@ func (p *Provider) VerifyBearer(r *http.Request, realmName string) (*TokenInfo, 
 	if err != nil {
 		return nil, ErrInvalidToken
 	}
-	req, err := (&storage{st: p.st}).GetAccessTokenSession(ctx, signatureOf(token), nil)
+	req, err := (&storage{st: p.st, models: p.models}).GetAccessTokenSession(ctx, signatureOf(token), nil)
 	if err != nil {
 		return nil, ErrInvalidToken
 	}

@@ -260,7 +260,7 @@ func (p *Provider) activeAccess(r *http.Request, realm *Realm, token string) (fo
 	if _, err := verify(realm.keys, token, algRS256, now()); err != nil {
 		return nil, err
 	}
-	st := &storage{st: p.st}
+	st := &storage{st: p.st, models: p.models}
 	return st.GetAccessTokenSession(r.Context(), signatureOf(token), nil)
 }
 
@@ -306,7 +306,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 		writeJSON(w, http.StatusOK, inactive)
 		return
 	}
-	st := &storage{st: p.st}
+	st := &storage{st: p.st, models: p.models}
 	req, err := st.get(ctx, kind, signatureOf(token), fosite.ErrInactiveToken)
 	if err != nil {
 		writeJSON(w, http.StatusOK, inactive)

@@ -47,7 +47,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, realm *Realm) 
 	redirect := f.Get("post_logout_redirect_uri")
 	if redirect != "" {
 		// Only to a URI the client registered, and never without knowing the client.
-		c, err := loadClient(ctx, p.st, realm, clientID)
+		c, err := loadClient(ctx, p.models, realm, clientID)
 		if err != nil || !redirectAllowed(postLogoutURIs(c), redirect) {
 			p.errorPage(w, r, realm, http.StatusBadRequest, "invalidRedirectUriMessage", "")
 			return
@@ -187,7 +187,7 @@ func (p *Provider) loginStatusIframe(w http.ResponseWriter, _ *http.Request, _ *
 // from origin, 403 otherwise (Keycloak's LoginStatusIframeEndpoint).
 func (p *Provider) loginStatusInit(w http.ResponseWriter, r *http.Request, realm *Realm) {
 	q := r.URL.Query()
-	c, err := loadClient(r.Context(), p.st, realm, q.Get("client_id"))
+	c, err := loadClient(r.Context(), p.models, realm, q.Get("client_id"))
 	if err != nil {
 		w.WriteHeader(http.StatusForbidden)
 		return

@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ type realmModel struct {
 	byName     map[roleKey]string    // (clientId or "", name) -> role id
 	composites map[string][]string   // parent id -> child ids
 	clientIDs  map[string]string     // client internal id -> clientId
+	clients    map[string]*Client    // clientId -> decoded client
 	scopes     map[string]rep.ClientScope
 	groups     map[string]store.Group // by id
 	origins    []clientOrigin         // resolved web origins of every client
@@ -63,7 +65,7 @@ func (c *modelCache) Invalidate(realmID string) {
 func loadModel(ctx context.Context, st store.Store, realmID string) (*realmModel, error) {
 	m := &realmModel{
 		roles: map[string]store.Role{}, byName: map[roleKey]string{}, composites: map[string][]string{},
-		clientIDs: map[string]string{}, scopes: map[string]rep.ClientScope{},
+		clientIDs: map[string]string{}, clients: map[string]*Client{}, scopes: map[string]rep.ClientScope{},
 		groups: map[string]store.Group{}, loaded: time.Now(),
 	}
 	roles, err := st.ListAllRoles(ctx, realmID)
@@ -86,11 +88,15 @@ func loadModel(ctx context.Context, st store.Store, realmID string) (*realmModel
 	}
 	for _, c := range clients {
 		m.clientIDs[c.ID] = c.ClientID
-		_, cs, err := rep.DecodeClient(c)
-		if err != nil || !cs.Enabled {
+		cr, cs, err := rep.DecodeClient(c)
+		if err != nil {
+			return nil, fmt.Errorf("client %s: %w", c.ClientID, err)
+		}
+		m.clients[c.ClientID] = &Client{Row: c, Rep: cr, Settings: cs}
+		if !cs.Enabled {
 			continue
 		}
-		for _, o := range webOrigins(&Client{Row: c, Settings: cs}) {
+		for _, o := range webOrigins(m.clients[c.ClientID]) {
 			m.origins = append(m.origins, clientOrigin{c.ClientID, o})
 		}
 	}

@@ -66,7 +66,7 @@ func New(st store.Store, authn Authenticator, opts Options) (*Provider, error) {
 		realms: &realmCache{st: st, m: map[string]*cachedRealm{}},
 		log:    opts.Logger,
 	}
-	stor := &storage{st: st, tx: tx, authn: authn}
+	stor := &storage{st: st, models: p.models, tx: tx, authn: authn}
 	strat := &tokenStrategy{codes: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: cfg}, cfg)}
 	p.strategy = strat
 	ids := &openid.DefaultStrategy{Signer: idSigner{}, Config: cfg}

@@ -21,9 +21,10 @@ import (
 // storage adapts store.Store to fosite's storage interfaces. Every record is
 // scoped to the realm in the context: a token from realm A is "not found" in B.
 type storage struct {
-	st    store.Store
-	tx    txStore
-	authn Authenticator
+	st     store.Store
+	models *modelCache
+	tx     txStore
+	authn  Authenticator
 }
 
 // txStore is the fosite-style transaction API the SQL store offers.
@@ -56,7 +57,7 @@ func (s *storage) GetClient(ctx context.Context, id string) (fosite.Client, erro
 	if err != nil {
 		return nil, err
 	}
-	c, err := loadClient(ctx, s.st, r, id)
+	c, err := loadClient(ctx, s.models, r, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fosite.ErrNotFound
 	}
@@ -74,20 +75,19 @@ func (s *storage) GetClient(ctx context.Context, id string) (fosite.Client, erro
 	return c, nil
 }
 
-func loadClient(ctx context.Context, st store.ClientStore, r *Realm, clientID string) (*Client, error) {
-	row, err := st.GetClientByClientID(ctx, r.Row.ID, clientID)
+// loadClient returns an OIDC client that may get tokens, from the realm
+// model (decoded once per model load, not per request).
+func loadClient(ctx context.Context, models *modelCache, r *Realm, clientID string) (*Client, error) {
+	m, err := models.get(ctx, r.Row.ID)
 	if err != nil {
 		return nil, err
 	}
-	cr, cs, err := rep.DecodeClient(row)
-	if err != nil {
-		return nil, err
-	}
+	c := m.clients[clientID]
 	// Disabled clients, bearer-only clients and SAML clients cannot get tokens here.
-	if !cs.Enabled || cs.BearerOnly || cs.Protocol != "openid-connect" {
+	if c == nil || !c.Settings.Enabled || c.Settings.BearerOnly || c.Settings.Protocol != "openid-connect" {
 		return nil, store.ErrNotFound
 	}
-	return &Client{Row: row, Rep: cr, Settings: cs}, nil
+	return c, nil
 }
 
 // Client assertions (private_key_jwt) are not offered; these satisfy fosite.
@@ -210,7 +210,7 @@ func (s *storage) rebuild(ctx context.Context, r *Realm, t store.Token) (*fosite
 	if err := json.Unmarshal(t.Request, &sr); err != nil {
 		return nil, fmt.Errorf("oidc: corrupt token record: %w", err)
 	}
-	c, err := loadClient(ctx, s.st, r, sr.ClientID)
+	c, err := loadClient(ctx, s.models, r, sr.ClientID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fosite.ErrNotFound // client deleted or disabled: its tokens die with it
 	}

@@ -30,7 +30,6 @@ package password
 
 import (
 	"crypto/md5"
-	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -293,7 +292,7 @@ func Verify(c Credential, password string) (bool, error) {
 	}
 	switch c.Algorithm {
 	case PBKDF2SHA1, PBKDF2SHA256, PBKDF2SHA512:
-		dk, err := pbkdf2.Key(pbkdf2Specs[c.Algorithm].newHash, password, c.Salt, c.Iterations, len(c.Value))
+		dk, err := pbkdf2Key(pbkdf2Specs[c.Algorithm].newHash, password, c.Salt, c.Iterations, len(c.Value))
 		if err != nil {
 			// Only reachable in FIPS 140-only mode (sha1, short salts).
 			return false, fmt.Errorf("password: %s: %w", c.Algorithm, err)
@@ -339,7 +338,7 @@ func Hash(p Policy, password string) (Credential, error) {
 			return Credential{}, fmt.Errorf("password: %s: %d iterations exceed the supported maximum %d", alg, iterations, maxPBKDF2Iterations)
 		}
 		spec := pbkdf2Specs[alg]
-		dk, err := pbkdf2.Key(spec.newHash, password, salt, iterations, spec.keyLen)
+		dk, err := pbkdf2Key(spec.newHash, password, salt, iterations, spec.keyLen)
 		if err != nil {
 			return Credential{}, fmt.Errorf("password: %s: %w", alg, err)
 		}

@@ -1,0 +1,47 @@
+package password
+
+import (
+	"bytes"
+	"crypto/pbkdf2"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"fmt"
+	"hash"
+	"testing"
+)
+
+// pbkdf2Key must agree with the standard library for every shape we use.
+func TestPBKDF2KeyMatchesStdlib(t *testing.T) {
+	hashes := map[string]func() hash.Hash{"sha1": sha1.New, "sha256": sha256.New, "sha512": sha512.New}
+	for name, h := range hashes {
+		for _, iter := range []int{1, 2, 511, 512, 513, 1025, 4096} {
+			for _, n := range []int{16, 20, 32, 33, 64, 100} {
+				pw, salt := fmt.Sprintf("pässwörd-%d", iter), []byte(fmt.Sprintf("salt-%d-%d", iter, n))
+				want, err := pbkdf2.Key(h, pw, salt, iter, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := pbkdf2Key(h, pw, salt, iter, n)
+				if err != nil || !bytes.Equal(got, want) {
+					t.Fatalf("%s iter=%d len=%d: got %x, want %x (%v)", name, iter, n, got, want, err)
+				}
+			}
+		}
+	}
+	if _, err := pbkdf2Key(sha256.New, "x", nil, 0, 32); err == nil {
+		t.Error("zero iterations accepted")
+	}
+}
+
+func BenchmarkPBKDF2Stdlib20000(b *testing.B) {
+	for b.Loop() {
+		_, _ = pbkdf2.Key(sha256.New, "password", []byte("0123456789abcdef"), 20000, 32)
+	}
+}
+
+func BenchmarkPBKDF2Yielding20000(b *testing.B) {
+	for b.Loop() {
+		_, _ = pbkdf2Key(sha256.New, "password", []byte("0123456789abcdef"), 20000, 32)
+	}
+}
