@@ -125,8 +125,8 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 	}
-	srv.SetReady()
 	log.Info("keygate ready", "version", buildVersion(), "db", redactDSN(*db), "startup_ms", time.Since(start).Milliseconds())
+	srv.SetReady()
 
 	select {
 	case <-ctx.Done():
