@@ -20,6 +20,7 @@ import (
 	"github.com/keygate/keygate/idp/authn"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/password"
+	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/templates"
 )
@@ -105,7 +106,8 @@ func writeHealth(w http.ResponseWriter, up bool) {
 	_, _ = w.Write([]byte(`{"status":"UP","checks":[]}`))
 }
 
-// Housekeeping deletes expired token records until ctx ends.
+// Housekeeping deletes expired token records and SSO sessions until ctx
+// ends. Every replica runs it; the deletes are idempotent.
 func (s *Server) Housekeeping(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -114,14 +116,41 @@ func (s *Server) Housekeeping(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := s.st.DeleteExpiredTokens(ctx, time.Now())
-			if err != nil && !errors.Is(err, context.Canceled) {
+			if err := s.sweep(ctx, time.Now()); err != nil && !errors.Is(err, context.Canceled) {
 				s.log.Warn("housekeeping", "err", err)
-			} else if n > 0 {
-				s.log.Debug("housekeeping", "expired_tokens", n)
 			}
 		}
 	}
+}
+
+func (s *Server) sweep(ctx context.Context, now time.Time) error {
+	n, err := s.st.DeleteExpiredTokens(ctx, now)
+	if err != nil {
+		return err
+	}
+	realms, err := s.st.ListRealms(ctx)
+	if err != nil {
+		return err
+	}
+	sessions := 0
+	for _, r := range realms {
+		_, set, err := rep.DecodeRealm(r)
+		if err != nil {
+			return err
+		}
+		// Remember-me sessions may live longer; keep the longer limits.
+		idle := max(set.SSOSessionIdleTimeout, set.SSOSessionIdleTimeoutRememberMe)
+		life := max(set.SSOSessionMaxLifespan, set.SSOSessionMaxLifespanRememberMe)
+		k, err := s.st.DeleteExpiredSessions(ctx, r.ID, now.Add(-idle), now.Add(-life))
+		if err != nil {
+			return err
+		}
+		sessions += k
+	}
+	if n > 0 || sessions > 0 {
+		s.log.Debug("housekeeping", "expired_tokens", n, "expired_sessions", sessions)
+	}
+	return nil
 }
 
 // middleware adds the legacy /auth prefix (Keycloak <= 16 and many old

@@ -1,0 +1,65 @@
+package idp
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/sqlite"
+)
+
+// The sweep removes expired tokens and sessions past the realm's limits,
+// and nothing else.
+func TestSweep(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv, err := NewServer(st, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rep.CreateRealm(ctx, st, rep.NewRealm("r"), rep.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	realm, _ := st.GetRealmByName(ctx, "r")
+	u := store.User{ID: "u1", RealmID: realm.ID, Username: "u", Enabled: true, Created: time.Now()}
+	if err := st.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	old := store.Session{ID: "old", RealmID: realm.ID, UserID: "u1", Created: now.Add(-11 * time.Hour), LastSeen: now.Add(-time.Hour), AuthTime: now.Add(-11 * time.Hour)}
+	live := store.Session{ID: "live", RealmID: realm.ID, UserID: "u1", Created: now.Add(-time.Minute), LastSeen: now, AuthTime: now}
+	for _, s := range []store.Session{old, live} {
+		if err := st.CreateSession(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, exp := range []time.Time{now.Add(-time.Second), now.Add(time.Hour)} {
+		tok := store.Token{Kind: store.KindAccess, Signature: string(rune('a' + i)), RequestID: "r", RealmID: realm.ID, Active: true, Requested: now, Expires: exp, Request: []byte("{}")}
+		if err := st.CreateToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.sweep(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetSession(ctx, realm.ID, "old"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("expired session kept: %v", err)
+	}
+	if _, err := st.GetSession(ctx, realm.ID, "live"); err != nil {
+		t.Errorf("live session removed: %v", err)
+	}
+	if _, err := st.GetToken(ctx, store.KindAccess, "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("expired token kept: %v", err)
+	}
+	if _, err := st.GetToken(ctx, store.KindAccess, "b"); err != nil {
+		t.Errorf("live token removed: %v", err)
+	}
+}
