@@ -43,6 +43,8 @@ type Store interface {
 	KeyStore
 	BruteForceStore
 	ComponentStore
+	InitialAccessStore
+	BulkUserWriter
 }
 
 // ---------------------------------------------------------------------------

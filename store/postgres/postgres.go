@@ -61,11 +61,10 @@ func Connect(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	return sqlstore.New(db, db, Dialect), nil
+	return sqlstore.New(db, db, dialect), nil
 }
 
-// Dialect is PostgreSQL's sqlstore.Dialect.
-var Dialect = sqlstore.Dialect{
+var dialect = sqlstore.Dialect{
 	Name:      "postgres",
 	Dollar:    true,
 	ForUpdate: true,

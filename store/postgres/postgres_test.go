@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -97,5 +98,12 @@ func TestMigrations(t *testing.T) {
 func dropSchema(t testing.TB, s *sqlstore.Store, schema string) {
 	if _, err := s.DB().ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 		t.Errorf("dropping test schema: %v", err)
+	}
+}
+
+func TestBackupRefused(t *testing.T) {
+	err := open(t).Backup(t.Context(), filepath.Join(t.TempDir(), "backup"))
+	if err == nil || !strings.Contains(err.Error(), "pg_dump") {
+		t.Fatalf("Backup: got %v, want an error pointing at pg_dump", err)
 	}
 }

@@ -27,7 +27,7 @@ import (
 // in WAL: a power loss can drop the last commits, never corrupt) and
 // immediate transactions, the readers query_only.
 const (
-	common = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=mmap_size(268435456)"
+	common = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
 	writer = common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	reader = common + "&_pragma=query_only(1)"
 )

@@ -3,7 +3,9 @@ package sqlite_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/store/sqlite"
@@ -45,4 +47,73 @@ func TestMigrations(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	}, os.DirFS("../../migrations/testdata"))
+}
+
+func TestPragmas(t *testing.T) {
+	s := openFile(t)
+	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "synchronous": "1", "busy_timeout": "5000"} {
+		var got string
+		if err := s.DB().QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil || got != want {
+			t.Errorf("PRAGMA %s = %q, %v; want %q", pragma, got, err, want)
+		}
+	}
+}
+
+// TestBackup copies a database that is being written to and checks the copy
+// is whole and complete up to some point.
+func TestBackup(t *testing.T) {
+	for name, path := range map[string]string{"file": filepath.Join(t.TempDir(), "keygate.db"), "memory": ":memory:"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			s, err := sqlite.Open(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.CreateRealm(ctx, store.Realm{ID: "r1", Name: "r1", Created: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			stop, done := make(chan struct{}), make(chan error)
+			go func() { // keep writing while the backup runs
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						done <- nil
+						return
+					default:
+					}
+					if err := s.CreateToken(ctx, store.Token{Kind: store.KindAccess, Signature: strconv.Itoa(i), RealmID: "r1",
+						Requested: time.Now(), Expires: time.Now()}); err != nil {
+						done <- err
+						return
+					}
+				}
+			}()
+			dst := filepath.Join(t.TempDir(), "backup.db")
+			err = s.Backup(ctx, dst)
+			close(stop)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Backup(ctx, dst); err == nil {
+				t.Error("Backup overwrote an existing file")
+			}
+
+			b, err := sqlite.Open(ctx, dst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			var check string
+			if err := b.DB().QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+				t.Fatalf("integrity_check: %q, %v", check, err)
+			}
+			if _, err := b.GetRealm(ctx, "r1"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }

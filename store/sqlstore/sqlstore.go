@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keygate/keygate/store"
 )
@@ -53,6 +54,7 @@ type Store struct {
 	d       Dialect
 	queries sync.Map // query text as written -> text for this dialect
 	stmts   sync.Map // stmtKey -> *sql.Stmt
+	nstmts  atomic.Int64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -146,7 +148,15 @@ type stmtKey struct {
 	query string
 }
 
-// querier is a prepared *sql.Stmt, or a txQuery.
+// Bounds on the statement cache: multi-row INSERTs and long IN lists come
+// in many shapes that are rarely reused, and each cached statement lives on
+// every connection of its pool.
+const (
+	maxCachedArgs  = 64
+	maxCachedStmts = 1024
+)
+
+// querier is a prepared *sql.Stmt, or a textQuery.
 type querier interface {
 	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, args ...any) (*sql.Rows, error)
@@ -169,40 +179,48 @@ func (s *Store) prepare(ctx context.Context, write bool, query string) (querier,
 	}
 	key := stmtKey{db, query}
 	v, cached := s.stmts.Load(key)
-	if !cached && t != nil {
-		return txQuery{t.tx, s.q(query)}, nil
-	}
-	if !cached {
-		st, err := db.PrepareContext(ctx, s.q(query))
-		if err != nil {
-			return nil, s.classify(err)
-		}
-		if v, cached = s.stmts.LoadOrStore(key, st); cached {
-			st.Close() // another goroutine prepared it first
-		}
-	}
-	if t != nil {
+	switch {
+	case cached && t != nil:
 		return t.tx.StmtContext(ctx, v.(*sql.Stmt)), nil
+	case cached:
+		return v.(*sql.Stmt), nil
+	case t != nil:
+		return textQuery{t.tx, s.q(query)}, nil
+	case strings.Count(query, "?") > maxCachedArgs || s.nstmts.Load() >= maxCachedStmts:
+		return textQuery{db, s.q(query)}, nil
+	}
+	st, err := db.PrepareContext(ctx, s.q(query))
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	if v, cached = s.stmts.LoadOrStore(key, st); cached {
+		st.Close() // another goroutine prepared it first
+	} else {
+		s.nstmts.Add(1)
 	}
 	return v.(*sql.Stmt), nil
 }
 
-// txQuery runs one statement text on a transaction.
-type txQuery struct {
-	tx *sql.Tx
-	q  string
+// textQuery runs one statement text on a *sql.DB or *sql.Tx, unprepared.
+type textQuery struct {
+	c interface {
+		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	}
+	q string
 }
 
-func (t txQuery) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, t.q, args...)
+func (t textQuery) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return t.c.ExecContext(ctx, t.q, args...)
 }
 
-func (t txQuery) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.q, args...)
+func (t textQuery) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return t.c.QueryContext(ctx, t.q, args...)
 }
 
-func (t txQuery) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.q, args...)
+func (t textQuery) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	return t.c.QueryRowContext(ctx, t.q, args...)
 }
 
 // classify turns driver errors into the store's typed errors, keeping the
@@ -292,7 +310,7 @@ func wrap(err error, format string, a ...any) error {
 var realmTables = []string{
 	"clients", "client_scopes", "roles", "role_composites", "groups", "group_roles",
 	"users", "user_roles", "user_groups", "credentials", "sessions", "tokens", "keys",
-	"login_failures", "components", "identity_providers", "identity_provider_mappers",
+	"login_failures", "components", "identity_providers", "identity_provider_mappers", "initial_access_tokens",
 }
 
 // CountRealmRows counts the rows each table holds for realmID (the realms

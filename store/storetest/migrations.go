@@ -217,6 +217,9 @@ func readBack(t *testing.T, s *sqlstore.Store) {
 			x, err := s.ListUserGroups(ctx, k[0], k[1])
 			return nonEmpty(len(x), err)
 		}},
+		"initial_access_tokens": {"realm_id, token_hash", func(ctx context.Context, k []string) error {
+			return second(s.GetInitialAccessTokenByHash(ctx, k[0], k[1]))
+		}},
 		"identity_provider_mappers": {"realm_id, alias", func(ctx context.Context, k []string) error {
 			x, err := s.ListIdentityProviderMappers(ctx, k[0], k[1])
 			return nonEmpty(len(x), err)

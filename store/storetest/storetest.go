@@ -46,12 +46,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentLoginFailures", testConcurrentLoginFailures},
 		{"Components", testComponents},
 		{"IdentityProviders", testIdentityProviders},
+		{"InitialAccessTokens", testInitialAccessTokens},
 		{"RealmIsolation", testRealmIsolation},
 		{"DeleteRealm", testDeleteRealm},
 		{"Transactions", testTransactions},
 		{"FositeTransactions", testFositeTransactions},
 		{"RefreshInTransaction", testRefreshInTransaction},
 		{"Timezone", testTimezone},
+		{"BulkUsers", testBulkUsers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -168,6 +170,7 @@ func seedRealm(t *testing.T, s store.Store, id string) map[string]func() error {
 		ProviderID: "ldap", ProviderType: "org.keycloak.storage.UserStorageProvider"}))
 	ok(t, s.CreateIdentityProvider(ctx, store.IdentityProvider{InternalID: p("idp"), RealmID: id, Alias: "corp", ProviderID: "saml", Enabled: true}))
 	ok(t, s.CreateIdentityProviderMapper(ctx, store.IdentityProviderMapper{ID: p("mapper"), RealmID: id, Alias: "corp", Name: "email", Mapper: "attr"}))
+	ok(t, s.CreateInitialAccessToken(ctx, store.InitialAccessToken{ID: p("iat"), RealmID: id, TokenHash: p("hash"), Created: t0, Count: 1, RemainingCount: 1}))
 
 	// Each getter fails with store.ErrNotFound once the row is gone.
 	first := func(n int, err error) error {
@@ -196,6 +199,7 @@ func seedRealm(t *testing.T, s store.Store, id string) map[string]func() error {
 		"failure":   func() error { _, err := s.GetLoginFailure(ctx, id, p("user")); return err },
 		"component": func() error { _, err := s.GetComponent(ctx, id, p("ldap")); return err },
 		"idp":       func() error { _, err := s.GetIdentityProvider(ctx, id, "corp"); return err },
+		"iat":       func() error { _, err := s.GetInitialAccessTokenByHash(ctx, id, p("hash")); return err },
 		"mapper": func() error {
 			m, err := s.ListIdentityProviderMappers(ctx, id, "corp")
 			return first(len(m), err)
