@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -207,12 +208,8 @@ func (p *Provider) burnCode(r *http.Request) {
 	}
 }
 
-func secondsUntil(t interface{ Unix() int64 }) int64 {
-	d := t.Unix() - now().Unix()
-	if d < 0 {
-		return 0
-	}
-	return d
+func secondsUntil(t time.Time) int64 {
+	return max(t.Unix()-now().Unix(), 0)
 }
 
 // ---- userinfo

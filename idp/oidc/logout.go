@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/keygate/keygate/store"
@@ -170,7 +171,7 @@ func withQuery(u, k, v string) string {
 func uniqueNonEmpty(vals ...string) []string {
 	var out []string
 	for _, v := range vals {
-		if v != "" && !strings.Contains(strings.Join(out, "\x00"), v) {
+		if v != "" && !slices.Contains(out, v) {
 			out = append(out, v)
 		}
 	}
