@@ -17,9 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/keygate/keygate/idp/admin"
 	"github.com/keygate/keygate/idp/authn"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/password"
+	"github.com/keygate/keygate/idp/registration"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/templates"
@@ -68,6 +70,8 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	s.oidc.Register(mux)
+	admin.New(st, s.oidc, s.limiter, cfg.Logger).Register(mux)
+	registration.New(st, s.oidc, s.limiter, cfg.Logger).Register(mux)
 	mux.HandleFunc("GET /health/live", func(w http.ResponseWriter, _ *http.Request) {
 		writeHealth(w, true)
 	})

@@ -66,11 +66,20 @@ func cmdRealmExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := flag.NewFlagSet("realm export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	db := storeFlags(fs)
-	users := fs.Bool("users", true, "include users and their credentials")
+	users := fs.Bool("users", false, "include users and their credentials (hashes included, as Keycloak exports them)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	realm := fs.Arg(0)
+	if fs.NArg() > 1 { // flags after REALM: `realm export REALM --users`
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() != 0 {
+			realm = ""
+		}
+	}
+	if realm == "" {
 		return usageError{"realm export: name exactly one REALM"}
 	}
 	st, err := openStore(ctx, *db)
@@ -78,7 +87,7 @@ func cmdRealmExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer st.Close()
-	r, err := rep.ExportRealm(ctx, st, fs.Arg(0), *users)
+	r, err := rep.ExportRealm(ctx, st, realm, *users)
 	if err != nil {
 		return err
 	}

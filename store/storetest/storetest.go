@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Groups", testGroups},
 		{"Users", testUsers},
 		{"ListUsers", testListUsers},
+		{"SearchUsers", testSearchUsers},
 		{"Credentials", testCredentials},
 		{"ConcurrentCredentialUpdate", testConcurrentCredentialUpdate},
 		{"Sessions", testSessions},

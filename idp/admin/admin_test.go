@@ -1,0 +1,270 @@
+package admin_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/keygate/keygate/idp/admin"
+	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store/sqlite"
+)
+
+const someUUID = "3d2c4b1a-0000-4000-8000-000000000001"
+
+// TestAuthorization: every route refuses no token or a bad one (401), and a
+// token from another realm or without the role (403).
+func TestAuthorization(t *testing.T) {
+	e := newEnv(t)
+	nobody := e.realmWithUser("acme", "nobody")
+	otherAdmin := e.realmWithUser("other", "boss", "realm-admin")
+	fill := strings.NewReplacer("{realm}", "acme", "{id}", someUUID, "{client}", someUUID, "{group}", someUUID,
+		"{cred}", someUUID, "{role}", "x", "{alias}", "x")
+	callers := []struct {
+		name, token string
+		want        int
+	}{
+		{"no token", "", 401},
+		{"not a JWT", "garbage", 401},
+		{"forged issuer", "eyJhbGciOiJub25lIn0.eyJpc3MiOiJodHRwOi8veC9yZWFsbXMvbWFzdGVyIn0.x", 401},
+		{"admin of another realm", otherAdmin, 403},
+		{"realm user without roles", nobody, 403},
+	}
+	n := 0
+	for _, pattern := range admin.RoutePatterns() {
+		if pattern == "GET /admin/realms" {
+			continue // answers every admin, listing what they may see (below)
+		}
+		method, p, _ := strings.Cut(pattern, " ")
+		p = fill.Replace(p)
+		for _, c := range callers {
+			if r := e.do(method, p, c.token, "{}"); r.status != c.want {
+				t.Errorf("%s %s as %s: %d, want %d: %s", method, p, c.name, r.status, c.want, r.body)
+			}
+			n++
+		}
+	}
+	if n < 80*len(callers) {
+		t.Fatalf("only %d checks: routes missing?", n)
+	}
+
+	// Listing realms shows each caller what it administers.
+	var realms []map[string]any
+	e.must(200, "GET", "/admin/realms", otherAdmin, nil).json(t, &realms)
+	if len(realms) != 1 || realms[0]["realm"] != "other" {
+		t.Errorf("other's admin sees %v", realms)
+	}
+	e.must(200, "GET", "/admin/realms", nobody, nil).json(t, &realms)
+	if len(realms) != 0 {
+		t.Errorf("a user without roles sees %v", realms)
+	}
+	e.must(200, "GET", "/admin/realms?briefRepresentation=true", e.admin, nil).json(t, &realms)
+	if len(realms) != 3 {
+		t.Errorf("master admin sees %d realms, want 3", len(realms))
+	}
+
+	// Roles grant exactly what they name, in their own realm only.
+	viewer := e.userWithRoles("acme", "viewer", "view-users")
+	e.must(200, "GET", "/admin/realms/acme/users", viewer, nil)
+	e.must(403, "POST", "/admin/realms/acme/users", viewer, map[string]any{"username": "x"})
+	e.must(403, "GET", "/admin/realms/acme/clients", viewer, nil)
+	manager := e.userWithRoles("acme", "manager", "manage-users")
+	e.must(201, "POST", "/admin/realms/acme/users", manager, map[string]any{"username": "made-by-manager"})
+	e.must(403, "POST", "/admin/realms/other/users", manager, map[string]any{"username": "x"})
+	e.must(403, "POST", "/admin/realms", manager, map[string]any{"realm": "x"})
+	e.must(201, "POST", "/admin/realms/other/clients", otherAdmin, map[string]any{"clientId": "app"})
+
+	// No escalation: manage-users cannot grant realm-admin it does not hold.
+	var mgmt []map[string]any
+	e.must(200, "GET", "/admin/realms/acme/clients?clientId=realm-management", e.admin, nil).json(t, &mgmt)
+	var users []map[string]any
+	e.must(200, "GET", "/admin/realms/acme/users?username=manager&exact=true", e.admin, nil).json(t, &users)
+	grant := "/admin/realms/acme/users/" + users[0]["id"].(string) + "/role-mappings/clients/" + mgmt[0]["id"].(string)
+	e.must(403, "POST", grant, manager, []map[string]any{{"name": "realm-admin"}})
+	e.must(204, "POST", grant, manager, []map[string]any{{"name": "manage-users"}})
+
+	// A disabled realm: its own tokens stop working, master still manages it.
+	e.must(204, "PUT", "/admin/realms/other", e.admin, map[string]any{"enabled": false})
+	e.must(401, "GET", "/admin/realms/other/users", otherAdmin, nil)
+	e.must(200, "GET", "/admin/realms/other/users", e.admin, nil)
+	e.must(404, "GET", "/admin/realms/nope/users", e.admin, nil)
+}
+
+func TestUsers(t *testing.T) {
+	e := newEnv(t)
+	e.must(201, "POST", "/admin/realms", e.admin, map[string]any{"realm": "acme", "passwordPolicy": "length(10)",
+		"groups": []map[string]any{{"name": "staff"}}})
+	base := "/admin/realms/acme/users"
+	r := e.must(201, "POST", base, e.admin, map[string]any{"username": "Alice", "email": "alice@example.com",
+		"enabled": true, "firstName": "Alice", "groups": []string{"/staff"}, "unknownField": 42,
+		"credentials": []map[string]any{{"type": "password", "value": "long-enough-pw"}}})
+	if !strings.HasSuffix(r.header.Get("Location"), "/admin/realms/acme/users/"+r.id()) {
+		t.Errorf("Location %q", r.header.Get("Location"))
+	}
+	alice := r.id()
+
+	for _, c := range []struct {
+		body any
+		want string
+	}{
+		{map[string]any{"username": "alice"}, `{"errorMessage":"User exists with same username"}`},
+		{map[string]any{"username": "bob", "email": "ALICE@example.com"}, `{"errorMessage":"User exists with same email"}`},
+	} {
+		if got := strings.TrimSpace(string(e.must(409, "POST", base, e.admin, c.body).body)); got != c.want {
+			t.Errorf("conflict body %s, want %s", got, c.want)
+		}
+	}
+	var errBody map[string]any
+	e.must(400, "POST", base, e.admin, `{"username":"bob","enabled":"sometimes"}`).json(t, &errBody)
+	if errBody["field"] != "enabled" || !strings.Contains(fmt.Sprint(errBody["errorMessage"]), "enabled") {
+		t.Errorf("wrong-type body: %v", errBody)
+	}
+	e.must(400, "POST", base, e.admin, `{"username":`)
+	e.must(400, "POST", base, e.admin, map[string]any{"email": "x@example.com"})
+	e.must(413, "POST", base, e.admin, `{"username":"big","attributes":{"x":["`+strings.Repeat("a", 2<<20)+`"]}}`)
+	e.must(400, "POST", base, e.admin, map[string]any{"username": "short", "credentials": []map[string]any{{"value": "short"}}}).json(t, &errBody)
+	if errBody["error"] != "invalidPasswordMinLengthMessage" {
+		t.Errorf("policy error body: %v", errBody)
+	}
+
+	// Reading, ids, search.
+	var u rep.User
+	e.must(200, "GET", base+"/"+alice, e.admin, nil).json(t, &u)
+	if u.Username != "alice" || u.Email != "alice@example.com" || u.Enabled == nil || !*u.Enabled {
+		t.Errorf("alice = %+v", u)
+	}
+	e.must(404, "GET", base+"/not-a-uuid", e.admin, nil)
+	e.must(404, "GET", base+"/"+someUUID, e.admin, nil)
+	e.must(404, "GET", base+"/'%20OR%201=1--", e.admin, nil)
+	for i := range 5 {
+		e.must(201, "POST", base, e.admin, map[string]any{"username": fmt.Sprintf("user%d", i), "lastName": "Smith"})
+	}
+	count := func(query string) int {
+		var users []rep.User
+		e.must(200, "GET", base+"?"+query, e.admin, nil).json(t, &users)
+		return len(users)
+	}
+	for q, want := range map[string]int{
+		"search=user": 5, "search=al": 1, "search=*mit*": 5, "search=mit": 0, "search=%22user1%22": 1,
+		"search=%25": 0, "search=_": 0, "search=%27%20OR%20%271%27=%271": 0, "search=*": 6,
+		"username=user&exact=true": 0, "username=user3&exact=true": 1, "email=example": 1,
+		"first=2&max=2": 2, "max=0": 6, "briefRepresentation=true": 6,
+	} {
+		if got := count(q); got != want {
+			t.Errorf("?%s: %d users, want %d", q, got, want)
+		}
+	}
+	if got := strings.TrimSpace(string(e.must(200, "GET", base+"/count?search=user", e.admin, nil).body)); got != "5" {
+		t.Errorf("count = %s", got)
+	}
+	e.must(400, "GET", base+"?first=x", e.admin, nil)
+
+	// Update (partial), password, credentials.
+	e.must(204, "PUT", base+"/"+alice, e.admin, map[string]any{"lastName": "Liddell"})
+	e.must(200, "GET", base+"/"+alice, e.admin, nil).json(t, &u)
+	if u.LastName != "Liddell" || u.FirstName != "Alice" {
+		t.Errorf("after partial update: %+v", u)
+	}
+	e.must(409, "PUT", base+"/"+alice, e.admin, map[string]any{"username": "user1"})
+	e.must(400, "PUT", base+"/"+alice+"/reset-password", e.admin, map[string]any{"type": "password", "value": "short"})
+	e.must(204, "PUT", base+"/"+alice+"/reset-password", e.admin, map[string]any{"type": "password", "value": "another-long-pw", "temporary": true})
+	e.login("acme", "alice", "another-long-pw")
+	var creds []map[string]any
+	e.must(200, "GET", base+"/"+alice+"/credentials", e.admin, nil).json(t, &creds)
+	if len(creds) != 1 || creds[0]["secretData"] != nil || !strings.Contains(fmt.Sprint(creds[0]["credentialData"]), `"algorithm":"pbkdf2-sha256"`) ||
+		!strings.Contains(fmt.Sprint(creds[0]["credentialData"]), `"hashIterations"`) {
+		t.Errorf("credentials = %v", creds)
+	}
+	e.must(200, "GET", base+"/"+alice, e.admin, nil).json(t, &u)
+	if len(u.RequiredActions) != 1 || u.RequiredActions[0] != "UPDATE_PASSWORD" {
+		t.Errorf("temporary password: requiredActions %v", u.RequiredActions)
+	}
+	e.must(501, "PUT", base+"/"+alice+"/execute-actions-email", e.admin, `["UPDATE_PASSWORD"]`)
+	e.must(204, "DELETE", base+"/"+alice+"/credentials/"+creds[0]["id"].(string), e.admin, nil)
+	e.must(404, "DELETE", base+"/"+alice+"/credentials/"+creds[0]["id"].(string), e.admin, nil)
+
+	// Groups and role mappings.
+	var groups []rep.Group
+	e.must(200, "GET", base+"/"+alice+"/groups", e.admin, nil).json(t, &groups)
+	if len(groups) != 1 || groups[0].Path != "/staff" {
+		t.Errorf("alice's groups: %+v", groups)
+	}
+	e.must(201, "POST", "/admin/realms/acme/roles", e.admin, map[string]any{"name": "editor"})
+	e.must(409, "POST", "/admin/realms/acme/roles", e.admin, map[string]any{"name": "editor"})
+	e.must(204, "POST", base+"/"+alice+"/role-mappings/realm", e.admin, []map[string]any{{"name": "editor"}})
+	e.must(404, "POST", base+"/"+alice+"/role-mappings/realm", e.admin, []map[string]any{{"name": "nope"}})
+	var roles []rep.Role
+	e.must(200, "GET", base+"/"+alice+"/role-mappings/realm/composite", e.admin, nil).json(t, &roles)
+	names := map[string]bool{}
+	for _, r := range roles {
+		names[r.Name] = true
+	}
+	if !names["editor"] || !names["offline_access"] || !names["default-roles-acme"] {
+		t.Errorf("composite realm roles: %v", names)
+	}
+	e.must(204, "DELETE", base+"/"+alice+"/role-mappings/realm", e.admin, []map[string]any{{"name": "editor"}})
+	e.must(200, "GET", base+"/"+alice+"/role-mappings/realm", e.admin, nil).json(t, &roles)
+	if len(roles) != 1 || roles[0].Name != "default-roles-acme" {
+		t.Errorf("direct realm roles after removal: %+v", roles)
+	}
+
+	e.must(204, "DELETE", base+"/"+alice, e.admin, nil)
+	e.must(404, "GET", base+"/"+alice, e.admin, nil)
+}
+
+// TestExportImportExport: a realm built through the admin API exports,
+// imports into an empty store and exports again to the same JSON.
+func TestExportImportExport(t *testing.T) {
+	e := newEnv(t)
+	e.must(201, "POST", "/admin/realms", e.admin, map[string]any{"realm": "acme"})
+	b := "/admin/realms/acme"
+	staff := e.must(201, "POST", b+"/groups", e.admin, map[string]any{"name": "staff"}).id()
+	e.must(201, "POST", b+"/groups/"+staff+"/children", e.admin, map[string]any{"name": "ops"})
+	e.must(201, "POST", b+"/roles", e.admin, map[string]any{"name": "editor", "description": "Edits"})
+	app := e.must(201, "POST", b+"/clients", e.admin, map[string]any{"clientId": "app", "serviceAccountsEnabled": true,
+		"redirectUris": []string{"https://app.example.com/*"}}).id()
+	e.must(201, "POST", b+"/clients/"+app+"/roles", e.admin, map[string]any{"name": "reader"})
+	u := e.must(201, "POST", b+"/users", e.admin, map[string]any{"username": "alice", "enabled": true, "groups": []string{"/staff/ops"},
+		"credentials": []map[string]any{{"value": "Passw0rd-alice"}}}).id()
+	e.must(204, "POST", b+"/users/"+u+"/role-mappings/realm", e.admin, []map[string]any{{"name": "editor"}})
+	e.must(204, "POST", b+"/users/"+u+"/role-mappings/clients/"+app, e.admin, []map[string]any{{"name": "reader"}})
+	e.must(201, "POST", b+"/components", e.admin, map[string]any{"name": "ldap", "providerId": "ldap",
+		"providerType": "org.keycloak.storage.UserStorageProvider", "config": map[string][]string{"bindCredential": {"s3cret"}}})
+	e.must(201, "POST", b+"/identity-provider/instances", e.admin, map[string]any{"alias": "corp", "providerId": "saml",
+		"config": map[string]string{"idpEntityId": "https://idp.example.com"}})
+
+	ctx := t.Context()
+	first, err := rep.ExportRealm(ctx, e.st, "acme", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j1, _ := json.MarshalIndent(first, "", " ")
+	for _, want := range []string{`"bindCredential": [`, `"s3cret"`, `"/staff/ops"`, `"service-account-app"`, `"reader"`, `"pbkdf2-sha256`} {
+		if !strings.Contains(string(j1), want) {
+			t.Errorf("export lacks %s", want)
+		}
+	}
+	st2, err := sqlite.Open(ctx, t.TempDir()+"/db2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	if _, err := rep.ImportRealm(ctx, st2, j1, rep.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := rep.ExportRealm(ctx, st2, "acme", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j2, _ := json.MarshalIndent(second, "", " ")
+	if string(j1) != string(j2) {
+		l1, l2 := strings.Split(string(j1), "\n"), strings.Split(string(j2), "\n")
+		for i := range min(len(l1), len(l2)) {
+			if l1[i] != l2[i] {
+				t.Fatalf("exports differ at line %d:\n%s\n%s", i+1, l1[i], l2[i])
+			}
+		}
+		t.Fatalf("exports differ in length")
+	}
+}

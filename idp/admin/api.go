@@ -1,0 +1,214 @@
+// Package admin serves Keycloak's admin REST API (the subset keygate
+// supports) under /admin/realms, with Keycloak's paths, JSON representations
+// (package rep), status codes and error bodies, so that
+// @keycloak/keycloak-admin-client works unchanged.
+//
+// Every route goes through one wrapper (route): it authenticates the bearer
+// token, resolves the target realm from the store (disabled realms
+// included), checks the caller's permission (authz.go), runs the handler,
+// maps its error to Keycloak's status and body (errors.go), and drops the
+// OIDC provider's caches after writes that change what it caches.
+package admin
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/keygate/keygate/idp/oidc"
+	"github.com/keygate/keygate/idp/password"
+	"github.com/keygate/keygate/store"
+)
+
+// Body size limits: a whole realm import may be large, anything else is one
+// small representation.
+const (
+	maxBody      = 1 << 20
+	maxRealmBody = 32 << 20
+)
+
+// API is the admin REST API.
+type API struct {
+	st  store.Store
+	p   *oidc.Provider
+	lim *password.Limiter
+	log *slog.Logger
+	// users group-commits user creations.
+	users *userBatcher
+	auth  authCache
+}
+
+// New returns the admin API over st. Passwords are hashed through lim.
+func New(st store.Store, p *oidc.Provider, lim *password.Limiter, log *slog.Logger) *API {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &API{st: st, p: p, lim: lim, log: log, users: &userBatcher{st: st}}
+}
+
+// call is one authorised request: the caller and the target realm.
+type call struct {
+	a      *API
+	w      http.ResponseWriter
+	r      *http.Request
+	ctx    context.Context
+	caller *caller
+	realm  store.Realm // zero for /admin/realms itself
+}
+
+type handler func(c *call) error
+
+// route is one admin endpoint: its ServeMux pattern, the permission it
+// needs in the target realm, and whether it changes what the OIDC provider
+// caches (realms, clients, roles, groups, scopes).
+type route struct {
+	pattern string
+	need    perm
+	h       handler
+	inval   bool
+}
+
+// Register adds the admin routes to mux. Like Keycloak (JAX-RS) it accepts
+// a trailing slash, which the admin client sends on creates
+// (`POST /admin/realms/{realm}/users/`).
+func (a *API) Register(mux *http.ServeMux) {
+	inner := http.NewServeMux()
+	for _, rt := range a.routes() {
+		inner.HandleFunc(rt.pattern, a.route(rt.need, rt.h, rt.inval))
+	}
+	mux.Handle("/admin/realms", inner)
+	mux.HandleFunc("/admin/realms/", func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; strings.HasSuffix(p, "/") {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path, r2.URL.RawPath = strings.TrimSuffix(p, "/"), ""
+			inner.ServeHTTP(w, r2)
+			r.Pattern = r2.Pattern // for the server's per-route metrics
+			return
+		}
+		inner.ServeHTTP(w, r)
+	})
+}
+
+func (a *API) routes() []route {
+	const R = "/admin/realms/{realm}"
+	return []route{
+		{"GET /admin/realms", anyRole, a.listRealms, false},
+		{"POST /admin/realms", createRealm, a.createRealm, true},
+		{"GET " + R, anyRole, a.getRealm, false},
+		{"PUT " + R, manageRealm, a.updateRealm, true},
+		{"DELETE " + R, manageRealm, a.deleteRealm, true},
+
+		{"GET " + R + "/users", viewUsers, a.listUsers, false},
+		{"GET " + R + "/users/count", viewUsers, a.countUsers, false},
+		{"POST " + R + "/users", manageUsers, a.createUser, false},
+		{"GET " + R + "/users/{id}", viewUsers, a.getUser, false},
+		{"PUT " + R + "/users/{id}", manageUsers, a.updateUser, false},
+		{"DELETE " + R + "/users/{id}", manageUsers, a.deleteUser, false},
+		{"PUT " + R + "/users/{id}/reset-password", manageUsers, a.resetPassword, false},
+		{"PUT " + R + "/users/{id}/execute-actions-email", manageUsers, a.executeActionsEmail, false},
+		{"PUT " + R + "/users/{id}/send-verify-email", manageUsers, a.executeActionsEmail, false},
+		{"GET " + R + "/users/{id}/credentials", viewUsers, a.listCredentials, false},
+		{"DELETE " + R + "/users/{id}/credentials/{cred}", manageUsers, a.deleteCredential, false},
+		{"GET " + R + "/users/{id}/groups", viewUsers, a.userGroups, false},
+		{"GET " + R + "/users/{id}/groups/count", viewUsers, a.userGroupCount, false},
+		{"PUT " + R + "/users/{id}/groups/{group}", manageUsers, a.joinGroup, false},
+		{"DELETE " + R + "/users/{id}/groups/{group}", manageUsers, a.leaveGroup, false},
+		{"GET " + R + "/users/{id}/sessions", viewUsers, a.userSessions, false},
+		{"POST " + R + "/users/{id}/logout", manageUsers, a.logoutUser, false},
+
+		{"GET " + R + "/users/{id}/role-mappings", viewUsers, a.allMappings, false},
+		{"GET " + R + "/users/{id}/role-mappings/realm", viewUsers, a.listMappings(direct), false},
+		{"GET " + R + "/users/{id}/role-mappings/realm/composite", viewUsers, a.listMappings(effective), false},
+		{"GET " + R + "/users/{id}/role-mappings/realm/available", viewUsers, a.listMappings(available), false},
+		{"POST " + R + "/users/{id}/role-mappings/realm", manageUsers, a.changeMappings(true), false},
+		{"DELETE " + R + "/users/{id}/role-mappings/realm", manageUsers, a.changeMappings(false), false},
+		{"GET " + R + "/users/{id}/role-mappings/clients/{client}", viewUsers, a.listMappings(direct), false},
+		{"GET " + R + "/users/{id}/role-mappings/clients/{client}/composite", viewUsers, a.listMappings(effective), false},
+		{"GET " + R + "/users/{id}/role-mappings/clients/{client}/available", viewUsers, a.listMappings(available), false},
+		{"POST " + R + "/users/{id}/role-mappings/clients/{client}", manageUsers, a.changeMappings(true), false},
+		{"DELETE " + R + "/users/{id}/role-mappings/clients/{client}", manageUsers, a.changeMappings(false), false},
+
+		{"GET " + R + "/groups", viewUsers, a.listGroups, false},
+		{"GET " + R + "/groups/count", viewUsers, a.countGroups, false},
+		{"POST " + R + "/groups", manageUsers, a.createGroup, true},
+		{"GET " + R + "/groups/{group}", viewUsers, a.getGroup, false},
+		{"PUT " + R + "/groups/{group}", manageUsers, a.updateGroup, true},
+		{"DELETE " + R + "/groups/{group}", manageUsers, a.deleteGroup, true},
+		{"GET " + R + "/groups/{group}/children", viewUsers, a.listChildren, false},
+		{"POST " + R + "/groups/{group}/children", manageUsers, a.createGroup, true},
+		{"GET " + R + "/groups/{group}/members", viewUsers, a.groupMembers, false},
+		{"GET " + R + "/groups/{group}/role-mappings/realm", viewUsers, a.listMappings(direct), false},
+		{"POST " + R + "/groups/{group}/role-mappings/realm", manageUsers, a.changeMappings(true), true},
+		{"DELETE " + R + "/groups/{group}/role-mappings/realm", manageUsers, a.changeMappings(false), true},
+		{"GET " + R + "/groups/{group}/role-mappings/clients/{client}", viewUsers, a.listMappings(direct), false},
+		{"POST " + R + "/groups/{group}/role-mappings/clients/{client}", manageUsers, a.changeMappings(true), true},
+		{"DELETE " + R + "/groups/{group}/role-mappings/clients/{client}", manageUsers, a.changeMappings(false), true},
+
+		{"GET " + R + "/clients", viewClients, a.listClients, false},
+		{"POST " + R + "/clients", manageClients, a.createClient, true},
+		{"GET " + R + "/clients/{client}", viewClients, a.getClient, false},
+		{"PUT " + R + "/clients/{client}", manageClients, a.updateClient, true},
+		{"DELETE " + R + "/clients/{client}", manageClients, a.deleteClient, true},
+		{"GET " + R + "/clients/{client}/client-secret", viewClients, a.getSecret, false},
+		{"POST " + R + "/clients/{client}/client-secret", manageClients, a.regenerateSecret, true},
+		{"GET " + R + "/clients/{client}/service-account-user", viewClients, a.serviceAccountUser, false},
+		{"GET " + R + "/clients/{client}/roles", viewClients, a.listRoles, false},
+		{"POST " + R + "/clients/{client}/roles", manageClients, a.createRole, true},
+		{"GET " + R + "/clients/{client}/roles/{role}", viewClients, a.getRole, false},
+		{"PUT " + R + "/clients/{client}/roles/{role}", manageClients, a.updateRole, true},
+		{"DELETE " + R + "/clients/{client}/roles/{role}", manageClients, a.deleteRole, true},
+
+		{"GET " + R + "/roles", anyRole, a.listRoles, false},
+		{"POST " + R + "/roles", manageRealm, a.createRole, true},
+		{"GET " + R + "/roles/{role}", anyRole, a.getRole, false},
+		{"PUT " + R + "/roles/{role}", manageRealm, a.updateRole, true},
+		{"DELETE " + R + "/roles/{role}", manageRealm, a.deleteRole, true},
+
+		{"POST " + R + "/clients-initial-access", manageClients, a.createInitialAccess, false},
+		{"GET " + R + "/clients-initial-access", manageClients, a.listInitialAccess, false},
+		{"DELETE " + R + "/clients-initial-access/{id}", manageClients, a.deleteInitialAccess, false},
+
+		{"GET " + R + "/attack-detection/brute-force/users/{id}", viewUsers, a.bruteForceStatus, false},
+		{"DELETE " + R + "/attack-detection/brute-force/users/{id}", manageUsers, a.bruteForceUnlock, false},
+		{"DELETE " + R + "/attack-detection/brute-force/users", manageUsers, a.bruteForceUnlockAll, false},
+
+		{"GET " + R + "/components", viewRealm, a.listComponents, false},
+		{"POST " + R + "/components", manageRealm, a.createComponent, true},
+		{"GET " + R + "/components/{id}", viewRealm, a.getComponent, false},
+		{"PUT " + R + "/components/{id}", manageRealm, a.updateComponent, true},
+		{"DELETE " + R + "/components/{id}", manageRealm, a.deleteComponent, true},
+
+		{"GET " + R + "/identity-provider/instances", viewIDPs, a.listIDPs, false},
+		{"POST " + R + "/identity-provider/instances", manageIDPs, a.createIDP, true},
+		{"GET " + R + "/identity-provider/instances/{alias}", viewIDPs, a.getIDP, false},
+		{"PUT " + R + "/identity-provider/instances/{alias}", manageIDPs, a.updateIDP, true},
+		{"DELETE " + R + "/identity-provider/instances/{alias}", manageIDPs, a.deleteIDP, true},
+		{"GET " + R + "/identity-provider/instances/{alias}/mappers", viewIDPs, a.listIDPMappers, false},
+		{"POST " + R + "/identity-provider/instances/{alias}/mappers", manageIDPs, a.createIDPMapper, true},
+		{"GET " + R + "/identity-provider/instances/{alias}/mappers/{id}", viewIDPs, a.getIDPMapper, false},
+		{"PUT " + R + "/identity-provider/instances/{alias}/mappers/{id}", manageIDPs, a.updateIDPMapper, true},
+		{"DELETE " + R + "/identity-provider/instances/{alias}/mappers/{id}", manageIDPs, a.deleteIDPMapper, true},
+	}
+}
+
+// route authenticates, authorises and runs h, mapping its error.
+func (a *API) route(need perm, h handler, inval bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := &call{a: a, w: w, r: r, ctx: r.Context()}
+		err := a.authorize(c, need)
+		if err == nil {
+			err = h(c)
+		}
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if inval && c.realm.ID != "" {
+			a.p.Invalidate(c.realm.ID, c.realm.Name)
+		}
+		if r.Method != http.MethodGet && r.Pattern != "POST /admin/realms/{realm}/users" {
+			a.auth.clear() // the write may have taken someone's rights away
+		}
+	}
+}

@@ -1,0 +1,408 @@
+package admin
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keygate/keygate/idp/registration"
+	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
+)
+
+// ---- client initial access tokens
+
+func iatRep(t store.InitialAccessToken) map[string]any {
+	return map[string]any{"id": t.ID, "timestamp": t.Created.Unix(), "expiration": t.Expiration,
+		"count": t.Count, "remainingCount": t.RemainingCount}
+}
+
+// createInitialAccess issues a token good for count registrations (default
+// 1) within expiration seconds (0 = never). The token is shown only here.
+func (a *API) createInitialAccess(c *call) error {
+	var in struct {
+		Expiration *int `json:"expiration"`
+		Count      *int `json:"count"`
+	}
+	if err := c.body(&in, maxBody); err != nil {
+		return err
+	}
+	t := store.InitialAccessToken{ID: uuid.NewString(), RealmID: c.realm.ID, Created: time.Now().UTC(), Count: 1}
+	if in.Expiration != nil {
+		t.Expiration = *in.Expiration
+	}
+	if in.Count != nil {
+		t.Count = *in.Count
+	}
+	if t.Expiration < 0 || t.Count < 0 {
+		return badRequest("Invalid value for expiration or count")
+	}
+	t.RemainingCount = t.Count
+	token, hash, err := registration.NewToken()
+	if err != nil {
+		return err
+	}
+	t.TokenHash = hash
+	if err := a.st.CreateInitialAccessToken(c.ctx, t); err != nil {
+		return err
+	}
+	out := iatRep(t)
+	out["token"] = token
+	c.w.Header().Set("Location", c.a.p.BaseURL(c.r)+c.r.URL.EscapedPath()+"/"+t.ID)
+	writeJSON(c.w, 201, out)
+	return nil
+}
+
+func (a *API) listInitialAccess(c *call) error {
+	ts, err := a.st.ListInitialAccessTokens(c.ctx, c.realm.ID)
+	if err != nil {
+		return err
+	}
+	out := []map[string]any{}
+	for _, t := range ts {
+		out = append(out, iatRep(t))
+	}
+	return c.ok(out)
+}
+
+func (a *API) deleteInitialAccess(c *call) error {
+	id, err := c.id("id", "Initial access token")
+	if err != nil {
+		return err
+	}
+	if err := a.st.DeleteInitialAccessToken(c.ctx, c.realm.ID, id); errors.Is(err, store.ErrNotFound) {
+		return notFound("Initial access token not found")
+	} else if err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+// ---- components (LDAP federation, its mappers, registration policies)
+
+// secretMask is what Keycloak shows instead of a stored secret; a PUT that
+// sends it back keeps the stored value.
+const secretMask = "**********"
+
+var secretConfigKeys = []string{"bindCredential", "clientSecret"}
+
+func maskComponent(c rep.Component) rep.Component {
+	if c.Config == nil {
+		return c
+	}
+	cfg := make(map[string][]string, len(c.Config))
+	for k, v := range c.Config {
+		cfg[k] = v
+		if isSecretKey(k) && len(v) > 0 && v[0] != "" {
+			cfg[k] = []string{secretMask}
+		}
+	}
+	c.Config = cfg
+	return c
+}
+
+func isSecretKey(k string) bool {
+	for _, s := range secretConfigKeys {
+		if strings.EqualFold(k, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *API) listComponents(c *call) error {
+	q := c.r.URL.Query()
+	rows, err := a.st.ListComponents(c.ctx, c.realm.ID, q.Get("parent"), q.Get("type"))
+	if err != nil {
+		return err
+	}
+	out := []rep.Component{}
+	for _, row := range rows {
+		if n := q.Get("name"); n != "" && row.Name != n {
+			continue
+		}
+		out = append(out, maskComponent(rep.ComponentFromStore(row)))
+	}
+	return c.ok(out)
+}
+
+func (a *API) component(c *call) (store.Component, error) {
+	id, err := c.id("id", "Could not find component")
+	if err != nil {
+		return store.Component{}, err
+	}
+	row, err := a.st.GetComponent(c.ctx, c.realm.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return row, notFound("Could not find component")
+	}
+	return row, err
+}
+
+func (a *API) createComponent(c *call) error {
+	var in rep.Component
+	if err := c.body(&in, maxBody); err != nil {
+		return err
+	}
+	if in.ProviderID == "" {
+		return fieldError("providerId", "providerId is missing")
+	}
+	if in.ParentID == "" {
+		in.ParentID = c.realm.ID
+	}
+	in.ID = uuid.NewString()
+	if err := a.st.CreateComponent(c.ctx, rep.ComponentToStore(c.realm.ID, in)); err != nil {
+		return err
+	}
+	return c.created(in.ID)
+}
+
+func (a *API) getComponent(c *call) error {
+	row, err := a.component(c)
+	if err != nil {
+		return err
+	}
+	return c.ok(maskComponent(rep.ComponentFromStore(row)))
+}
+
+func (a *API) updateComponent(c *call) error {
+	row, err := a.component(c)
+	if err != nil {
+		return err
+	}
+	in := rep.ComponentFromStore(row)
+	if err := c.body(&in, maxBody); err != nil {
+		return err
+	}
+	for k, v := range in.Config {
+		if isSecretKey(k) && len(v) == 1 && v[0] == secretMask {
+			in.Config[k] = row.Config[k]
+		}
+	}
+	in.ID = row.ID
+	if in.ParentID == "" {
+		in.ParentID = c.realm.ID
+	}
+	if err := a.st.UpdateComponent(c.ctx, rep.ComponentToStore(c.realm.ID, in)); err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+func (a *API) deleteComponent(c *call) error {
+	row, err := a.component(c)
+	if err != nil {
+		return err
+	}
+	if err := a.st.DeleteComponent(c.ctx, c.realm.ID, row.ID); err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+// ---- identity providers (SAML brokering) and their mappers
+
+func maskIDP(p rep.IdentityProvider) rep.IdentityProvider {
+	if v := p.Config["clientSecret"]; v != "" {
+		cfg := make(map[string]string, len(p.Config))
+		for k, v := range p.Config {
+			cfg[k] = v
+		}
+		cfg["clientSecret"] = secretMask
+		p.Config = cfg
+	}
+	return p
+}
+
+func (a *API) listIDPs(c *call) error {
+	rows, err := a.st.ListIdentityProviders(c.ctx, c.realm.ID)
+	if err != nil {
+		return err
+	}
+	out := []rep.IdentityProvider{}
+	for _, row := range rows {
+		p, err := rep.IdentityProviderFromStore(row)
+		if err != nil {
+			return err
+		}
+		out = append(out, maskIDP(p))
+	}
+	return c.ok(out)
+}
+
+func (a *API) idp(c *call) (store.IdentityProvider, error) {
+	row, err := a.st.GetIdentityProvider(c.ctx, c.realm.ID, c.r.PathValue("alias"))
+	if errors.Is(err, store.ErrNotFound) {
+		return row, notFound("Could not find identity provider")
+	}
+	return row, err
+}
+
+func (a *API) createIDP(c *call) error {
+	var in rep.IdentityProvider
+	if err := c.body(&in, maxBody); err != nil {
+		return err
+	}
+	switch {
+	case strings.TrimSpace(in.Alias) == "":
+		return fieldError("alias", "Identity provider alias is missing")
+	case in.ProviderID == "":
+		return fieldError("providerId", "Identity provider providerId is missing")
+	}
+	in.InternalID = uuid.NewString()
+	row, err := rep.IdentityProviderToStore(c.realm.ID, in)
+	if err != nil {
+		return err
+	}
+	if err := a.st.CreateIdentityProvider(c.ctx, row); errors.Is(err, store.ErrConflict) {
+		return conflict("Identity Provider " + in.Alias + " already exists")
+	} else if err != nil {
+		return err
+	}
+	return c.created(in.Alias)
+}
+
+func (a *API) getIDP(c *call) error {
+	row, err := a.idp(c)
+	if err != nil {
+		return err
+	}
+	p, err := rep.IdentityProviderFromStore(row)
+	if err != nil {
+		return err
+	}
+	return c.ok(maskIDP(p))
+}
+
+func (a *API) updateIDP(c *call) error {
+	row, err := a.idp(c)
+	if err != nil {
+		return err
+	}
+	p, err := rep.IdentityProviderFromStore(row)
+	if err != nil {
+		return err
+	}
+	old := p.Config["clientSecret"]
+	if err := c.body(&p, maxBody); err != nil {
+		return err
+	}
+	if p.Config["clientSecret"] == secretMask {
+		p.Config["clientSecret"] = old
+	}
+	p.Alias, p.InternalID = row.Alias, row.InternalID // renames are not supported
+	next, err := rep.IdentityProviderToStore(c.realm.ID, p)
+	if err != nil {
+		return err
+	}
+	if err := a.st.UpdateIdentityProvider(c.ctx, next); err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+func (a *API) deleteIDP(c *call) error {
+	row, err := a.idp(c)
+	if err != nil {
+		return err
+	}
+	if err := a.st.DeleteIdentityProvider(c.ctx, c.realm.ID, row.Alias); err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+func (a *API) listIDPMappers(c *call) error {
+	row, err := a.idp(c)
+	if err != nil {
+		return err
+	}
+	ms, err := a.st.ListIdentityProviderMappers(c.ctx, c.realm.ID, row.Alias)
+	if err != nil {
+		return err
+	}
+	out := []rep.IdentityProviderMapper{}
+	for _, m := range ms {
+		out = append(out, rep.IdentityProviderMapperFromStore(m))
+	}
+	return c.ok(out)
+}
+
+func (a *API) idpMapper(c *call) (store.IdentityProviderMapper, error) {
+	row, err := a.idp(c)
+	if err != nil {
+		return store.IdentityProviderMapper{}, err
+	}
+	id, err := c.id("id", "Model not found")
+	if err != nil {
+		return store.IdentityProviderMapper{}, err
+	}
+	ms, err := a.st.ListIdentityProviderMappers(c.ctx, c.realm.ID, row.Alias)
+	if err != nil {
+		return store.IdentityProviderMapper{}, err
+	}
+	for _, m := range ms {
+		if m.ID == id {
+			return m, nil
+		}
+	}
+	return store.IdentityProviderMapper{}, notFound("Model not found")
+}
+
+func (a *API) createIDPMapper(c *call) error {
+	row, err := a.idp(c)
+	if err != nil {
+		return err
+	}
+	var in rep.IdentityProviderMapper
+	if err := c.body(&in, maxBody); err != nil {
+		return err
+	}
+	switch {
+	case strings.TrimSpace(in.Name) == "":
+		return fieldError("name", "Mapper name is missing")
+	case in.IdentityProviderMapper == "":
+		return fieldError("identityProviderMapper", "identityProviderMapper is missing")
+	}
+	in.ID, in.IdentityProviderAlias = uuid.NewString(), row.Alias
+	if err := a.st.CreateIdentityProviderMapper(c.ctx, rep.IdentityProviderMapperToStore(c.realm.ID, in)); err != nil {
+		return err
+	}
+	return c.created(in.ID)
+}
+
+func (a *API) getIDPMapper(c *call) error {
+	m, err := a.idpMapper(c)
+	if err != nil {
+		return err
+	}
+	return c.ok(rep.IdentityProviderMapperFromStore(m))
+}
+
+func (a *API) updateIDPMapper(c *call) error {
+	m, err := a.idpMapper(c)
+	if err != nil {
+		return err
+	}
+	in := rep.IdentityProviderMapperFromStore(m)
+	if err := c.body(&in, maxBody); err != nil {
+		return err
+	}
+	in.ID, in.IdentityProviderAlias = m.ID, m.Alias
+	if err := a.st.UpdateIdentityProviderMapper(c.ctx, rep.IdentityProviderMapperToStore(c.realm.ID, in)); err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+func (a *API) deleteIDPMapper(c *call) error {
+	m, err := a.idpMapper(c)
+	if err != nil {
+		return err
+	}
+	if err := a.st.DeleteIdentityProviderMapper(c.ctx, c.realm.ID, m.ID); err != nil {
+		return err
+	}
+	return c.noContent()
+}

@@ -1,0 +1,119 @@
+package admin
+
+import (
+	"bytes"
+	"errors"
+
+	"github.com/keygate/keygate/idp/password"
+	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
+)
+
+// listRealms lists the realms the caller administers (all of them for a
+// master admin), as full or brief representations.
+func (a *API) listRealms(c *call) error {
+	rows, err := a.st.ListRealms(c.ctx)
+	if err != nil {
+		return err
+	}
+	brief := c.flag("briefRepresentation", false)
+	out := []any{}
+	for _, row := range rows {
+		if !c.caller.may(anyRole, row.Name) {
+			continue
+		}
+		r, _, err := rep.DecodeRealm(row)
+		if err != nil {
+			return err
+		}
+		if brief {
+			out = append(out, map[string]any{"id": r.ID, "realm": r.Realm, "displayName": r.DisplayName, "enabled": r.Enabled})
+		} else {
+			out = append(out, r)
+		}
+	}
+	return c.ok(out)
+}
+
+// createRealm imports the body as a realm, as Keycloak's POST /admin/realms
+// does (a whole RealmRepresentation, users and clients included).
+func (a *API) createRealm(c *call) error {
+	data, err := c.read(maxRealmBody)
+	if err != nil {
+		return err
+	}
+	if data = bytes.TrimSpace(data); data[0] != '{' {
+		return badRequest("Expected a realm representation (a JSON object)")
+	}
+	var r rep.Realm
+	if err := rep.Decode(data, &r); err != nil {
+		return err
+	}
+	if r.Realm == "" {
+		return fieldError("realm", "Realm name cannot be empty")
+	}
+	if _, err := a.st.GetRealmByName(c.ctx, r.Realm); err == nil {
+		return conflict("Conflict detected. See logs for details")
+	}
+	if _, err := rep.ImportRealm(c.ctx, a.st, data, rep.ImportOptions{}); err != nil {
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) || c.ctx.Err() != nil {
+			return err
+		}
+		return badRequest(err.Error()) // the import names the JSON path
+	}
+	return c.created(r.Realm)
+}
+
+func (a *API) getRealm(c *call) error {
+	r, _, err := rep.DecodeRealm(c.realm)
+	if err != nil {
+		return err
+	}
+	return c.ok(r)
+}
+
+// updateRealm applies the fields the body has to the realm's settings
+// (Keycloak's partial update). Collections in the body are ignored: they
+// have their own endpoints. A new name renames the realm.
+func (a *API) updateRealm(c *call) error {
+	r, _, err := rep.DecodeRealm(c.realm)
+	if err != nil {
+		return err
+	}
+	if err := c.body(&r, maxBody); err != nil {
+		return err
+	}
+	if r.Realm == "" {
+		return fieldError("realm", "Realm name cannot be empty")
+	}
+	if _, err := password.ParsePolicy(r.PasswordPolicy); err != nil {
+		return badRequest("Invalid config for passwordPolicy: " + err.Error())
+	}
+	r.ID = c.realm.ID // the id cannot change
+	row, err := rep.RealmToStore(r)
+	if err != nil {
+		return err
+	}
+	row.Created = c.realm.Created
+	if row.Name != c.realm.Name {
+		if _, err := a.st.GetRealmByName(c.ctx, row.Name); err == nil {
+			return conflict("Realm " + row.Name + " already exists")
+		}
+	}
+	if err := a.st.UpdateRealm(c.ctx, row); err != nil {
+		return err
+	}
+	a.p.Invalidate(c.realm.ID, c.realm.Name)
+	c.realm = row
+	return c.noContent()
+}
+
+func (a *API) deleteRealm(c *call) error {
+	if c.realm.Name == masterRealm {
+		return badRequest("The master realm cannot be deleted")
+	}
+	if err := a.st.DeleteRealm(c.ctx, c.realm.ID); err != nil {
+		return err
+	}
+	return c.noContent()
+}

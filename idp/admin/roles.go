@@ -1,0 +1,385 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
+)
+
+// container is the owner of the roles a route is about: the realm, or the
+// client named by {client}.
+type container struct {
+	clientID string       // internal id, "" for realm roles
+	client   store.Client // when clientID != ""
+}
+
+func (a *API) container(c *call) (container, error) {
+	if c.r.PathValue("client") == "" {
+		return container{}, nil
+	}
+	cl, err := a.client(c)
+	return container{clientID: cl.ID, client: cl}, err
+}
+
+// roleReps shows roles with their composite flag.
+func (a *API) roleReps(ctx context.Context, realmID string, roles []store.Role) ([]rep.Role, error) {
+	pairs, err := a.st.ListAllRoleComposites(ctx, realmID)
+	if err != nil {
+		return nil, err
+	}
+	parents := map[string]bool{}
+	for _, p := range pairs {
+		parents[p[0]] = true
+	}
+	out := make([]rep.Role, 0, len(roles))
+	for _, r := range roles {
+		rr := rep.RoleFromStore(r, realmID)
+		rr.Composite = parents[r.ID]
+		out = append(out, rr)
+	}
+	return out, nil
+}
+
+func (a *API) listRoles(c *call) error {
+	ct, err := a.container(c)
+	if err != nil {
+		return err
+	}
+	roles, err := a.st.ListRoles(c.ctx, c.realm.ID, ct.clientID)
+	if err != nil {
+		return err
+	}
+	if s := strings.ToLower(c.r.URL.Query().Get("search")); s != "" {
+		roles = slices.DeleteFunc(roles, func(r store.Role) bool { return !strings.Contains(strings.ToLower(r.Name), s) })
+	}
+	first, max, err := c.page(0)
+	if err != nil {
+		return err
+	}
+	out, err := a.roleReps(c.ctx, c.realm.ID, window(roles, first, max))
+	if err != nil {
+		return err
+	}
+	if c.flag("briefRepresentation", true) {
+		for i := range out {
+			out[i].Attributes = nil
+		}
+	}
+	return c.ok(out)
+}
+
+func (a *API) role(c *call, ct container) (store.Role, error) {
+	r, err := a.st.GetRoleByName(c.ctx, c.realm.ID, ct.clientID, c.r.PathValue("role"))
+	if errors.Is(err, store.ErrNotFound) {
+		return r, notFound("Could not find role")
+	}
+	return r, err
+}
+
+func (a *API) getRole(c *call) error {
+	ct, err := a.container(c)
+	if err != nil {
+		return err
+	}
+	r, err := a.role(c, ct)
+	if err != nil {
+		return err
+	}
+	out, err := a.roleReps(c.ctx, c.realm.ID, []store.Role{r})
+	if err != nil {
+		return err
+	}
+	return c.ok(out[0])
+}
+
+func roleConflict(name string) error { return conflict("Role with name " + name + " already exists") }
+
+func (a *API) createRole(c *call) error {
+	ct, err := a.container(c)
+	if err != nil {
+		return err
+	}
+	var in rep.Role
+	if err := c.body(&in, maxBody); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.Name) == "" {
+		return fieldError("name", "Role name is missing")
+	}
+	r := rep.RoleToStore(c.realm.ID, ct.clientID, in)
+	r.ID = uuid.NewString()
+	if err := a.st.CreateRole(c.ctx, r); errors.Is(err, store.ErrConflict) {
+		return roleConflict(r.Name)
+	} else if err != nil {
+		return err
+	}
+	return c.created(r.Name)
+}
+
+func (a *API) updateRole(c *call) error {
+	ct, err := a.container(c)
+	if err != nil {
+		return err
+	}
+	r, err := a.role(c, ct)
+	if err != nil {
+		return err
+	}
+	in := rep.RoleFromStore(r, c.realm.ID)
+	if err := c.body(&in, maxBody); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.Name) == "" {
+		return fieldError("name", "Role name is missing")
+	}
+	r.Name, r.Description, r.Attributes = in.Name, in.Description, in.Attributes
+	if err := a.st.UpdateRole(c.ctx, r); errors.Is(err, store.ErrConflict) {
+		return roleConflict(r.Name)
+	} else if err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+func (a *API) deleteRole(c *call) error {
+	ct, err := a.container(c)
+	if err != nil {
+		return err
+	}
+	r, err := a.role(c, ct)
+	if err != nil {
+		return err
+	}
+	if _, s, err := rep.DecodeRealm(c.realm); err != nil {
+		return err
+	} else if ct.clientID == "" && r.Name == s.DefaultRole {
+		return badRequest("You cannot delete a default role")
+	}
+	if err := a.st.DeleteRole(c.ctx, c.realm.ID, r.ID); err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+// ---- role mappings of users and groups
+
+// owner is who holds role mappings: a user ({id}) or a group ({group}).
+type owner struct {
+	direct    func(ctx context.Context) ([]store.Role, error)
+	grant     func(ctx context.Context, roleIDs []string) error
+	revoke    func(ctx context.Context, roleIDs []string) error
+	effective func(ctx context.Context) (realm []string, client map[string][]string, err error)
+}
+
+func (a *API) owner(c *call) (owner, error) {
+	realmID := c.realm.ID
+	if c.r.PathValue("id") != "" {
+		u, err := a.user(c)
+		return owner{
+			direct: func(ctx context.Context) ([]store.Role, error) { return a.st.ListUserRoles(ctx, realmID, u.ID) },
+			grant:  func(ctx context.Context, ids []string) error { return a.st.GrantUserRoles(ctx, realmID, u.ID, ids) },
+			revoke: func(ctx context.Context, ids []string) error { return a.st.RevokeUserRoles(ctx, realmID, u.ID, ids) },
+			effective: func(ctx context.Context) ([]string, map[string][]string, error) {
+				return a.p.UserRoles(ctx, realmID, u.ID)
+			},
+		}, err
+	}
+	g, err := a.group(c)
+	direct := func(ctx context.Context) ([]store.Role, error) { return a.st.ListGroupRoles(ctx, realmID, g.ID) }
+	return owner{
+		direct: direct,
+		grant:  func(ctx context.Context, ids []string) error { return a.st.GrantGroupRoles(ctx, realmID, g.ID, ids) },
+		revoke: func(ctx context.Context, ids []string) error { return a.st.RevokeGroupRoles(ctx, realmID, g.ID, ids) },
+		effective: func(ctx context.Context) ([]string, map[string][]string, error) {
+			roles, err := direct(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			expanded, err := a.expand(ctx, realmID, roles)
+			if err != nil {
+				return nil, nil, err
+			}
+			return a.roleNames(ctx, realmID, expanded)
+		},
+	}, err
+}
+
+// expand adds every role roles include through composites.
+func (a *API) expand(ctx context.Context, realmID string, roles []store.Role) ([]store.Role, error) {
+	all, err := a.st.ListAllRoles(ctx, realmID)
+	if err != nil {
+		return nil, err
+	}
+	pairs, err := a.st.ListAllRoleComposites(ctx, realmID)
+	if err != nil {
+		return nil, err
+	}
+	kids := map[string][]string{}
+	for _, p := range pairs {
+		kids[p[0]] = append(kids[p[0]], p[1])
+	}
+	seen := map[string]bool{}
+	var walk func(id string)
+	walk = func(id string) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		for _, k := range kids[id] {
+			walk(k)
+		}
+	}
+	for _, r := range roles {
+		walk(r.ID)
+	}
+	return slices.DeleteFunc(all, func(r store.Role) bool { return !seen[r.ID] }), nil
+}
+
+type mappingView int
+
+const (
+	direct mappingView = iota
+	effective
+	available
+)
+
+// listMappings serves the realm or client role mappings of a user or group:
+// direct, effective (composites and groups expanded) or available (the
+// container's roles not effectively held).
+func (a *API) listMappings(view mappingView) handler {
+	return func(c *call) error {
+		o, err := a.owner(c)
+		if err != nil {
+			return err
+		}
+		ct, err := a.container(c)
+		if err != nil {
+			return err
+		}
+		var roles []store.Role
+		if view == direct {
+			if roles, err = o.direct(c.ctx); err != nil {
+				return err
+			}
+			roles = slices.DeleteFunc(roles, func(r store.Role) bool { return r.ClientID != ct.clientID })
+		} else {
+			realmNames, clientNames, err := o.effective(c.ctx)
+			if err != nil {
+				return err
+			}
+			held := realmNames
+			if ct.clientID != "" {
+				held = clientNames[ct.client.ClientID]
+			}
+			if roles, err = a.st.ListRoles(c.ctx, c.realm.ID, ct.clientID); err != nil {
+				return err
+			}
+			roles = slices.DeleteFunc(roles, func(r store.Role) bool { return slices.Contains(held, r.Name) == (view == available) })
+		}
+		out, err := a.roleReps(c.ctx, c.realm.ID, roles)
+		if err != nil {
+			return err
+		}
+		return c.ok(out)
+	}
+}
+
+// allMappings is GET /users/{id}/role-mappings.
+func (a *API) allMappings(c *call) error {
+	o, err := a.owner(c)
+	if err != nil {
+		return err
+	}
+	roles, err := o.direct(c.ctx)
+	if err != nil {
+		return err
+	}
+	reps, err := a.roleReps(c.ctx, c.realm.ID, roles)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{}
+	realm := []rep.Role{}
+	clients := map[string]map[string]any{}
+	for i, r := range roles {
+		if r.ClientID == "" {
+			realm = append(realm, reps[i])
+			continue
+		}
+		cl, err := a.st.GetClient(c.ctx, c.realm.ID, r.ClientID)
+		if err != nil {
+			return err
+		}
+		m := clients[cl.ClientID]
+		if m == nil {
+			m = map[string]any{"id": cl.ID, "client": cl.ClientID, "mappings": []rep.Role{}}
+			clients[cl.ClientID] = m
+		}
+		m["mappings"] = append(m["mappings"].([]rep.Role), reps[i])
+	}
+	if len(realm) > 0 {
+		out["realmMappings"] = realm
+	}
+	if len(clients) > 0 {
+		out["clientMappings"] = clients
+	}
+	return c.ok(out)
+}
+
+// changeMappings adds or removes the roles the body lists (by id, or by
+// name within the container).
+func (a *API) changeMappings(add bool) handler {
+	return func(c *call) error {
+		o, err := a.owner(c)
+		if err != nil {
+			return err
+		}
+		ct, err := a.container(c)
+		if err != nil {
+			return err
+		}
+		var in []rep.Role
+		if err := c.body(&in, maxBody); err != nil {
+			return err
+		}
+		ids := make([]string, 0, len(in))
+		for _, r := range in {
+			var role store.Role
+			if r.ID != "" {
+				role, err = a.st.GetRole(c.ctx, c.realm.ID, r.ID)
+				if err == nil && role.ClientID != ct.clientID {
+					err = store.ErrNotFound
+				}
+			} else {
+				role, err = a.st.GetRoleByName(c.ctx, c.realm.ID, ct.clientID, r.Name)
+			}
+			if errors.Is(err, store.ErrNotFound) {
+				return notFound("Role not found")
+			}
+			if err != nil {
+				return err
+			}
+			// No escalation: a realm's own admins grant only the
+			// realm-management roles they hold themselves.
+			if add && ct.client.ClientID == mgmtClient && !c.caller.serverAdmin && !slices.Contains(c.caller.mgmtRoles, role.Name) {
+				return errForbidden
+			}
+			ids = append(ids, role.ID)
+		}
+		if add {
+			err = o.grant(c.ctx, ids)
+		} else {
+			err = o.revoke(c.ctx, ids)
+		}
+		if err != nil && !(errors.Is(err, store.ErrNotFound) && !add) {
+			return err
+		}
+		return c.noContent()
+	}
+}

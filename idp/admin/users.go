@@ -1,0 +1,483 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keygate/keygate/idp/authn"
+	"github.com/keygate/keygate/idp/password"
+	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
+)
+
+// defaultMax is Keycloak's default page size for users and groups.
+const defaultMax = 100
+
+// userQuery reads Keycloak's user search parameters. search follows
+// Keycloak 26: "foo" and "foo*" match at the start (index range scans),
+// "*foo*" anywhere, a quoted "\"foo\"" exactly, "*" everything.
+func (c *call) userQuery() (q store.UserQuery, exact string, err error) {
+	v := c.r.URL.Query()
+	q.Username, q.Email, q.FirstName, q.LastName = v.Get("username"), v.Get("email"), v.Get("firstName"), v.Get("lastName")
+	q.Exact = c.flag("exact", false)
+	if e := v.Get("enabled"); e != "" {
+		b := c.flag("enabled", true)
+		q.Enabled = &b
+	}
+	s := strings.TrimSpace(v.Get("search"))
+	switch {
+	case len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"':
+		exact = strings.ToLower(s[1 : len(s)-1])
+	case strings.HasPrefix(s, "*") || s == "":
+		q.Search = strings.Trim(s, "*")
+	default:
+		q.Search, q.Prefix = strings.TrimSuffix(s, "*"), true
+	}
+	return q, exact, nil
+}
+
+func (a *API) listUsers(c *call) error {
+	q, exact, err := c.userQuery()
+	if err != nil {
+		return err
+	}
+	if q.First, q.Max, err = c.page(defaultMax); err != nil {
+		return err
+	}
+	var users []store.User
+	if exact != "" {
+		users, err = a.exactUsers(c.ctx, c.realm.ID, exact, q)
+	} else if s, ok := a.st.(store.UserSearcher); ok {
+		users, err = s.SearchUsers(c.ctx, c.realm.ID, q)
+	} else {
+		users, err = a.st.ListUsers(c.ctx, c.realm.ID, q)
+	}
+	if err != nil {
+		return err
+	}
+	brief := c.flag("briefRepresentation", false)
+	out := make([]rep.User, 0, len(users))
+	for _, u := range users {
+		out = append(out, userRep(u, brief))
+	}
+	return c.ok(out)
+}
+
+// exactUsers serves search="value": users whose username or email is value.
+func (a *API) exactUsers(ctx context.Context, realmID, value string, q store.UserQuery) ([]store.User, error) {
+	var out []store.User
+	for _, get := range []func(context.Context, string, string) (store.User, error){a.st.GetUserByUsername, a.st.GetUserByEmail} {
+		u, err := get(ctx, realmID, value)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if u.ServiceAccount == "" && (q.Enabled == nil || *q.Enabled == u.Enabled) &&
+			!slices.ContainsFunc(out, func(x store.User) bool { return x.ID == u.ID }) {
+			out = append(out, u)
+		}
+	}
+	if q.First >= len(out) {
+		return nil, nil
+	}
+	return out[q.First:], nil
+}
+
+func (a *API) countUsers(c *call) error {
+	q, exact, err := c.userQuery()
+	if err != nil {
+		return err
+	}
+	if exact != "" {
+		users, err := a.exactUsers(c.ctx, c.realm.ID, exact, q)
+		if err != nil {
+			return err
+		}
+		return c.ok(len(users))
+	}
+	n, err := a.st.CountUsers(c.ctx, c.realm.ID, q)
+	if err != nil {
+		return err
+	}
+	return c.ok(n)
+}
+
+// userRep is a user as the admin API shows it.
+func userRep(u store.User, brief bool) rep.User {
+	r := rep.UserFromStore(u)
+	if r.RequiredActions == nil {
+		r.RequiredActions = []string{}
+	}
+	r.DisableableCredentialTypes = []string{}
+	if brief {
+		r.Attributes = nil
+	} else {
+		r.Access = map[string]bool{"manageGroupMembership": true, "view": true, "mapRoles": true, "impersonate": false, "manage": true}
+	}
+	return r
+}
+
+func (a *API) user(c *call) (store.User, error) {
+	id, err := c.id("id", "User")
+	if err != nil {
+		return store.User{}, err
+	}
+	u, err := a.st.GetUser(c.ctx, c.realm.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return u, notFound("User not found")
+	}
+	return u, err
+}
+
+func (a *API) getUser(c *call) error {
+	u, err := a.user(c)
+	if err != nil {
+		return err
+	}
+	return c.ok(userRep(u, false))
+}
+
+// policy is the realm's password policy.
+func (c *call) policy() (password.Policy, rep.RealmSettings, error) {
+	_, s, err := rep.DecodeRealm(c.realm)
+	if err != nil {
+		return password.Policy{}, s, err
+	}
+	p, err := password.ParsePolicy(s.PasswordPolicy)
+	return p, s, err
+}
+
+// hashPassword checks pw against the realm policy and hashes it through
+// the bounded pool.
+func (a *API) hashPassword(c *call, policy password.Policy, u store.User, pw string) (store.Credential, error) {
+	if err := policy.Validate(pw, u.Username, u.Email); err != nil {
+		return store.Credential{}, err
+	}
+	return authn.NewPasswordCredential(c.ctx, a.lim, policy, u.ID, pw)
+}
+
+// createUser creates a user as Keycloak's admin API does: enabled and
+// emailVerified default to false, the realm's default role and groups are
+// granted, `groups` (paths) joined and a plain `credentials[].value` hashed
+// under the realm's policy. Role mappings in the body are ignored, as in
+// Keycloak (they have their own endpoint).
+func (a *API) createUser(c *call) error {
+	var in rep.User
+	if err := c.body(&in, maxBody); err != nil {
+		return err
+	}
+	policy, settings, err := c.policy()
+	if err != nil {
+		return err
+	}
+	if settings.RegistrationEmailAsUsername && in.Email != "" {
+		in.Username = in.Email
+	}
+	if strings.TrimSpace(in.Username) == "" {
+		return fieldError("username", "error-user-attribute-required")
+	}
+	in.ID, in.ServiceAccountClientID = "", ""
+	u := rep.UserToStore(c.realm.ID, in)
+	u.ID, u.Created = uuid.NewString(), time.Now().UTC()
+	var creds []store.Credential
+	for i, cr := range in.Credentials {
+		switch {
+		case cr.Type != "" && cr.Type != "password":
+			return fieldError("credentials", "Unsupported credential type "+cr.Type)
+		case cr.Value == "":
+			continue
+		}
+		cred, err := a.hashPassword(c, policy, u, cr.Value)
+		if err != nil {
+			return err
+		}
+		cred.Priority = i
+		creds = append(creds, cred)
+		if cr.Temporary != nil && *cr.Temporary && !slices.Contains(u.RequiredActions, "UPDATE_PASSWORD") {
+			u.RequiredActions = append(u.RequiredActions, "UPDATE_PASSWORD")
+		}
+	}
+	nu := store.NewUser{User: u, Credentials: creds}
+	if err := a.checkUnique(c.ctx, c.realm.ID, "", u, settings); err != nil {
+		return err
+	}
+	if id, err := a.defaultRole(c, settings.DefaultRole); err != nil {
+		return err
+	} else if id != "" {
+		nu.RoleIDs = []string{id}
+	}
+	if paths := append(slices.Clone(settings.DefaultGroups), in.Groups...); len(paths) > 0 {
+		if nu.GroupIDs, err = a.groupIDsByPath(c.ctx, c.realm.ID, paths); err != nil {
+			return err
+		}
+	}
+	if err := a.users.create(c.ctx, nu); err != nil {
+		if errors.Is(err, store.ErrConflict) { // lost a race: say with what
+			if uerr := a.checkUnique(c.ctx, c.realm.ID, "", u, settings); uerr != nil {
+				return uerr
+			}
+		}
+		return err
+	}
+	return c.created(u.ID)
+}
+
+// defaultRole is the id of the realm's default role ("" if it has none).
+func (a *API) defaultRole(c *call, name string) (string, error) {
+	key := "defaultRole " + c.realm.ID
+	if id, ok := a.auth.get(key).(string); ok {
+		return id, nil
+	}
+	role, err := a.st.GetRoleByName(c.ctx, c.realm.ID, "", name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	a.auth.put(key, role.ID)
+	return role.ID, nil
+}
+
+// checkUnique answers Keycloak's 409s for a username or email that another
+// user (not selfID) has.
+func (a *API) checkUnique(ctx context.Context, realmID, selfID string, u store.User, s rep.RealmSettings) error {
+	if other, err := a.st.GetUserByUsername(ctx, realmID, u.Username); err == nil && other.ID != selfID {
+		return conflict("User exists with same username")
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if u.Email == "" || s.DuplicateEmailsAllowed {
+		return nil
+	}
+	if other, err := a.st.GetUserByEmail(ctx, realmID, u.Email); err == nil && other.ID != selfID {
+		return conflict("User exists with same email")
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// updateUser applies the fields the body has (Keycloak's partial update).
+func (a *API) updateUser(c *call) error {
+	u, err := a.user(c)
+	if err != nil {
+		return err
+	}
+	r := rep.UserFromStore(u)
+	if err := c.body(&r, maxBody); err != nil {
+		return err
+	}
+	if strings.TrimSpace(r.Username) == "" {
+		return fieldError("username", "error-user-attribute-required")
+	}
+	next := rep.UserToStore(c.realm.ID, r)
+	next.ID, next.Created, next.ServiceAccount, next.FederationLink = u.ID, u.Created, u.ServiceAccount, u.FederationLink
+	_, settings, err := c.policy()
+	if err != nil {
+		return err
+	}
+	err = a.st.Tx(c.ctx, func(ctx context.Context) error {
+		if err := a.checkUnique(ctx, c.realm.ID, u.ID, next, settings); err != nil {
+			return err
+		}
+		return a.st.UpdateUser(ctx, next)
+	})
+	if err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+func (a *API) deleteUser(c *call) error {
+	u, err := a.user(c)
+	if err != nil {
+		return err
+	}
+	if err := a.st.DeleteUser(c.ctx, c.realm.ID, u.ID); err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+// resetPassword sets the user's one password credential. `temporary` adds
+// the UPDATE_PASSWORD required action, and a permanent password clears it.
+func (a *API) resetPassword(c *call) error {
+	u, err := a.user(c)
+	if err != nil {
+		return err
+	}
+	var in rep.Credential
+	if err := c.body(&in, maxBody); err != nil {
+		return err
+	}
+	if in.Type != "" && in.Type != "password" {
+		return badRequest("Unsupported credential type " + in.Type)
+	}
+	if in.Value == "" {
+		return &apiError{status: http.StatusBadRequest, body: map[string]any{"error": "Password cannot be empty"}}
+	}
+	policy, _, err := c.policy()
+	if err != nil {
+		return err
+	}
+	cred, err := a.hashPassword(c, policy, u, in.Value)
+	if err != nil {
+		return err
+	}
+	temporary := in.Temporary != nil && *in.Temporary
+	err = a.st.Tx(c.ctx, func(ctx context.Context) error {
+		if err := a.st.SetPassword(ctx, u.ID, cred); err != nil {
+			return err
+		}
+		has := slices.Contains(u.RequiredActions, "UPDATE_PASSWORD")
+		switch {
+		case temporary && !has:
+			u.RequiredActions = append(u.RequiredActions, "UPDATE_PASSWORD")
+		case !temporary && has:
+			u.RequiredActions = slices.DeleteFunc(u.RequiredActions, func(s string) bool { return s == "UPDATE_PASSWORD" })
+		default:
+			return nil
+		}
+		return a.st.UpdateUser(ctx, u)
+	})
+	if err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+// executeActionsEmail: keygate sends no email.
+func (a *API) executeActionsEmail(c *call) error {
+	if _, err := a.user(c); err != nil {
+		return err
+	}
+	return errMsg(http.StatusNotImplemented, "keygate does not send email: execute-actions-email and send-verify-email are not supported")
+}
+
+// listCredentials shows the user's credentials with credentialData
+// (algorithm, iterations) and never secretData.
+func (a *API) listCredentials(c *call) error {
+	u, err := a.user(c)
+	if err != nil {
+		return err
+	}
+	creds, err := a.st.ListCredentials(c.ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	out := make([]rep.Credential, 0, len(creds))
+	for _, cr := range creds {
+		r := rep.CredentialFromStore(cr)
+		r.SecretData = ""
+		out = append(out, r)
+	}
+	return c.ok(out)
+}
+
+func (a *API) deleteCredential(c *call) error {
+	u, err := a.user(c)
+	if err != nil {
+		return err
+	}
+	id, err := c.id("cred", "Credential")
+	if err != nil {
+		return err
+	}
+	if err := a.st.DeleteCredential(c.ctx, u.ID, id); errors.Is(err, store.ErrNotFound) {
+		return notFound("Credential not found")
+	} else if err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+func (a *API) userSessions(c *call) error {
+	u, err := a.user(c)
+	if err != nil {
+		return err
+	}
+	sessions, err := a.st.ListUserSessions(c.ctx, c.realm.ID, u.ID)
+	if err != nil {
+		return err
+	}
+	out := []map[string]any{}
+	for _, s := range sessions {
+		out = append(out, map[string]any{"id": s.ID, "username": u.Username, "userId": u.ID, "ipAddress": s.IPAddress,
+			"start": s.Created.UnixMilli(), "lastAccess": s.LastSeen.UnixMilli(), "rememberMe": s.RememberMe, "clients": map[string]string{}})
+	}
+	return c.ok(out)
+}
+
+func (a *API) logoutUser(c *call) error {
+	u, err := a.user(c)
+	if err != nil {
+		return err
+	}
+	if err := a.st.DeleteUserSessions(c.ctx, c.realm.ID, u.ID); err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+// ---- brute force
+
+func (a *API) bruteForceStatus(c *call) error {
+	u, err := a.user(c)
+	if err != nil {
+		return err
+	}
+	f, err := a.st.GetLoginFailure(c.ctx, c.realm.ID, u.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	disabled := time.Now().Before(f.FailedLoginNotBefore) || (!u.Enabled && lockedOut(u))
+	out := map[string]any{"numFailures": f.NumFailures, "disabled": disabled, "lastIPFailure": f.LastIPFailure, "lastFailure": 0}
+	if !f.LastFailure.IsZero() {
+		out["lastFailure"] = f.LastFailure.UnixMilli()
+	}
+	if f.LastIPFailure == "" {
+		out["lastIPFailure"] = "n/a"
+	}
+	return c.ok(out)
+}
+
+func lockedOut(u store.User) bool {
+	return slices.Contains(u.Attributes["disabledReason"], "permanentLockout")
+}
+
+// bruteForceUnlock clears the user's failures and re-enables a user that
+// a permanent lockout disabled.
+func (a *API) bruteForceUnlock(c *call) error {
+	u, err := a.user(c)
+	if err != nil {
+		return err
+	}
+	err = a.st.Tx(c.ctx, func(ctx context.Context) error {
+		if err := a.st.DeleteLoginFailure(ctx, c.realm.ID, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if !lockedOut(u) {
+			return nil
+		}
+		delete(u.Attributes, "disabledReason")
+		u.Enabled = true
+		return a.st.UpdateUser(ctx, u)
+	})
+	if err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+func (a *API) bruteForceUnlockAll(c *call) error {
+	if err := a.st.DeleteLoginFailures(c.ctx, c.realm.ID); err != nil {
+		return err
+	}
+	return c.noContent()
+}

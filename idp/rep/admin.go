@@ -1,0 +1,132 @@
+package rep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keygate/keygate/store"
+)
+
+// What the admin API and client registration need from this layer: decoding
+// a single representation, and writing one client the way import writes
+// them (defaults, secret, service account).
+
+// Decode decodes one representation into v (a pointer) as Keycloak's
+// Jackson reads it: unknown fields ignored, scalars coerced, and errors
+// naming the JSON path of the first invalid value (`enabled: expected
+// boolean, got string`). Decoding into a value already holding a
+// representation replaces only the fields data has, which is Keycloak's
+// partial-update semantics for PUT.
+func Decode(data []byte, v any) error {
+	if err := decodeAt(data, v, ""); err != nil {
+		return &DecodeError{msg: err.Error()}
+	}
+	return nil
+}
+
+// DecodeError is a representation that does not fit its type.
+type DecodeError struct{ msg string }
+
+func (e *DecodeError) Error() string { return e.msg }
+
+// Field is the JSON path the error names ("" for the whole document).
+func (e *DecodeError) Field() string {
+	f, _, ok := strings.Cut(e.msg, ": ")
+	if !ok || f == "(document)" {
+		return ""
+	}
+	return f
+}
+
+// GroupPaths maps each group's id to its path ("/parent/child").
+func GroupPaths(groups []store.Group) map[string]string { return groupPaths(groups) }
+
+// PrepareClient fills in c as a new client of realm: Keycloak's defaults
+// made explicit, the realm's default client scopes when c names none, a
+// secret for a confidential OIDC client, ids for c and its protocol mappers.
+// It returns warnings about unknown client scopes it dropped.
+func PrepareClient(ctx context.Context, st store.Store, realm store.Realm, c *Client) ([]string, error) {
+	r, _, err := DecodeRealm(realm)
+	if err != nil {
+		return nil, err
+	}
+	scopes, err := st.ListClientScopes(ctx, realm.ID)
+	if err != nil {
+		return nil, err
+	}
+	scopeProtocol := map[string]string{}
+	for _, s := range scopes {
+		rs, err := ClientScopeFromStore(s)
+		if err != nil {
+			return nil, err
+		}
+		scopeProtocol[s.Name] = strOr(rs.Protocol, "openid-connect")
+	}
+	if c.ID == "" {
+		c.ID = newID()
+	}
+	for i := range c.ProtocolMappers {
+		if c.ProtocolMappers[i].ID == "" {
+			c.ProtocolMappers[i].ID = newID()
+		}
+	}
+	return prepareClient(c, &r, scopeProtocol, "", nil)
+}
+
+// CreateClient prepares c (see PrepareClient) and writes it, with its
+// service-account user when serviceAccountsEnabled, in one transaction. It
+// returns the stored row; store.ErrConflict when the clientId is taken.
+func CreateClient(ctx context.Context, st store.Store, realm store.Realm, c *Client) (store.Client, []string, error) {
+	warnings, err := PrepareClient(ctx, st, realm, c)
+	if err != nil {
+		return store.Client{}, nil, err
+	}
+	row, err := ClientToStore(realm.ID, *c)
+	if err != nil {
+		return store.Client{}, nil, err
+	}
+	row.Created = time.Now().UTC()
+	err = st.Tx(ctx, func(ctx context.Context) error {
+		if err := st.CreateClient(ctx, row); err != nil {
+			return err
+		}
+		return EnsureServiceAccount(ctx, st, realm, row)
+	})
+	return row, warnings, err
+}
+
+// EnsureServiceAccount creates the service-account user
+// (`service-account-<clientId>`, holding the realm's default role) of a
+// client with serviceAccountsEnabled that has none yet; otherwise it does
+// nothing.
+func EnsureServiceAccount(ctx context.Context, st store.Store, realm store.Realm, row store.Client) error {
+	_, cs, err := DecodeClient(row)
+	if err != nil || !cs.ServiceAccountsEnabled {
+		return err
+	}
+	if _, err := st.GetServiceAccountUser(ctx, realm.ID, row.ID); !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	_, s, err := DecodeRealm(realm)
+	if err != nil {
+		return err
+	}
+	u := store.User{ID: uuid.NewString(), RealmID: realm.ID, Username: "service-account-" + strings.ToLower(row.ClientID),
+		Enabled: true, Created: time.Now().UTC(), ServiceAccount: row.ID}
+	if err := st.CreateUser(ctx, u); err != nil {
+		return fmt.Errorf("service account of client %q: %w", row.ClientID, err)
+	}
+	role, err := st.GetRoleByName(ctx, realm.ID, "", s.DefaultRole)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return st.GrantUserRoles(ctx, realm.ID, u.ID, []string{role.ID})
+}

@@ -1,0 +1,278 @@
+// @keycloak/keycloak-admin-client against keygate's admin REST API.
+// KEYGATE_URL: a server with the bootstrap admin admin / admin-secret-pw.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import KcAdminClient from "@keycloak/keycloak-admin-client";
+
+const baseUrl = process.env.KEYGATE_URL;
+const realm = "e2e-admin";
+
+async function adminClient() {
+  const kc = new KcAdminClient({ baseUrl, realmName: "master" });
+  await kc.auth({ username: "admin", password: "admin-secret-pw", grantType: "password", clientId: "admin-cli" });
+  return kc;
+}
+
+// status runs fn and returns the HTTP status of the NetworkError it throws.
+async function status(fn) {
+  try {
+    await fn();
+  } catch (e) {
+    if (e.response) return { status: e.response.status, data: e.responseData };
+    throw e;
+  }
+  return { status: 200 };
+}
+
+async function rawFetch(kc, method, path, body) {
+  return fetch(`${baseUrl}/admin/realms/${path}`, {
+    method,
+    headers: { authorization: `Bearer ${kc.accessToken}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+test("admin client drives every call", async (t) => {
+  const kc = await adminClient();
+
+  await t.test("realms", async () => {
+    await kc.realms.create({ realm, enabled: true, passwordPolicy: "length(8)" });
+    assert.equal((await status(() => kc.realms.create({ realm }))).status, 409);
+    const r = await kc.realms.findOne({ realm });
+    assert.equal(r.realm, realm);
+    assert.equal(r.enabled, true);
+    await kc.realms.update({ realm }, { displayName: "E2E" });
+    assert.equal((await kc.realms.findOne({ realm })).displayName, "E2E");
+    assert.ok((await kc.realms.find()).some((x) => x.realm === realm));
+    assert.equal(await kc.realms.findOne({ realm: "no-such-realm" }), null);
+    const res = await rawFetch(kc, "POST", "", { realm: 42, enabled: "maybe" });
+    assert.equal(res.status, 400);
+    assert.ok((await res.json()).errorMessage);
+  });
+  kc.setConfig({ realmName: realm });
+
+  let userId;
+  await t.test("users", async () => {
+    const { id } = await kc.users.create({ username: "alice", email: "alice@example.com", enabled: true, firstName: "Alice", lastName: "Liddell" });
+    userId = id;
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    const dup = await status(() => kc.users.create({ username: "alice" }));
+    assert.equal(dup.status, 409);
+    assert.equal(dup.data.errorMessage, "User exists with same username");
+    assert.equal((await status(() => kc.users.create({ username: "bob", email: "alice@example.com" }))).data.errorMessage, "User exists with same email");
+    for (let i = 0; i < 5; i++) await kc.users.create({ username: `user${i}`, enabled: i % 2 === 0 });
+    assert.equal((await kc.users.find({ search: "user", max: 3 })).length, 3);
+    assert.equal((await kc.users.find({ search: "user", first: 3 })).length, 2);
+    assert.deepEqual((await kc.users.find({ username: "alice", exact: true })).map((u) => u.id), [id]);
+    assert.equal((await kc.users.find({ email: "alice@example.com" })).length, 1);
+    assert.equal((await kc.users.find({ search: "%" })).length, 0);
+    assert.equal((await kc.users.find({ search: "' OR '1'='1" })).length, 0);
+    const brief = await kc.users.find({ search: "alice", briefRepresentation: true });
+    assert.equal(brief[0].username, "alice");
+    assert.equal(await kc.users.count({ search: "user" }), 5);
+    assert.equal(await kc.users.count(), 6);
+    const alice = await kc.users.findOne({ id });
+    assert.equal(alice.email, "alice@example.com");
+    assert.equal(await kc.users.findOne({ id: "00000000-0000-4000-8000-000000000000" }), null);
+    assert.equal(await kc.users.findOne({ id: "not-a-uuid" }), null);
+    await kc.users.update({ id }, { firstName: "Alicia" });
+    assert.equal((await kc.users.findOne({ id })).firstName, "Alicia");
+    assert.equal((await kc.users.findOne({ id })).lastName, "Liddell");
+  });
+
+  await t.test("passwords and credentials", async () => {
+    const weak = await status(() => kc.users.resetPassword({ id: userId, credential: { type: "password", value: "short", temporary: false } }));
+    assert.equal(weak.status, 400);
+    assert.equal(weak.data.error, "invalidPasswordMinLengthMessage");
+    await kc.users.resetPassword({ id: userId, credential: { type: "password", value: "wonderland-1", temporary: false } });
+    const creds = await kc.users.getCredentials({ id: userId });
+    assert.equal(creds.length, 1);
+    assert.equal(creds[0].type, "password");
+    assert.equal(creds[0].secretData, undefined);
+    const data = JSON.parse(creds[0].credentialData);
+    assert.equal(data.algorithm, "pbkdf2-sha256");
+    assert.ok(data.hashIterations > 0);
+    const tok = await fetch(`${baseUrl}/realms/${realm}/protocol/openid-connect/token`, {
+      method: "POST",
+      body: new URLSearchParams({ grant_type: "password", client_id: "admin-cli", username: "alice", password: "wonderland-1" }),
+    });
+    assert.equal(tok.status, 200);
+    const email = await status(() => kc.users.executeActionsEmail({ id: userId, actions: ["UPDATE_PASSWORD"] }));
+    assert.equal(email.status, 501);
+    await kc.users.deleteCredential({ id: userId, credentialId: creds[0].id });
+    assert.equal((await kc.users.getCredentials({ id: userId })).length, 0);
+  });
+
+  let clientUuid;
+  await t.test("clients", async () => {
+    const { id } = await kc.clients.create({ clientId: "app", redirectUris: ["https://app.example.com/*"], serviceAccountsEnabled: true });
+    clientUuid = id;
+    assert.equal((await status(() => kc.clients.create({ clientId: "app" }))).status, 409);
+    const found = await kc.clients.find({ clientId: "app" });
+    assert.equal(found.length, 1);
+    assert.equal(found[0].id, id);
+    const c = await kc.clients.findOne({ id });
+    assert.equal(c.clientId, "app");
+    assert.deepEqual(c.redirectUris, ["https://app.example.com/*"]);
+    await kc.clients.update({ id }, { description: "the app" });
+    assert.equal((await kc.clients.findOne({ id })).description, "the app");
+    const s1 = await kc.clients.getClientSecret({ id });
+    assert.equal(s1.type, "secret");
+    assert.ok(s1.value.length >= 32);
+    const s2 = await kc.clients.generateNewClientSecret({ id });
+    assert.notEqual(s2.value, s1.value);
+    assert.equal((await kc.clients.getClientSecret({ id })).value, s2.value);
+    const sa = await kc.clients.getServiceAccountUser({ id });
+    assert.equal(sa.username, "service-account-app");
+    const cc = await fetch(`${baseUrl}/realms/${realm}/protocol/openid-connect/token`, {
+      method: "POST",
+      headers: { authorization: "Basic " + Buffer.from(`app:${s2.value}`).toString("base64") },
+      body: new URLSearchParams({ grant_type: "client_credentials" }),
+    });
+    assert.equal(cc.status, 200);
+    assert.equal(await kc.clients.findOne({ id: "00000000-0000-4000-8000-000000000000" }), null);
+  });
+
+  await t.test("roles and role mappings", async () => {
+    const { roleName } = await kc.roles.create({ name: "editor", description: "Edits" });
+    assert.equal(roleName, "editor");
+    assert.equal((await status(() => kc.roles.create({ name: "editor" }))).status, 409);
+    const editor = await kc.roles.findOneByName({ name: "editor" });
+    assert.equal(editor.description, "Edits");
+    await kc.roles.updateByName({ name: "editor" }, { name: "editor", description: "Edits things" });
+    assert.equal((await kc.roles.findOneByName({ name: "editor" })).description, "Edits things");
+    assert.ok((await kc.roles.find()).some((r) => r.name === "editor"));
+    assert.equal(await kc.roles.findOneByName({ name: "nope" }), null);
+
+    await kc.clients.createRole({ id: clientUuid, name: "reader" });
+    const reader = await kc.clients.findRole({ id: clientUuid, roleName: "reader" });
+    assert.equal(reader.clientRole, true);
+    assert.equal((await kc.clients.listRoles({ id: clientUuid })).length, 1);
+
+    await kc.users.addRealmRoleMappings({ id: userId, roles: [{ id: editor.id, name: "editor" }] });
+    assert.ok((await kc.users.listRealmRoleMappings({ id: userId })).some((r) => r.name === "editor"));
+    const composite = await kc.users.listCompositeRealmRoleMappings({ id: userId });
+    assert.ok(composite.some((r) => r.name === "offline_access"), "default role composites are effective");
+    await kc.users.addClientRoleMappings({ id: userId, clientUniqueId: clientUuid, roles: [{ id: reader.id, name: "reader" }] });
+    assert.deepEqual((await kc.users.listClientRoleMappings({ id: userId, clientUniqueId: clientUuid })).map((r) => r.name), ["reader"]);
+    assert.deepEqual((await kc.users.listCompositeClientRoleMappings({ id: userId, clientUniqueId: clientUuid })).map((r) => r.name), ["reader"]);
+    const all = await kc.users.listRoleMappings({ id: userId });
+    assert.ok(all.realmMappings.some((r) => r.name === "editor"));
+    assert.equal(all.clientMappings.app.mappings[0].name, "reader");
+    await kc.users.delClientRoleMappings({ id: userId, clientUniqueId: clientUuid, roles: [{ id: reader.id, name: "reader" }] });
+    await kc.users.delRealmRoleMappings({ id: userId, roles: [{ id: editor.id, name: "editor" }] });
+    assert.ok(!(await kc.users.listRealmRoleMappings({ id: userId })).some((r) => r.name === "editor"));
+    await kc.clients.delRole({ id: clientUuid, roleName: "reader" });
+    await kc.roles.delByName({ name: "editor" });
+  });
+
+  await t.test("groups", async () => {
+    const { id } = await kc.groups.create({ name: "staff" });
+    assert.equal((await status(() => kc.groups.create({ name: "staff" }))).status, 409);
+    const child = await kc.groups.createChildGroup({ id }, { name: "ops" });
+    const subs = await kc.groups.listSubGroups({ parentId: id });
+    assert.deepEqual(subs.map((g) => g.path), ["/staff/ops"]);
+    const g = await kc.groups.findOne({ id });
+    assert.equal(g.subGroupCount, 1);
+    assert.ok((await kc.groups.find()).some((x) => x.name === "staff"));
+    await kc.users.addToGroup({ id: userId, groupId: child.id });
+    assert.deepEqual((await kc.users.listGroups({ id: userId })).map((x) => x.path), ["/staff/ops"]);
+    assert.deepEqual((await kc.groups.listMembers({ id: child.id })).map((u) => u.username), ["alice"]);
+    await kc.users.delFromGroup({ id: userId, groupId: child.id });
+    assert.equal((await kc.groups.listMembers({ id: child.id })).length, 0);
+    await kc.groups.update({ id }, { name: "people" });
+    assert.equal((await kc.groups.findOne({ id })).name, "people");
+    await kc.groups.del({ id });
+    assert.equal(await kc.groups.findOne({ id: child.id }), null);
+  });
+
+  await t.test("clients-initial-access", async () => {
+    const iat = await kc.realms.createClientsInitialAccess({ realm }, { count: 2, expiration: 600 });
+    assert.ok(iat.token && iat.id);
+    assert.equal(iat.remainingCount, 2);
+    const list = await kc.realms.getClientsInitialAccess({ realm });
+    assert.equal(list.length, 1);
+    assert.equal(list[0].token, undefined);
+    await kc.realms.delClientsInitialAccess({ realm, id: iat.id });
+    assert.equal((await kc.realms.getClientsInitialAccess({ realm })).length, 0);
+  });
+
+  await t.test("attack detection", async () => {
+    await kc.realms.update({ realm }, { bruteForceProtected: true, failureFactor: 2 });
+    const [target] = await kc.users.find({ username: "user0", exact: true });
+    await kc.users.resetPassword({ id: target.id, credential: { type: "password", value: "user0-password", temporary: false } });
+    for (let i = 0; i < 3; i++) {
+      await fetch(`${baseUrl}/realms/${realm}/protocol/openid-connect/token`, {
+        method: "POST",
+        body: new URLSearchParams({ grant_type: "password", client_id: "admin-cli", username: "user0", password: "wrong-password" }),
+      });
+    }
+    const users = await kc.users.find({ username: "user0", exact: true });
+    const st = await kc.attackDetection.findOne({ id: users[0].id });
+    assert.ok(st.numFailures >= 1, JSON.stringify(st));
+    assert.equal(st.disabled, true);
+    await kc.attackDetection.del({ id: users[0].id });
+    assert.equal((await kc.attackDetection.findOne({ id: users[0].id })).numFailures, 0);
+    await kc.attackDetection.delAll();
+  });
+
+  await t.test("components", async () => {
+    const { id } = await kc.components.create({
+      name: "corp-ldap", providerId: "ldap", providerType: "org.keycloak.storage.UserStorageProvider",
+      config: { connectionUrl: ["ldap://ldap.example.com"], bindCredential: ["s3cret"] },
+    });
+    const c = await kc.components.findOne({ id });
+    assert.equal(c.config.bindCredential[0], "**********");
+    assert.equal(c.parentId, (await kc.realms.findOne({ realm })).id);
+    const mapper = await kc.components.create({ name: "groups", providerId: "group-ldap-mapper", parentId: id,
+      providerType: "org.keycloak.storage.ldap.mappers.LDAPStorageMapper", config: { "groups.dn": ["ou=groups,dc=example,dc=com"] } });
+    assert.equal((await kc.components.find({ parent: id })).length, 1);
+    await kc.components.update({ id }, { ...c, config: { ...c.config, connectionUrl: ["ldaps://ldap.example.com"] } });
+    assert.deepEqual((await kc.components.findOne({ id })).config.connectionUrl, ["ldaps://ldap.example.com"]);
+    await kc.components.del({ id });
+    assert.equal(await kc.components.findOne({ id: mapper.id }), null);
+  });
+
+  await t.test("identity providers", async () => {
+    await kc.identityProviders.create({ alias: "corp", providerId: "saml", enabled: true,
+      config: { singleSignOnServiceUrl: "https://idp.example.com/sso", idpEntityId: "https://idp.example.com" } });
+    assert.equal((await status(() => kc.identityProviders.create({ alias: "corp", providerId: "saml" }))).status, 409);
+    const p = await kc.identityProviders.findOne({ alias: "corp" });
+    assert.equal(p.config.idpEntityId, "https://idp.example.com");
+    await kc.identityProviders.update({ alias: "corp" }, { ...p, displayName: "Corp" });
+    assert.equal((await kc.identityProviders.findOne({ alias: "corp" })).displayName, "Corp");
+    await kc.identityProviders.createMapper({ alias: "corp", identityProviderMapper: { name: "email", identityProviderMapper: "saml-user-attribute-idp-mapper", config: { "attribute.name": "mail", "user.attribute": "email" } } });
+    assert.equal((await kc.identityProviders.findMappers({ alias: "corp" })).length, 1);
+    assert.equal((await kc.identityProviders.find()).length, 1);
+    await kc.identityProviders.del({ alias: "corp" });
+    assert.equal(await kc.identityProviders.findOne({ alias: "corp" }), null);
+  });
+
+  await t.test("a realm user without the role gets 403", async () => {
+    await kc.users.resetPassword({ id: userId, credential: { type: "password", value: "wonderland-1", temporary: false } });
+    const alice = new KcAdminClient({ baseUrl, realmName: realm });
+    await alice.auth({ username: "alice", password: "wonderland-1", grantType: "password", clientId: "admin-cli" });
+    assert.equal((await status(() => alice.users.find())).status, 403);
+    assert.equal((await status(() => alice.users.create({ username: "mallory" }))).status, 403);
+    // With realm-management's view-users she may read users, still not write.
+    const mgmt = (await kc.clients.find({ clientId: "realm-management" }))[0];
+    const viewUsers = await kc.clients.findRole({ id: mgmt.id, roleName: "view-users" });
+    await kc.users.addClientRoleMappings({ id: userId, clientUniqueId: mgmt.id, roles: [{ id: viewUsers.id, name: "view-users" }] });
+    assert.ok((await alice.users.find()).length > 0);
+    assert.equal((await status(() => alice.users.create({ username: "mallory" }))).status, 403);
+    assert.equal((await status(() => alice.clients.find())).status, 403);
+    const anon = await fetch(`${baseUrl}/admin/realms/${realm}/users`);
+    assert.equal(anon.status, 401);
+  });
+
+  await t.test("deletes", async () => {
+    await kc.clients.del({ id: clientUuid });
+    assert.equal(await kc.clients.findOne({ id: clientUuid }), null);
+    await kc.users.del({ id: userId });
+    assert.equal(await kc.users.findOne({ id: userId }), null);
+    assert.equal((await status(() => kc.users.del({ id: userId }))).status, 404);
+    kc.setConfig({ realmName: "master" });
+    await kc.realms.del({ realm });
+    assert.equal(await kc.realms.findOne({ realm }), null);
+  });
+});
