@@ -31,9 +31,11 @@ e2e: build
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 	KEYGATE_BIN=$(abspath $(BIN)) $(GO) test -count=1 -tags e2e -run '^TestE2E' ./test/
 
-# Load benchmark against the real server; prints figures and ratios.
+# Load benchmark against the real server; prints figures and ratios. Then
+# the admin API's search/create figures (in-process, real SQLite store).
 bench: build
 	KEYGATE_BIN=$(abspath $(BIN)) $(GO) run ./test/bench
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./idp/admin/
 
 generate:
 	$(TEMPL) generate -path templates
