@@ -1,0 +1,85 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/idp/password"
+	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/sqlite"
+)
+
+// TestUnknownUserCostsLikeWrongPassword: a login naming nobody must take as
+// long as one naming a real user with a wrong password, or response times
+// enumerate usernames. Medians of 30 interleaved tries each must be within
+// 25% of each other (robust on a loaded 2-core machine: the work compared
+// is one PBKDF2 run of ~5 ms).
+func TestUnknownUserCostsLikeWrongPassword(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing test")
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := rep.CreateRealm(ctx, st, rep.NewRealm("t"), rep.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	realm, _ := st.GetRealmByName(ctx, "t")
+	_, settings, err := rep.DecodeRealm(realm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without brute-force protection every wrong password really verifies;
+	// with it, alice would soon be locked out and take the dummy path too.
+	settings.BruteForce.Protected = false
+	lim := password.NewLimiter(0, 0)
+	u := store.User{ID: "u1", RealmID: realm.ID, Username: "alice", Enabled: true, Created: time.Now()}
+	if err := st.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	cred, err := NewPasswordCredential(ctx, lim, password.DefaultPolicy(), u.ID, "alice-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetPassword(ctx, u.ID, cred); err != nil {
+		t.Fatal(err)
+	}
+	a := New(st, lim, nil)
+	try := func(username, pw string) time.Duration {
+		start := time.Now()
+		_, err := a.Authenticate(ctx, realm.ID, settings, username, pw, "127.0.0.1")
+		d := time.Since(start)
+		if !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatalf("%s: got %v, want ErrInvalidCredentials", username, err)
+		}
+		return d
+	}
+	try("warm-up", "x")
+	try("alice", "x")
+	var unknown, wrong []time.Duration
+	for i := range 30 {
+		unknown = append(unknown, try(fmt.Sprintf("nobody-%d", i), "guess"))
+		wrong = append(wrong, try("alice", "guess"))
+	}
+	mu, mw := median(unknown), median(wrong)
+	ratio := float64(max(mu, mw)) / float64(min(mu, mw))
+	t.Logf("median unknown user %s, wrong password %s (ratio %.2f)", mu, mw, ratio)
+	if ratio > 1.25 {
+		t.Errorf("unknown user %s vs wrong password %s: %.0f%% apart, want within 25%%", mu, mw, (ratio-1)*100)
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
