@@ -23,6 +23,7 @@ const usage = `keygate — a Keycloak-compatible identity gateway
 
 Usage:
   keygate serve                      run the server
+  keygate users import FILE...       import users: StackState logins, Keycloak JSON, CSV
   keygate realm import FILE...       import Keycloak realm exports (JSON)
   keygate realm export REALM         print a Keycloak-format realm export
   keygate backup --out FILE          consistent online backup of the store
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return cmdRealmExport(ctx, rest[1:], stdout, stderr)
 		}
 		return usageError{fmt.Sprintf("realm %s: unknown subcommand", rest[0])}
+	case "users":
+		return cmdUsers(ctx, rest, stdout, stderr)
 	case "backup":
 		return cmdBackup(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
