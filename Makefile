@@ -32,10 +32,13 @@ e2e: build
 	KEYGATE_BIN=$(abspath $(BIN)) $(GO) test -count=1 -tags e2e -run '^TestE2E' ./test/
 
 # Load benchmark against the real server; prints figures and ratios. Then
-# the admin API's search/create figures (in-process, real SQLite store).
+# the admin API's search/create figures (in-process, real SQLite store), and
+# `users import` of 1M md5 users into SQLite and PostgreSQL ($(PG_DSN); set
+# PG_DSN= to skip it) with the first legacy login's cost.
 bench: build
 	KEYGATE_BIN=$(abspath $(BIN)) $(GO) run ./test/bench
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./idp/admin/
+	KEYGATE_BIN=$(abspath $(BIN)) $(GO) run ./test/bench/userimport -pg '$(PG_DSN)'
 
 generate:
 	$(TEMPL) generate -path templates

@@ -25,7 +25,7 @@ Usage:
   keygate serve                      run the server
   keygate users import FILE...       import users: StackState logins, Keycloak JSON, CSV
   keygate realm import FILE...       import Keycloak realm exports (JSON)
-  keygate realm export REALM         print a Keycloak-format realm export
+  keygate realm export REALM [--users]  print a Keycloak-format realm export
   keygate backup --out FILE          consistent online backup of the store
   keygate migrate                    apply schema migrations and exit
   keygate version
