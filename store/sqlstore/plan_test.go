@@ -79,3 +79,54 @@ func TestUserQueryPlans(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenQueryPlans checks that rotating a long refresh chain seeks to the
+// chain's active refresh token and its access token instead of reading every
+// row the chain left behind (a refresh cost O(rotations) before 0003).
+func TestTokenQueryPlans(t *testing.T) {
+	ctx := t.Context()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "plans.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	err = s.Tx(ctx, func(ctx context.Context) error {
+		for i := range 2000 { // one chain, rotated 2,000 times
+			if err := s.CreateToken(ctx, store.Token{Kind: store.KindRefresh, Signature: fmt.Sprint("sig", i), RequestID: "chain",
+				RealmID: "r", ClientID: "c", Active: i == 1999, Requested: now, Expires: now.Add(time.Hour)}); err != nil {
+				return err
+			}
+		}
+		return s.CreateToken(ctx, store.Token{Kind: store.KindAccess, Signature: "at", RequestID: "chain",
+			RealmID: "r", ClientID: "c", Active: true, Requested: now, Expires: now.Add(time.Hour)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, "ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"SEARCH tokens USING INDEX tokens_request (request_id=? AND kind=? AND active=?)",
+		"SEARCH tokens USING INDEX tokens_request (request_id=? AND kind=?)",
+	}
+	for i, query := range s.TokenRequestSQL() {
+		var id, parent, unused int
+		var detail string
+		if err := s.DB().QueryRowContext(ctx, "EXPLAIN QUERY PLAN "+query, "chain", "refresh").Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		if detail != want[i] {
+			t.Errorf("%s\n  plan %q, want %q", query, detail, want[i])
+		}
+	}
+	// And the rotation itself: only the one active row changes.
+	if err := s.DeactivateRequest(ctx, store.KindRefresh, "chain"); err != nil {
+		t.Fatal(err)
+	}
+	var active int
+	if err := s.DB().QueryRowContext(ctx, "SELECT count(*) FROM tokens WHERE request_id = 'chain' AND kind = 'refresh' AND active").Scan(&active); err != nil || active != 0 {
+		t.Errorf("active refresh tokens after DeactivateRequest: %d, %v", active, err)
+	}
+}

@@ -39,13 +39,21 @@ func (s *Store) DeactivateToken(ctx context.Context, kind store.TokenKind, signa
 	return wrap(err, "deactivate %s token", kind)
 }
 
+// A refresh chain keeps its request id and its rotated-out (inactive) rows,
+// so these must seek on (request_id, kind, active), never walk the chain:
+// TestTokenQueryPlans pins it.
+const (
+	deactivateRequestSQL = `UPDATE tokens SET active = FALSE WHERE request_id = ? AND kind = ? AND active = TRUE`
+	deleteRequestSQL     = `DELETE FROM tokens WHERE request_id = ? AND kind = ?`
+)
+
 func (s *Store) DeactivateRequest(ctx context.Context, kind store.TokenKind, requestID string) error {
-	_, err := s.exec(ctx, `UPDATE tokens SET active = FALSE WHERE request_id = ? AND kind = ?`, requestID, string(kind))
+	_, err := s.exec(ctx, deactivateRequestSQL, requestID, string(kind))
 	return wrap(err, "deactivate %s tokens of request %s", kind, requestID)
 }
 
 func (s *Store) DeleteRequest(ctx context.Context, kind store.TokenKind, requestID string) error {
-	_, err := s.exec(ctx, `DELETE FROM tokens WHERE request_id = ? AND kind = ?`, requestID, string(kind))
+	_, err := s.exec(ctx, deleteRequestSQL, requestID, string(kind))
 	return wrap(err, "delete %s tokens of request %s", kind, requestID)
 }
 
