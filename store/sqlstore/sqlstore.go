@@ -240,12 +240,19 @@ func (s *Store) classify(err error) error {
 }
 
 // exec runs a write and returns the number of rows it affected.
+//
+// The statement runs detached from ctx's cancellation (a transaction still
+// ends with its context): the drivers start a watcher goroutine per
+// cancellable statement, and on SQLite's single writer that hand-off parks
+// the writer behind CPU-bound work (RSA, PBKDF2) while every other write
+// queues. Writes are short; a client that hangs up mid-write gets its write
+// finished rather than interrupted. Measured: client_credentials +5-9%.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	st, err := s.prepare(ctx, true, query)
 	if err != nil {
 		return 0, err
 	}
-	res, err := st.ExecContext(ctx, args...)
+	res, err := st.ExecContext(context.WithoutCancel(ctx), args...)
 	if err != nil {
 		return 0, s.classify(err)
 	}
