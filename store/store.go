@@ -333,8 +333,9 @@ type TokenStore interface {
 	CreateToken(ctx context.Context, t Token) error
 	GetToken(ctx context.Context, kind TokenKind, signature string) (Token, error)
 	DeleteToken(ctx context.Context, kind TokenKind, signature string) error
-	// DeactivateToken marks one token used (authorization code redemption,
-	// refresh rotation); ErrNotFound when absent.
+	// DeactivateToken marks one active token used (authorization code
+	// redemption, refresh rotation, a login form); ErrNotFound when absent or
+	// already inactive, so of two racing redemptions exactly one wins.
 	DeactivateToken(ctx context.Context, kind TokenKind, signature string) error
 	// DeactivateRequest marks every token of kind issued for requestID inactive.
 	DeactivateRequest(ctx context.Context, kind TokenKind, requestID string) error

@@ -2,10 +2,12 @@ package test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -382,3 +384,46 @@ func TestAuthorizationErrors(t *testing.T) {
 // isRedirect accepts 302 and 303: fosite answers authorization responses
 // with 303 See Other, Keycloak with 302; browsers treat both as a GET.
 func isRedirect(status int) bool { return status == http.StatusFound || status == http.StatusSeeOther }
+
+// TestConcurrentCodeRedemption redeems one authorization code ten times at
+// once: one request gets tokens, the others invalid_grant (never a
+// server_error, never a second set of tokens).
+func TestConcurrentCodeRedemption(t *testing.T) {
+	s := seeded(t)
+	const cb = "http://127.0.0.1:9999/cb"
+	verifier := oauth2.GenerateVerifier()
+	b := newBrowser(t)
+	action, csrf := loginForm(t, s.URL, b.get(authURL(s.URL, "test", codeQuery("webapp", cb, "st", "n", oauth2.S256ChallengeFromVerifier(verifier)))))
+	if p := b.post(action, url.Values{"username": {"alice"}, "password": {"alice-pass"}, "csrf_token": {csrf}}); !isRedirect(p.status) {
+		t.Fatalf("login: %d %.300s", p.status, p.body)
+	}
+	for round := range 3 {
+		_, code := reauthorize(t, b, s.URL, "webapp", cb, "st", fmt.Sprint("n", round), verifier)
+		const n = 10
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		codes, bodies := make([]int, n), make([]map[string]any, n)
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				codes[i], bodies[i] = postForm(t, s.URL+"/realms/test/protocol/openid-connect/token", url.Values{
+					"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {cb}, "code_verifier": {verifier},
+				}, "webapp", "webapp-secret")
+			})
+		}
+		close(start)
+		wg.Wait()
+		won := 0
+		for i := range n {
+			switch {
+			case codes[i] == 200:
+				won++
+			case codes[i] != 400 || bodies[i]["error"] != "invalid_grant":
+				t.Errorf("round %d, redemption %d: %d %v", round, i, codes[i], bodies[i])
+			}
+		}
+		if won != 1 {
+			t.Errorf("round %d: %d of %d concurrent redemptions of one code got tokens; want 1", round, won, n)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -609,5 +610,57 @@ func TestBootstrapAdminAndRestart(t *testing.T) {
 	}
 	if _, err := p.Verifier(&oidc.Config{SkipClientIDCheck: true}).Verify(ctx, body["access_token"].(string)); err != nil {
 		t.Errorf("go-oidc: %v", err)
+	}
+}
+
+// TestConcurrentRefresh sends one refresh token twenty times at once: exactly
+// one request may rotate it (the others must not fork a second token family
+// from the same token). A loser that read the token after the winner spent
+// it is a reuse, which revokes the family, winner included; losers that
+// raced the rotation itself ("Stale token") leave the winner's token alive.
+func TestConcurrentRefresh(t *testing.T) {
+	s := seeded(t)
+	tokenURL := s.URL + "/realms/test/protocol/openid-connect/token"
+	code, body := postForm(t, tokenURL, url.Values{"grant_type": {"password"}, "username": {"carol"}, "password": {"carol-pass"}}, "webapp", "webapp-secret")
+	if code != 200 {
+		t.Fatalf("login: %d %v", code, body)
+	}
+	rt := body["refresh_token"].(string)
+	const n = 20
+	var (
+		wg     sync.WaitGroup
+		start  = make(chan struct{})
+		codes  = make([]int, n)
+		bodies = make([]map[string]any, n)
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			codes[i], bodies[i] = postForm(t, tokenURL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, "webapp", "webapp-secret")
+		})
+	}
+	close(start)
+	wg.Wait()
+	var winners []string
+	reused := false
+	for i := range n {
+		switch {
+		case codes[i] == 200:
+			winners = append(winners, bodies[i]["refresh_token"].(string))
+		case codes[i] == 400 && bodies[i]["error"] == "invalid_grant" && bodies[i]["error_description"] == "Stale token":
+		case codes[i] == 400 && bodies[i]["error"] == "invalid_grant" &&
+			(bodies[i]["error_description"] == "Token is not active" || bodies[i]["error_description"] == "Invalid refresh token"):
+			reused = true // read after the winner spent it (or after a reuse deleted it)
+		default:
+			t.Errorf("refresh %d: %d %v", i, codes[i], bodies[i])
+		}
+	}
+	t.Logf("answers: %v", codes)
+	if len(winners) != 1 {
+		t.Fatalf("%d of %d concurrent refreshes with one token succeeded; want exactly 1", len(winners), n)
+	}
+	code, body = postForm(t, tokenURL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {winners[0]}}, "webapp", "webapp-secret")
+	if want := map[bool]int{false: 200, true: 400}[reused]; code != want {
+		t.Errorf("the winner's refresh token (reuse detected: %v): %d %v, want %d", reused, code, body, want)
 	}
 }

@@ -23,6 +23,12 @@ func (p *Provider) writeTokenError(w http.ResponseWriter, r *http.Request, err e
 		status, code, desc = http.StatusBadRequest, "invalid_grant", "Account disabled"
 	case errors.Is(err, authn.ErrInvalidCredentials):
 		status, code, desc = http.StatusUnauthorized, "invalid_grant", "Invalid user credentials"
+	case errors.Is(err, errCodeSpent), errors.Is(err, fosite.ErrInvalidatedAuthorizeCode):
+		// A concurrent redemption spent the code between fosite's checks.
+		status, code, desc = http.StatusBadRequest, "invalid_grant", "Code not valid"
+	case errors.Is(err, fosite.ErrSerializationFailure) && r.PostForm.Get("grant_type") == "refresh_token":
+		// Another request rotated this refresh token first (Keycloak: stale token).
+		status, code, desc = http.StatusBadRequest, "invalid_grant", "Stale token"
 	case errors.Is(err, errSessionNotActive):
 		status, code, desc = http.StatusBadRequest, "invalid_grant", "Session not active"
 	case code == "invalid_request" && r.PostForm.Get("grant_type") != "" && !knownGrant(r.PostForm.Get("grant_type")):

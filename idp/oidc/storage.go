@@ -237,8 +237,17 @@ func (s *storage) GetAuthorizeCodeSession(ctx context.Context, code string, _ fo
 }
 
 func (s *storage) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
-	return s.st.DeactivateToken(ctx, store.KindCode, code)
+	err := s.st.DeactivateToken(ctx, store.KindCode, code)
+	if errors.Is(err, store.ErrNotFound) {
+		return errCodeSpent // a concurrent redemption won
+	}
+	return err
 }
+
+// errCodeSpent: the code was redeemed between fosite's read and its
+// invalidation. fosite reports any storage error as server_error; the token
+// endpoint answers invalid_grant instead.
+var errCodeSpent = errors.New("authorization code already redeemed")
 
 func (s *storage) CreateAccessTokenSession(ctx context.Context, sig string, req fosite.Requester) error {
 	return s.create(ctx, store.KindAccess, sig, req)
@@ -264,10 +273,16 @@ func (s *storage) DeleteRefreshTokenSession(ctx context.Context, sig string) err
 	return ignoreNotFound(s.st.DeleteToken(ctx, store.KindRefresh, sig))
 }
 
-// RotateRefreshToken deactivates the request's refresh tokens (so reuse of
-// the old one is detected) and drops its access tokens.
-func (s *storage) RotateRefreshToken(ctx context.Context, requestID, _ string) error {
-	if err := s.st.DeactivateRequest(ctx, store.KindRefresh, requestID); err != nil {
+// RotateRefreshToken spends the presented refresh token (so later reuse is
+// detected) and drops the request's access tokens. Spending is conditional
+// on the token still being active: of two requests racing with one refresh
+// token, the second finds it spent and fails instead of forking the chain.
+func (s *storage) RotateRefreshToken(ctx context.Context, requestID, refreshSignature string) error {
+	err := s.st.DeactivateToken(ctx, store.KindRefresh, refreshSignature)
+	if errors.Is(err, store.ErrNotFound) {
+		return fosite.ErrSerializationFailure.WithWrap(err)
+	}
+	if err != nil {
 		return err
 	}
 	return s.st.DeleteRequest(ctx, store.KindAccess, requestID)

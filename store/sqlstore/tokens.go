@@ -35,7 +35,7 @@ func (s *Store) DeleteToken(ctx context.Context, kind store.TokenKind, signature
 }
 
 func (s *Store) DeactivateToken(ctx context.Context, kind store.TokenKind, signature string) error {
-	err := s.execOne(ctx, `UPDATE tokens SET active = FALSE WHERE kind = ? AND signature = ?`, string(kind), signature)
+	err := s.execOne(ctx, `UPDATE tokens SET active = FALSE WHERE kind = ? AND signature = ? AND active = TRUE`, string(kind), signature)
 	return wrap(err, "deactivate %s token", kind)
 }
 

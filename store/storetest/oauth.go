@@ -103,6 +103,7 @@ func testTokens(t *testing.T, s store.Store) {
 	code.Active = false
 	eq(t, "deactivated", get[store.Token](t)(s.GetToken(ctx, store.KindCode, "sig1")), code)
 	isErr(t, s.DeactivateToken(ctx, store.KindCode, "nope"), store.ErrNotFound)
+	isErr(t, s.DeactivateToken(ctx, store.KindCode, "sig1"), store.ErrNotFound) // spent already: a racing second use loses
 
 	for _, tk := range []store.Token{
 		token(store.KindAccess, "a1", "req1", "s1", exp), token(store.KindAccess, "a2", "req1", "s1", exp),
