@@ -311,6 +311,9 @@ const (
 	// KindLogin is a browser login attempt: the authorization request waiting
 	// for the login form, with its CSRF token. Single use.
 	KindLogin TokenKind = "login"
+	// KindRevoked marks a request whose access tokens were revoked (access
+	// tokens are not stored; see RevokeRequest). Signature is the request id.
+	KindRevoked TokenKind = "revoked"
 )
 
 // Token is one fosite request stored under a token signature.
@@ -337,6 +340,9 @@ type TokenStore interface {
 	// redemption, refresh rotation, a login form); ErrNotFound when absent or
 	// already inactive, so of two racing redemptions exactly one wins.
 	DeactivateToken(ctx context.Context, kind TokenKind, signature string) error
+	// RevokeRequest records that requestID's access tokens are revoked until
+	// until (a KindRevoked record; an existing one is kept).
+	RevokeRequest(ctx context.Context, realmID, requestID string, until time.Time) error
 	// DeactivateRequest marks every token of kind issued for requestID inactive.
 	DeactivateRequest(ctx context.Context, kind TokenKind, requestID string) error
 	// DeleteRequest deletes every token of kind issued for requestID.

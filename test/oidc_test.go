@@ -313,6 +313,32 @@ func TestOIDCWithRealClients(t *testing.T) {
 		if code != 200 || body["access_token"] == nil || body["refresh_expires_in"] != 0.0 {
 			t.Errorf("client_secret_post: %d %v", code, body)
 		}
+		// RFC 7009 on an access token: only the owning client may revoke it,
+		// and afterwards it is inactive though its signature and exp are fine.
+		intro, revoke := issuer+"/protocol/openid-connect/token/introspect", issuer+"/protocol/openid-connect/revoke"
+		isActive := func(token string) bool {
+			t.Helper()
+			code, body := postForm(t, intro, url.Values{"token": {token}}, "webapp", "webapp-secret")
+			if code != 200 {
+				t.Fatalf("introspect: %d %v", code, body)
+			}
+			return body["active"] == true
+		}
+		other := body["access_token"].(string)
+		if !isActive(tok.AccessToken) || !isActive(other) {
+			t.Fatal("fresh service-account tokens are inactive")
+		}
+		code, body = postForm(t, revoke, url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}, "webapp2", "webapp2-secret")
+		if code != 400 || body["error"] != "unauthorized_client" || !isActive(tok.AccessToken) {
+			t.Errorf("another client revoking webapp's token: %d %v", code, body)
+		}
+		code, _ = postForm(t, revoke, url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}, "webapp", "webapp-secret")
+		if code != 200 || isActive(tok.AccessToken) {
+			t.Errorf("revoked access token: revoke %d, still active %v", code, isActive(tok.AccessToken))
+		}
+		if !isActive(other) {
+			t.Error("revoking one client_credentials token ended another")
+		}
 	})
 
 	t.Run("introspection and revocation", func(t *testing.T) {

@@ -20,8 +20,8 @@ type TokenInfo struct {
 var ErrInvalidToken = errors.New("invalid bearer token")
 
 // VerifyBearer checks the request's "Authorization: Bearer" access token
-// against realm realmName: signature by the realm's keys, expiry, a live
-// token record (not revoked), and a live SSO session when it has one.
+// against realm realmName: signature by the realm's keys, expiry, not
+// revoked, a live client and user, and a live SSO session when it has one.
 func (p *Provider) VerifyBearer(r *http.Request, realmName string) (*TokenInfo, error) {
 	token := bearer(r)
 	if token == "" {
@@ -36,16 +36,11 @@ func (p *Provider) VerifyBearer(r *http.Request, realmName string) (*TokenInfo, 
 	if err != nil {
 		return nil, ErrInvalidToken
 	}
-	req, err := (&storage{st: p.st, models: p.models}).GetAccessTokenSession(ctx, signatureOf(token), nil)
+	req, err := (&storage{st: p.st, models: p.models}).accessRequest(ctx, realm, claims)
 	if err != nil {
 		return nil, ErrInvalidToken
 	}
 	sess := req.GetSession().(*Session)
-	if sess.SessionID != "" {
-		if _, err := p.st.GetSession(ctx, realm.Row.ID, sess.SessionID); err != nil {
-			return nil, ErrInvalidToken
-		}
-	}
 	return &TokenInfo{
 		Realm: realm, UserID: sess.UserID, Username: sess.Username,
 		ClientID: req.GetClient().GetID(), SessionID: sess.SessionID, Claims: claims,

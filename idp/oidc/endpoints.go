@@ -226,18 +226,15 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request, realm *Realm
 		return
 	}
 	req, err := p.activeAccess(r, realm, token)
-	if err != nil {
+	if errors.Is(err, fosite.ErrInactiveToken) {
+		fail("User session not found or doesn't have client attached on it")
+		return
+	} else if err != nil {
 		p.log.DebugContext(r.Context(), "userinfo: token rejected", "reason", err)
 		fail("Token verification failed")
 		return
 	}
 	sess := req.GetSession().(*Session)
-	if sess.SessionID != "" {
-		if _, err := p.st.GetSession(r.Context(), realm.Row.ID, sess.SessionID); err != nil {
-			fail("User session not found or doesn't have client attached on it")
-			return
-		}
-	}
 	cs, err := p.fillClaims(r.Context(), realm, req.GetClient().(*Client), sess, req.GetGrantedScopes())
 	if err != nil {
 		fail("Token verification failed")
@@ -251,14 +248,14 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request, realm *Realm
 	writeJSON(w, http.StatusOK, out)
 }
 
-// activeAccess verifies an access token (signature, expiry, realm) and finds
-// its still-active record; revoked tokens have none.
+// activeAccess verifies an access token (signature, expiry, realm) and
+// checks it is still live (see storage.accessRequest).
 func (p *Provider) activeAccess(r *http.Request, realm *Realm, token string) (fosite.Requester, error) {
-	if _, err := verify(realm.keys, token, algRS256, now()); err != nil {
+	claims, err := verify(realm.keys, token, algRS256, now())
+	if err != nil {
 		return nil, err
 	}
-	st := &storage{st: p.st, models: p.models}
-	return st.GetAccessTokenSession(r.Context(), signatureOf(token), nil)
+	return (&storage{st: p.st, models: p.models}).accessRequest(r.Context(), realm, claims)
 }
 
 func bearer(r *http.Request) string {
@@ -304,13 +301,18 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 		return
 	}
 	st := &storage{st: p.st, models: p.models}
-	req, err := st.get(ctx, kind, signatureOf(token), fosite.ErrInactiveToken)
+	var req fosite.Requester
+	if kind == store.KindAccess {
+		req, err = st.accessRequest(ctx, realm, claims)
+	} else {
+		req, err = st.get(ctx, kind, signatureOf(token), fosite.ErrInactiveToken)
+	}
 	if err != nil {
 		writeJSON(w, http.StatusOK, inactive)
 		return
 	}
 	sess := req.GetSession().(*Session)
-	if sess.SessionID != "" {
+	if kind == store.KindRefresh && sess.SessionID != "" {
 		if _, err := p.st.GetSession(ctx, realm.Row.ID, sess.SessionID); err != nil {
 			writeJSON(w, http.StatusOK, inactive)
 			return

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
@@ -249,17 +250,82 @@ func (s *storage) InvalidateAuthorizeCodeSession(ctx context.Context, code strin
 // endpoint answers invalid_grant instead.
 var errCodeSpent = errors.New("authorization code already redeemed")
 
-func (s *storage) CreateAccessTokenSession(ctx context.Context, sig string, req fosite.Requester) error {
-	return s.create(ctx, store.KindAccess, sig, req)
+// ---- access tokens
+//
+// Access tokens are not stored, as Keycloak stores none: each is its own
+// record, an RS256 JWT whose jti starts with the id of the request it came
+// from (see GenerateAccessToken). What can end one before its exp is checked
+// where it is used: a revocation marker for its request (RFC 7009
+// revocation, refresh-token or code reuse), its SSO session, its client and
+// its user. Writing none keeps SQLite's single writer for what must be
+// written: client_credentials writes nothing at all.
+
+func (s *storage) CreateAccessTokenSession(context.Context, string, fosite.Requester) error {
+	return nil
 }
 
-func (s *storage) GetAccessTokenSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
-	return s.get(ctx, store.KindAccess, sig, fosite.ErrInactiveToken)
+// GetAccessTokenSession receives the whole token (AccessTokenSignature is
+// the identity) and rebuilds its request from the verified claims.
+func (s *storage) GetAccessTokenSession(ctx context.Context, token string, _ fosite.Session) (fosite.Requester, error) {
+	r, err := mustRealm(ctx)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := verify(r.keys, token, algRS256, now())
+	if err != nil {
+		return nil, fosite.ErrNotFound
+	}
+	return s.accessRequest(ctx, r, claims)
 }
 
-func (s *storage) DeleteAccessTokenSession(ctx context.Context, sig string) error {
-	return ignoreNotFound(s.st.DeleteToken(ctx, store.KindAccess, sig))
+// accessRequest rebuilds the request of an access token whose signature and
+// expiry were verified, or fails with fosite.ErrInactiveToken when it was
+// revoked or its session, client or user is gone or disabled.
+func (s *storage) accessRequest(ctx context.Context, r *Realm, claims map[string]any) (*fosite.Request, error) {
+	reqID, _, _ := strings.Cut(strClaim(claims, "jti"), ".")
+	if reqID == "" || strClaim(claims, "typ") != "Bearer" {
+		return nil, fosite.ErrNotFound
+	}
+	c, err := loadClient(ctx, s.models, r, strClaim(claims, "azp"))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fosite.ErrInactiveToken
+	} else if err != nil {
+		return nil, err
+	}
+	if _, err := s.st.GetToken(ctx, store.KindRevoked, reqID); err == nil {
+		return nil, fosite.ErrInactiveToken
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	u, err := s.st.GetUser(ctx, r.Row.ID, strClaim(claims, "sub"))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Enabled) {
+		return nil, fosite.ErrInactiveToken
+	} else if err != nil {
+		return nil, err
+	}
+	sid := strClaim(claims, "sid")
+	if sid != "" {
+		if _, err := s.st.GetSession(ctx, r.Row.ID, sid); errors.Is(err, store.ErrNotFound) {
+			return nil, fosite.ErrInactiveToken
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	iat, _ := numClaim(claims, "iat")
+	exp, _ := numClaim(claims, "exp")
+	sess := newSession(r.Row.ID)
+	sess.UserID, sess.Username, sess.SessionID, sess.ServiceAccount = u.ID, u.Username, sid, u.ServiceAccount != ""
+	sess.Expires[fosite.AccessToken] = time.Unix(exp, 0)
+	scopes := strings.Fields(strClaim(claims, "scope"))
+	return &fosite.Request{
+		ID: reqID, RequestedAt: time.Unix(iat, 0), Client: c,
+		RequestedScope: scopes, GrantedScope: scopes, Form: url.Values{}, Session: sess,
+	}, nil
 }
+
+// DeleteAccessTokenSession has nothing to delete; revocation goes through
+// RevokeAccessToken.
+func (s *storage) DeleteAccessTokenSession(context.Context, string) error { return nil }
 
 func (s *storage) CreateRefreshTokenSession(ctx context.Context, sig, _ string, req fosite.Requester) error {
 	return s.create(ctx, store.KindRefresh, sig, req)
@@ -273,27 +339,39 @@ func (s *storage) DeleteRefreshTokenSession(ctx context.Context, sig string) err
 	return ignoreNotFound(s.st.DeleteToken(ctx, store.KindRefresh, sig))
 }
 
-// RotateRefreshToken spends the presented refresh token (so later reuse is
-// detected) and drops the request's access tokens. Spending is conditional
-// on the token still being active: of two requests racing with one refresh
-// token, the second finds it spent and fails instead of forking the chain.
-func (s *storage) RotateRefreshToken(ctx context.Context, requestID, refreshSignature string) error {
+// RotateRefreshToken spends the presented refresh token, so later reuse is
+// detected; access tokens already issued live to their exp, as in Keycloak.
+// Spending is conditional on the token still being active: of two requests
+// racing with one refresh token, the second finds it spent and fails
+// instead of forking the chain.
+func (s *storage) RotateRefreshToken(ctx context.Context, _, refreshSignature string) error {
 	err := s.st.DeactivateToken(ctx, store.KindRefresh, refreshSignature)
 	if errors.Is(err, store.ErrNotFound) {
 		return fosite.ErrSerializationFailure.WithWrap(err)
 	}
-	if err != nil {
-		return err
-	}
-	return s.st.DeleteRequest(ctx, store.KindAccess, requestID)
+	return err
 }
 
 func (s *storage) RevokeRefreshToken(ctx context.Context, requestID string) error {
 	return s.st.DeactivateRequest(ctx, store.KindRefresh, requestID)
 }
 
+// RevokeAccessToken marks the request revoked for as long as any access
+// token of this realm can live.
 func (s *storage) RevokeAccessToken(ctx context.Context, requestID string) error {
-	return s.st.DeleteRequest(ctx, store.KindAccess, requestID)
+	r, err := mustRealm(ctx)
+	if err != nil {
+		return err
+	}
+	m, err := s.models.get(ctx, r.Row.ID)
+	if err != nil {
+		return err
+	}
+	longest := max(r.Settings.AccessTokenLifespan, r.Settings.AccessTokenLifespanForImplicitFlow)
+	for _, c := range m.clients {
+		longest = max(longest, c.Settings.AccessTokenLifespan)
+	}
+	return s.st.RevokeRequest(ctx, r.Row.ID, requestID, now().Add(longest+time.Minute))
 }
 
 func (s *storage) CreateOpenIDConnectSession(ctx context.Context, code string, req fosite.Requester) error {

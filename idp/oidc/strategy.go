@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"time"
 
@@ -21,8 +22,10 @@ type tokenStrategy struct {
 
 var _ oauth2.CoreStrategy = (*tokenStrategy)(nil)
 
+// AccessTokenSignature is the whole token: access tokens are not stored,
+// so storage gets the token itself to verify (see GetAccessTokenSession).
 func (s *tokenStrategy) AccessTokenSignature(_ context.Context, token string) string {
-	return signatureOf(token)
+	return token
 }
 
 func (s *tokenStrategy) RefreshTokenSignature(_ context.Context, token string) string {
@@ -53,7 +56,9 @@ func (s *tokenStrategy) GenerateAccessToken(ctx context.Context, req fosite.Requ
 	}
 	claims["exp"] = expiry(sess, fosite.AccessToken, t).Unix()
 	claims["iat"] = t.Unix()
-	claims["jti"] = uuid.NewString()
+	// "<request id>.<random>": unique, and it names the request whose
+	// revocation ends this token (access tokens are not stored).
+	claims["jti"] = req.GetID() + "." + rand.Text()
 	claims["iss"] = r.Issuer
 	if aud := sess.accessAud; len(aud) == 1 {
 		claims["aud"] = aud[0]

@@ -39,6 +39,15 @@ func (s *Store) DeactivateToken(ctx context.Context, kind store.TokenKind, signa
 	return wrap(err, "deactivate %s token", kind)
 }
 
+// RevokeRequest implements store.Store. Revocations are idempotent, and
+// DO NOTHING keeps a repeated one from aborting a PostgreSQL transaction.
+func (s *Store) RevokeRequest(ctx context.Context, realmID, requestID string, until time.Time) error {
+	t := time.Now()
+	_, err := s.exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, '', '', '', FALSE, ?, ?, '')
+		ON CONFLICT (kind, signature) DO NOTHING`, string(store.KindRevoked), requestID, requestID, realmID, ms(t), ms(until))
+	return wrap(err, "revoke request %s", requestID)
+}
+
 // A refresh chain keeps its request id and its rotated-out (inactive) rows,
 // so these must seek on (request_id, kind, active), never walk the chain:
 // TestTokenQueryPlans pins it.

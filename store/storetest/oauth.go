@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -127,6 +128,22 @@ func testTokens(t *testing.T, s store.Store) {
 
 	ok(t, s.DeleteToken(ctx, store.KindAccess, "a1"))
 	isErr(t, s.DeleteToken(ctx, store.KindAccess, "a1"), store.ErrNotFound)
+
+	// Revocation markers: idempotent, also inside a transaction (a repeated
+	// INSERT must not abort a PostgreSQL transaction), swept at expiry.
+	ok(t, s.Tx(ctx, func(ctx context.Context) error {
+		if err := s.RevokeRequest(ctx, "r1", "req9", t0.Add(time.Hour)); err != nil {
+			return err
+		}
+		if err := s.RevokeRequest(ctx, "r1", "req9", t0.Add(2*time.Hour)); err != nil {
+			return err
+		}
+		return s.CreateToken(ctx, token(store.KindRefresh, "after-revoke", "req9", "", t0.Add(time.Hour)))
+	}))
+	rv := get[store.Token](t)(s.GetToken(ctx, store.KindRevoked, "req9"))
+	eq(t, "revocation marker", []any{rv.RequestID, rv.RealmID, rv.Expires.Equal(t0.Add(time.Hour))}, []any{"req9", "r1", true})
+	ok(t, s.DeleteToken(ctx, store.KindRefresh, "after-revoke"))
+	ok(t, s.DeleteToken(ctx, store.KindRevoked, "req9"))
 
 	// Expiry: zero Expires never expires.
 	ok(t, s.CreateToken(ctx, token(store.KindRefresh, "old", "req3", "", t0.Add(-time.Minute))))
