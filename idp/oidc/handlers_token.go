@@ -56,10 +56,13 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 			return fosite.ErrServerError.WithWrap(err)
 		}
 		s := store.Session{ID: uuid.NewString(), RealmID: r.Row.ID, UserID: u.ID, Created: t, LastSeen: t, AuthTime: t, IPAddress: remoteIP(ctx)}
-		if err := st.CreateSession(ctx, s); err != nil {
+		if c.Settings.UseRefreshTokens {
+			sess.pending = &s // created with the refresh token
+		} else if err := st.CreateSession(ctx, s); err != nil {
 			return fosite.ErrServerError.WithWrap(err)
 		}
 		sess.SessionID, sess.AuthTime, sess.Username = s.ID, t.Truncate(time.Second), u.Username
+		capRefresh(r, sess, s)
 	case req.GetGrantTypes().ExactOne("client_credentials"):
 		u, err := st.GetServiceAccountUser(ctx, r.Row.ID, c.Row.ID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Enabled) {
@@ -68,44 +71,32 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 			return fosite.ErrServerError.WithWrap(err)
 		}
 		sess.UserID, sess.Username, sess.ServiceAccount, sess.AuthTime = u.ID, u.Username, true, t.Truncate(time.Second)
-	case req.GetGrantTypes().ExactOne("refresh_token"):
-		if err := h.checkAlive(ctx, r, sess); err != nil {
-			return fosite.ErrInvalidGrant.WithWrap(err).WithHint("Session not active")
-		}
-	}
-	if sess.SessionID != "" {
-		// The refresh token cannot outlive the SSO session's max lifespan.
+	case sess.SessionID != "": // refresh_token, authorization_code
 		s, err := st.GetSession(ctx, r.Row.ID, sess.SessionID)
 		if err != nil {
 			return fosite.ErrInvalidGrant.WithWrap(errSessionNotActive).WithHint("Session not active")
 		}
-		if max := s.Created.Add(r.Settings.SSOSessionMaxLifespan); sess.GetExpiresAt(fosite.RefreshToken).After(max) {
-			sess.SetExpiresAt(fosite.RefreshToken, max)
+		if req.GetGrantTypes().ExactOne("refresh_token") {
+			// A refresh needs a session neither idle nor past its max
+			// lifespan, and counts as activity. (fillClaims refuses a
+			// disabled or deleted user.)
+			if t.After(s.LastSeen.Add(r.Settings.SSOSessionIdleTimeout)) || t.After(s.Created.Add(r.Settings.SSOSessionMaxLifespan)) {
+				return fosite.ErrInvalidGrant.WithWrap(errSessionNotActive).WithHint("Session not active")
+			}
+			sess.touch = t
 		}
+		capRefresh(r, sess, s)
 	}
 	_, err = h.p.fillClaims(ctx, r, c, sess, req.GetGrantedScopes())
 	return err
 }
 
-// checkAlive refuses a refresh whose SSO session is gone or idle too long,
-// or whose user was disabled or deleted.
-func (h claimsHandler) checkAlive(ctx context.Context, r *Realm, sess *Session) error {
-	u, err := h.p.st.GetUser(ctx, r.Row.ID, sess.UserID)
-	if err != nil || !u.Enabled {
-		return errSessionNotActive
+// capRefresh keeps the refresh token from outliving the SSO session's max
+// lifespan.
+func capRefresh(r *Realm, sess *Session, s store.Session) {
+	if max := s.Created.Add(r.Settings.SSOSessionMaxLifespan); sess.GetExpiresAt(fosite.RefreshToken).After(max) {
+		sess.SetExpiresAt(fosite.RefreshToken, max)
 	}
-	if sess.SessionID == "" {
-		return nil
-	}
-	s, err := h.p.st.GetSession(ctx, r.Row.ID, sess.SessionID)
-	if err != nil {
-		return errSessionNotActive
-	}
-	t := now()
-	if t.After(s.LastSeen.Add(r.Settings.SSOSessionIdleTimeout)) || t.After(s.Created.Add(r.Settings.SSOSessionMaxLifespan)) {
-		return errSessionNotActive
-	}
-	return h.p.st.TouchSession(ctx, r.Row.ID, s.ID, t)
 }
 
 // fillClaims computes the claims of every token kind into the session.

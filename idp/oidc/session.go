@@ -6,6 +6,8 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
+
+	"github.com/keygate/keygate/store"
 )
 
 // Session is the fosite session keygate stores with every token record. It
@@ -24,6 +26,13 @@ type Session struct {
 	ServiceAccount bool `json:"service_account,omitempty"`
 
 	// Computed per issuance, never stored.
+	//
+	// pending (a password grant's new SSO session) and touch (a refresh's
+	// session activity) are written with the refresh token, in one
+	// transaction: one trip to SQLite's single writer per grant, and no SSO
+	// session left behind by a grant that failed.
+	pending   *store.Session
+	touch     time.Time
 	access    map[string]any
 	accessAud []string
 	scope     string
@@ -63,6 +72,7 @@ func (s *Session) Clone() fosite.Session {
 	for k, v := range s.Expires {
 		c.Expires[k] = v
 	}
+	c.pending, c.touch = nil, time.Time{}
 	c.access, c.accessAud, c.scope, c.id, c.headers = nil, nil, "", nil, nil
 	return &c
 }

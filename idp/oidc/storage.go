@@ -327,8 +327,31 @@ func (s *storage) accessRequest(ctx context.Context, r *Realm, claims map[string
 // RevokeAccessToken.
 func (s *storage) DeleteAccessTokenSession(context.Context, string) error { return nil }
 
+// CreateRefreshTokenSession also writes what the claims handler left for
+// this write (a new SSO session, a session's activity), in one transaction
+// (joining the refresh flow's own).
 func (s *storage) CreateRefreshTokenSession(ctx context.Context, sig, _ string, req fosite.Requester) error {
-	return s.create(ctx, store.KindRefresh, sig, req)
+	sess, _ := req.GetSession().(*Session)
+	if sess == nil || (sess.pending == nil && sess.touch.IsZero()) {
+		return s.create(ctx, store.KindRefresh, sig, req)
+	}
+	err := s.st.Tx(ctx, func(ctx context.Context) error {
+		if p := sess.pending; p != nil {
+			if err := s.st.CreateSession(ctx, *p); err != nil {
+				return err
+			}
+		}
+		if !sess.touch.IsZero() {
+			if err := s.st.TouchSession(ctx, sess.RealmID, sess.SessionID, sess.touch); err != nil {
+				return err
+			}
+		}
+		return s.create(ctx, store.KindRefresh, sig, req)
+	})
+	if err == nil {
+		sess.pending, sess.touch = nil, time.Time{}
+	}
+	return err
 }
 
 func (s *storage) GetRefreshTokenSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
