@@ -61,6 +61,7 @@ func (r *report) print(w io.Writer) {
 		p("  %-52s %12.1f %12.1f %12.1f %s", label, f(r.rawBefore), f(r.rawAfter), f(raw), unit)
 	}
 	row(fmt.Sprintf("PBKDF2-HMAC-SHA256, %d iterations, %d-byte key", pbkdf2Iterations, pbkdf2KeyLen), "hashes/s", func(x rawRates) float64 { return x.PBKDF2 })
+	row("  the same, as idp/password computes it (not in ratios)", "hashes/s", func(x rawRates) float64 { return x.KeygatePBKDF2 })
 	row("RSA-2048 PKCS#1 v1.5 SHA-256 sign", "signs/s", func(x rawRates) float64 { return x.RSA })
 	row("HMAC-SHA512, 600-byte input", "MACs/s", func(x rawRates) float64 { return x.HMAC })
 	row("CPU cores the measurement got", "cores", func(x rawRates) float64 { return x.Cores })
@@ -122,8 +123,11 @@ func (r *report) print(w io.Writer) {
 	if ok && pw.sigs.algs != nil && raw.RSA > 0 {
 		// Each answer also costs its RS256 signatures: the crypto alone caps
 		// the ratio at 1 / (1 + n * PBKDF2 rate / RSA rate).
-		n := pw.sigs.rsa()
-		pwNote = fmt.Sprintf("(c=4; crypto-only ceiling with %d RS256 per answer: %.2f)", n, 1/(1+float64(n)*raw.PBKDF2/raw.RSA))
+		// keygate's own PBKDF2 is faster than the standard library's the
+		// ratio is taken against, which raises that ceiling.
+		n := float64(pw.sigs.rsa())
+		pwNote = fmt.Sprintf("(c=4; crypto-only ceiling with %.0f RS256 per answer: %.2f; with keygate's PBKDF2: %.2f)",
+			n, 1/(1+n*raw.PBKDF2/raw.RSA), 1/(1/raw.KeygatePBKDF2+n/raw.RSA)/raw.PBKDF2)
 	}
 	ratio("password grant req/s / raw PBKDF2 rate", pw, ok, raw.PBKDF2, targetPasswordRatio, pwNote)
 	cc, ok := r.find("client_credentials", 4)
