@@ -690,3 +690,100 @@ func TestConcurrentRefresh(t *testing.T) {
 		t.Errorf("the winner's refresh token (reuse detected: %v): %d %v, want %d", reused, code, body, want)
 	}
 }
+
+// TestAccessTokenEndsWithItsSubject: access tokens are not stored, so what
+// ends one before its exp is checked where it is used. A disabled user, a
+// disabled client and a logged-out session each make introspection say
+// inactive and userinfo refuse the token.
+func TestAccessTokenEndsWithItsSubject(t *testing.T) {
+	s := seeded(t)
+	base := s.URL + "/realms/test/protocol/openid-connect"
+	code, body := postForm(t, s.URL+"/realms/master/protocol/openid-connect/token", url.Values{"grant_type": {"password"}, "client_id": {"admin-cli"}, "username": {"admin"}, "password": {"admin-secret-pw"}})
+	if code != 200 {
+		t.Fatalf("admin token: %d %v", code, body)
+	}
+	adminToken := body["access_token"].(string)
+	admin := func(method, path string, rep any) {
+		t.Helper()
+		b, _ := json.Marshal(rep)
+		req := mustReq(t, method, s.URL+"/admin/realms/test"+path, string(b))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		req.Header.Set("Content-Type", "application/json")
+		if code, body := do(t, req); code/100 != 2 {
+			t.Fatalf("%s %s: %d %v", method, path, code, body)
+		}
+	}
+	login := func(user, pw string) map[string]any {
+		t.Helper()
+		code, body := postForm(t, base+"/token", url.Values{"grant_type": {"password"}, "username": {user}, "password": {pw}, "scope": {"openid"}}, "webapp", "webapp-secret")
+		if code != 200 {
+			t.Fatalf("login %s: %d %v", user, code, body)
+		}
+		return body
+	}
+	live := func(tok map[string]any) (active bool, userinfo int) {
+		t.Helper()
+		_, body := postForm(t, base+"/token/introspect", url.Values{"token": {tok["access_token"].(string)}}, "webapp2", "webapp2-secret")
+		req := mustReq(t, "GET", base+"/userinfo", "")
+		req.Header.Set("Authorization", "Bearer "+tok["access_token"].(string))
+		code, _ := do(t, req)
+		return body["active"] == true, code
+	}
+	uid := func(username string) string {
+		t.Helper()
+		req := mustReq(t, "GET", s.URL+"/admin/realms/test/users?exact=true&username="+username, "")
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var users []map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&users); err != nil || len(users) != 1 {
+			t.Fatalf("find %s: %v %v", username, users, err)
+		}
+		return users[0]["id"].(string)
+	}
+
+	carol := login("carol", "carol-pass")
+	if a, ui := live(carol); !a || ui != 200 {
+		t.Fatalf("fresh token: active %v, userinfo %d", a, ui)
+	}
+	// Logout (ends the SSO session): the access token dies with it.
+	if code, body := postForm(t, base+"/logout", url.Values{"refresh_token": {carol["refresh_token"].(string)}}, "webapp", "webapp-secret"); code/100 != 2 {
+		t.Fatalf("logout: %d %v", code, body)
+	}
+	if a, ui := live(carol); a || ui != 401 {
+		t.Errorf("after logout: active %v, userinfo %d", a, ui)
+	}
+
+	carol = login("carol", "carol-pass")
+	id := uid("carol")
+	admin("PUT", "/users/"+id, map[string]any{"enabled": false})
+	if a, ui := live(carol); a || ui != 401 {
+		t.Errorf("user disabled: active %v, userinfo %d", a, ui)
+	}
+	admin("PUT", "/users/"+id, map[string]any{"enabled": true})
+	if a, ui := live(carol); !a || ui != 200 {
+		t.Errorf("user enabled again: active %v, userinfo %d", a, ui)
+	}
+
+	// A disabled client's tokens die with it (the model cache holds clients
+	// for up to 5 s on other replicas; this process invalidates at once).
+	req := mustReq(t, "GET", s.URL+"/admin/realms/test/clients?clientId=webapp", "")
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clients []map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&clients)
+	resp.Body.Close()
+	if len(clients) != 1 {
+		t.Fatalf("client webapp: %v", clients)
+	}
+	admin("PUT", "/clients/"+clients[0]["id"].(string), map[string]any{"enabled": false})
+	if a, ui := live(carol); a || ui != 401 {
+		t.Errorf("client disabled: active %v, userinfo %d", a, ui)
+	}
+}
