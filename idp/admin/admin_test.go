@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keygate/keygate/idp/admin"
 	"github.com/keygate/keygate/idp/rep"
@@ -266,5 +267,54 @@ func TestExportImportExport(t *testing.T) {
 			}
 		}
 		t.Fatalf("exports differ in length")
+	}
+}
+
+// GET /keys shows the realm's keys as Keycloak's KeysMetadataRepresentation:
+// the RSA key's public key and certificate are the ones the realm's info
+// endpoint and JWKS publish; no private part appears.
+func TestRealmKeys(t *testing.T) {
+	e := newEnv(t)
+	var meta struct {
+		Active map[string]string `json:"active"`
+		Keys   []map[string]any  `json:"keys"`
+	}
+	e.must(200, "GET", "/admin/realms/master/keys", e.admin, nil).json(t, &meta)
+	if len(meta.Keys) != 2 || meta.Active["RS256"] == "" || meta.Active["HS512"] == "" {
+		t.Fatalf("keys %+v", meta)
+	}
+	var info map[string]any
+	e.must(200, "GET", "/realms/master", "", nil).json(t, &info)
+	var jwks struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	e.must(200, "GET", "/realms/master/protocol/openid-connect/certs", "", nil).json(t, &jwks)
+	for _, k := range meta.Keys {
+		for f := range k {
+			if f == "privateKey" || f == "secret" {
+				t.Errorf("key %v shows %s", k["kid"], f)
+			}
+		}
+		switch k["algorithm"] {
+		case "RS256":
+			if k["kid"] != meta.Active["RS256"] || k["status"] != "ACTIVE" || k["type"] != "RSA" || k["use"] != "SIG" {
+				t.Errorf("RSA key %v", k)
+			}
+			if k["publicKey"] != info["public_key"] {
+				t.Errorf("publicKey differs from the realm info's public_key")
+			}
+			if len(jwks.Keys) != 1 || jwks.Keys[0]["kid"] != k["kid"] || jwks.Keys[0]["x5c"].([]any)[0] != k["certificate"] {
+				t.Errorf("certificate differs from the JWKS x5c: %v", jwks.Keys)
+			}
+			if v, _ := k["validTo"].(float64); time.UnixMilli(int64(v)).Before(time.Now().AddDate(9, 0, 0)) {
+				t.Errorf("validTo %v", k["validTo"])
+			}
+		case "HS512":
+			if k["type"] != "OCT" || k["publicKey"] != nil || k["certificate"] != nil {
+				t.Errorf("HMAC key %v", k)
+			}
+		default:
+			t.Errorf("unexpected key %v", k)
+		}
 	}
 }

@@ -173,6 +173,8 @@ func (a *API) routes() []route {
 		{"DELETE " + R + "/attack-detection/brute-force/users/{id}", manageUsers, a.bruteForceUnlock, false},
 		{"DELETE " + R + "/attack-detection/brute-force/users", manageUsers, a.bruteForceUnlockAll, false},
 
+		{"GET " + R + "/keys", viewRealm, a.realmKeys, false},
+
 		{"GET " + R + "/components", viewRealm, a.listComponents, false},
 		{"POST " + R + "/components", manageRealm, a.createComponent, true},
 		{"GET " + R + "/components/{id}", viewRealm, a.getComponent, false},

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/base64"
 	"errors"
 	"strings"
 	"time"
@@ -405,4 +406,46 @@ func (a *API) deleteIDPMapper(c *call) error {
 		return err
 	}
 	return c.noContent()
+}
+
+// realmKeys answers GET /keys with Keycloak's KeysMetadataRepresentation:
+// each key's public part and certificate (what SAML service providers and
+// some JWT libraries are configured with), never the private part.
+func (a *API) realmKeys(c *call) error {
+	keys, err := a.p.Keyring().Keys(c.ctx, c.realm.ID)
+	if err != nil {
+		return err
+	}
+	type keyMetadata struct {
+		ProviderID       string `json:"providerId"`
+		ProviderPriority int    `json:"providerPriority"`
+		KID              string `json:"kid"`
+		Status           string `json:"status"`
+		Type             string `json:"type"`
+		Algorithm        string `json:"algorithm"`
+		PublicKey        string `json:"publicKey,omitempty"`
+		Certificate      string `json:"certificate,omitempty"`
+		Use              string `json:"use"`
+		ValidTo          int64  `json:"validTo,omitempty"`
+	}
+	out := struct {
+		Active map[string]string `json:"active"`
+		Keys   []keyMetadata     `json:"keys"`
+	}{Active: map[string]string{}, Keys: []keyMetadata{}}
+	for _, k := range keys {
+		m := keyMetadata{ProviderID: "hmac-generated", ProviderPriority: 100, KID: k.KID, Status: "PASSIVE",
+			Type: "OCT", Algorithm: k.Algorithm, Use: "SIG"}
+		if k.Public != nil {
+			m.ProviderID, m.Type = "rsa-generated", "RSA"
+			m.PublicKey = base64.StdEncoding.EncodeToString(k.Public)
+			m.Certificate = base64.StdEncoding.EncodeToString(k.Certificate)
+			m.ValidTo = k.ValidTo.UnixMilli()
+		}
+		if k.Active {
+			m.Status = "ACTIVE"
+			out.Active[k.Algorithm] = k.KID
+		}
+		out.Keys = append(out.Keys, m)
+	}
+	return c.ok(out)
 }

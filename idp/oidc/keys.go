@@ -5,11 +5,16 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +48,47 @@ type signingKey struct {
 	active bool
 	key    any // *rsa.PrivateKey or []byte
 	signer jose.Signer
+	cert   *x509.Certificate // RSA keys: see keyCertificate
+}
+
+// KeyInfo is one realm key as the admin API's keys endpoint shows it
+// (Keycloak's KeyMetadataRepresentation): never the private part.
+type KeyInfo struct {
+	KID, Algorithm string
+	Active         bool
+	// Public is the PKIX DER public key and Certificate the DER self-signed
+	// certificate; both nil for HMAC keys.
+	Public, Certificate []byte
+	ValidTo             time.Time // certificate expiry; zero for HMAC keys
+}
+
+// Keys describes the realm's keys, active first, creating them on first use.
+func (k *Keyring) Keys(ctx context.Context, realmID string) ([]KeyInfo, error) {
+	rk, err := k.get(ctx, realmID)
+	if err != nil {
+		return nil, err
+	}
+	var out []KeyInfo
+	for _, sk := range rk.byKID {
+		ki := KeyInfo{KID: sk.kid, Algorithm: sk.alg, Active: sk.active}
+		if pk, ok := sk.key.(*rsa.PrivateKey); ok {
+			if ki.Public, err = x509.MarshalPKIXPublicKey(&pk.PublicKey); err != nil {
+				return nil, err
+			}
+			ki.Certificate, ki.ValidTo = sk.cert.Raw, sk.cert.NotAfter
+		}
+		out = append(out, ki)
+	}
+	slices.SortFunc(out, func(a, b KeyInfo) int {
+		if a.Active != b.Active {
+			if a.Active {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Algorithm+a.KID, b.Algorithm+b.KID)
+	})
+	return out, nil
 }
 
 // Keyring loads, creates and caches realm keys. Keys are generated on first
@@ -199,7 +245,14 @@ func buildRealmKeys(keys []store.Key) (*realmKeys, error) {
 			if sk.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: pk}, opts); err != nil {
 				return nil, err
 			}
-			pub = append(pub, jose.JSONWebKey{Key: &pk.PublicKey, KeyID: key.ID, Algorithm: algRS256, Use: "sig"})
+			cert, err := keyCertificate(pk, key.Created)
+			if err != nil {
+				return nil, fmt.Errorf("realm key %s: certificate: %w", key.ID, err)
+			}
+			sk.cert = cert
+			sum1, sum256 := sha1.Sum(cert.Raw), sha256.Sum256(cert.Raw)
+			pub = append(pub, jose.JSONWebKey{Key: &pk.PublicKey, KeyID: key.ID, Algorithm: algRS256, Use: "sig",
+				Certificates: []*x509.Certificate{cert}, CertificateThumbprintSHA1: sum1[:], CertificateThumbprintSHA256: sum256[:]})
 			if key.Active {
 				rk.active = sk
 			}
@@ -225,6 +278,28 @@ func buildRealmKeys(keys []store.Key) (*realmKeys, error) {
 		return nil, err
 	}
 	return rk, nil
+}
+
+// keyCertificate is the self-signed certificate Keycloak publishes with each
+// RSA key (x5c, x5t and x5t#S256 in the JWKS; some JWT libraries read the
+// key from x5c). It is derived, not stored: RSA PKCS#1 v1.5 signatures are
+// deterministic, so the same key and creation time give the same
+// certificate on every replica and restart. Ten years, as Keycloak's.
+func keyCertificate(pk *rsa.PrivateKey, created time.Time) (*x509.Certificate, error) {
+	sum := sha256.Sum256(x509.MarshalPKCS1PublicKey(&pk.PublicKey))
+	from := created.UTC().Truncate(time.Second)
+	tmpl := &x509.Certificate{
+		SerialNumber: new(big.Int).SetBytes(sum[:16]),
+		Subject:      pkix.Name{CommonName: "keygate realm key"},
+		NotBefore:    from,
+		NotAfter:     from.AddDate(10, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &pk.PublicKey, pk)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(der)
 }
 
 // publicKeyDER is the active RS256 key as Keycloak's realm info shows it.

@@ -216,6 +216,15 @@ test("admin client drives every call", async (t) => {
     await kc.attackDetection.delAll();
   });
 
+  await t.test("realm keys", async () => {
+    const keys = await kc.realms.getKeys({ realm });
+    const rsa = keys.keys.find((k) => k.algorithm === "RS256");
+    assert.equal(keys.active.RS256, rsa.kid);
+    assert.equal(rsa.status, "ACTIVE");
+    assert.ok(rsa.publicKey && rsa.certificate, JSON.stringify(rsa));
+    assert.equal(keys.keys.find((k) => k.algorithm === "HS512").certificate, undefined);
+  });
+
   await t.test("components", async () => {
     const { id } = await kc.components.create({
       name: "corp-ldap", providerId: "ldap", providerType: "org.keycloak.storage.UserStorageProvider",
