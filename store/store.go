@@ -150,6 +150,9 @@ type RoleStore interface {
 	// ListAllRoleComposites returns every (parent, child) pair of the realm,
 	// for expanding composites in memory.
 	ListAllRoleComposites(ctx context.Context, realmID string) ([][2]string, error)
+	// ListRoleMembers lists the users the role is mapped to directly, by
+	// username, first/max as ListGroupMembers.
+	ListRoleMembers(ctx context.Context, realmID, roleID string, first, max int) ([]User, error)
 }
 
 // ---------------------------------------------------------------------------

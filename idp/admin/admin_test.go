@@ -3,6 +3,7 @@ package admin_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestAuthorization(t *testing.T) {
 	nobody := e.realmWithUser("acme", "nobody")
 	otherAdmin := e.realmWithUser("other", "boss", "realm-admin")
 	fill := strings.NewReplacer("{realm}", "acme", "{id}", someUUID, "{client}", someUUID, "{group}", someUUID,
-		"{cred}", someUUID, "{role}", "x", "{alias}", "x")
+		"{cred}", someUUID, "{role}", "x", "{alias}", "x", "{roleid}", someUUID, "{ofclient}", someUUID)
 	callers := []struct {
 		name, token string
 		want        int
@@ -317,4 +318,98 @@ func TestRealmKeys(t *testing.T) {
 			t.Errorf("unexpected key %v", k)
 		}
 	}
+}
+
+// TestRoleComposites: composites by name and by id, realm and client views,
+// the users holding a role, roles-by-id, the permission a by-id write needs,
+// and no escalation through composites.
+func TestRoleComposites(t *testing.T) {
+	e := newEnv(t)
+	e.must(201, "POST", "/admin/realms", e.admin, map[string]any{"realm": "acme", "enabled": true})
+	b := "/admin/realms/acme"
+	e.must(201, "POST", b+"/roles", e.admin, map[string]any{"name": "editor"})
+	e.must(201, "POST", b+"/roles", e.admin, map[string]any{"name": "viewer"})
+	app := e.must(201, "POST", b+"/clients", e.admin, map[string]any{"clientId": "app"}).id()
+	e.must(201, "POST", b+"/clients/"+app+"/roles", e.admin, map[string]any{"name": "write"})
+	var viewer, write rep.Role
+	e.must(200, "GET", b+"/roles/viewer", e.admin, nil).json(t, &viewer)
+	e.must(200, "GET", b+"/clients/"+app+"/roles/write", e.admin, nil).json(t, &write)
+
+	// editor = viewer (by name) + app/write (by id).
+	e.must(204, "POST", b+"/roles/editor/composites", e.admin, []map[string]any{{"name": "viewer"}, {"id": write.ID}})
+	e.must(204, "POST", b+"/roles/editor/composites", e.admin, []map[string]any{{"name": "viewer"}}) // idempotent
+	e.must(404, "POST", b+"/roles/editor/composites", e.admin, []map[string]any{{"name": "nope"}})
+	e.must(400, "POST", b+"/roles/editor/composites", e.admin, []map[string]any{{"name": "editor"}})
+	names := func(p string) []string {
+		t.Helper()
+		var rs []rep.Role
+		e.must(200, "GET", p, e.admin, nil).json(t, &rs)
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := names(b + "/roles/editor/composites"); !slices.Equal(got, []string{"viewer", "write"}) {
+		t.Errorf("composites %v", got)
+	}
+	if got := names(b + "/roles/editor/composites/realm"); !slices.Equal(got, []string{"viewer"}) {
+		t.Errorf("realm composites %v", got)
+	}
+	if got := names(b + "/roles/editor/composites/clients/" + app); !slices.Equal(got, []string{"write"}) {
+		t.Errorf("client composites %v", got)
+	}
+	var editor rep.Role
+	e.must(200, "GET", b+"/roles-by-id/"+viewer.ID, e.admin, nil).json(t, &viewer)
+	e.must(200, "GET", b+"/roles/editor", e.admin, nil).json(t, &editor)
+	if !editor.Composite || viewer.Composite || viewer.Name != "viewer" {
+		t.Errorf("composite flags: editor %+v, viewer %+v", editor, viewer)
+	}
+	if got := names(b + "/roles-by-id/" + editor.ID + "/composites"); !slices.Equal(got, []string{"viewer", "write"}) {
+		t.Errorf("by-id composites %v", got)
+	}
+	e.must(404, "GET", b+"/roles-by-id/"+someUUID, e.admin, nil)
+	e.must(404, "GET", b+"/roles-by-id/not-a-uuid", e.admin, nil)
+
+	// A user holding editor gets the composites in its token's view.
+	uid := e.must(201, "POST", b+"/users", e.admin, map[string]any{"username": "ed", "enabled": true}).id()
+	e.must(204, "POST", b+"/users/"+uid+"/role-mappings/realm", e.admin, []map[string]any{{"name": "editor"}})
+	if got := names(b + "/users/" + uid + "/role-mappings/realm/composite"); !slices.Contains(got, "viewer") {
+		t.Errorf("effective realm roles %v", got)
+	}
+	var holders []rep.User
+	e.must(200, "GET", b+"/roles/editor/users", e.admin, nil).json(t, &holders)
+	if len(holders) != 1 || holders[0].Username != "ed" {
+		t.Errorf("editor's users %+v", holders)
+	}
+	e.must(200, "GET", b+"/roles/viewer/users", e.admin, nil).json(t, &holders)
+	if len(holders) != 0 {
+		t.Errorf("viewer is held only through a composite, not directly: %+v", holders)
+	}
+
+	// By id, a write needs the container's manage role.
+	clientsAdmin := e.userWithRoles("acme", "ca", "manage-clients")
+	e.must(403, "PUT", b+"/roles-by-id/"+viewer.ID, clientsAdmin, map[string]any{"name": "viewer", "description": "x"})
+	e.must(204, "PUT", b+"/roles-by-id/"+write.ID, clientsAdmin, map[string]any{"name": "write", "description": "changes"})
+	e.must(200, "GET", b+"/roles-by-id/"+write.ID, clientsAdmin, nil).json(t, &write)
+	if write.Description != "changes" {
+		t.Errorf("updated by id: %+v", write)
+	}
+	// No escalation: a manage-realm admin cannot fold realm-admin into a
+	// role (which manage-users admins could then grant).
+	realmAdmin := e.userWithRoles("acme", "ra", "manage-realm")
+	var mgmt []map[string]any
+	e.must(200, "GET", b+"/clients?clientId=realm-management", e.admin, nil).json(t, &mgmt)
+	var ra rep.Role
+	e.must(200, "GET", b+"/clients/"+mgmt[0]["id"].(string)+"/roles/realm-admin", e.admin, nil).json(t, &ra)
+	e.must(403, "POST", b+"/roles/editor/composites", realmAdmin, []map[string]any{{"id": ra.ID}})
+	e.must(204, "POST", b+"/roles/editor/composites", e.admin, []map[string]any{{"id": ra.ID}})
+
+	e.must(204, "DELETE", b+"/roles-by-id/"+editor.ID+"/composites", e.admin, []map[string]any{{"id": write.ID}, {"id": ra.ID}})
+	if got := names(b + "/roles/editor/composites"); !slices.Equal(got, []string{"viewer"}) {
+		t.Errorf("after removal %v", got)
+	}
+	e.must(204, "DELETE", b+"/roles-by-id/"+editor.ID, e.admin, nil)
+	e.must(404, "GET", b+"/roles/editor", e.admin, nil)
 }

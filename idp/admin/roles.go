@@ -74,20 +74,44 @@ func (a *API) listRoles(c *call) error {
 	return c.ok(out)
 }
 
-func (a *API) role(c *call, ct container) (store.Role, error) {
-	r, err := a.st.GetRoleByName(c.ctx, c.realm.ID, ct.clientID, c.r.PathValue("role"))
-	if errors.Is(err, store.ErrNotFound) {
-		return r, notFound("Could not find role")
+// targetRole is the role a route names: /roles/{role}, a client's
+// /roles/{role}, or /roles-by-id/{roleid}. The by-id routes only require
+// some admin role; a write through them needs manage-realm for a realm
+// role and manage-clients for a client role, checked here.
+func (a *API) targetRole(c *call, write bool) (store.Role, error) {
+	if c.r.PathValue("roleid") == "" {
+		ct, err := a.container(c)
+		if err != nil {
+			return store.Role{}, err
+		}
+		r, err := a.st.GetRoleByName(c.ctx, c.realm.ID, ct.clientID, c.r.PathValue("role"))
+		if errors.Is(err, store.ErrNotFound) {
+			return r, notFound("Could not find role")
+		}
+		return r, err
 	}
-	return r, err
+	id, err := c.id("roleid", "Could not find role with id")
+	if err != nil {
+		return store.Role{}, err
+	}
+	r, err := a.st.GetRole(c.ctx, c.realm.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return r, notFound("Could not find role with id")
+	} else if err != nil {
+		return r, err
+	}
+	need := manageRealm
+	if r.ClientID != "" {
+		need = manageClients
+	}
+	if write && !c.caller.may(need, c.realm.Name) {
+		return r, errForbidden
+	}
+	return r, nil // any admin may read roles, as GET /roles allows
 }
 
 func (a *API) getRole(c *call) error {
-	ct, err := a.container(c)
-	if err != nil {
-		return err
-	}
-	r, err := a.role(c, ct)
+	r, err := a.targetRole(c, false)
 	if err != nil {
 		return err
 	}
@@ -123,11 +147,7 @@ func (a *API) createRole(c *call) error {
 }
 
 func (a *API) updateRole(c *call) error {
-	ct, err := a.container(c)
-	if err != nil {
-		return err
-	}
-	r, err := a.role(c, ct)
+	r, err := a.targetRole(c, true)
 	if err != nil {
 		return err
 	}
@@ -148,23 +168,141 @@ func (a *API) updateRole(c *call) error {
 }
 
 func (a *API) deleteRole(c *call) error {
-	ct, err := a.container(c)
-	if err != nil {
-		return err
-	}
-	r, err := a.role(c, ct)
+	r, err := a.targetRole(c, true)
 	if err != nil {
 		return err
 	}
 	if _, s, err := rep.DecodeRealm(c.realm); err != nil {
 		return err
-	} else if ct.clientID == "" && r.Name == s.DefaultRole {
+	} else if r.ClientID == "" && r.Name == s.DefaultRole {
 		return badRequest("You cannot delete a default role")
 	}
 	if err := a.st.DeleteRole(c.ctx, c.realm.ID, r.ID); err != nil {
 		return err
 	}
 	return c.noContent()
+}
+
+// ---- composite roles
+
+type compositeView int
+
+const (
+	allComposites compositeView = iota
+	realmComposites
+	clientComposites // of the client {ofclient}
+)
+
+// listComposites serves a role's composites: all, the realm roles, or one
+// client's roles among them.
+func (a *API) listComposites(view compositeView) handler {
+	return func(c *call) error {
+		parent, err := a.targetRole(c, false)
+		if err != nil {
+			return err
+		}
+		kids, err := a.st.ListRoleComposites(c.ctx, c.realm.ID, parent.ID)
+		if err != nil {
+			return err
+		}
+		switch view {
+		case realmComposites:
+			kids = slices.DeleteFunc(kids, func(r store.Role) bool { return r.ClientID != "" })
+		case clientComposites:
+			id, err := c.id("ofclient", "Could not find client")
+			if err != nil {
+				return err
+			}
+			if _, err := a.st.GetClient(c.ctx, c.realm.ID, id); errors.Is(err, store.ErrNotFound) {
+				return notFound("Could not find client")
+			} else if err != nil {
+				return err
+			}
+			kids = slices.DeleteFunc(kids, func(r store.Role) bool { return r.ClientID != id })
+		}
+		out, err := a.roleReps(c.ctx, c.realm.ID, kids)
+		if err != nil {
+			return err
+		}
+		return c.ok(out)
+	}
+}
+
+// changeComposites adds or removes the roles the body lists (by id; or a
+// realm role by name, or a client role by name with containerId).
+func (a *API) changeComposites(add bool) handler {
+	return func(c *call) error {
+		parent, err := a.targetRole(c, true)
+		if err != nil {
+			return err
+		}
+		var in []rep.Role
+		if err := c.body(&in, maxBody); err != nil {
+			return err
+		}
+		ids := make([]string, 0, len(in))
+		for _, r := range in {
+			var child store.Role
+			switch {
+			case r.ID != "":
+				child, err = a.st.GetRole(c.ctx, c.realm.ID, r.ID)
+			case r.ClientRole:
+				child, err = a.st.GetRoleByName(c.ctx, c.realm.ID, r.ContainerID, r.Name)
+			default:
+				child, err = a.st.GetRoleByName(c.ctx, c.realm.ID, "", r.Name)
+			}
+			if errors.Is(err, store.ErrNotFound) {
+				return notFound("Could not find composite role")
+			} else if err != nil {
+				return err
+			}
+			if add && child.ID == parent.ID {
+				return badRequest("A role cannot be its own composite")
+			}
+			// No escalation: a role that includes realm-management roles
+			// grants them, so a realm's own admins add only those they hold.
+			if add && !c.caller.serverAdmin && child.ClientID != "" && !slices.Contains(c.caller.mgmtRoles, child.Name) {
+				if cl, err := a.st.GetClient(c.ctx, c.realm.ID, child.ClientID); err != nil {
+					return err
+				} else if cl.ClientID == mgmtClient {
+					return errForbidden
+				}
+			}
+			ids = append(ids, child.ID)
+		}
+		if add {
+			err = a.st.AddRoleComposites(c.ctx, c.realm.ID, parent.ID, ids)
+		} else {
+			err = a.st.RemoveRoleComposites(c.ctx, c.realm.ID, parent.ID, ids)
+		}
+		if err != nil && !(errors.Is(err, store.ErrNotFound) && !add) {
+			return err
+		}
+		return c.noContent()
+	}
+}
+
+// roleMembers is GET .../roles/{role}/users: the users the role is mapped
+// to directly.
+func (a *API) roleMembers(c *call) error {
+	r, err := a.targetRole(c, false)
+	if err != nil {
+		return err
+	}
+	first, max, err := c.page(defaultMax)
+	if err != nil {
+		return err
+	}
+	users, err := a.st.ListRoleMembers(c.ctx, c.realm.ID, r.ID, first, max)
+	if err != nil {
+		return err
+	}
+	brief := c.flag("briefRepresentation", false)
+	out := make([]rep.User, 0, len(users))
+	for _, u := range users {
+		out = append(out, userRep(u, brief))
+	}
+	return c.ok(out)
 }
 
 // ---- role mappings of users and groups

@@ -77,6 +77,13 @@ func (s *Store) ListRoleComposites(ctx context.Context, realmID, parentID string
 	return rs, wrap(err, "list composites of role %s", parentID)
 }
 
+func (s *Store) ListRoleMembers(ctx context.Context, realmID, roleID string, first, max int) ([]store.User, error) {
+	us, err := list(ctx, s, scanUser, `SELECT `+userCols+` FROM user_roles m JOIN users u ON u.id = m.user_id
+		WHERE m.realm_id = ? AND m.role_id = ? ORDER BY u.username LIMIT ? OFFSET ?`,
+		realmID, roleID, limit(max), offset(first))
+	return us, wrap(err, "list members of role %s", roleID)
+}
+
 func (s *Store) ListAllRoleComposites(ctx context.Context, realmID string) ([][2]string, error) {
 	ps, err := list(ctx, s, func(r scanner) (p [2]string, err error) {
 		err = r.Scan(&p[0], &p[1])

@@ -56,7 +56,11 @@ func testUsers(t *testing.T, s store.Store) {
 	isErr(t, s.GrantUserRoles(ctx, "r1", "u2", []string{"nope"}), store.ErrNotFound)
 	isErr(t, s.GrantUserRoles(ctx, "r1", "nope", []string{"ro"}), store.ErrNotFound)
 	eq(t, "ListUserRoles", roleIDs(get[[]store.Role](t)(s.ListUserRoles(ctx, "r1", "u2"))), []string{"ro", "rw"})
+	eq(t, "ListRoleMembers", usernames(get[[]store.User](t)(s.ListRoleMembers(ctx, "r1", "ro", 0, 0))), []string{u2name(t, s)})
+	eq(t, "ListRoleMembers page", get[[]store.User](t)(s.ListRoleMembers(ctx, "r1", "ro", 1, 10)), []store.User{})
+	eq(t, "ListRoleMembers of another realm", get[[]store.User](t)(s.ListRoleMembers(ctx, "r2", "ro", 0, 0)), []store.User{})
 	ok(t, s.RevokeUserRoles(ctx, "r1", "u2", []string{"ro", "never"}))
+	eq(t, "ListRoleMembers after revoke", get[[]store.User](t)(s.ListRoleMembers(ctx, "r1", "ro", 0, 0)), []store.User{})
 	eq(t, "after revoke", roleIDs(get[[]store.Role](t)(s.ListUserRoles(ctx, "r1", "u2"))), []string{"rw"})
 
 	// Deleting a user deletes its credentials, mappings, sessions and counters.
@@ -217,4 +221,9 @@ func testConcurrentCredentialUpdate(t *testing.T, s store.Store) {
 	if len(cs) != 1 || !strings.HasPrefix(cs[0].SecretData, "pbkdf2-") || !strings.Contains(cs[0].CredentialData, "pbkdf2") {
 		t.Fatalf("credentials after concurrent re-hash: %+v", cs)
 	}
+}
+
+func u2name(t *testing.T, s store.Store) string {
+	t.Helper()
+	return get[store.User](t)(s.GetUser(t.Context(), "r1", "u2")).Username
 }

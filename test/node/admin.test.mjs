@@ -159,6 +159,23 @@ test("admin client drives every call", async (t) => {
     const all = await kc.users.listRoleMappings({ id: userId });
     assert.ok(all.realmMappings.some((r) => r.name === "editor"));
     assert.equal(all.clientMappings.app.mappings[0].name, "reader");
+    assert.deepEqual((await kc.roles.findUsersWithRole({ name: "editor" })).map((u) => u.username), ["alice"]);
+
+    // Composites and roles-by-id: editor includes viewer and the client's reader.
+    await kc.roles.create({ name: "viewer" });
+    const viewer = await kc.roles.findOneByName({ name: "viewer" });
+    await kc.roles.createComposite({ roleId: editor.id }, [viewer, reader]);
+    assert.deepEqual((await kc.roles.getCompositeRoles({ id: editor.id })).map((r) => r.name).sort(), ["reader", "viewer"]);
+    assert.deepEqual((await kc.roles.getCompositeRolesForRealm({ id: editor.id })).map((r) => r.name), ["viewer"]);
+    assert.deepEqual((await kc.roles.getCompositeRolesForClient({ id: editor.id, clientId: clientUuid })).map((r) => r.name), ["reader"]);
+    assert.equal((await kc.roles.findOneById({ id: editor.id })).composite, true);
+    assert.ok((await kc.users.listCompositeRealmRoleMappings({ id: userId })).some((r) => r.name === "viewer"));
+    await kc.roles.updateById({ id: viewer.id }, { name: "viewer", description: "Reads" });
+    assert.equal((await kc.roles.findOneById({ id: viewer.id })).description, "Reads");
+    await kc.roles.delCompositeRoles({ id: editor.id }, [viewer]);
+    assert.deepEqual((await kc.roles.getCompositeRoles({ id: editor.id })).map((r) => r.name), ["reader"]);
+    await kc.roles.delById({ id: viewer.id });
+    assert.equal(await kc.roles.findOneById({ id: viewer.id }), null); // the client maps 404 to null
     await kc.users.delClientRoleMappings({ id: userId, clientUniqueId: clientUuid, roles: [{ id: reader.id, name: "reader" }] });
     await kc.users.delRealmRoleMappings({ id: userId, roles: [{ id: editor.id, name: "editor" }] });
     assert.ok(!(await kc.users.listRealmRoleMappings({ id: userId })).some((r) => r.name === "editor"));
