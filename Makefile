@@ -26,10 +26,17 @@ run: build
 test:
 	$(GO) test -count=1 ./...
 
-# Real-peer suite (browser, npm clients); installs what it needs.
-e2e: build
+# Real-peer suite (browser, npm clients, oauth2-proxy built from the Go
+# module proxy); installs what it needs.
+OAUTH2_PROXY := bin/oauth2-proxy
+OAUTH2_PROXY_VERSION := v7.15.6
+e2e: build $(OAUTH2_PROXY)
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
-	KEYGATE_BIN=$(abspath $(BIN)) $(GO) test -count=1 -tags e2e -run '^TestE2E' ./test/
+	KEYGATE_BIN=$(abspath $(BIN)) OAUTH2_PROXY_BIN=$(abspath $(OAUTH2_PROXY)) \
+		$(GO) test -count=1 -tags e2e -run '^TestE2E' ./test/
+
+$(OAUTH2_PROXY):
+	GOBIN=$(abspath bin) $(GO) install github.com/oauth2-proxy/oauth2-proxy/v7@$(OAUTH2_PROXY_VERSION)
 
 # Load benchmark against the real server; prints figures and ratios. Then
 # the admin API's search/create figures (in-process, real SQLite store), and

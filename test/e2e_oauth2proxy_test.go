@@ -1,0 +1,234 @@
+//go:build e2e
+
+package test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestE2EOAuth2Proxy puts the real oauth2-proxy (its keycloak-oidc provider,
+// as dashboards are fronted in the field) between a browser and an
+// upstream, with keygate as the identity provider: login through keygate's
+// form with PKCE, roles and email reaching the upstream as headers,
+// --allowed-role refusing a user without the role, a refresh of the session
+// through keygate's refresh_token grant, and sign-out.
+func TestE2EOAuth2Proxy(t *testing.T) {
+	bin := os.Getenv("OAUTH2_PROXY_BIN")
+	if bin == "" {
+		t.Fatal("OAUTH2_PROXY_BIN is not set: run `make e2e`, which builds oauth2-proxy")
+	}
+	proxyAddr := freeAddr(t)
+	proxy := "http://" + proxyAddr
+	realmFile := filepath.Join(t.TempDir(), "dash.json")
+	writeJSON(t, realmFile, dashRealm(proxy+"/oauth2/callback"))
+	s := startServer(t, "", nil, "--import-realm", realmFile)
+
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := map[string]string{}
+		for _, k := range []string{"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups", "X-Forwarded-Preferred-Username", "X-Forwarded-Access-Token"} {
+			h[k] = r.Header.Get(k)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(h)
+	}))
+	t.Cleanup(upstream.Close)
+
+	cmd := exec.Command(bin,
+		"--http-address="+proxyAddr,
+		"--provider=keycloak-oidc",
+		"--oidc-issuer-url="+s.URL+"/realms/dash",
+		"--client-id=dashboard", "--client-secret=dashboard-secret",
+		"--redirect-url="+proxy+"/oauth2/callback",
+		"--upstream="+upstream.URL,
+		"--cookie-secret=0123456789abcdef0123456789abcdef",
+		"--cookie-secure=false",
+		"--cookie-refresh=1s",
+		"--email-domain=*",
+		"--skip-provider-button=true",
+		"--code-challenge-method=S256",
+		"--allowed-role=viewer",
+		"--pass-access-token=true",
+	)
+	var logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("oauth2-proxy log:\n%s", lastLines(logs.String(), 60))
+		}
+	})
+	waitHTTP(t, proxy+"/ping")
+
+	// alice holds viewer: through keygate's form to the upstream.
+	b := newBrowser(t)
+	p := follow(t, b, proxy+"/")
+	action, csrf := loginForm(t, s.URL, p)
+	p = b.post(action, url.Values{"username": {"alice"}, "password": {"alice-dash-pw"}, "csrf_token": {csrf}})
+	p = follow(t, b, resolve(t, action, p.location))
+	if p.status != 200 {
+		t.Fatalf("after login: %d %.300s", p.status, p.body)
+	}
+	var h map[string]string
+	if err := json.Unmarshal([]byte(p.body), &h); err != nil {
+		t.Fatalf("upstream answer %q: %v", p.body, err)
+	}
+	groups := strings.Split(h["X-Forwarded-Groups"], ",")
+	if h["X-Forwarded-Email"] != "alice@example.com" || h["X-Forwarded-Preferred-Username"] != "alice" || !slices.Contains(groups, "role:viewer") ||
+		!slices.Contains(groups, "role:dashboard:operator") {
+		t.Errorf("upstream headers %v", h)
+	}
+	at := claimsOf(t, h["X-Forwarded-Access-Token"])
+	aud := strs(at["aud"])
+	if a, ok := at["aud"].(string); ok { // one audience is a string, as Keycloak writes it
+		aud = []string{a}
+	}
+	if !slices.Contains(aud, "dashboard") || at["azp"] != "dashboard" {
+		t.Errorf("access token aud %v azp %v", at["aud"], at["azp"])
+	}
+
+	// The session cookie outlives --cookie-refresh: oauth2-proxy refreshes
+	// it with keygate's refresh_token grant and the upstream sees a new
+	// access token for the same session.
+	time.Sleep(2200 * time.Millisecond) // oauth2-proxy truncates the session's age to whole seconds
+	p = b.get(proxy + "/")
+	if p.status != 200 {
+		t.Fatalf("after the cookie refresh period: %d %.300s", p.status, p.body)
+	}
+	var h2 map[string]string
+	_ = json.Unmarshal([]byte(p.body), &h2)
+	if h2["X-Forwarded-Access-Token"] == h["X-Forwarded-Access-Token"] {
+		t.Error("oauth2-proxy did not refresh the session through keygate")
+	} else if at2 := claimsOf(t, h2["X-Forwarded-Access-Token"]); at2["sid"] != at["sid"] {
+		t.Errorf("refresh changed the session: %v -> %v", at["sid"], at2["sid"])
+	}
+
+	// Sign-out drops oauth2-proxy's session: the next request goes back to
+	// the identity provider.
+	if p = b.get(proxy + "/oauth2/sign_out"); p.status/100 != 3 {
+		t.Errorf("sign_out: %d", p.status)
+	}
+	if p = b.get(proxy + "/"); p.status/100 != 3 {
+		t.Errorf("after sign-out: %d, want a redirect to log in", p.status)
+	}
+
+	// bob lacks viewer: keygate logs him in, oauth2-proxy refuses him.
+	b = newBrowser(t)
+	action, csrf = loginForm(t, s.URL, follow(t, b, proxy+"/"))
+	p = b.post(action, url.Values{"username": {"bob"}, "password": {"bob-dash-pw"}, "csrf_token": {csrf}})
+	p = follow(t, b, resolve(t, action, p.location))
+	if p.status != http.StatusForbidden {
+		t.Errorf("bob without viewer: %d, want 403", p.status)
+	}
+}
+
+// dashRealm is a realm with one oauth2-proxy client, configured as
+// Keycloak's docs for oauth2-proxy ask: the client in its own access
+// token's audience.
+func dashRealm(redirect string) map[string]any {
+	user := func(name, pw string, roles []string, clientRoles map[string][]string) map[string]any {
+		return map[string]any{"username": name, "enabled": true, "email": name + "@example.com", "emailVerified": true,
+			"credentials": []map[string]any{{"type": "password", "value": pw}},
+			"realmRoles":  roles, "clientRoles": clientRoles}
+	}
+	return map[string]any{
+		"realm": "dash", "enabled": true,
+		"roles": map[string]any{
+			"realm":  []map[string]any{{"name": "viewer"}},
+			"client": map[string]any{"dashboard": []map[string]any{{"name": "operator"}}},
+		},
+		"clients": []map[string]any{{
+			"clientId": "dashboard", "enabled": true, "secret": "dashboard-secret", "publicClient": false,
+			"standardFlowEnabled": true, "redirectUris": []string{redirect},
+			"protocolMappers": []map[string]any{{
+				"name": "aud-self", "protocol": "openid-connect", "protocolMapper": "oidc-audience-mapper",
+				"config": map[string]any{"included.client.audience": "dashboard", "access.token.claim": "true", "id.token.claim": "false"},
+			}},
+		}},
+		"users": []map[string]any{
+			user("alice", "alice-dash-pw", []string{"viewer"}, map[string][]string{"dashboard": {"operator"}}),
+			user("bob", "bob-dash-pw", nil, nil),
+		},
+	}
+}
+
+// follow GETs u and follows redirects to the first answer that is not one.
+func follow(t *testing.T, b *browser, u string) page {
+	t.Helper()
+	for range 10 {
+		p := b.get(u)
+		if p.status/100 != 3 || p.location == "" {
+			return p
+		}
+		u = resolve(t, u, p.location)
+	}
+	t.Fatalf("too many redirects, last %s", u)
+	return page{}
+}
+
+func resolve(t *testing.T, base, ref string) string {
+	t.Helper()
+	b, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := b.Parse(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func writeJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitHTTP(t *testing.T, u string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(u)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not come up: %v", u, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
