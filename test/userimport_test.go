@@ -79,6 +79,12 @@ func onePolicyCredential(t *testing.T, creds []store.Credential) {
 // replaced by pbkdf2-sha256/20000, through the store and the admin API.
 func TestUsersImportStackStateLogin(t *testing.T) {
 	s, db := startImportServer(t)
+	// A request first, so the server caches the realm's roles before the
+	// import (another process) creates stackstate-admin: the login below,
+	// well within the cache's lifetime, must still carry it.
+	if code, _ := passwordGrant(t, s, "nobody", "x"); code != http.StatusUnauthorized {
+		t.Fatalf("warm-up: %d", code)
+	}
 	out, errOut, code := usersImport(t, "--db", db, "--realm", "ss", stackStateConf)
 	if code != 0 || !strings.Contains(out, "created 4, updated 0, skipped 0, invalid 0") {
 		t.Fatalf("import: exit %d\n%s%s", code, out, errOut)

@@ -63,6 +63,9 @@ func (p *Provider) UserRoles(ctx context.Context, realmID, userID string) ([]str
 	if err != nil {
 		return nil, nil, err
 	}
+	if m, err = p.models.current(ctx, realmID, m, direct, groups); err != nil {
+		return nil, nil, err
+	}
 	ur, err := m.effectiveRoles(ctx, p.st, realmID, direct, groups)
 	if err != nil {
 		return nil, nil, err

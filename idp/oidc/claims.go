@@ -550,29 +550,32 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // loadSubject gathers what mappers need about a user, from the store.
-func (p *Provider) loadSubject(ctx context.Context, r *Realm, m *realmModel, c *Client, sess *Session) (subject, error) {
+func (p *Provider) loadSubject(ctx context.Context, r *Realm, m *realmModel, c *Client, sess *Session) (subject, *realmModel, error) {
 	u, err := p.st.GetUser(ctx, r.Row.ID, sess.UserID)
 	if err != nil {
-		return subject{}, err
+		return subject{}, m, err
 	}
 	direct, err := p.st.ListUserRoles(ctx, r.Row.ID, u.ID)
 	if err != nil {
-		return subject{}, err
+		return subject{}, m, err
 	}
 	groups, err := p.st.ListUserGroups(ctx, r.Row.ID, u.ID)
 	if err != nil {
-		return subject{}, err
+		return subject{}, m, err
+	}
+	if m, err = p.models.current(ctx, r.Row.ID, m, direct, groups); err != nil {
+		return subject{}, m, err
 	}
 	roles, err := m.effectiveRoles(ctx, p.st, r.Row.ID, direct, groups)
 	if err != nil {
-		return subject{}, err
+		return subject{}, m, err
 	}
 	paths := make([]string, 0, len(groups))
 	for _, g := range groups {
 		paths = append(paths, m.groupPath(g.ID))
 	}
 	sort.Strings(paths)
-	return subject{user: u, roles: roles, groups: paths, sess: sess, client: c, clientIP: remoteIP(ctx)}, nil
+	return subject{user: u, roles: roles, groups: paths, sess: sess, client: c, clientIP: remoteIP(ctx)}, m, nil
 }
 
 // now is the clock; tests may replace it.

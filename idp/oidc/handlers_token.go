@@ -105,7 +105,7 @@ func (p *Provider) fillClaims(ctx context.Context, r *Realm, c *Client, sess *Se
 	if err != nil {
 		return claimSet{}, fosite.ErrServerError.WithWrap(err)
 	}
-	sub, err := p.loadSubject(ctx, r, m, c, sess)
+	sub, m, err := p.loadSubject(ctx, r, m, c, sess)
 	if errors.Is(err, store.ErrNotFound) {
 		return claimSet{}, fosite.ErrInvalidGrant.WithWrap(errSessionNotActive).WithHint("Session not active")
 	} else if err != nil {

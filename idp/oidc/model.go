@@ -55,6 +55,29 @@ func (c *modelCache) get(ctx context.Context, realmID string) (*realmModel, erro
 	return m, nil
 }
 
+// current returns m, or a freshly loaded model when the user's role or
+// group mappings name a role or group m does not know: those were created
+// since m was cached, by another process (`keygate users import`) or
+// replica, and tokens would silently lack them for up to modelTTL.
+func (c *modelCache) current(ctx context.Context, realmID string, m *realmModel, direct []store.Role, groups []store.Group) (*realmModel, error) {
+	stale := false
+	for _, r := range direct {
+		if _, ok := m.roles[r.ID]; !ok {
+			stale = true
+		}
+	}
+	for _, g := range groups {
+		if _, ok := m.groups[g.ID]; !ok {
+			stale = true
+		}
+	}
+	if !stale {
+		return m, nil
+	}
+	c.Invalidate(realmID)
+	return c.get(ctx, realmID)
+}
+
 // Invalidate drops a realm's cached model after a write.
 func (c *modelCache) Invalidate(realmID string) {
 	c.mu.Lock()
