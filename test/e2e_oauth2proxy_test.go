@@ -4,7 +4,9 @@ package test
 
 import (
 	"bytes"
+	"crypto/md5"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -33,7 +35,7 @@ func TestE2EOAuth2Proxy(t *testing.T) {
 	proxy := "http://" + proxyAddr
 	realmFile := filepath.Join(t.TempDir(), "dash.json")
 	writeJSON(t, realmFile, dashRealm(proxy+"/oauth2/callback"))
-	s := startServer(t, "", nil, "--import-realm", realmFile)
+	s := startServer(t, "", []string{"KC_BOOTSTRAP_ADMIN_USERNAME=admin", "KC_BOOTSTRAP_ADMIN_PASSWORD=admin-secret-pw"}, "--import-realm", realmFile)
 
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := map[string]string{}
@@ -127,6 +129,34 @@ func TestE2EOAuth2Proxy(t *testing.T) {
 		t.Errorf("after sign-out: %d, want a redirect to log in", p.status)
 	}
 
+	// A StackState user carried over as it was (Helm values, unsalted md5)
+	// signs in through oauth2-proxy with the old password; that login
+	// replaced the md5 hash with a PBKDF2 credential.
+	values := filepath.Join(t.TempDir(), "authentication.yaml")
+	md5hex := fmt.Sprintf("%x", md5.Sum([]byte("ops-legacy-pw")))
+	if err := os.WriteFile(values, []byte("stackstate:\n  authentication:\n    file:\n      logins:\n"+
+		"        - username: ops\n          passwordHash: "+md5hex+"\n          roles: [ viewer, stackstate-admin ]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := usersImport(t, "--realm", "dash", "--db", "sqlite:"+s.DB, values); code != 0 {
+		t.Fatalf("users import: %d %s %s", code, out, errOut)
+	}
+	// StackState's file had no emails, which oauth2-proxy requires: the
+	// operator adds them through the admin API.
+	setEmail(t, s, "dash", "ops", "ops@example.com")
+	b = newBrowser(t)
+	action, csrf = loginForm(t, s.URL, follow(t, b, proxy+"/"))
+	p = b.post(action, url.Values{"username": {"ops"}, "password": {"ops-legacy-pw"}, "csrf_token": {csrf}})
+	p = follow(t, b, resolve(t, action, p.location))
+	h = nil
+	if p.status != 200 || json.Unmarshal([]byte(p.body), &h) != nil {
+		t.Fatalf("StackState user through oauth2-proxy: %d %.300s", p.status, p.body)
+	}
+	if groups := strings.Split(h["X-Forwarded-Groups"], ","); h["X-Forwarded-Preferred-Username"] != "ops" || !slices.Contains(groups, "role:stackstate-admin") {
+		t.Errorf("StackState user's upstream headers %v", h)
+	}
+	onePolicyCredential(t, readCredentials(t, s.DB, "dash", "ops"))
+
 	// bob lacks viewer: keygate logs him in, oauth2-proxy refuses him.
 	b = newBrowser(t)
 	action, csrf = loginForm(t, s.URL, follow(t, b, proxy+"/"))
@@ -134,6 +164,36 @@ func TestE2EOAuth2Proxy(t *testing.T) {
 	p = follow(t, b, resolve(t, action, p.location))
 	if p.status != http.StatusForbidden {
 		t.Errorf("bob without viewer: %d, want 403", p.status)
+	}
+}
+
+// setEmail gives a user a verified email through the admin API, as the
+// bootstrap admin.
+func setEmail(t *testing.T, s *server, realm, username, email string) {
+	t.Helper()
+	code, body := postForm(t, s.URL+"/realms/master/protocol/openid-connect/token", url.Values{"grant_type": {"password"},
+		"client_id": {"admin-cli"}, "username": {"admin"}, "password": {"admin-secret-pw"}})
+	if code != 200 {
+		t.Fatalf("admin token: %d %v", code, body)
+	}
+	auth := "Bearer " + body["access_token"].(string)
+	req := mustReq(t, "GET", s.URL+"/admin/realms/"+realm+"/users?exact=true&username="+username, "")
+	req.Header.Set("Authorization", auth)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var users []map[string]any
+	err = json.NewDecoder(resp.Body).Decode(&users)
+	resp.Body.Close()
+	if err != nil || len(users) != 1 {
+		t.Fatalf("find %s: %v %v", username, users, err)
+	}
+	req = mustReq(t, "PUT", s.URL+"/admin/realms/"+realm+"/users/"+users[0]["id"].(string), `{"email":"`+email+`","emailVerified":true}`)
+	req.Header.Set("Authorization", auth)
+	req.Header.Set("Content-Type", "application/json")
+	if code, body := do(t, req); code != 204 {
+		t.Fatalf("set email: %d %v", code, body)
 	}
 }
 
