@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -785,5 +787,71 @@ func TestAccessTokenEndsWithItsSubject(t *testing.T) {
 	admin("PUT", "/clients/"+clients[0]["id"].(string), map[string]any{"enabled": false})
 	if a, ui := live(carol); a || ui != 401 {
 		t.Errorf("client disabled: active %v, userinfo %d", a, ui)
+	}
+}
+
+// TestES256Realm: a realm whose defaultSignatureAlgorithm is ES256 (a
+// Keycloak realm setting) signs access and ID tokens with a P-256 key that
+// its JWKS publishes beside the RSA key; go-oidc verifies them, and
+// introspection, userinfo and refresh accept them. RS256 realms are
+// untouched.
+func TestES256Realm(t *testing.T) {
+	realm := filepath.Join(t.TempDir(), "ec.json")
+	if err := os.WriteFile(realm, []byte(`{"realm":"ec","enabled":true,"defaultSignatureAlgorithm":"ES256",
+		"clients":[{"clientId":"app","secret":"app-secret","directAccessGrantsEnabled":true,"serviceAccountsEnabled":true}],
+		"users":[{"username":"eve","enabled":true,"email":"eve@example.com","emailVerified":true,
+		"credentials":[{"type":"password","value":"eve-password"}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "", nil, "--import-realm", realm, "--import-realm", "testdata/realm-test.json")
+	ctx := testContext(t)
+	issuer := s.URL + "/realms/ec"
+	provider, err := oidc.NewProvider(ctx, issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := &oauth2.Config{ClientID: "app", ClientSecret: "app-secret", Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID}}
+	tok, err := conf.PasswordCredentialsToken(ctx, "eve", "eve-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, _ := tok.Extra("id_token").(string)
+	for name, jwt := range map[string]string{"access": tok.AccessToken, "id": idt} {
+		if h := headerOf(t, jwt); h["alg"] != "ES256" {
+			t.Errorf("%s token header %v", name, h)
+		}
+	}
+	if _, err := provider.Verifier(&oidc.Config{ClientID: "app"}).Verify(ctx, idt); err != nil {
+		t.Errorf("go-oidc on the ES256 ID token: %v", err)
+	}
+	if _, err := provider.Verifier(&oidc.Config{SkipClientIDCheck: true}).Verify(ctx, tok.AccessToken); err != nil {
+		t.Errorf("go-oidc on the ES256 access token: %v", err)
+	}
+	code, body := postForm(t, issuer+"/protocol/openid-connect/token/introspect", url.Values{"token": {tok.AccessToken}}, "app", "app-secret")
+	if code != 200 || body["active"] != true || body["username"] != "eve" {
+		t.Errorf("introspect: %d %v", code, body)
+	}
+	if ui, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err != nil || ui.Email != "eve@example.com" {
+		t.Errorf("userinfo: %+v %v", ui, err)
+	}
+	next, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}).Token()
+	if err != nil || headerOf(t, next.AccessToken)["alg"] != "ES256" {
+		t.Errorf("refresh: %v", err)
+	}
+	var jwks struct{ Keys []map[string]any }
+	resp, err := http.Get(issuer + "/protocol/openid-connect/certs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&jwks)
+	resp.Body.Close()
+	if len(jwks.Keys) != 2 || jwks.Keys[0]["alg"] != "RS256" || jwks.Keys[1]["kty"] != "EC" || jwks.Keys[1]["crv"] != "P-256" ||
+		jwks.Keys[1]["kid"] != headerOf(t, tok.AccessToken)["kid"] {
+		t.Errorf("jwks %v", jwks.Keys)
+	}
+	// The RS256 realm next door is unchanged.
+	code, body = postForm(t, s.URL+"/realms/test/protocol/openid-connect/token", url.Values{"grant_type": {"client_credentials"}}, "webapp", "webapp-secret")
+	if code != 200 || headerOf(t, body["access_token"].(string))["alg"] != "RS256" {
+		t.Errorf("RS256 realm: %d %v", code, body)
 	}
 }

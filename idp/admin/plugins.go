@@ -434,12 +434,17 @@ func (a *API) realmKeys(c *call) error {
 	}{Active: map[string]string{}, Keys: []keyMetadata{}}
 	for _, k := range keys {
 		m := keyMetadata{ProviderID: "hmac-generated", ProviderPriority: 100, KID: k.KID, Status: "PASSIVE",
-			Type: "OCT", Algorithm: k.Algorithm, Use: "SIG"}
-		if k.Public != nil {
-			m.ProviderID, m.Type = "rsa-generated", "RSA"
-			m.PublicKey = base64.StdEncoding.EncodeToString(k.Public)
+			Type: k.Type, Algorithm: k.Algorithm, Use: "SIG"}
+		switch k.Type {
+		case "RSA":
+			m.ProviderID = "rsa-generated"
 			m.Certificate = base64.StdEncoding.EncodeToString(k.Certificate)
 			m.ValidTo = k.ValidTo.UnixMilli()
+		case "EC":
+			m.ProviderID = "ecdsa-generated"
+		}
+		if k.Public != nil {
+			m.PublicKey = base64.StdEncoding.EncodeToString(k.Public)
 		}
 		if k.Active {
 			m.Status = "ACTIVE"

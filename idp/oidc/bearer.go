@@ -32,7 +32,7 @@ func (p *Provider) VerifyBearer(r *http.Request, realmName string) (*TokenInfo, 
 		return nil, ErrInvalidToken
 	}
 	ctx := WithRealm(r.Context(), realm)
-	claims, err := verify(realm.keys, token, algRS256, now())
+	claims, err := verify(realm.keys, token, algAsym, now())
 	if err != nil {
 		return nil, ErrInvalidToken
 	}

@@ -105,7 +105,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request, realm *Real
 		"response_types_supported":                       []string{"code", "none"},
 		"subject_types_supported":                        []string{"public"},
 		"prompt_values_supported":                        []string{"none", "login"},
-		"id_token_signing_alg_values_supported":          []string{"RS256"},
+		"id_token_signing_alg_values_supported":          []string{"RS256", "ES256"},
 		"userinfo_signing_alg_values_supported":          []string{"none"},
 		"request_object_signing_alg_values_supported":    []string{"none"},
 		"response_modes_supported":                       []string{"query", "fragment", "form_post"},
@@ -251,7 +251,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request, realm *Realm
 // activeAccess verifies an access token (signature, expiry, realm) and
 // checks it is still live (see storage.accessRequest).
 func (p *Provider) activeAccess(r *http.Request, realm *Realm, token string) (fosite.Requester, error) {
-	claims, err := verify(realm.keys, token, algRS256, now())
+	claims, err := verify(realm.keys, token, algAsym, now())
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +291,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 		return
 	}
 	inactive := map[string]any{"active": false}
-	kind, alg := store.KindAccess, algRS256
+	kind, alg := store.KindAccess, algAsym
 	if hdrAlg(token) == algHS512 {
 		kind, alg = store.KindRefresh, algHS512
 	}

@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"crypto/ecdsa"
 	"bytes"
 	"crypto/rsa"
 	"encoding/json"
@@ -65,15 +66,18 @@ func verify(rk *realmKeys, token, wantAlg string, now time.Time) (map[string]any
 		return nil, errTokenMalformed
 	}
 	hdr := obj.Signatures[0].Header
-	if hdr.Algorithm != wantAlg {
+	if hdr.Algorithm != wantAlg && !(wantAlg == algAsym && (hdr.Algorithm == algRS256 || hdr.Algorithm == algES256)) {
 		return nil, errTokenSignature
 	}
 	key := rk.byKID[hdr.KeyID]
-	if key == nil || key.alg != wantAlg {
+	if key == nil || key.alg != hdr.Algorithm {
 		return nil, errTokenSignature
 	}
 	var vk any = key.key
-	if pk, ok := key.key.(*rsa.PrivateKey); ok {
+	switch pk := key.key.(type) {
+	case *rsa.PrivateKey:
+		vk = &pk.PublicKey
+	case *ecdsa.PrivateKey:
 		vk = &pk.PublicKey
 	}
 	payload, err := obj.Verify(vk)

@@ -3,6 +3,8 @@ package oidc
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -26,16 +28,21 @@ import (
 
 // Algorithms of the two keys every realm has, as Keycloak has them: RS256
 // signs access and ID tokens, HS512 signs refresh tokens (and is the HMAC
-// secret for authorization codes).
+// secret for authorization codes). A realm whose defaultSignatureAlgorithm
+// is ES256 also gets a P-256 key, which then signs its access and ID tokens.
 const (
 	algRS256 = "RS256"
 	algHS512 = "HS512"
+	algES256 = "ES256"
+	// algAsym asks verify for either token signature algorithm.
+	algAsym = "RS256|ES256"
 )
 
 // realmKeys is one realm's parsed keys. It is immutable once built: a reload
 // swaps the whole value, so request paths never parse keys.
 type realmKeys struct {
 	active *signingKey            // RS256 key that signs new tokens
+	es256  *signingKey            // active ES256 key, when the realm asked for one
 	hmac   *signingKey            // HS512 key for refresh tokens and codes
 	byKID  map[string]*signingKey // every key, active and passive, for verification
 	jwks   []byte                 // the serialized public JWKS
@@ -55,6 +62,7 @@ type signingKey struct {
 // (Keycloak's KeyMetadataRepresentation): never the private part.
 type KeyInfo struct {
 	KID, Algorithm string
+	Type           string // RSA, EC or OCT, as Keycloak names key types
 	Active         bool
 	// Public is the PKIX DER public key and Certificate the DER self-signed
 	// certificate; both nil for HMAC keys.
@@ -64,27 +72,30 @@ type KeyInfo struct {
 
 // Keys describes the realm's keys, active first, creating them on first use.
 func (k *Keyring) Keys(ctx context.Context, realmID string) ([]KeyInfo, error) {
-	rk, err := k.get(ctx, realmID)
+	rk, err := k.get(ctx, realmID, "")
 	if err != nil {
 		return nil, err
 	}
 	var out []KeyInfo
 	for _, sk := range rk.byKID {
-		ki := KeyInfo{KID: sk.kid, Algorithm: sk.alg, Active: sk.active}
-		if pk, ok := sk.key.(*rsa.PrivateKey); ok {
+		ki := KeyInfo{KID: sk.kid, Algorithm: sk.alg, Type: "OCT", Active: sk.active}
+		switch pk := sk.key.(type) {
+		case *rsa.PrivateKey:
 			if ki.Public, err = x509.MarshalPKIXPublicKey(&pk.PublicKey); err != nil {
 				return nil, err
 			}
-			ki.Certificate, ki.ValidTo = sk.cert.Raw, sk.cert.NotAfter
+			ki.Type, ki.Certificate, ki.ValidTo = "RSA", sk.cert.Raw, sk.cert.NotAfter
+		case *ecdsa.PrivateKey:
+			if ki.Public, err = x509.MarshalPKIXPublicKey(&pk.PublicKey); err != nil {
+				return nil, err
+			}
+			ki.Type = "EC"
 		}
 		out = append(out, ki)
 	}
 	slices.SortFunc(out, func(a, b KeyInfo) int {
-		if a.Active != b.Active {
-			if a.Active {
-				return -1
-			}
-			return 1
+		if c := cmpBool(!a.Active, !b.Active); c != 0 {
+			return c
 		}
 		return strings.Compare(a.Algorithm+a.KID, b.Algorithm+b.KID)
 	})
@@ -107,23 +118,25 @@ func NewKeyring(st store.KeyStore) *Keyring {
 	return &Keyring{st: st, ttl: time.Minute, realms: map[string]*realmKeys{}, rsaBits: 2048}
 }
 
-// get returns the realm's keys, loading (and creating on first use) as needed.
-func (k *Keyring) get(ctx context.Context, realmID string) (*realmKeys, error) {
+// get returns the realm's keys, loading (and creating on first use) as
+// needed; sigAlg (the realm's defaultSignatureAlgorithm) ES256 also
+// ensures an active ES256 key.
+func (k *Keyring) get(ctx context.Context, realmID, sigAlg string) (*realmKeys, error) {
 	k.mu.Lock()
 	rk := k.realms[realmID]
 	k.mu.Unlock()
-	if rk != nil && time.Since(rk.loaded) < k.ttl {
+	if rk != nil && time.Since(rk.loaded) < k.ttl && (sigAlg != algES256 || rk.es256 != nil) {
 		return rk, nil
 	}
-	return k.reload(ctx, realmID)
+	return k.reload(ctx, realmID, sigAlg)
 }
 
 // reload re-reads the realm's keys from the store, generating missing ones.
-func (k *Keyring) reload(ctx context.Context, realmID string) (*realmKeys, error) {
+func (k *Keyring) reload(ctx context.Context, realmID, sigAlg string) (*realmKeys, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	// Another goroutine may have reloaded while we waited for the lock.
-	if rk := k.realms[realmID]; rk != nil && time.Since(rk.loaded) < k.ttl/2 {
+	if rk := k.realms[realmID]; rk != nil && time.Since(rk.loaded) < k.ttl/2 && (sigAlg != algES256 || rk.es256 != nil) {
 		return rk, nil
 	}
 	keys, err := k.st.ListKeys(ctx, realmID)
@@ -137,7 +150,11 @@ func (k *Keyring) reload(ctx context.Context, realmID string) (*realmKeys, error
 			have[key.Algorithm] = true
 		}
 	}
-	for _, alg := range []string{algRS256, algHS512} {
+	want := []string{algRS256, algHS512}
+	if sigAlg == algES256 {
+		want = append(want, algES256)
+	}
+	for _, alg := range want {
 		if have[alg] {
 			continue
 		}
@@ -201,6 +218,17 @@ func (k *Keyring) generate(realmID, alg string) (store.Key, error) {
 		if err != nil {
 			return key, err
 		}
+	case algES256:
+		pk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return key, err
+		}
+		if key.Private, err = x509.MarshalPKCS8PrivateKey(pk); err != nil {
+			return key, err
+		}
+		if key.ID, err = rsaKID(&pk.PublicKey); err != nil {
+			return key, err
+		}
 	case algHS512:
 		secret := make([]byte, 64)
 		if _, err := rand.Read(secret); err != nil {
@@ -214,8 +242,9 @@ func (k *Keyring) generate(realmID, alg string) (store.Key, error) {
 	return key, nil
 }
 
-// rsaKID is Keycloak's kid for RSA keys: base64url(SHA-256(DER public key)).
-func rsaKID(pub *rsa.PublicKey) (string, error) {
+// rsaKID is Keycloak's kid for RSA and EC keys: base64url(SHA-256(DER
+// public key)).
+func rsaKID(pub any) (string, error) {
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return "", err
@@ -256,6 +285,23 @@ func buildRealmKeys(keys []store.Key) (*realmKeys, error) {
 			if key.Active {
 				rk.active = sk
 			}
+		case algES256:
+			parsed, err := x509.ParsePKCS8PrivateKey(key.Private)
+			if err != nil {
+				return nil, fmt.Errorf("realm key %s: %w", key.ID, err)
+			}
+			pk, ok := parsed.(*ecdsa.PrivateKey)
+			if !ok || pk.Curve != elliptic.P256() {
+				return nil, fmt.Errorf("realm key %s: not a P-256 key", key.ID)
+			}
+			sk.key = pk
+			if sk.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: pk}, opts); err != nil {
+				return nil, err
+			}
+			pub = append(pub, jose.JSONWebKey{Key: &pk.PublicKey, KeyID: key.ID, Algorithm: algES256, Use: "sig"})
+			if key.Active {
+				rk.es256 = sk
+			}
 		case algHS512:
 			sk.key = key.Private
 			var err error
@@ -273,6 +319,10 @@ func buildRealmKeys(keys []store.Key) (*realmKeys, error) {
 	if rk.active == nil || rk.hmac == nil {
 		return nil, errors.New("realm has no active signing keys")
 	}
+	// RSA keys first: some clients take the JWKS's first key.
+	slices.SortStableFunc(pub, func(a, b jose.JSONWebKey) int {
+		return cmpBool(a.Algorithm != algRS256, b.Algorithm != algRS256)
+	})
 	var err error
 	if rk.jwks, err = jsonMarshal(jose.JSONWebKeySet{Keys: pub}); err != nil {
 		return nil, err
@@ -300,6 +350,26 @@ func keyCertificate(pk *rsa.PrivateKey, created time.Time) (*x509.Certificate, e
 		return nil, err
 	}
 	return x509.ParseCertificate(der)
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// tokenKey is the key that signs access and ID tokens under the realm's
+// defaultSignatureAlgorithm: ES256 when asked for (and present), else RS256.
+func (rk *realmKeys) tokenKey(alg string) *signingKey {
+	if alg == algES256 && rk.es256 != nil {
+		return rk.es256
+	}
+	return rk.active
 }
 
 // publicKeyDER is the active RS256 key as Keycloak's realm info shows it.

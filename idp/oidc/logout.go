@@ -30,7 +30,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, realm *Realm) 
 	}
 	var hintSID, hintClient string
 	if hint := f.Get("id_token_hint"); hint != "" {
-		claims, err := verify(realm.keys, hint, algRS256, now())
+		claims, err := verify(realm.keys, hint, algAsym, now())
 		if err != nil && !errors.Is(err, errTokenExpired) {
 			p.errorPage(w, r, realm, http.StatusBadRequest, "invalidParameterMessage", "")
 			return

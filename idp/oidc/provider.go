@@ -177,7 +177,7 @@ func (p *Provider) Resolve(r *http.Request, name string) (*Realm, error) {
 	if !cr.row.Enabled {
 		return nil, errRealmNotFound
 	}
-	keys, err := p.keys.get(r.Context(), cr.row.ID)
+	keys, err := p.keys.get(r.Context(), cr.row.ID, cr.settings.DefaultSignatureAlgorithm)
 	if err != nil {
 		return nil, err
 	}

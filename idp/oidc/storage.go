@@ -271,7 +271,7 @@ func (s *storage) GetAccessTokenSession(ctx context.Context, token string, _ fos
 	if err != nil {
 		return nil, err
 	}
-	claims, err := verify(r.keys, token, algRS256, now())
+	claims, err := verify(r.keys, token, algAsym, now())
 	if err != nil {
 		return nil, fosite.ErrNotFound
 	}

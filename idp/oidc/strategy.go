@@ -72,7 +72,7 @@ func (s *tokenStrategy) GenerateAccessToken(ctx context.Context, req fosite.Requ
 		claims["sid"] = sess.SessionID
 	}
 	claims["scope"] = sess.scope
-	return sign(r.keys.active, claims)
+	return sign(r.keys.tokenKey(r.Settings.DefaultSignatureAlgorithm), claims)
 }
 
 func (s *tokenStrategy) ValidateAccessToken(ctx context.Context, _ fosite.Requester, token string) error {
@@ -80,7 +80,7 @@ func (s *tokenStrategy) ValidateAccessToken(ctx context.Context, _ fosite.Reques
 	if err != nil {
 		return err
 	}
-	return validationError(verifyOnly(r, token, algRS256))
+	return validationError(verifyOnly(r, token, algAsym))
 }
 
 func (s *tokenStrategy) GenerateRefreshToken(ctx context.Context, req fosite.Requester) (string, string, error) {
@@ -154,7 +154,7 @@ func realmSession(ctx context.Context, req fosite.Requester) (*Realm, *Session, 
 }
 
 // idSigner is the jwt.Signer fosite's ID token strategy uses: the realm's
-// active RS256 key from the context.
+// token key (RS256, or ES256 when the realm asks for it) from the context.
 type idSigner struct{}
 
 var _ jwt.Signer = idSigner{}
@@ -164,7 +164,7 @@ func (idSigner) Generate(ctx context.Context, claims jwt.MapClaims, _ jwt.Mapper
 	if err != nil {
 		return "", "", err
 	}
-	return sign(r.keys.active, claims)
+	return sign(r.keys.tokenKey(r.Settings.DefaultSignatureAlgorithm), claims)
 }
 
 func (idSigner) Validate(ctx context.Context, token string) (string, error) {
@@ -172,7 +172,7 @@ func (idSigner) Validate(ctx context.Context, token string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := verify(r.keys, token, algRS256, now()); err != nil {
+	if _, err := verify(r.keys, token, algAsym, now()); err != nil {
 		return "", err
 	}
 	return signatureOf(token), nil
@@ -185,7 +185,7 @@ func (idSigner) Decode(ctx context.Context, token string) (*jwt.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	claims, err := verify(r.keys, token, algRS256, now())
+	claims, err := verify(r.keys, token, algAsym, now())
 	if errors.Is(err, errTokenExpired) {
 		return &jwt.Token{Claims: claims}, &jwt.ValidationError{Errors: jwt.ValidationErrorExpired}
 	}

@@ -28,8 +28,10 @@ type target struct {
 	tokenURL string
 }
 
-func newTarget(base string) *target {
-	realm := base + "/realms/" + realmName
+func newTarget(base string) *target { return newRealmTarget(base, realmName) }
+
+func newRealmTarget(base, name string) *target {
+	realm := base + "/realms/" + name
 	return &target{base: base, realm: realm, tokenURL: realm + "/protocol/openid-connect/token"}
 }
 
@@ -50,7 +52,8 @@ type op func(ctx context.Context) outcome
 type load struct {
 	name   string
 	conc   int
-	shedOK bool // 503 + Retry-After is load shedding, counted apart from errors
+	shedOK bool   // 503 + Retry-After is load shedding, counted apart from errors
+	realm  string // another realm than the bench realm
 	sigs   *sigShape
 	newOp  func(ctx context.Context, t *target, c *http.Client) (op, error) // one per worker
 }
@@ -135,8 +138,12 @@ func runScenario(ctx context.Context, t *target, sc scenario, warm, d time.Durat
 	for i, l := range sc.loads {
 		c := newClient(l.conc)
 		defer c.CloseIdleConnections()
+		lt := t
+		if l.realm != "" {
+			lt = newRealmTarget(t.base, l.realm)
+		}
 		for range l.conc {
-			o, err := l.newOp(ctx, t, c)
+			o, err := l.newOp(ctx, lt, c)
 			if err != nil {
 				return nil, fmt.Errorf("%s: worker setup: %w", l.name, err)
 			}

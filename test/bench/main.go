@@ -42,6 +42,7 @@ const (
 // The scenarios, in table order. -only matches their keys.
 var scenarios = []scenario{
 	{key: "password", loads: []load{passwordLoad("password grant", 4)}},
+	{key: "password_es256", loads: []load{inRealm(passwordLoad("password grant, ES256 realm", 4), esRealmName)}},
 	{key: "client_credentials", loads: []load{clientCredentialsLoad("client_credentials", 4)}},
 	{key: "client_credentials_16", loads: []load{clientCredentialsLoad("client_credentials", 16)}},
 	{key: "refresh", loads: []load{refreshLoad("refresh", 4)}},
@@ -56,6 +57,8 @@ var scenarios = []scenario{
 }
 
 func withShedding(l load) load { l.shedOK = true; return l }
+
+func inRealm(l load, realm string) load { l.realm = realm; return l }
 
 func main() { os.Exit(run()) }
 
@@ -91,12 +94,13 @@ func run() int {
 		return fail("%v", err)
 	}
 	defer os.RemoveAll(tmp)
-	realmFile := filepath.Join(tmp, "realm-bench.json")
+	realmFile, esRealmFile := filepath.Join(tmp, "realm-bench.json"), filepath.Join(tmp, "realm-bench-es256.json")
 	progress("writing the bench realm (%d users, pbkdf2-sha256 %d)", userCount, pbkdf2Iterations)
-	if err := writeRealm(realmFile); err != nil {
+	if err := writeRealm(realmFile, esRealmFile); err != nil {
 		return fail("bench realm: %v", err)
 	}
-	args := []string{"serve", "--http-addr", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(tmp, "bench.db"), "--import-realm", realmFile}
+	args := []string{"serve", "--http-addr", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(tmp, "bench.db"),
+		"--import-realm", realmFile, "--import-realm", esRealmFile}
 
 	progress("first start (new database, realm import)")
 	first, firstStart, err := startServer(ctx, bin, args...)

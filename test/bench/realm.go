@@ -15,6 +15,7 @@ import (
 // The bench realm: what realm.json holds and the load generator uses.
 const (
 	realmName      = "bench"
+	esRealmName    = "bench-es256" // the same realm signing tokens with ES256
 	clientID       = "bench"
 	clientSecret   = "bench-secret-0123456789"
 	publicClientID = "bench-spa"
@@ -31,7 +32,10 @@ func userPassword(i int) string { return fmt.Sprintf("bench-pass-%03d", i) }
 // browser flow, and userCount users whose passwords are already stored under
 // the default policy (pbkdf2-sha256, 20000 iterations, 32-byte key), so no
 // login re-hashes during the run.
-func writeRealm(path string) error {
+//
+// esPath gets the same realm named esRealmName with defaultSignatureAlgorithm
+// ES256 (Keycloak's realm setting).
+func writeRealm(path, esPath string) error {
 	users := make([]map[string]any, userCount)
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -90,7 +94,14 @@ func writeRealm(path string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, data, 0o600)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return err
+	}
+	realm["realm"], realm["defaultSignatureAlgorithm"] = esRealmName, "ES256"
+	if data, err = json.MarshalIndent(realm, "", "  "); err != nil {
+		return err
+	}
+	return os.WriteFile(esPath, data, 0o600)
 }
 
 func benchUser(i int) (map[string]any, error) {

@@ -130,6 +130,9 @@ func (r *report) print(w io.Writer) {
 			n, 1/(1+n*raw.PBKDF2/raw.RSA), 1/(1/raw.KeygatePBKDF2+n/raw.RSA)/raw.PBKDF2)
 	}
 	ratio("password grant req/s / raw PBKDF2 rate", pw, ok, raw.PBKDF2, targetPasswordRatio, pwNote)
+	pwES, ok := r.find("password grant, ES256 realm", 4)
+	ratio("  the same in a realm signing with ES256", pwES, ok, raw.PBKDF2, targetPasswordRatio,
+		fmt.Sprintf("(realm defaultSignatureAlgorithm ES256, a Keycloak setting; answers carry %s)", sigsOf(pwES, ok)))
 	cc, ok := r.find("client_credentials", 4)
 	ratio("client_credentials req/s / raw RSA sign rate", cc, ok, raw.RSA, targetCCRatio,
 		fmt.Sprintf("(c=4; answers carry %s)", sigsOf(cc, ok)))
