@@ -1,8 +1,8 @@
 package oidc
 
 import (
-	"crypto/ecdsa"
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
