@@ -1,8 +1,10 @@
 package admin_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -22,7 +24,8 @@ func TestAuthorization(t *testing.T) {
 	nobody := e.realmWithUser("acme", "nobody")
 	otherAdmin := e.realmWithUser("other", "boss", "realm-admin")
 	fill := strings.NewReplacer("{realm}", "acme", "{id}", someUUID, "{client}", someUUID, "{group}", someUUID,
-		"{cred}", someUUID, "{role}", "x", "{alias}", "x", "{roleid}", someUUID, "{ofclient}", someUUID)
+		"{cred}", someUUID, "{role}", "x", "{alias}", "x", "{roleid}", someUUID, "{ofclient}", someUUID, "{scope}", someUUID,
+		"{mapper}", someUUID, "{protocol}", "openid-connect")
 	callers := []struct {
 		name, token string
 		want        int
@@ -412,4 +415,122 @@ func TestRoleComposites(t *testing.T) {
 	}
 	e.must(204, "DELETE", b+"/roles-by-id/"+editor.ID, e.admin, nil)
 	e.must(404, "GET", b+"/roles/editor", e.admin, nil)
+}
+
+// TestClientScopesAndMappers: client scopes CRUD, protocol mappers on a
+// client and on a scope, and a client's default/optional scopes, each
+// checked by its effect on the tokens the client gets.
+func TestClientScopesAndMappers(t *testing.T) {
+	e := newEnv(t)
+	e.must(201, "POST", "/admin/realms", e.admin, map[string]any{"realm": "acme", "enabled": true})
+	b := "/admin/realms/acme"
+	app := e.must(201, "POST", b+"/clients", e.admin, map[string]any{"clientId": "app", "secret": "app-secret",
+		"directAccessGrantsEnabled": true}).id()
+	e.must(201, "POST", b+"/users", e.admin, map[string]any{"username": "u", "enabled": true,
+		"credentials": []map[string]any{{"type": "password", "value": "u-password-1"}}})
+	claims := func(scope string) map[string]any {
+		t.Helper()
+		form := url.Values{"grant_type": {"password"}, "client_id": {"app"}, "client_secret": {"app-secret"},
+			"username": {"u"}, "password": {"u-password-1"}}
+		if scope != "" {
+			form.Set("scope", scope)
+		}
+		resp, err := client.PostForm(e.url+"/realms/acme/protocol/openid-connect/token", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var tok map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("token: %d %v %v", resp.StatusCode, tok, err)
+		}
+		parts := strings.Split(tok["access_token"].(string), ".")
+		raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		var c map[string]any
+		_ = json.Unmarshal(raw, &c)
+		return c
+	}
+	hardcoded := func(name, claim, value string) map[string]any {
+		return map[string]any{"name": name, "protocol": "openid-connect", "protocolMapper": "oidc-hardcoded-claim-mapper",
+			"config": map[string]string{"claim.name": claim, "claim.value": value, "jsonType.label": "String", "access.token.claim": "true"}}
+	}
+
+	// A client's own mappers.
+	mapper := e.must(201, "POST", b+"/clients/"+app+"/protocol-mappers/models", e.admin, hardcoded("tier", "tier", "gold")).id()
+	e.must(409, "POST", b+"/clients/"+app+"/protocol-mappers/models", e.admin, hardcoded("tier", "tier", "x"))
+	e.must(400, "POST", b+"/clients/"+app+"/protocol-mappers/models", e.admin, map[string]any{"name": "no-type"})
+	if c := claims(""); c["tier"] != "gold" {
+		t.Errorf("client mapper: tier = %v", c["tier"])
+	}
+	e.must(204, "PUT", b+"/clients/"+app+"/protocol-mappers/models/"+mapper, e.admin, hardcoded("tier", "tier", "silver"))
+	var m rep.ProtocolMapper
+	e.must(200, "GET", b+"/clients/"+app+"/protocol-mappers/models/"+mapper, e.admin, nil).json(t, &m)
+	if m.ID != mapper || m.Config["claim.value"] != "silver" {
+		t.Errorf("mapper after update %+v", m)
+	}
+	if c := claims(""); c["tier"] != "silver" {
+		t.Errorf("updated client mapper: tier = %v", c["tier"])
+	}
+	var list []rep.ProtocolMapper
+	e.must(200, "GET", b+"/clients/"+app+"/protocol-mappers/protocol/openid-connect", e.admin, nil).json(t, &list)
+	if len(list) != 1 || list[0].Name != "tier" {
+		t.Errorf("mappers by protocol %+v", list)
+	}
+	e.must(204, "DELETE", b+"/clients/"+app+"/protocol-mappers/models/"+mapper, e.admin, nil)
+	e.must(404, "GET", b+"/clients/"+app+"/protocol-mappers/models/"+mapper, e.admin, nil)
+	if c := claims(""); c["tier"] != nil {
+		t.Errorf("deleted client mapper still adds tier = %v", c["tier"])
+	}
+
+	// A client scope with a mapper, default then optional for the client.
+	scope := e.must(201, "POST", b+"/client-scopes", e.admin, map[string]any{"name": "dashboards",
+		"protocolMappers": []any{hardcoded("team", "team", "ops")}}).id()
+	e.must(409, "POST", b+"/client-scopes", e.admin, map[string]any{"name": "dashboards"})
+	e.must(400, "POST", b+"/client-scopes", e.admin, map[string]any{"name": "two words"})
+	e.must(204, "POST", b+"/client-scopes/"+scope+"/protocol-mappers/add-models", e.admin, []any{hardcoded("site", "site", "eu")})
+	var s rep.ClientScope
+	e.must(200, "GET", b+"/client-scopes/"+scope, e.admin, nil).json(t, &s)
+	if s.Name != "dashboards" || s.Protocol != "openid-connect" || len(s.ProtocolMappers) != 2 || s.ProtocolMappers[0].ID == "" {
+		t.Errorf("scope %+v", s)
+	}
+	if c := claims(""); c["team"] != nil {
+		t.Errorf("a scope the client does not use adds team = %v", c["team"])
+	}
+	e.must(204, "PUT", b+"/clients/"+app+"/default-client-scopes/"+scope, e.admin, nil)
+	var named []map[string]string
+	e.must(200, "GET", b+"/clients/"+app+"/default-client-scopes", e.admin, nil).json(t, &named)
+	if !slices.ContainsFunc(named, func(n map[string]string) bool { return n["id"] == scope && n["name"] == "dashboards" }) {
+		t.Errorf("default scopes %v", named)
+	}
+	if c := claims(""); c["team"] != "ops" || c["site"] != "eu" {
+		t.Errorf("default scope: team = %v, site = %v", c["team"], c["site"])
+	}
+	e.must(204, "PUT", b+"/clients/"+app+"/optional-client-scopes/"+scope, e.admin, nil)
+	e.must(200, "GET", b+"/clients/"+app+"/default-client-scopes", e.admin, nil).json(t, &named)
+	if slices.ContainsFunc(named, func(n map[string]string) bool { return n["id"] == scope }) {
+		t.Errorf("a scope is default and optional at once: %v", named)
+	}
+	if c := claims(""); c["team"] != nil {
+		t.Errorf("optional scope not asked for: team = %v", c["team"])
+	}
+	if c := claims("dashboards"); c["team"] != "ops" || !strings.Contains(fmt.Sprint(c["scope"]), "dashboards") {
+		t.Errorf("optional scope asked for: team = %v, scope = %v", c["team"], c["scope"])
+	}
+	// The realm's defaults: a new client gets the scope.
+	e.must(204, "PUT", b+"/default-default-client-scopes/"+scope, e.admin, nil)
+	e.must(200, "GET", b+"/default-default-client-scopes", e.admin, nil).json(t, &named)
+	if !slices.ContainsFunc(named, func(n map[string]string) bool { return n["name"] == "dashboards" }) {
+		t.Errorf("realm default scopes %v", named)
+	}
+	app2 := e.must(201, "POST", b+"/clients", e.admin, map[string]any{"clientId": "app2"}).id()
+	e.must(200, "GET", b+"/clients/"+app2+"/default-client-scopes", e.admin, nil).json(t, &named)
+	if !slices.ContainsFunc(named, func(n map[string]string) bool { return n["name"] == "dashboards" }) {
+		t.Errorf("a new client's default scopes %v lack the realm's new default", named)
+	}
+	e.must(204, "DELETE", b+"/default-default-client-scopes/"+scope, e.admin, nil)
+	e.must(204, "PUT", b+"/client-scopes/"+scope, e.admin, map[string]any{"name": "dashboards", "description": "Dashboards"})
+	e.must(204, "DELETE", b+"/clients/"+app+"/optional-client-scopes/"+scope, e.admin, nil)
+	e.must(204, "DELETE", b+"/client-scopes/"+scope, e.admin, nil)
+	e.must(404, "GET", b+"/client-scopes/"+scope, e.admin, nil)
+	e.must(404, "GET", b+"/client-scopes/not-a-uuid", e.admin, nil)
 }

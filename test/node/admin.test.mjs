@@ -133,6 +133,51 @@ test("admin client drives every call", async (t) => {
     assert.equal(await kc.clients.findOne({ id: "00000000-0000-4000-8000-000000000000" }), null);
   });
 
+  await t.test("client scopes and protocol mappers", async () => {
+    const claim = (name, value) => ({ name, protocol: "openid-connect", protocolMapper: "oidc-hardcoded-claim-mapper",
+      config: { "claim.name": name, "claim.value": value, "jsonType.label": "String", "access.token.claim": "true" } });
+    const accessClaims = async () => {
+      const { value } = await kc.clients.getClientSecret({ id: clientUuid });
+      const res = await fetch(`${baseUrl}/realms/${realm}/protocol/openid-connect/token`, {
+        method: "POST",
+        headers: { authorization: "Basic " + Buffer.from(`app:${value}`).toString("base64") },
+        body: new URLSearchParams({ grant_type: "client_credentials" }),
+      });
+      assert.equal(res.status, 200);
+      const { access_token } = await res.json();
+      return JSON.parse(Buffer.from(access_token.split(".")[1], "base64url").toString());
+    };
+
+    await kc.clients.addProtocolMapper({ id: clientUuid }, claim("tier", "gold"));
+    const [tier] = await kc.clients.listProtocolMappers({ id: clientUuid });
+    assert.equal((await kc.clients.findProtocolMapperById({ id: clientUuid, mapperId: tier.id })).name, "tier");
+    assert.equal((await accessClaims()).tier, "gold");
+    await kc.clients.updateProtocolMapper({ id: clientUuid, mapperId: tier.id }, { ...tier, config: { ...tier.config, "claim.value": "silver" } });
+    assert.equal((await accessClaims()).tier, "silver");
+    await kc.clients.delProtocolMapper({ id: clientUuid, mapperId: tier.id });
+    assert.equal((await accessClaims()).tier, undefined);
+
+    await kc.clientScopes.create({ name: "dashboards", protocol: "openid-connect" });
+    const scope = await kc.clientScopes.findOneByName({ name: "dashboards" });
+    await kc.clientScopes.addProtocolMapper({ id: scope.id }, claim("team", "ops"));
+    assert.equal((await kc.clientScopes.listProtocolMappers({ id: scope.id })).length, 1);
+    await kc.clients.addDefaultClientScope({ id: clientUuid, clientScopeId: scope.id });
+    assert.ok((await kc.clients.listDefaultClientScopes({ id: clientUuid })).some((s) => s.name === "dashboards"));
+    assert.equal((await accessClaims()).team, "ops");
+    await kc.clients.delDefaultClientScope({ id: clientUuid, clientScopeId: scope.id });
+    await kc.clients.addOptionalClientScope({ id: clientUuid, clientScopeId: scope.id });
+    assert.ok((await kc.clients.listOptionalClientScopes({ id: clientUuid })).some((s) => s.name === "dashboards"));
+    assert.equal((await accessClaims()).team, undefined);
+    await kc.clientScopes.addDefaultClientScope({ id: scope.id });
+    assert.ok((await kc.clientScopes.listDefaultClientScopes()).some((s) => s.name === "dashboards"));
+    await kc.clientScopes.delDefaultClientScope({ id: scope.id });
+    await kc.clients.delOptionalClientScope({ id: clientUuid, clientScopeId: scope.id });
+    await kc.clientScopes.update({ id: scope.id }, { ...scope, description: "Dashboards" });
+    assert.equal((await kc.clientScopes.findOne({ id: scope.id })).description, "Dashboards");
+    await kc.clientScopes.del({ id: scope.id });
+    assert.equal(await kc.clientScopes.findOne({ id: scope.id }), null);
+  });
+
   await t.test("roles and role mappings", async () => {
     const { roleName } = await kc.roles.create({ name: "editor", description: "Edits" });
     assert.equal(roleName, "editor");
