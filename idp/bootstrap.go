@@ -22,13 +22,15 @@ const MasterRealm = "master"
 var ErrNoBootstrapAdmin = errors.New("the master realm has no users; set KC_BOOTSTRAP_ADMIN_USERNAME and KC_BOOTSTRAP_ADMIN_PASSWORD (or KEYGATE_BOOTSTRAP_ADMIN_*) and restart to create the first admin")
 
 // Bootstrap creates the master realm when missing and, when it has no users,
-// the admin user holding the master realm role "admin" — all in one
-// transaction, so concurrent replicas starting together create one admin.
+// the admin user holding the master realm role "admin". Replicas starting
+// together race for both; the loser's insert conflicts, rolls back, and it
+// goes on with what the winner created, so exactly one admin exists.
 // With an empty username it only ensures the realm and reports
 // ErrNoBootstrapAdmin when there is no user.
 func Bootstrap(ctx context.Context, st store.Store, lim *password.Limiter, username, pw string) error {
 	if _, err := st.GetRealmByName(ctx, MasterRealm); errors.Is(err, store.ErrNotFound) {
-		if _, err := rep.CreateRealm(ctx, st, rep.NewRealm(MasterRealm), rep.ImportOptions{IfExists: rep.IfExistsSkip}); err != nil {
+		_, err := rep.CreateRealm(ctx, st, rep.NewRealm(MasterRealm), rep.ImportOptions{IfExists: rep.IfExistsSkip})
+		if err != nil && !errors.Is(err, store.ErrConflict) { // conflict: another replica created it
 			return fmt.Errorf("create master realm: %w", err)
 		}
 	} else if err != nil {
@@ -59,7 +61,7 @@ func Bootstrap(ctx context.Context, st store.Store, lim *password.Limiter, usern
 	if err != nil {
 		return err
 	}
-	return st.Tx(ctx, func(ctx context.Context) error {
+	err = st.Tx(ctx, func(ctx context.Context) error {
 		// Re-check inside the transaction: another replica may have won.
 		if n, err := st.CountUsers(ctx, realm.ID, store.UserQuery{}); err != nil || n > 0 {
 			return err
@@ -83,4 +85,11 @@ func Bootstrap(ctx context.Context, st store.Store, lim *password.Limiter, usern
 		}
 		return st.GrantUserRoles(ctx, realm.ID, u.ID, roles)
 	})
+	if errors.Is(err, store.ErrConflict) {
+		// Another replica created its admin between our check and insert.
+		if n, cerr := st.CountUsers(ctx, realm.ID, store.UserQuery{}); cerr == nil && n > 0 {
+			return nil
+		}
+	}
+	return err
 }
