@@ -85,7 +85,11 @@ func startServer(t testing.TB, db string, extraEnv []string, args ...string) *se
 	if db == "" {
 		db = filepath.Join(t.TempDir(), "keygate.db")
 	}
-	full := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--db", "sqlite:" + db, "--log-level", "debug"}, args...)
+	dbArg := "sqlite:" + db
+	if strings.HasPrefix(db, "postgres") {
+		dbArg = db // a replica on a shared PostgreSQL database
+	}
+	full := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--db", dbArg, "--log-level", "debug"}, args...)
 	cmd := exec.Command(binary, full...)
 	cmd.Env = append(os.Environ(), extraEnv...)
 	logs := &syncBuffer{}

@@ -1,0 +1,137 @@
+package test
+
+import (
+	"crypto/rand"
+	"database/sql"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+)
+
+// TestReplicas runs two keygate processes on one PostgreSQL schema, as
+// behind a load balancer. They start at the same moment (migrations,
+// realm import and key creation race), then every step of a session moves
+// between them: the same JWKS, a token from A refreshed and introspected
+// at B, SSO from A's cookie at B, a logout at B ending the session at A,
+// and brute-force counters shared.
+func TestReplicas(t *testing.T) {
+	dsn := os.Getenv("KEYGATE_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("PostgreSQL replica test is off: set KEYGATE_TEST_POSTGRES (see README)")
+	}
+	schema := "keygate_replicas_" + strings.ToLower(rand.Text()[:10])
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("schema", schema)
+	u.RawQuery = q.Encode()
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer db.Close()
+		if _, err := db.Exec(`DROP SCHEMA IF EXISTS "` + schema + `" CASCADE`); err != nil {
+			t.Error(err)
+		}
+	})
+
+	var a, b *server
+	var wg sync.WaitGroup
+	env := []string{"KC_BOOTSTRAP_ADMIN_USERNAME=admin", "KC_BOOTSTRAP_ADMIN_PASSWORD=admin-secret-pw"}
+	wg.Go(func() { a = startServer(t, u.String(), env, "--import-realm", "testdata/realm-test.json") })
+	wg.Go(func() { b = startServer(t, u.String(), env, "--import-realm", "testdata/realm-test.json") })
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	get := func(u string) string {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	certs := "/realms/test/protocol/openid-connect/certs"
+	if ja, jb := get(a.URL+certs), get(b.URL+certs); ja != jb || !strings.Contains(ja, `"kid"`) {
+		t.Fatalf("the replicas publish different keys:\n%s\n%s", ja, jb)
+	}
+
+	tokenAt := func(s *server) string { return s.URL + "/realms/test/protocol/openid-connect/token" }
+	code, tok := postForm(t, tokenAt(a), url.Values{"grant_type": {"password"}, "username": {"carol"}, "password": {"carol-pass"}, "scope": {"openid"}}, "webapp", "webapp-secret")
+	if code != 200 {
+		t.Fatalf("login at A: %d %v", code, tok)
+	}
+	code, next := postForm(t, tokenAt(b), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, "webapp", "webapp-secret")
+	if code != 200 {
+		t.Fatalf("refresh at B of A's token: %d %v", code, next)
+	}
+	if code, body := postForm(t, tokenAt(a), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, "webapp", "webapp-secret"); code != 400 {
+		t.Errorf("A accepted the refresh token B had rotated: %d %v", code, body)
+	}
+	introspect := func(s *server, token string) bool {
+		t.Helper()
+		code, body := postForm(t, tokenAt(s)+"/introspect", url.Values{"token": {token}}, "webapp", "webapp-secret")
+		if code != 200 {
+			t.Fatalf("introspect: %d %v", code, body)
+		}
+		return body["active"] == true
+	}
+	// A's reuse detection revoked the family at B's database too.
+	if introspect(b, next["access_token"].(string)) {
+		t.Error("after reuse was detected at A, B still finds the family's access token active")
+	}
+
+	// SSO across replicas: log in through A's form, authorize at B with the
+	// same browser (the cookie is per host, not per replica: both listen on
+	// 127.0.0.1, so the cookie jar offers it to B as a browser behind one
+	// load balancer would).
+	br := newBrowser(t)
+	const cb = "http://127.0.0.1:9999/cb"
+	action, csrf := loginForm(t, a.URL, br.get(authURL(a.URL, "test", codeQuery("webapp", cb, "s", "n", ""))))
+	if p := br.post(action, url.Values{"username": {"alice"}, "password": {"alice-pass"}, "csrf_token": {csrf}}); !isRedirect(p.status) {
+		t.Fatalf("login at A: %d %.300s", p.status, p.body)
+	}
+	p := br.get(authURL(b.URL, "test", codeQuery("webapp", cb, "s2", "n2", "")))
+	if !isRedirect(p.status) || !strings.HasPrefix(p.location, cb+"?") {
+		t.Fatalf("SSO at B with A's session: %d %q", p.status, p.location)
+	}
+	redirect, _ := url.Parse(p.location)
+	code, alice := postForm(t, tokenAt(a), url.Values{"grant_type": {"authorization_code"}, "code": {redirect.Query().Get("code")}, "redirect_uri": {cb}}, "webapp", "webapp-secret")
+	if code != 200 {
+		t.Fatalf("B's code redeemed at A: %d %v", code, alice)
+	}
+	// Logout at B ends the session everywhere.
+	if code, body := postForm(t, b.URL+"/realms/test/protocol/openid-connect/logout", url.Values{"refresh_token": {alice["refresh_token"].(string)}}, "webapp", "webapp-secret"); code/100 != 2 {
+		t.Fatalf("logout at B: %d %v", code, body)
+	}
+	if introspect(a, alice["access_token"].(string)) {
+		t.Error("A still accepts an access token whose session B ended")
+	}
+
+	// Brute-force counters live in the database: the realm locks a user
+	// after 5 failures; 3 at A and 2 at B lock dave, so the right password
+	// then fails at B too (each replica alone saw fewer than 5).
+	for i := range 5 {
+		s := []*server{a, b}[i%2]
+		if code, _ := postForm(t, tokenAt(s), url.Values{"grant_type": {"password"}, "username": {"dave"}, "password": {"wrong"}}, "webapp", "webapp-secret"); code != 401 {
+			t.Fatalf("failure %d: %d", i, code)
+		}
+	}
+	if code, _ := postForm(t, tokenAt(b), url.Values{"grant_type": {"password"}, "username": {"dave"}, "password": {"dave-pass"}}, "webapp", "webapp-secret"); code != 401 {
+		t.Errorf("dave after 5 failures spread over two replicas: %d, want locked out (401)", code)
+	}
+}
