@@ -214,6 +214,9 @@ type UserQuery struct {
 	Prefix bool
 	// IncludeServiceAccounts lists service-account users too (Keycloak hides them).
 	IncludeServiceAccounts bool
+	// Attributes are exact attribute values a user must all hold
+	// (Keycloak's q=key:value search).
+	Attributes map[string]string
 }
 
 type UserStore interface {

@@ -143,7 +143,8 @@ func TestUsers(t *testing.T) {
 	e.must(404, "GET", base+"/"+someUUID, e.admin, nil)
 	e.must(404, "GET", base+"/'%20OR%201=1--", e.admin, nil)
 	for i := range 5 {
-		e.must(201, "POST", base, e.admin, map[string]any{"username": fmt.Sprintf("user%d", i), "lastName": "Smith"})
+		e.must(201, "POST", base, e.admin, map[string]any{"username": fmt.Sprintf("user%d", i), "lastName": "Smith",
+			"attributes": map[string][]string{"team": {[]string{"ops", "dev"}[i%2]}, "site": {"eu"}}})
 	}
 	count := func(query string) int {
 		var users []rep.User
@@ -155,6 +156,8 @@ func TestUsers(t *testing.T) {
 		"search=%25": 0, "search=_": 0, "search=%27%20OR%20%271%27=%271": 0, "search=*": 6,
 		"username=user&exact=true": 0, "username=user3&exact=true": 1, "email=example": 1,
 		"first=2&max=2": 2, "max=0": 6, "briefRepresentation=true": 6,
+		"q=team:ops": 3, "q=team:ops%20site:eu": 3, "q=team:dev&max=1": 1, "q=team:OPS": 0, "q=site:ops": 0,
+		"q=team:dev&search=user1": 1, "q=team:ops&search=%22user0%22": 1, "q=team:dev&search=%22user0%22": 0,
 	} {
 		if got := count(q); got != want {
 			t.Errorf("?%s: %d users, want %d", q, got, want)
@@ -164,6 +167,10 @@ func TestUsers(t *testing.T) {
 		t.Errorf("count = %s", got)
 	}
 	e.must(400, "GET", base+"?first=x", e.admin, nil)
+	e.must(400, "GET", base+"?q=team", e.admin, nil)
+	if got := strings.TrimSpace(string(e.must(200, "GET", base+"/count?q=team:dev", e.admin, nil).body)); got != "2" {
+		t.Errorf("count q=team:dev = %s", got)
+	}
 
 	// Update (partial), password, credentials.
 	e.must(204, "PUT", base+"/"+alice, e.admin, map[string]any{"lastName": "Liddell"})

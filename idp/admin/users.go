@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,17 @@ func (c *call) userQuery() (q store.UserQuery, exact string, err error) {
 	if e := v.Get("enabled"); e != "" {
 		b := c.flag("enabled", true)
 		q.Enabled = &b
+	}
+	// q=key:value key2:value2 — exact attribute values, all required.
+	for _, f := range strings.Fields(v.Get("q")) {
+		k, val, ok := strings.Cut(f, ":")
+		if !ok || k == "" {
+			return q, "", badRequest("Invalid query: q wants key:value pairs separated by spaces, got " + strconv.Quote(f))
+		}
+		if q.Attributes == nil {
+			q.Attributes = map[string]string{}
+		}
+		q.Attributes[k] = val
 	}
 	s := strings.TrimSpace(v.Get("search"))
 	switch {
@@ -80,7 +92,7 @@ func (a *API) exactUsers(ctx context.Context, realmID, value string, q store.Use
 		if err != nil {
 			return nil, err
 		}
-		if u.ServiceAccount == "" && (q.Enabled == nil || *q.Enabled == u.Enabled) &&
+		if u.ServiceAccount == "" && (q.Enabled == nil || *q.Enabled == u.Enabled) && holds(u, q.Attributes) &&
 			!slices.ContainsFunc(out, func(x store.User) bool { return x.ID == u.ID }) {
 			out = append(out, u)
 		}
@@ -108,6 +120,16 @@ func (a *API) countUsers(c *call) error {
 		return err
 	}
 	return c.ok(n)
+}
+
+// holds reports whether u has every attribute value in attrs.
+func holds(u store.User, attrs map[string]string) bool {
+	for k, v := range attrs {
+		if !slices.Contains(u.Attributes[k], v) {
+			return false
+		}
+	}
+	return true
 }
 
 // userRep is a user as the admin API shows it.

@@ -38,7 +38,7 @@ var prefixBranches = []string{
 // using that column's index, which is what forces the chosen plan. Other
 // queries go to ListUsers.
 func (s *Store) SearchUsers(ctx context.Context, realmID string, q store.UserQuery) ([]store.User, error) {
-	if q.Search == "" || !q.Prefix || q.Username != "" || q.Email != "" || q.FirstName != "" || q.LastName != "" {
+	if q.Search == "" || !q.Prefix || q.Username != "" || q.Email != "" || q.FirstName != "" || q.LastName != "" || len(q.Attributes) > 0 {
 		return s.ListUsers(ctx, realmID, q)
 	}
 	p := likePattern(q.Search, true)

@@ -85,10 +85,14 @@ func testListUsers(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	realm(t, s, "r1")
 	for _, u := range []store.User{
-		{ID: "1", Username: "alice", Email: "alice@example.com", FirstName: "Alice", LastName: "Liddell", Enabled: true},
-		{ID: "2", Username: "bob", Email: "bob@example.org", FirstName: "Bob", LastName: "Builder"},
-		{ID: "3", Username: "carol", Email: "carol@example.com", FirstName: "Carol", LastName: "Alison", Enabled: true},
-		{ID: "4", Username: "o'brien", FirstName: "Conan", LastName: "O'Brien", Enabled: true},
+		{ID: "1", Username: "alice", Email: "alice@example.com", FirstName: "Alice", LastName: "Liddell", Enabled: true,
+			Attributes: map[string][]string{"team": {"platform", "Ops"}, "site": {"eu"}}},
+		{ID: "2", Username: "bob", Email: "bob@example.org", FirstName: "Bob", LastName: "Builder",
+			Attributes: map[string][]string{"site": {"platform"}}},
+		{ID: "3", Username: "carol", Email: "carol@example.com", FirstName: "Carol", LastName: "Alison", Enabled: true,
+			Attributes: map[string][]string{"team": {"ops"}}},
+		{ID: "4", Username: "o'brien", FirstName: "Conan", LastName: "O'Brien", Enabled: true,
+			Attributes: map[string][]string{"team": {`50% "off"`}}},
 		{ID: "5", Username: "percent%user", Enabled: true},
 		{ID: "6", Username: "under_score", Enabled: true},
 		{ID: "7", Username: "underxscore", Enabled: true},
@@ -135,6 +139,18 @@ func testListUsers(t *testing.T, s store.Store) {
 		{"backslash", store.UserQuery{Search: `\`}, []string{`back\slash`}},
 		{"injection", store.UserQuery{Search: `%' OR '1'='1`}, []string{}},
 		{"combined", store.UserQuery{Search: "example", Enabled: &yes, Max: 1}, []string{"alice"}},
+		// Attribute values match exactly, under their own key only.
+		{"attribute", store.UserQuery{Attributes: map[string]string{"team": "platform"}}, []string{"alice"}},
+		{"attribute case", store.UserQuery{Attributes: map[string]string{"team": "ops"}}, []string{"carol"}},
+		{"attribute other key", store.UserQuery{Attributes: map[string]string{"site": "platform"}}, []string{"bob"}},
+		{"attribute not under key", store.UserQuery{Attributes: map[string]string{"team": "eu"}}, []string{}},
+		{"attribute partial value", store.UserQuery{Attributes: map[string]string{"team": "plat"}}, []string{}},
+		{"attributes all", store.UserQuery{Attributes: map[string]string{"team": "platform", "site": "eu"}}, []string{"alice"}},
+		{"attributes none", store.UserQuery{Attributes: map[string]string{"team": "platform", "site": "us"}}, []string{}},
+		{"attribute metacharacters", store.UserQuery{Attributes: map[string]string{"team": `50% "off"`}}, []string{"o'brien"}},
+		{"attribute like pattern", store.UserQuery{Attributes: map[string]string{"team": `5_% "off"`}}, []string{}},
+		{"attribute and enabled", store.UserQuery{Attributes: map[string]string{"site": "platform"}, Enabled: &yes}, []string{}},
+		{"attribute page", store.UserQuery{Attributes: map[string]string{"team": "ops"}, First: 1}, []string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			eq(t, "ListUsers", usernames(get[[]store.User](t)(s.ListUsers(ctx, "r1", tc.q))), tc.want)

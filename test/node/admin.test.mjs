@@ -71,6 +71,9 @@ test("admin client drives every call", async (t) => {
     assert.equal(brief[0].username, "alice");
     assert.equal(await kc.users.count({ search: "user" }), 5);
     assert.equal(await kc.users.count(), 6);
+    await kc.users.update({ id: (await kc.users.find({ username: "user3", exact: true }))[0].id }, { attributes: { team: ["ops"] } });
+    assert.deepEqual((await kc.users.find({ q: "team:ops" })).map((u) => u.username), ["user3"]);
+    assert.equal((await kc.users.find({ q: "team:dev" })).length, 0);
     const alice = await kc.users.findOne({ id });
     assert.equal(alice.email, "alice@example.com");
     assert.equal(await kc.users.findOne({ id: "00000000-0000-4000-8000-000000000000" }), null);
