@@ -290,12 +290,7 @@ func (a *API) groupMembers(c *call) error {
 	if err != nil {
 		return err
 	}
-	brief := c.flag("briefRepresentation", false)
-	out := make([]rep.User, 0, len(users))
-	for _, u := range users {
-		out = append(out, userRep(u, brief))
-	}
-	return c.ok(out)
+	return c.users(users)
 }
 
 // groupIDsByPath resolves group paths ("/a/b", or "a/b" as Keycloak also

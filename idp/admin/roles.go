@@ -297,12 +297,7 @@ func (a *API) roleMembers(c *call) error {
 	if err != nil {
 		return err
 	}
-	brief := c.flag("briefRepresentation", false)
-	out := make([]rep.User, 0, len(users))
-	for _, u := range users {
-		out = append(out, userRep(u, brief))
-	}
-	return c.ok(out)
+	return c.users(users)
 }
 
 // ---- role mappings of users and groups

@@ -153,18 +153,40 @@ func (a *API) clientScopeList(optional bool) handler {
 		if optional {
 			names = cl.OptionalClientScopes
 		}
-		scopes, err := a.st.ListClientScopes(c.ctx, c.realm.ID)
-		if err != nil {
-			return err
-		}
-		out := []map[string]string{}
-		for _, s := range scopes {
-			if slices.Contains(names, s.Name) {
-				out = append(out, map[string]string{"id": s.ID, "name": s.Name})
-			}
-		}
-		return c.ok(out)
+		return a.scopeRefs(c, names)
 	}
+}
+
+// scopeRefs answers the client scopes named in names that exist, as
+// Keycloak lists a client's or the realm's default scopes: {id, name}.
+func (a *API) scopeRefs(c *call, names []string) error {
+	scopes, err := a.st.ListClientScopes(c.ctx, c.realm.ID)
+	if err != nil {
+		return err
+	}
+	out := []map[string]string{}
+	for _, s := range scopes {
+		if slices.Contains(names, s.Name) {
+			out = append(out, map[string]string{"id": s.ID, "name": s.Name})
+		}
+	}
+	return c.ok(out)
+}
+
+// placeScope puts name in exactly one of the default and optional lists,
+// or in neither when !add.
+func placeScope(defaults, optionals []string, name string, optional, add bool) ([]string, []string) {
+	drop := func(names []string) []string {
+		return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == name })
+	}
+	defaults, optionals = drop(defaults), drop(optionals)
+	switch {
+	case add && optional:
+		optionals = append(optionals, name)
+	case add:
+		defaults = append(defaults, name)
+	}
+	return defaults, optionals
 }
 
 // changeClientScope serves PUT and DELETE /clients/{client}/default-client-
@@ -183,15 +205,7 @@ func (a *API) changeClientScope(optional, add bool) handler {
 		if err != nil {
 			return err
 		}
-		drop := func(names []string) []string {
-			return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == s.Name })
-		}
-		cl.DefaultClientScopes, cl.OptionalClientScopes = drop(cl.DefaultClientScopes), drop(cl.OptionalClientScopes)
-		if add && optional {
-			cl.OptionalClientScopes = append(cl.OptionalClientScopes, s.Name)
-		} else if add {
-			cl.DefaultClientScopes = append(cl.DefaultClientScopes, s.Name)
-		}
+		cl.DefaultClientScopes, cl.OptionalClientScopes = placeScope(cl.DefaultClientScopes, cl.OptionalClientScopes, s.Name, optional, add)
 		if err := a.storeClient(c.ctx, c.realm.ID, row, cl); err != nil {
 			return err
 		}
@@ -410,17 +424,7 @@ func (a *API) realmScopeList(optional bool) handler {
 		if optional {
 			names = r.DefaultOptionalClientScopes
 		}
-		scopes, err := a.st.ListClientScopes(c.ctx, c.realm.ID)
-		if err != nil {
-			return err
-		}
-		out := []map[string]string{}
-		for _, s := range scopes {
-			if slices.Contains(names, s.Name) {
-				out = append(out, map[string]string{"id": s.ID, "name": s.Name})
-			}
-		}
-		return c.ok(out)
+		return a.scopeRefs(c, names)
 	}
 }
 
@@ -436,15 +440,7 @@ func (a *API) changeRealmScope(optional, add bool) handler {
 		if err != nil {
 			return err
 		}
-		drop := func(names []string) []string {
-			return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == s.Name })
-		}
-		r.DefaultDefaultClientScopes, r.DefaultOptionalClientScopes = drop(r.DefaultDefaultClientScopes), drop(r.DefaultOptionalClientScopes)
-		if add && optional {
-			r.DefaultOptionalClientScopes = append(r.DefaultOptionalClientScopes, s.Name)
-		} else if add {
-			r.DefaultDefaultClientScopes = append(r.DefaultDefaultClientScopes, s.Name)
-		}
+		r.DefaultDefaultClientScopes, r.DefaultOptionalClientScopes = placeScope(r.DefaultDefaultClientScopes, r.DefaultOptionalClientScopes, s.Name, optional, add)
 		row, err := rep.RealmToStore(r)
 		if err != nil {
 			return err

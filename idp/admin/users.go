@@ -73,6 +73,11 @@ func (a *API) listUsers(c *call) error {
 	if err != nil {
 		return err
 	}
+	return c.users(users)
+}
+
+// users answers a list of users, brief when ?briefRepresentation=true.
+func (c *call) users(users []store.User) error {
 	brief := c.flag("briefRepresentation", false)
 	out := make([]rep.User, 0, len(users))
 	for _, u := range users {
