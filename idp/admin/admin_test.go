@@ -541,3 +541,116 @@ func TestClientScopesAndMappers(t *testing.T) {
 	e.must(404, "GET", b+"/client-scopes/"+scope, e.admin, nil)
 	e.must(404, "GET", b+"/client-scopes/not-a-uuid", e.admin, nil)
 }
+
+// TestScopeMappings: with fullScopeAllowed=false a client's tokens carry
+// only the roles scope-mapped to it or to its client scopes; the admin API
+// edits those mappings (realm and client roles, by name or id) and lists
+// them directly, effectively and as available.
+func TestScopeMappings(t *testing.T) {
+	e := newEnv(t)
+	e.must(201, "POST", "/admin/realms", e.admin, map[string]any{"realm": "acme", "enabled": true})
+	b := "/admin/realms/acme"
+	for _, r := range []string{"viewer", "editor", "auditor"} {
+		e.must(201, "POST", b+"/roles", e.admin, map[string]any{"name": r})
+	}
+	e.must(204, "POST", b+"/roles/editor/composites", e.admin, []map[string]any{{"name": "auditor"}})
+	app := e.must(201, "POST", b+"/clients", e.admin, map[string]any{"clientId": "app", "secret": "app-secret",
+		"directAccessGrantsEnabled": true, "fullScopeAllowed": false}).id()
+	api := e.must(201, "POST", b+"/clients", e.admin, map[string]any{"clientId": "api"}).id()
+	e.must(201, "POST", b+"/clients/"+api+"/roles", e.admin, map[string]any{"name": "read"})
+	uid := e.must(201, "POST", b+"/users", e.admin, map[string]any{"username": "u", "enabled": true,
+		"credentials": []map[string]any{{"type": "password", "value": "u-password-1"}}}).id()
+	e.must(204, "POST", b+"/users/"+uid+"/role-mappings/realm", e.admin, []map[string]any{{"name": "viewer"}, {"name": "editor"}})
+	e.must(204, "POST", b+"/users/"+uid+"/role-mappings/clients/"+api, e.admin, []map[string]any{{"name": "read"}})
+	roles := func() ([]string, []string) {
+		t.Helper()
+		resp, err := client.PostForm(e.url+"/realms/acme/protocol/openid-connect/token", url.Values{"grant_type": {"password"},
+			"client_id": {"app"}, "client_secret": {"app-secret"}, "username": {"u"}, "password": {"u-password-1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var tok map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("token: %d %v %v", resp.StatusCode, tok, err)
+		}
+		raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok["access_token"].(string), ".")[1])
+		var c struct {
+			RealmAccess    struct{ Roles []string }            `json:"realm_access"`
+			ResourceAccess map[string]struct{ Roles []string } `json:"resource_access"`
+		}
+		_ = json.Unmarshal(raw, &c)
+		realm := slices.DeleteFunc(c.RealmAccess.Roles, func(r string) bool { return r != "viewer" && r != "editor" && r != "auditor" })
+		slices.Sort(realm)
+		return realm, c.ResourceAccess["api"].Roles
+	}
+	names := func(p string) []string {
+		t.Helper()
+		var rs []rep.Role
+		e.must(200, "GET", p, e.admin, nil).json(t, &rs)
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+
+	if realm, api := roles(); len(realm) != 0 || len(api) != 0 {
+		t.Fatalf("no scope mappings yet, yet the token has %v %v", realm, api)
+	}
+	sm := b + "/clients/" + app + "/scope-mappings"
+	e.must(204, "POST", sm+"/realm", e.admin, []map[string]any{{"name": "editor"}})
+	var read rep.Role
+	e.must(200, "GET", b+"/clients/"+api+"/roles/read", e.admin, nil).json(t, &read)
+	e.must(204, "POST", sm+"/clients/"+api, e.admin, []map[string]any{{"id": read.ID}})
+	e.must(404, "POST", sm+"/realm", e.admin, []map[string]any{{"name": "nope"}})
+	if realm, api := roles(); !slices.Equal(realm, []string{"auditor", "editor"}) || !slices.Equal(api, []string{"read"}) {
+		t.Errorf("scope-mapped editor (with its composite auditor) and api/read: token has %v %v", realm, api)
+	}
+	if got := names(sm + "/realm"); !slices.Equal(got, []string{"editor"}) {
+		t.Errorf("direct %v", got)
+	}
+	if got := names(sm + "/realm/composite"); !slices.Equal(got, []string{"auditor", "editor"}) {
+		t.Errorf("composite %v", got)
+	}
+	if got := names(sm + "/realm/available"); !slices.Contains(got, "viewer") || slices.Contains(got, "auditor") {
+		t.Errorf("available %v", got)
+	}
+	if got := names(sm + "/clients/" + api); !slices.Equal(got, []string{"read"}) {
+		t.Errorf("client scope mappings %v", got)
+	}
+	var all struct {
+		RealmMappings  []rep.Role                 `json:"realmMappings"`
+		ClientMappings map[string]json.RawMessage `json:"clientMappings"`
+	}
+	e.must(200, "GET", sm, e.admin, nil).json(t, &all)
+	if len(all.RealmMappings) != 1 || all.ClientMappings["api"] == nil {
+		t.Errorf("all scope mappings %+v", all)
+	}
+
+	// Through a client scope the client uses.
+	scope := e.must(201, "POST", b+"/client-scopes", e.admin, map[string]any{"name": "viewing"}).id()
+	e.must(204, "POST", b+"/client-scopes/"+scope+"/scope-mappings/realm", e.admin, []map[string]any{{"name": "viewer"}})
+	e.must(204, "PUT", b+"/clients/"+app+"/default-client-scopes/"+scope, e.admin, nil)
+	if realm, _ := roles(); !slices.Equal(realm, []string{"auditor", "editor", "viewer"}) {
+		t.Errorf("viewer through the client scope: %v", realm)
+	}
+
+	e.must(204, "DELETE", sm+"/realm", e.admin, []map[string]any{{"name": "editor"}})
+	e.must(204, "DELETE", sm+"/clients/"+api, e.admin, []map[string]any{{"name": "read"}})
+	if realm, api := roles(); !slices.Equal(realm, []string{"viewer"}) || len(api) != 0 {
+		t.Errorf("after removing the client's mappings: %v %v", realm, api)
+	}
+	// The mappings are in the realm export, as Keycloak writes them.
+	var export map[string]any
+	e.must(200, "GET", b, e.admin, nil).json(t, &export)
+	var ex rep.Realm
+	r, _ := json.Marshal(export)
+	_ = json.Unmarshal(r, &ex)
+	if !slices.ContainsFunc(ex.ScopeMappings, func(m rep.ScopeMapping) bool {
+		return m.ClientScope == "viewing" && slices.Equal(m.Roles, []string{"viewer"})
+	}) || slices.ContainsFunc(ex.ScopeMappings, func(m rep.ScopeMapping) bool { return m.Client == "app" }) || ex.ClientScopeMappings["api"] != nil {
+		t.Errorf("realm scopeMappings %+v, clientScopeMappings %+v", ex.ScopeMappings, ex.ClientScopeMappings)
+	}
+}

@@ -441,15 +441,24 @@ func (a *API) changeRealmScope(optional, add bool) handler {
 			return err
 		}
 		r.DefaultDefaultClientScopes, r.DefaultOptionalClientScopes = placeScope(r.DefaultDefaultClientScopes, r.DefaultOptionalClientScopes, s.Name, optional, add)
-		row, err := rep.RealmToStore(r)
-		if err != nil {
+		if err := a.saveRealm(c, r); err != nil {
 			return err
 		}
-		row.ID, row.Created = c.realm.ID, c.realm.Created
-		if err := a.st.UpdateRealm(c.ctx, row); err != nil {
-			return err
-		}
-		a.p.Invalidate(c.realm.ID, c.realm.Name)
 		return c.noContent()
 	}
+}
+
+// saveRealm stores r over the call's realm and drops the cached copies.
+func (a *API) saveRealm(c *call, r rep.Realm) error {
+	row, err := rep.RealmToStore(r)
+	if err != nil {
+		return err
+	}
+	row.ID, row.Created = c.realm.ID, c.realm.Created
+	if err := a.st.UpdateRealm(c.ctx, row); err != nil {
+		return err
+	}
+	a.p.Invalidate(c.realm.ID, c.realm.Name)
+	c.realm = row
+	return nil
 }

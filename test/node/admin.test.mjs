@@ -222,6 +222,22 @@ test("admin client drives every call", async (t) => {
     assert.equal((await kc.roles.findOneById({ id: viewer.id })).description, "Reads");
     await kc.roles.delCompositeRoles({ id: editor.id }, [viewer]);
     assert.deepEqual((await kc.roles.getCompositeRoles({ id: editor.id })).map((r) => r.name), ["reader"]);
+    // Scope mappings of the client (they bind once fullScopeAllowed is off).
+    await kc.clients.addRealmScopeMappings({ id: clientUuid }, [editor]);
+    assert.deepEqual((await kc.clients.listRealmScopeMappings({ id: clientUuid })).map((r) => r.name), ["editor"]);
+    assert.ok((await kc.clients.listCompositeRealmScopeMappings({ id: clientUuid })).some((r) => r.name === "editor"));
+    const available = (await kc.clients.listAvailableRealmScopeMappings({ id: clientUuid })).map((r) => r.name);
+    assert.ok(available.includes("viewer") && !available.includes("editor"), available.join());
+    // editor includes the client's reader: the client composite view shows it.
+    assert.deepEqual((await kc.clients.listCompositeClientScopeMappings({ id: clientUuid, client: clientUuid })).map((r) => r.name), ["reader"]);
+    await kc.clients.addClientScopeMappings({ id: clientUuid, client: clientUuid }, [reader]);
+    assert.deepEqual((await kc.clients.listClientScopeMappings({ id: clientUuid, client: clientUuid })).map((r) => r.name), ["reader"]);
+    const sms = await kc.clients.listScopeMappings({ id: clientUuid });
+    assert.equal(sms.realmMappings[0].name, "editor");
+    assert.equal(sms.clientMappings.app.mappings[0].name, "reader");
+    await kc.clients.delRealmScopeMappings({ id: clientUuid }, [editor]);
+    await kc.clients.delClientScopeMappings({ id: clientUuid, client: clientUuid }, [reader]);
+    assert.deepEqual(await kc.clients.listRealmScopeMappings({ id: clientUuid }), []);
     await kc.roles.delById({ id: viewer.id });
     assert.equal(await kc.roles.findOneById({ id: viewer.id }), null); // the client maps 404 to null
     await kc.users.delClientRoleMappings({ id: userId, clientUniqueId: clientUuid, roles: [{ id: reader.id, name: "reader" }] });
