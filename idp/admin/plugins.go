@@ -438,13 +438,13 @@ func (a *API) realmKeys(c *call) error {
 		switch k.Type {
 		case "RSA":
 			m.ProviderID = "rsa-generated"
-			m.Certificate = base64.StdEncoding.EncodeToString(k.Certificate)
-			m.ValidTo = k.ValidTo.UnixMilli()
 		case "EC":
 			m.ProviderID = "ecdsa-generated"
 		}
 		if k.Public != nil {
 			m.PublicKey = base64.StdEncoding.EncodeToString(k.Public)
+			m.Certificate = base64.StdEncoding.EncodeToString(k.Certificate)
+			m.ValidTo = k.ValidTo.UnixMilli()
 		}
 		if k.Active {
 			m.Status = "ACTIVE"

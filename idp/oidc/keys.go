@@ -55,7 +55,7 @@ type signingKey struct {
 	active bool
 	key    any // *rsa.PrivateKey or []byte
 	signer jose.Signer
-	cert   *x509.Certificate // RSA keys: see keyCertificate
+	cert   *x509.Certificate // asymmetric keys: see keyCertificate
 }
 
 // KeyInfo is one realm key as the admin API's keys endpoint shows it
@@ -89,7 +89,7 @@ func (k *Keyring) Keys(ctx context.Context, realmID string) ([]KeyInfo, error) {
 			if ki.Public, err = x509.MarshalPKIXPublicKey(&pk.PublicKey); err != nil {
 				return nil, err
 			}
-			ki.Type = "EC"
+			ki.Type, ki.Certificate, ki.ValidTo = "EC", sk.cert.Raw, sk.cert.NotAfter
 		}
 		out = append(out, ki)
 	}
@@ -274,14 +274,11 @@ func buildRealmKeys(keys []store.Key) (*realmKeys, error) {
 			if sk.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: pk}, opts); err != nil {
 				return nil, err
 			}
-			cert, err := keyCertificate(pk, key.Created)
+			jwk, err := publicJWK(sk, pk, key)
 			if err != nil {
-				return nil, fmt.Errorf("realm key %s: certificate: %w", key.ID, err)
+				return nil, err
 			}
-			sk.cert = cert
-			sum1, sum256 := sha1.Sum(cert.Raw), sha256.Sum256(cert.Raw)
-			pub = append(pub, jose.JSONWebKey{Key: &pk.PublicKey, KeyID: key.ID, Algorithm: algRS256, Use: "sig",
-				Certificates: []*x509.Certificate{cert}, CertificateThumbprintSHA1: sum1[:], CertificateThumbprintSHA256: sum256[:]})
+			pub = append(pub, jwk)
 			if key.Active {
 				rk.active = sk
 			}
@@ -298,7 +295,11 @@ func buildRealmKeys(keys []store.Key) (*realmKeys, error) {
 			if sk.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: pk}, opts); err != nil {
 				return nil, err
 			}
-			pub = append(pub, jose.JSONWebKey{Key: &pk.PublicKey, KeyID: key.ID, Algorithm: algES256, Use: "sig"})
+			jwk, err := publicJWK(sk, pk, key)
+			if err != nil {
+				return nil, err
+			}
+			pub = append(pub, jwk)
 			if key.Active {
 				rk.es256 = sk
 			}
@@ -330,13 +331,31 @@ func buildRealmKeys(keys []store.Key) (*realmKeys, error) {
 	return rk, nil
 }
 
+// publicJWK is an asymmetric key's JWKS entry with its certificate (which
+// it also keeps in sk for the admin API's keys endpoint).
+func publicJWK(sk *signingKey, pk crypto.Signer, key store.Key) (jose.JSONWebKey, error) {
+	cert, err := keyCertificate(pk, key.Created)
+	if err != nil {
+		return jose.JSONWebKey{}, fmt.Errorf("realm key %s: certificate: %w", key.ID, err)
+	}
+	sk.cert = cert
+	sum1, sum256 := sha1.Sum(cert.Raw), sha256.Sum256(cert.Raw)
+	return jose.JSONWebKey{Key: pk.Public(), KeyID: key.ID, Algorithm: key.Algorithm, Use: "sig",
+		Certificates: []*x509.Certificate{cert}, CertificateThumbprintSHA1: sum1[:], CertificateThumbprintSHA256: sum256[:]}, nil
+}
+
 // keyCertificate is the self-signed certificate Keycloak publishes with each
-// RSA key (x5c, x5t and x5t#S256 in the JWKS; some JWT libraries read the
-// key from x5c). It is derived, not stored: RSA PKCS#1 v1.5 signatures are
-// deterministic, so the same key and creation time give the same
-// certificate on every replica and restart. Ten years, as Keycloak's.
-func keyCertificate(pk *rsa.PrivateKey, created time.Time) (*x509.Certificate, error) {
-	sum := sha256.Sum256(x509.MarshalPKCS1PublicKey(&pk.PublicKey))
+// RSA and EC key (x5c, x5t and x5t#S256 in the JWKS; some JWT libraries
+// read the key from x5c). It is derived, not stored: signed without
+// randomness (RSA PKCS#1 v1.5, and ECDSA per RFC 6979 when no random source
+// is given), the same key and creation time give the same certificate on
+// every replica and restart. Ten years, as Keycloak's.
+func keyCertificate(pk crypto.Signer, created time.Time) (*x509.Certificate, error) {
+	der, err := x509.MarshalPKIXPublicKey(pk.Public())
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(der)
 	from := created.UTC().Truncate(time.Second)
 	tmpl := &x509.Certificate{
 		SerialNumber: new(big.Int).SetBytes(sum[:16]),
@@ -345,8 +364,7 @@ func keyCertificate(pk *rsa.PrivateKey, created time.Time) (*x509.Certificate, e
 		NotAfter:     from.AddDate(10, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &pk.PublicKey, pk)
-	if err != nil {
+	if der, err = x509.CreateCertificate(nil, tmpl, tmpl, pk.Public(), pk); err != nil {
 		return nil, err
 	}
 	return x509.ParseCertificate(der)

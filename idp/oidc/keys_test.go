@@ -2,6 +2,8 @@ package oidc
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -77,5 +79,54 @@ func TestJWKSCertificates(t *testing.T) {
 	}
 	if k["kid"] != kid || k["alg"] != "RS256" || k["use"] != "sig" || k["kty"] != "RSA" {
 		t.Errorf("jwk %v", k)
+	}
+}
+
+// An ES256 key's certificate is derived too, deterministically (RFC 6979),
+// so rebuilding the keys (each replica, each reload) publishes the same x5c.
+func TestJWKSCertificateEC(t *testing.T) {
+	pk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(pk)
+	kid, _ := rsaKID(&pk.PublicKey)
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	rsaDER, _ := x509.MarshalPKCS8PrivateKey(rsaKey)
+	rsaKID, _ := rsaKID(&rsaKey.PublicKey)
+	created := time.UnixMilli(1714979289123)
+	keys := []store.Key{
+		{ID: kid, Algorithm: algES256, Use: "sig", Active: true, Private: der, Created: created},
+		{ID: rsaKID, Algorithm: algRS256, Use: "sig", Active: true, Private: rsaDER, Created: created},
+		{ID: "h", Algorithm: algHS512, Use: "sig", Active: true, Private: bytes.Repeat([]byte{7}, 64), Created: created},
+	}
+	a, err := buildRealmKeys(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := buildRealmKeys(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.jwks, b.jwks) {
+		t.Fatal("the JWKS changed between two builds from the same keys")
+	}
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	_ = json.Unmarshal(a.jwks, &set)
+	if len(set.Keys) != 2 || set.Keys[0]["alg"] != "RS256" || set.Keys[1]["alg"] != "ES256" {
+		t.Fatalf("keys %v", set.Keys)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(set.Keys[1]["x5c"].([]any)[0].(string))
+	cert, err := x509.ParseCertificate(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pk.PublicKey.Equal(cert.PublicKey) || cert.SignatureAlgorithm != x509.ECDSAWithSHA256 {
+		t.Errorf("EC certificate: key matches %v, algorithm %v", pk.PublicKey.Equal(cert.PublicKey), cert.SignatureAlgorithm)
+	}
+	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
+		t.Errorf("EC certificate not self-signed by its key: %v", err)
 	}
 }
