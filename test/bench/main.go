@@ -14,9 +14,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,6 +28,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
 // The targets the figures are judged against.
@@ -66,6 +71,7 @@ func run() int {
 	dur := flag.Duration("d", 10*time.Second, "measured duration of each scenario (after a 2 s warm-up)")
 	quick := flag.Bool("quick", false, "2 s per scenario and 1 s per crypto primitive (CI smoke)")
 	only := flag.String("only", "", "run only the scenarios whose key matches this regexp; keys: "+scenarioKeys())
+	db := flag.String("db", "", "a postgres:// DSN to run the server on PostgreSQL (in a fresh schema, dropped after); default a fresh SQLite file")
 	flag.Parse()
 	cryptoDur := 3 * time.Second
 	if *quick {
@@ -82,7 +88,7 @@ func run() int {
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	rep := &report{dur: *dur, cryptoDur: cryptoDur, loadBefore: loadAverage()}
+	rep := &report{dur: *dur, cryptoDur: cryptoDur, loadBefore: loadAverage(), store: "SQLite"}
 
 	progress("raw crypto, %v per primitive on %d goroutines", cryptoDur, runtime.GOMAXPROCS(0))
 	if rep.rawBefore, err = measureCrypto(cryptoDur); err != nil {
@@ -99,7 +105,16 @@ func run() int {
 	if err := writeRealm(realmFile, esRealmFile); err != nil {
 		return fail("bench realm: %v", err)
 	}
-	args := []string{"serve", "--http-addr", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(tmp, "bench.db"),
+	dbArg := "sqlite:" + filepath.Join(tmp, "bench.db")
+	if *db != "" {
+		var drop func()
+		if dbArg, drop, err = freshSchema(*db); err != nil {
+			return fail("-db: %v", err)
+		}
+		defer drop()
+		rep.store = "PostgreSQL"
+	}
+	args := []string{"serve", "--http-addr", "127.0.0.1:0", "--db", dbArg,
 		"--import-realm", realmFile, "--import-realm", esRealmFile}
 
 	progress("first start (new database, realm import)")
@@ -192,4 +207,28 @@ func fail(format string, a ...any) int {
 	}
 	fmt.Fprintln(os.Stderr, "bench: "+err.Error())
 	return 1
+}
+
+// freshSchema returns dsn pointed at a new schema (keygate creates it) and a
+// function that drops it.
+func freshSchema(dsn string) (string, func(), error) {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return "", nil, fmt.Errorf("want a postgres:// URL: %q", dsn)
+	}
+	schema := "keygate_bench_" + strings.ToLower(rand.Text()[:10])
+	q := u.Query()
+	q.Set("schema", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), func() {
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			progress("drop schema %s: %v", schema, err)
+			return
+		}
+		defer db.Close()
+		if _, err := db.Exec(`DROP SCHEMA IF EXISTS "` + schema + `" CASCADE`); err != nil {
+			progress("drop schema %s: %v", schema, err)
+		}
+	}, nil
 }

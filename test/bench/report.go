@@ -21,6 +21,7 @@ type report struct {
 	loadBefore          string   // machine load average before and after the run
 	loadAfter           string
 	serverLog           string // the loaded server's whole output
+	store               string // SQLite or PostgreSQL
 }
 
 // find returns the result of the load named name at concurrency conc.
@@ -50,8 +51,8 @@ func (r *report) print(w io.Writer) {
 	rule := strings.Repeat("-", 116)
 
 	p("")
-	p("keygate bench: %s/%s, %d CPUs, GOMAXPROCS %d, %v per scenario after %v warm-up",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), r.dur, warmUp)
+	p("keygate bench: %s/%s, %d CPUs, GOMAXPROCS %d, %v per scenario after %v warm-up, server on %s",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), r.dur, warmUp, r.store)
 	p("machine load average: %s before, %s after (other work on the machine skews every figure)", r.loadBefore, r.loadAfter)
 	p(rule)
 	raw := r.rawBefore.mean(r.rawAfter)
