@@ -294,7 +294,8 @@ type SessionStore interface {
 	// TouchSession moves LastSeen forward (never backwards).
 	TouchSession(ctx context.Context, realmID, id string, at time.Time) error
 	ListUserSessions(ctx context.Context, realmID, userID string) ([]Session, error)
-	// DeleteSession removes the session and revokes its tokens.
+	// DeleteSession removes the session and its tokens, except offline
+	// session tokens (KindOffline), which outlive it.
 	DeleteSession(ctx context.Context, realmID, id string) error
 	DeleteUserSessions(ctx context.Context, realmID, userID string) error
 	// DeleteExpiredSessions removes sessions idle since before idleBefore or
@@ -317,6 +318,9 @@ const (
 	// KindLogin is a browser login attempt: the authorization request waiting
 	// for the login form, with its CSRF token. Single use.
 	KindLogin TokenKind = "login"
+	// KindOffline is a refresh token of an offline session (scope
+	// offline_access): ending the SSO session leaves it, unlike KindRefresh.
+	KindOffline TokenKind = "offline"
 	// KindRevoked marks a request whose access tokens were revoked (access
 	// tokens are not stored; see RevokeRequest). Signature is the request id.
 	KindRevoked TokenKind = "revoked"

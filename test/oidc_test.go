@@ -855,3 +855,78 @@ func TestES256Realm(t *testing.T) {
 		t.Errorf("RS256 realm: %d %v", code, body)
 	}
 }
+
+// TestOfflineSession: an offline_access refresh token (typ Offline) outlives
+// the SSO session it began in, as Keycloak's offline sessions do, while an
+// ordinary refresh token dies with it; a logout with the offline token ends
+// the offline session and its access tokens.
+func TestOfflineSession(t *testing.T) {
+	s := seeded(t)
+	base := s.URL + "/realms/test/protocol/openid-connect"
+	login := func(scope string) map[string]any {
+		t.Helper()
+		code, body := postForm(t, base+"/token", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-pass"}, "scope": {scope}}, "webapp", "webapp-secret")
+		if code != 200 {
+			t.Fatalf("login (%s): %d %v", scope, code, body)
+		}
+		return body
+	}
+	refresh := func(rt string) (int, map[string]any) {
+		return postForm(t, base+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, "webapp", "webapp-secret")
+	}
+	active := func(token string) bool {
+		t.Helper()
+		_, body := postForm(t, base+"/token/introspect", url.Values{"token": {token}}, "webapp", "webapp-secret")
+		return body["active"] == true
+	}
+	off := login("openid offline_access")
+	if c := claimsOf(t, off["refresh_token"].(string)); c["typ"] != "Offline" || off["refresh_expires_in"] != 0.0 {
+		t.Fatalf("offline token typ %v, refresh_expires_in %v", c["typ"], off["refresh_expires_in"])
+	}
+	online := login("openid")
+
+	// End every SSO session of alice (the admin API's user logout).
+	code, body := postForm(t, s.URL+"/realms/master/protocol/openid-connect/token", url.Values{"grant_type": {"password"},
+		"client_id": {"admin-cli"}, "username": {"admin"}, "password": {"admin-secret-pw"}})
+	if code != 200 {
+		t.Fatalf("admin token: %d %v", code, body)
+	}
+	req := mustReq(t, "POST", s.URL+"/admin/realms/test/users/a11ce000-0000-4000-8000-000000000001/logout", "")
+	req.Header.Set("Authorization", "Bearer "+body["access_token"].(string))
+	if code, body := do(t, req); code != 204 {
+		t.Fatalf("user logout: %d %v", code, body)
+	}
+
+	if code, body := refresh(online["refresh_token"].(string)); code != 400 {
+		t.Errorf("an ordinary refresh token outlived its SSO session: %d %v", code, body)
+	}
+	if active(online["access_token"].(string)) {
+		t.Error("an ordinary access token outlived its SSO session")
+	}
+	code, next := refresh(off["refresh_token"].(string))
+	if code != 200 {
+		t.Fatalf("offline refresh after the SSO session ended: %d %v", code, next)
+	}
+	if c := claimsOf(t, next["refresh_token"].(string)); c["typ"] != "Offline" || c["sid"] != claimsOf(t, off["refresh_token"].(string))["sid"] {
+		t.Errorf("rotated offline token %v", c)
+	}
+	if !active(next["access_token"].(string)) {
+		t.Error("the offline session's new access token is inactive")
+	}
+	uireq := mustReq(t, "GET", base+"/userinfo", "")
+	uireq.Header.Set("Authorization", "Bearer "+next["access_token"].(string))
+	if code, body := do(t, uireq); code != 200 || body["preferred_username"] != "alice" {
+		t.Errorf("userinfo with the offline session's token: %d %v", code, body)
+	}
+
+	// A logout with the offline token ends the offline session.
+	if code, body := postForm(t, base+"/logout", url.Values{"refresh_token": {next["refresh_token"].(string)}}, "webapp", "webapp-secret"); code != 204 {
+		t.Fatalf("logout with the offline token: %d %v", code, body)
+	}
+	if code, body := refresh(next["refresh_token"].(string)); code != 400 {
+		t.Errorf("offline token after its logout: %d %v", code, body)
+	}
+	if active(next["access_token"].(string)) {
+		t.Error("the offline session's access token survived its logout")
+	}
+}

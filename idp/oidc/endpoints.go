@@ -180,11 +180,15 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, realm *Realm) {
 	resp.SetTokenType("Bearer")
 	resp.SetExtra("scope", s.scope)
 	resp.SetExtra("not-before-policy", 0)
-	if resp.GetExtra("refresh_token") != nil {
+	switch {
+	case resp.GetExtra("refresh_token") != nil && ar.GetGrantedScopes().Has("offline_access"):
+		// Keycloak says 0 for offline tokens: no SSO idle timeout applies.
+		resp.SetExtra("refresh_expires_in", 0)
+	case resp.GetExtra("refresh_token") != nil:
 		// fosite rounds expiries to the second; never claim more than the idle timeout.
 		left := min(secondsUntil(s.GetExpiresAt(fosite.RefreshToken)), int64(realm.Settings.SSOSessionIdleTimeout.Seconds()))
 		resp.SetExtra("refresh_expires_in", left)
-	} else {
+	default:
 		resp.SetExtra("refresh_expires_in", 0)
 	}
 	if s.SessionID != "" {
@@ -305,14 +309,14 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 	if kind == store.KindAccess {
 		req, err = st.accessRequest(ctx, realm, claims)
 	} else {
-		req, err = st.get(ctx, kind, signatureOf(token), fosite.ErrInactiveToken)
+		req, err = st.GetRefreshTokenSession(WithRealm(ctx, realm), signatureOf(token), nil)
 	}
 	if err != nil {
 		writeJSON(w, http.StatusOK, inactive)
 		return
 	}
 	sess := req.GetSession().(*Session)
-	if kind == store.KindRefresh && sess.SessionID != "" {
+	if kind == store.KindRefresh && sess.SessionID != "" && !req.GetGrantedScopes().Has("offline_access") {
 		if _, err := p.st.GetSession(ctx, realm.Row.ID, sess.SessionID); err != nil {
 			writeJSON(w, http.StatusOK, inactive)
 			return

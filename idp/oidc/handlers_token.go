@@ -49,7 +49,14 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 	}
 	st := h.p.st
 	t := now()
+	offline := req.GetGrantedScopes().Has("offline_access")
 	switch {
+	case offline && sess.SessionID != "" && req.GetGrantTypes().ExactOne("refresh_token"):
+		// An offline session outlives the SSO session it began in: the
+		// refresh token carries it, idle-limited by the realm's
+		// offlineSessionIdleTimeout (fillClaims refuses a disabled or
+		// deleted user; revocation and logout deactivate the token).
+		offlineExpiry(r, sess, t)
 	case req.GetGrantTypes().ExactOne("password"):
 		u, err := st.GetUser(ctx, r.Row.ID, sess.UserID)
 		if err != nil {
@@ -62,7 +69,7 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 			return fosite.ErrServerError.WithWrap(err)
 		}
 		sess.SessionID, sess.AuthTime, sess.Username = s.ID, t.Truncate(time.Second), u.Username
-		capRefresh(r, sess, s)
+		capRefresh(r, sess, s, offline, t)
 	case req.GetGrantTypes().ExactOne("client_credentials"):
 		u, err := st.GetServiceAccountUser(ctx, r.Row.ID, c.Row.ID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Enabled) {
@@ -85,18 +92,32 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 			}
 			sess.touch = t
 		}
-		capRefresh(r, sess, s)
+		capRefresh(r, sess, s, offline, t)
 	}
 	_, err = h.p.fillClaims(ctx, r, c, sess, req.GetGrantedScopes())
 	return err
 }
 
 // capRefresh keeps the refresh token from outliving the SSO session's max
-// lifespan.
-func capRefresh(r *Realm, sess *Session, s store.Session) {
+// lifespan; an offline token gets the offline session's lifetime instead.
+func capRefresh(r *Realm, sess *Session, s store.Session, offline bool, t time.Time) {
+	if offline {
+		offlineExpiry(r, sess, t)
+		return
+	}
 	if max := s.Created.Add(r.Settings.SSOSessionMaxLifespan); sess.GetExpiresAt(fosite.RefreshToken).After(max) {
 		sess.SetExpiresAt(fosite.RefreshToken, max)
 	}
+}
+
+// offlineExpiry sets an offline refresh token's expiry: the offline idle
+// timeout from now, within the offline max lifespan when the realm enables it.
+func offlineExpiry(r *Realm, sess *Session, t time.Time) {
+	exp := t.Add(r.Settings.OfflineSessionIdleTimeout)
+	if max := sess.AuthTime.Add(r.Settings.OfflineSessionMaxLifespan); r.Settings.OfflineSessionMaxLifespanEnabled && exp.After(max) {
+		exp = max
+	}
+	sess.SetExpiresAt(fosite.RefreshToken, exp.Round(time.Second))
 }
 
 // fillClaims computes the claims of every token kind into the session.

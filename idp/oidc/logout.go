@@ -114,6 +114,15 @@ func (p *Provider) backchannelLogout(w http.ResponseWriter, r *http.Request, rea
 			return
 		}
 	}
+	// An offline token's logout ends its offline session too.
+	if t, err := p.st.GetToken(ctx, store.KindOffline, signatureOf(rt)); err == nil && t.RealmID == realm.Row.ID {
+		st := &storage{st: p.st, models: p.models}
+		ctx := WithRealm(ctx, realm)
+		if err := errors.Join(st.RevokeRefreshToken(ctx, t.RequestID), st.RevokeAccessToken(ctx, t.RequestID)); err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "unknown_error"})
+			return
+		}
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -175,7 +176,7 @@ func tokenTypeOf(kind store.TokenKind) fosite.TokenType {
 	switch kind {
 	case store.KindAccess:
 		return fosite.AccessToken
-	case store.KindRefresh:
+	case store.KindRefresh, store.KindOffline:
 		return fosite.RefreshToken
 	default:
 		return fosite.AuthorizeCode
@@ -304,7 +305,10 @@ func (s *storage) accessRequest(ctx context.Context, r *Realm, claims map[string
 		return nil, err
 	}
 	sid := strClaim(claims, "sid")
-	if sid != "" {
+	scopes := strings.Fields(strClaim(claims, "scope"))
+	// Tokens of an offline session (scope offline_access) outlive the SSO
+	// session; revoking the offline session writes the revocation marker.
+	if sid != "" && !slices.Contains(scopes, "offline_access") {
 		if _, err := s.st.GetSession(ctx, r.Row.ID, sid); errors.Is(err, store.ErrNotFound) {
 			return nil, fosite.ErrInactiveToken
 		} else if err != nil {
@@ -316,7 +320,6 @@ func (s *storage) accessRequest(ctx context.Context, r *Realm, claims map[string
 	sess := newSession(r.Row.ID)
 	sess.UserID, sess.Username, sess.SessionID, sess.ServiceAccount = u.ID, u.Username, sid, u.ServiceAccount != ""
 	sess.Expires[fosite.AccessToken] = time.Unix(exp, 0)
-	scopes := strings.Fields(strClaim(claims, "scope"))
 	return &fosite.Request{
 		ID: reqID, RequestedAt: time.Unix(iat, 0), Client: c,
 		RequestedScope: scopes, GrantedScope: scopes, Form: url.Values{}, Session: sess,
@@ -331,9 +334,13 @@ func (s *storage) DeleteAccessTokenSession(context.Context, string) error { retu
 // this write (a new SSO session, a session's activity), in one transaction
 // (joining the refresh flow's own).
 func (s *storage) CreateRefreshTokenSession(ctx context.Context, sig, _ string, req fosite.Requester) error {
+	kind := store.KindRefresh
+	if req.GetGrantedScopes().Has("offline_access") {
+		kind = store.KindOffline
+	}
 	sess, _ := req.GetSession().(*Session)
 	if sess == nil || (sess.pending == nil && sess.touch.IsZero()) {
-		return s.create(ctx, store.KindRefresh, sig, req)
+		return s.create(ctx, kind, sig, req)
 	}
 	err := s.st.Tx(ctx, func(ctx context.Context) error {
 		if p := sess.pending; p != nil {
@@ -346,7 +353,7 @@ func (s *storage) CreateRefreshTokenSession(ctx context.Context, sig, _ string, 
 				return err
 			}
 		}
-		return s.create(ctx, store.KindRefresh, sig, req)
+		return s.create(ctx, kind, sig, req)
 	})
 	if err == nil {
 		sess.pending, sess.touch = nil, time.Time{}
@@ -354,12 +361,25 @@ func (s *storage) CreateRefreshTokenSession(ctx context.Context, sig, _ string, 
 	return err
 }
 
+// refreshKinds are where a refresh token may be: an SSO session's or an
+// offline session's.
+var refreshKinds = [...]store.TokenKind{store.KindRefresh, store.KindOffline}
+
 func (s *storage) GetRefreshTokenSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
-	return s.get(ctx, store.KindRefresh, sig, fosite.ErrInactiveToken)
+	req, err := s.get(ctx, store.KindRefresh, sig, fosite.ErrInactiveToken)
+	if errors.Is(err, fosite.ErrNotFound) {
+		return s.get(ctx, store.KindOffline, sig, fosite.ErrInactiveToken)
+	}
+	return req, err
 }
 
 func (s *storage) DeleteRefreshTokenSession(ctx context.Context, sig string) error {
-	return ignoreNotFound(s.st.DeleteToken(ctx, store.KindRefresh, sig))
+	for _, k := range refreshKinds {
+		if err := ignoreNotFound(s.st.DeleteToken(ctx, k, sig)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RotateRefreshToken spends the presented refresh token, so later reuse is
@@ -370,13 +390,21 @@ func (s *storage) DeleteRefreshTokenSession(ctx context.Context, sig string) err
 func (s *storage) RotateRefreshToken(ctx context.Context, _, refreshSignature string) error {
 	err := s.st.DeactivateToken(ctx, store.KindRefresh, refreshSignature)
 	if errors.Is(err, store.ErrNotFound) {
+		err = s.st.DeactivateToken(ctx, store.KindOffline, refreshSignature)
+	}
+	if errors.Is(err, store.ErrNotFound) {
 		return fosite.ErrSerializationFailure.WithWrap(err)
 	}
 	return err
 }
 
 func (s *storage) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	return s.st.DeactivateRequest(ctx, store.KindRefresh, requestID)
+	for _, k := range refreshKinds {
+		if err := s.st.DeactivateRequest(ctx, k, requestID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RevokeAccessToken marks the request revoked for as long as any access

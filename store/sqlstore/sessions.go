@@ -41,18 +41,20 @@ func (s *Store) ListUserSessions(ctx context.Context, realmID, userID string) ([
 	return xs, wrap(err, "list sessions of user %s", userID)
 }
 
-// DeleteSession deletes the session and every token issued under it.
+// DeleteSession deletes the session and every token issued under it but
+// the offline session's (store.KindOffline), which outlive it.
 func (s *Store) DeleteSession(ctx context.Context, realmID, id string) error {
 	return wrap(s.Tx(ctx, func(ctx context.Context) error {
 		if err := s.execOne(ctx, `DELETE FROM sessions WHERE realm_id = ? AND id = ?`, realmID, id); err != nil {
 			return err
 		}
-		_, err := s.exec(ctx, `DELETE FROM tokens WHERE session_id <> '' AND session_id = ?`, id)
+		_, err := s.exec(ctx, `DELETE FROM tokens WHERE kind <> 'offline' AND session_id <> '' AND session_id = ?`, id)
 		return err
 	}), "delete session %s", id)
 }
 
-// DeleteUserSessions deletes the user's sessions and their tokens.
+// DeleteUserSessions deletes the user's sessions and their tokens (offline
+// ones stay, as with DeleteSession).
 func (s *Store) DeleteUserSessions(ctx context.Context, realmID, userID string) error {
 	return wrap(s.Tx(ctx, func(ctx context.Context) error {
 		return s.deleteUserSessions(ctx, realmID, userID)
@@ -60,7 +62,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, realmID, userID string) 
 }
 
 func (s *Store) deleteUserSessions(ctx context.Context, realmID, userID string) error {
-	if _, err := s.exec(ctx, `DELETE FROM tokens WHERE session_id <> '' AND session_id IN
+	if _, err := s.exec(ctx, `DELETE FROM tokens WHERE kind <> 'offline' AND session_id <> '' AND session_id IN
 		(SELECT id FROM sessions WHERE realm_id = ? AND user_id = ?)`, realmID, userID); err != nil {
 		return err
 	}
@@ -80,7 +82,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, realmID string, idleB
 	}
 	var n int64
 	err := s.Tx(ctx, func(ctx context.Context) (err error) {
-		if _, err = s.exec(ctx, `DELETE FROM tokens WHERE session_id <> '' AND session_id IN
+		if _, err = s.exec(ctx, `DELETE FROM tokens WHERE kind <> 'offline' AND session_id <> '' AND session_id IN
 			(SELECT id FROM sessions WHERE `+expired+`)`, args...); err != nil {
 			return err
 		}

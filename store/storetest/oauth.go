@@ -41,6 +41,7 @@ func testSessions(t *testing.T, s store.Store) {
 	for _, tk := range []store.Token{
 		token(store.KindAccess, "a1", "q1", "s1", exp), token(store.KindRefresh, "r1", "q1", "s1", exp),
 		token(store.KindRefresh, "r2", "q2", "s2", exp), token(store.KindAccess, "cc", "q3", "", exp),
+		token(store.KindOffline, "o1", "q5", "s1", exp), token(store.KindOffline, "o2", "q6", "s2", exp),
 	} {
 		ok(t, s.CreateToken(ctx, tk))
 	}
@@ -60,11 +61,13 @@ func testSessions(t *testing.T, s store.Store) {
 	tokenGone(store.KindRefresh, "r1", true)
 	tokenGone(store.KindRefresh, "r2", false)
 	tokenGone(store.KindAccess, "cc", false)
+	tokenGone(store.KindOffline, "o1", false) // an offline session outlives its SSO session
 	isErr(t, s.DeleteSession(ctx, "r1", "s1"), store.ErrNotFound)
 
 	ok(t, s.DeleteUserSessions(ctx, "r1", "u1"))
 	eq(t, "after DeleteUserSessions", get[[]store.Session](t)(s.ListUserSessions(ctx, "r1", "u1")), []store.Session{})
 	tokenGone(store.KindRefresh, "r2", true)
+	tokenGone(store.KindOffline, "o2", false)
 	get[store.Session](t)(s.GetSession(ctx, "r1", "s3"))
 
 	// Expiry: idle too long, or too old, goes (with its tokens); a zero
@@ -79,6 +82,7 @@ func testSessions(t *testing.T, s store.Store) {
 		ok(t, s.CreateSession(ctx, e))
 	}
 	ok(t, s.CreateToken(ctx, token(store.KindRefresh, "idle-token", "q4", "idle", exp)))
+	ok(t, s.CreateToken(ctx, token(store.KindOffline, "idle-offline", "q7", "idle", exp)))
 	n := get[int](t)(s.DeleteExpiredSessions(ctx, "r1", time.Time{}, time.Time{}))
 	eq(t, "deleted with no limits", n, 0)
 	n = get[int](t)(s.DeleteExpiredSessions(ctx, "r1", now.Add(-time.Hour), now.Add(-30*time.Hour)))
@@ -86,6 +90,7 @@ func testSessions(t *testing.T, s store.Store) {
 	eq(t, "left", ids(get[[]store.Session](t)(s.ListUserSessions(ctx, "r1", "u9")), func(x store.Session) string { return x.ID }),
 		[]string{"fresh"})
 	tokenGone(store.KindRefresh, "idle-token", true)
+	tokenGone(store.KindOffline, "idle-offline", false)
 }
 
 func testTokens(t *testing.T, s store.Store) {
