@@ -884,6 +884,10 @@ func TestOfflineSession(t *testing.T) {
 		t.Fatalf("offline token typ %v, refresh_expires_in %v", c["typ"], off["refresh_expires_in"])
 	}
 	online := login("openid")
+	// carol lacks the offline_access role (no default roles in the file).
+	if code, body := postForm(t, base+"/token", url.Values{"grant_type": {"password"}, "username": {"carol"}, "password": {"carol-pass"}, "scope": {"openid offline_access"}}, "webapp", "webapp-secret"); code != 400 || body["error"] != "not_allowed" {
+		t.Errorf("offline token for a user without offline_access: %d %v", code, body)
+	}
 
 	// End every SSO session of alice (the admin API's user logout).
 	code, body := postForm(t, s.URL+"/realms/master/protocol/openid-connect/token", url.Values{"grant_type": {"password"},

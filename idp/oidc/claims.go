@@ -26,6 +26,9 @@ type claimSet struct {
 	access, id, userinfo map[string]any
 	accessAud, idAud     []string
 	scope                string // the scope claim / response parameter
+	// offlineAllowed: the user holds the offline_access role, within the
+	// client's scope, as Keycloak requires for offline tokens.
+	offlineAllowed bool
 }
 
 // subject is everything mappers read about the user and the login.

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -94,9 +96,17 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 		}
 		capRefresh(r, sess, s, offline, t)
 	}
-	_, err = h.p.fillClaims(ctx, r, c, sess, req.GetGrantedScopes())
+	cs, err := h.p.fillClaims(ctx, r, c, sess, req.GetGrantedScopes())
+	if err == nil && offline && !cs.offlineAllowed {
+		return errOfflineNotAllowed
+	}
 	return err
 }
+
+// errOfflineNotAllowed is Keycloak's answer to offline_access for a user
+// without the offline_access role (or a client whose scope leaves it out).
+var errOfflineNotAllowed = &fosite.RFC6749Error{ErrorField: "not_allowed",
+	DescriptionField: "Offline tokens not allowed for the user or client", CodeField: http.StatusBadRequest}
 
 // capRefresh keeps the refresh token from outliving the SSO session's max
 // lifespan; an offline token gets the offline session's lifetime instead.
@@ -140,6 +150,7 @@ func (p *Provider) fillClaims(ctx context.Context, r *Realm, c *Client, sess *Se
 		sub.roles = m.limitToScope(sub.roles, r.Settings, c, appliedScopes(m, c, granted))
 	}
 	cs := computeClaims(m, sub, granted)
+	cs.offlineAllowed = slices.Contains(sub.roles.realm, "offline_access")
 	sess.access, sess.accessAud, sess.scope = cs.access, cs.accessAud, cs.scope
 
 	idc := sess.IDTokenClaims()
