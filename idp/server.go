@@ -32,6 +32,8 @@ type Config struct {
 	Hostname     string // public base URL; "" = from the request
 	ProxyHeaders bool   // trust X-Forwarded-*
 	Logger       *slog.Logger
+	// DBKey, when set, encrypts realm signing keys at rest (--db-key).
+	DBKey string
 	// HashWorkers bounds concurrent password hashing (0 = GOMAXPROCS);
 	// HashQueue is how many logins may wait before 503 (0 = 64 per worker).
 	HashWorkers, HashQueue int
@@ -64,7 +66,7 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	s.limiter = password.NewLimiter(workers, queue)
 	s.authn = authn.New(st, s.limiter, cfg.Logger)
 	var err error
-	s.oidc, err = oidc.New(st, s.authn, oidc.Options{Hostname: cfg.Hostname, ProxyHeaders: cfg.ProxyHeaders, Logger: cfg.Logger})
+	s.oidc, err = oidc.New(st, s.authn, oidc.Options{Hostname: cfg.Hostname, ProxyHeaders: cfg.ProxyHeaders, Logger: cfg.Logger, DBKey: cfg.DBKey})
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +88,18 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 
 // Handler is the server's root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// CheckKeys loads the master realm's signing keys (creating them on a first
+// start), so that a missing or wrong --db-key stops the server at start
+// rather than failing its first logins.
+func (s *Server) CheckKeys(ctx context.Context) error {
+	r, err := s.st.GetRealmByName(ctx, MasterRealm)
+	if err != nil {
+		return err
+	}
+	_, err = s.oidc.Keyring().Keys(ctx, r.ID)
+	return err
+}
 
 // Provider exposes the OIDC provider (for the admin API and tests).
 func (s *Server) Provider() *oidc.Provider { return s.oidc }

@@ -38,6 +38,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	proxyHeaders := fs.String("proxy-headers", "", `"xforwarded" trusts X-Forwarded-* from a reverse proxy`)
 	var importRealms stringList
 	fs.Var(&importRealms, "import-realm", "import a Keycloak realm export at start, unless the realm exists (repeatable)")
+	dbKey := fs.String("db-key", "", "encrypt realm signing keys in the database with this secret (16+ characters; prefer the KEYGATE_DB_KEY variable, a flag shows in ps)")
 	logFormat := fs.String("log-format", "text", "text or json")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parse(fs, args); err != nil {
@@ -65,7 +66,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	srv, err := idp.NewServer(st, idp.Config{Hostname: *hostname, ProxyHeaders: *proxyHeaders == "xforwarded", Logger: log})
+	srv, err := idp.NewServer(st, idp.Config{Hostname: *hostname, ProxyHeaders: *proxyHeaders == "xforwarded", Logger: log, DBKey: *dbKey})
 	if err != nil {
 		return err
 	}
@@ -93,6 +94,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("bootstrap: %w", err)
 	} else if user != "" {
 		log.Info("bootstrap admin ready", "realm", idp.MasterRealm)
+	}
+	if err := srv.CheckKeys(ctx); err != nil {
+		return fmt.Errorf("realm keys: %w", err)
 	}
 
 	hctx, cancel := context.WithCancel(ctx)

@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"crypto"
+	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -111,11 +112,18 @@ type Keyring struct {
 	realms map[string]*realmKeys
 	// rsaBits is 2048 like Keycloak's rsa-generated provider.
 	rsaBits int
+	// seal, when set, encrypts private keys at rest (see sealing.go).
+	seal cipher.AEAD
 }
 
-// NewKeyring returns a keyring over st.
-func NewKeyring(st store.KeyStore) *Keyring {
-	return &Keyring{st: st, ttl: time.Minute, realms: map[string]*realmKeys{}, rsaBits: 2048}
+// NewKeyring returns a keyring over st; a non-empty dbKey seals the keys it
+// creates and opens sealed ones.
+func NewKeyring(st store.KeyStore, dbKey string) (*Keyring, error) {
+	aead, err := newSealer(dbKey)
+	if err != nil {
+		return nil, err
+	}
+	return &Keyring{st: st, ttl: time.Minute, realms: map[string]*realmKeys{}, rsaBits: 2048, seal: aead}, nil
 }
 
 // get returns the realm's keys, loading (and creating on first use) as
@@ -170,6 +178,11 @@ func (k *Keyring) reload(ctx context.Context, realmID, sigAlg string) (*realmKey
 	if created {
 		if keys, err = k.st.ListKeys(ctx, realmID); err != nil {
 			return nil, fmt.Errorf("load realm keys: %w", err)
+		}
+	}
+	for i := range keys {
+		if keys[i].Private, err = unseal(k.seal, keys[i]); err != nil {
+			return nil, fmt.Errorf("realm key %s: %w", keys[i].ID, err)
 		}
 	}
 	rk, err := buildRealmKeys(keys)
@@ -239,7 +252,9 @@ func (k *Keyring) generate(realmID, alg string) (store.Key, error) {
 	default:
 		return key, fmt.Errorf("unsupported key algorithm %q", alg)
 	}
-	return key, nil
+	var err error
+	key.Private, err = seal(k.seal, key)
+	return key, err
 }
 
 // rsaKID is Keycloak's kid for RSA and EC keys: base64url(SHA-256(DER

@@ -32,6 +32,8 @@ type Options struct {
 	// ProxyHeaders trusts X-Forwarded-Proto/Host/For from a reverse proxy.
 	ProxyHeaders bool
 	Logger       *slog.Logger
+	// DBKey, when set, encrypts realm signing keys at rest (--db-key).
+	DBKey string
 }
 
 // Provider serves the OIDC endpoints of every realm.
@@ -60,8 +62,12 @@ func New(st store.Store, authn Authenticator, opts Options) (*Provider, error) {
 		opts.Logger = slog.Default()
 	}
 	cfg := newConfig()
+	keys, err := NewKeyring(st, opts.DBKey)
+	if err != nil {
+		return nil, err
+	}
 	p := &Provider{
-		st: st, authn: authn, opts: opts, cfg: cfg, keys: NewKeyring(st),
+		st: st, authn: authn, opts: opts, cfg: cfg, keys: keys,
 		models: &modelCache{st: st, m: map[string]*realmModel{}},
 		realms: &realmCache{st: st, m: map[string]*cachedRealm{}},
 		log:    opts.Logger,

@@ -1,0 +1,82 @@
+package oidc
+
+import (
+	"bytes"
+	"crypto/x509"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/sqlite"
+)
+
+// With a database key, realm keys are stored sealed; the same key opens
+// them in a new process, a wrong or missing one is refused with a clear
+// error, and keys stored before the database key was set stay readable.
+func TestSealedKeys(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keys.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, id := range []string{"sealed", "plain"} {
+		if err := st.CreateRealm(ctx, store.Realm{ID: id, Name: id, Enabled: true, Created: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := NewKeyring(st, "too-short"); err == nil {
+		t.Error("a 9-character --db-key was accepted")
+	}
+	const secret = "correct horse battery staple"
+	ring := func(secret string) *Keyring {
+		t.Helper()
+		k, err := NewKeyring(st, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	first, err := ring(secret).get(ctx, "sealed", algES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := st.ListKeys(ctx, "sealed")
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("keys: %d %v", len(rows), err)
+	}
+	for _, r := range rows {
+		if !bytes.HasPrefix(r.Private, sealedMagic) {
+			t.Errorf("%s key stored unsealed", r.Algorithm)
+		}
+		if _, err := x509.ParsePKCS8PrivateKey(r.Private); err == nil {
+			t.Errorf("%s key parses as a private key as stored", r.Algorithm)
+		}
+		moved := r
+		moved.ID = "another-kid" // a sealed key copied to another row does not open
+		if _, err := unseal(ring(secret).seal, moved); !errors.Is(err, ErrWrongDBKey) {
+			t.Errorf("%s key opened under another kid: %v", r.Algorithm, err)
+		}
+	}
+	again, err := ring(secret).get(ctx, "sealed", algES256)
+	if err != nil || !bytes.Equal(again.jwks, first.jwks) {
+		t.Fatalf("reopened with the same key: %v (same JWKS %v)", err, err == nil && bytes.Equal(again.jwks, first.jwks))
+	}
+	if _, err := ring("a different secret, long enough").get(ctx, "sealed", ""); !errors.Is(err, ErrWrongDBKey) {
+		t.Errorf("wrong key: %v", err)
+	}
+	if _, err := ring("").get(ctx, "sealed", ""); !errors.Is(err, ErrKeysSealed) {
+		t.Errorf("no key: %v", err)
+	}
+
+	// Keys written without a database key stay usable once one is set.
+	plain, err := ring("").get(ctx, "plain", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if later, err := ring(secret).get(ctx, "plain", ""); err != nil || !bytes.Equal(later.jwks, plain.jwks) {
+		t.Errorf("plaintext keys under a database key: %v", err)
+	}
+}
