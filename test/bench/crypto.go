@@ -2,6 +2,8 @@ package main
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/pbkdf2"
 	"crypto/rand"
@@ -30,6 +32,7 @@ type rawRates struct {
 	// KeygatePBKDF2 is the same hash as idp/password computes it (its own
 	// faster PBKDF2); the ratios use the standard library's PBKDF2 above.
 	KeygatePBKDF2 float64
+	ES256         float64 // ECDSA P-256 signs, for realms signing with ES256
 	Cores         float64 // CPU cores the measurement actually got, on average
 }
 
@@ -38,7 +41,8 @@ func (a rawRates) mean(b rawRates) rawRates {
 	if b.RSA == 0 {
 		return a
 	}
-	return rawRates{(a.PBKDF2 + b.PBKDF2) / 2, (a.RSA + b.RSA) / 2, (a.HMAC + b.HMAC) / 2, (a.KeygatePBKDF2 + b.KeygatePBKDF2) / 2, (a.Cores + b.Cores) / 2}
+	return rawRates{(a.PBKDF2 + b.PBKDF2) / 2, (a.RSA + b.RSA) / 2, (a.HMAC + b.HMAC) / 2, (a.KeygatePBKDF2 + b.KeygatePBKDF2) / 2,
+		(a.ES256 + b.ES256) / 2, (a.Cores + b.Cores) / 2}
 }
 
 // measureCrypto runs each primitive on GOMAXPROCS goroutines for d after a
@@ -72,6 +76,15 @@ func measureCrypto(d time.Duration) (rawRates, error) {
 	})
 	r.RSA = opsPerSecond(d, func() {
 		if _, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:]); err != nil {
+			fail(err)
+		}
+	})
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return rawRates{}, err
+	}
+	r.ES256 = opsPerSecond(d, func() {
+		if _, err := ecdsa.SignASN1(rand.Reader, ec, digest[:]); err != nil {
 			fail(err)
 		}
 	})

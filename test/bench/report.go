@@ -64,6 +64,7 @@ func (r *report) print(w io.Writer) {
 	row(fmt.Sprintf("PBKDF2-HMAC-SHA256, %d iterations, %d-byte key", pbkdf2Iterations, pbkdf2KeyLen), "hashes/s", func(x rawRates) float64 { return x.PBKDF2 })
 	row("  the same, as idp/password computes it (not in ratios)", "hashes/s", func(x rawRates) float64 { return x.KeygatePBKDF2 })
 	row("RSA-2048 PKCS#1 v1.5 SHA-256 sign", "signs/s", func(x rawRates) float64 { return x.RSA })
+	row("ECDSA P-256 sign (ES256 realms)", "signs/s", func(x rawRates) float64 { return x.ES256 })
 	row("HMAC-SHA512, 600-byte input", "MACs/s", func(x rawRates) float64 { return x.HMAC })
 	row("CPU cores the measurement got", "cores", func(x rawRates) float64 { return x.Cores })
 	p("server")
@@ -99,11 +100,11 @@ func (r *report) print(w io.Writer) {
 
 	p(rule)
 	p("signatures per answer (headers of the first good answer's JWTs) and their crypto CPU cost at the raw rates")
-	for _, name := range []string{"password grant", "client_credentials", "refresh"} {
+	for _, name := range []string{"password grant", "password grant, ES256 realm", "client_credentials", "refresh"} {
 		for _, res := range r.results {
 			if res.name == name && res.sigs != nil && res.sigs.algs != nil && res.skipped == "" {
-				cost := cryptoCost(raw, res.sigs, name == "password grant")
-				p("  %-26s %-28s crypto %s CPU per answer", name, res.sigs, ms(cost))
+				cost := cryptoCost(raw, res.sigs, strings.HasPrefix(name, "password grant"))
+				p("  %-28s %-28s crypto %s CPU per answer", name, res.sigs, ms(cost))
 				break
 			}
 		}
@@ -197,7 +198,8 @@ func cryptoCost(raw rawRates, sigs *sigShape, hash bool) time.Duration {
 		}
 		return raw.Cores / rate
 	}
-	sec := float64(sigs.algs["RS256"])*each(raw.RSA) + float64(sigs.algs["HS512"])*each(raw.HMAC)
+	sec := float64(sigs.algs["RS256"])*each(raw.RSA) + float64(sigs.algs["HS512"])*each(raw.HMAC) +
+		float64(sigs.algs["ES256"])*each(raw.ES256)
 	if hash {
 		sec += each(raw.PBKDF2)
 	}
