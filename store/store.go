@@ -355,8 +355,6 @@ type TokenStore interface {
 	RevokeRequest(ctx context.Context, realmID, requestID string, until time.Time) error
 	// DeactivateRequest marks every token of kind issued for requestID inactive.
 	DeactivateRequest(ctx context.Context, kind TokenKind, requestID string) error
-	// DeleteRequest deletes every token of kind issued for requestID.
-	DeleteRequest(ctx context.Context, kind TokenKind, requestID string) error
 	// DeleteExpiredTokens removes tokens that expired before t.
 	DeleteExpiredTokens(ctx context.Context, before time.Time) (int, error)
 }

@@ -8,8 +8,6 @@ func (s *Store) ListUsersSQL(realmID string, q store.UserQuery) (string, []any) 
 	return s.q(query), args
 }
 
-// TokenRequestSQL returns the statements DeactivateRequest and DeleteRequest
-// run, in s's dialect.
-func (s *Store) TokenRequestSQL() []string {
-	return []string{s.q(deactivateRequestSQL), s.q(deleteRequestSQL)}
-}
+// DeactivateRequestSQL returns the statement DeactivateRequest runs, in s's
+// dialect.
+func (s *Store) DeactivateRequestSQL() string { return s.q(deactivateRequestSQL) }

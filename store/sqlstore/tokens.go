@@ -49,21 +49,13 @@ func (s *Store) RevokeRequest(ctx context.Context, realmID, requestID string, un
 }
 
 // A refresh chain keeps its request id and its rotated-out (inactive) rows,
-// so these must seek on (request_id, kind, active), never walk the chain:
-// TestTokenQueryPlans pins it.
-const (
-	deactivateRequestSQL = `UPDATE tokens SET active = FALSE WHERE request_id = ? AND kind = ? AND active = TRUE`
-	deleteRequestSQL     = `DELETE FROM tokens WHERE request_id = ? AND kind = ?`
-)
+// so revoking it must seek on (request_id, kind, active), never walk the
+// chain: TestTokenQueryPlans pins it.
+const deactivateRequestSQL = `UPDATE tokens SET active = FALSE WHERE request_id = ? AND kind = ? AND active = TRUE`
 
 func (s *Store) DeactivateRequest(ctx context.Context, kind store.TokenKind, requestID string) error {
 	_, err := s.exec(ctx, deactivateRequestSQL, requestID, string(kind))
 	return wrap(err, "deactivate %s tokens of request %s", kind, requestID)
-}
-
-func (s *Store) DeleteRequest(ctx context.Context, kind store.TokenKind, requestID string) error {
-	_, err := s.exec(ctx, deleteRequestSQL, requestID, string(kind))
-	return wrap(err, "delete %s tokens of request %s", kind, requestID)
 }
 
 // DeleteExpiredTokens deletes tokens whose non-zero Expires is before t.

@@ -191,7 +191,7 @@ func testRefreshInTransaction(t *testing.T, s store.Store) {
 		})
 	}
 
-	sig, req := "r1-sig", "r1-req"
+	sig, at := "r1-sig", "at"
 	for i := range 20 {
 		newSig, newReq := "rt-"+name(i), "req-"+name(i)
 		err := s.Tx(ctx, func(ctx context.Context) error {
@@ -205,10 +205,10 @@ func testRefreshInTransaction(t *testing.T, s store.Store) {
 			if _, err := s.GetSession(ctx, "r1", old.SessionID); err != nil {
 				return err
 			}
-			if err := s.DeactivateRequest(ctx, store.KindRefresh, req); err != nil {
+			if err := s.DeactivateToken(ctx, store.KindRefresh, sig); err != nil {
 				return err
 			}
-			if err := s.DeleteRequest(ctx, store.KindAccess, req); err != nil {
+			if err := s.DeleteToken(ctx, store.KindAccess, at); err != nil {
 				return err
 			}
 			next := old
@@ -220,7 +220,7 @@ func testRefreshInTransaction(t *testing.T, s store.Store) {
 			return s.CreateToken(ctx, next)
 		})
 		ok(t, err)
-		sig, req = newSig, newReq
+		sig, at = newSig, "at-"+name(i)
 	}
 	close(stop)
 	wg.Wait()
