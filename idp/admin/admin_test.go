@@ -488,6 +488,13 @@ func TestClientScopesAndMappers(t *testing.T) {
 	if c := claims(""); c["tier"] != nil {
 		t.Errorf("deleted client mapper still adds tier = %v", c["tier"])
 	}
+	// Mappers a client update brings without ids get them, so they can be addressed.
+	e.must(204, "PUT", b+"/clients/"+app, e.admin, map[string]any{"protocolMappers": []any{hardcoded("via-put", "via", "put")}})
+	e.must(200, "GET", b+"/clients/"+app+"/protocol-mappers/models", e.admin, nil).json(t, &list)
+	if len(list) != 1 || list[0].ID == "" {
+		t.Fatalf("mappers after a client update %+v", list)
+	}
+	e.must(204, "DELETE", b+"/clients/"+app+"/protocol-mappers/models/"+list[0].ID, e.admin, nil)
 
 	// A client scope with a mapper, default then optional for the client.
 	scope := e.must(201, "POST", b+"/client-scopes", e.admin, map[string]any{"name": "dashboards",

@@ -121,6 +121,7 @@ func (a *API) updateClient(c *call) error {
 		return fieldError("clientId", "Client id is missing")
 	}
 	r.ID = row.ID
+	rep.AssignMapperIDs(r.ProtocolMappers)
 	if r.Secret == "" && !boolVal(r.PublicClient) && !boolVal(r.BearerOnly) {
 		r.Secret = row.Secret // keep the secret unless one is given
 	}

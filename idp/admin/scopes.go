@@ -82,7 +82,7 @@ func (a *API) createClientScope(c *call) error {
 		in.Protocol = "openid-connect"
 	}
 	in.ID = uuid.NewString()
-	ensureMapperIDs(in.ProtocolMappers)
+	rep.AssignMapperIDs(in.ProtocolMappers)
 	row, err := rep.ClientScopeToStore(c.realm.ID, in)
 	if err != nil {
 		return err
@@ -111,7 +111,7 @@ func (a *API) updateClientScope(c *call) error {
 		return err
 	}
 	s.ID = row.ID
-	ensureMapperIDs(s.ProtocolMappers)
+	rep.AssignMapperIDs(s.ProtocolMappers)
 	next, err := rep.ClientScopeToStore(c.realm.ID, s)
 	if err != nil {
 		return err
@@ -266,16 +266,6 @@ func (a *API) mappersOf(c *call) (*mappers, error) {
 	}}, nil
 }
 
-// ensureMapperIDs gives mappers that came without an id one, so that the
-// protocol-mappers routes can address them.
-func ensureMapperIDs(list []rep.ProtocolMapper) {
-	for i := range list {
-		if list[i].ID == "" {
-			list[i].ID = uuid.NewString()
-		}
-	}
-}
-
 func (m *mappers) index(id string) int {
 	return slices.IndexFunc(m.list, func(p rep.ProtocolMapper) bool { return p.ID == id })
 }
@@ -291,18 +281,11 @@ func validMapper(p rep.ProtocolMapper) error {
 }
 
 // listMappers serves GET .../protocol-mappers/models and, with {protocol},
-// .../protocol-mappers/protocol/{protocol}. Mappers stored without an id
-// (hand-written realm files) get one here, stored, so they can be addressed.
+// .../protocol-mappers/protocol/{protocol}.
 func (a *API) listMappers(c *call) error {
 	m, err := a.mappersOf(c)
 	if err != nil {
 		return err
-	}
-	if slices.ContainsFunc(m.list, func(p rep.ProtocolMapper) bool { return p.ID == "" }) {
-		ensureMapperIDs(m.list)
-		if err := m.save(c.ctx, m.list); err != nil {
-			return err
-		}
 	}
 	out := []rep.ProtocolMapper{}
 	for _, p := range m.list {

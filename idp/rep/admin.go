@@ -70,12 +70,18 @@ func PrepareClient(ctx context.Context, st store.Store, realm store.Realm, c *Cl
 	if c.ID == "" {
 		c.ID = newID()
 	}
-	for i := range c.ProtocolMappers {
-		if c.ProtocolMappers[i].ID == "" {
-			c.ProtocolMappers[i].ID = newID()
+	AssignMapperIDs(c.ProtocolMappers)
+	return prepareClient(c, &r, scopeProtocol, "", nil)
+}
+
+// AssignMapperIDs gives protocol mappers without an id a new one, so the
+// admin API's protocol-mappers routes can address every stored mapper.
+func AssignMapperIDs(ms []ProtocolMapper) {
+	for i := range ms {
+		if ms[i].ID == "" {
+			ms[i].ID = newID()
 		}
 	}
-	return prepareClient(c, &r, scopeProtocol, "", nil)
 }
 
 // CreateClient prepares c (see PrepareClient) and writes it, with its

@@ -316,11 +316,6 @@ func assignIDs(r *Realm) {
 			*id = uuid.NewString()
 		}
 	}
-	mappers := func(ms []ProtocolMapper) {
-		for i := range ms {
-			set(&ms[i].ID)
-		}
-	}
 	set(&r.ID)
 	for i := range r.Roles.Realm {
 		set(&r.Roles.Realm[i].ID)
@@ -332,11 +327,11 @@ func assignIDs(r *Realm) {
 	}
 	for i := range r.Clients {
 		set(&r.Clients[i].ID)
-		mappers(r.Clients[i].ProtocolMappers)
+		AssignMapperIDs(r.Clients[i].ProtocolMappers)
 	}
 	for i := range r.ClientScopes {
 		set(&r.ClientScopes[i].ID)
-		mappers(r.ClientScopes[i].ProtocolMappers)
+		AssignMapperIDs(r.ClientScopes[i].ProtocolMappers)
 	}
 	var groups func([]Group)
 	groups = func(gs []Group) {
