@@ -10,8 +10,11 @@ import (
 	"github.com/keygate/keygate/store"
 )
 
-func (a *API) client(c *call) (store.Client, error) {
-	id, err := c.id("client", "Could not find client")
+func (a *API) client(c *call) (store.Client, error) { return a.clientAt(c, "client") }
+
+// clientAt is the client whose internal id is the path parameter param.
+func (a *API) clientAt(c *call, param string) (store.Client, error) {
+	id, err := c.id(param, "Could not find client")
 	if err != nil {
 		return store.Client{}, err
 	}

@@ -209,16 +209,11 @@ func (a *API) listComposites(view compositeView) handler {
 		case realmComposites:
 			kids = slices.DeleteFunc(kids, func(r store.Role) bool { return r.ClientID != "" })
 		case clientComposites:
-			id, err := c.id("ofclient", "Could not find client")
+			of, err := a.clientAt(c, "ofclient")
 			if err != nil {
 				return err
 			}
-			if _, err := a.st.GetClient(c.ctx, c.realm.ID, id); errors.Is(err, store.ErrNotFound) {
-				return notFound("Could not find client")
-			} else if err != nil {
-				return err
-			}
-			kids = slices.DeleteFunc(kids, func(r store.Role) bool { return r.ClientID != id })
+			kids = slices.DeleteFunc(kids, func(r store.Role) bool { return r.ClientID != of.ID })
 		}
 		out, err := a.roleReps(c.ctx, c.realm.ID, kids)
 		if err != nil {
@@ -433,6 +428,13 @@ func (a *API) allMappings(c *call) error {
 	if err != nil {
 		return err
 	}
+	return a.mappingsRep(c, roles)
+}
+
+// mappingsRep answers roles as Keycloak's MappingsRepresentation:
+// realmMappings, and clientMappings keyed by clientId (each omitted when
+// empty), as user, group and scope role mappings show them.
+func (a *API) mappingsRep(c *call, roles []store.Role) error {
 	reps, err := a.roleReps(c.ctx, c.realm.ID, roles)
 	if err != nil {
 		return err

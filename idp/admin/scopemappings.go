@@ -68,15 +68,7 @@ func (a *API) scopeContainer(c *call) (store.Client, error) {
 	if c.r.PathValue("ofclient") == "" {
 		return store.Client{}, nil
 	}
-	id, err := c.id("ofclient", "Could not find client")
-	if err != nil {
-		return store.Client{}, err
-	}
-	cl, err := a.st.GetClient(c.ctx, c.realm.ID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return cl, notFound("Could not find client")
-	}
-	return cl, err
+	return a.clientAt(c, "ofclient")
 }
 
 // listScopeMappings serves GET .../scope-mappings/realm and
@@ -162,39 +154,11 @@ func (a *API) allScopeMappings(c *call) error {
 	if err != nil {
 		return err
 	}
-	all, err := a.st.ListAllRoles(c.ctx, c.realm.ID)
+	mapped, err := a.mappedRoles(c, h, r)
 	if err != nil {
 		return err
 	}
-	clients, err := a.st.ListClients(c.ctx, c.realm.ID)
-	if err != nil {
-		return err
-	}
-	pick := func(clientID string, names []string) ([]rep.Role, error) {
-		return a.roleReps(c.ctx, c.realm.ID, slices.DeleteFunc(slices.Clone(all), func(x store.Role) bool {
-			return x.ClientID != clientID || !slices.Contains(names, x.Name)
-		}))
-	}
-	out := map[string]any{}
-	if realm, err := pick("", h.names(r.ScopeMappings)); err != nil {
-		return err
-	} else if len(realm) > 0 {
-		out["realmMappings"] = realm
-	}
-	byClient := map[string]any{}
-	for _, cl := range clients {
-		roles, err := pick(cl.ID, h.names(r.ClientScopeMappings[cl.ClientID]))
-		if err != nil {
-			return err
-		}
-		if len(roles) > 0 {
-			byClient[cl.ClientID] = map[string]any{"id": cl.ID, "client": cl.ClientID, "mappings": roles}
-		}
-	}
-	if len(byClient) > 0 {
-		out["clientMappings"] = byClient
-	}
-	return c.ok(out)
+	return a.mappingsRep(c, mapped)
 }
 
 // changeScopeMappings serves POST and DELETE .../scope-mappings/realm and
