@@ -29,8 +29,7 @@ var ErrNoBootstrapAdmin = errors.New("the master realm has no users; set KC_BOOT
 // ErrNoBootstrapAdmin when there is no user.
 func Bootstrap(ctx context.Context, st store.Store, lim *password.Limiter, username, pw string) error {
 	if _, err := st.GetRealmByName(ctx, MasterRealm); errors.Is(err, store.ErrNotFound) {
-		_, err := rep.CreateRealm(ctx, st, rep.NewRealm(MasterRealm), rep.ImportOptions{IfExists: rep.IfExistsSkip})
-		if err != nil && !errors.Is(err, store.ErrConflict) { // conflict: another replica created it
+		if _, err := rep.CreateRealm(ctx, st, rep.NewRealm(MasterRealm), rep.ImportOptions{IfExists: rep.IfExistsSkip}); err != nil {
 			return fmt.Errorf("create master realm: %w", err)
 		}
 	} else if err != nil {

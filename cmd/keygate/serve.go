@@ -21,7 +21,6 @@ import (
 
 	"github.com/keygate/keygate/idp"
 	"github.com/keygate/keygate/idp/rep"
-	"github.com/keygate/keygate/store"
 )
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -76,12 +75,6 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 		res, err := rep.ImportRealm(ctx, st, data, rep.ImportOptions{IfExists: rep.IfExistsSkip})
-		if errors.Is(err, store.ErrConflict) {
-			// Replicas started together with the same file: another one
-			// created the realm between our check and our insert, and our
-			// transaction rolled back. Now it exists, and is skipped.
-			res, err = rep.ImportRealm(ctx, st, data, rep.ImportOptions{IfExists: rep.IfExistsSkip})
-		}
 		if err != nil {
 			return fmt.Errorf("--import-realm %s: %w", f, err)
 		}

@@ -32,6 +32,7 @@ const (
 // ImportOptions tune ImportRealm.
 type ImportOptions struct {
 	IfExists IfExists
+	retried  bool // see importDocs
 }
 
 // ImportResult counts what an import created.
@@ -179,6 +180,13 @@ func importDocs(ctx context.Context, st store.Store, docs []*document, opts Impo
 		}
 		return nil
 	})
+	if err != nil && opts.IfExists == IfExistsSkip && errors.Is(err, store.ErrConflict) && !opts.retried {
+		// Another process (a replica starting with the same file) created a
+		// realm between prepare's check and this insert, and the transaction
+		// rolled back. Once more: the realm exists now and is skipped.
+		opts.retried = true
+		return importDocs(ctx, st, docs, opts)
+	}
 	if err != nil {
 		return ImportResult{}, err
 	}
