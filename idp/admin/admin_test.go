@@ -1,7 +1,6 @@
 package admin_test
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -442,19 +441,8 @@ func TestClientScopesAndMappers(t *testing.T) {
 		if scope != "" {
 			form.Set("scope", scope)
 		}
-		resp, err := client.PostForm(e.url+"/realms/acme/protocol/openid-connect/token", form)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var tok map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("token: %d %v %v", resp.StatusCode, tok, err)
-		}
-		parts := strings.Split(tok["access_token"].(string), ".")
-		raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
 		var c map[string]any
-		_ = json.Unmarshal(raw, &c)
+		e.accessClaims("acme", form, &c)
 		return c
 	}
 	hardcoded := func(name, claim, value string) map[string]any {
@@ -571,22 +559,12 @@ func TestScopeMappings(t *testing.T) {
 	e.must(204, "POST", b+"/users/"+uid+"/role-mappings/clients/"+api, e.admin, []map[string]any{{"name": "read"}})
 	roles := func() ([]string, []string) {
 		t.Helper()
-		resp, err := client.PostForm(e.url+"/realms/acme/protocol/openid-connect/token", url.Values{"grant_type": {"password"},
-			"client_id": {"app"}, "client_secret": {"app-secret"}, "username": {"u"}, "password": {"u-password-1"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var tok map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("token: %d %v %v", resp.StatusCode, tok, err)
-		}
-		raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok["access_token"].(string), ".")[1])
 		var c struct {
 			RealmAccess    struct{ Roles []string }            `json:"realm_access"`
 			ResourceAccess map[string]struct{ Roles []string } `json:"resource_access"`
 		}
-		_ = json.Unmarshal(raw, &c)
+		e.accessClaims("acme", url.Values{"grant_type": {"password"}, "client_id": {"app"}, "client_secret": {"app-secret"},
+			"username": {"u"}, "password": {"u-password-1"}}, &c)
 		realm := slices.DeleteFunc(c.RealmAccess.Roles, func(r string) bool { return r != "viewer" && r != "editor" && r != "auditor" })
 		slices.Sort(realm)
 		return realm, c.ResourceAccess["api"].Roles

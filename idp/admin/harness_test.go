@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -160,4 +161,31 @@ func (e *env) userWithRoles(realm, username string, mgmtRoles ...string) string 
 		e.must(204, "POST", base+"/users/"+id+"/role-mappings/clients/"+clients[0]["id"].(string), e.admin, roles)
 	}
 	return e.login(realm, username, "Passw0rd-"+username)
+}
+
+// accessClaims runs a token request in realm and decodes the access token's
+// claims into v.
+func (e *env) accessClaims(realm string, form url.Values, v any) {
+	e.t.Helper()
+	resp, err := client.PostForm(e.url+"/realms/"+realm+"/protocol/openid-connect/token", form)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != 200 {
+		e.t.Fatalf("token: %d %v %v", resp.StatusCode, tok, err)
+	}
+	at, _ := tok["access_token"].(string)
+	parts := strings.Split(at, ".")
+	if len(parts) != 3 {
+		e.t.Fatalf("access token %q", at)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		e.t.Fatal(err)
+	}
 }
