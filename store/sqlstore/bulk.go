@@ -74,16 +74,13 @@ func (s *Store) LookupUsers(ctx context.Context, realmID string, usernames, emai
 // uncommitted rows, and new statistics invalidate cached plans. About 20
 // runs for a million users.
 func (s *Store) keepStatsFresh(ctx context.Context) error {
-	t := s.txOf(ctx)
-	txStmts.Lock()
-	if txStmts.tx != t.tx {
-		txStmts.tx, txStmts.m, txStmts.created, txStmts.analyzed = t.tx, map[string]*sql.Stmt{}, 0, 0
-	}
-	analyze := txStmts.created >= 2*max(txStmts.analyzed, bulkRows)
+	b := &s.txOf(ctx).bulk
+	b.Lock()
+	analyze := b.created >= 2*max(b.analyzed, bulkRows)
 	if analyze {
-		txStmts.analyzed = txStmts.created
+		b.analyzed = b.created
 	}
-	txStmts.Unlock()
+	b.Unlock()
 	if !analyze {
 		return nil
 	}
@@ -139,11 +136,11 @@ func (s *Store) CreateUsers(ctx context.Context, users []store.NewUser) error {
 				return fmt.Errorf("%s: %w", t.table, err)
 			}
 		}
-		txStmts.Lock()
-		if t := s.txOf(ctx); t != nil && txStmts.tx == t.tx {
-			txStmts.created += len(users)
+		if t := s.txOf(ctx); t != nil {
+			t.bulk.Lock()
+			t.bulk.created += len(users)
+			t.bulk.Unlock()
 		}
-		txStmts.Unlock()
 		return nil
 	}), "create %d users", len(users))
 }
@@ -188,17 +185,15 @@ func (s *Store) insertRows(ctx context.Context, table, cols string, rows [][]any
 	return nil
 }
 
-// txStmts holds the bulk statements prepared on the latest transaction that
-// ran one. prepare does not cache statements first seen inside a
-// transaction, and an import runs every batch inside one: re-parsing each
-// 500-row INSERT cost an import a tenth of its time. One transaction at a
-// time is enough for imports; database/sql closes the statements when their
-// transaction ends.
-var txStmts struct {
+// bulkState is a transaction's bulk-write state. prepare does not cache
+// statements first seen inside a transaction, and an import runs every batch
+// inside one: re-parsing each 500-row INSERT cost an import a tenth of its
+// time, so bulk statements are prepared once per transaction (database/sql
+// closes them when it ends).
+type bulkState struct {
 	sync.Mutex
-	tx                *sql.Tx
-	m                 map[string]*sql.Stmt
-	created, analyzed int // users created in tx, and at its last ANALYZE (see keepStatsFresh)
+	stmts             map[string]*sql.Stmt
+	created, analyzed int // users created, and at the last ANALYZE (see keepStatsFresh)
 }
 
 // bulkExec runs a bulk write, prepared once per transaction.
@@ -208,20 +203,20 @@ func (s *Store) bulkExec(ctx context.Context, query string, args []any) error {
 		_, err := s.exec(ctx, query, args...)
 		return err
 	}
-	txStmts.Lock()
-	if txStmts.tx != t.tx {
-		txStmts.tx, txStmts.m, txStmts.created, txStmts.analyzed = t.tx, map[string]*sql.Stmt{}, 0, 0
-	}
-	st, ok := txStmts.m[query]
+	t.bulk.Lock()
+	st, ok := t.bulk.stmts[query]
 	if !ok {
 		var err error
 		if st, err = t.tx.PrepareContext(ctx, s.q(query)); err != nil {
-			txStmts.Unlock()
+			t.bulk.Unlock()
 			return s.classify(err)
 		}
-		txStmts.m[query] = st
+		if t.bulk.stmts == nil {
+			t.bulk.stmts = map[string]*sql.Stmt{}
+		}
+		t.bulk.stmts[query] = st
 	}
-	txStmts.Unlock()
+	t.bulk.Unlock()
 	_, err := st.ExecContext(ctx, args...)
 	return s.classify(err)
 }

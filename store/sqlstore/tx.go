@@ -17,6 +17,7 @@ type txn struct {
 	tx           *sql.Tx
 	done         atomic.Bool // committed or rolled back
 	rollbackOnly atomic.Bool // a joined frame rolled back
+	bulk         bulkState   // bulk writes in this transaction (bulk.go)
 }
 
 // txFrame is one Begin of a transaction: the outermost owns it, nested ones
