@@ -185,7 +185,7 @@ func (k *Keyring) reload(ctx context.Context, realmID, sigAlg string) (*realmKey
 			return nil, fmt.Errorf("realm key %s: %w", keys[i].ID, err)
 		}
 	}
-	rk, err := buildRealmKeys(keys)
+	rk, err := buildRealmKeys(keys, k.realms[realmID])
 	if err != nil {
 		return nil, err
 	}
@@ -268,54 +268,37 @@ func rsaKID(pub any) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
 }
 
-func buildRealmKeys(keys []store.Key) (*realmKeys, error) {
+// buildRealmKeys parses keys. prev, the realm's keys as last built (or
+// nil), lends its certificates to the same keys: deriving one costs a
+// signature, and reloads run every minute on a request's path.
+func buildRealmKeys(keys []store.Key, prev *realmKeys) (*realmKeys, error) {
 	rk := &realmKeys{byKID: map[string]*signingKey{}, loaded: time.Now()}
 	var pub []jose.JSONWebKey
 	for _, key := range keys {
 		sk := &signingKey{kid: key.ID, alg: key.Algorithm, active: key.Active}
 		var opts = (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", key.ID)
 		switch key.Algorithm {
-		case algRS256:
-			parsed, err := x509.ParsePKCS8PrivateKey(key.Private)
+		case algRS256, algES256:
+			pk, err := parseSigningKey(key)
 			if err != nil {
-				return nil, fmt.Errorf("realm key %s: %w", key.ID, err)
-			}
-			pk, ok := parsed.(*rsa.PrivateKey)
-			if !ok {
-				return nil, fmt.Errorf("realm key %s: not an RSA key", key.ID)
-			}
-			pk.Precompute()
-			sk.key = pk
-			if sk.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: pk}, opts); err != nil {
 				return nil, err
+			}
+			sk.key = pk
+			if sk.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(key.Algorithm), Key: pk}, opts); err != nil {
+				return nil, err
+			}
+			if old := prev.byKIDOrNil(key.ID); old != nil && old.cert != nil && old.alg == key.Algorithm {
+				sk.cert = old.cert
 			}
 			jwk, err := publicJWK(sk, pk, key)
 			if err != nil {
 				return nil, err
 			}
 			pub = append(pub, jwk)
-			if key.Active {
+			switch {
+			case key.Active && key.Algorithm == algRS256:
 				rk.active = sk
-			}
-		case algES256:
-			parsed, err := x509.ParsePKCS8PrivateKey(key.Private)
-			if err != nil {
-				return nil, fmt.Errorf("realm key %s: %w", key.ID, err)
-			}
-			pk, ok := parsed.(*ecdsa.PrivateKey)
-			if !ok || pk.Curve != elliptic.P256() {
-				return nil, fmt.Errorf("realm key %s: not a P-256 key", key.ID)
-			}
-			sk.key = pk
-			if sk.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: pk}, opts); err != nil {
-				return nil, err
-			}
-			jwk, err := publicJWK(sk, pk, key)
-			if err != nil {
-				return nil, err
-			}
-			pub = append(pub, jwk)
-			if key.Active {
+			case key.Active:
 				rk.es256 = sk
 			}
 		case algHS512:
@@ -346,14 +329,45 @@ func buildRealmKeys(keys []store.Key) (*realmKeys, error) {
 	return rk, nil
 }
 
+// parseSigningKey parses an RS256 (RSA) or ES256 (P-256) key's PKCS#8.
+func parseSigningKey(key store.Key) (crypto.Signer, error) {
+	parsed, err := x509.ParsePKCS8PrivateKey(key.Private)
+	if err != nil {
+		return nil, fmt.Errorf("realm key %s: %w", key.ID, err)
+	}
+	switch pk := parsed.(type) {
+	case *rsa.PrivateKey:
+		if key.Algorithm == algRS256 {
+			pk.Precompute()
+			return pk, nil
+		}
+	case *ecdsa.PrivateKey:
+		if key.Algorithm == algES256 && pk.Curve == elliptic.P256() {
+			return pk, nil
+		}
+	}
+	return nil, fmt.Errorf("realm key %s: not a %s key", key.ID, key.Algorithm)
+}
+
+// byKIDOrNil is rk's key kid, nil when rk is nil or lacks it.
+func (rk *realmKeys) byKIDOrNil(kid string) *signingKey {
+	if rk == nil {
+		return nil
+	}
+	return rk.byKID[kid]
+}
+
 // publicJWK is an asymmetric key's JWKS entry with its certificate (which
 // it also keeps in sk for the admin API's keys endpoint).
 func publicJWK(sk *signingKey, pk crypto.Signer, key store.Key) (jose.JSONWebKey, error) {
-	cert, err := keyCertificate(pk, key.Created)
-	if err != nil {
-		return jose.JSONWebKey{}, fmt.Errorf("realm key %s: certificate: %w", key.ID, err)
+	if sk.cert == nil {
+		cert, err := keyCertificate(pk, key.Created)
+		if err != nil {
+			return jose.JSONWebKey{}, fmt.Errorf("realm key %s: certificate: %w", key.ID, err)
+		}
+		sk.cert = cert
 	}
-	sk.cert = cert
+	cert := sk.cert
 	sum1, sum256 := sha1.Sum(cert.Raw), sha256.Sum256(cert.Raw)
 	return jose.JSONWebKey{Key: pk.Public(), KeyID: key.ID, Algorithm: key.Algorithm, Use: "sig",
 		Certificates: []*x509.Certificate{cert}, CertificateThumbprintSHA1: sum1[:], CertificateThumbprintSHA256: sum256[:]}, nil

@@ -36,7 +36,7 @@ func TestJWKSCertificates(t *testing.T) {
 	}
 	var jwks [2][]byte
 	for i := range jwks {
-		rk, err := buildRealmKeys(keys)
+		rk, err := buildRealmKeys(keys, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,16 +100,21 @@ func TestJWKSCertificateEC(t *testing.T) {
 		{ID: rsaKID, Algorithm: algRS256, Use: "sig", Active: true, Private: rsaDER, Created: created},
 		{ID: "h", Algorithm: algHS512, Use: "sig", Active: true, Private: bytes.Repeat([]byte{7}, 64), Created: created},
 	}
-	a, err := buildRealmKeys(keys)
+	a, err := buildRealmKeys(keys, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := buildRealmKeys(keys)
+	b, err := buildRealmKeys(keys, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(a.jwks, b.jwks) {
 		t.Fatal("the JWKS changed between two builds from the same keys")
+	}
+	// A reload reuses the certificates it already derived.
+	c, err := buildRealmKeys(keys, a)
+	if err != nil || c.byKID[kid].cert != a.byKID[kid].cert || c.byKID[rsaKID].cert != a.byKID[rsaKID].cert || !bytes.Equal(c.jwks, a.jwks) {
+		t.Errorf("a rebuild from the previous keys derived its certificates again (%v)", err)
 	}
 	var set struct {
 		Keys []map[string]any `json:"keys"`
