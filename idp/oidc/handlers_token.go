@@ -60,17 +60,14 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 		// deleted user; revocation and logout deactivate the token).
 		offlineExpiry(r, sess, t)
 	case req.GetGrantTypes().ExactOne("password"):
-		u, err := st.GetUser(ctx, r.Row.ID, sess.UserID)
-		if err != nil {
-			return fosite.ErrServerError.WithWrap(err)
-		}
-		s := store.Session{ID: uuid.NewString(), RealmID: r.Row.ID, UserID: u.ID, Created: t, LastSeen: t, AuthTime: t, IPAddress: remoteIP(ctx)}
+		// Authenticate set the user id; fillClaims loads the user.
+		s := store.Session{ID: uuid.NewString(), RealmID: r.Row.ID, UserID: sess.UserID, Created: t, LastSeen: t, AuthTime: t, IPAddress: remoteIP(ctx)}
 		if c.Settings.UseRefreshTokens {
 			sess.pending = &s // created with the refresh token
 		} else if err := st.CreateSession(ctx, s); err != nil {
 			return fosite.ErrServerError.WithWrap(err)
 		}
-		sess.SessionID, sess.AuthTime, sess.Username = s.ID, t.Truncate(time.Second), u.Username
+		sess.SessionID, sess.AuthTime = s.ID, t.Truncate(time.Second)
 		capRefresh(r, sess, s, offline, t)
 	case req.GetGrantTypes().ExactOne("client_credentials"):
 		u, err := st.GetServiceAccountUser(ctx, r.Row.ID, c.Row.ID)
