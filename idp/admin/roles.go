@@ -467,6 +467,35 @@ func (a *API) mappingsRep(c *call, roles []store.Role) error {
 	return c.ok(out)
 }
 
+// bodyRoles resolves the request body's role list (each by id, or by name)
+// among the roles of clientID ("" for realm roles).
+func (a *API) bodyRoles(c *call, clientID string) ([]store.Role, error) {
+	var in []rep.Role
+	if err := c.body(&in, maxBody); err != nil {
+		return nil, err
+	}
+	out := make([]store.Role, 0, len(in))
+	for _, r := range in {
+		var role store.Role
+		var err error
+		if r.ID != "" {
+			role, err = a.st.GetRole(c.ctx, c.realm.ID, r.ID)
+			if err == nil && role.ClientID != clientID {
+				err = store.ErrNotFound
+			}
+		} else {
+			role, err = a.st.GetRoleByName(c.ctx, c.realm.ID, clientID, r.Name)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, notFound("Role not found")
+		} else if err != nil {
+			return nil, err
+		}
+		out = append(out, role)
+	}
+	return out, nil
+}
+
 // changeMappings adds or removes the roles the body lists (by id, or by
 // name within the container).
 func (a *API) changeMappings(add bool) handler {
@@ -479,27 +508,12 @@ func (a *API) changeMappings(add bool) handler {
 		if err != nil {
 			return err
 		}
-		var in []rep.Role
-		if err := c.body(&in, maxBody); err != nil {
+		roles, err := a.bodyRoles(c, ct.clientID)
+		if err != nil {
 			return err
 		}
-		ids := make([]string, 0, len(in))
-		for _, r := range in {
-			var role store.Role
-			if r.ID != "" {
-				role, err = a.st.GetRole(c.ctx, c.realm.ID, r.ID)
-				if err == nil && role.ClientID != ct.clientID {
-					err = store.ErrNotFound
-				}
-			} else {
-				role, err = a.st.GetRoleByName(c.ctx, c.realm.ID, ct.clientID, r.Name)
-			}
-			if errors.Is(err, store.ErrNotFound) {
-				return notFound("Role not found")
-			}
-			if err != nil {
-				return err
-			}
+		ids := make([]string, 0, len(roles))
+		for _, role := range roles {
 			// No escalation: a realm's own admins grant only the
 			// realm-management roles they hold themselves.
 			if add && ct.client.ClientID == mgmtClient && !c.caller.serverAdmin && !slices.Contains(c.caller.mgmtRoles, role.Name) {

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"errors"
 	"slices"
 
 	"github.com/keygate/keygate/idp/rep"
@@ -31,7 +30,7 @@ func (a *API) scopeHolder(c *call) (scopeHolder, error) {
 	return scopeHolder{clientScope: s.Name}, err
 }
 
-// mappedRoleNames are the role names h is mapped to among entries.
+// names are the role names h is mapped to among entries.
 func (h scopeHolder) names(entries []rep.ScopeMapping) []string {
 	var out []string
 	for _, sm := range entries {
@@ -173,26 +172,12 @@ func (a *API) changeScopeMappings(add bool) handler {
 		if err != nil {
 			return err
 		}
-		var in []rep.Role
-		if err := c.body(&in, maxBody); err != nil {
+		roles, err := a.bodyRoles(c, ct.ID)
+		if err != nil {
 			return err
 		}
 		var names []string
-		for _, x := range in {
-			var role store.Role
-			if x.ID != "" {
-				role, err = a.st.GetRole(c.ctx, c.realm.ID, x.ID)
-				if err == nil && role.ClientID != ct.ID {
-					err = store.ErrNotFound
-				}
-			} else {
-				role, err = a.st.GetRoleByName(c.ctx, c.realm.ID, ct.ID, x.Name)
-			}
-			if errors.Is(err, store.ErrNotFound) {
-				return notFound("Role not found")
-			} else if err != nil {
-				return err
-			}
+		for _, role := range roles {
 			names = append(names, role.Name)
 		}
 		r, _, err := rep.DecodeRealm(c.realm)
