@@ -349,17 +349,7 @@ func TestRoleComposites(t *testing.T) {
 	e.must(204, "POST", b+"/roles/editor/composites", e.admin, []map[string]any{{"name": "viewer"}}) // idempotent
 	e.must(404, "POST", b+"/roles/editor/composites", e.admin, []map[string]any{{"name": "nope"}})
 	e.must(400, "POST", b+"/roles/editor/composites", e.admin, []map[string]any{{"name": "editor"}})
-	names := func(p string) []string {
-		t.Helper()
-		var rs []rep.Role
-		e.must(200, "GET", p, e.admin, nil).json(t, &rs)
-		var out []string
-		for _, r := range rs {
-			out = append(out, r.Name)
-		}
-		slices.Sort(out)
-		return out
-	}
+	names := e.roleNames
 	if got := names(b + "/roles/editor/composites"); !slices.Equal(got, []string{"viewer", "write"}) {
 		t.Errorf("composites %v", got)
 	}
@@ -569,17 +559,7 @@ func TestScopeMappings(t *testing.T) {
 		slices.Sort(realm)
 		return realm, c.ResourceAccess["api"].Roles
 	}
-	names := func(p string) []string {
-		t.Helper()
-		var rs []rep.Role
-		e.must(200, "GET", p, e.admin, nil).json(t, &rs)
-		var out []string
-		for _, r := range rs {
-			out = append(out, r.Name)
-		}
-		slices.Sort(out)
-		return out
-	}
+	names := e.roleNames
 
 	if realm, api := roles(); len(realm) != 0 || len(api) != 0 {
 		t.Fatalf("no scope mappings yet, yet the token has %v %v", realm, api)

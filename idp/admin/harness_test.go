@@ -10,10 +10,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/keygate/keygate/idp"
+	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/store/sqlite"
 )
@@ -188,4 +190,17 @@ func (e *env) accessClaims(realm string, form url.Values, v any) {
 	if err := json.Unmarshal(raw, v); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+// roleNames GETs a role list as the master admin and returns its names, sorted.
+func (e *env) roleNames(p string) []string {
+	e.t.Helper()
+	var rs []rep.Role
+	e.must(200, "GET", p, e.admin, nil).json(e.t, &rs)
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Name)
+	}
+	slices.Sort(out)
+	return out
 }
