@@ -14,6 +14,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"runtime"
 	"strings"
 
@@ -64,6 +66,11 @@ func Connect(ctx context.Context, path string) (*sqlstore.Store, error) {
 			return vacuumInto(ctx, db, dst)
 		})), nil
 	}
+	if !strings.HasPrefix(path, "file:") { // a URI names its file in SQLite's syntax
+		if err := createPrivate(path, false); err != nil {
+			return nil, err
+		}
+	}
 	// The writer connects first so that WAL mode is on before any reader.
 	db, err := openDB(ctx, path+"?"+writer, 1)
 	if err != nil {
@@ -103,8 +110,40 @@ func openDB(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
 // vacuumInto writes a consistent, compacted copy of the database to dst,
 // which must not exist yet.
 func vacuumInto(ctx context.Context, db *sql.DB, dst string) error {
-	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
+	// VACUUM INTO accepts an empty file and keeps its mode, so the copy is
+	// created 0600 first; it holds what the database holds.
+	if err := createPrivate(dst, true); err != nil {
 		return fmt.Errorf("sqlite: backup to %s: %w", dst, err)
+	}
+	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
+		_ = os.Remove(dst)
+		return fmt.Errorf("sqlite: backup to %s: %w", dst, err)
+	}
+	return nil
+}
+
+// createPrivate creates path 0600 unless it exists (excl: fail if it does).
+// The database holds client secrets, password hashes and, without
+// --db-key, signing keys; SQLite gives its -wal and -shm files the mode of
+// the database file, so they come out 0600 too. The explicit Chmod makes
+// the mode independent of the umask. An existing file keeps its mode (the
+// server warns when it is readable by others).
+func createPrivate(path string, excl bool) error {
+	flags := os.O_RDWR | os.O_CREATE | os.O_EXCL
+	f, err := os.OpenFile(path, flags, 0o600)
+	if errors.Is(err, fs.ErrExist) && !excl {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
+	err = f.Chmod(0o600)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("sqlite: create %s: %w", path, err)
 	}
 	return nil
 }

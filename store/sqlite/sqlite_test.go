@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -115,5 +116,44 @@ func TestBackup(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestFileModes: the database, its -wal and -shm files and a backup hold
+// client secrets, password hashes and (without --db-key) signing keys, so
+// they are created 0600 whatever the umask: the usual 022 alone would give
+// 0644, and 277 would leave the owner unable to write.
+func TestFileModes(t *testing.T) {
+	for _, umask := range []int{0o022, 0o277} {
+		dir := t.TempDir()
+		old := syscall.Umask(umask)
+		path := filepath.Join(dir, "keygate.db")
+		s, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			syscall.Umask(old)
+			t.Fatal(err)
+		}
+		// A write makes sure the -wal and -shm files exist.
+		err = s.CreateRealm(t.Context(), store.Realm{ID: "r1", Name: "r1", Created: time.Now()})
+		dst := filepath.Join(dir, "backup.db")
+		if err == nil {
+			err = s.Backup(t.Context(), dst)
+		}
+		syscall.Umask(old)
+		if err != nil {
+			s.Close()
+			t.Fatalf("umask %#o: %v", umask, err)
+		}
+		for _, f := range []string{path, path + "-wal", path + "-shm", dst} {
+			fi, err := os.Stat(f)
+			if err != nil {
+				t.Errorf("umask %#o: %s: %v", umask, filepath.Base(f), err)
+				continue
+			}
+			if m := fi.Mode().Perm(); m != 0o600 {
+				t.Errorf("umask %#o: %s: mode %#o, want 0600", umask, filepath.Base(f), m)
+			}
+		}
+		s.Close()
 	}
 }
