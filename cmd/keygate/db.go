@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/keygate/keygate/store/postgres"
@@ -34,4 +36,25 @@ func redactDSN(dsn string) string {
 		}
 	}
 	return dsn
+}
+
+// warnFileModes warns about a SQLite database (or its -wal/-shm) that other
+// users may read: it holds client secrets, password hashes and, without
+// --db-key, the realm signing keys. New files are created 0600; this catches
+// files made by older versions or copied around.
+func warnFileModes(log *slog.Logger, dsn string) {
+	path, ok := strings.CutPrefix(dsn, "sqlite:")
+	if !ok || path == ":memory:" {
+		return
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		if m := fi.Mode().Perm(); m&0o077 != 0 {
+			log.Warn("database file is readable by other users; it holds client secrets, password hashes and keys: chmod 600 it",
+				"file", p, "mode", fmt.Sprintf("%#o", m))
+		}
+	}
 }

@@ -65,6 +65,10 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	warnFileModes(log, *db)
+	if *dbKey == "" {
+		log.Warn(`--db-key is not set: realm signing keys are stored unencrypted in the database; set KEYGATE_DB_KEY (16+ characters) and run "keygate keys seal" once`)
+	}
 	srv, err := idp.NewServer(st, idp.Config{Hostname: *hostname, ProxyHeaders: *proxyHeaders == "xforwarded", Logger: log, DBKey: *dbKey})
 	if err != nil {
 		return err
