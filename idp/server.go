@@ -89,10 +89,14 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 // Handler is the server's root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// CheckKeys loads the master realm's signing keys (creating them on a first
-// start), so that a missing or wrong --db-key stops the server at start
-// rather than failing its first logins.
+// CheckKeys opens every stored realm key and loads the master realm's
+// (creating them on a first start), so that a missing or wrong --db-key, or
+// a key left unsealed under one, stops the server at start, naming the realm
+// and key, rather than failing logins later.
 func (s *Server) CheckKeys(ctx context.Context) error {
+	if err := oidc.CheckStoredKeys(ctx, s.st, s.cfg.DBKey); err != nil {
+		return err
+	}
 	r, err := s.st.GetRealmByName(ctx, MasterRealm)
 	if err != nil {
 		return err

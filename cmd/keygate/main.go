@@ -27,6 +27,10 @@ Usage:
   keygate realm import FILE...       import Keycloak realm exports (JSON)
   keygate realm export REALM [--users]  print a Keycloak-format realm export
   keygate backup --out FILE          consistent online backup of the store
+  keygate keys seal --db-key KEY     encrypt realm signing keys stored in the clear
+                                     (before a first start with --db-key; stop
+                                     servers without it first: they cannot read
+                                     sealed keys)
   keygate migrate                    apply schema migrations and exit
   keygate version
 
@@ -84,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdUsers(ctx, rest, stdout, stderr)
 	case "backup":
 		return cmdBackup(ctx, rest, stdout, stderr)
+	case "keys":
+		return cmdKeys(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "keygate", buildVersion())
 		return nil

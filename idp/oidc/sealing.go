@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"bytes"
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -18,8 +19,10 @@ import (
 // replica's disk) then does not hold the keys that sign tokens. The AEAD key
 // is derived from the --db-key secret with HKDF-SHA256, and each key row is
 // bound to its realm, kid and algorithm as additional data, so a sealed key
-// cannot be moved to another row. Rows written without a database key stay
-// readable (they are used as they are); new keys are sealed.
+// cannot be moved to another row. Once a database key is set, every row must
+// be sealed: a row stored in the clear (written before the key was set, or by
+// a replica started without it) is refused rather than used, and
+// SealStoredKeys (`keygate keys seal`) seals such rows in place.
 
 // sealedMagic starts a sealed private key: magic, 12-byte nonce, ciphertext.
 var sealedMagic = []byte("KGS1")
@@ -29,6 +32,8 @@ var (
 	ErrKeysSealed = errors.New("realm signing keys are encrypted in the database: start with the --db-key they were sealed with")
 	// ErrWrongDBKey: the --db-key given does not open the sealed keys.
 	ErrWrongDBKey = errors.New("realm signing keys do not decrypt with this --db-key")
+	// ErrKeyUnsealed: a --db-key is given but a key row is stored in the clear.
+	ErrKeyUnsealed = errors.New(`stored unencrypted although --db-key is set: seal the stored keys with "keygate keys seal" (same --db and --db-key), then start again`)
 )
 
 // MinDBKeyLen is the shortest --db-key accepted.
@@ -72,7 +77,10 @@ func seal(aead cipher.AEAD, k store.Key) ([]byte, error) {
 // unseal returns k's private part in the clear.
 func unseal(aead cipher.AEAD, k store.Key) ([]byte, error) {
 	if !bytes.HasPrefix(k.Private, sealedMagic) {
-		return k.Private, nil // written without a database key
+		if aead != nil {
+			return nil, ErrKeyUnsealed
+		}
+		return k.Private, nil // no database key: keys are stored as they are
 	}
 	if aead == nil {
 		return nil, ErrKeysSealed
@@ -86,4 +94,92 @@ func unseal(aead cipher.AEAD, k store.Key) ([]byte, error) {
 		return nil, ErrWrongDBKey
 	}
 	return plain, nil
+}
+
+// keyRows is what the start-up check reads: every realm's key rows.
+type keyRows interface {
+	ListRealms(ctx context.Context) ([]store.Realm, error)
+	ListKeys(ctx context.Context, realmID string) ([]store.Key, error)
+}
+
+// CheckStoredKeys opens every stored realm key with dbKey ("" = none), so a
+// missing or wrong --db-key, or a key row left unsealed under one, stops the
+// server at start with an error naming the realm and key instead of failing
+// that realm's logins later.
+func CheckStoredKeys(ctx context.Context, st keyRows, dbKey string) error {
+	aead, err := newSealer(dbKey)
+	if err != nil {
+		return err
+	}
+	return eachKey(ctx, st, func(r store.Realm, k store.Key) error {
+		if _, err := unseal(aead, k); err != nil {
+			return fmt.Errorf("realm %q key %s (%s): %w", r.Name, k.ID, k.Algorithm, err)
+		}
+		return nil
+	})
+}
+
+// KeySealer is the store `keygate keys seal` works on.
+type KeySealer interface {
+	keyRows
+	Tx(ctx context.Context, fn func(ctx context.Context) error) error
+	// ReplaceKeyPrivate swaps a key's stored private part if it still holds old.
+	ReplaceKeyPrivate(ctx context.Context, realmID, id string, old, updated []byte) error
+}
+
+// SealStoredKeys seals, with dbKey, every realm key stored in the clear, in
+// one transaction, and returns how many it sealed. Keys already sealed must
+// open with dbKey, so one database never holds keys under two secrets; on
+// any error nothing is written.
+func SealStoredKeys(ctx context.Context, st KeySealer, dbKey string) (int, error) {
+	if dbKey == "" {
+		return 0, errors.New("keys seal needs --db-key (or KEYGATE_DB_KEY)")
+	}
+	aead, err := newSealer(dbKey)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	err = st.Tx(ctx, func(ctx context.Context) error {
+		return eachKey(ctx, st, func(r store.Realm, k store.Key) error {
+			if bytes.HasPrefix(k.Private, sealedMagic) {
+				if _, err := unseal(aead, k); err != nil {
+					return fmt.Errorf("realm %q key %s (%s): %w", r.Name, k.ID, k.Algorithm, err)
+				}
+				return nil
+			}
+			sealed, err := seal(aead, k)
+			if err != nil {
+				return err
+			}
+			if err := st.ReplaceKeyPrivate(ctx, k.RealmID, k.ID, k.Private, sealed); err != nil {
+				return fmt.Errorf("realm %q key %s (%s): %w", r.Name, k.ID, k.Algorithm, err)
+			}
+			n++
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func eachKey(ctx context.Context, st keyRows, fn func(store.Realm, store.Key) error) error {
+	realms, err := st.ListRealms(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range realms {
+		keys, err := st.ListKeys(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := fn(r, k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 
 // With a database key, realm keys are stored sealed; the same key opens
 // them in a new process, a wrong or missing one is refused with a clear
-// error, and keys stored before the database key was set stay readable.
+// error, and keys stored before the database key was set are refused until
+// SealStoredKeys seals them.
 func TestSealedKeys(t *testing.T) {
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keys.db"))
@@ -71,12 +73,40 @@ func TestSealedKeys(t *testing.T) {
 		t.Errorf("no key: %v", err)
 	}
 
-	// Keys written without a database key stay usable once one is set.
+	// Keys written without a database key are refused once one is set: a
+	// plaintext row would otherwise stay a silent way around sealing.
 	plain, err := ring("").get(ctx, "plain", "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := ring(secret).get(ctx, "plain", ""); !errors.Is(err, ErrKeyUnsealed) {
+		t.Errorf("plaintext keys under a database key: %v, want ErrKeyUnsealed", err)
+	}
+	if err := CheckStoredKeys(ctx, st, secret); !errors.Is(err, ErrKeyUnsealed) || !strings.Contains(err.Error(), `realm "plain"`) {
+		t.Errorf("start-up check: %v, want ErrKeyUnsealed naming realm plain", err)
+	}
+	if err := CheckStoredKeys(ctx, st, ""); !errors.Is(err, ErrKeysSealed) {
+		t.Errorf("start-up check without a key: %v", err)
+	}
+
+	// Sealing with another key than the one already used changes nothing.
+	if _, err := SealStoredKeys(ctx, st, "a different secret, long enough"); !errors.Is(err, ErrWrongDBKey) {
+		t.Errorf("seal with another key: %v", err)
+	}
+	n, err := SealStoredKeys(ctx, st, secret)
+	if err != nil || n != 2 {
+		t.Fatalf("seal: %d keys, %v; want 2", n, err)
+	}
+	if n, err := SealStoredKeys(ctx, st, secret); err != nil || n != 0 {
+		t.Errorf("seal again: %d keys, %v; want 0", n, err)
+	}
+	if err := CheckStoredKeys(ctx, st, secret); err != nil {
+		t.Errorf("start-up check after sealing: %v", err)
+	}
 	if later, err := ring(secret).get(ctx, "plain", ""); err != nil || !bytes.Equal(later.jwks, plain.jwks) {
-		t.Errorf("plaintext keys under a database key: %v", err)
+		t.Errorf("sealed keys: %v (same JWKS as before sealing: %v)", err, err == nil && bytes.Equal(later.jwks, plain.jwks))
+	}
+	if _, err := SealStoredKeys(ctx, st, ""); err == nil {
+		t.Error("sealing without a key succeeded")
 	}
 }

@@ -59,3 +59,12 @@ func (s *Store) DeleteKey(ctx context.Context, realmID, id string) error {
 	err := s.execOne(ctx, `DELETE FROM keys WHERE realm_id = ? AND id = ?`, realmID, id)
 	return wrap(err, "delete key %s", id)
 }
+
+// ReplaceKeyPrivate replaces the stored private part of one key if it still
+// holds old (compare-and-swap; ErrNotFound otherwise). `keygate keys seal`
+// seals keys in place with it, inside one transaction.
+func (s *Store) ReplaceKeyPrivate(ctx context.Context, realmID, id string, old, updated []byte) error {
+	err := s.execOne(ctx, `UPDATE keys SET private_key = ? WHERE realm_id = ? AND id = ? AND private_key = ?`,
+		updated, realmID, id, old)
+	return wrap(err, "replace key %s", id)
+}
