@@ -17,6 +17,7 @@ import (
 // realm for a short time (writes in this process invalidate it at once;
 // other replicas see changes within modelTTL).
 type realmModel struct {
+	realmID    string
 	roles      map[string]store.Role // by id
 	byName     map[roleKey]string    // (clientId or "", name) -> role id
 	composites map[string][]string   // parent id -> child ids
@@ -87,7 +88,8 @@ func (c *modelCache) Invalidate(realmID string) {
 
 func loadModel(ctx context.Context, st store.Store, realmID string) (*realmModel, error) {
 	m := &realmModel{
-		roles: map[string]store.Role{}, byName: map[roleKey]string{}, composites: map[string][]string{},
+		realmID: realmID,
+		roles:   map[string]store.Role{}, byName: map[roleKey]string{}, composites: map[string][]string{},
 		clientIDs: map[string]string{}, clients: map[string]*Client{}, scopes: map[string]rep.ClientScope{},
 		groups: map[string]store.Group{}, loaded: time.Now(),
 	}
@@ -201,23 +203,12 @@ type userRoles struct {
 }
 
 func (m *realmModel) effectiveRoles(ctx context.Context, st store.Store, realmID string, direct []store.Role, groups []store.Group) (userRoles, error) {
-	ids := make([]string, 0, len(direct))
-	for _, r := range direct {
-		ids = append(ids, r.ID)
-	}
-	for _, g := range groups {
-		for _, gid := range m.ancestors(g.ID) {
-			gr, err := st.ListGroupRoles(ctx, realmID, gid)
-			if err != nil {
-				return userRoles{}, err
-			}
-			for _, r := range gr {
-				ids = append(ids, r.ID)
-			}
-		}
+	ids, err := m.effectiveRoleIDs(ctx, st, realmID, direct, groups)
+	if err != nil {
+		return userRoles{}, err
 	}
 	out := userRoles{client: map[string][]string{}}
-	for id := range m.expand(ids) {
+	for id := range ids {
 		r, ok := m.roles[id]
 		if !ok {
 			continue
@@ -235,11 +226,73 @@ func (m *realmModel) effectiveRoles(ctx context.Context, st store.Store, realmID
 	return out, nil
 }
 
+// effectiveRoleIDs is the set of role ids behind effectiveRoles.
+func (m *realmModel) effectiveRoleIDs(ctx context.Context, st store.Store, realmID string, direct []store.Role, groups []store.Group) (map[string]bool, error) {
+	ids := make([]string, 0, len(direct))
+	for _, r := range direct {
+		ids = append(ids, r.ID)
+	}
+	groupIDs := make([]string, 0, len(groups))
+	for _, g := range groups {
+		groupIDs = append(groupIDs, g.ID)
+	}
+	gr, err := m.groupRoleIDs(ctx, st, realmID, groupIDs)
+	if err != nil {
+		return nil, err
+	}
+	return m.expand(append(ids, gr...)), nil
+}
+
+// groupRoleIDs are the roles mapped to the groups or any of their parents
+// (members inherit them), composites not expanded.
+func (m *realmModel) groupRoleIDs(ctx context.Context, st store.Store, realmID string, groupIDs []string) ([]string, error) {
+	var ids []string
+	seen := map[string]bool{}
+	for _, g := range groupIDs {
+		for _, gid := range m.ancestors(g) {
+			if seen[gid] {
+				continue
+			}
+			seen[gid] = true
+			gr, err := st.ListGroupRoles(ctx, realmID, gid)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range gr {
+				ids = append(ids, r.ID)
+			}
+		}
+	}
+	return ids, nil
+}
+
 // limitToScope applies a client's fullScopeAllowed=false as Keycloak does:
 // the token keeps only the user's roles that the client may carry — its own
 // client roles, plus roles scope-mapped to the client or to one of its
 // applied client scopes (composites expanded on both sides).
 func (m *realmModel) limitToScope(ur userRoles, s rep.RealmSettings, c *Client, scopes []rep.ClientScope) userRoles {
+	ok := m.scopeOf(s, c, scopes)
+	keep := func(clientID, name string) bool { return ok[m.roleID(clientID, name)] }
+	out := userRoles{client: map[string][]string{}}
+	for _, n := range ur.realm {
+		if keep("", n) {
+			out.realm = append(out.realm, n)
+		}
+	}
+	for cid, names := range ur.client {
+		for _, n := range names {
+			if keep(cid, n) {
+				out.client[cid] = append(out.client[cid], n)
+			}
+		}
+	}
+	return out
+}
+
+// scopeOf is the set of roles client c may carry when it does not have
+// full scope: its own roles and those scope-mapped to it or to one of the
+// client scopes, composites expanded.
+func (m *realmModel) scopeOf(s rep.RealmSettings, c *Client, scopes []rep.ClientScope) map[string]bool {
 	scopeNames := map[string]bool{}
 	for _, cs := range scopes {
 		scopeNames[cs.Name] = true
@@ -273,22 +326,7 @@ func (m *realmModel) limitToScope(ur userRoles, s rep.RealmSettings, c *Client, 
 			}
 		}
 	}
-	ok := m.expand(allowed)
-	keep := func(clientID, name string) bool { return ok[m.roleID(clientID, name)] }
-	out := userRoles{client: map[string][]string{}}
-	for _, n := range ur.realm {
-		if keep("", n) {
-			out.realm = append(out.realm, n)
-		}
-	}
-	for cid, names := range ur.client {
-		for _, n := range names {
-			if keep(cid, n) {
-				out.client[cid] = append(out.client[cid], n)
-			}
-		}
-	}
-	return out
+	return m.expand(allowed)
 }
 
 // roleID finds a realm role (clientID "") or a client role by clientId and name.
