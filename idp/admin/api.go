@@ -138,6 +138,9 @@ func (a *API) routes() []route {
 		{"GET " + R + "/groups/{group}/children", viewUsers, a.listChildren, false},
 		{"POST " + R + "/groups/{group}/children", manageUsers, a.createGroup, true},
 		{"GET " + R + "/groups/{group}/members", viewUsers, a.groupMembers, false},
+		{"GET " + R + "/default-groups", viewRealm, a.defaultGroups, false},
+		{"PUT " + R + "/default-groups/{group}", manageRealm, a.changeDefaultGroup(true), true},
+		{"DELETE " + R + "/default-groups/{group}", manageRealm, a.changeDefaultGroup(false), true},
 		{"GET " + R + "/groups/{group}/role-mappings/realm", viewUsers, a.listMappings(direct), false},
 		{"POST " + R + "/groups/{group}/role-mappings/realm", manageUsers, a.changeMappings(true), true},
 		{"DELETE " + R + "/groups/{group}/role-mappings/realm", manageUsers, a.changeMappings(false), true},
@@ -277,6 +280,9 @@ func (a *API) route(need perm, h handler, inval bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := &call{a: a, w: w, r: r, ctx: r.Context()}
 		err := a.authorize(c, need)
+		if err == nil {
+			err = a.guardTarget(c)
+		}
 		if err == nil {
 			err = h(c)
 		}

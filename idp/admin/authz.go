@@ -4,7 +4,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/keygate/keygate/idp/oidc"
@@ -52,12 +54,18 @@ const (
 type caller struct {
 	token       *oidc.TokenInfo
 	realmName   string // the realm that issued the token
-	serverAdmin bool   // master realm role "admin": everything everywhere
-	canCreate   bool   // master realm role "create-realm"
-	// perms are the caller's realm-management permissions in its own realm,
-	// mgmtRoles the realm-management roles they come from.
-	perms     map[perm]bool
-	mgmtRoles []string
+	realmID     string
+	serverAdmin bool // master realm role "admin": everything everywhere
+	canCreate   bool // master realm role "create-realm"
+	// held are the roles (by id) the caller effectively holds in its own
+	// realm, limited to what the token's client has in scope.
+	held map[string]bool
+	// mgmt maps a realm name to the management role names the caller holds
+	// for it: its own realm's realm-management roles and, for a master
+	// user, the roles of master's "<realm>-realm" clients. Admin role names
+	// are immutable (only a server admin may rename them), so a name here
+	// always means the built-in role.
+	mgmt map[string]map[string]bool
 }
 
 // may reports whether the caller holds p in realm (a realm name).
@@ -67,12 +75,17 @@ func (c *caller) may(p perm, realm string) bool {
 		return true
 	case p == createRealm:
 		return c.canCreate
-	case realm != c.realmName:
-		return false
-	case p == anyRole:
-		return len(c.perms) > 0
 	}
-	return c.perms[p]
+	names := c.mgmt[realm]
+	if p == anyRole {
+		return len(names) > 0
+	}
+	for n := range names {
+		if slices.Contains(roleGrants[n], p) {
+			return true
+		}
+	}
+	return false
 }
 
 var (
@@ -83,7 +96,7 @@ var (
 // authorize authenticates the request's bearer token, loads the target
 // realm (from the store: a disabled realm stays manageable from master)
 // and checks that the caller may do need there. Like Keycloak it answers
-// 401 before 404 before 403; a realm user asking about another realm gets
+// 401 before 404 before 403; a caller without rights in another realm gets
 // 403 whether or not that realm exists.
 func (a *API) authorize(c *call, need perm) error {
 	who, err := a.authenticate(c.r)
@@ -98,7 +111,7 @@ func (a *API) authorize(c *call, need perm) error {
 		}
 		return nil
 	}
-	if !who.serverAdmin && name != who.realmName {
+	if !who.may(anyRole, name) {
 		return errForbidden
 	}
 	if c.realm, err = a.realmByName(c, name); err != nil {
@@ -110,11 +123,17 @@ func (a *API) authorize(c *call, need perm) error {
 	return nil
 }
 
+// fullRoleClients are the clients whose tokens stand for all of their
+// user's roles in the admin API, as Keycloak's MgmtPermissions treats
+// admin-cli and the admin console; any other client's token counts only
+// the roles the client has in scope.
+var fullRoleClients = []string{"admin-cli", "security-admin-console"}
+
 // authenticate verifies the bearer token against the realm that issued it
 // (read from its unverified `iss`; the signature check by that realm's keys
-// is what makes it trustworthy) and computes the caller's permissions from
-// the roles the store gives the user now, not from the token's claims:
-// admin-cli has fullScopeAllowed=false, so its tokens carry few roles.
+// is what makes it trustworthy) and computes the caller's rights from the
+// roles the store gives the user now, not from the token's claims (admin-cli
+// has fullScopeAllowed=false, so its tokens carry few roles), by role id.
 func (a *API) authenticate(r *http.Request) (*caller, error) {
 	header := r.Header.Get("Authorization")
 	if c, ok := a.auth.get("token " + header).(*caller); ok {
@@ -128,23 +147,56 @@ func (a *API) authenticate(r *http.Request) (*caller, error) {
 	if err != nil {
 		return nil, errUnauthorized
 	}
-	realmRoles, clientRoles, err := a.p.UserRoles(r.Context(), ti.Realm.Row.ID, ti.UserID)
+	ctx := r.Context()
+	g, err := a.p.RoleGraph(ctx, ti.Realm.Row.ID, false)
 	if err != nil {
 		return nil, err
 	}
-	c := &caller{token: ti, realmName: ti.Realm.Row.Name, perms: map[perm]bool{}}
-	if c.realmName == masterRealm {
-		for _, role := range realmRoles {
-			c.serverAdmin = c.serverAdmin || role == "admin"
-			c.canCreate = c.canCreate || role == "create-realm" || role == "admin"
+	held, err := g.UserRoles(ctx, ti.UserID)
+	if err != nil {
+		return nil, err
+	}
+	for id := range held {
+		if _, ok := g.Role(id); !ok { // created since the graph was cached
+			if g, err = a.p.RoleGraph(ctx, ti.Realm.Row.ID, true); err != nil {
+				return nil, err
+			}
+			break
 		}
 	}
-	c.mgmtRoles = clientRoles[mgmtClient]
-	for _, role := range c.mgmtRoles {
-		for _, p := range roleGrants[role] {
-			c.perms[p] = true
+	if !slices.Contains(fullRoleClients, ti.ClientID) {
+		inScope := g.InScope(ti.Realm.Settings, ti.ClientID)
+		maps.DeleteFunc(held, func(id string, _ bool) bool { return !inScope(id) })
+	}
+	c := &caller{token: ti, realmName: ti.Realm.Row.Name, realmID: ti.Realm.Row.ID, held: held,
+		mgmt: map[string]map[string]bool{}}
+	grant := func(realm, role string) {
+		if c.mgmt[realm] == nil {
+			c.mgmt[realm] = map[string]bool{}
+		}
+		c.mgmt[realm][role] = true
+	}
+	for id := range held {
+		role, ok := g.Role(id)
+		if !ok {
+			continue
+		}
+		clientID := g.ClientID(role.ClientID)
+		switch {
+		case c.realmName != masterRealm && clientID == mgmtClient:
+			grant(c.realmName, role.Name)
+		case c.realmName != masterRealm:
+		case role.ClientID == "" && role.Name == "admin":
+			c.serverAdmin = true
+		case role.ClientID == "" && role.Name == "create-realm":
+			c.canCreate = true
+		case clientID == mgmtClient:
+			grant(masterRealm, role.Name)
+		case strings.HasSuffix(clientID, realmClientSuffix):
+			grant(strings.TrimSuffix(clientID, realmClientSuffix), role.Name)
 		}
 	}
+	c.canCreate = c.canCreate || c.serverAdmin
 	a.auth.put("token "+header, c)
 	return c, nil
 }

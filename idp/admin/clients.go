@@ -58,7 +58,7 @@ func (a *API) listClients(c *call) error {
 	}
 	out := []rep.Client{}
 	for _, row := range window(match, first, max) {
-		r, err := clientRep(row)
+		r, err := a.clientRepFor(c, row)
 		if err != nil {
 			return err
 		}
@@ -80,6 +80,9 @@ func (a *API) createClient(c *call) error {
 	if in.ID != "" && len(in.ID) > 255 {
 		return fieldError("id", "Client id is too long")
 	}
+	if privilegedClient(c.realm.Name, in.ClientID) && !c.caller.serverAdmin {
+		return errForbidden
+	}
 	if _, err := a.st.GetClientByClientID(c.ctx, c.realm.ID, in.ClientID); err == nil {
 		return clientConflict(in.ClientID)
 	}
@@ -99,11 +102,27 @@ func (a *API) getClient(c *call) error {
 	if err != nil {
 		return err
 	}
-	r, err := clientRep(row)
+	r, err := a.clientRepFor(c, row)
 	if err != nil {
 		return err
 	}
 	return c.ok(r)
+}
+
+// clientRepFor shows a client to the caller, its secret masked when the
+// caller may not change the client: the secret is its service account's
+// password.
+func (a *API) clientRepFor(c *call, row store.Client) (rep.Client, error) {
+	r, err := clientRep(row)
+	if err != nil || r.Secret == "" || c.caller.serverAdmin {
+		return r, err
+	}
+	if err := a.mayChangeClient(c, row); errors.Is(err, errForbidden) {
+		r.Secret = secretMask
+	} else if err != nil {
+		return r, err
+	}
+	return r, nil
 }
 
 // updateClient applies the fields the body has (Keycloak's partial update);
@@ -123,6 +142,9 @@ func (a *API) updateClient(c *call) error {
 	if strings.TrimSpace(r.ClientID) == "" {
 		return fieldError("clientId", "Client id is missing")
 	}
+	if privilegedClient(c.realm.Name, r.ClientID) && !c.caller.serverAdmin {
+		return errForbidden // guardTarget let the old clientId through
+	}
 	r.ID = row.ID
 	rep.AssignMapperIDs(r.ProtocolMappers)
 	if r.Secret == "" && !boolVal(r.PublicClient) && !boolVal(r.BearerOnly) {
@@ -138,6 +160,21 @@ func (a *API) updateClient(c *call) error {
 		return err
 	}
 	next.Created, next.RegistrationTokenHash = row.Created, row.RegistrationTokenHash
+	if next.ClientID != row.ClientID {
+		// Mappers and scope mappings name client roles as clientId.role:
+		// taking over a clientId hands out what its roles include.
+		roles, err := a.st.ListRoles(c.ctx, c.realm.ID, row.ID)
+		if err != nil {
+			return err
+		}
+		ids := make([]string, 0, len(roles))
+		for _, r := range roles {
+			ids = append(ids, r.ID)
+		}
+		if err := a.mayGrant(c, ids, nil); err != nil {
+			return err
+		}
+	}
 	err = a.st.Tx(c.ctx, func(ctx context.Context) error {
 		if next.ClientID != row.ClientID {
 			if _, err := a.st.GetClientByClientID(ctx, c.realm.ID, next.ClientID); err == nil {

@@ -59,6 +59,17 @@ func (t *tree) rep(g store.Group, keep func(store.Group) bool, depth int) rep.Gr
 	return r
 }
 
+// subtree is the group and every group below it.
+func (t *tree) subtree(id string) []string {
+	out := []string{id}
+	for i := 0; i < len(out) && i < len(t.byID); i++ {
+		for _, k := range t.children[out[i]] {
+			out = append(out, k.ID)
+		}
+	}
+	return out
+}
+
 func (t *tree) matches(g store.Group, keep func(store.Group) bool, depth int) bool {
 	if keep(g) {
 		return true
@@ -233,8 +244,29 @@ func (a *API) updateGroup(c *call) error {
 	if strings.TrimSpace(in.Name) == "" {
 		return fieldError("name", "Group name is missing")
 	}
+	if in.Name != g.Name {
+		// Default groups and mappers name groups by path: a renamed group
+		// (and its sub-groups) takes over paths and what they grant.
+		t, err := a.tree(c.ctx, c.realm.ID)
+		if err != nil {
+			return err
+		}
+		if err := a.mayGrant(c, nil, t.subtree(g.ID)); err != nil {
+			return err
+		}
+	}
+	old := g.Name
 	g.Name, g.Attributes = in.Name, in.Attributes
-	if err := a.st.UpdateGroup(c.ctx, g); errors.Is(err, store.ErrConflict) {
+	err = a.st.Tx(c.ctx, func(ctx context.Context) error {
+		if err := a.st.UpdateGroup(ctx, g); err != nil {
+			return err
+		}
+		if old == g.Name {
+			return nil
+		}
+		return a.renameDefaultGroups(ctx, c, g, old)
+	})
+	if errors.Is(err, store.ErrConflict) {
 		return siblingConflict(g.ParentID, g.Name)
 	} else if err != nil {
 		return err
@@ -380,6 +412,9 @@ func (a *API) membership(c *call, join bool) error {
 		return err
 	}
 	if join {
+		if err := a.mayGrant(c, nil, []string{g.ID}); err != nil {
+			return err
+		}
 		err = a.st.AddUserToGroup(c.ctx, c.realm.ID, u.ID, g.ID)
 	} else {
 		err = a.st.RemoveUserFromGroup(c.ctx, c.realm.ID, u.ID, g.ID)
@@ -388,4 +423,100 @@ func (a *API) membership(c *call, join bool) error {
 		return err
 	}
 	return c.noContent()
+}
+
+// defaultGroups serves GET /default-groups: the groups every new user
+// joins.
+func (a *API) defaultGroups(c *call) error {
+	r, _, err := rep.DecodeRealm(c.realm)
+	if err != nil {
+		return err
+	}
+	t, err := a.tree(c.ctx, c.realm.ID)
+	if err != nil {
+		return err
+	}
+	out := []rep.Group{}
+	for id, p := range t.paths {
+		if slices.Contains(r.DefaultGroups, p) {
+			out = append(out, rep.GroupFromStore(t.byID[id], p))
+		}
+	}
+	slices.SortFunc(out, func(x, y rep.Group) int { return strings.Compare(x.Path, y.Path) })
+	return c.ok(out)
+}
+
+// changeDefaultGroup serves PUT and DELETE /default-groups/{group}. Adding
+// one grants its roles to every user created from then on.
+func (a *API) changeDefaultGroup(add bool) handler {
+	return func(c *call) error {
+		g, err := a.group(c)
+		if err != nil {
+			return err
+		}
+		t, err := a.tree(c.ctx, c.realm.ID)
+		if err != nil {
+			return err
+		}
+		r, _, err := rep.DecodeRealm(c.realm)
+		if err != nil {
+			return err
+		}
+		p := t.paths[g.ID]
+		has := slices.Contains(r.DefaultGroups, p)
+		switch {
+		case add && !has:
+			if err := a.mayGrant(c, nil, []string{g.ID}); err != nil {
+				return err
+			}
+			r.DefaultGroups = append(r.DefaultGroups, p)
+		case !add && has:
+			r.DefaultGroups = slices.DeleteFunc(r.DefaultGroups, func(x string) bool { return x == p })
+		default:
+			return c.noContent()
+		}
+		if err := a.saveRealm(c, r); err != nil {
+			return err
+		}
+		return c.noContent()
+	}
+}
+
+// renameDefaultGroups moves the realm's default groups (kept as paths, as
+// exports show them) along with a rename of g from old, so that a default
+// group stays the same group.
+func (a *API) renameDefaultGroups(ctx context.Context, c *call, g store.Group, old string) error {
+	realm, err := a.st.GetRealm(ctx, c.realm.ID)
+	if err != nil {
+		return err
+	}
+	r, _, err := rep.DecodeRealm(realm)
+	if err != nil || len(r.DefaultGroups) == 0 {
+		return err
+	}
+	t, err := a.tree(ctx, c.realm.ID)
+	if err != nil {
+		return err
+	}
+	parent := t.paths[g.ParentID] // "" at the top
+	from, to := rep.GroupPath(parent, old), t.paths[g.ID]
+	changed := false
+	for i, p := range r.DefaultGroups {
+		if p == from || strings.HasPrefix(p, from+"/") {
+			r.DefaultGroups[i], changed = to+strings.TrimPrefix(p, from), true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	row, err := rep.RealmToStore(r)
+	if err != nil {
+		return err
+	}
+	row.ID, row.Created = realm.ID, realm.Created
+	if err := a.st.UpdateRealm(ctx, row); err != nil {
+		return err
+	}
+	a.p.Invalidate(c.realm.ID, c.realm.Name)
+	return nil
 }

@@ -153,6 +153,9 @@ func (a *API) createComponent(c *call) error {
 		in.ParentID = c.realm.ID
 	}
 	in.ID = uuid.NewString()
+	if err := a.mayMapperGrant(c, in.ProviderID, in.Config); err != nil {
+		return err
+	}
 	if err := a.st.CreateComponent(c.ctx, rep.ComponentToStore(c.realm.ID, in)); err != nil {
 		return err
 	}
@@ -184,6 +187,9 @@ func (a *API) updateComponent(c *call) error {
 	in.ID = row.ID
 	if in.ParentID == "" {
 		in.ParentID = c.realm.ID
+	}
+	if err := a.mayMapperGrant(c, in.ProviderID, in.Config); err != nil {
+		return err
 	}
 	if err := a.st.UpdateComponent(c.ctx, rep.ComponentToStore(c.realm.ID, in)); err != nil {
 		return err
@@ -367,6 +373,9 @@ func (a *API) createIDPMapper(c *call) error {
 		return fieldError("identityProviderMapper", "identityProviderMapper is missing")
 	}
 	in.ID, in.IdentityProviderAlias = uuid.NewString(), row.Alias
+	if err := a.mayMapperGrant(c, in.IdentityProviderMapper, listConfig(in.Config)); err != nil {
+		return err
+	}
 	if err := a.st.CreateIdentityProviderMapper(c.ctx, rep.IdentityProviderMapperToStore(c.realm.ID, in)); err != nil {
 		return err
 	}
@@ -391,6 +400,9 @@ func (a *API) updateIDPMapper(c *call) error {
 		return err
 	}
 	in.ID, in.IdentityProviderAlias = m.ID, m.Alias
+	if err := a.mayMapperGrant(c, in.IdentityProviderMapper, listConfig(in.Config)); err != nil {
+		return err
+	}
 	if err := a.st.UpdateIdentityProviderMapper(c.ctx, rep.IdentityProviderMapperToStore(c.realm.ID, in)); err != nil {
 		return err
 	}
@@ -453,4 +465,13 @@ func (a *API) realmKeys(c *call) error {
 		out.Keys = append(out.Keys, m)
 	}
 	return c.ok(out)
+}
+
+// listConfig is an identity-provider mapper's config in a component's shape.
+func listConfig(m map[string]string) map[string][]string {
+	out := make(map[string][]string, len(m))
+	for k, v := range m {
+		out[k] = []string{v}
+	}
+	return out
 }

@@ -80,11 +80,19 @@ func (a *API) updateRealm(c *call) error {
 	if err != nil {
 		return err
 	}
+	// What grants roles keeps its value: the default role and groups and
+	// the scope mappings change through their own endpoints, which check
+	// the caller may grant what they add.
+	defaultRole, defaultGroups, scopes, clientScopes := r.DefaultRole, r.DefaultGroups, r.ScopeMappings, r.ClientScopeMappings
 	if err := c.body(&r, maxBody); err != nil {
 		return err
 	}
+	r.DefaultRole, r.DefaultGroups, r.ScopeMappings, r.ClientScopeMappings = defaultRole, defaultGroups, scopes, clientScopes
 	if r.Realm == "" {
 		return fieldError("realm", "Realm name cannot be empty")
+	}
+	if c.realm.Name == masterRealm && r.Realm != masterRealm {
+		return badRequest("Can't rename master realm")
 	}
 	if _, err := password.ParsePolicy(r.PasswordPolicy); err != nil {
 		return badRequest("Invalid config for passwordPolicy: " + err.Error())

@@ -79,6 +79,14 @@ func (a *API) listRoles(c *call) error {
 // some admin role; a write through them needs manage-realm for a realm
 // role and manage-clients for a client role, checked here.
 func (a *API) targetRole(c *call, write bool) (store.Role, error) {
+	r, err := a.findTargetRole(c, write)
+	if err == nil && write {
+		err = a.mayChangeRole(c, r)
+	}
+	return r, err
+}
+
+func (a *API) findTargetRole(c *call, write bool) (store.Role, error) {
 	if c.r.PathValue("roleid") == "" {
 		ct, err := a.container(c)
 		if err != nil {
@@ -103,6 +111,13 @@ func (a *API) targetRole(c *call, write bool) (store.Role, error) {
 	need := manageRealm
 	if r.ClientID != "" {
 		need = manageClients
+		if cl, err := a.st.GetClient(c.ctx, c.realm.ID, r.ClientID); err != nil {
+			return r, err
+		} else if write {
+			if err := a.mayChangeClient(c, cl); err != nil {
+				return r, err
+			}
+		}
 	}
 	if write && !c.caller.may(need, c.realm.Name) {
 		return r, errForbidden
@@ -157,6 +172,13 @@ func (a *API) updateRole(c *call) error {
 	}
 	if strings.TrimSpace(in.Name) == "" {
 		return fieldError("name", "Role name is missing")
+	}
+	if in.Name != r.Name {
+		// The default role, scope mappings and mappers name roles: taking
+		// over a name hands out what the role includes.
+		if err := a.mayGrant(c, []string{r.ID}, nil); err != nil {
+			return err
+		}
 	}
 	r.Name, r.Description, r.Attributes = in.Name, in.Description, in.Attributes
 	if err := a.st.UpdateRole(c.ctx, r); errors.Is(err, store.ErrConflict) {
@@ -254,18 +276,14 @@ func (a *API) changeComposites(add bool) handler {
 			if add && child.ID == parent.ID {
 				return badRequest("A role cannot be its own composite")
 			}
-			// No escalation: a role that includes realm-management roles
-			// grants them, so a realm's own admins add only those they hold.
-			if add && !c.caller.serverAdmin && child.ClientID != "" && !slices.Contains(c.caller.mgmtRoles, child.Name) {
-				if cl, err := a.st.GetClient(c.ctx, c.realm.ID, child.ClientID); err != nil {
-					return err
-				} else if cl.ClientID == mgmtClient {
-					return errForbidden
-				}
-			}
 			ids = append(ids, child.ID)
 		}
 		if add {
+			// Whoever holds parent (users, groups, the default role, other
+			// composites) gains the children.
+			if err := a.mayGrant(c, ids, nil); err != nil {
+				return err
+			}
 			err = a.st.AddRoleComposites(c.ctx, c.realm.ID, parent.ID, ids)
 		} else {
 			err = a.st.RemoveRoleComposites(c.ctx, c.realm.ID, parent.ID, ids)
@@ -514,14 +532,12 @@ func (a *API) changeMappings(add bool) handler {
 		}
 		ids := make([]string, 0, len(roles))
 		for _, role := range roles {
-			// No escalation: a realm's own admins grant only the
-			// realm-management roles they hold themselves.
-			if add && ct.client.ClientID == mgmtClient && !c.caller.serverAdmin && !slices.Contains(c.caller.mgmtRoles, role.Name) {
-				return errForbidden
-			}
 			ids = append(ids, role.ID)
 		}
 		if add {
+			if err := a.mayGrant(c, ids, nil); err != nil {
+				return err
+			}
 			err = o.grant(c.ctx, ids)
 		} else {
 			err = o.revoke(c.ctx, ids)

@@ -176,9 +176,14 @@ func (a *API) changeScopeMappings(add bool) handler {
 		if err != nil {
 			return err
 		}
-		var names []string
+		var names, ids []string
 		for _, role := range roles {
-			names = append(names, role.Name)
+			names, ids = append(names, role.Name), append(ids, role.ID)
+		}
+		if add {
+			if err := a.mayGrant(c, ids, nil); err != nil {
+				return err
+			}
 		}
 		r, _, err := rep.DecodeRealm(c.realm)
 		if err != nil {

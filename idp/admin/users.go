@@ -241,6 +241,15 @@ func (a *API) createUser(c *call) error {
 	} else if id != "" {
 		nu.RoleIDs = []string{id}
 	}
+	if len(in.Groups) > 0 {
+		ids, err := a.groupIDsByPath(c.ctx, c.realm.ID, in.Groups)
+		if err != nil {
+			return err
+		}
+		if err := a.mayGrant(c, nil, ids); err != nil {
+			return err
+		}
+	}
 	if paths := append(slices.Clone(settings.DefaultGroups), in.Groups...); len(paths) > 0 {
 		if nu.GroupIDs, err = a.groupIDsByPath(c.ctx, c.realm.ID, paths); err != nil {
 			return err
