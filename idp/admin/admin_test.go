@@ -180,7 +180,18 @@ func TestUsers(t *testing.T) {
 	e.must(409, "PUT", base+"/"+alice, e.admin, map[string]any{"username": "user1"})
 	e.must(400, "PUT", base+"/"+alice+"/reset-password", e.admin, map[string]any{"type": "password", "value": "short"})
 	e.must(204, "PUT", base+"/"+alice+"/reset-password", e.admin, map[string]any{"type": "password", "value": "another-long-pw", "temporary": true})
-	e.login("acme", "alice", "another-long-pw")
+	// A temporary password is a pending UPDATE_PASSWORD: no grant until it is done.
+	resp, err := client.PostForm(e.url+"/realms/acme/protocol/openid-connect/token", url.Values{"grant_type": {"password"},
+		"client_id": {"admin-cli"}, "username": {"alice"}, "password": {"another-long-pw"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokErr map[string]string
+	json.NewDecoder(resp.Body).Decode(&tokErr)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || tokErr["error"] != "invalid_grant" || tokErr["error_description"] != "Account is not fully set up" {
+		t.Errorf("login with a temporary password: %d %v", resp.StatusCode, tokErr)
+	}
 	var creds []map[string]any
 	e.must(200, "GET", base+"/"+alice+"/credentials", e.admin, nil).json(t, &creds)
 	if len(creds) != 1 || creds[0]["secretData"] != nil || !strings.Contains(fmt.Sprint(creds[0]["credentialData"]), `"algorithm":"pbkdf2-sha256"`) ||
