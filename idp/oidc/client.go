@@ -109,15 +109,69 @@ func (secretHasher) Compare(_ context.Context, stored, given []byte) error {
 
 func (secretHasher) Hash(_ context.Context, data []byte) ([]byte, error) { return data, nil }
 
-// redirectAllowed matches a redirect URI as Keycloak does: exactly, or by a
-// registered pattern ending in "*" matching the prefix.
-func redirectAllowed(registered []string, uri string) bool {
-	for _, r := range registered {
-		if r == uri {
-			return true
+// redirectURIs returns the client's redirect URIs made absolute.
+func (c *Client) redirectURIs(realm *Realm) []string {
+	return c.resolve(realm, c.Settings.RedirectURIs)
+}
+
+// postLogoutURIs resolves post.logout.redirect.uris ("+" = the redirect URIs).
+func (c *Client) postLogoutURIs(realm *Realm) []string {
+	var out []string
+	for _, u := range c.Settings.PostLogoutRedirectURIs {
+		if u == "+" {
+			out = append(out, c.Settings.RedirectURIs...)
+			continue
 		}
-		if strings.HasSuffix(r, "*") && strings.HasPrefix(uri, strings.TrimSuffix(r, "*")) {
+		out = append(out, u)
+	}
+	return c.resolve(realm, out)
+}
+
+// resolve makes "/..." URIs absolute against the client's rootUrl or,
+// as Keycloak does, the server's base URL.
+func (c *Client) resolve(realm *Realm, uris []string) []string {
+	base := strings.TrimSuffix(realm.Issuer, "/realms/"+realm.Row.Name)
+	out := make([]string, 0, len(uris))
+	for _, u := range uris {
+		out = append(out, resolveRelative(c.Settings.RootURL, base, u))
+	}
+	return out
+}
+
+// allowsRedirect reports whether the client may be sent to uri after a login.
+func (c *Client) allowsRedirect(realm *Realm, uri string) bool {
+	return redirectAllowed(c.redirectURIs(realm), uri)
+}
+
+// allowsPostLogoutRedirect reports whether the client may be sent to uri after a logout.
+func (c *Client) allowsPostLogoutRedirect(realm *Realm, uri string) bool {
+	return redirectAllowed(c.postLogoutURIs(realm), uri)
+}
+
+// allowsOrigin reports whether the client's webOrigins admit a browser
+// origin: "*" any, "+" the origins of its redirect URIs, otherwise the same
+// scheme, host and port.
+func (c *Client) allowsOrigin(realm *Realm, raw string) bool {
+	o, reason := parseOrigin(raw)
+	if reason != "" {
+		return false
+	}
+	for _, w := range c.Settings.WebOrigins {
+		switch w {
+		case "*":
 			return true
+		case "+":
+			for _, u := range c.redirectURIs(realm) {
+				if p, reason := parsePattern(u); reason == "" {
+					if po, ok := originOf(p); ok && po == o {
+						return true
+					}
+				}
+			}
+		default:
+			if wo, reason := parseOrigin(w); reason == "" && wo == o {
+				return true
+			}
 		}
 	}
 	return false

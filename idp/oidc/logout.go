@@ -49,7 +49,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, realm *Realm) 
 	if redirect != "" {
 		// Only to a URI the client registered, and never without knowing the client.
 		c, err := loadClient(ctx, p.models, realm, clientID)
-		if err != nil || !redirectAllowed(postLogoutURIs(c), redirect) {
+		if err != nil || !c.allowsPostLogoutRedirect(realm, redirect) {
 			p.errorPage(w, r, realm, http.StatusBadRequest, "invalidRedirectUriMessage", "")
 			return
 		}
@@ -153,19 +153,6 @@ func (p *Provider) logoutCSRFValid(r *http.Request, realm *Realm, tok string) bo
 	return subtle.ConstantTimeCompare([]byte(strClaim(claims, "sid")), []byte(p.cookieSID(r, realm))) == 1
 }
 
-// postLogoutURIs resolves post.logout.redirect.uris ("+" = the redirect URIs).
-func postLogoutURIs(c *Client) []string {
-	var out []string
-	for _, u := range c.Settings.PostLogoutRedirectURIs {
-		if u == "+" {
-			out = append(out, c.Settings.RedirectURIs...)
-			continue
-		}
-		out = append(out, u)
-	}
-	return resolveURIs(c, out)
-}
-
 func withQuery(u, k, v string) string {
 	pu, err := url.Parse(u)
 	if err != nil {
@@ -203,11 +190,9 @@ func (p *Provider) loginStatusInit(w http.ResponseWriter, r *http.Request, realm
 		return
 	}
 	origin := q.Get("origin")
-	for _, o := range webOrigins(c) {
-		if o == "*" || o == origin {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
+	if c.allowsOrigin(realm, origin) {
+		w.WriteHeader(http.StatusNoContent)
+		return
 	}
 	if origin != "" && origin == strings.TrimSuffix(p.BaseURL(r), "/") {
 		w.WriteHeader(http.StatusNoContent)

@@ -1,0 +1,107 @@
+package test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+)
+
+// adminJSON calls the admin API as the bootstrap admin and decodes the answer into out.
+func adminJSON(t *testing.T, s *server, method, path string, body, out any) int {
+	t.Helper()
+	_, tok := postForm(t, s.URL+"/realms/master/protocol/openid-connect/token", url.Values{"grant_type": {"password"},
+		"client_id": {"admin-cli"}, "username": {"admin"}, "password": {"admin-secret-pw"}})
+	var rd bytes.Buffer
+	if body != nil {
+		_ = json.NewEncoder(&rd).Encode(body)
+	}
+	req, err := http.NewRequest(method, s.URL+path, &rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok["access_token"].(string))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		_ = json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+// Issue 9 §2 against the real binary: the spa client registers
+// http://localhost:3000/*, and neither the authorization endpoint (with a
+// live SSO session, which would answer with a code at once) nor the logout
+// endpoint (with no session at all, only an ID token of the attacker's own)
+// sends the browser outside that path.
+func TestRedirectAttacksRefusedAtAuthorizeAndLogout(t *testing.T) {
+	s := seeded(t)
+	var clients []map[string]any
+	adminJSON(t, s, "GET", "/admin/realms/test/clients?clientId=spa", nil, &clients)
+	if len(clients) != 1 {
+		t.Fatalf("spa client: %v", clients)
+	}
+	spa := clients[0]
+	spa["attributes"] = map[string]string{"post.logout.redirect.uris": "+"}
+	if code := adminJSON(t, s, "PUT", "/admin/realms/test/clients/"+spa["id"].(string), spa, nil); code != 204 {
+		t.Fatalf("update spa: %d", code)
+	}
+
+	evil := []string{
+		"http://localhost:3000/../../evil",
+		"http://localhost:3000/%2e%2e/evil",
+		"http://localhost:3000/..%2fevil",
+		"http://localhost:3000/app/..%2F..%2Fevil",
+		"http://localhost:3000/app/%252e%252e/evil",
+		`http://localhost:3000/app\..\evil`,
+		"http://localhost:3000@evil.example/",
+		"http://localhost:3000.evil.example/",
+		"http://localhost:3000/app#@evil.example",
+	}
+	b := newBrowser(t)
+	v := oauth2.GenerateVerifier()
+	chal := oauth2.S256ChallengeFromVerifier(v)
+	action, csrf := loginForm(t, s.URL, b.get(authURL(s.URL, "test", codeQuery("spa", "http://localhost:3000/app", "st-login", "n", chal))))
+	if p := b.post(action, url.Values{"username": {"alice"}, "password": {"alice-pass"}, "csrf_token": {csrf}}); !isRedirect(p.status) {
+		t.Fatalf("login: %d %.300s", p.status, p.body)
+	}
+	for _, ru := range evil {
+		p := b.get(authURL(s.URL, "test", codeQuery("spa", ru, "st-evil", "n", chal)))
+		if p.status != http.StatusBadRequest || p.location != "" || find(p.doc, byID("kc-error-message")) == nil {
+			t.Errorf("authorize redirect_uri %q: %d, Location %q", ru, p.status, p.location)
+		}
+	}
+	// keycloak-js's silent check-sso still gets its answer.
+	q := codeQuery("spa", "http://localhost:3000/silent-check-sso.html", "st-silent", "n", chal)
+	q.Set("prompt", "none")
+	q.Set("response_mode", "fragment")
+	if p := b.get(authURL(s.URL, "test", q)); !isRedirect(p.status) || !strings.HasPrefix(p.location, "http://localhost:3000/silent-check-sso.html#") {
+		t.Errorf("silent check-sso: %d %q", p.status, p.location)
+	}
+
+	_, tok := postForm(t, s.URL+"/realms/test/protocol/openid-connect/token", url.Values{"grant_type": {"password"},
+		"client_id": {"spa"}, "username": {"carol"}, "password": {"carol-pass"}, "scope": {"openid"}})
+	idToken, _ := tok["id_token"].(string)
+	if idToken == "" {
+		t.Fatalf("password grant: %v", tok)
+	}
+	lo := s.URL + "/realms/test/protocol/openid-connect/logout?"
+	for _, ru := range evil {
+		p := newBrowser(t).get(lo + url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {ru}}.Encode())
+		if p.status != http.StatusBadRequest || p.location != "" || find(p.doc, byID("kc-error-message")) == nil {
+			t.Errorf("post_logout_redirect_uri %q: %d, Location %q", ru, p.status, p.location)
+		}
+	}
+	p := newBrowser(t).get(lo + url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {"http://localhost:3000/bye"}, "state": {"s"}}.Encode())
+	if !isRedirect(p.status) || p.location != "http://localhost:3000/bye?state=s" {
+		t.Errorf("legitimate post-logout redirect: %d %q", p.status, p.location)
+	}
+}
