@@ -105,3 +105,83 @@ func TestRedirectAttacksRefusedAtAuthorizeAndLogout(t *testing.T) {
 		t.Errorf("legitimate post-logout redirect: %d %q", p.status, p.location)
 	}
 }
+
+// Issue 9 §4: CORS headers follow the web origins of the client that the
+// request authenticates or names, not those of any client in the realm.
+func TestCORSFollowsTheRequestsClient(t *testing.T) {
+	s := seeded(t)
+	oc := s.URL + "/realms/test/protocol/openid-connect"
+	send := func(method, u, origin string, form url.Values, auth func(*http.Request)) (string, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequest(method, u, strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", origin)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if auth != nil {
+			auth(req)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.Header.Get("Access-Control-Allow-Origin"), body
+	}
+	basic := func(id, secret string) func(*http.Request) {
+		return func(r *http.Request) { r.SetBasicAuth(id, secret) }
+	}
+	const spaOrigin, webappOrigin = "http://localhost:3000", "http://127.0.0.1:9999"
+	pw := func(extra ...string) url.Values {
+		v := url.Values{"grant_type": {"password"}, "username": {"carol"}, "password": {"carol-pass"}, "scope": {"openid"}}
+		for i := 0; i+1 < len(extra); i += 2 {
+			v.Set(extra[i], extra[i+1])
+		}
+		return v
+	}
+
+	// webapp's token requests are not readable from spa's origin, whichever way webapp authenticates.
+	if got, body := send("POST", oc+"/token", spaOrigin, pw(), basic("webapp", "webapp-secret")); got != "" || body["access_token"] == nil {
+		t.Errorf("webapp (Basic) from spa's origin: Allow-Origin %q, %v", got, body["error"])
+	}
+	if got, _ := send("POST", oc+"/token", spaOrigin, pw("client_id", "webapp", "client_secret", "webapp-secret"), nil); got != "" {
+		t.Errorf("webapp (form) from spa's origin: Allow-Origin %q", got)
+	}
+	got, webappTok := send("POST", oc+"/token", webappOrigin, pw(), basic("webapp", "webapp-secret"))
+	if got != webappOrigin {
+		t.Errorf(`webapp from its "+" origin: Allow-Origin %q`, got)
+	}
+	got, spaTok := send("POST", oc+"/token", spaOrigin, pw("client_id", "spa"), nil)
+	if got != spaOrigin {
+		t.Errorf("spa from its origin: Allow-Origin %q", got)
+	}
+	if got, _ := send("POST", oc+"/token", webappOrigin, pw("client_id", "spa"), nil); got != "" {
+		t.Errorf("spa from webapp's origin: Allow-Origin %q", got)
+	}
+	// userinfo: the bearer token's client decides.
+	bearer := func(tok map[string]any) func(*http.Request) {
+		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok["access_token"].(string)) }
+	}
+	if got, _ := send("GET", oc+"/userinfo", spaOrigin, nil, bearer(webappTok)); got != "" {
+		t.Errorf("userinfo with webapp's token from spa's origin: Allow-Origin %q", got)
+	}
+	if got, _ := send("GET", oc+"/userinfo", spaOrigin, nil, bearer(spaTok)); got != spaOrigin {
+		t.Errorf("userinfo with spa's token from its origin: Allow-Origin %q", got)
+	}
+	// A request naming no client gets no CORS answer.
+	if got, _ := send("POST", oc+"/token", spaOrigin, pw(), nil); got != "" {
+		t.Errorf("token request without a client: Allow-Origin %q", got)
+	}
+	// A preflight carries no credentials: an origin some client lists may send.
+	if got, _ := send("OPTIONS", oc+"/token", spaOrigin, nil, nil); got != spaOrigin {
+		t.Errorf("preflight from spa's origin: Allow-Origin %q", got)
+	}
+	if got, _ := send("OPTIONS", oc+"/token", "https://evil.example", nil, nil); got != "" {
+		t.Errorf("preflight from an unknown origin: Allow-Origin %q", got)
+	}
+}
