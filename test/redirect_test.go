@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 )
 
@@ -104,6 +105,59 @@ func TestRedirectAttacksRefusedAtAuthorizeAndLogout(t *testing.T) {
 	if !isRedirect(p.status) || p.location != "http://localhost:3000/bye?state=s" {
 		t.Errorf("legitimate post-logout redirect: %d %q", p.status, p.location)
 	}
+}
+
+// Issue 9 §4, logout CSRF: a page that makes the browser open the logout
+// endpoint with the attacker's own ID token must not end the victim's
+// session without the victim confirming.
+func TestLogoutHintOfAnotherSessionAsksFirst(t *testing.T) {
+	s := seeded(t)
+	const cb = "http://127.0.0.1:9999/cb"
+	victim := newBrowser(t)
+	chal := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
+	action, csrf := loginForm(t, s.URL, victim.get(authURL(s.URL, "test", codeQuery("webapp", cb, "st-victim", "n", chal))))
+	if p := victim.post(action, url.Values{"username": {"alice"}, "password": {"alice-pass"}, "csrf_token": {csrf}}); !isRedirect(p.status) {
+		t.Fatalf("login: %d %.300s", p.status, p.body)
+	}
+	_, tok := postForm(t, s.URL+"/realms/test/protocol/openid-connect/token", url.Values{"grant_type": {"password"},
+		"username": {"carol"}, "password": {"carol-pass"}, "scope": {"openid"}}, "webapp", "webapp-secret")
+	attackerHint, _ := tok["id_token"].(string)
+	if attackerHint == "" {
+		t.Fatalf("password grant: %v", tok)
+	}
+	lo := s.URL + "/realms/test/protocol/openid-connect/logout"
+	confirm := victim.get(lo + "?" + url.Values{"id_token_hint": {attackerHint}, "post_logout_redirect_uri": {cb}}.Encode())
+	form := find(confirm.doc, byID("kc-logout-confirm"))
+	if confirm.status != http.StatusOK || confirm.location != "" || form == nil {
+		t.Fatalf("a foreign id_token_hint: %d %q, want the confirmation page", confirm.status, confirm.location)
+	}
+	if p := victim.get(authURL(s.URL, "test", codeQuery("webapp", cb, "st-still", "n", chal))); !isRedirect(p.status) || !strings.HasPrefix(p.location, cb+"?") {
+		t.Fatalf("the victim's session did not survive the unconfirmed logout: %d %q", p.status, p.location)
+	}
+	// Confirmed with the page's CSRF token, the logout ends the browser's session.
+	fields := url.Values{"confirmLogout": {"Log out"}}
+	var collect func(*html.Node)
+	collect = func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "input" && attr(n, "type") == "hidden" {
+			fields.Set(attr(n, "name"), attr(n, "value"))
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			collect(c)
+		}
+	}
+	collect(form)
+	forged := url.Values{}
+	for k, v := range fields {
+		forged[k] = v
+	}
+	forged.Set("csrf_token", "forged")
+	if p := victim.post(lo, forged); p.status != http.StatusForbidden || p.location != "" {
+		t.Errorf("confirmation with a forged CSRF token: %d %q", p.status, p.location)
+	}
+	if p := victim.post(lo, fields); !isRedirect(p.status) || p.location != cb {
+		t.Fatalf("confirmed logout: %d %q %.200s", p.status, p.location, p.body)
+	}
+	loginForm(t, s.URL, victim.get(authURL(s.URL, "test", codeQuery("webapp", cb, "st-after", "n", chal))))
 }
 
 // Issue 9 §4: CORS headers follow the web origins of the client that the

@@ -54,26 +54,30 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, realm *Realm) 
 			return
 		}
 	}
-	confirmed := r.Method == http.MethodPost && f.Get("confirmLogout") != "" && p.logoutCSRFValid(r, realm, f.Get("csrf_token"))
-	if hintSID == "" && !confirmed {
+	browserSID := p.cookieSID(r, realm)
+	confirmed := r.Method == http.MethodPost && f.Get("confirmLogout") != "" && p.logoutCSRFValid(realm, browserSID, f.Get("csrf_token"))
+	// Anyone can hold an ID token of their own session: one naming another
+	// session than the browser's must not end the browser's unasked.
+	foreign := hintSID != "" && browserSID != "" && hintSID != browserSID
+	if (hintSID == "" || foreign) && !confirmed {
 		if r.Method == http.MethodPost && f.Get("confirmLogout") != "" {
 			p.errorPage(w, r, realm, http.StatusForbidden, "invalidRequestMessage", "")
 			return
 		}
 		hidden := map[string]string{}
-		for _, k := range []string{"client_id", "post_logout_redirect_uri", "state", "ui_locales"} {
+		for _, k := range []string{"client_id", "id_token_hint", "post_logout_redirect_uri", "state", "ui_locales"} {
 			if v := f.Get(k); v != "" {
 				hidden[k] = v
 			}
 		}
 		p.render(w, http.StatusOK, templates.LogoutConfirm(templates.LogoutConfirmView{
 			Page: p.page(r, realm), FormAction: p.realmPath(r, realm) + "protocol/openid-connect/logout",
-			CSRFToken: p.logoutCSRF(r, realm), Hidden: hidden,
+			CSRFToken: p.logoutCSRF(realm, browserSID), Hidden: hidden,
 		}))
 		return
 	}
 	// End the browser's session (and the hinted one, if it is another).
-	for _, sid := range uniqueNonEmpty(p.cookieSID(r, realm), hintSID) {
+	for _, sid := range uniqueNonEmpty(browserSID, hintSID) {
 		if err := p.st.DeleteSession(ctx, realm.Row.ID, sid); err != nil && !errors.Is(err, store.ErrNotFound) {
 			p.log.ErrorContext(ctx, "logout", "err", err)
 			p.errorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage", "")
@@ -135,9 +139,9 @@ func (p *Provider) cookieSID(r *http.Request, realm *Realm) string {
 
 // logoutCSRF is a short-lived token bound to the browser's session: a
 // signed claim of the sid (or "anonymous"), verified statelessly.
-func (p *Provider) logoutCSRF(r *http.Request, realm *Realm) string {
+func (p *Provider) logoutCSRF(realm *Realm, browserSID string) string {
 	tok, _, err := sign(realm.keys.hmac, map[string]any{
-		"typ": "logout-csrf", "sid": p.cookieSID(r, realm), "exp": now().Add(realm.Settings.AccessCodeLifespanLogin).Unix(),
+		"typ": "logout-csrf", "sid": browserSID, "exp": now().Add(realm.Settings.AccessCodeLifespanLogin).Unix(),
 	})
 	if err != nil {
 		return ""
@@ -145,12 +149,12 @@ func (p *Provider) logoutCSRF(r *http.Request, realm *Realm) string {
 	return tok
 }
 
-func (p *Provider) logoutCSRFValid(r *http.Request, realm *Realm, tok string) bool {
+func (p *Provider) logoutCSRFValid(realm *Realm, browserSID, tok string) bool {
 	claims, err := verify(realm.keys, tok, algHS512, now())
 	if err != nil || strClaim(claims, "typ") != "logout-csrf" {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(strClaim(claims, "sid")), []byte(p.cookieSID(r, realm))) == 1
+	return subtle.ConstantTimeCompare([]byte(strClaim(claims, "sid")), []byte(browserSID)) == 1
 }
 
 func withQuery(u, k, v string) string {
