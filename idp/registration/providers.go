@@ -2,15 +2,19 @@ package registration
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/rep"
 )
 
@@ -269,13 +273,15 @@ func (oidcProvider) encode(c rep.Client, out response) any {
 
 // ---- validation
 
-// validateClient checks the protocol mappers a registered client brings
-// (base: what it had before an update, which an admin may have added) and
-// the URIs it may be sent to:
-// redirect and post-logout redirect URIs must be absolute, without a
-// fragment or wildcard, and https, except http on a loopback host and
-// private-use schemes of native apps (RFC 8252 §7.1, "com.example.app:/cb").
-func validateClient(c, base *rep.Client) error {
+// validateClient applies the registration policies to a client being
+// registered or updated (base: what it had before an update, which an
+// admin may have set and the registrant may send back unchanged): allowed
+// protocol mappers, no web origin "*", no lifespan beyond the realm's
+// (rs), and the URIs it may be sent to. Redirect and post-logout redirect
+// URIs must be absolute, without a fragment or wildcard, and https, except
+// http on a loopback host and private-use schemes of native apps (RFC 8252
+// §7.1, "com.example.app:/cb"); then oidc.ValidateClient's rules apply.
+func validateClient(c, base *rep.Client, rs rep.RealmSettings) error {
 	had := func(m rep.ProtocolMapper) bool {
 		return base != nil && slices.ContainsFunc(base.ProtocolMappers, func(b rep.ProtocolMapper) bool { return b.ProtocolMapper == m.ProtocolMapper })
 	}
@@ -289,8 +295,11 @@ func validateClient(c, base *rep.Client) error {
 			return &regError{http.StatusBadRequest, "invalid_redirect_uri", "Invalid redirect_uri " + strconv.Quote(u) + ": " + err}
 		}
 	}
-	if v := c.Attributes[attrPostLogout]; v != "" && v != "+" {
+	if v := c.Attributes[attrPostLogout]; v != "" {
 		for _, u := range strings.Split(v, "##") {
+			if u == "+" {
+				continue
+			}
 			if err := checkRedirect(u); err != "" {
 				return &regError{http.StatusBadRequest, "invalid_client_metadata", "Invalid post_logout_redirect_uri " + strconv.Quote(u) + ": " + err}
 			}
@@ -302,6 +311,47 @@ func validateClient(c, base *rep.Client) error {
 		}
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && !(p.Scheme == "http" && loopback(p.Hostname()))) {
 			return invalidMetadata("Invalid URI " + strconv.Quote(u) + ": must be https (http only on loopback)")
+		}
+	}
+	if err := oidc.ValidateClient(c); err != nil {
+		var ue *oidc.URIError
+		if errors.As(err, &ue) && ue.Field == "redirectUris" {
+			return &regError{http.StatusBadRequest, "invalid_redirect_uri", err.Error()}
+		}
+		return invalidMetadata(err.Error())
+	}
+	// "*" would let every web page read this client's token responses.
+	if slices.Contains(c.WebOrigins, "*") && (base == nil || !slices.Contains(base.WebOrigins, "*")) {
+		return invalidMetadata(`Web origin "*" is not allowed for a registered client`)
+	}
+	return checkLifespans(c, base, rs)
+}
+
+// lifespanAttrs are the client attributes that stretch tokens or sessions
+// (Keycloak's names), with the realm setting each may not exceed.
+var lifespanAttrs = []struct {
+	attr  string
+	limit func(rep.RealmSettings) time.Duration
+}{
+	{"access.token.lifespan", func(rs rep.RealmSettings) time.Duration { return rs.AccessTokenLifespan }},
+	{"client.session.idle.timeout", func(rs rep.RealmSettings) time.Duration { return rs.SSOSessionIdleTimeout }},
+	{"client.session.max.lifespan", func(rs rep.RealmSettings) time.Duration { return rs.SSOSessionMaxLifespan }},
+	{"client.offline.session.idle.timeout", func(rs rep.RealmSettings) time.Duration { return rs.OfflineSessionIdleTimeout }},
+	{"client.offline.session.max.lifespan", func(rs rep.RealmSettings) time.Duration { return rs.OfflineSessionMaxLifespan }},
+}
+
+// checkLifespans refuses lifespan attributes beyond the realm's ("-1" is
+// "never expires" to Keycloak) unless an admin set them before.
+func checkLifespans(c, base *rep.Client, rs rep.RealmSettings) error {
+	for _, l := range lifespanAttrs {
+		v := c.Attributes[l.attr]
+		if v == "" || (base != nil && base.Attributes[l.attr] == v) {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		most := int64(l.limit(rs) / time.Second)
+		if err != nil || n < 0 || n > most {
+			return invalidMetadata(fmt.Sprintf("Attribute %s must be a number of seconds from 0 to the realm's %d", l.attr, most))
 		}
 	}
 	return nil

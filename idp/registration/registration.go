@@ -9,7 +9,10 @@
 // realm-management's create-client or manage-clients, or, when the realm
 // has a `trusted-hosts` anonymous registration policy listing the caller,
 // nothing. Registration access tokens are opaque, stored as their SHA-256,
-// compared in constant time, and rotated on every update.
+// compared in constant time, and rotated on every update. An update is held
+// to the policies of its registration (anonymous: trusted hosts, full scope
+// disabled; every registrant: allowed protocol mappers, safe URIs, no web
+// origin "*", no lifespan beyond the realm's).
 package registration
 
 import (
@@ -82,6 +85,31 @@ func NewToken() (token, hash string, err error) {
 func HashToken(token string) string {
 	h := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(h[:])
+}
+
+// authenticatedPrefix marks the registration access tokens of clients
+// registered with an initial access token or a bearer token. Keycloak
+// carries this in its token's registration_auth claim; the prefix is
+// covered by the stored hash, so it cannot be added to a token. Tokens
+// without it, including those issued before it existed, get the
+// anonymous policies.
+const authenticatedPrefix = "auth."
+
+// newRegistrationToken returns a registration access token remembering
+// how its client was registered, and the token's hash.
+func newRegistrationToken(anonymous bool) (token, hash string, err error) {
+	token, _, err = NewToken()
+	if err != nil {
+		return "", "", err
+	}
+	if !anonymous {
+		token = authenticatedPrefix + token
+	}
+	return token, HashToken(token), nil
+}
+
+func registeredAnonymously(token string) bool {
+	return !strings.HasPrefix(token, authenticatedPrefix)
 }
 
 // provider converts between a registration format and ClientRepresentation.
@@ -205,7 +233,7 @@ func (a *API) create(q *req) error {
 	if err != nil {
 		return err
 	}
-	if err := validateClient(&c, nil); err != nil {
+	if err := validateClient(&c, nil, q.realm.Settings); err != nil {
 		return err
 	}
 	use, anonymous, err := a.authorizeCreate(q)
@@ -219,7 +247,7 @@ func (a *API) create(q *req) error {
 		c.ClientID = newUUID()
 	}
 	c.ID = ""
-	token, hash, err := NewToken()
+	token, hash, err := newRegistrationToken(anonymous)
 	if err != nil {
 		return err
 	}
@@ -382,6 +410,14 @@ func (a *API) update(q *req) error {
 	if err != nil {
 		return err
 	}
+	// The policies that admitted the registration hold for its updates,
+	// as Keycloak's beforeUpdate hooks do.
+	anonymous := registeredAnonymously(bearer(q.r))
+	if anonymous {
+		if err := a.anonymousAllowed(q); err != nil {
+			return err
+		}
+	}
 	data, err := q.body()
 	if err != nil {
 		return err
@@ -397,8 +433,12 @@ func (a *API) update(q *req) error {
 	if c.ClientID != "" && c.ClientID != row.ClientID {
 		return &regError{http.StatusBadRequest, "invalid_client_metadata", "Client Identifier modified"}
 	}
-	if err := validateClient(&c, &cur); err != nil {
+	if err := validateClient(&c, &cur, q.realm.Settings); err != nil {
 		return err
+	}
+	if anonymous && boolVal(c.FullScopeAllowed) && !boolVal(cur.FullScopeAllowed) {
+		return &regError{http.StatusForbidden, "insufficient_scope",
+			"Policy 'Full Scope Disabled' rejected request to client-registration service. Details: Not permitted to enable fullScopeAllowed"}
 	}
 	c.ID, c.ClientID, c.RegistrationAccessToken = row.ID, row.ClientID, ""
 	if boolVal(c.PublicClient) {
@@ -408,7 +448,7 @@ func (a *API) update(q *req) error {
 			return err
 		}
 	}
-	token, hash, err := NewToken()
+	token, hash, err := newRegistrationToken(anonymous)
 	if err != nil {
 		return err
 	}
