@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,11 @@ import (
 // Config configures a Server.
 type Config struct {
 	Hostname     string // public base URL; "" = from the request
-	ProxyHeaders bool   // trust X-Forwarded-*
-	Logger       *slog.Logger
+	ProxyHeaders bool   // read X-Forwarded-* (--proxy-headers xforwarded)
+	// TrustedProxies are the peers whose forwarded headers count
+	// (--proxy-trusted-addresses); empty = every peer.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
 	// DBKey, when set, encrypts realm signing keys at rest (--db-key).
 	DBKey string
 	// HashWorkers bounds concurrent password hashing (0 = GOMAXPROCS);
@@ -50,6 +54,7 @@ type Server struct {
 	handler http.Handler
 	ready   atomic.Bool
 	reg     *prometheus.Registry
+	mgmt    http.Handler
 }
 
 // NewServer wires the provider over st.
@@ -66,7 +71,10 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	s.limiter = password.NewLimiter(workers, queue)
 	s.authn = authn.New(st, s.limiter, cfg.Logger)
 	var err error
-	s.oidc, err = oidc.New(st, s.authn, oidc.Options{Hostname: cfg.Hostname, ProxyHeaders: cfg.ProxyHeaders, Logger: cfg.Logger, DBKey: cfg.DBKey})
+	// ProxyHeaders is always on for the provider: the middleware has already
+	// decided scheme, host and client address (requestOrigin) and rewritten
+	// the request to say exactly that, X-Forwarded-Proto included.
+	s.oidc, err = oidc.New(st, s.authn, oidc.Options{Hostname: cfg.Hostname, ProxyHeaders: true, Logger: cfg.Logger, DBKey: cfg.DBKey})
 	if err != nil {
 		return nil, err
 	}
@@ -74,20 +82,35 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	s.oidc.Register(mux)
 	admin.New(st, s.oidc, s.limiter, cfg.Logger).Register(mux)
 	registration.New(st, s.oidc, s.limiter, cfg.Logger).Register(mux)
+	mux.Handle("GET /resources/", templates.StaticHandler())
+	s.health(mux)
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.handler = s.middleware(mux)
+
+	// Metrics name routes and show traffic, so they are served only on the
+	// management handler (--metrics-addr), as Keycloak serves them on its
+	// management port; health is on both, where deployments probe it.
+	mgmt := http.NewServeMux()
+	s.health(mgmt)
+	mgmt.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.mgmt = mgmt
+	return s, nil
+}
+
+func (s *Server) health(mux *http.ServeMux) {
 	mux.HandleFunc("GET /health/live", func(w http.ResponseWriter, _ *http.Request) {
 		writeHealth(w, true)
 	})
-	mux.Handle("GET /resources/", templates.StaticHandler())
 	mux.HandleFunc("GET /health/ready", s.readyz)
 	mux.HandleFunc("GET /health", s.readyz)
-	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-	s.handler = s.middleware(mux)
-	return s, nil
 }
 
 // Handler is the server's root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// ManagementHandler serves /metrics and /health/* for the management
+// listener (--metrics-addr).
+func (s *Server) ManagementHandler() http.Handler { return s.mgmt }
 
 // CheckKeys opens every stored realm key and loads the master realm's
 // (creating them on a first start), so that a missing or wrong --db-key, or
@@ -175,10 +198,12 @@ func (s *Server) sweep(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// middleware adds the legacy /auth prefix (Keycloak <= 16 and many old
-// StackState configs), request metrics, panic recovery and access logs.
-// Logs carry method, path and status, never query strings or bodies: they
-// can hold codes, tokens and passwords.
+// middleware decides where each request comes from (requestOrigin) and
+// rewrites it to say so, enforces the realms' sslRequired, adds HSTS on
+// https, the legacy /auth prefix (Keycloak <= 16 and many old StackState
+// configs), request metrics, panic recovery and access logs. Logs carry
+// method, path, status and client address, never query strings or bodies:
+// they can hold codes, tokens and passwords.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "keygate_http_requests_total", Help: "HTTP requests by route pattern and status.",
@@ -190,11 +215,18 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	s.reg.MustRegister(reqs, dur)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		if p := r.URL.Path; p == "/auth" || strings.HasPrefix(p, "/auth/") {
-			r2 := r.Clone(oidc.WithPathPrefix(r.Context(), "/auth"))
-			r2.URL.Path = strings.TrimPrefix(p, "/auth")
-			r2.URL.RawPath = ""
-			r = r2
+		o := requestOrigin(r, s.cfg.ProxyHeaders, s.cfg.TrustedProxies)
+		ctx := r.Context()
+		p := r.URL.Path
+		legacy := p == "/auth" || strings.HasPrefix(p, "/auth/")
+		if legacy {
+			ctx = oidc.WithPathPrefix(ctx, "/auth")
+		}
+		r = r.Clone(ctx)
+		applyOrigin(r, o)
+		if legacy {
+			r.URL.Path = strings.TrimPrefix(p, "/auth")
+			r.URL.RawPath = ""
 		}
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		defer func() {
@@ -210,10 +242,17 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			}
 			reqs.WithLabelValues(route, fmt.Sprint(sw.code)).Inc()
 			dur.WithLabelValues(route).Observe(time.Since(start).Seconds())
-			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.code, "ms", time.Since(start).Milliseconds())
+			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.code, "ip", o.ip, "ms", time.Since(start).Milliseconds())
 		}()
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Referrer-Policy", "no-referrer")
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		if o.scheme == "https" {
+			h.Set("Strict-Transport-Security", hstsValue)
+		}
+		if s.checkSSL(sw, r, o) {
+			return
+		}
 		next.ServeHTTP(sw, r)
 	})
 }

@@ -34,7 +34,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	selfSigned := fs.Bool("https-self-signed", false, "serve HTTPS with a generated ECDSA P-384 certificate valid 90 days")
 	db := fs.String("db", defaultDB, "store: sqlite:PATH or postgres://...")
 	hostname := fs.String("hostname", "", "public base URL used in issuers and redirects (default: from each request)")
-	proxyHeaders := fs.String("proxy-headers", "", `"xforwarded" trusts X-Forwarded-* from a reverse proxy`)
+	proxyHeaders := fs.String("proxy-headers", "", `"xforwarded" reads X-Forwarded-Proto, -Host and -For from a reverse proxy`)
+	trustedProxies := fs.String("proxy-trusted-addresses", "", "comma-separated IPs and CIDRs of the proxies whose forwarded headers count (default: every peer)")
+	metricsAddr := fs.String("metrics-addr", "", `management listener for /metrics and /health/* (e.g. 127.0.0.1:9000); "" = no metrics`)
 	var importRealms stringList
 	fs.Var(&importRealms, "import-realm", "import a Keycloak realm export at start, unless the realm exists (repeatable)")
 	dbKey := fs.String("db-key", "", "encrypt realm signing keys in the database with this secret (16+ characters; prefer the KEYGATE_DB_KEY variable, a flag shows in ps)")
@@ -49,6 +51,16 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if *proxyHeaders != "" && *proxyHeaders != "xforwarded" {
 		return usageError{fmt.Sprintf("--proxy-headers %q: want xforwarded", *proxyHeaders)}
+	}
+	trusted, err := idp.ParseTrustedAddresses(*trustedProxies)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if len(trusted) > 0 && *proxyHeaders == "" {
+		return usageError{"--proxy-trusted-addresses needs --proxy-headers xforwarded"}
+	}
+	if *proxyHeaders != "" && len(trusted) == 0 {
+		log.Warn("--proxy-headers is set without --proxy-trusted-addresses: X-Forwarded-* headers are trusted from every peer, so any client that reaches keygate directly can choose its address, scheme and host; list your proxies in --proxy-trusted-addresses")
 	}
 	if *httpAddr == "" && *httpsAddr == "" {
 		return usageError{"both --http-addr and --https-addr are off: nothing to serve"}
@@ -69,7 +81,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if *dbKey == "" {
 		log.Warn(`--db-key is not set: realm signing keys are stored unencrypted in the database; set KEYGATE_DB_KEY (16+ characters) and run "keygate keys seal" once`)
 	}
-	srv, err := idp.NewServer(st, idp.Config{Hostname: *hostname, ProxyHeaders: *proxyHeaders == "xforwarded", Logger: log, DBKey: *dbKey})
+	srv, err := idp.NewServer(st, idp.Config{Hostname: *hostname, ProxyHeaders: *proxyHeaders == "xforwarded", TrustedProxies: trusted, Logger: log, DBKey: *dbKey})
 	if err != nil {
 		return err
 	}
@@ -100,27 +112,36 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	defer cancel()
 	go srv.Housekeeping(hctx, time.Minute)
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	var servers []*http.Server
-	listen := func(addr string, tc *tls.Config) error {
+	serve := func(addr string, h http.Handler, tc *tls.Config) (net.Listener, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		hs := &http.Server{
-			Handler: srv.Handler(), TLSConfig: tc,
+			Handler: h, TLSConfig: tc,
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 			MaxHeaderBytes: 64 << 10,
 		}
 		servers = append(servers, hs)
+		if tc != nil {
+			ln = tls.NewListener(ln, tc)
+		}
+		go func() { errc <- hs.Serve(ln) }()
+		return ln, nil
+	}
+	listen := func(addr string, tc *tls.Config) error {
+		ln, err := serve(addr, srv.Handler(), tc)
+		if err != nil {
+			return err
+		}
 		scheme := "http"
 		if tc != nil {
 			scheme = "https"
-			ln = tls.NewListener(ln, tc)
 		}
 		log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme)
-		go func() { errc <- hs.Serve(ln) }()
 		return nil
 	}
 	if *httpAddr != "" {
@@ -132,6 +153,13 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		if err := listen(*httpsAddr, tlsCfg); err != nil {
 			return err
 		}
+	}
+	if *metricsAddr != "" {
+		ln, err := serve(*metricsAddr, srv.ManagementHandler(), nil)
+		if err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		log.Info("management listener", "addr", ln.Addr().String(), "serves", "/metrics /health/*")
 	}
 	log.Info("keygate ready", "version", buildVersion(), "db", redactDSN(*db), "startup_ms", time.Since(start).Milliseconds())
 	srv.SetReady()
