@@ -232,3 +232,50 @@ func TestMetricsAddr(t *testing.T) {
 		t.Errorf("the management listener serves realms: %d", code)
 	}
 }
+
+// TestForwardedClientAddressAgrees: behind a trusted proxy, the client
+// address is the nearest X-Forwarded-For hop no trusted proxy vouches for
+// (not the leftmost entry, which the client writes), and brute-force
+// records, sslRequired and the access log all use that same address.
+func TestForwardedClientAddressAgrees(t *testing.T) {
+	env := []string{"KC_BOOTSTRAP_ADMIN_USERNAME=admin", "KC_BOOTSTRAP_ADMIN_PASSWORD=admin-secret-pw"}
+	s := startServer(t, "", env, "--import-realm", "testdata/realm-test.json", "--proxy-headers", "xforwarded",
+		"--proxy-trusted-addresses", "127.0.0.1")
+	// The client claims to be 10.9.9.9; the proxy (127.0.0.1) appended the
+	// address it saw, 198.51.100.23.
+	hdr := map[string]string{"X-Forwarded-For": "10.9.9.9, 198.51.100.23"}
+	wrong := url.Values{"grant_type": {"password"}, "username": {"carol"}, "password": {"wrong"}, "client_id": {"webapp"}, "client_secret": {"webapp-secret"}}
+	if code, _, body := fetch(t, nil, "POST", s.URL+"/realms/test/protocol/openid-connect/token", wrong, hdr); code != 403 || body != httpsRequiredJSON {
+		t.Errorf("public client over http: %d %s, want HTTPS required", code, body)
+	}
+	hdr["X-Forwarded-Proto"] = "https"
+	if code, _, body := fetch(t, nil, "POST", s.URL+"/realms/test/protocol/openid-connect/token", wrong, hdr); code != 401 {
+		t.Fatalf("wrong password over https: %d %s", code, body)
+	}
+	if !strings.Contains(s.logs.String(), "ip=198.51.100.23") {
+		t.Errorf("the access log does not show the client address:\n%s", lastLines(s.logs.String(), 5))
+	}
+
+	code, _, body := fetch(t, nil, "POST", s.URL+"/realms/master/protocol/openid-connect/token",
+		url.Values{"grant_type": {"password"}, "client_id": {"admin-cli"}, "username": {"admin"}, "password": {"admin-secret-pw"}}, nil)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &tok) != nil {
+		t.Fatalf("admin login: %d %s", code, body)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + tok.AccessToken}
+	_, _, body = fetch(t, nil, "GET", s.URL+"/admin/realms/test/users?username=carol&exact=true", nil, auth)
+	var users []struct{ ID string }
+	if json.Unmarshal([]byte(body), &users) != nil || len(users) != 1 {
+		t.Fatalf("carol: %s", body)
+	}
+	_, _, body = fetch(t, nil, "GET", s.URL+"/admin/realms/test/attack-detection/brute-force/users/"+users[0].ID, nil, auth)
+	var bf struct {
+		NumFailures   int
+		LastIPFailure string
+	}
+	if err := json.Unmarshal([]byte(body), &bf); err != nil || bf.NumFailures != 1 || bf.LastIPFailure != "198.51.100.23" {
+		t.Errorf("brute-force record: %s, want one failure from 198.51.100.23", body)
+	}
+}
