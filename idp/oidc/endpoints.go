@@ -285,8 +285,15 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "Malformed request body"})
 		return
 	}
-	if _, err := p.oauth.AuthenticateClient(ctx, r, r.PostForm); err != nil {
+	client, err := p.oauth.AuthenticateClient(ctx, r, r.PostForm)
+	if err != nil {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "Authentication failed."})
+		return
+	}
+	if client.IsPublic() {
+		// Keycloak's TokenIntrospectionEndpoint: only confidential clients,
+		// whose identity was proven, may learn what a token carries.
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "invalid_request", "error_description": "Client not allowed."})
 		return
 	}
 	token := r.PostForm.Get("token")
@@ -311,7 +318,9 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 	} else {
 		req, err = st.GetRefreshTokenSession(WithRealm(ctx, realm), signatureOf(token), nil)
 	}
-	if err != nil {
+	if err != nil || (kind == store.KindRefresh && req.GetClient().GetID() != client.GetID()) {
+		// A refresh token is its client's secret: to any other client it
+		// is as good as unknown.
 		writeJSON(w, http.StatusOK, inactive)
 		return
 	}

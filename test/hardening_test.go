@@ -1,0 +1,111 @@
+package test
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// The tests here cover the OIDC findings of the external review (issue 9):
+// required actions, introspection rules, remember-me, the form_post page and
+// terse error descriptions. Each runs its own realm, written inline, so it
+// states exactly the settings it depends on.
+
+const hardCB = "http://127.0.0.1:9999/cb"
+
+// hardRealm is realm "hard": rememberMe off (the default), one-second
+// authorization codes, a confidential client "app" (every grant), a second
+// confidential client "app2", a public client "pub", a service-account
+// client "svc" whose service account has a pending required action, and
+// users with and without pending actions.
+const hardRealm = `{"realm":"hard","enabled":true,"accessCodeLifespan":1,
+	"clients":[
+		{"clientId":"app","secret":"app-secret","directAccessGrantsEnabled":true,"serviceAccountsEnabled":true,
+			"standardFlowEnabled":true,"redirectUris":["` + hardCB + `"]},
+		{"clientId":"app2","secret":"app2-secret","directAccessGrantsEnabled":true,"standardFlowEnabled":true,
+			"redirectUris":["` + hardCB + `"]},
+		{"clientId":"pub","publicClient":true,"directAccessGrantsEnabled":true,"redirectUris":["` + hardCB + `"]},
+		{"clientId":"svc","secret":"svc-secret","serviceAccountsEnabled":true}],
+	"users":[
+		{"username":"ok","enabled":true,"credentials":[{"type":"password","value":"ok-pass"}]},
+		{"username":"temp","enabled":true,"credentials":[{"type":"password","value":"temp-pass","temporary":true}]},
+		{"username":"verify","enabled":true,"requiredActions":["VERIFY_EMAIL"],
+			"credentials":[{"type":"password","value":"verify-pass"}]},
+		{"username":"service-account-svc","enabled":true,"serviceAccountClientId":"svc","requiredActions":["CONFIGURE_TOTP"]}]}`
+
+// rememberRealm is realm "remember", the same login with Remember Me on.
+const rememberRealm = `{"realm":"remember","enabled":true,"rememberMe":true,
+	"clients":[{"clientId":"app","secret":"app-secret","standardFlowEnabled":true,"redirectUris":["` + hardCB + `"]}],
+	"users":[{"username":"ok","enabled":true,"credentials":[{"type":"password","value":"ok-pass"}]}]}`
+
+func hardServer(t *testing.T) *server {
+	t.Helper()
+	dir := t.TempDir()
+	var args []string
+	for name, body := range map[string]string{"hard.json": hardRealm, "remember.json": rememberRealm} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--import-realm", p)
+	}
+	return startServer(t, "", []string{"KC_BOOTSTRAP_ADMIN_USERNAME=admin", "KC_BOOTSTRAP_ADMIN_PASSWORD=admin-secret-pw"}, args...)
+}
+
+func (s *server) oc(realm string) string {
+	return s.URL + "/realms/" + realm + "/protocol/openid-connect"
+}
+
+func wantOAuthError(t *testing.T, what string, code int, body map[string]any, status int, errCode, desc string) {
+	t.Helper()
+	if code != status || body["error"] != errCode || body["error_description"] != desc {
+		t.Errorf("%s: %d %v; want %d {error:%s error_description:%q}", what, code, body, status, errCode, desc)
+	}
+	if body["access_token"] != nil || body["refresh_token"] != nil {
+		t.Errorf("%s: an error answer carries a token", what)
+	}
+}
+
+// TestIntrospectionClientRules: public clients may not introspect
+// (Keycloak: 403 invalid_request "Client not allowed."), and a refresh token
+// is active only to the client it was issued to. Access tokens stay
+// introspectable by any confidential client of the realm, as in Keycloak.
+func TestIntrospectionClientRules(t *testing.T) {
+	s := hardServer(t)
+	oc := s.oc("hard")
+	code, pubTok := postForm(t, oc+"/token", url.Values{"grant_type": {"password"}, "client_id": {"pub"}, "username": {"ok"}, "password": {"ok-pass"}})
+	if code != 200 {
+		t.Fatalf("public client login: %d %v", code, pubTok)
+	}
+	code, body := postForm(t, oc+"/token/introspect", url.Values{"client_id": {"pub"}, "token": {pubTok["access_token"].(string)}})
+	if code != 403 || body["error"] != "invalid_request" || body["error_description"] != "Client not allowed." || body["active"] != nil {
+		t.Errorf("public client introspects: %d %v", code, body)
+	}
+
+	code, tok := postForm(t, oc+"/token", url.Values{"grant_type": {"password"}, "username": {"ok"}, "password": {"ok-pass"}}, "app", "app-secret")
+	if code != 200 {
+		t.Fatalf("login: %d %v", code, tok)
+	}
+	rt, at := tok["refresh_token"].(string), tok["access_token"].(string)
+	introspect := func(token, client, secret string) map[string]any {
+		t.Helper()
+		code, body := postForm(t, oc+"/token/introspect", url.Values{"token": {token}}, client, secret)
+		if code != 200 {
+			t.Errorf("introspect as %s: %d %v", client, code, body)
+		}
+		return body
+	}
+	if body := introspect(rt, "app", "app-secret"); body["active"] != true {
+		t.Errorf("own refresh token: %v", body)
+	}
+	if body := introspect(rt, "app2", "app2-secret"); body["active"] != false || len(body) != 1 {
+		t.Errorf("another client's refresh token: %v; want only active:false", body)
+	}
+	if body := introspect(pubTok["refresh_token"].(string), "app", "app-secret"); body["active"] != false || len(body) != 1 {
+		t.Errorf("the public client's refresh token, to app: %v; want only active:false", body)
+	}
+	if body := introspect(at, "app2", "app2-secret"); body["active"] != true {
+		t.Errorf("another client's access token: %v", body)
+	}
+}
