@@ -1,10 +1,15 @@
 package test
 
 import (
+	"context"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"golang.org/x/oauth2"
 )
 
 // The tests here cover the OIDC findings of the external review (issue 9):
@@ -107,5 +112,81 @@ func TestIntrospectionClientRules(t *testing.T) {
 	}
 	if body := introspect(at, "app2", "app2-secret"); body["active"] != true {
 		t.Errorf("another client's access token: %v", body)
+	}
+}
+
+// browserLogin runs the login form for client app of realm and returns the
+// form's answer.
+func browserLogin(t *testing.T, b *browser, s *server, realm string, q url.Values, form url.Values) page {
+	t.Helper()
+	action, csrf := loginForm(t, s.URL, b.get(authURL(s.URL, realm, q)))
+	form.Set("csrf_token", csrf)
+	return b.post(action, form)
+}
+
+// TestRememberMeNeedsRealmSetting: rememberMe=on posted to a realm with
+// Remember Me off gives an ordinary browser session (no persistent cookie,
+// no remember-me session); where the realm allows it, it is honoured.
+func TestRememberMeNeedsRealmSetting(t *testing.T) {
+	s := hardServer(t)
+	login := func(realm string) (page, *http.Response) {
+		t.Helper()
+		b := newBrowser(t)
+		chal := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
+		form := b.get(authURL(s.URL, realm, codeQuery("app", hardCB, "st", "n", chal)))
+		action, csrf := loginForm(t, s.URL, form)
+		req, _ := http.NewRequest("POST", action, strings.NewReader(url.Values{"username": {"ok"}, "password": {"ok-pass"},
+			"rememberMe": {"on"}, "csrf_token": {csrf}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if !isRedirect(resp.StatusCode) {
+			t.Fatalf("%s login: %d", realm, resp.StatusCode)
+		}
+		return form, resp
+	}
+	identity := func(resp *http.Response) *http.Cookie {
+		for _, c := range resp.Cookies() {
+			if c.Name == "KEYCLOAK_IDENTITY" {
+				return c
+			}
+		}
+		t.Fatal("no KEYCLOAK_IDENTITY cookie")
+		return nil
+	}
+	remembered := func(realm string) bool {
+		t.Helper()
+		st := openDB(t, s.DB)
+		u := lookupUser(t, st, realm, "ok")
+		ss, err := st.ListUserSessions(context.Background(), u.RealmID, u.ID)
+		if err != nil || len(ss) != 1 {
+			t.Fatalf("%s sessions: %v %v", realm, ss, err)
+		}
+		return ss[0].RememberMe
+	}
+
+	form, resp := login("hard")
+	if c := identity(resp); c.MaxAge != 0 || !c.Expires.IsZero() {
+		t.Errorf("realm without Remember Me: persistent SSO cookie (Max-Age %d, Expires %v)", c.MaxAge, c.Expires)
+	}
+	if remembered("hard") {
+		t.Error("realm without Remember Me: the session is a remember-me session")
+	}
+	if find(form.doc, byName("rememberMe")) != nil {
+		t.Error("realm without Remember Me shows the checkbox")
+	}
+
+	form, resp = login("remember")
+	if c := identity(resp); c.MaxAge <= 0 {
+		t.Errorf("realm with Remember Me: SSO cookie Max-Age %d", c.MaxAge)
+	}
+	if !remembered("remember") {
+		t.Error("realm with Remember Me: rememberMe=on ignored")
+	}
+	if find(form.doc, byName("rememberMe")) == nil {
+		t.Error("realm with Remember Me shows no checkbox")
 	}
 }

@@ -162,6 +162,8 @@ func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, realm *Re
 	v := templates.LoginView{
 		Page: p.page(r, realm), FormAction: action, CSRFToken: csrf, Username: username,
 		LoginWithEmail: realm.Settings.LoginWithEmailAllowed, ClientName: c.Settings.Name,
+		RememberMe:        realm.Settings.RememberMe,
+		RememberMeChecked: realm.Settings.RememberMe && r.PostForm.Get("rememberMe") == "on",
 	}
 	if errKey != "" {
 		v.Error = templates.Message(errKey)
@@ -233,7 +235,9 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, realm *R
 	t := now()
 	sso := store.Session{
 		ID: uuid.NewString(), RealmID: realm.Row.ID, UserID: u.ID, Created: t, LastSeen: t,
-		AuthTime: t.Truncate(time.Second), RememberMe: r.PostForm.Get("rememberMe") == "on", IPAddress: remoteIP(ctx),
+		AuthTime: t.Truncate(time.Second), IPAddress: remoteIP(ctx),
+		// A realm without Remember Me ignores the field, whoever posted it.
+		RememberMe: realm.Settings.RememberMe && r.PostForm.Get("rememberMe") == "on",
 	}
 	if err := p.st.CreateSession(ctx, sso); err != nil {
 		p.log.ErrorContext(ctx, "create session", "err", err)
@@ -297,7 +301,7 @@ func (p *Provider) ssoSession(r *http.Request, realm *Realm) *store.Session {
 	}
 	t := now()
 	idle, max := realm.Settings.SSOSessionIdleTimeout, realm.Settings.SSOSessionMaxLifespan
-	if s.RememberMe {
+	if s.RememberMe && realm.Settings.RememberMe {
 		if v := realm.Settings.SSOSessionIdleTimeoutRememberMe; v > 0 {
 			idle = v
 		}
