@@ -2,6 +2,9 @@ package test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -9,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 )
 
@@ -189,4 +193,99 @@ func TestRememberMeNeedsRealmSetting(t *testing.T) {
 	if find(form.doc, byName("rememberMe")) == nil {
 		t.Error("realm with Remember Me shows no checkbox")
 	}
+}
+
+// TestFormPostPage: response_mode=form_post answers with keygate's own page:
+// a CSP whose script hash matches the one inline script, framing limited to
+// the origin, every value escaped, and a submit button for browsers without
+// JavaScript. Error responses in form_post mode use the same page.
+func TestFormPostPage(t *testing.T) {
+	s := hardServer(t)
+	b := newBrowser(t)
+	chal := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
+	if p := browserLogin(t, b, s, "hard", codeQuery("app", hardCB, "st", "n", chal), url.Values{"username": {"ok"}, "password": {"ok-pass"}}); !isRedirect(p.status) {
+		t.Fatalf("login: %d", p.status)
+	}
+	const evilState = `"><script>alert(1)</script><x y='`
+
+	check := func(t *testing.T, q url.Values, b *browser, want map[string]string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", authURL(s.URL, "hard", q), nil)
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body := string(raw)
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		if strings.Contains(body, "<script>alert") {
+			t.Error("the state parameter reached the page unescaped")
+		}
+		doc, err := html.Parse(strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := find(doc, func(n *html.Node) bool { return n.Data == "form" })
+		if attr(form, "method") != "post" || attr(form, "action") != hardCB {
+			t.Errorf("form method %q action %q", attr(form, "method"), attr(form, "action"))
+		}
+		for k, v := range want {
+			if got := attr(find(form, byName(k)), "value"); got != v && !(v == "*" && got != "") {
+				t.Errorf("hidden %s = %q, want %q", k, got, v)
+			}
+		}
+		ns := find(doc, func(n *html.Node) bool { return n.Data == "noscript" })
+		if ns == nil || !strings.Contains(renderNode(ns), `type="submit"`) {
+			t.Error("no submit button for browsers without JavaScript")
+		}
+		var scripts []string
+		var walk func(*html.Node)
+		walk = func(n *html.Node) {
+			if n.Type == html.ElementNode && n.Data == "script" && n.FirstChild != nil {
+				scripts = append(scripts, n.FirstChild.Data)
+			}
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				walk(c)
+			}
+		}
+		walk(doc)
+		csp := resp.Header.Get("Content-Security-Policy")
+		if len(scripts) != 1 {
+			t.Fatalf("%d inline scripts", len(scripts))
+		}
+		sum := sha256.Sum256([]byte(scripts[0]))
+		hash := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+		for _, d := range []string{"script-src " + hash, "frame-ancestors 'self'", "default-src 'none'"} {
+			if !strings.Contains(csp, d) {
+				t.Errorf("CSP %q lacks %q", csp, d)
+			}
+		}
+		if strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("CSP allows unsafe-inline: %q", csp)
+		}
+		if resp.Header.Get("X-Frame-Options") != "SAMEORIGIN" || !strings.Contains(resp.Header.Get("Cache-Control"), "no-store") {
+			t.Errorf("headers %v", resp.Header)
+		}
+	}
+
+	t.Run("success", func(t *testing.T) {
+		q := codeQuery("app", hardCB, evilState, "n", chal)
+		q.Set("response_mode", "form_post")
+		check(t, q, b, map[string]string{"state": evilState, "code": "*", "session_state": "*", "iss": s.URL + "/realms/hard"})
+	})
+	t.Run("error", func(t *testing.T) {
+		q := codeQuery("app", hardCB, evilState, "n", chal)
+		q.Set("response_mode", "form_post")
+		q.Set("prompt", "none")
+		check(t, q, newBrowser(t), map[string]string{"state": evilState, "error": "login_required"})
+	})
+}
+
+func renderNode(n *html.Node) string {
+	var sb strings.Builder
+	_ = html.Render(&sb, n)
+	return sb.String()
 }

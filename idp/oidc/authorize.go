@@ -61,7 +61,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, realm *Real
 		return
 	}
 	if strings.Contains(prompt, "none") {
-		p.oauth.WriteAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired)
+		p.writeAuthorizeError(w, r, realm, ar, fosite.ErrLoginRequired)
 		return
 	}
 	p.startLogin(w, r, realm, c, r.Form)
@@ -93,7 +93,7 @@ func (p *Provider) authorizeRequest(w http.ResponseWriter, r *http.Request, real
 	}
 	if err != nil {
 		if ar != nil && ar.IsRedirectURIValid() {
-			p.oauth.WriteAuthorizeError(ctx, w, ar, err)
+			p.writeAuthorizeError(w, r, realm, ar, err)
 		} else {
 			p.errorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage", "")
 		}
@@ -274,7 +274,7 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, realm *Realm, 
 	idc.RequestedAt = ar.GetRequestedAt()
 	resp, err := p.oauth.NewAuthorizeResponse(ctx, ar, sess)
 	if err != nil {
-		p.oauth.WriteAuthorizeError(ctx, w, ar, err)
+		p.writeAuthorizeError(w, r, realm, ar, err)
 		return
 	}
 	// Keycloak sends no scope here; keycloak-js would leave an unknown
@@ -282,7 +282,25 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, realm *Realm, 
 	resp.GetParameters().Del("scope")
 	resp.AddParameter("session_state", sso.ID)
 	resp.AddParameter("iss", realm.Issuer)
+	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
+		p.formPost(w, r, realm, ar, resp.GetParameters())
+		return
+	}
 	p.oauth.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// writeAuthorizeError sends an authorization error to the client's
+// (validated) redirect URI in the request's response mode.
+func (p *Provider) writeAuthorizeError(w http.ResponseWriter, r *http.Request, realm *Realm, ar fosite.AuthorizeRequester, err error) {
+	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
+		params := fosite.ErrorToRFC6749Error(err).ToValues()
+		if st := ar.GetState(); st != "" {
+			params.Set("state", st)
+		}
+		p.formPost(w, r, realm, ar, params)
+		return
+	}
+	p.oauth.WriteAuthorizeError(r.Context(), w, ar, err)
 }
 
 // ssoSession returns the live SSO session the browser's cookie names, or nil.
