@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
@@ -288,4 +289,203 @@ func renderNode(n *html.Node) string {
 	var sb strings.Builder
 	_ = html.Render(&sb, n)
 	return sb.String()
+}
+
+// TestTerseErrorDescriptions: error descriptions are Keycloak's short
+// texts, never fosite's explanations and hints; error codes stay RFC 6749's.
+func TestTerseErrorDescriptions(t *testing.T) {
+	s := hardServer(t)
+	oc := s.oc("hard")
+	tokenURL := oc + "/token"
+	app := []string{"app", "app-secret"}
+
+	// A code and its verifier from a browser login.
+	b := newBrowser(t)
+	verifier := oauth2.GenerateVerifier()
+	chal := oauth2.S256ChallengeFromVerifier(verifier)
+	if p := browserLogin(t, b, s, "hard", codeQuery("app", hardCB, "st", "n", chal), url.Values{"username": {"ok"}, "password": {"ok-pass"}}); !isRedirect(p.status) {
+		t.Fatalf("login: %d", p.status)
+	}
+	newCode := func() string {
+		t.Helper()
+		u, code := reauthorizeIn(t, b, s.URL, "hard", "app", hardCB, chal)
+		if code == "" {
+			t.Fatalf("no code: %v", u)
+		}
+		return code
+	}
+	redeem := func(code string, extra url.Values, client ...string) (int, map[string]any) {
+		f := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {hardCB}, "code_verifier": {verifier}}
+		for k, v := range extra {
+			f[k] = v
+		}
+		for k, v := range f {
+			if len(v) == 1 && v[0] == "" {
+				delete(f, k)
+			}
+		}
+		if len(client) == 0 {
+			client = app
+		}
+		return postForm(t, tokenURL, f, client...)
+	}
+	_, pwTok := postForm(t, tokenURL, url.Values{"grant_type": {"password"}, "username": {"ok"}, "password": {"ok-pass"}}, app...)
+	rt, _ := pwTok["refresh_token"].(string)
+
+	type result struct {
+		code int
+		body map[string]any
+	}
+	cases := []struct {
+		name    string
+		run     func() result
+		status  int
+		errCode string
+		desc    string
+	}{
+		{"missing grant_type", func() result {
+			c, b := postForm(t, tokenURL, url.Values{"scope": {"openid"}}, app...)
+			return result{c, b}
+		},
+			400, "invalid_request", "Missing form parameter: grant_type"},
+		{"unknown grant_type", func() result {
+			c, b := postForm(t, tokenURL, url.Values{"grant_type": {"urn:nope"}}, app...)
+			return result{c, b}
+		}, 400, "unsupported_grant_type", "Unsupported grant_type"},
+		{"wrong client secret", func() result {
+			c, b := postForm(t, tokenURL, url.Values{"grant_type": {"client_credentials"}}, "app", "wrong")
+			return result{c, b}
+		}, 401, "invalid_client", "Invalid client or Invalid client credentials"},
+		{"no client credentials", func() result {
+			c, b := postForm(t, tokenURL, url.Values{"grant_type": {"client_credentials"}})
+			return result{c, b}
+		}, 400, "invalid_client", "Missing client_id parameter"},
+		{"missing password", func() result {
+			c, b := postForm(t, tokenURL, url.Values{"grant_type": {"password"}, "username": {"ok"}}, app...)
+			return result{c, b}
+		}, 400, "invalid_request", "Missing parameter: password"},
+		{"unknown scope", func() result {
+			c, b := postForm(t, tokenURL, url.Values{"grant_type": {"password"}, "username": {"ok"}, "password": {"ok-pass"}, "scope": {"openid admin:all"}}, app...)
+			return result{c, b}
+		}, 400, "invalid_scope", "Invalid scopes: openid admin:all"},
+		{"public client, client_credentials", func() result {
+			c, b := postForm(t, tokenURL, url.Values{"grant_type": {"client_credentials"}, "client_id": {"pub"}})
+			return result{c, b}
+		}, 400, "unauthorized_client", "Public client not allowed to retrieve service account"},
+		{"missing code", func() result { c, b := redeem("", nil); return result{c, b} },
+			400, "invalid_request", "Missing parameter: code"},
+		{"garbage code", func() result { c, b := redeem("not-a-code.really", nil); return result{c, b} },
+			400, "invalid_grant", "Code not valid"},
+		{"wrong redirect_uri", func() result {
+			c, b := redeem(newCode(), url.Values{"redirect_uri": {"http://127.0.0.1:9999/other"}})
+			return result{c, b}
+		}, 400, "invalid_grant", "Incorrect redirect_uri"},
+		{"wrong code_verifier", func() result {
+			c, b := redeem(newCode(), url.Values{"code_verifier": {oauth2.GenerateVerifier()}})
+			return result{c, b}
+		}, 400, "invalid_grant", "PKCE verification failed: Code mismatch"},
+		{"malformed code_verifier", func() result {
+			c, b := redeem(newCode(), url.Values{"code_verifier": {"short"}})
+			return result{c, b}
+		}, 400, "invalid_grant", "PKCE verification failed: Invalid code verifier"},
+		{"no code_verifier", func() result {
+			c, b := redeem(newCode(), url.Values{"code_verifier": {""}})
+			return result{c, b}
+		}, 400, "invalid_grant", "PKCE code verifier not specified"},
+		{"code of another client", func() result {
+			c, b := redeem(newCode(), nil, "app2", "app2-secret")
+			return result{c, b}
+		}, 400, "invalid_grant", "Code not valid"},
+		{"replayed code", func() result {
+			code := newCode()
+			if c, b := redeem(code, nil); c != 200 {
+				t.Fatalf("first redemption: %d %v", c, b)
+			}
+			c, b := redeem(code, nil)
+			return result{c, b}
+		}, 400, "invalid_grant", "Code not valid"},
+		{"expired code", func() result {
+			code := newCode()
+			time.Sleep(2100 * time.Millisecond) // realm hard: accessCodeLifespan 1 s
+			c, b := redeem(code, nil)
+			return result{c, b}
+		}, 400, "invalid_grant", "Code is expired"},
+		{"garbage refresh token", func() result {
+			c, b := postForm(t, tokenURL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"abc.def.ghi"}}, app...)
+			return result{c, b}
+		}, 400, "invalid_grant", "Invalid refresh token"},
+		{"refresh token of another client", func() result {
+			c, b := postForm(t, tokenURL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, "app2", "app2-secret")
+			return result{c, b}
+		}, 400, "invalid_grant", "Invalid refresh token"},
+		{"revoke without a token", func() result {
+			c, b := postForm(t, oc+"/revoke", url.Values{"token_type_hint": {"refresh_token"}}, app...)
+			return result{c, b}
+		}, 400, "invalid_request", "Token not provided"},
+		{"revoke another client's token", func() result {
+			c, b := postForm(t, oc+"/revoke", url.Values{"token": {rt}}, "app2", "app2-secret")
+			return result{c, b}
+		}, 400, "unauthorized_client", "Unmatching clients"},
+		{"revoke with a wrong secret", func() result {
+			c, b := postForm(t, oc+"/revoke", url.Values{"token": {rt}}, "app", "wrong")
+			return result{c, b}
+		}, 401, "invalid_client", "Invalid client or Invalid client credentials"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := c.run()
+			wantOAuthError(t, c.name, r.code, r.body, c.status, c.errCode, c.desc)
+		})
+	}
+
+	// Errors redirected from the authorization endpoint are as terse.
+	authErr := func(q url.Values) url.Values {
+		t.Helper()
+		p := newBrowser(t).get(authURL(s.URL, "hard", q))
+		u, err := url.Parse(p.location)
+		if !isRedirect(p.status) || err != nil {
+			t.Fatalf("%d %q %.200s", p.status, p.location, p.body)
+		}
+		return u.Query()
+	}
+	for _, c := range []struct {
+		name          string
+		q             url.Values
+		errCode, desc string
+		keepsState    bool
+	}{
+		{"public client without PKCE", codeQuery("pub", hardCB, "s1", "n", ""), "invalid_request", "Missing parameter: code_challenge_method", true},
+		{"unsupported response_type", func() url.Values {
+			q := codeQuery("app", hardCB, "s2", "n", chal)
+			q.Set("response_type", "token")
+			return q
+		}(), "unsupported_response_type", "Unsupported response_type", true},
+		{"unknown scope", func() url.Values {
+			q := codeQuery("app", hardCB, "s3", "n", chal)
+			q.Set("scope", "openid admin:all")
+			return q
+		}(), "invalid_scope", "Invalid scopes: openid admin:all", true},
+	} {
+		t.Run("authorize: "+c.name, func(t *testing.T) {
+			got := authErr(c.q)
+			if got.Get("error") != c.errCode || got.Get("error_description") != c.desc {
+				t.Errorf("error %q, error_description %q; want %q, %q", got.Get("error"), got.Get("error_description"), c.errCode, c.desc)
+			}
+			if c.keepsState && got.Get("state") != c.q.Get("state") {
+				t.Errorf("state %q", got.Get("state"))
+			}
+		})
+	}
+}
+
+// reauthorizeIn is reauthorize for any realm: an authorization request
+// answered from the browser's SSO session.
+func reauthorizeIn(t *testing.T, b *browser, base, realm, client, redirect, challenge string) (*url.URL, string) {
+	t.Helper()
+	p := b.get(authURL(base, realm, codeQuery(client, redirect, "st", "n", challenge)))
+	if !isRedirect(p.status) {
+		t.Fatalf("SSO authorization: %d %.200s", p.status, p.body)
+	}
+	u, _ := url.Parse(p.location)
+	return u, u.Query().Get("code")
 }

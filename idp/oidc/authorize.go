@@ -117,9 +117,9 @@ func checkPKCE(c *Client, form url.Values) error {
 	case want == "":
 		return nil
 	case challenge == "":
-		return fosite.ErrInvalidRequest.WithHint("Missing parameter: code_challenge_method")
+		return keycloakError(http.StatusBadRequest, "invalid_request", "Missing parameter: code_challenge_method")
 	case method != want && !(want == "plain" && method == "S256"):
-		return fosite.ErrInvalidRequest.WithHint("Invalid parameter: code challenge method is not configured one")
+		return keycloakError(http.StatusBadRequest, "invalid_request", "Invalid parameter: code challenge method is not configured one")
 	}
 	return nil
 }
@@ -290,17 +290,20 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, realm *Realm, 
 }
 
 // writeAuthorizeError sends an authorization error to the client's
-// (validated) redirect URI in the request's response mode.
+// (validated) redirect URI in the request's response mode, worded tersely
+// (clientError).
 func (p *Provider) writeAuthorizeError(w http.ResponseWriter, r *http.Request, realm *Realm, ar fosite.AuthorizeRequester, err error) {
+	o := clientError(err, atAuthorize, ar.GetRequestForm())
+	p.explain(r.Context(), "authorization endpoint", err, o)
 	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
-		params := fosite.ErrorToRFC6749Error(err).ToValues()
+		params := url.Values{"error": {o.code}, "error_description": {o.desc}}
 		if st := ar.GetState(); st != "" {
 			params.Set("state", st)
 		}
 		p.formPost(w, r, realm, ar, params)
 		return
 	}
-	p.oauth.WriteAuthorizeError(r.Context(), w, ar, err)
+	p.oauth.WriteAuthorizeError(r.Context(), w, ar, &fosite.RFC6749Error{ErrorField: o.code, DescriptionField: o.desc, CodeField: o.status})
 }
 
 // ssoSession returns the live SSO session the browser's cookie names, or nil.

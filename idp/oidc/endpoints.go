@@ -363,9 +363,23 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request, realm *Realm) 
 	ctx := r.Context()
 	p.cors(w, r, realm)
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "Malformed request body"})
+		return
+	}
+	if r.PostForm.Get("token") == "" {
+		// fosite answers 200 to an empty token; Keycloak, once the client
+		// is authenticated, says what is missing.
+		if _, err := p.oauth.AuthenticateClient(ctx, r, r.PostForm); err != nil {
+			p.writeOAuthError(w, r, atRevoke, err)
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "Token not provided"})
+		return
+	}
 	err := p.oauth.NewRevocationRequest(ctx, r)
 	if err != nil && !errors.Is(err, fosite.ErrNotFound) {
-		p.writeTokenError(w, r, err)
+		p.writeOAuthError(w, r, atRevoke, err)
 		return
 	}
 	// RFC 7009 §2.2: an unknown token is answered 200 too.

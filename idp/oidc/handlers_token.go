@@ -72,7 +72,7 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 	case req.GetGrantTypes().ExactOne("client_credentials"):
 		u, err := st.GetServiceAccountUser(ctx, r.Row.ID, c.Row.ID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Enabled) {
-			return fosite.ErrUnauthorizedClient.WithHint("Client not enabled to retrieve service account")
+			return keycloakError(http.StatusBadRequest, "unauthorized_client", "Client not enabled to retrieve service account")
 		} else if err != nil {
 			return fosite.ErrServerError.WithWrap(err)
 		}
@@ -102,8 +102,7 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 
 // errOfflineNotAllowed is Keycloak's answer to offline_access for a user
 // without the offline_access role (or a client whose scope leaves it out).
-var errOfflineNotAllowed = &fosite.RFC6749Error{ErrorField: "not_allowed",
-	DescriptionField: "Offline tokens not allowed for the user or client", CodeField: http.StatusBadRequest}
+var errOfflineNotAllowed = keycloakError(http.StatusBadRequest, "not_allowed", "Offline tokens not allowed for the user or client")
 
 // capRefresh keeps the refresh token from outliving the SSO session's max
 // lifespan; an offline token gets the offline session's lifetime instead.
