@@ -69,6 +69,9 @@ var Messages = map[string]string{
 	"formPostTitle":           "Redirecting…",
 	"formPostMessage":         "Returning you to the application.",
 	"formPostNoscriptMessage": "JavaScript is disabled in your browser. Press Continue to return to the application.",
+	// A login whose user has pending required actions, until keygate has
+	// the pages for them.
+	"accountNotSetUpMessage": "Account is not fully set up. Contact your administrator to complete it.",
 }
 
 // Message returns the text for key with {0}, {1}, ... replaced by args.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -488,4 +489,143 @@ func reauthorizeIn(t *testing.T, b *browser, base, realm, client, redirect, chal
 	}
 	u, _ := url.Parse(p.location)
 	return u, u.Query().Get("code")
+}
+
+// adminAPI calls the admin REST API as the bootstrap admin (admin-cli).
+func (s *server) adminAPI(t *testing.T, method, path string, body any) (int, []byte) {
+	t.Helper()
+	code, tok := postForm(t, s.oc("master")+"/token", url.Values{"grant_type": {"password"},
+		"client_id": {"admin-cli"}, "username": {"admin"}, "password": {"admin-secret-pw"}})
+	if code != 200 {
+		t.Fatalf("admin token: %d %v", code, tok)
+	}
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = strings.NewReader(string(b))
+	}
+	req, err := http.NewRequest(method, s.URL+"/admin/realms"+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok["access_token"].(string))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+func (s *server) userID(t *testing.T, realm, username string) string {
+	t.Helper()
+	code, body := s.adminAPI(t, "GET", "/"+realm+"/users?exact=true&username="+username, nil)
+	var users []map[string]any
+	if err := json.Unmarshal(body, &users); code != 200 || err != nil || len(users) != 1 {
+		t.Fatalf("find %s: %d %s", username, code, body)
+	}
+	return users[0]["id"].(string)
+}
+
+// TestRequiredActionsBlockGrants: a user with pending required actions
+// (a temporary password, or any other action) gets no tokens from any grant,
+// as in Keycloak: 400 invalid_grant "Account is not fully set up". An action
+// added after login stops refresh and code redemption too.
+func TestRequiredActionsBlockGrants(t *testing.T) {
+	s := hardServer(t)
+	tokenURL := s.oc("hard") + "/token"
+	pw := func(user, pass string) url.Values {
+		return url.Values{"grant_type": {"password"}, "username": {user}, "password": {pass}, "scope": {"openid"}}
+	}
+	const notSetUp = "Account is not fully set up"
+
+	t.Run("password grant", func(t *testing.T) {
+		for _, u := range []string{"temp", "verify"} {
+			code, body := postForm(t, tokenURL, pw(u, u+"-pass"), "app", "app-secret")
+			wantOAuthError(t, u, code, body, 400, "invalid_grant", notSetUp)
+			// The wrong password says nothing about the account's state.
+			code, body = postForm(t, tokenURL, pw(u, "wrong"), "app", "app-secret")
+			wantOAuthError(t, u+", wrong password", code, body, 401, "invalid_grant", "Invalid user credentials")
+			if n := countSessions(t, s.DB, "hard", u); n != 0 {
+				t.Errorf("%s: %d SSO sessions written by refused grants", u, n)
+			}
+		}
+		if code, body := postForm(t, tokenURL, pw("ok", "ok-pass"), "app", "app-secret"); code != 200 {
+			t.Errorf("user without actions: %d %v", code, body)
+		}
+	})
+
+	t.Run("browser login issues no code", func(t *testing.T) {
+		b := newBrowser(t)
+		chal := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
+		p := browserLogin(t, b, s, "hard", codeQuery("app", hardCB, "st", "n", chal), url.Values{"username": {"temp"}, "password": {"temp-pass"}})
+		if p.status != 400 || p.location != "" || !strings.Contains(p.body, notSetUp) {
+			t.Fatalf("login with a temporary password: %d %q %.300s", p.status, p.location, p.body)
+		}
+		if n := countSessions(t, s.DB, "hard", "temp"); n != 0 {
+			t.Errorf("%d SSO sessions after a login that cannot complete", n)
+		}
+		// Nothing to resume: the next authorization shows the form again.
+		loginForm(t, s.URL, b.get(authURL(s.URL, "hard", codeQuery("app", hardCB, "st2", "n", chal))))
+	})
+
+	t.Run("client_credentials", func(t *testing.T) {
+		code, body := postForm(t, tokenURL, url.Values{"grant_type": {"client_credentials"}}, "svc", "svc-secret")
+		wantOAuthError(t, "service account with a pending action", code, body, 400, "invalid_grant", notSetUp)
+		if code, body := postForm(t, tokenURL, url.Values{"grant_type": {"client_credentials"}}, "app", "app-secret"); code != 200 {
+			t.Errorf("service account without actions: %d %v", code, body)
+		}
+	})
+
+	t.Run("action added after login", func(t *testing.T) {
+		// ok logs in by password and in a browser, then an admin resets the
+		// password as temporary (Keycloak's "reset password", temporary on).
+		code, tok := postForm(t, tokenURL, pw("ok", "ok-pass"), "app", "app-secret")
+		if code != 200 {
+			t.Fatalf("login: %d %v", code, tok)
+		}
+		b := newBrowser(t)
+		verifier := oauth2.GenerateVerifier()
+		chal := oauth2.S256ChallengeFromVerifier(verifier)
+		p := browserLogin(t, b, s, "hard", codeQuery("app", hardCB, "st", "n", chal), url.Values{"username": {"ok"}, "password": {"ok-pass"}})
+		if !isRedirect(p.status) {
+			t.Fatalf("browser login: %d %.300s", p.status, p.body)
+		}
+		loc, _ := url.Parse(p.location)
+		authCode := loc.Query().Get("code")
+
+		id := s.userID(t, "hard", "ok")
+		if code, body := s.adminAPI(t, "PUT", "/hard/users/"+id+"/reset-password", map[string]any{"type": "password", "value": "new-temp-pass", "temporary": true}); code != 204 {
+			t.Fatalf("reset password: %d %s", code, body)
+		}
+
+		code, body := postForm(t, tokenURL, url.Values{"grant_type": {"authorization_code"}, "code": {authCode},
+			"redirect_uri": {hardCB}, "code_verifier": {verifier}}, "app", "app-secret")
+		wantOAuthError(t, "code redemption", code, body, 400, "invalid_grant", notSetUp)
+		code, body = postForm(t, tokenURL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, "app", "app-secret")
+		wantOAuthError(t, "refresh", code, body, 400, "invalid_grant", notSetUp)
+
+		// The browser's SSO session issues no code either; prompt=none
+		// answers interaction_required.
+		sso := b.get(authURL(s.URL, "hard", codeQuery("app", hardCB, "st3", "n", chal)))
+		if sso.status != 400 || sso.location != "" || !strings.Contains(sso.body, notSetUp) {
+			t.Errorf("SSO authorization with a pending action: %d %q %.300s", sso.status, sso.location, sso.body)
+		}
+		q := codeQuery("app", hardCB, "st4", "n", chal)
+		q.Set("prompt", "none")
+		silent := b.get(authURL(s.URL, "hard", q))
+		if u, _ := url.Parse(silent.location); !isRedirect(silent.status) || u.Query().Get("error") != "interaction_required" || u.Query().Get("code") != "" {
+			t.Errorf("prompt=none with a pending action: %d %q", silent.status, silent.location)
+		}
+
+		// Once the action is done (a permanent password), grants work again.
+		if code, body := s.adminAPI(t, "PUT", "/hard/users/"+id+"/reset-password", map[string]any{"type": "password", "value": "new-pass", "temporary": false}); code != 204 {
+			t.Fatalf("reset password: %d %s", code, body)
+		}
+		if code, body := postForm(t, tokenURL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, "app", "app-secret"); code != 200 {
+			t.Errorf("refresh once set up: %d %v", code, body)
+		}
+	})
 }

@@ -232,6 +232,14 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, realm *R
 		p.expiredPage(w, r, realm)
 		return
 	}
+	if len(u.RequiredActions) > 0 {
+		// The pages for required actions do not exist yet: no session and
+		// no code until the actions are done (an administrator can clear
+		// them), rather than a login that skips them.
+		p.clearCookie(w, r, realm, cookieAttempt, true)
+		p.errorPage(w, r, realm, http.StatusBadRequest, "accountNotSetUpMessage", "")
+		return
+	}
 	t := now()
 	sso := store.Session{
 		ID: uuid.NewString(), RealmID: realm.Row.ID, UserID: u.ID, Created: t, LastSeen: t,
@@ -258,6 +266,17 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, realm *Realm, 
 	u, err := p.st.GetUser(ctx, realm.Row.ID, sso.UserID)
 	if err != nil || !u.Enabled {
 		p.errorPage(w, r, realm, http.StatusBadRequest, "accountDisabledMessage", "")
+		return
+	}
+	if len(u.RequiredActions) > 0 {
+		// An action added since the SSO session began (an administrator's
+		// temporary password): no code. A silent request learns that the
+		// user must interact, as Keycloak answers it.
+		if strings.Contains(ar.GetRequestForm().Get("prompt"), "none") {
+			p.writeAuthorizeError(w, r, realm, ar, fosite.ErrInteractionRequired)
+			return
+		}
+		p.errorPage(w, r, realm, http.StatusBadRequest, "accountNotSetUpMessage", "")
 		return
 	}
 	for _, s := range ar.GetRequestedScopes() {

@@ -29,6 +29,9 @@ type claimSet struct {
 	// offlineAllowed: the user holds the offline_access role, within the
 	// client's scope, as Keycloak requires for offline tokens.
 	offlineAllowed bool
+	// notSetUp: the user has pending required actions; no grant may
+	// issue tokens for them (errNotSetUp).
+	notSetUp bool
 }
 
 // subject is everything mappers read about the user and the login.

@@ -33,6 +33,11 @@ const (
 	atAuthorize
 )
 
+// errNotSetUp is a user with pending required actions (a temporary
+// password, an unverified email...): Keycloak's "Account is not fully set
+// up". Every grant refuses them until the actions are done.
+var errNotSetUp = errors.New("account is not fully set up")
+
 // errKeycloakWording marks an error keygate raised with Keycloak's own
 // wording (see keycloakError): its description reaches the client as is.
 var errKeycloakWording = errors.New("keycloak wording")
@@ -71,6 +76,8 @@ func clientError(err error, ep endpoint, form url.Values) oauthError {
 		return oauthError{http.StatusBadRequest, "invalid_grant", "Account disabled"}
 	case errors.Is(err, authn.ErrInvalidCredentials):
 		return oauthError{http.StatusUnauthorized, "invalid_grant", "Invalid user credentials"}
+	case errors.Is(err, errNotSetUp):
+		return oauthError{http.StatusBadRequest, "invalid_grant", "Account is not fully set up"}
 	case errors.Is(err, errSessionNotActive):
 		return oauthError{http.StatusBadRequest, "invalid_grant", "Session not active"}
 	case errors.Is(err, errCodeSpent), errors.Is(err, fosite.ErrInvalidatedAuthorizeCode):

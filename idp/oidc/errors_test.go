@@ -87,6 +87,10 @@ func TestClientErrorWording(t *testing.T) {
 		form url.Values
 		want oauthError
 	}{
+		{"required actions, password grant", fosite.ErrInvalidGrant.WithHint("x").WithWrap(fmt.Errorf("%w: %w", fosite.ErrNotFound, errNotSetUp)), pw,
+			oauthError{400, "invalid_grant", "Account is not fully set up"}},
+		{"required actions, refresh", fosite.ErrInvalidGrant.WithWrap(errNotSetUp), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"r"}},
+			oauthError{400, "invalid_grant", "Account is not fully set up"}},
 		{"wrong password", fosite.ErrInvalidGrant.WithWrap(fmt.Errorf("%w: %w", fosite.ErrNotFound, authn.ErrInvalidCredentials)), pw,
 			oauthError{401, "invalid_grant", "Invalid user credentials"}},
 		{"keygate's own wording", keycloakError(400, "not_allowed", "Offline tokens not allowed for the user or client"), pw,

@@ -52,6 +52,7 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 	st := h.p.st
 	t := now()
 	offline := req.GetGrantedScopes().Has("offline_access")
+	var newSession *store.Session
 	switch {
 	case offline && sess.SessionID != "" && req.GetGrantTypes().ExactOne("refresh_token"):
 		// An offline session outlives the SSO session it began in: the
@@ -64,8 +65,8 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 		s := store.Session{ID: uuid.NewString(), RealmID: r.Row.ID, UserID: sess.UserID, Created: t, LastSeen: t, AuthTime: t, IPAddress: remoteIP(ctx)}
 		if c.Settings.UseRefreshTokens {
 			sess.pending = &s // created with the refresh token
-		} else if err := st.CreateSession(ctx, s); err != nil {
-			return fosite.ErrServerError.WithWrap(err)
+		} else {
+			newSession = &s // created once the claims allow the grant
 		}
 		sess.SessionID, sess.AuthTime = s.ID, t.Truncate(time.Second)
 		capRefresh(r, sess, s, offline, t)
@@ -94,10 +95,23 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 		capRefresh(r, sess, s, offline, t)
 	}
 	cs, err := h.p.fillClaims(ctx, r, c, sess, req.GetGrantedScopes())
-	if err == nil && offline && !cs.offlineAllowed {
+	switch {
+	case err != nil:
+		return err
+	case cs.notSetUp:
+		// Pending required actions (a temporary password...) stop every
+		// grant, including a refresh of tokens issued before the action
+		// was added: Keycloak's "Account is not fully set up".
+		return fosite.ErrInvalidGrant.WithWrap(errNotSetUp)
+	case offline && !cs.offlineAllowed:
 		return errOfflineNotAllowed
 	}
-	return err
+	if newSession != nil {
+		if err := st.CreateSession(ctx, *newSession); err != nil {
+			return fosite.ErrServerError.WithWrap(err)
+		}
+	}
+	return nil
 }
 
 // errOfflineNotAllowed is Keycloak's answer to offline_access for a user
@@ -147,6 +161,7 @@ func (p *Provider) fillClaims(ctx context.Context, r *Realm, c *Client, sess *Se
 	}
 	cs := computeClaims(m, sub, granted)
 	cs.offlineAllowed = slices.Contains(sub.roles.realm, "offline_access")
+	cs.notSetUp = len(sub.user.RequiredActions) > 0
 	sess.access, sess.accessAud, sess.scope = cs.access, cs.accessAud, cs.scope
 
 	idc := sess.IDTokenClaims()
