@@ -78,7 +78,7 @@ func (p *Provider) authorizeRequest(w http.ResponseWriter, r *http.Request, real
 		return nil, nil, false
 	}
 	redirect := form.Get("redirect_uri")
-	if redirect == "" || !redirectAllowed(resolveURIs(c, c.Settings.RedirectURIs), redirect) {
+	if redirect == "" || !c.allowsRedirect(realm, redirect) {
 		p.errorPage(w, r, realm, http.StatusBadRequest, "invalidRedirectUriMessage", "")
 		return nil, nil, false
 	}
@@ -418,17 +418,4 @@ func randomToken() string {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// resolveURIs makes relative URIs absolute against the client's rootUrl.
-func resolveURIs(c *Client, uris []string) []string {
-	out := make([]string, 0, len(uris))
-	root := strings.TrimSuffix(c.Settings.RootURL, "/")
-	for _, u := range uris {
-		if strings.HasPrefix(u, "/") && root != "" {
-			u = root + u
-		}
-		out = append(out, u)
-	}
-	return out
 }

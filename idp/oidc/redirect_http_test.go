@@ -67,7 +67,7 @@ func TestLegacyWildcardNeverRedirectsToAnotherHost(t *testing.T) {
 	}
 	for _, client := range []string{"legacy", "modern"} {
 		for _, ru := range evil {
-			q := url.Values{"client_id": {client}, "redirect_uri": {ru}, "response_type": {"code"}, "scope": {"openid"},
+			q := url.Values{"client_id": {client}, "redirect_uri": {ru}, "response_type": {"code"}, "scope": {"openid"}, "state": {"state-123456"},
 				"code_challenge": {strings.Repeat("a", 43)}, "code_challenge_method": {"S256"}}
 			status, loc, body := get(oc + "/auth?" + q.Encode())
 			if status != http.StatusBadRequest || loc != "" || !strings.Contains(body, "kc-error-message") {
@@ -102,6 +102,54 @@ func TestLegacyWildcardNeverRedirectsToAnotherHost(t *testing.T) {
 			status, loc, body := get(oc + "/logout?" + q.Encode())
 			if status != http.StatusBadRequest || loc != "" || !strings.Contains(body, "kc-error-message") {
 				t.Errorf("logout %s %q: %d, Location %q", client, ru, status, loc)
+			}
+		}
+	}
+}
+
+// Relative redirect URIs resolve as Keycloak resolves them: against rootUrl,
+// whose ${authBaseUrl} names this server, or this server when it is empty
+// (the built-in account and admin consoles register theirs so).
+func TestRelativeRedirectURIsResolveAgainstTheServer(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idp.Bootstrap(ctx, st, srv.Limiter(), "admin", "admin-secret-pw"); err != nil {
+		t.Fatal(err)
+	}
+	master, err := st.GetRealmByName(ctx, "master")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	for id, root := range map[string]string{"placeholder": "${authBaseUrl}", "norooturl": ""} {
+		c := rep.Client{ClientID: id, PublicClient: &yes, RootURL: root, RedirectURIs: []string{"/app/*"}}
+		if _, _, err := rep.CreateClient(ctx, st, master, &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, client := range []string{"placeholder", "norooturl"} {
+		for ru, want := range map[string]int{ts.URL + "/app/cb": http.StatusOK, ts.URL + "/other": http.StatusBadRequest,
+			"https://evil.example/app/cb": http.StatusBadRequest} {
+			q := url.Values{"client_id": {client}, "redirect_uri": {ru}, "response_type": {"code"}, "scope": {"openid"}, "state": {"state-123456"},
+				"code_challenge": {strings.Repeat("a", 43)}, "code_challenge_method": {"S256"}}
+			resp, err := noFollow.Get(ts.URL + "/realms/master/protocol/openid-connect/auth?" + q.Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want || resp.Header.Get("Location") != "" {
+				t.Errorf("%s %q: %d %q, want %d", client, ru, resp.StatusCode, resp.Header.Get("Location"), want)
 			}
 		}
 	}

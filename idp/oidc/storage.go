@@ -69,9 +69,9 @@ func (s *storage) GetClient(ctx context.Context, id string) (fosite.Client, erro
 	// fosite matches redirect URIs exactly; Keycloak also allows rootUrl-
 	// relative URIs and a trailing "*". The authorization endpoint put the
 	// requested URI in the context once it matched Keycloak's rules.
-	if want, ok := ctx.Value(redirectKey{}).(string); ok && redirectAllowed(resolveURIs(c, c.Settings.RedirectURIs), want) {
+	if want, ok := ctx.Value(redirectKey{}).(string); ok && c.allowsRedirect(r, want) {
 		cp := *c
-		cp.Settings.RedirectURIs = append([]string{want}, resolveURIs(c, c.Settings.RedirectURIs)...)
+		cp.Settings.RedirectURIs = append([]string{want}, c.redirectURIs(r)...)
 		return &cp, nil
 	}
 	return c, nil
