@@ -213,6 +213,19 @@ func TestValidateClientURIsRefuses(t *testing.T) {
 	}
 }
 
+// Keycloak's built-in clients (relative URIs under ${authBaseUrl} and
+// ${authAdminUrl}, "+" everywhere) pass the validator, so admin updates and
+// imports of them keep working.
+func TestValidateClientAcceptsBuiltinClients(t *testing.T) {
+	for _, name := range []string{"master", "acme"} {
+		for _, c := range rep.NewRealm(name).Clients {
+			if err := ValidateClient(&c); err != nil {
+				t.Errorf("%s/%s: %v", name, c.ClientID, err)
+			}
+		}
+	}
+}
+
 func TestAllowsOrigin(t *testing.T) {
 	realm := &Realm{Row: store.Realm{Name: "r"}, Issuer: "https://sso.example.com/realms/r"}
 	c := &Client{Settings: rep.ClientSettings{RootURL: "https://root.example.com",
