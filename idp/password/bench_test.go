@@ -1,6 +1,7 @@
 package password_test
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/keygate/keygate/idp/password"
@@ -53,5 +54,39 @@ func benchVerify(b *testing.B, c password.Credential, pw string) {
 		if ok, err := password.Verify(c, pw); !ok || err != nil {
 			b.Fatalf("Verify = %v, %v", ok, err)
 		}
+	}
+}
+
+// BenchmarkVerifyAtCap is the costliest single verify keygate accepts, per
+// algorithm (the caps in the package documentation): what one login against
+// a hostile import or policy can cost. Run with -benchtime 3x.
+func BenchmarkVerifyAtCap(b *testing.B) {
+	salt := []byte("0123456789abcdef")
+	argon := func(memory, passes, par int) password.Credential {
+		return password.Credential{Algorithm: password.Argon2, Iterations: passes, Value: make([]byte, 32), Salt: salt,
+			Params: map[string][]string{"hashLength": {"32"}, "memory": {strconv.Itoa(memory)}, "type": {"id"}, "version": {"1.3"}, "parallelism": {strconv.Itoa(par)}}}
+	}
+	bc, err := password.FromBcrypt("$2y$12$" + bcryptHash10[7:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		c    password.Credential
+	}{
+		{"pbkdf2-sha1-1500000x64B", password.Credential{Algorithm: password.PBKDF2SHA1, Iterations: 1_500_000, Value: make([]byte, 64), Salt: salt}},
+		{"pbkdf2-sha256-1000000x64B", password.Credential{Algorithm: password.PBKDF2SHA256, Iterations: 1_000_000, Value: make([]byte, 64), Salt: salt}},
+		{"pbkdf2-sha512-300000x64B", password.Credential{Algorithm: password.PBKDF2SHA512, Iterations: 300_000, Value: make([]byte, 64), Salt: salt}},
+		{"argon2-7168KiBx10", argon(7168, 10, 1)},
+		{"argon2-65536KiBx1-p4", argon(65536, 1, 4)},
+		{"bcrypt-12", bc},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := password.Verify(tc.c, "wrong"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -344,7 +344,7 @@ func FromMD5Hex(hexDigest string) (Credential, error) {
 }
 
 // FromBcrypt returns the credential for a bcrypt hash in the $2a$, $2b$ or
-// $2y$ form with a two-digit cost of 4..20 (surrounding whitespace is
+// $2y$ form with a two-digit cost of 4..12 (surrounding whitespace is
 // ignored). Iterations is set to the cost.
 func FromBcrypt(hash string) (Credential, error) {
 	s := strings.TrimSpace(hash)
@@ -374,8 +374,11 @@ func bcryptCost(s string) (int, error) {
 		return 0, malformed("bcrypt: cost is not two digits")
 	}
 	cost := int(s[4]-'0')*10 + int(s[5]-'0')
-	if cost < 4 || cost > maxBcryptCost {
-		return 0, malformed("bcrypt: cost %d outside 4..%d", cost, maxBcryptCost)
+	if cost < 4 {
+		return 0, malformed("bcrypt: cost %d, want at least 4", cost)
+	}
+	if cost > maxBcryptCost {
+		return 0, malformed("bcrypt: cost %d exceeds %s of %d", cost, overCapNote, maxBcryptCost)
 	}
 	for i := 7; i < size; i++ {
 		if !isBcryptBase64(s[i]) {

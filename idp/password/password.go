@@ -15,15 +15,31 @@
 // reproduced: HMAC zero-pads keys shorter than its block anyway, so the
 // result is the same.
 //
-// Stored credentials arrive through imports, so a corrupt or hostile one must
-// not pin a CPU for minutes or allocate gigabytes at login. Credentials
-// outside these bounds are rejected as malformed (far above anything Keycloak
-// or StackState writes):
+// Stored credentials arrive through imports and realm policies are set by
+// realm administrators, so neither may turn one login into a weapon: a
+// verify that pins a core for seconds, or gigabytes of memory. keygate caps
+// the cost near Keycloak 26's own defaults (its OWASP-derived PBKDF2
+// iterations, its argon2 parameters), so that every credential a Keycloak
+// writes with its defaults imports, and refuses anything costlier as
+// malformed, naming the cap:
 //
-//   - pbkdf2*: 1..10,000,000 iterations; stored key 16..256 bytes
-//   - argon2: 1..1,000 passes; memory 1 KiB..1 GiB; parallelism 1..255;
-//     hashLength 16..1,024 bytes
-//   - bcrypt: cost 4..20
+//   - pbkdf2 (SHA-1): at most 1,500,000 iterations (Keycloak 24+ default
+//     1,300,000, deprecated by Keycloak as "very slow")
+//   - pbkdf2-sha256: at most 1,000,000 iterations (default 600,000; 27,500
+//     before Keycloak 24)
+//   - pbkdf2-sha512: at most 300,000 iterations (default 210,000)
+//   - pbkdf2*: stored key 16..64 bytes (Keycloak writes 32 or 64), which
+//     bounds the number of PBKDF2 blocks a verify derives
+//   - argon2: memory at most 65,536 KiB (64 MiB), memory x iterations at
+//     most 71,680 KiB (twice Keycloak's default of 7,168 KiB x 5, e.g.
+//     7,168 KiB x 10 or 64 MiB x 1), parallelism at most 4, hashLength
+//     16..1,024 bytes
+//   - bcrypt: cost 4..12 (StackState's and htpasswd's hashes use 10 or less;
+//     every step doubles the cost and cost 12 is already as slow as the
+//     PBKDF2 caps)
+//
+// A realm policy is held to the same caps (see ParsePolicy); the dummy hash
+// for unknown users never exceeds them (see DummyCredential).
 //
 // Nothing here logs, and no error message contains a password or hash value.
 package password
@@ -75,16 +91,23 @@ func unsupported(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrUnsupported}, args...)...)
 }
 
-// Bounds on stored parameters; see the package documentation.
+// Caps on stored parameters; see the package documentation. (PBKDF2's
+// iteration caps are in pbkdf2Specs.)
 const (
-	maxPBKDF2Iterations = 10_000_000
-	minKeyLen           = 16 // a shorter stored key would make guessing cheap
-	maxPBKDF2KeyLen     = 256
-	maxArgon2Time       = 1_000
-	maxArgon2MemoryKiB  = 1 << 20 // 1 GiB
-	maxArgon2Threads    = 255     // x/crypto/argon2 takes a uint8
-	maxArgon2KeyLen     = 1_024
-	maxBcryptCost       = 20
+	minKeyLen          = 16 // a shorter stored key would make guessing cheap
+	maxPBKDF2KeyLen    = 64
+	maxArgon2MemoryKiB = 64 << 10
+	maxArgon2Work      = 2 * argon2MemoryKiB * argon2DefaultTime // memory KiB x iterations
+	maxArgon2Threads   = 4
+	maxArgon2KeyLen    = 1_024
+	maxBcryptCost      = 12
+
+	// maxArgon2PolicyPasses is the most a policy's hashIterations may ask
+	// of argon2 at Keycloak's memory: 10.
+	maxArgon2PolicyPasses = maxArgon2Work / argon2MemoryKiB
+
+	overCapNote          = "keygate's maximum" // in every over-cap error
+	argon2WorkCapExample = "e.g. 7168 KiB x 10 or 65536 KiB x 1"
 )
 
 // Defaults for newly hashed credentials.
@@ -118,12 +141,13 @@ const (
 type pbkdf2Spec struct {
 	newHash func() hash.Hash
 	keyLen  int // key size Keycloak 26 writes; older values of other sizes still verify
+	maxIter int // keygate's cap on iterations
 }
 
 var pbkdf2Specs = map[string]pbkdf2Spec{
-	PBKDF2SHA1:   {sha1.New, 64},
-	PBKDF2SHA256: {sha256.New, 32},
-	PBKDF2SHA512: {sha512.New, 64},
+	PBKDF2SHA1:   {sha1.New, 64, 1_500_000},
+	PBKDF2SHA256: {sha256.New, 32, 1_000_000},
+	PBKDF2SHA512: {sha512.New, 64, 300_000},
 }
 
 // Credential is one stored password credential in Keycloak's shape.
@@ -154,8 +178,11 @@ func (c Credential) clone() Credential {
 func (c Credential) check() error {
 	switch c.Algorithm {
 	case PBKDF2SHA1, PBKDF2SHA256, PBKDF2SHA512:
-		if c.Iterations < 1 || c.Iterations > maxPBKDF2Iterations {
-			return malformed("%s: iterations %d outside 1..%d", c.Algorithm, c.Iterations, maxPBKDF2Iterations)
+		if c.Iterations < 1 {
+			return malformed("%s: iterations %d, want at least 1", c.Algorithm, c.Iterations)
+		}
+		if limit := pbkdf2Specs[c.Algorithm].maxIter; c.Iterations > limit {
+			return malformed("%s: %d iterations exceed %s of %d", c.Algorithm, c.Iterations, overCapNote, limit)
 		}
 		if n := len(c.Value); n < minKeyLen || n > maxPBKDF2KeyLen {
 			return malformed("%s: stored key is %d bytes, want %d..%d", c.Algorithm, n, minKeyLen, maxPBKDF2KeyLen)
@@ -218,8 +245,11 @@ func (c Credential) argon2Params() (argon2Params, error) {
 		if err != nil {
 			return 0, malformed("argon2: additionalParameters.%s is not an integer", key)
 		}
-		if n < lo || n > hi {
-			return 0, malformed("argon2: %s %d outside %d..%d", key, n, lo, hi)
+		if n < lo {
+			return 0, malformed("argon2: %s %d, want at least %d", key, n, lo)
+		}
+		if n > hi {
+			return 0, malformed("argon2: %s %d exceeds %s of %d", key, n, overCapNote, hi)
 		}
 		return n, nil
 	}
@@ -249,14 +279,18 @@ func (c Credential) argon2Params() (argon2Params, error) {
 	default:
 		return p, malformed("argon2: unknown version %q", version)
 	}
-	if c.Iterations < 1 || c.Iterations > maxArgon2Time {
-		return p, malformed("argon2: iterations %d outside 1..%d", c.Iterations, maxArgon2Time)
+	if c.Iterations < 1 {
+		return p, malformed("argon2: iterations %d, want at least 1", c.Iterations)
 	}
-	p.time = uint32(c.Iterations)
 	memory, err := num(paramMemory, 1, maxArgon2MemoryKiB)
 	if err != nil {
 		return p, err
 	}
+	if work := int64(memory) * int64(c.Iterations); work > maxArgon2Work {
+		return p, malformed("argon2: memory x iterations = %d KiB x %d exceeds %s of %d KiB (%s)",
+			memory, c.Iterations, overCapNote, maxArgon2Work, argon2WorkCapExample)
+	}
+	p.time = uint32(c.Iterations)
 	p.memory = uint32(memory)
 	threads, err := num(paramParallelism, 1, maxArgon2Threads)
 	if err != nil {
@@ -325,8 +359,12 @@ func Verify(c Credential, password string) (bool, error) {
 // 26), pbkdf2-sha512 and pbkdf2 (sha1) 64 bytes; argon2 uses Keycloak's
 // defaults (argon2id v1.3, 7168 KiB, parallelism 1, 32 bytes) with
 // p.HashIterations() passes. md5 and bcrypt are verify-only and give an
-// error wrapping ErrUnsupported.
+// error wrapping ErrUnsupported; a policy over keygate's cost caps gives an
+// error too (ParsePolicy refuses such policies).
 func Hash(p Policy, password string) (Credential, error) {
+	if err := p.checkCost(); err != nil {
+		return Credential{}, err
+	}
 	alg, iterations := p.HashAlgorithm(), p.HashIterations()
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
@@ -334,9 +372,6 @@ func Hash(p Policy, password string) (Credential, error) {
 	}
 	switch alg {
 	case PBKDF2SHA1, PBKDF2SHA256, PBKDF2SHA512:
-		if iterations > maxPBKDF2Iterations {
-			return Credential{}, fmt.Errorf("password: %s: %d iterations exceed the supported maximum %d", alg, iterations, maxPBKDF2Iterations)
-		}
 		spec := pbkdf2Specs[alg]
 		dk, err := pbkdf2Key(spec.newHash, password, salt, iterations, spec.keyLen)
 		if err != nil {
@@ -358,10 +393,8 @@ func Hash(p Policy, password string) (Credential, error) {
 				paramParallelism: {strconv.Itoa(argon2Threads)},
 			},
 		}, nil
-	case MD5, Bcrypt:
-		return Credential{}, unsupported("%s is verify-only and cannot be a policy hash algorithm", alg)
 	default:
-		return Credential{}, unsupported("unknown hash algorithm %q", alg)
+		return Credential{}, unsupported("unknown hash algorithm %q", alg) // checkCost refuses it
 	}
 }
 
@@ -401,9 +434,12 @@ var dummies sync.Map // string -> *dummyEntry
 // nobody knows, computed once per policy algorithm and iteration count. When
 // a login names an unknown user, verify the password against it and reject:
 // the failure then costs as much as a real user's wrong password, so response
-// times do not reveal which usernames exist. If p's algorithm cannot hash,
-// the default policy's dummy is returned.
+// times do not reveal which usernames exist. A policy over keygate's cost
+// caps (one stored before the caps, or built by hand) is clamped to them, so
+// that no realm setting makes anonymous logins costlier than the caps allow;
+// if p's algorithm cannot hash, the default policy's dummy is returned.
 func DummyCredential(p Policy) Credential {
+	p = p.clamped()
 	key := p.HashAlgorithm() + "/" + strconv.Itoa(p.HashIterations())
 	v, _ := dummies.LoadOrStore(key, new(dummyEntry))
 	e := v.(*dummyEntry)

@@ -83,7 +83,9 @@ var otherIntPolicies = map[string]bool{
 // maxLength 64, others 1), and a repeated id overrides the earlier one
 // except regexPattern, which accumulates. Unknown ids are kept in Other.
 // It fails on malformed syntax, non-integer counts, an invalid or
-// unsupported regexPattern, or a hashAlgorithm that cannot hash.
+// unsupported regexPattern, a hashAlgorithm that cannot hash, or hash
+// settings over keygate's cost caps (e.g. hashIterations(300001) with
+// pbkdf2-sha512; see the package documentation), naming the cap.
 func ParsePolicy(s string) (Policy, error) {
 	if strings.TrimSpace(s) == "" {
 		return DefaultPolicy(), nil
@@ -156,10 +158,46 @@ func ParsePolicy(s string) (Policy, error) {
 			return Policy{}, err
 		}
 	}
-	if alg := p.HashAlgorithm(); alg != Argon2 && p.HashIterations() > maxPBKDF2Iterations {
-		return Policy{}, fmt.Errorf("password: policy hashIterations(%d) exceeds the supported maximum %d", p.Iterations, maxPBKDF2Iterations)
+	if err := p.checkCost(); err != nil {
+		return Policy{}, err
 	}
 	return p, nil
+}
+
+// checkCost refuses a policy whose hash would exceed keygate's cost caps
+// (see the package documentation) or that cannot hash at all.
+func (p Policy) checkCost() error {
+	alg, n := p.HashAlgorithm(), p.HashIterations()
+	if spec, ok := pbkdf2Specs[alg]; ok {
+		if n > spec.maxIter {
+			return fmt.Errorf("password: policy hashIterations(%d) for %s exceeds %s of %d", n, alg, overCapNote, spec.maxIter)
+		}
+		return nil
+	}
+	switch alg {
+	case Argon2:
+		if n > maxArgon2PolicyPasses {
+			return fmt.Errorf("password: policy hashIterations(%d) for argon2 exceeds %s of %d (at Keycloak's %d KiB)",
+				n, overCapNote, maxArgon2PolicyPasses, argon2MemoryKiB)
+		}
+		return nil
+	case MD5, Bcrypt:
+		return unsupported("%s is verify-only and cannot be a policy hash algorithm", alg)
+	default:
+		return unsupported("unknown hash algorithm %q", alg)
+	}
+}
+
+// clamped is p with its iterations lowered to keygate's cap when over it.
+func (p Policy) clamped() Policy {
+	alg := p.HashAlgorithm()
+	if spec, ok := pbkdf2Specs[alg]; ok && p.HashIterations() > spec.maxIter {
+		p.Iterations = spec.maxIter
+	}
+	if alg == Argon2 && p.HashIterations() > maxArgon2PolicyPasses {
+		p.Iterations = maxArgon2PolicyPasses
+	}
+	return p
 }
 
 // splitPolicyEntry splits "id" or "id(value)". Like Keycloak, the value runs
