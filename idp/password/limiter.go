@@ -4,30 +4,70 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
+	"sync"
 )
 
-// ErrBusy is returned by Limiter.Do when its wait queue is full.
+// ErrBusy is returned by the Limiter when the caller's key (realm) already
+// has as many callers waiting as its queue allows.
 var ErrBusy = errors.New("password: too many concurrent hashing requests")
 
 // Limiter bounds the hashing work running at once so that a burst of logins
-// cannot starve the rest of the server, and sheds load instead of queueing
-// without limit. Wrap each Hash/Verify call: l.Do(ctx, func() { ok, err = Verify(c, pw) }).
-// A nil *Limiter runs fn at once, unbounded.
+// cannot starve the rest of the server, sheds load instead of queueing
+// without limit, and shares the work fairly between keys (realm ids), so
+// that one realm flooded with logins cannot starve another's:
+//
+//   - each key has its own wait queue, so one realm's full queue (ErrBusy,
+//     which the HTTP layer answers with 503) never refuses another realm;
+//   - a freed slot goes to the waiting key holding the fewest slots (ties:
+//     the one served least recently), FIFO within a key;
+//   - PBKDF2 work (Verify and Hash with a pbkdf2 algorithm) checks in every
+//     few hundred iterations and hands its slot over when another key is
+//     waiting and holds fewer slots, so a newcomer gets a worker within a
+//     fraction of a millisecond however costly the running hashes are;
+//   - work that cannot be cut (argon2, bcrypt) may hold at most workers-1
+//     slots per key (one slot when workers is 1), so it never holds every
+//     worker against another realm.
+//
+// A lone realm still gets every worker. Logins go through Verify and Hash;
+// Do runs any other function (not preempted, key "").
+// A nil *Limiter runs everything at once, unbounded.
 type Limiter struct {
-	slots   chan struct{} // one token per running fn
-	waiting chan struct{} // one token per caller waiting for a slot
+	workers  int
+	queue    int // waiting callers allowed per key
+	pinnedAt int // slots a key may hold with work that cannot be preempted
+
+	mu      sync.Mutex
+	running int
+	keys    map[string]*keyState // keys with work running or waiting
+	seq     uint64               // counts grants, for least-recently-served
+}
+
+type keyState struct {
+	running int       // slots held
+	pinned  int       // of which running work that cannot be preempted
+	waiters []*waiter // FIFO; a preempted hash waits at the front
+	served  uint64    // seq of the key's latest grant
+}
+
+type waiter struct {
+	pinned  bool
+	granted bool
+	ready   chan struct{} // closed on grant
 }
 
 // NewLimiter returns a Limiter running at most workers functions at once
-// (runtime.GOMAXPROCS(0) when workers <= 0) with at most queue callers
-// waiting for a slot (none when queue <= 0).
+// (runtime.GOMAXPROCS(0) when workers <= 0) with at most queue callers per
+// key waiting for a slot (none when queue <= 0).
 func NewLimiter(workers, queue int) *Limiter {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	return &Limiter{
-		slots:   make(chan struct{}, workers),
-		waiting: make(chan struct{}, max(queue, 0)),
+		workers:  workers,
+		queue:    max(queue, 0),
+		pinnedAt: max(workers-1, 1),
+		keys:     make(map[string]*keyState),
 	}
 }
 
@@ -36,32 +76,202 @@ func NewLimiter(workers, queue int) *Limiter {
 // waiting, and ctx.Err() if ctx ends before a slot frees up (or has already
 // ended). It returns nil after fn has run.
 func (l *Limiter) Do(ctx context.Context, fn func()) error {
+	return l.do(ctx, "", false, func(func()) { fn() })
+}
+
+// Verify checks pw against c in the pool on behalf of key (a realm id), as
+// the package function Verify does. When pw is wrong and c is much cheaper
+// to verify than a credential hashed under p (an imported md5 or a
+// low-iteration hash), it also spends the difference in p's algorithm, so
+// that a wrong password costs about the same for every user. Errors wrap
+// ErrMalformed or ErrUnsupported for a bad c, or are ErrBusy or ctx.Err()
+// from the pool.
+func (l *Limiter) Verify(ctx context.Context, key string, c Credential, p Policy, pw string) (bool, error) {
+	p = p.clamped()
+	var ok bool
+	var verr error
+	err := l.do(ctx, key, c.pinned() || padPinned(c, p), func(yield func()) {
+		ok, verr = verify(c, pw, yield)
+		if !ok {
+			pad(p, padWork(c, p), yield) // a malformed c counts as free
+		}
+	})
+	if err != nil {
+		return false, err
+	}
+	return ok, verr
+}
+
+// Hash hashes pw under p in the pool on behalf of key (see Hash).
+func (l *Limiter) Hash(ctx context.Context, key string, p Policy, pw string) (Credential, error) {
+	var c Credential
+	var herr error
+	err := l.do(ctx, key, p.HashAlgorithm() == Argon2, func(yield func()) { c, herr = hashPolicy(p, pw, yield) })
+	if err != nil {
+		return Credential{}, err
+	}
+	return c, herr
+}
+
+// do runs fn holding a slot for key. fn gets the yield function to call
+// between slices of its work: it yields the processor and, unless pinned,
+// hands the slot to another key when fairness asks for it.
+func (l *Limiter) do(ctx context.Context, key string, pinned bool, fn func(yield func())) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if l == nil || l.slots == nil {
-		fn()
+	if l == nil || l.keys == nil {
+		fn(runtime.Gosched)
 		return nil
 	}
-	select {
-	case l.slots <- struct{}{}:
-	default:
-		select {
-		case l.waiting <- struct{}{}:
-		default:
+	l.mu.Lock()
+	k := l.keys[key]
+	if k == nil {
+		k = new(keyState)
+		l.keys[key] = k
+	}
+	// Every grantable waiter is served whenever a slot frees (dispatch),
+	// so a free slot here has nobody eligible waiting for it.
+	if l.running < l.workers && l.eligible(k, pinned) {
+		l.grant(k, pinned)
+		l.mu.Unlock()
+	} else {
+		if len(k.waiters) >= l.queue {
+			l.forget(key, k)
+			l.mu.Unlock()
 			return ErrBusy
 		}
-		// A freed slot goes to the longest-waiting sender (channel senders
-		// queue in FIFO order), so waiters are not overtaken by newcomers.
+		w := &waiter{pinned: pinned, ready: make(chan struct{})}
+		k.waiters = append(k.waiters, w)
+		l.mu.Unlock()
 		select {
-		case l.slots <- struct{}{}:
-			<-l.waiting
+		case <-w.ready:
 		case <-ctx.Done():
-			<-l.waiting
+			l.mu.Lock()
+			if w.granted { // lost the race with a grant: give the slot back
+				l.release(key, k, pinned)
+			} else {
+				k.waiters = slices.DeleteFunc(k.waiters, func(x *waiter) bool { return x == w })
+				l.forget(key, k)
+			}
+			l.mu.Unlock()
 			return ctx.Err()
 		}
 	}
-	defer func() { <-l.slots }()
-	fn()
+	defer func() {
+		l.mu.Lock()
+		l.release(key, k, pinned)
+		l.mu.Unlock()
+	}()
+	yield := runtime.Gosched
+	if !pinned {
+		yield = func() {
+			runtime.Gosched()
+			l.checkpoint(k)
+		}
+	}
+	fn(yield)
 	return nil
+}
+
+// eligible reports whether k may take one more slot for work of this kind.
+func (l *Limiter) eligible(k *keyState, pinned bool) bool {
+	return !pinned || k.pinned < l.pinnedAt
+}
+
+func (l *Limiter) grant(k *keyState, pinned bool) {
+	l.running++
+	k.running++
+	if pinned {
+		k.pinned++
+	}
+	l.seq++
+	k.served = l.seq
+}
+
+// release gives back a slot of k and hands free slots to waiters.
+func (l *Limiter) release(key string, k *keyState, pinned bool) {
+	l.running--
+	k.running--
+	if pinned {
+		k.pinned--
+	}
+	l.forget(key, k)
+	l.dispatch()
+}
+
+// forget drops an idle key so that the map holds only active realms.
+func (l *Limiter) forget(key string, k *keyState) {
+	if k.running == 0 && len(k.waiters) == 0 && l.keys[key] == k {
+		delete(l.keys, key)
+	}
+}
+
+// next is the index of k's first waiter that may run now, or -1.
+func (l *Limiter) next(k *keyState) int {
+	return slices.IndexFunc(k.waiters, func(w *waiter) bool { return l.eligible(k, w.pinned) })
+}
+
+// dispatch fills free slots: each goes to the key with an eligible waiter
+// holding the fewest slots, ties to the key served least recently.
+func (l *Limiter) dispatch() {
+	for l.running < l.workers {
+		var best *keyState
+		bi := -1
+		for _, k := range l.keys {
+			i := l.next(k)
+			if i < 0 {
+				continue
+			}
+			if best == nil || k.running < best.running || k.running == best.running && k.served < best.served {
+				best, bi = k, i
+			}
+		}
+		if best == nil {
+			return
+		}
+		w := best.waiters[bi]
+		best.waiters = slices.Delete(best.waiters, bi, bi+1)
+		l.grant(best, w.pinned)
+		w.granted = true
+		close(w.ready)
+	}
+}
+
+// checkpoint is called by running preemptible work of k between slices.
+// When another key has an eligible waiter and holds fewer slots than k, the
+// slot is handed over and the caller waits, first in k's queue, for the
+// next one. (Without a context: the wait is a few slices of other keys'
+// work.)
+func (l *Limiter) checkpoint(k *keyState) {
+	l.mu.Lock()
+	starved := false
+	for _, o := range l.keys {
+		if o != k && o.running < k.running && l.next(o) >= 0 {
+			starved = true
+			break
+		}
+	}
+	if !starved {
+		l.mu.Unlock()
+		return
+	}
+	w := &waiter{ready: make(chan struct{})}
+	k.waiters = slices.Insert(k.waiters, 0, w)
+	l.running--
+	k.running--
+	l.dispatch()
+	l.mu.Unlock()
+	<-w.ready
+}
+
+// waiting is the number of callers waiting for a slot (for tests).
+func (l *Limiter) waiting() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, k := range l.keys {
+		n += len(k.waiters)
+	}
+	return n
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -101,7 +102,7 @@ func TestLimiterQueueOverflow(t *testing.T) {
 	for range 2 {
 		go func() { results <- l.Do(context.Background(), func() {}) }()
 	}
-	waitFor(t, "two queued callers", func() bool { return len(l.waiting) == 2 })
+	waitFor(t, "two queued callers", func() bool { return l.waiting() == 2 })
 
 	if err := doWithin(t, l, time.Second); !errors.Is(err, ErrBusy) {
 		t.Fatalf("Do with a full queue = %v, want ErrBusy", err)
@@ -134,7 +135,7 @@ func TestLimiterContextCancelWhileWaiting(t *testing.T) {
 	result := make(chan error, 1)
 	var ran atomic.Bool
 	go func() { result <- l.Do(ctx, func() { ran.Store(true) }) }()
-	waitFor(t, "a queued caller", func() bool { return len(l.waiting) == 1 })
+	waitFor(t, "a queued caller", func() bool { return l.waiting() == 1 })
 	cancel()
 	select {
 	case err := <-result:
@@ -147,7 +148,7 @@ func TestLimiterContextCancelWhileWaiting(t *testing.T) {
 	if ran.Load() {
 		t.Errorf("fn ran after cancellation")
 	}
-	if n := len(l.waiting); n != 0 {
+	if n := l.waiting(); n != 0 {
 		t.Errorf("cancelled caller still holds a queue place (%d)", n)
 	}
 
@@ -175,8 +176,8 @@ func TestLimiterDoneContext(t *testing.T) {
 
 func TestLimiterDefaultsAndNil(t *testing.T) {
 	l := NewLimiter(0, -3)
-	if cap(l.slots) != runtime.GOMAXPROCS(0) || cap(l.waiting) != 0 {
-		t.Errorf("NewLimiter(0, -3): %d slots, %d queue; want GOMAXPROCS=%d, 0", cap(l.slots), cap(l.waiting), runtime.GOMAXPROCS(0))
+	if l.workers != runtime.GOMAXPROCS(0) || l.queue != 0 {
+		t.Errorf("NewLimiter(0, -3): %d workers, %d queue; want GOMAXPROCS=%d, 0", l.workers, l.queue, runtime.GOMAXPROCS(0))
 	}
 	var nl *Limiter
 	ran := false
@@ -193,5 +194,144 @@ func TestLimiterReleasesSlotOnPanic(t *testing.T) {
 	}()
 	if err := l.Do(context.Background(), func() {}); err != nil {
 		t.Errorf("Do after a panicking fn = %v; the slot leaked", err)
+	}
+}
+
+// TestLimiterQueueIsPerKey: one realm's full queue refuses only that realm;
+// a freed slot goes to the realm served least recently, not to the older
+// waiter of the realm that just had it.
+func TestLimiterQueueIsPerKey(t *testing.T) {
+	l := NewLimiter(1, 1)
+	gate := make(chan struct{})
+	running := make(chan struct{})
+	go func() {
+		_ = l.do(context.Background(), "flood", false, func(func()) { close(running); <-gate })
+	}()
+	<-running
+	var order []string
+	var mu sync.Mutex
+	ran := func(who string) func(func()) {
+		return func(func()) { mu.Lock(); order = append(order, who); mu.Unlock() }
+	}
+	results := make(chan error, 2)
+	go func() { results <- l.do(context.Background(), "flood", false, ran("flood")) }()
+	waitFor(t, "the flood realm's queue to fill", func() bool { return l.waiting() == 1 })
+	if err := l.do(context.Background(), "flood", false, ran("refused")); !errors.Is(err, ErrBusy) {
+		t.Fatalf("flood realm over its queue: %v, want ErrBusy", err)
+	}
+	go func() { results <- l.do(context.Background(), "master", false, ran("master")) }()
+	waitFor(t, "master to queue", func() bool { return l.waiting() == 2 })
+	close(gate)
+	for range 2 {
+		if err := <-results; err != nil {
+			t.Fatalf("queued caller: %v", err)
+		}
+	}
+	if want := []string{"master", "flood"}; !slices.Equal(order, want) {
+		t.Errorf("order %v, want %v", order, want)
+	}
+}
+
+// TestLimiterPreemptsPBKDF2ForAnotherKey: a costly PBKDF2 hash of one realm
+// holding the only worker hands it over at its next checkpoint, so another
+// realm's login finishes long before the hash does.
+func TestLimiterPreemptsPBKDF2ForAnotherKey(t *testing.T) {
+	l := NewLimiter(1, 4)
+	costly := Policy{Algorithm: PBKDF2SHA512, Iterations: 300_000}
+	hashDone := make(chan time.Time, 1)
+	started := make(chan struct{})
+	go func() {
+		_ = l.do(context.Background(), "flood", false, func(yield func()) {
+			close(started)
+			_, _ = hashPolicy(costly, "pw", yield)
+		})
+		hashDone <- time.Now()
+	}()
+	<-started
+	md5, _ := FromMD5Hex("5f4dcc3b5aa765d61d8327deb882cf99")
+	ok, err := l.Verify(context.Background(), "master", md5, Policy{Algorithm: MD5}, "password")
+	loginDone := time.Now()
+	if !ok || err != nil {
+		t.Fatalf("Verify = %v, %v", ok, err)
+	}
+	if hd := <-hashDone; !loginDone.Before(hd) {
+		t.Errorf("the other realm's login waited for the whole costly hash")
+	} else {
+		t.Logf("login done %s before the costly hash", hd.Sub(loginDone))
+	}
+}
+
+// TestLimiterPinnedWorkLeavesASlot: work that cannot be preempted (argon2,
+// bcrypt) holds at most workers-1 slots per realm, so another realm finds a
+// free worker at once.
+func TestLimiterPinnedWorkLeavesASlot(t *testing.T) {
+	l := NewLimiter(2, 4)
+	gate := make(chan struct{})
+	defer close(gate)
+	started := make(chan struct{}, 2)
+	for range 2 {
+		go func() {
+			_ = l.do(context.Background(), "flood", true, func(func()) { started <- struct{}{}; <-gate })
+		}()
+	}
+	<-started
+	waitFor(t, "the second pinned call to queue", func() bool { return l.waiting() == 1 })
+	done := make(chan error, 1)
+	go func() { done <- l.do(context.Background(), "master", true, func(func()) {}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("another realm found no free worker")
+	}
+	// A realm alone still uses every worker for preemptible work.
+	var peak, cur atomic.Int32
+	var wg sync.WaitGroup
+	l2 := NewLimiter(2, 8)
+	for range 8 {
+		wg.Go(func() {
+			_ = l2.do(context.Background(), "solo", false, func(func()) {
+				n := cur.Add(1)
+				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+				}
+				time.Sleep(5 * time.Millisecond)
+				cur.Add(-1)
+			})
+		})
+	}
+	wg.Wait()
+	if peak.Load() != 2 {
+		t.Errorf("a lone realm ran %d at once, want 2", peak.Load())
+	}
+}
+
+// TestPadWork: only a failed verify of a clearly cheaper credential is
+// padded, by the difference, so that it costs what the policy's hash does.
+func TestPadWork(t *testing.T) {
+	p := DefaultPolicy()
+	full := DummyCredential(p).work()
+	md5, _ := FromMD5Hex("5f4dcc3b5aa765d61d8327deb882cf99")
+	cred := func(alg string, n, keyLen int) Credential {
+		return Credential{Algorithm: alg, Iterations: n, Value: make([]byte, keyLen), Salt: make([]byte, 16)}
+	}
+	bc10, _ := FromBcrypt("$2y$10$66vhZQhoJmqdkRXJWkc2u.VUlat/ollTc.Bfgot/Vnduw6WPK5syC")
+	for _, tc := range []struct {
+		name string
+		c    Credential
+		want float64
+	}{
+		{"md5", md5, full},
+		{"malformed", Credential{Algorithm: "nope"}, full},
+		{"the policy's own", cred(PBKDF2SHA256, 20_000, 32), 0},
+		{"half the iterations", cred(PBKDF2SHA256, 10_000, 32), full / 2},
+		{"slightly fewer iterations", cred(PBKDF2SHA256, 18_000, 32), 0},
+		{"Keycloak 27500 x 64 bytes", cred(PBKDF2SHA256, 27_500, 64), 0},
+		{"bcrypt 10", bc10, 0},
+	} {
+		if got := padWork(tc.c, p); got != tc.want {
+			t.Errorf("%s: padWork = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

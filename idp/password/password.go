@@ -55,6 +55,8 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"math"
+	"runtime"
 	"strconv"
 	"sync"
 
@@ -142,12 +144,14 @@ type pbkdf2Spec struct {
 	newHash func() hash.Hash
 	keyLen  int // key size Keycloak 26 writes; older values of other sizes still verify
 	maxIter int // keygate's cap on iterations
+	size    int // the hash's output size: one PBKDF2 block
+	work    float64
 }
 
 var pbkdf2Specs = map[string]pbkdf2Spec{
-	PBKDF2SHA1:   {sha1.New, 64, 1_500_000},
-	PBKDF2SHA256: {sha256.New, 32, 1_000_000},
-	PBKDF2SHA512: {sha512.New, 64, 300_000},
+	PBKDF2SHA1:   {sha1.New, 64, 1_500_000, sha1.Size, workSHA1},
+	PBKDF2SHA256: {sha256.New, 32, 1_000_000, sha256.Size, workSHA256},
+	PBKDF2SHA512: {sha512.New, 64, 300_000, sha512.Size, workSHA512},
 }
 
 // Credential is one stored password credential in Keycloak's shape.
@@ -320,16 +324,23 @@ func (p argon2Params) key(password string, salt []byte) []byte {
 // stored value holds, so Keycloak's older 64-byte pbkdf2-sha256 values
 // verify. A wrong password is (false, nil); an error means c itself is
 // malformed or unsupported (wrapping ErrMalformed or ErrUnsupported).
+// Logins should go through Limiter.Verify instead, which bounds and shares
+// the work.
 func Verify(c Credential, password string) (bool, error) {
+	return verify(c, password, runtime.Gosched)
+}
+
+// verify is Verify calling yield between slices of PBKDF2 work.
+func verify(c Credential, password string, yield func()) (bool, error) {
 	if err := c.check(); err != nil {
 		return false, err
 	}
 	switch c.Algorithm {
 	case PBKDF2SHA1, PBKDF2SHA256, PBKDF2SHA512:
-		dk, err := pbkdf2Key(pbkdf2Specs[c.Algorithm].newHash, password, c.Salt, c.Iterations, len(c.Value))
+		dk, err := pbkdf2Key(pbkdf2Specs[c.Algorithm].newHash, password, c.Salt, c.Iterations, len(c.Value), yield)
 		if err != nil {
 			// Only reachable in FIPS 140-only mode (sha1, short salts).
-			return false, fmt.Errorf("password: %s: %w", c.Algorithm, err)
+			return false, unsupported("%s: %v", c.Algorithm, err)
 		}
 		return subtle.ConstantTimeCompare(dk, c.Value) == 1, nil
 	case Argon2:
@@ -362,6 +373,11 @@ func Verify(c Credential, password string) (bool, error) {
 // error wrapping ErrUnsupported; a policy over keygate's cost caps gives an
 // error too (ParsePolicy refuses such policies).
 func Hash(p Policy, password string) (Credential, error) {
+	return hashPolicy(p, password, runtime.Gosched)
+}
+
+// hashPolicy is Hash calling yield between slices of PBKDF2 work.
+func hashPolicy(p Policy, password string, yield func()) (Credential, error) {
 	if err := p.checkCost(); err != nil {
 		return Credential{}, err
 	}
@@ -373,7 +389,7 @@ func Hash(p Policy, password string) (Credential, error) {
 	switch alg {
 	case PBKDF2SHA1, PBKDF2SHA256, PBKDF2SHA512:
 		spec := pbkdf2Specs[alg]
-		dk, err := pbkdf2Key(spec.newHash, password, salt, iterations, spec.keyLen)
+		dk, err := pbkdf2Key(spec.newHash, password, salt, iterations, spec.keyLen, yield)
 		if err != nil {
 			return Credential{}, fmt.Errorf("password: %s: %w", alg, err)
 		}
@@ -455,3 +471,80 @@ func DummyCredential(p Policy) Credential {
 	})
 	return e.cred.clone()
 }
+
+// Relative costs of the primitives, in PBKDF2-HMAC-SHA256 iterations over
+// one block: rough orders of magnitude on x86-64 with SHA extensions. They
+// only decide whether a failed verify was cheaper than the policy's hash
+// and by how much (see pad); within one algorithm they cancel out.
+const (
+	workSHA1      = 1.0   // one PBKDF2-HMAC-SHA1 iteration of one block
+	workSHA256    = 1.0   // one PBKDF2-HMAC-SHA256 iteration of one block
+	workSHA512    = 6.0   // one PBKDF2-HMAC-SHA512 iteration of one block
+	workArgon2KiB = 4.0   // one argon2 pass over 1 KiB
+	workBcrypt    = 450.0 // bcrypt's cost: 2^cost of these
+)
+
+// work estimates what verifying c costs (0 for md5 or a malformed c).
+func (c Credential) work() float64 {
+	if c.check() != nil {
+		return 0
+	}
+	switch c.Algorithm {
+	case PBKDF2SHA1, PBKDF2SHA256, PBKDF2SHA512:
+		spec := pbkdf2Specs[c.Algorithm]
+		blocks := (len(c.Value) + spec.size - 1) / spec.size
+		return float64(c.Iterations) * float64(blocks) * spec.work
+	case Argon2:
+		p, _ := c.argon2Params()
+		return float64(p.memory) * float64(p.time) * workArgon2KiB
+	case Bcrypt:
+		return math.Ldexp(workBcrypt, c.Iterations)
+	}
+	return 0
+}
+
+// padWork is how much work (see work) a failed verify of c must add to
+// cost what a failed verify of a credential hashed under p costs: zero
+// unless c is clearly cheaper (by a fifth or more). p must be within the
+// caps (clamped).
+func padWork(c Credential, p Policy) float64 {
+	want := DummyCredential(p).work()
+	have := c.work()
+	if have >= want*0.8 {
+		return 0
+	}
+	return want - have
+}
+
+// pinned reports whether verifying c cannot be preempted between slices
+// (argon2 and bcrypt run in one piece; see Limiter).
+func (c Credential) pinned() bool {
+	return c.Algorithm == Argon2 || c.Algorithm == Bcrypt
+}
+
+// padPinned reports whether padding a failed verify of c under p would run
+// an argon2 hash.
+func padPinned(c Credential, p Policy) bool {
+	return p.HashAlgorithm() == Argon2 && padWork(c, p) > 0
+}
+
+// pad spends work w the way p's hash does: PBKDF2 iterations of p's hash,
+// or, for argon2, one verify of p's dummy credential (argon2 cannot be cut
+// to size; a pad is only needed when c was far cheaper, so the overshoot is
+// small).
+func pad(p Policy, w float64, yield func()) {
+	if w <= 0 {
+		return
+	}
+	alg := p.HashAlgorithm()
+	spec, ok := pbkdf2Specs[alg]
+	if !ok {
+		_, _ = verify(DummyCredential(p), "", yield)
+		return
+	}
+	blocks := (spec.keyLen + spec.size - 1) / spec.size
+	iter := int(math.Ceil(w / (float64(blocks) * spec.work)))
+	_, _ = pbkdf2Key(spec.newHash, "", padSalt[:], max(iter, 1), spec.keyLen, yield)
+}
+
+var padSalt = [saltLen]byte{'k', 'e', 'y', 'g', 'a', 't', 'e', ' ', 'p', 'a', 'd'}

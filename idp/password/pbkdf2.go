@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash"
-	"runtime"
 	"sync"
 )
 
@@ -15,19 +14,19 @@ import (
 // of SHA-256 work on this class of CPU.
 const yieldEvery = 512
 
-// pbkdf2Key is PBKDF2 (RFC 8018) that yields the processor every few
-// hundred iterations. A 20000-iteration hash holds a core for ~3 ms; with
-// every core hashing during a login flood, the Go scheduler would leave a
-// token request waiting a full time slice behind each hash. Yielding keeps
-// those requests' latency low while logins still use every core (the
-// Limiter bounds how many hash at once). Results equal crypto/pbkdf2's; a
-// test checks it.
-func pbkdf2Key(newHash func() hash.Hash, password string, salt []byte, iter, keyLen int) ([]byte, error) {
+// pbkdf2Key is PBKDF2 (RFC 8018) that calls yield every few hundred
+// iterations. A 20000-iteration hash holds a core for ~3 ms; with every core
+// hashing during a login flood, the Go scheduler would leave a token request
+// waiting a full time slice behind each hash. Yielding the processor
+// (runtime.Gosched) keeps those requests' latency low while logins still use
+// every core, and lets the Limiter hand the hash's slot to another realm's
+// login (see Limiter). Results equal crypto/pbkdf2's; a test checks it.
+func pbkdf2Key(newHash func() hash.Hash, password string, salt []byte, iter, keyLen int, yield func()) ([]byte, error) {
 	if iter < 1 || keyLen < 1 {
 		return nil, errors.New("pbkdf2: invalid parameters")
 	}
 	if h, ok := newHash().(stateHash); ok && chainable(newHash, h) {
-		return pbkdf2Chained(h, password, salt, iter, keyLen), nil
+		return pbkdf2Chained(h, password, salt, iter, keyLen, yield), nil
 	}
 	prf := hmac.New(newHash, []byte(password))
 	hLen := prf.Size()
@@ -51,7 +50,7 @@ func pbkdf2Key(newHash func() hash.Hash, password string, salt []byte, iter, key
 				t[x] ^= u[x]
 			}
 			if n%yieldEvery == 0 {
-				runtime.Gosched()
+				yield()
 			}
 		}
 	}
@@ -79,7 +78,7 @@ type stateHash interface {
 // SHA-256 20000-iteration hash against crypto/pbkdf2's 2.74 ms (make bench:
 // 950 vs 710 hashes/s on both cores). chainable checks the state layout
 // against the ordinary HMAC before this is used.
-func pbkdf2Chained(h stateHash, password string, salt []byte, iter, keyLen int) []byte {
+func pbkdf2Chained(h stateHash, password string, salt []byte, iter, keyLen int, yield func()) []byte {
 	size, bs := h.Size(), h.BlockSize()
 	key := []byte(password)
 	if len(key) > bs {
@@ -136,7 +135,7 @@ func pbkdf2Chained(h stateHash, password string, salt []byte, iter, keyLen int) 
 				t[x] ^= blk[x]
 			}
 			if n%yieldEvery == 0 {
-				runtime.Gosched()
+				yield()
 			}
 		}
 	}
@@ -153,7 +152,7 @@ func chainable(newHash func() hash.Hash, h stateHash) bool {
 	ok := false
 	if h.Size()+1+8 <= h.BlockSize() {
 		pw, salt := "chainable?", []byte("salt")
-		got := pbkdf2Chained(newHash().(stateHash), pw, salt, 3, 2*h.Size()+1)
+		got := pbkdf2Chained(newHash().(stateHash), pw, salt, 3, 2*h.Size()+1, func() {})
 		mac := hmac.New(newHash, []byte(pw))
 		var want []byte
 		for block := uint32(1); block <= 3; block++ {
