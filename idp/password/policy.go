@@ -300,6 +300,33 @@ func policyError(key, template string, params ...string) *PolicyError {
 	return &PolicyError{Key: key, Params: params, Message: msg}
 }
 
+// Password length limits, in UTF-8 bytes.
+const (
+	// DefaultMaxPasswordBytes is the longest new password when the realm
+	// policy sets no maxLength.
+	DefaultMaxPasswordBytes = 1024
+	// MaxPasswordBytes is the longest password keygate takes at all: a
+	// longer new password is refused whatever the policy's maxLength, and a
+	// login with one fails before any lookup or hashing.
+	MaxPasswordBytes = 4096
+)
+
+// CheckNew checks a password about to be set (admin API, registration,
+// password change): its length first, as Keycloak's maxLength policy does
+// ("Invalid password: maximum length {0}."), then Validate. Without a
+// maxLength in p the limit is DefaultMaxPasswordBytes bytes, and no policy
+// lifts it above MaxPasswordBytes bytes. Failures are *PolicyError.
+func (p Policy) CheckNew(pw, username, email string) error {
+	limit := MaxPasswordBytes
+	if p.MaxLength == 0 {
+		limit = DefaultMaxPasswordBytes
+	}
+	if len(pw) > limit {
+		return policyError("invalidPasswordMaxLengthMessage", "Invalid password: maximum length {0}.", strconv.Itoa(limit))
+	}
+	return p.Validate(pw, username, email)
+}
+
 // Validate checks password against p's rules in a fixed order (length,
 // maxLength, digits, lowerCase, upperCase, specialChars, notUsername,
 // notEmail, regexPattern) and returns the first failure as a *PolicyError,

@@ -223,3 +223,43 @@ func TestValidate(t *testing.T) {
 		t.Errorf("Validate with an invalid pattern = %v, want a non-PolicyError error", err)
 	}
 }
+
+// TestCheckNewMaxLength: new passwords are capped at 1024 bytes when the
+// policy sets no maxLength, at the policy's maxLength (UTF-16 units, as
+// Keycloak counts) when it does, and never above 4096 bytes, with
+// Keycloak's message.
+func TestCheckNewMaxLength(t *testing.T) {
+	maxLen := func(n int) password.Policy { return password.Policy{MaxLength: n} }
+	for _, tc := range []struct {
+		name    string
+		p       password.Policy
+		pw      string
+		wantMsg string // "" = accepted
+	}{
+		{"default policy, 1024 bytes", password.DefaultPolicy(), strings.Repeat("a", 1024), ""},
+		{"default policy, 1025 bytes", password.DefaultPolicy(), strings.Repeat("a", 1025), "Invalid password: maximum length 1024."},
+		{"default policy, 1025 bytes of 2-byte runes", password.DefaultPolicy(), strings.Repeat("é", 512) + "a", "Invalid password: maximum length 1024."},
+		{"maxLength(20), 20", maxLen(20), strings.Repeat("a", 20), ""},
+		{"maxLength(20), 21", maxLen(20), strings.Repeat("a", 21), "Invalid password: maximum length 20."},
+		{"maxLength(2000), 2000 bytes", maxLen(2000), strings.Repeat("a", 2000), ""},
+		{"maxLength(100000), 4097 bytes", maxLen(100000), strings.Repeat("a", 4097), "Invalid password: maximum length 4096."},
+		{"other rules still apply", password.Policy{MinLength: 8}, "short", "Invalid password: minimum length 8."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.p.CheckNew(tc.pw, "alice", "alice@example.com")
+			if tc.wantMsg == "" {
+				if err != nil {
+					t.Fatalf("CheckNew: %v", err)
+				}
+				return
+			}
+			var pe *password.PolicyError
+			if !errors.As(err, &pe) || pe.Message != tc.wantMsg {
+				t.Fatalf("CheckNew = %v; want PolicyError %q", err, tc.wantMsg)
+			}
+			if tc.wantMsg != "Invalid password: minimum length 8." && pe.Key != "invalidPasswordMaxLengthMessage" {
+				t.Errorf("Key = %q, want invalidPasswordMaxLengthMessage", pe.Key)
+			}
+		})
+	}
+}
