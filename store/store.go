@@ -401,7 +401,10 @@ type LoginFailure struct {
 type BruteForceStore interface {
 	GetLoginFailure(ctx context.Context, realmID, userID string) (LoginFailure, error)
 	// UpdateLoginFailure compare-and-swaps the counter row (a zero row when
-	// absent) under a lock for the transaction.
+	// absent) under a lock for the transaction, so that concurrent callers,
+	// on any replica, each see the others' writes: authn reserves every
+	// login attempt this way before checking its password. An error from fn
+	// writes nothing and is returned as is (ErrAbort: nil).
 	UpdateLoginFailure(ctx context.Context, realmID, userID string, fn func(old LoginFailure) (LoginFailure, error)) error
 	DeleteLoginFailure(ctx context.Context, realmID, userID string) error
 	DeleteLoginFailures(ctx context.Context, realmID string) error

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentCreateActiveKey", testConcurrentCreateActiveKey},
 		{"LoginFailures", testLoginFailures},
 		{"ConcurrentLoginFailures", testConcurrentLoginFailures},
+		{"LoginFailureReservations", testLoginFailureReservations},
 		{"Components", testComponents},
 		{"IdentityProviders", testIdentityProviders},
 		{"InitialAccessTokens", testInitialAccessTokens},
