@@ -4,7 +4,10 @@
 //
 // Every failure looks the same from outside and costs about the same: an
 // unknown user, a locked account and an empty password all verify a dummy
-// hash before answering ErrInvalidCredentials.
+// hash under the realm policy before answering ErrInvalidCredentials, and a
+// wrong password for a cheaper legacy hash (md5) is padded to the policy's
+// cost. Hashing runs in the realm's share of the bounded pool
+// (password.Limiter), so one realm's flood does not starve another's logins.
 package authn
 
 import (
@@ -50,7 +53,20 @@ func New(st store.Store, lim *password.Limiter, log *slog.Logger) *Authenticator
 
 // Authenticate checks username (or email, where the realm allows it) and
 // password in realmID.
+//
+// With brute-force protection on, the attempt is counted before the
+// password is checked (a compare-and-swap on the user's counter row, also
+// across replicas), and a user locked out by earlier attempts is refused
+// without a check: however many guesses arrive at once, at most
+// failureFactor passwords are checked before the lockout. A success clears
+// the counters, its own attempt included, as Keycloak's does.
 func (a *Authenticator) Authenticate(ctx context.Context, realmID string, s rep.RealmSettings, username, pw, ip string) (store.User, error) {
+	if len(pw) > password.MaxPasswordBytes {
+		// Longer than any password keygate lets anyone set: refused before
+		// the lookup, so the answer is the same for every username, and
+		// before hashing, so a huge body costs nothing.
+		return store.User{}, ErrInvalidCredentials
+	}
 	policy, err := password.ParsePolicy(s.PasswordPolicy)
 	if err != nil {
 		policy = password.DefaultPolicy()
@@ -60,31 +76,33 @@ func (a *Authenticator) Authenticate(ctx context.Context, realmID string, s rep.
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return store.User{}, err
 		}
-		return store.User{}, a.fail(ctx, policy, pw)
+		return store.User{}, a.fail(ctx, realmID, policy, pw)
 	}
+	disableOnFailure := false
 	if s.BruteForce.Protected {
-		locked, err := a.locked(ctx, realmID, u.ID)
+		allowed, disable, err := a.reserve(ctx, realmID, u.ID, ip, s.BruteForce)
 		if err != nil {
 			return store.User{}, err
 		}
-		if locked {
-			return store.User{}, a.fail(ctx, policy, pw)
+		if !allowed {
+			return store.User{}, a.fail(ctx, realmID, policy, pw)
 		}
+		disableOnFailure = disable
 	}
 	cred, pc, err := passwordCredential(ctx, a.st, u.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, a.fail(ctx, policy, pw)
+		return store.User{}, a.fail(ctx, realmID, policy, pw)
 	}
 	if err != nil {
 		return store.User{}, err
 	}
-	ok, err := a.verify(ctx, pc, pw)
+	ok, err := a.verify(ctx, realmID, pc, policy, pw)
 	if err != nil {
 		return store.User{}, err
 	}
 	if !ok {
-		if s.BruteForce.Protected {
-			if err := a.recordFailure(ctx, realmID, u.ID, ip, s.BruteForce); err != nil {
+		if disableOnFailure {
+			if err := a.disable(ctx, realmID, u.ID); err != nil {
 				return store.User{}, err
 			}
 		}
@@ -99,7 +117,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, realmID string, s rep.
 		}
 	}
 	if pc.NeedsRehash(policy) {
-		if err := a.rehash(ctx, u.ID, cred, policy, pw); err != nil {
+		if err := a.rehash(ctx, realmID, u.ID, cred, policy, pw); err != nil {
 			// The login succeeded; a failed upgrade is retried next time.
 			a.log.WarnContext(ctx, "password re-hash failed", "user", u.ID, "err", err)
 		}
@@ -123,31 +141,31 @@ func (a *Authenticator) lookup(ctx context.Context, realmID string, s rep.RealmS
 }
 
 // fail spends what a real verification would, then reports bad credentials.
-func (a *Authenticator) fail(ctx context.Context, policy password.Policy, pw string) error {
-	if _, err := a.verify(ctx, password.DummyCredential(policy), pw); err != nil {
+func (a *Authenticator) fail(ctx context.Context, realmID string, policy password.Policy, pw string) error {
+	if _, err := a.verify(ctx, realmID, password.DummyCredential(policy), policy, pw); err != nil {
 		return err
 	}
 	return ErrInvalidCredentials
 }
 
-// verify runs one hash verification through the limiter.
-func (a *Authenticator) verify(ctx context.Context, c password.Credential, pw string) (bool, error) {
-	var ok bool
-	var verr error
-	err := a.lim.Do(ctx, func() { ok, verr = password.Verify(c, pw) })
-	if errors.Is(err, password.ErrBusy) {
+// verify runs one hash verification through the limiter, in realmID's
+// share of it. A wrong password for a credential cheaper than the policy's
+// hash (md5, few iterations) is padded to the policy's cost there.
+func (a *Authenticator) verify(ctx context.Context, realmID string, c password.Credential, policy password.Policy, pw string) (bool, error) {
+	ok, err := a.lim.Verify(ctx, realmID, c, policy, pw)
+	switch {
+	case err == nil:
+		return ok, nil
+	case errors.Is(err, password.ErrBusy):
 		return false, ErrBusy
-	}
-	if err != nil {
-		return false, err
-	}
-	if verr != nil {
+	case errors.Is(err, password.ErrMalformed), errors.Is(err, password.ErrUnsupported):
 		// A malformed stored credential fails the login; it is the
 		// operator's to fix, so log it (never the password).
-		a.log.WarnContext(ctx, "stored credential cannot be verified", "err", verr)
+		a.log.WarnContext(ctx, "stored credential cannot be verified", "err", err)
 		return false, nil
+	default:
+		return false, err
 	}
-	return ok, nil
 }
 
 // passwordCredential returns the user's password credential, highest
@@ -173,14 +191,10 @@ func passwordCredential(ctx context.Context, st store.CredentialStore, userID st
 // rehash replaces the verified legacy credential with one under policy, in
 // one compare-and-swap: if a concurrent login already replaced it, this one
 // leaves it alone, so the user ends with exactly one credential.
-func (a *Authenticator) rehash(ctx context.Context, userID string, old store.Credential, policy password.Policy, pw string) error {
-	var fresh password.Credential
-	var herr error
-	if err := a.lim.Do(ctx, func() { fresh, herr = password.Hash(policy, pw) }); err != nil {
+func (a *Authenticator) rehash(ctx context.Context, realmID, userID string, old store.Credential, policy password.Policy, pw string) error {
+	fresh, err := a.lim.Hash(ctx, realmID, policy, pw)
+	if err != nil {
 		return err
-	}
-	if herr != nil {
-		return herr
 	}
 	sd, err := fresh.SecretData()
 	if err != nil {
@@ -205,16 +219,12 @@ func (a *Authenticator) rehash(ctx context.Context, userID string, old store.Cre
 
 // NewPasswordCredential hashes pw under the realm policy into a store row.
 func NewPasswordCredential(ctx context.Context, lim *password.Limiter, policy password.Policy, userID, pw string) (store.Credential, error) {
-	var pc password.Credential
-	var herr error
-	if err := lim.Do(ctx, func() { pc, herr = password.Hash(policy, pw) }); err != nil {
-		if errors.Is(err, password.ErrBusy) {
-			return store.Credential{}, ErrBusy
-		}
-		return store.Credential{}, err
+	pc, err := lim.Hash(ctx, "", policy, pw)
+	if errors.Is(err, password.ErrBusy) {
+		return store.Credential{}, ErrBusy
 	}
-	if herr != nil {
-		return store.Credential{}, herr
+	if err != nil {
+		return store.Credential{}, err
 	}
 	sd, err := pc.SecretData()
 	if err != nil {

@@ -9,27 +9,28 @@ import (
 	"github.com/keygate/keygate/store"
 )
 
-// locked reports whether the user is temporarily locked out.
-func (a *Authenticator) locked(ctx context.Context, realmID, userID string) (bool, error) {
-	f, err := a.st.GetLoginFailure(ctx, realmID, userID)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return a.now().Before(f.FailedLoginNotBefore), nil
-}
+// errLocked aborts a reservation: the user is locked out.
+var errLocked = errors.New("authn: locked out")
 
-// recordFailure counts a failed login as Keycloak's brute-force protector
-// does: failures older than maxDeltaTime are forgotten; every failureFactor
-// failures add waitIncrement to the lockout (capped at maxFailureWait); two
-// failures closer than quickLoginCheck lock for minimumQuickLoginWait; with
-// permanentLockout the user is disabled once the limit is reached.
-func (a *Authenticator) recordFailure(ctx context.Context, realmID, userID, ip string, s rep.BruteForceSettings) error {
-	disable := false
-	err := a.st.UpdateLoginFailure(ctx, realmID, userID, func(f store.LoginFailure) (store.LoginFailure, error) {
+// reserve counts this attempt as a failed login before its password is
+// checked, in one compare-and-swap on the user's counter row (a row lock in
+// one transaction, so concurrent attempts and other replicas see each
+// other's reservations). It reports allowed=false, writing nothing, when
+// the user is locked out already; the attempt that reaches a lockout is
+// still checked, as in Keycloak, where the lockout follows the
+// failureFactor-th failure. disableOnFailure says this attempt reached the
+// permanent-lockout limit: the user is disabled if its password is wrong.
+//
+// Counting follows Keycloak's brute-force protector: failures older than
+// maxDeltaTime are forgotten; every failureFactor failures add
+// waitIncrement to the lockout (capped at maxFailureWait); two failures
+// closer than quickLoginCheck lock for minimumQuickLoginWait.
+func (a *Authenticator) reserve(ctx context.Context, realmID, userID, ip string, s rep.BruteForceSettings) (allowed, disableOnFailure bool, err error) {
+	err = a.st.UpdateLoginFailure(ctx, realmID, userID, func(f store.LoginFailure) (store.LoginFailure, error) {
 		t := a.now()
+		if t.Before(f.FailedLoginNotBefore) {
+			return f, errLocked
+		}
 		var delta time.Duration
 		if !f.LastFailure.IsZero() {
 			delta = t.Sub(f.LastFailure)
@@ -66,15 +67,22 @@ func (a *Authenticator) recordFailure(ctx context.Context, realmID, userID, ip s
 		if wait > 0 {
 			f.FailedLoginNotBefore = t.Add(wait)
 		}
-		if s.PermanentLockout && f.NumFailures >= factor &&
-			(s.MaxTemporaryLockouts == 0 || f.NumTempLockouts > s.MaxTemporaryLockouts) {
-			disable = true
-		}
+		// fn may run again on a newer row: decide from this run only.
+		disableOnFailure = s.PermanentLockout && f.NumFailures >= factor &&
+			(s.MaxTemporaryLockouts == 0 || f.NumTempLockouts > s.MaxTemporaryLockouts)
 		return f, nil
 	})
-	if err != nil || !disable {
-		return err
+	if errors.Is(err, errLocked) {
+		return false, false, nil
 	}
+	if err != nil {
+		return false, false, err
+	}
+	return true, disableOnFailure, nil
+}
+
+// disable applies Keycloak's permanent lockout to the user.
+func (a *Authenticator) disable(ctx context.Context, realmID, userID string) error {
 	u, err := a.st.GetUser(ctx, realmID, userID)
 	if err != nil {
 		return err
