@@ -312,6 +312,14 @@ func TestLimiterPinnedWorkLeavesASlot(t *testing.T) {
 func TestPadWork(t *testing.T) {
 	p := DefaultPolicy()
 	full := DummyCredential(p).work()
+	if pw := p.work(); pw != full {
+		t.Fatalf("policy work %v, its dummy's %v", pw, full)
+	}
+	for _, q := range []Policy{{Algorithm: PBKDF2SHA1, Iterations: 1000}, {Algorithm: PBKDF2SHA512, Iterations: 1000}, {Algorithm: Argon2, Iterations: 2}} {
+		if qw, dw := q.work(), DummyCredential(q).work(); qw != dw {
+			t.Errorf("%s: policy work %v, its dummy's %v", q, qw, dw)
+		}
+	}
 	md5, _ := FromMD5Hex("5f4dcc3b5aa765d61d8327deb882cf99")
 	cred := func(alg string, n, keyLen int) Credential {
 		return Credential{Algorithm: alg, Iterations: n, Value: make([]byte, keyLen), Salt: make([]byte, 16)}
