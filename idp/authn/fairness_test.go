@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,6 +34,10 @@ func TestRealmFloodDoesNotStarveMasterLogin(t *testing.T) {
 		{"argon2", "hashAlgorithm(argon2) and hashIterations(10)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "argon2" && runtime.GOMAXPROCS(0) < 2 {
+				// The pool keeps a worker free of argon2 only when it has two.
+				t.Skip("one worker: a login waits for the running argon2 hash")
+			}
 			ctx := t.Context()
 			st := openSQLite(t)
 			masterID, ms := newRealm(t, st, "master")

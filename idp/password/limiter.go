@@ -22,9 +22,10 @@ var ErrBusy = errors.New("password: too many concurrent hashing requests")
 //   - a freed slot goes to the waiting key holding the fewest slots (ties:
 //     the one served least recently), FIFO within a key;
 //   - PBKDF2 work (Verify and Hash with a pbkdf2 algorithm) checks in every
-//     few hundred iterations and hands its slot over when another key is
-//     waiting and holds fewer slots, so a newcomer gets a worker within a
-//     fraction of a millisecond however costly the running hashes are;
+//     few hundred iterations and hands its slot to another key's waiting
+//     PBKDF2 work when that key holds fewer slots, so such a newcomer gets a
+//     worker within a fraction of a millisecond however costly the running
+//     hashes are;
 //   - work that cannot be cut (argon2, bcrypt) may hold at most workers-1
 //     slots per key (one slot when workers is 1), so it never holds every
 //     worker against another realm.
@@ -239,28 +240,38 @@ func (l *Limiter) dispatch() {
 }
 
 // checkpoint is called by running preemptible work of k between slices.
-// When another key has an eligible waiter and holds fewer slots than k, the
-// slot is handed over and the caller waits, first in k's queue, for the
-// next one. (Without a context: the wait is a few slices of other keys'
-// work.)
+// When another key holds fewer slots than k and has preemptible work
+// waiting, the slot is handed to that work and the caller waits, first in
+// k's queue, for the next slot. (Without a context: the wait is a few
+// slices of other keys' work.) Pinned work waiting is not handed a slot
+// here: it would keep it for a whole hash, and it gets its turn when a
+// hash ends.
 func (l *Limiter) checkpoint(k *keyState) {
 	l.mu.Lock()
-	starved := false
+	var to *keyState
+	ti := -1
 	for _, o := range l.keys {
-		if o != k && o.running < k.running && l.next(o) >= 0 {
-			starved = true
-			break
+		if o == k || o.running >= k.running {
+			continue
+		}
+		i := slices.IndexFunc(o.waiters, func(w *waiter) bool { return !w.pinned })
+		if i >= 0 && (to == nil || o.running < to.running || o.running == to.running && o.served < to.served) {
+			to, ti = o, i
 		}
 	}
-	if !starved {
+	if to == nil {
 		l.mu.Unlock()
 		return
 	}
 	w := &waiter{ready: make(chan struct{})}
 	k.waiters = slices.Insert(k.waiters, 0, w)
-	l.running--
 	k.running--
-	l.dispatch()
+	handed := to.waiters[ti]
+	to.waiters = slices.Delete(to.waiters, ti, ti+1)
+	l.running--
+	l.grant(to, false)
+	handed.granted = true
+	close(handed.ready)
 	l.mu.Unlock()
 	<-w.ready
 }
