@@ -343,3 +343,27 @@ func TestPadWork(t *testing.T) {
 		}
 	}
 }
+
+// TestLimiterDoesNotHandPBKDF2SliceToPinnedWork: a checkpoint never hands
+// its worker to waiting argon2 or bcrypt work, which would keep it for a
+// whole hash; that work runs when the hash ends.
+func TestLimiterDoesNotHandPBKDF2SliceToPinnedWork(t *testing.T) {
+	l := NewLimiter(1, 4)
+	started := make(chan struct{})
+	hashDone := make(chan time.Time, 1)
+	go func() {
+		_ = l.do(context.Background(), "a", false, func(yield func()) {
+			close(started)
+			_, _ = hashPolicy(Policy{Algorithm: PBKDF2SHA256, Iterations: 200_000}, "pw", yield)
+			hashDone <- time.Now()
+		})
+	}()
+	<-started
+	var pinnedRan time.Time
+	if err := l.do(context.Background(), "b", true, func(func()) { pinnedRan = time.Now() }); err != nil {
+		t.Fatal(err)
+	}
+	if hd := <-hashDone; pinnedRan.Before(hd) {
+		t.Errorf("pinned work of another realm ran in the middle of a PBKDF2 hash")
+	}
+}
