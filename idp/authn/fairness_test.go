@@ -18,13 +18,22 @@ import (
 // the real limiter (sized to the cores, as the server sizes it), a real
 // SQLite store.
 //
-// Robust on a loaded 2-core machine: idle and flooded samples are taken in
-// alternating rounds (so outside load hits both alike), 300 of each, after
-// a warm-up; the flood is running (at least twice as many attempts in
-// flight as the pool has workers) before each flooded round starts.
+// "Idle" is the pool idle. On a quiet machine that is the idle process; on
+// a machine busy with other work (make test runs other packages' tests
+// alongside), the flood's one running hash also costs the master login its
+// share of the CPU at the operating system, which no pool can give back.
+// So the idle value is the larger p99 of two baselines: nothing else
+// running, and one goroutine running the flood realm's hash in a loop
+// outside the pool (the CPU the flood takes while the pool is fair). On a
+// quiet 2-core machine the two agree.
+//
+// Robust on a loaded 2-core machine: the three kinds of samples are taken
+// in alternating rounds (so outside load hits them alike), 300 of each,
+// after a warm-up; the flood is running (at least twice as many attempts
+// in flight as the pool has workers) before each flooded round starts.
 func TestRealmFloodDoesNotStarveMasterLogin(t *testing.T) {
 	if testing.Short() {
-		t.Skip("load test (about 20 s)")
+		t.Skip("load test (about 25 s)")
 	}
 	for _, tc := range []struct{ name, policy string }{
 		// The costliest policy per verify that keygate accepts: PBKDF2-SHA1
@@ -43,6 +52,10 @@ func TestRealmFloodDoesNotStarveMasterLogin(t *testing.T) {
 			masterID, ms := newRealm(t, st, "master")
 			floodID, fs := newRealm(t, st, "flood")
 			fs.PasswordPolicy = tc.policy
+			floodPolicy, err := password.ParsePolicy(tc.policy)
+			if err != nil {
+				t.Fatal(err)
+			}
 			newUser(t, st, masterID, "admin", "admin-password", nil)
 			lim := password.NewLimiter(0, 256)
 			a := New(st, lim, nil)
@@ -85,11 +98,31 @@ func TestRealmFloodDoesNotStarveMasterLogin(t *testing.T) {
 			}
 			stop := flood()
 			stop() // the flood realm's dummy credential is computed once, here
-			var idle, flooded []time.Duration
+			busy := func() (stop func()) {
+				bctx, cancel := context.WithCancel(ctx)
+				dummy := password.DummyCredential(floodPolicy)
+				stopped := make(chan struct{})
+				go func() {
+					defer close(stopped)
+					for bctx.Err() == nil {
+						_, _ = password.Verify(dummy, "guess")
+					}
+				}()
+				time.Sleep(20 * time.Millisecond)
+				return func() { cancel(); <-stopped }
+			}
+
+			var idle, busied, flooded []time.Duration
 			for range 3 {
 				for range 100 {
 					idle = append(idle, login())
 				}
+				func() {
+					defer busy()()
+					for range 100 {
+						busied = append(busied, login())
+					}
+				}()
 				func() {
 					defer flood()() // also when a starved login ends the test
 					start := time.Now()
@@ -101,14 +134,17 @@ func TestRealmFloodDoesNotStarveMasterLogin(t *testing.T) {
 					}
 				}()
 			}
-			pi, pf := percentile(idle, 0.99), percentile(flooded, 0.99)
-			t.Logf("master admin login p99: idle %s, during the %s flood %s (%.2fx; median %s vs %s; %d flood attempts answered)",
-				pi, tc.name, pf, float64(pf)/float64(pi), percentile(idle, 0.5), percentile(flooded, 0.5), done.Load())
+			pi, pb, pf := percentile(idle, 0.99), percentile(busied, 0.99), percentile(flooded, 0.99)
+			base := max(pi, pb)
+			t.Logf("master admin login p99: idle %s, one core busy outside the pool %s, during the %s flood %s "+
+				"(%.2fx idle, %.2fx the larger; medians %s, %s, %s; %d flood attempts answered)",
+				pi, pb, tc.name, pf, float64(pf)/float64(pi), float64(pf)/float64(base),
+				percentile(idle, 0.5), percentile(busied, 0.5), percentile(flooded, 0.5), done.Load())
 			if done.Load() == 0 {
 				t.Fatalf("the flood never got an answer: nothing was measured")
 			}
-			if pf > 3*pi {
-				t.Errorf("master admin login p99 %s during the flood, idle %s: more than 3x", pf, pi)
+			if pf > 3*base {
+				t.Errorf("master admin login p99 %s during the flood, idle %s (%s with a core busy): more than 3x", pf, pi, pb)
 			}
 		})
 	}
