@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
 )
@@ -83,6 +84,9 @@ func (a *API) createClient(c *call) error {
 	if privilegedClient(c.realm.Name, in.ClientID) && !c.caller.serverAdmin {
 		return errForbidden
 	}
+	if err := oidc.ValidateClient(&in); err != nil {
+		return err
+	}
 	if _, err := a.st.GetClientByClientID(c.ctx, c.realm.ID, in.ClientID); err == nil {
 		return clientConflict(in.ClientID)
 	}
@@ -144,6 +148,9 @@ func (a *API) updateClient(c *call) error {
 	}
 	if privilegedClient(c.realm.Name, r.ClientID) && !c.caller.serverAdmin {
 		return errForbidden // guardTarget let the old clientId through
+	}
+	if err := oidc.ValidateClient(&r); err != nil {
+		return err
 	}
 	r.ID = row.ID
 	rep.AssignMapperIDs(r.ProtocolMappers)

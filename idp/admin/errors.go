@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/keygate/keygate/idp/authn"
+	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
@@ -46,13 +47,15 @@ func fieldError(field, msg string) error {
 
 // fail writes err as Keycloak would: handler-decided answers as they are;
 // store.ErrNotFound 404, store.ErrConflict 409; representation errors 400
-// naming the field; password policy errors 400 with the message key; a full
+// naming the field; password policy errors and unsafe client URIs 400 with
+// a reason; a full
 // hashing queue 503; anything else 500, logged (never the request body).
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	var de *rep.DecodeError
 	var pe *password.PolicyError
 	var mbe *http.MaxBytesError
+	var ue *oidc.URIError
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &de):
@@ -62,6 +65,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	case errors.As(err, &pe):
 		ae = &apiError{status: http.StatusBadRequest, body: map[string]any{"error": pe.Key, "error_description": pe.Message}}
+	case errors.As(err, &ue): // Keycloak's client validation answer
+		ae = &apiError{status: http.StatusBadRequest, body: map[string]any{"error": "invalid_input", "error_description": ue.Error()}}
 	case errors.As(err, &mbe):
 		ae = errMsg(http.StatusRequestEntityTooLarge, "Request entity too large").(*apiError)
 	case errors.Is(err, store.ErrNotFound):

@@ -185,7 +185,7 @@ func (c *call) policy() (password.Policy, rep.RealmSettings, error) {
 // hashPassword checks pw against the realm policy and hashes it through
 // the bounded pool.
 func (a *API) hashPassword(c *call, policy password.Policy, u store.User, pw string) (store.Credential, error) {
-	if err := policy.Validate(pw, u.Username, u.Email); err != nil {
+	if err := policy.CheckNew(pw, u.Username, u.Email); err != nil {
 		return store.Credential{}, err
 	}
 	return authn.NewPasswordCredential(c.ctx, a.lim, policy, u.ID, pw)
