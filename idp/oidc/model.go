@@ -25,11 +25,8 @@ type realmModel struct {
 	clients    map[string]*Client    // clientId -> decoded client
 	scopes     map[string]rep.ClientScope
 	groups     map[string]store.Group // by id
-	origins    []clientOrigin         // resolved web origins of every client
 	loaded     time.Time
 }
-
-type clientOrigin struct{ clientID, origin string }
 
 const modelTTL = 5 * time.Second
 
@@ -118,12 +115,6 @@ func loadModel(ctx context.Context, st store.Store, realmID string) (*realmModel
 			return nil, fmt.Errorf("client %s: %w", c.ClientID, err)
 		}
 		m.clients[c.ClientID] = &Client{Row: c, Rep: cr, Settings: cs}
-		if !cs.Enabled {
-			continue
-		}
-		for _, o := range webOrigins(m.clients[c.ClientID]) {
-			m.origins = append(m.origins, clientOrigin{c.ClientID, o})
-		}
 	}
 	for id, r := range m.roles {
 		m.byName[roleKey{m.clientIDs[r.ClientID], r.Name}] = id
