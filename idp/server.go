@@ -39,7 +39,7 @@ type Config struct {
 	// DBKey, when set, encrypts realm signing keys at rest (--db-key).
 	DBKey string
 	// HashWorkers bounds concurrent password hashing (0 = GOMAXPROCS);
-	// HashQueue is how many logins may wait before 503 (0 = 64 per worker).
+	// HashQueue is how many logins of one realm may wait before 503 (0 = 256).
 	HashWorkers, HashQueue int
 }
 
