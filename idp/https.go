@@ -3,8 +3,6 @@ package idp
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -222,41 +220,10 @@ func sslRealms(r *http.Request) []string {
 	} else if path != "/admin/realms" {
 		return nil
 	}
-	if name := tokenRealm(r.Header.Get("Authorization")); name != "" {
+	if name := oidc.IssuerRealm(r.Header.Get("Authorization")); name != "" {
 		names = append(names, name)
 	}
 	return names
-}
-
-// tokenRealm is the realm named by the unverified iss of a bearer JWT.
-func tokenRealm(authz string) string {
-	tok, ok := strings.CutPrefix(authz, "Bearer ")
-	if !ok {
-		return ""
-	}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 || len(parts[1]) > 16<<10 {
-		return ""
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return ""
-	}
-	var claims struct {
-		Iss string `json:"iss"`
-	}
-	if json.Unmarshal(payload, &claims) != nil {
-		return ""
-	}
-	i := strings.LastIndex(claims.Iss, "/realms/")
-	if i < 0 {
-		return ""
-	}
-	name := claims.Iss[i+len("/realms/"):]
-	if name == "" || strings.Contains(name, "/") {
-		return ""
-	}
-	return name
 }
 
 // checkSSL answers "HTTPS required" and returns true when a realm that r

@@ -275,6 +275,8 @@ func TestSSLRequired(t *testing.T) {
 		{"GET", "/admin/realms", public, false, map[string]string{"Authorization": "Bearer " + fakeToken("http://kg.example/realms/ext")}, api},
 		{"GET", "/admin/realms", public, false, map[string]string{"Authorization": "Bearer " + fakeToken("http://kg.example/auth/realms/none")}, pass},
 		{"GET", "/admin/realms", public, false, map[string]string{"Authorization": "Bearer not-a-jwt"}, pass},
+		// The admin API takes the scheme in any case; so does this check.
+		{"GET", "/admin/realms", public, false, map[string]string{"Authorization": "bearer " + fakeToken("http://kg.example/realms/ext")}, api},
 		// Not realm endpoints.
 		{"GET", "/health/ready", public, false, nil, pass},
 		{"GET", "/resources/keygate.css", public, false, nil, pass},

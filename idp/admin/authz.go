@@ -1,8 +1,6 @@
 package admin
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"maps"
 	"net/http"
@@ -139,7 +137,7 @@ func (a *API) authenticate(r *http.Request) (*caller, error) {
 	if c, ok := a.auth.get("token " + header).(*caller); ok {
 		return c, nil
 	}
-	realmName := issuerRealm(header)
+	realmName := oidc.IssuerRealm(header)
 	if realmName == "" {
 		return nil, errUnauthorized
 	}
@@ -199,34 +197,6 @@ func (a *API) authenticate(r *http.Request) (*caller, error) {
 	c.canCreate = c.canCreate || c.serverAdmin
 	a.auth.put("token "+header, c)
 	return c, nil
-}
-
-// issuerRealm reads the realm name from the `iss` of a bearer JWT without
-// verifying it.
-func issuerRealm(authz string) string {
-	scheme, tok, ok := strings.Cut(authz, " ")
-	if !ok || !strings.EqualFold(scheme, "bearer") {
-		return ""
-	}
-	parts := strings.Split(strings.TrimSpace(tok), ".")
-	if len(parts) != 3 || len(parts[1]) > 16<<10 {
-		return ""
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return ""
-	}
-	var claims struct {
-		Iss string `json:"iss"`
-	}
-	if json.Unmarshal(payload, &claims) != nil {
-		return ""
-	}
-	i := strings.LastIndex(claims.Iss, "/realms/")
-	if i < 0 {
-		return ""
-	}
-	return claims.Iss[i+len("/realms/"):]
 }
 
 // realmByName loads the target realm from the store (disabled ones too),

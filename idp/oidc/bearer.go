@@ -2,8 +2,11 @@ package oidc
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 )
 
 // TokenInfo describes a verified, active access token.
@@ -71,4 +74,34 @@ func (p *Provider) UserRoles(ctx context.Context, realmID, userID string) ([]str
 		return nil, nil, err
 	}
 	return ur.realm, ur.client, nil
+}
+
+// IssuerRealm reads the realm name from the `iss` of the bearer JWT in an
+// Authorization header value, without verifying it: it only picks the
+// realm whose keys (and settings) then judge the token. "" when there is
+// none.
+func IssuerRealm(authz string) string {
+	scheme, tok, ok := strings.Cut(authz, " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") {
+		return ""
+	}
+	parts := strings.Split(strings.TrimSpace(tok), ".")
+	if len(parts) != 3 || len(parts[1]) > 16<<10 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var claims struct {
+		Iss string `json:"iss"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return ""
+	}
+	_, name, ok := strings.Cut(claims.Iss, "/realms/")
+	if !ok || name == "" || strings.Contains(name, "/") {
+		return ""
+	}
+	return name
 }
