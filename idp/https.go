@@ -1,8 +1,6 @@
 package idp
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/keygate/keygate/idp/oidc"
-	"github.com/keygate/keygate/templates"
 )
 
 // ---- where a request comes from
@@ -240,7 +237,7 @@ func (s *Server) checkSSL(w http.ResponseWriter, r *http.Request, o origin) bool
 			continue
 		}
 		if browserPage(r) {
-			s.httpsRequiredPage(w, r, name, set.DisplayName)
+			s.oidc.RealmErrorPage(w, r, name, set.DisplayName, http.StatusBadRequest, "httpsRequiredMessage")
 		} else {
 			httpsRequiredJSON(w, r)
 		}
@@ -283,29 +280,6 @@ func httpsRequiredJSON(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusForbidden)
 	_, _ = w.Write([]byte(`{"error":"invalid_request","error_description":"` + httpsRequiredText + `"}`))
-}
-
-// httpsRequiredPage is Keycloak's error page for browser endpoints (400),
-// with the headers keygate's other pages carry.
-func (s *Server) httpsRequiredPage(w http.ResponseWriter, r *http.Request, realm, display string) {
-	var buf bytes.Buffer
-	err := templates.Error(templates.ErrorView{
-		Page: templates.Page{RealmName: realm, RealmDisplayName: display, Lang: "en",
-			StylesheetURL: oidc.PathPrefix(r.Context()) + templates.StylesheetPath},
-		Title: templates.Message("errorTitle"), Message: httpsRequiredText, Status: http.StatusBadRequest,
-	}).Render(context.Background(), &buf)
-	if err != nil {
-		s.log.Error("render page", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store, must-revalidate, max-age=0")
-	h.Set("X-Frame-Options", "SAMEORIGIN")
-	h.Set("Content-Security-Policy", "frame-src 'self'; frame-ancestors 'self'; object-src 'none'; script-src 'none'; base-uri 'self'")
-	w.WriteHeader(http.StatusBadRequest)
-	_, _ = w.Write(buf.Bytes())
 }
 
 // hstsValue is Keycloak's default Strict-Transport-Security header.

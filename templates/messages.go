@@ -72,6 +72,7 @@ var Messages = map[string]string{
 	// A login whose user has pending required actions, until keygate has
 	// the pages for them.
 	"accountNotSetUpMessage": "Account is not fully set up. Contact your administrator to complete it.",
+	"httpsRequiredMessage":   "HTTPS required",
 }
 
 // Message returns the text for key with {0}, {1}, ... replaced by args.
