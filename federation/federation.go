@@ -1,0 +1,157 @@
+// Package federation brings users from outside sources into keygate:
+// user storage providers (LDAP directories), configured as Keycloak
+// configures them, as components of a realm.
+//
+// A provider implements UserStorage (look a user up, load one by its
+// immutable id, check a password) and, where it can, the optional
+// capabilities below, found by type assertion as Dex finds its
+// connectors'. The Registry opens a realm's providers from its components,
+// in priority order; the Linker turns what a provider says of a person
+// (an Identity) into a local user in one store transaction; the Service
+// puts the two together for idp/authn, which stays the one place where a
+// username and a password become a user.
+//
+// This package imports store and nothing from idp/.
+package federation
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/keygate/keygate/store"
+)
+
+// Component provider types, as Keycloak names them.
+const (
+	UserStorageType = "org.keycloak.storage.UserStorageProvider"
+	LDAPMapperType  = "org.keycloak.storage.ldap.mappers.LDAPStorageMapper"
+)
+
+// User attributes that link an imported user to its entry, as Keycloak
+// names them (they round-trip through realm exports).
+const (
+	AttrExternalID = "LDAP_ID"
+	AttrEntryDN    = "LDAP_ENTRY_DN"
+)
+
+// Errors a UserStorage reports. Anything else is a failure of the source
+// and is treated as ErrUnavailable: never as a wrong password, and never
+// as a reason to delete a local user.
+var (
+	// ErrNotFound means the source answered, authoritatively, that it has
+	// no such user.
+	ErrNotFound = errors.New("federation: no such user")
+	// ErrUnavailable means the source could not answer (down, slow,
+	// misconfigured, garbage): the caller answers 503.
+	ErrUnavailable = errors.New("federation: user storage unavailable")
+	// ErrAmbiguous means the source has several entries for one name; the
+	// login is refused.
+	ErrAmbiguous = errors.New("federation: several entries for one user")
+	// ErrAccountDisabled is the source's own verdict after a correct
+	// password (Active Directory: disabled, locked, expired account).
+	ErrAccountDisabled = errors.New("federation: account disabled in the source")
+	// ErrMustChangePassword is the source's verdict on a correct but
+	// expired (or reset) password: the user gets UPDATE_PASSWORD.
+	ErrMustChangePassword = errors.New("federation: password must be changed")
+)
+
+// RoleRef names a role as mappers configure it: a realm role (Client "")
+// or a role of the client with public clientId Client.
+type RoleRef struct {
+	Client string
+	Name   string
+}
+
+// Grant is what one mapper decides about a user's role mappings and group
+// memberships: Roles and Groups (paths) are what the source gives; Owned*
+// are everything the mapper decides over, so the linker removes an owned
+// mapping the source no longer gives. Mappings the mapper does not own
+// (granted locally) are left alone.
+type Grant struct {
+	Roles       []RoleRef
+	Groups      []string
+	OwnedRoles  []RoleRef
+	OwnedGroups []string
+	// ImportOnly applies the grant only when the user is first imported
+	// (Keycloak's IMPORT mode); later logins and syncs leave the local
+	// mappings to the admins.
+	ImportOnly bool
+	// Create makes missing roles and groups (with their parents), as
+	// Keycloak's role and group mappers create what the directory has.
+	Create bool
+}
+
+// Identity is a person as a provider describes them, after its mappers ran.
+type Identity struct {
+	ExternalID    string // immutable id in the source (LDAP_ID)
+	DN            string // the entry's name (LDAP_ENTRY_DN), "" if none
+	Username      string
+	Email         string
+	EmailVerified bool
+	FirstName     string
+	LastName      string
+	// Disabled: the source disables the account (e.g. Active Directory's
+	// userAccountControl).
+	Disabled bool
+	// Attributes are user attributes the mappers set; a nil value removes
+	// the attribute.
+	Attributes map[string][]string
+	// RequiredActions the source asks for (e.g. a password that must
+	// change); added, never removed, by the linker.
+	RequiredActions []string
+	Grants          []Grant
+}
+
+// UserStorage is a source of users and passwords.
+type UserStorage interface {
+	// LookupUser finds a user by username, or by email with byEmail.
+	LookupUser(ctx context.Context, name string, byEmail bool) (Identity, error)
+	// LoadUser loads the user with this ExternalID (revalidation: it may
+	// have been renamed or moved since). ErrNotFound: it is gone.
+	LoadUser(ctx context.Context, externalID string) (Identity, error)
+	// CheckPassword checks password for id (from LookupUser or LoadUser):
+	// false for a wrong one, an error when the source cannot say. An empty
+	// password is false without asking the source.
+	CheckPassword(ctx context.Context, id Identity, password string) (bool, error)
+	// Close releases the provider's connections.
+	Close() error
+}
+
+// Searcher is a UserStorage that can search its users (the admin API's
+// user search queries providers too).
+type Searcher interface {
+	SearchUsers(ctx context.Context, query string, max int) ([]Identity, error)
+}
+
+// Syncer is a UserStorage whose users can be read in pages: all of them
+// (since zero) or those created or changed since a time.
+type Syncer interface {
+	SyncUsers(ctx context.Context, since time.Time, page func([]Identity) error) error
+}
+
+// PasswordUpdater is a UserStorage that stores passwords (WRITABLE mode).
+type PasswordUpdater interface {
+	UpdatePassword(ctx context.Context, id Identity, password string) error
+}
+
+// EditMode is Keycloak's editMode of a user storage provider.
+type EditMode string
+
+const (
+	ReadOnly EditMode = "READ_ONLY"
+	Writable EditMode = "WRITABLE"
+	Unsynced EditMode = "UNSYNCED"
+)
+
+// Provider is one opened user storage component.
+type Provider struct {
+	Component store.Component
+	Storage   UserStorage
+	// From the component's generic keys.
+	Name               string
+	Enabled            bool
+	Priority           int
+	EditMode           EditMode
+	RemoveInvalidUsers bool // delete (true) or disable a user gone from the source
+}

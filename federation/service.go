@@ -1,0 +1,190 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/keygate/keygate/store"
+)
+
+// Service resolves logins against a realm's providers and links what they
+// find: the part of a login that idp/authn hands to federation.
+type Service struct {
+	reg  *Registry
+	link *Linker
+	log  *slog.Logger
+}
+
+// NewService returns a service over the registry's providers, linking
+// with link.
+func NewService(reg *Registry, link *Linker, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{reg: reg, link: link, log: log}
+}
+
+// Account is a federated user ready for its password check.
+type Account struct {
+	User     store.User
+	provider *Provider
+	identity Identity
+}
+
+// Provider is the provider the account came from.
+func (a Account) Provider() *Provider { return a.provider }
+
+// Resolve finds the user of a login. A linked local user (local non-nil)
+// is revalidated against its provider by its immutable id: a renamed or
+// moved entry updates the local user; an entry the provider says is gone
+// deletes it (or disables it, with removeInvalidUsersEnabled false) and
+// answers ErrNotFound. With local nil, the realm's enabled providers are
+// asked in priority order and the first that knows name imports it.
+//
+// ErrNotFound: no provider has the user (and none failed to answer).
+// ErrUnavailable: a provider that might have it could not answer.
+// ErrAmbiguous, ErrConflict: the login is refused (and logged).
+func (s *Service) Resolve(ctx context.Context, realmID string, d RealmDefaults, local *store.User, name string, byEmail bool) (Account, error) {
+	if local != nil {
+		return s.revalidate(ctx, realmID, d, local)
+	}
+	providers, err := s.reg.Providers(ctx, realmID)
+	if err != nil {
+		return Account{}, err
+	}
+	var unavailable error
+	for _, p := range providers {
+		if !p.Enabled {
+			continue
+		}
+		id, err := p.Storage.LookupUser(ctx, name, byEmail)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue
+		case errors.Is(err, ErrAmbiguous):
+			s.log.WarnContext(ctx, "login refused: several directory entries match", "realm", realmID, "provider", p.Name, "err", err)
+			return Account{}, err
+		case err != nil:
+			s.log.WarnContext(ctx, "user storage provider unavailable", "realm", realmID, "provider", p.Name, "err", err)
+			unavailable = unavailableErr(p, err)
+			continue
+		}
+		u, err := s.link.Link(ctx, realmID, d, p, id, nil)
+		if err != nil {
+			return Account{}, s.linkFailed(ctx, realmID, p, err)
+		}
+		return Account{User: u, provider: p, identity: id}, nil
+	}
+	if unavailable != nil {
+		return Account{}, unavailable
+	}
+	return Account{}, ErrNotFound
+}
+
+func (s *Service) revalidate(ctx context.Context, realmID string, d RealmDefaults, local *store.User) (Account, error) {
+	p, err := s.reg.Provider(ctx, realmID, local.FederationLink)
+	if errors.Is(err, store.ErrNotFound) {
+		s.log.WarnContext(ctx, "login refused: the user's provider no longer exists", "realm", realmID, "user", local.ID,
+			"provider", local.FederationLink)
+		return Account{}, ErrNotFound
+	}
+	if err != nil {
+		return Account{}, err
+	}
+	if !p.Enabled {
+		return Account{}, fmt.Errorf("%w: provider %s is disabled", ErrAccountDisabled, p.Name)
+	}
+	extID := first(local.Attributes[AttrExternalID])
+	if extID == "" {
+		return Account{}, fmt.Errorf("%w: user %s has no %s", ErrNotFound, local.ID, AttrExternalID)
+	}
+	id, err := p.Storage.LoadUser(ctx, extID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Account{}, s.gone(ctx, realmID, p, local)
+	case err != nil:
+		s.log.WarnContext(ctx, "user storage provider unavailable", "realm", realmID, "provider", p.Name, "err", err)
+		return Account{}, unavailableErr(p, err)
+	}
+	u, err := s.link.Link(ctx, realmID, d, p, id, local)
+	if err != nil {
+		return Account{}, s.linkFailed(ctx, realmID, p, err)
+	}
+	return Account{User: u, provider: p, identity: id}, nil
+}
+
+// gone removes (or disables) a linked user its provider authoritatively
+// no longer has.
+func (s *Service) gone(ctx context.Context, realmID string, p *Provider, u *store.User) error {
+	var err error
+	if p.RemoveInvalidUsers {
+		err = s.link.st.DeleteUser(ctx, realmID, u.ID)
+	} else if u.Enabled {
+		next := *u
+		next.Enabled = false
+		err = s.link.st.UpdateUser(ctx, next)
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	s.log.InfoContext(ctx, "user gone from its directory", "realm", realmID, "provider", p.Name, "user", u.ID,
+		"removed", p.RemoveInvalidUsers)
+	return ErrNotFound
+}
+
+func (s *Service) linkFailed(ctx context.Context, realmID string, p *Provider, err error) error {
+	if errors.Is(err, ErrConflict) {
+		s.log.WarnContext(ctx, "login refused: the directory user cannot be imported", "realm", realmID, "provider", p.Name, "err", err)
+	}
+	return err
+}
+
+// CheckPassword checks the account's password against its provider:
+// false for a wrong password; ErrUnavailable when the provider cannot
+// say; ErrAccountDisabled when the source refuses a correct password. A
+// correct password the source says must change is true, and gives the
+// user (a.User too) the UPDATE_PASSWORD required action.
+func (s *Service) CheckPassword(ctx context.Context, a *Account, password string) (bool, error) {
+	if password == "" {
+		return false, nil
+	}
+	ok, err := a.provider.Storage.CheckPassword(ctx, a.identity, password)
+	switch {
+	case err == nil, errors.Is(err, ErrAccountDisabled):
+		return ok, err
+	case errors.Is(err, ErrMustChangePassword):
+		// The password was right; the user now has a pending action,
+		// which stops every grant until it is done.
+		return true, s.requireAction(ctx, a, "UPDATE_PASSWORD")
+	}
+	s.log.WarnContext(ctx, "user storage provider unavailable", "provider", a.provider.Name, "err", err)
+	return false, unavailableErr(a.provider, err)
+}
+
+func unavailableErr(p *Provider, err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, p.Name, err)
+}
+
+// requireAction adds action to the account's user, in the store and in a.
+func (s *Service) requireAction(ctx context.Context, a *Account, action string) error {
+	return s.link.st.Tx(ctx, func(ctx context.Context) error {
+		cur, err := s.link.st.GetUser(ctx, a.User.RealmID, a.User.ID)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(cur.RequiredActions, action) {
+			cur.RequiredActions = append(cur.RequiredActions, action)
+			if err := s.link.st.UpdateUser(ctx, cur); err != nil {
+				return err
+			}
+		}
+		a.User = cur
+		return nil
+	})
+}
