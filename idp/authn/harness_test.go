@@ -2,23 +2,15 @@ package authn
 
 import (
 	"context"
-	"crypto/rand"
-	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
-	"github.com/keygate/keygate/store/postgres"
-	"github.com/keygate/keygate/store/sqlite"
+	"github.com/keygate/keygate/store/storetest/backends"
 )
 
 // countingStore counts credential reads. Authenticate reads a user's
@@ -36,41 +28,9 @@ func (s *countingStore) ListCredentials(ctx context.Context, userID string) ([]s
 
 // eachStore runs fn against SQLite and, when KEYGATE_TEST_POSTGRES names a
 // server, PostgreSQL (in a scratch schema dropped afterwards).
-func eachStore(t *testing.T, fn func(t *testing.T, st store.Store)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, openSQLite(t)) })
-	t.Run("postgres", func(t *testing.T) {
-		dsn := os.Getenv("KEYGATE_TEST_POSTGRES")
-		if dsn == "" {
-			t.Skip("set KEYGATE_TEST_POSTGRES to run against PostgreSQL")
-		}
-		schema := "keygate_authn_" + strings.ToLower(rand.Text()[:10])
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("schema", schema)
-		u.RawQuery = q.Encode()
-		st, err := postgres.Open(t.Context(), u.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_, _ = st.DB().ExecContext(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-			st.Close()
-		})
-		fn(t, st)
-	})
-}
+func eachStore(t *testing.T, fn func(t *testing.T, st store.Store)) { backends.Each(t, fn) }
 
-func openSQLite(t *testing.T) store.Store {
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "k.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
+func openSQLite(t *testing.T) store.Store { return backends.SQLite(t) }
 
 // newRealm creates realm name as keygate creates realms and returns its id
 // and settings.

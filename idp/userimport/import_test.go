@@ -1,11 +1,8 @@
 package userimport
 
 import (
-	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,55 +10,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
-	"github.com/keygate/keygate/store/postgres"
 	"github.com/keygate/keygate/store/sqlite"
 	"github.com/keygate/keygate/store/sqlstore"
+	"github.com/keygate/keygate/store/storetest/backends"
 )
 
 // eachStore runs fn against SQLite and, when KEYGATE_TEST_POSTGRES names a
 // server, PostgreSQL (in a scratch schema).
-func eachStore(t *testing.T, fn func(t *testing.T, st store.Store)) {
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "k.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		fn(t, st)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		fn(t, openPostgres(t))
-	})
-}
+func eachStore(t *testing.T, fn func(t *testing.T, st store.Store)) { backends.Each(t, fn) }
 
-func openPostgres(t testing.TB) *sqlstore.Store {
-	dsn := os.Getenv("KEYGATE_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("set KEYGATE_TEST_POSTGRES to run against PostgreSQL")
-	}
-	schema := "keygate_userimport_" + strings.ToLower(rand.Text()[:10])
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("schema", schema)
-	u.RawQuery = q.Encode()
-	st, err := postgres.Open(t.Context(), u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = st.DB().ExecContext(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-		st.Close()
-	})
-	return st
-}
+func openPostgres(t testing.TB) *sqlstore.Store { return backends.Postgres(t) }
 
 // newRealm creates realm name as keygate creates realms (built-in roles,
 // clients and the default role).
