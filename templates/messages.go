@@ -73,6 +73,8 @@ var Messages = map[string]string{
 	// the pages for them.
 	"accountNotSetUpMessage": "Account is not fully set up. Contact your administrator to complete it.",
 	"httpsRequiredMessage":   "HTTPS required",
+	// A login whose directory (LDAP) could not answer: not the person's fault.
+	"userStorageUnavailableMessage": "The user directory is not reachable right now. Please try again in a moment.",
 }
 
 // Message returns the text for key with {0}, {1}, ... replaced by args.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/keygate/keygate/federation"
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
@@ -33,12 +34,25 @@ var (
 	ErrUserDisabled = errors.New("account disabled")
 	// ErrBusy means the hashing queue is full; answer 503 with Retry-After.
 	ErrBusy = errors.New("too many concurrent logins")
+	// ErrUnavailable means a user storage provider (a directory) that
+	// might hold the user could not answer: 503, never "wrong password".
+	ErrUnavailable = errors.New("user storage unavailable")
 )
+
+// Federation is what authn needs from user federation
+// (federation.Service): the user behind a name that no local user has, or
+// a linked user revalidated against its provider; and a password check
+// by that provider.
+type Federation interface {
+	Resolve(ctx context.Context, realmID string, d federation.RealmDefaults, local *store.User, name string, byEmail bool) (federation.Account, error)
+	CheckPassword(ctx context.Context, a *federation.Account, password string) (bool, error)
+}
 
 // Authenticator verifies passwords for every realm.
 type Authenticator struct {
 	st  store.Store
 	lim *password.Limiter
+	fed Federation // nil: local users only
 	log *slog.Logger
 	now func() time.Time
 }
@@ -50,6 +64,10 @@ func New(st store.Store, lim *password.Limiter, log *slog.Logger) *Authenticator
 	}
 	return &Authenticator{st: st, lim: lim, log: log, now: time.Now}
 }
+
+// SetFederation makes logins consult fed for names no local user has and
+// for users linked to a provider.
+func (a *Authenticator) SetFederation(fed Federation) { a.fed = fed }
 
 // Authenticate checks username (or email, where the realm allows it) and
 // password in realmID.
@@ -72,10 +90,18 @@ func (a *Authenticator) Authenticate(ctx context.Context, realmID string, s rep.
 		policy = password.DefaultPolicy()
 	}
 	u, err := a.lookup(ctx, realmID, s, username)
-	if err != nil || pw == "" {
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return store.User{}, err
+	missing := errors.Is(err, store.ErrNotFound)
+	if err != nil && !missing {
+		return store.User{}, err
+	}
+	if a.fed != nil && pw != "" && (missing || u.FederationLink != "") {
+		var local *store.User
+		if !missing {
+			local = &u
 		}
+		return a.federated(ctx, realmID, s, policy, local, username, pw, ip)
+	}
+	if missing || pw == "" {
 		return store.User{}, a.fail(ctx, realmID, policy, pw)
 	}
 	disableOnFailure := false
@@ -235,4 +261,71 @@ func NewPasswordCredential(ctx context.Context, lim *password.Limiter, policy pa
 		return store.Credential{}, err
 	}
 	return store.Credential{ID: uuid.NewString(), UserID: userID, Type: "password", Created: time.Now(), SecretData: sd, CredentialData: cd}, nil
+}
+
+// federated is Authenticate for a user a provider holds: the unknown name
+// is looked up (and imported) or the linked user revalidated, the attempt
+// is counted as any other, and the provider checks the password. A
+// provider that cannot answer is ErrUnavailable, before or after the
+// count; a wrong password costs what a local one does.
+func (a *Authenticator) federated(ctx context.Context, realmID string, s rep.RealmSettings, policy password.Policy, local *store.User, username, pw, ip string) (store.User, error) {
+	d := federation.RealmDefaults{DefaultRole: s.DefaultRole, DefaultGroups: s.DefaultGroups, DuplicateEmailsAllowed: s.DuplicateEmailsAllowed}
+	acct, err := a.fed.Resolve(ctx, realmID, d, local, username, false)
+	if errors.Is(err, federation.ErrNotFound) && local == nil && s.LoginWithEmailAllowed && strings.Contains(username, "@") {
+		acct, err = a.fed.Resolve(ctx, realmID, d, nil, username, true)
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, federation.ErrUnavailable):
+		return store.User{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case errors.Is(err, federation.ErrNotFound), errors.Is(err, federation.ErrAmbiguous),
+		errors.Is(err, federation.ErrConflict), errors.Is(err, federation.ErrAccountDisabled):
+		// The service logged why; the client learns nothing more than
+		// from a wrong password.
+		return store.User{}, a.fail(ctx, realmID, policy, pw)
+	default:
+		return store.User{}, err
+	}
+	u := acct.User
+	disableOnFailure := false
+	if s.BruteForce.Protected {
+		allowed, disable, err := a.reserve(ctx, realmID, u.ID, ip, s.BruteForce)
+		if err != nil {
+			return store.User{}, err
+		}
+		if !allowed {
+			return store.User{}, a.fail(ctx, realmID, policy, pw)
+		}
+		disableOnFailure = disable
+	}
+	ok, err := a.fed.CheckPassword(ctx, &acct, pw)
+	switch {
+	case errors.Is(err, federation.ErrUnavailable):
+		return store.User{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case errors.Is(err, federation.ErrAccountDisabled):
+		return store.User{}, ErrUserDisabled
+	case err != nil:
+		return store.User{}, err
+	}
+	if !ok {
+		if disableOnFailure {
+			if err := a.disable(ctx, realmID, u.ID); err != nil {
+				return store.User{}, err
+			}
+		}
+		// The directory answered in a millisecond; pay what a local
+		// failure costs so the answer time does not tell directory users
+		// from unknown names.
+		return store.User{}, a.fail(ctx, realmID, policy, pw)
+	}
+	u = acct.User
+	if !u.Enabled {
+		return store.User{}, ErrUserDisabled
+	}
+	if s.BruteForce.Protected {
+		if err := a.st.DeleteLoginFailure(ctx, realmID, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.User{}, err
+		}
+	}
+	return u, nil
 }

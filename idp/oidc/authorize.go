@@ -216,6 +216,11 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, realm *R
 		w.Header().Set("Retry-After", "1")
 		p.errorPage(w, r, realm, http.StatusServiceUnavailable, "temporarilyUnavailable", "")
 		return
+	case errors.Is(err, authn.ErrUnavailable):
+		// The attempt stays open: the person may try again in a moment.
+		w.Header().Set("Retry-After", "5")
+		p.renderLogin(w, r, realm, c, id, r.PostForm.Get("csrf_token"), username, "userStorageUnavailableMessage", http.StatusServiceUnavailable)
+		return
 	case errors.Is(err, authn.ErrUserDisabled):
 		p.renderLogin(w, r, realm, c, id, r.PostForm.Get("csrf_token"), username, "accountDisabledMessage", http.StatusOK)
 		return

@@ -72,6 +72,8 @@ func clientError(err error, ep endpoint, form url.Values) oauthError {
 	switch {
 	case errors.Is(err, authn.ErrBusy):
 		return oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "Too many login attempts in progress, retry shortly"}
+	case errors.Is(err, authn.ErrUnavailable):
+		return oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "User storage unavailable, retry shortly"}
 	case errors.Is(err, authn.ErrUserDisabled):
 		return oauthError{http.StatusBadRequest, "invalid_grant", "Account disabled"}
 	case errors.Is(err, authn.ErrInvalidCredentials):
