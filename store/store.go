@@ -192,6 +192,9 @@ type User struct {
 	Enabled         bool
 	Created         time.Time
 	FederationLink  string // component id of the provider the user came from
+	// FederationID is the provider's immutable id for the user (Keycloak
+	// keeps it as the LDAP_ID attribute), "" for local users.
+	FederationID    string
 	ServiceAccount  string // client internal id when this is a service-account user
 	Attributes      map[string][]string
 	RequiredActions []string
@@ -225,6 +228,12 @@ type UserStore interface {
 	GetUserByUsername(ctx context.Context, realmID, username string) (User, error)
 	GetUserByEmail(ctx context.Context, realmID, email string) (User, error)
 	GetServiceAccountUser(ctx context.Context, realmID, clientID string) (User, error)
+	// GetUserByFederationID finds the user provider link imported with the
+	// immutable id externalID, whatever its username is now.
+	GetUserByFederationID(ctx context.Context, realmID, link, externalID string) (User, error)
+	// ListFederationIDs maps the immutable ids of the users provider link
+	// imported to their user ids.
+	ListFederationIDs(ctx context.Context, realmID, link string) (map[string]string, error)
 	ListUsers(ctx context.Context, realmID string, q UserQuery) ([]User, error)
 	CountUsers(ctx context.Context, realmID string, q UserQuery) (int, error)
 	UpdateUser(ctx context.Context, u User) error

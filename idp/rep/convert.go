@@ -20,6 +20,7 @@ func RealmToStore(r Realm) (store.Realm, error) {
 	row := store.Realm{ID: r.ID, Name: r.Realm, Enabled: boolOr(r.Enabled, true)}
 	r.Roles, r.Groups, r.Users, r.Clients, r.ClientScopes = nil, nil, nil, nil, nil
 	r.IdentityProviders, r.IdentityProviderMappers, r.Components = nil, nil, nil
+	r.UserFederationProviders, r.UserFederationMappers = nil, nil
 	r.DefaultRoles = nil // folded into DefaultRole on import
 	settings, err := json.Marshal(r)
 	if err != nil {
@@ -135,6 +136,11 @@ func UserToStore(realmID string, u User) store.User {
 	}
 	if u.CreatedTimestamp > 0 {
 		row.Created = time.UnixMilli(u.CreatedTimestamp).UTC()
+	}
+	if u.FederationLink != "" && len(u.Attributes["LDAP_ID"]) > 0 {
+		// Keycloak keeps a provider's immutable id as this attribute; the
+		// store indexes it to find the user whatever its username becomes.
+		row.FederationID = u.Attributes["LDAP_ID"][0]
 	}
 	if u.NotBefore != nil {
 		row.NotBefore = *u.NotBefore

@@ -95,6 +95,13 @@ func TestMigrations(t *testing.T) {
 	storetest.RunMigrations(t, func(t *testing.T) *sqlstore.Store { return connect(t, schema) }, os.DirFS("../../migrations/testdata"))
 }
 
+func TestFederationIDBackfill(t *testing.T) {
+	schema := "keygate_test_" + strings.ToLower(rand.Text()[:12])
+	s := connect(t, schema)
+	t.Cleanup(func() { dropSchema(t, s, schema) })
+	storetest.RunFederationIDBackfill(t, s)
+}
+
 func dropSchema(t testing.TB, s *sqlstore.Store, schema string) {
 	if _, err := s.DB().ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 		t.Errorf("dropping test schema: %v", err)

@@ -127,7 +127,7 @@ func (s *Store) CreateUsers(ctx context.Context, users []store.NewUser) error {
 			rows        [][]any
 		}{
 			{"users", `username, email, email_verified, first_name, last_name, first_lower, last_lower, enabled,
-				federation_link, service_account, attributes, required_actions, not_before, id, realm_id, created`, urows},
+				federation_link, federation_id, service_account, attributes, required_actions, not_before, id, realm_id, created`, urows},
 			{"credentials", `id, realm_id, user_id, type, user_label, created, secret_data, credential_data, priority`, crows},
 			{"user_roles", `realm_id, user_id, role_id`, rrows},
 			{"user_groups", `realm_id, user_id, group_id`, grows},

@@ -11,11 +11,11 @@ import (
 )
 
 const userCols = `u.id, u.realm_id, u.username, u.email, u.email_verified, u.first_name, u.last_name, u.enabled,
-	u.created, u.federation_link, u.service_account, u.attributes, u.required_actions, u.not_before`
+	u.created, u.federation_link, u.federation_id, u.service_account, u.attributes, u.required_actions, u.not_before`
 
 func scanUser(r scanner) (u store.User, err error) {
 	err = r.Scan(&u.ID, &u.RealmID, &u.Username, &u.Email, &u.EmailVerified, &u.FirstName, &u.LastName, &u.Enabled,
-		msTime{&u.Created}, &u.FederationLink, &u.ServiceAccount, jsonCol{&u.Attributes}, jsonCol{&u.RequiredActions}, &u.NotBefore)
+		msTime{&u.Created}, &u.FederationLink, &u.FederationID, &u.ServiceAccount, jsonCol{&u.Attributes}, jsonCol{&u.RequiredActions}, &u.NotBefore)
 	return u, err
 }
 
@@ -23,7 +23,7 @@ func scanUser(r scanner) (u store.User, err error) {
 // and deriving the lower-cased name columns used by search.
 func userArgs(u store.User) []any {
 	return []any{strings.ToLower(u.Username), strings.ToLower(u.Email), u.EmailVerified, u.FirstName, u.LastName,
-		strings.ToLower(u.FirstName), strings.ToLower(u.LastName), u.Enabled, u.FederationLink, u.ServiceAccount,
+		strings.ToLower(u.FirstName), strings.ToLower(u.LastName), u.Enabled, u.FederationLink, u.FederationID, u.ServiceAccount,
 		jsonText(u.Attributes), jsonText(u.RequiredActions), u.NotBefore}
 }
 
@@ -31,15 +31,15 @@ func userArgs(u store.User) []any {
 // duplicate id, username, non-empty email or service-account client.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	_, err := s.exec(ctx, `INSERT INTO users (username, email, email_verified, first_name, last_name, first_lower, last_lower,
-		enabled, federation_link, service_account, attributes, required_actions, not_before, id, realm_id, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		enabled, federation_link, federation_id, service_account, attributes, required_actions, not_before, id, realm_id, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		append(userArgs(u), u.ID, u.RealmID, ms(u.Created))...)
 	return wrap(err, "create user %q", u.Username)
 }
 
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	err := s.execOne(ctx, `UPDATE users SET username = ?, email = ?, email_verified = ?, first_name = ?, last_name = ?,
-		first_lower = ?, last_lower = ?, enabled = ?, federation_link = ?, service_account = ?, attributes = ?,
+		first_lower = ?, last_lower = ?, enabled = ?, federation_link = ?, federation_id = ?, service_account = ?, attributes = ?,
 		required_actions = ?, not_before = ? WHERE realm_id = ? AND id = ?`,
 		append(userArgs(u), u.RealmID, u.ID)...)
 	return wrap(err, "update user %s", u.ID)
@@ -48,6 +48,26 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 func (s *Store) GetUser(ctx context.Context, realmID, id string) (store.User, error) {
 	u, err := get(ctx, s, scanUser, `SELECT `+userCols+` FROM users u WHERE u.realm_id = ? AND u.id = ?`, realmID, id)
 	return u, wrap(err, "get user %s", id)
+}
+
+func (s *Store) GetUserByFederationID(ctx context.Context, realmID, link, externalID string) (store.User, error) {
+	u, err := get(ctx, s, scanUser, `SELECT `+userCols+` FROM users u
+		WHERE u.realm_id = ? AND u.federation_link <> '' AND u.federation_link = ? AND u.federation_id = ?`, realmID, link, externalID)
+	return u, wrap(err, "get user %s of provider %s", externalID, link)
+}
+
+func (s *Store) ListFederationIDs(ctx context.Context, realmID, link string) (map[string]string, error) {
+	type pair struct{ ext, id string }
+	ps, err := list(ctx, s, func(r scanner) (p pair, err error) { return p, r.Scan(&p.ext, &p.id) },
+		`SELECT federation_id, id FROM users WHERE realm_id = ? AND federation_link <> '' AND federation_link = ?`, realmID, link)
+	if err != nil {
+		return nil, wrap(err, "list users of provider %s", link)
+	}
+	out := make(map[string]string, len(ps))
+	for _, p := range ps {
+		out[p.ext] = p.id
+	}
+	return out, nil
 }
 
 func (s *Store) GetUserByUsername(ctx context.Context, realmID, username string) (store.User, error) {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/keygate/keygate/store"
@@ -101,9 +102,13 @@ type tableSnapshot struct {
 	rows    [][]string
 }
 
+var snapshots atomic.Int64
+
 func snapshot(t *testing.T, db *sql.DB, table string) tableSnapshot {
 	t.Helper()
-	rows, err := db.QueryContext(t.Context(), "SELECT * FROM "+table)
+	// A query text of its own: pgx caches prepared statements by text, and
+	// a cached SELECT * fails once a migration adds a column.
+	rows, err := db.QueryContext(t.Context(), fmt.Sprintf("SELECT * FROM %s /* %d */", table, snapshots.Add(1)))
 	ok(t, err)
 	cols, err := rows.Columns()
 	rows.Close()
@@ -237,4 +242,29 @@ func readBack(t *testing.T, s *sqlstore.Store) {
 			}
 		}
 	}
+}
+
+// RunFederationIDBackfill checks migration 0004: a user imported by a
+// user storage provider before it gets its federation_id from its LDAP_ID
+// attribute, so logins and syncs still find it.
+func RunFederationIDBackfill(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	ok(t, s.MigrateTo(ctx, 3))
+	exec := func(q string) {
+		t.Helper()
+		_, err := s.DB().ExecContext(ctx, q)
+		ok(t, err)
+	}
+	exec(`INSERT INTO realms (id, name, enabled, settings, created) VALUES ('bf', 'bf', TRUE, '{}', 0)`)
+	exec(`INSERT INTO users (id, realm_id, username, enabled, created, federation_link, attributes) VALUES
+		('u-ldap', 'bf', 'carol', TRUE, 0, 'ldap1', '{"LDAP_ID":["ext-carol"],"LDAP_ENTRY_DN":["uid=carol"]}'),
+		('u-local', 'bf', 'dave', TRUE, 0, '', '{"LDAP_ID":["not-linked"]}'),
+		('u-bare', 'bf', 'erin', TRUE, 0, 'ldap1', '')`)
+	ok(t, s.Migrate(ctx))
+	u, err := s.GetUserByFederationID(ctx, "bf", "ldap1", "ext-carol")
+	ok(t, err)
+	eq(t, "backfilled user", u.ID, "u-ldap")
+	ids, err := s.ListFederationIDs(ctx, "bf", "ldap1")
+	ok(t, err)
+	eq(t, "provider's users", ids, map[string]string{"ext-carol": "u-ldap", "": "u-bare"})
 }

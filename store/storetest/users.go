@@ -14,7 +14,7 @@ func testUsers(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	realm(t, s, "r1")
 	u := store.User{ID: "u1", RealmID: "r1", Username: "Alice", Email: "Alice@Example.COM", EmailVerified: true,
-		FirstName: "Alice", LastName: "Liddell", Enabled: true, Created: t0, FederationLink: "ldap",
+		FirstName: "Alice", LastName: "Liddell", Enabled: true, Created: t0, FederationLink: "ldap", FederationID: "ext-1",
 		Attributes: map[string][]string{"locale": {"en"}}, RequiredActions: []string{"UPDATE_PASSWORD"}, NotBefore: 42}
 	ok(t, s.CreateUser(ctx, u))
 	u.Username, u.Email = "alice", "alice@example.com" // stored lower-cased; names keep their case
@@ -23,6 +23,13 @@ func testUsers(t *testing.T, s store.Store) {
 	eq(t, "GetUserByEmail", get[store.User](t)(s.GetUserByEmail(ctx, "r1", "ALICE@example.com")), u)
 	_, err := s.GetUserByUsername(ctx, "r1", "bob")
 	isErr(t, err, store.ErrNotFound)
+	eq(t, "GetUserByFederationID", get[store.User](t)(s.GetUserByFederationID(ctx, "r1", "ldap", "ext-1")), u)
+	for _, miss := range [][2]string{{"ldap", "ext-2"}, {"other", "ext-1"}, {"", ""}} {
+		_, err = s.GetUserByFederationID(ctx, "r1", miss[0], miss[1])
+		isErr(t, err, store.ErrNotFound)
+	}
+	eq(t, "ListFederationIDs", get[map[string]string](t)(s.ListFederationIDs(ctx, "r1", "ldap")), map[string]string{"ext-1": "u1"})
+	eq(t, "ListFederationIDs of nobody", len(get[map[string]string](t)(s.ListFederationIDs(ctx, "r1", ""))), 0)
 
 	isErr(t, s.CreateUser(ctx, store.User{ID: "u1", RealmID: "r1", Username: "other", Created: t0}), store.ErrConflict)
 	isErr(t, s.CreateUser(ctx, store.User{ID: "u2", RealmID: "r1", Username: "ALICE", Created: t0}), store.ErrConflict)
