@@ -120,15 +120,17 @@ func (l *Linker) plan(ctx context.Context, realmID string, d RealmDefaults, p *P
 			return nil, err
 		}
 		cur = u
+	} else if u, err := l.st.GetUserByFederationID(ctx, realmID, p.Component.ID, id.ExternalID); err == nil {
+		cur = u // imported before (by a sync, or a concurrent login), perhaps under another name
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
 	} else {
-		u, err := l.st.GetUserByUsername(ctx, realmID, username)
+		_, err := l.st.GetUserByUsername(ctx, realmID, username)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			plan.create = true
 		case err != nil:
 			return nil, err
-		case u.FederationLink == p.Component.ID && first(u.Attributes[AttrExternalID]) == id.ExternalID:
-			cur = u // imported a moment ago by a concurrent login
 		default:
 			return nil, fmt.Errorf("%w: username %q is taken by a user not linked to %s", ErrConflict, username, p.Name)
 		}
@@ -142,7 +144,7 @@ func (l *Linker) plan(ctx context.Context, realmID string, d RealmDefaults, p *P
 	}
 	if email != "" && !d.DuplicateEmailsAllowed && (plan.create || cur.Email != email) {
 		if other, err := l.st.GetUserByEmail(ctx, realmID, email); err == nil && other.ID != cur.ID {
-			if other.FederationLink == p.Component.ID && first(other.Attributes[AttrExternalID]) == id.ExternalID {
+			if other.FederationLink == p.Component.ID && other.FederationID == id.ExternalID {
 				// A concurrent login imported this entry after the username
 				// lookup above: plan again.
 				return nil, store.ErrConflict
@@ -171,6 +173,7 @@ func (l *Linker) plan(ctx context.Context, realmID string, d RealmDefaults, p *P
 		}
 	}
 	next.Attributes[AttrExternalID] = []string{id.ExternalID}
+	next.FederationID = id.ExternalID
 	if id.DN != "" {
 		next.Attributes[AttrEntryDN] = []string{id.DN}
 	}
@@ -199,7 +202,7 @@ func (l *Linker) plan(ctx context.Context, realmID string, d RealmDefaults, p *P
 }
 
 func sameUser(a, b store.User) bool {
-	return a.Username == b.Username && a.Email == b.Email && a.EmailVerified == b.EmailVerified && a.FirstName == b.FirstName &&
+	return a.Username == b.Username && a.FederationID == b.FederationID && a.Email == b.Email && a.EmailVerified == b.EmailVerified && a.FirstName == b.FirstName &&
 		a.LastName == b.LastName && a.Enabled == b.Enabled && slices.Equal(a.RequiredActions, b.RequiredActions) &&
 		maps.EqualFunc(a.Attributes, b.Attributes, slices.Equal)
 }
