@@ -125,12 +125,14 @@ func (l *Linker) plan(ctx context.Context, realmID string, d RealmDefaults, p *P
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	} else {
-		_, err := l.st.GetUserByUsername(ctx, realmID, username)
+		u, err := l.st.GetUserByUsername(ctx, realmID, username)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			plan.create = true
 		case err != nil:
 			return nil, err
+		case u.FederationLink == p.Component.ID && u.FederationID == id.ExternalID:
+			cur = u // imported a moment ago by a concurrent login
 		default:
 			return nil, fmt.Errorf("%w: username %q is taken by a user not linked to %s", ErrConflict, username, p.Name)
 		}
