@@ -56,9 +56,9 @@ func (l *Linker) Link(ctx context.Context, realmID string, d RealmDefaults, p *P
 	var out store.User
 	// A first read outside a transaction: most logins change nothing, and
 	// on SQLite a transaction takes the one writer.
-	plan, err := l.plan(ctx, realmID, d, p, id, local)
+	plan, err := l.plan(ctx, realmID, d, p, id, local, nil)
 	if errors.Is(err, store.ErrConflict) {
-		plan, err = l.plan(ctx, realmID, d, p, id, local)
+		plan, err = l.plan(ctx, realmID, d, p, id, local, nil)
 	}
 	if errors.Is(err, store.ErrConflict) && !errors.Is(err, ErrConflict) {
 		err = fmt.Errorf("%w: %w", ErrConflict, err)
@@ -71,7 +71,7 @@ func (l *Linker) Link(ctx context.Context, realmID string, d RealmDefaults, p *P
 	}
 	write := func() error {
 		return l.st.Tx(ctx, func(ctx context.Context) error {
-			plan, err := l.plan(ctx, realmID, d, p, id, local)
+			plan, err := l.plan(ctx, realmID, d, p, id, local, nil)
 			if err != nil {
 				return err
 			}
@@ -109,7 +109,10 @@ func (p *linkPlan) noop() bool {
 		len(p.newRoles)+len(p.newGroups) == 0
 }
 
-func (l *Linker) plan(ctx context.Context, realmID string, d RealmDefaults, p *Provider, id Identity, local *store.User) (*linkPlan, error) {
+// plan works out what linking id writes. x, when given, is the realm's
+// role and group index shared by the links of one page (it is loaded
+// into *x when nil).
+func (l *Linker) plan(ctx context.Context, realmID string, d RealmDefaults, p *Provider, id Identity, local *store.User, x **index) (*linkPlan, error) {
 	plan := &linkPlan{}
 	username, email := strings.ToLower(strings.TrimSpace(id.Username)), strings.ToLower(strings.TrimSpace(id.Email))
 	var cur store.User
@@ -197,7 +200,7 @@ func (l *Linker) plan(ctx context.Context, realmID string, d RealmDefaults, p *P
 	plan.update = !plan.create && !sameUser(cur, next)
 	plan.user = next
 
-	if err := l.planGrants(ctx, realmID, d, plan, id.Grants); err != nil {
+	if err := l.planGrants(ctx, realmID, d, plan, id.Grants, x); err != nil {
 		return nil, err
 	}
 	return plan, nil
@@ -212,14 +215,23 @@ func sameUser(a, b store.User) bool {
 // planGrants works out the role and group changes: a new user gets the
 // realm's defaults and every grant; an existing one the grants that are
 // not ImportOnly, with owned mappings the source no longer gives removed.
-func (l *Linker) planGrants(ctx context.Context, realmID string, d RealmDefaults, plan *linkPlan, grants []Grant) error {
+func (l *Linker) planGrants(ctx context.Context, realmID string, d RealmDefaults, plan *linkPlan, grants []Grant, shared **index) error {
 	if len(grants) == 0 && !plan.create {
 		return nil
 	}
-	x, err := loadIndex(ctx, l.st, realmID)
-	if err != nil {
-		return err
+	var x *index
+	if shared != nil && *shared != nil {
+		x = *shared
+	} else {
+		var err error
+		if x, err = loadIndex(ctx, l.st, realmID); err != nil {
+			return err
+		}
+		if shared != nil {
+			*shared = x
+		}
 	}
+	var err error
 	var haveRoles, haveGroups map[string]bool
 	if plan.create {
 		haveRoles, haveGroups = map[string]bool{}, map[string]bool{}
@@ -248,6 +260,7 @@ func (l *Linker) planGrants(ctx context.Context, realmID string, d RealmDefaults
 			continue
 		}
 		for _, r := range g.OwnedRoles {
+			r = x.resolve(r)
 			if id := x.roleID(r.Client, r.Name); id != "" {
 				dropRoles[id] = true
 			}
@@ -258,7 +271,7 @@ func (l *Linker) planGrants(ctx context.Context, realmID string, d RealmDefaults
 			}
 		}
 		for _, r := range g.Roles {
-			id, err := x.ensureRole(plan, r, g.Create)
+			id, err := x.ensureRole(plan, x.resolve(r), g.Create)
 			if err != nil {
 				return err
 			}
@@ -420,6 +433,21 @@ func (x *index) path(id string) string {
 	return "/" + strings.Join(parts, "/")
 }
 
+// resolve turns a Qualified role string into the role it names, as
+// KeycloakModelUtils.getRoleFromString: the longest prefix before a dot
+// that is a clientId names a client role, else it is a realm role.
+func (x *index) resolve(r RoleRef) RoleRef {
+	if !r.Qualified {
+		return r
+	}
+	for i := strings.LastIndexByte(r.Name, '.'); i >= 0; i = strings.LastIndexByte(r.Name[:i], '.') {
+		if _, ok := x.clients[r.Name[:i]]; ok {
+			return RoleRef{Client: r.Name[:i], Name: r.Name[i+1:]}
+		}
+	}
+	return RoleRef{Name: r.Name}
+}
+
 func (x *index) roleID(client, name string) string {
 	if name == "" {
 		return ""
@@ -487,4 +515,51 @@ func (x *index) ensureGroup(plan *linkPlan, path string, create bool) (string, e
 	x.parent[g.ID] = g
 	plan.newGroups = append(plan.newGroups, g)
 	return g.ID, nil
+}
+
+// PageResult counts what LinkPage did.
+type PageResult struct {
+	Added, Updated, Failed int
+}
+
+// LinkPage links a page of identities from p in one transaction, as Link
+// links one. An identity that cannot be linked (a username or email of
+// another user, an entry without an id) is counted as failed, logged by
+// the caller from errs, and skipped; a store error rolls the page back.
+func (l *Linker) LinkPage(ctx context.Context, realmID string, d RealmDefaults, p *Provider, ids []Identity) (PageResult, []error, error) {
+	var res PageResult
+	var errs []error
+	err := l.st.Tx(ctx, func(ctx context.Context) error {
+		res, errs = PageResult{}, nil
+		var x *index
+		for _, id := range ids {
+			if strings.TrimSpace(id.Username) == "" || id.ExternalID == "" {
+				res.Failed++
+				errs = append(errs, fmt.Errorf("%w: an entry without a username or id (%s)", ErrConflict, id.DN))
+				continue
+			}
+			plan, err := l.plan(ctx, realmID, d, p, id, nil, &x)
+			if errors.Is(err, ErrConflict) {
+				res.Failed++
+				errs = append(errs, err)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if plan.noop() {
+				continue
+			}
+			if err := plan.apply(ctx, l.st, realmID); err != nil {
+				return err
+			}
+			if plan.create {
+				res.Added++
+			} else {
+				res.Updated++
+			}
+		}
+		return nil
+	})
+	return res, errs, err
 }

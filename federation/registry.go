@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -180,6 +181,9 @@ func (r *Registry) openLocked(ctx context.Context, c store.Component, mappers []
 }
 
 func fingerprint(c store.Component, mappers []store.Component) string {
+	// A sync writes lastSync after every run; that is no reason to reopen.
+	c.Config = maps.Clone(c.Config)
+	delete(c.Config, "lastSync")
 	b, _ := json.Marshal(struct {
 		C store.Component
 		M []store.Component

@@ -13,9 +13,10 @@ import (
 // Service resolves logins against a realm's providers and links what they
 // find: the part of a login that idp/authn hands to federation.
 type Service struct {
-	reg  *Registry
-	link *Linker
-	log  *slog.Logger
+	reg   *Registry
+	link  *Linker
+	log   *slog.Logger
+	syncs syncs
 }
 
 // NewService returns a service over the registry's providers, linking

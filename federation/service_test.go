@@ -26,6 +26,10 @@ func (c *countingStore) Tx(ctx context.Context, fn func(context.Context) error) 
 	return c.Store.Tx(ctx, fn)
 }
 
+func (c *countingStore) TryLock(ctx context.Context, key string) (func(), bool, error) {
+	return c.Store.(federation.Locker).TryLock(ctx, key)
+}
+
 type env struct {
 	t     *testing.T
 	ctx   context.Context

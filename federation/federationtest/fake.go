@@ -7,9 +7,11 @@ package federationtest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/keygate/keygate/federation"
 	"github.com/keygate/keygate/store"
@@ -28,13 +30,21 @@ type Fake struct {
 	// (e.g. federation.ErrMustChangePassword).
 	PasswordErr error
 
+	// Changed records when each user last changed, for changed-user syncs
+	// (users without an entry count as changed long ago).
+	Changed map[string]time.Time
+	// PageSize is SyncUsers' page size (default 100); SyncHook, when set,
+	// runs before each page is handed over and may fail the sync.
+	PageSize int
+	SyncHook func(page int) error
+
 	Lookups, Loads, Checks atomic.Int64
 	closed                 atomic.Bool
 }
 
 // NewFake returns an empty fake.
 func NewFake() *Fake {
-	return &Fake{Users: map[string]federation.Identity{}, Passwords: map[string]string{}}
+	return &Fake{Users: map[string]federation.Identity{}, Passwords: map[string]string{}, Changed: map[string]time.Time{}}
 }
 
 // Add puts a user with password pw into the fake.
@@ -105,6 +115,42 @@ func (f *Fake) CheckPassword(_ context.Context, id federation.Identity, pw strin
 		return false, nil
 	}
 	return true, f.PasswordErr
+}
+
+// SyncUsers hands over the users (changed since since, unless it is zero)
+// in pages, ordered by ExternalID.
+func (f *Fake) SyncUsers(ctx context.Context, since time.Time, page func([]federation.Identity) error) error {
+	f.Lock()
+	if f.Down {
+		f.Unlock()
+		return errDown
+	}
+	var all []federation.Identity
+	for _, id := range f.Users {
+		if since.IsZero() || !f.Changed[id.ExternalID].Before(since) {
+			all = append(all, id)
+		}
+	}
+	size, hook := f.PageSize, f.SyncHook
+	f.Unlock()
+	if size <= 0 {
+		size = 100
+	}
+	slices.SortFunc(all, func(a, b federation.Identity) int { return strings.Compare(a.ExternalID, b.ExternalID) })
+	for i, n := 0, 0; i < len(all); i, n = i+size, n+1 {
+		if hook != nil {
+			if err := hook(n); err != nil {
+				return err
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := page(all[i:min(i+size, len(all))]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close marks the fake closed.
