@@ -182,16 +182,16 @@ type GroupStore interface {
 // Users
 
 type User struct {
-	ID              string
-	RealmID         string
-	Username        string // stored lower-cased, as Keycloak does
-	Email           string // lower-cased; "" when none
-	EmailVerified   bool
-	FirstName       string
-	LastName        string
-	Enabled         bool
-	Created         time.Time
-	FederationLink  string // component id of the provider the user came from
+	ID             string
+	RealmID        string
+	Username       string // stored lower-cased, as Keycloak does
+	Email          string // lower-cased; "" when none
+	EmailVerified  bool
+	FirstName      string
+	LastName       string
+	Enabled        bool
+	Created        time.Time
+	FederationLink string // component id of the provider the user came from
 	// FederationID is the provider's immutable id for the user (Keycloak
 	// keeps it as the LDAP_ID attribute), "" for local users.
 	FederationID    string
