@@ -1,6 +1,7 @@
 package federation_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -152,4 +153,33 @@ func TestSyncRunsOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestPeriodicSync: fullSyncPeriod and changedSyncPeriod (seconds) run
+// syncs without anyone asking.
+func TestPeriodicSync(t *testing.T) {
+	e := newEnv(t, backends.SQLite(t))
+	f := e.provider("ldap1", "0", map[string][]string{"changedSyncPeriod": {"1"}, "fullSyncPeriod": {"-1"}})
+	f.Add(person(1), "pw")
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	go e.svc.RunPeriodic(ctx, 50*time.Millisecond, func(context.Context) ([]string, error) { return []string{realmID}, nil },
+		func(context.Context, string) (federation.RealmDefaults, error) { return e.d, nil })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := e.st.GetUserByUsername(e.ctx, realmID, "user1"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the periodic changed-users sync never imported user1")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A provider without periods is left alone.
+	g := e.provider("ldap2", "1", nil)
+	g.Add(federation.Identity{ExternalID: "ext-z", Username: "zed"}, "pw")
+	time.Sleep(1500 * time.Millisecond)
+	if _, err := e.st.GetUserByUsername(e.ctx, realmID, "zed"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a provider without sync periods was synced: %v", err)
+	}
 }
