@@ -61,6 +61,12 @@ var (
 type RoleRef struct {
 	Client string
 	Name   string
+	// Qualified: Name is a role string as Keycloak's hardcoded mappers
+	// take it ("realmRole" or "clientId.role", Client ignored), which only
+	// the realm's clients can resolve: the linker tries every dot, last
+	// first, against the clientIds (KeycloakModelUtils.getRoleFromString)
+	// and falls back to the realm role named Name.
+	Qualified bool
 }
 
 // Grant is what one mapper decides about a user's role mappings and group

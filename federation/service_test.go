@@ -449,3 +449,20 @@ func TestRegistryReopensChangedProviders(t *testing.T) {
 		}
 	})
 }
+
+// TestQualifiedRoleRefs: hardcoded mappers name roles as Keycloak's role
+// strings, "role" or "clientId.role".
+func TestQualifiedRoleRefs(t *testing.T) {
+	e := newEnv(t, backends.SQLite(t))
+	must(t, e.st.CreateRole(e.ctx, store.Role{ID: "r-app-reader", RealmID: realmID, ClientID: "c-app", Name: "reader"}))
+	must(t, e.st.CreateRole(e.ctx, store.Role{ID: "r-dotted", RealmID: realmID, Name: "team.lead"}))
+	f := e.provider("ldap1", "0", nil)
+	id := federation.Identity{ExternalID: "ext-q", Username: "quinn", Grants: []federation.Grant{{Roles: []federation.RoleRef{
+		{Name: "app.reader", Qualified: true}, {Name: "team.lead", Qualified: true}, {Name: "nope.missing", Qualified: true}}}}}
+	f.Add(id, "pw")
+	u, err := e.login(nil, "quinn", "pw")
+	must(t, err)
+	if got, want := e.roles(u.ID), []string{"app.reader", "default-roles-acme", "team.lead"}; !slices.Equal(got, want) {
+		t.Fatalf("roles %v, want %v", got, want)
+	}
+}
