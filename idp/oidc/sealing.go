@@ -8,8 +8,10 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/keygate/keygate/store"
 )
@@ -182,4 +184,77 @@ func eachKey(ctx context.Context, st keyRows, fn func(store.Realm, store.Key) er
 		}
 	}
 	return nil
+}
+
+// Secret config values of components (an LDAP provider's bindCredential)
+// are sealed with the same --db-key, under a text prefix so that a value
+// stored before the key was set, or imported by a command without it,
+// still reads as it is. Unlike signing keys such clear values are not
+// refused: an admin re-entering the secret seals it.
+
+// sealedSecretPrefix starts a sealed component secret: the prefix, then
+// base64url(nonce || ciphertext).
+const sealedSecretPrefix = "kgsealed:v1:"
+
+// secretAAD binds a sealed value to its purpose, so a sealed signing key
+// cannot pass for a component secret.
+var secretAAD = []byte("keygate component secret v1")
+
+// ErrSecretSealed: a component secret is sealed and no --db-key (or
+// another one) was given.
+var ErrSecretSealed = errors.New("component secret is encrypted in the database: it needs the --db-key it was sealed with")
+
+// SecretSealer seals and reveals component secrets. Its zero value (no
+// --db-key) stores values as they are.
+type SecretSealer struct{ aead cipher.AEAD }
+
+// NewSecretSealer returns the sealer for dbKey ("" = none); it opens what
+// a server with the same --db-key sealed.
+func NewSecretSealer(dbKey string) (*SecretSealer, error) {
+	aead, err := newSealer(dbKey)
+	if err != nil {
+		return nil, err
+	}
+	return &SecretSealer{aead: aead}, nil
+}
+
+// Secrets returns the keyring's sealer for component secrets (same
+// --db-key).
+func (k *Keyring) Secrets() *SecretSealer { return &SecretSealer{aead: k.seal} }
+
+// IsSealedSecret reports whether v is a sealed component secret.
+func IsSealedSecret(v string) bool { return strings.HasPrefix(v, sealedSecretPrefix) }
+
+// Seal returns v sealed, or v as it is without a --db-key. "" stays "",
+// and a value already sealed is returned unchanged.
+func (s *SecretSealer) Seal(v string) (string, error) {
+	if s == nil || s.aead == nil || v == "" || IsSealedSecret(v) {
+		return v, nil
+	}
+	nonce := make([]byte, s.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	out := s.aead.Seal(nonce, nonce, []byte(v), secretAAD)
+	return sealedSecretPrefix + base64.RawURLEncoding.EncodeToString(out), nil
+}
+
+// Reveal returns the secret v holds: v itself when it is not sealed.
+func (s *SecretSealer) Reveal(v string) (string, error) {
+	if !IsSealedSecret(v) {
+		return v, nil
+	}
+	if s == nil || s.aead == nil {
+		return "", ErrSecretSealed
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(v, sealedSecretPrefix))
+	if err != nil || len(raw) < s.aead.NonceSize() {
+		return "", ErrSecretSealed
+	}
+	n := s.aead.NonceSize()
+	plain, err := s.aead.Open(nil, raw[:n], raw[n:], secretAAD)
+	if err != nil {
+		return "", ErrSecretSealed
+	}
+	return string(plain), nil
 }

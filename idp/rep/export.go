@@ -3,6 +3,7 @@ package rep
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/keygate/keygate/store"
@@ -20,17 +21,37 @@ import (
 // Every list is sorted (roles, scopes and groups by name, clients by
 // clientId, users by username, ...) so that Export -> Import -> Export gives
 // the same JSON. It reads inside one st.Tx, for a consistent snapshot.
+//
+// Secret component config values (an LDAP provider's bindCredential) read
+// as SecretMask; Export with ExportOptions.Secrets includes them.
 func ExportRealm(ctx context.Context, st store.Store, realmName string, withUsers bool) (Realm, error) {
+	return Export(ctx, st, realmName, ExportOptions{Users: withUsers})
+}
+
+// ExportOptions tune Export.
+type ExportOptions struct {
+	// Users exports the users with their credentials (see ExportRealm).
+	Users bool
+	// Secrets exports secret component config values as they are instead
+	// of SecretMask, revealed with Reveal (oidc.SecretSealer.Reveal): a
+	// value sealed with --db-key is useless anywhere else.
+	Secrets bool
+	Reveal  func(string) (string, error)
+}
+
+// Export is ExportRealm with options.
+func Export(ctx context.Context, st store.Store, realmName string, opts ExportOptions) (Realm, error) {
 	var out Realm
 	err := st.Tx(ctx, func(ctx context.Context) error {
 		var err error
-		out, err = exportRealm(ctx, st, realmName, withUsers)
+		out, err = exportRealm(ctx, st, realmName, opts)
 		return err
 	})
 	return out, err
 }
 
-func exportRealm(ctx context.Context, st store.Store, realmName string, withUsers bool) (Realm, error) {
+func exportRealm(ctx context.Context, st store.Store, realmName string, opts ExportOptions) (Realm, error) {
+	withUsers := opts.Users
 	row, err := st.GetRealmByName(ctx, realmName)
 	if err != nil {
 		return Realm{}, err
@@ -186,8 +207,36 @@ func exportRealm(ctx context.Context, st store.Store, realmName string, withUser
 	if err != nil {
 		return Realm{}, err
 	}
+	for i := range comps {
+		if comps[i].Config, err = exportConfig(comps[i], opts); err != nil {
+			return Realm{}, err
+		}
+	}
 	r.Components = componentTree(comps, realmID)
 	return r, nil
+}
+
+// exportConfig is c's config as an export shows it: secrets masked, or
+// revealed with opts.Secrets.
+func exportConfig(c store.Component, opts ExportOptions) (map[string][]string, error) {
+	if !opts.Secrets {
+		return MaskSecrets(c.Config), nil
+	}
+	if opts.Reveal == nil {
+		return c.Config, nil
+	}
+	out := make(map[string][]string, len(c.Config))
+	for k, v := range c.Config {
+		out[k] = v
+		if IsSecretConfigKey(k) && len(v) > 0 {
+			plain, err := opts.Reveal(v[0])
+			if err != nil {
+				return nil, fmt.Errorf("component %q (%s) config %s: %w", c.Name, c.ID, k, err)
+			}
+			out[k] = append([]string{plain}, v[1:]...)
+		}
+	}
+	return out, nil
 }
 
 func exportUsers(ctx context.Context, st store.Store, realmID string, clientIDs, groupPaths map[string]string) ([]User, error) {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/keygate/keygate/federation"
+	"github.com/keygate/keygate/federation/ldap"
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/store"
 )
@@ -32,7 +34,11 @@ const (
 // ImportOptions tune ImportRealm.
 type ImportOptions struct {
 	IfExists IfExists
-	retried  bool // see importDocs
+	// SealSecret, when set, seals the secret config values of user storage
+	// components (an LDAP provider's bindCredential) before they are stored
+	// (oidc.SecretSealer.Seal with the server's --db-key).
+	SealSecret func(string) (string, error)
+	retried    bool // see importDocs
 }
 
 // ImportResult counts what an import created.
@@ -233,11 +239,19 @@ func (d *document) prepare(ctx context.Context, st store.Store, opts ImportOptio
 	if d.mode == modeUsers {
 		return nil
 	}
+	if err := convertLegacyFederation(r, d.path); err != nil {
+		return err
+	}
 	if d.warnings, err = prepareRealm(r); err != nil {
 		return err
 	}
-	d.plan, err = planRealm(r, d.path, now)
-	return err
+	if d.plan, err = planRealm(r, d.path, now); err != nil {
+		return err
+	}
+	if opts.SealSecret != nil {
+		return d.plan.sealSecrets(opts.SealSecret)
+	}
+	return nil
 }
 
 func (d *document) write(ctx context.Context, st store.Store, opts ImportOptions, res *ImportResult) error {
@@ -813,13 +827,16 @@ func (pl *planner) identityProviders() error {
 }
 
 // components plans the component tree parents first; top-level components
-// hang under the realm, as in Keycloak.
+// hang under the realm, as in Keycloak. A masked secret (an export's
+// "**********") is left unset; LDAP providers and their mappers get
+// Keycloak's validation (see federation.go).
 func (pl *planner) components() error {
-	var walk func(m map[string][]ComponentExport, path, parentID string) error
-	walk = func(m map[string][]ComponentExport, path, parentID string) error {
+	var walk func(m map[string][]ComponentExport, path string, parent *ComponentExport, parentID string) error
+	walk = func(m map[string][]ComponentExport, path string, parent *ComponentExport, parentID string) error {
 		for _, typ := range sortedKeys(m) {
 			tpath := keyPath(path, typ)
-			for i, c := range m[typ] {
+			for i := range m[typ] {
+				c := &m[typ][i]
 				cpath := fmt.Sprintf("%s[%d]", tpath, i)
 				if c.ProviderID == "" {
 					return fmt.Errorf("%s.providerId: required", cpath)
@@ -827,16 +844,90 @@ func (pl *planner) components() error {
 				if err := pl.uniqueID("component", c.ID, cpath); err != nil {
 					return err
 				}
+				for k, v := range c.Config {
+					if IsSecretConfigKey(k) && IsMasked(v) {
+						delete(c.Config, k)
+					}
+				}
+				if err := pl.checkComponent(typ, c, parent, cpath); err != nil {
+					return err
+				}
 				pl.p.components = append(pl.p.components, item[store.Component]{cpath, store.Component{ID: c.ID, RealmID: pl.r.ID,
 					ParentID: parentID, Name: c.Name, ProviderID: c.ProviderID, ProviderType: typ, SubType: c.SubType, Config: c.Config}})
-				if err := walk(c.SubComponents, joinPath(cpath, "subComponents"), c.ID); err != nil {
+				if err := walk(c.SubComponents, joinPath(cpath, "subComponents"), c, c.ID); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
 	}
-	return walk(pl.r.Components, pl.at("components"), pl.r.ID)
+	return walk(pl.r.Components, pl.at("components"), nil, pl.r.ID)
+}
+
+// checkComponent validates an LDAP provider or one of its mappers as
+// Keycloak's import does; other components are carried as they are.
+func (pl *planner) checkComponent(typ string, c, parent *ComponentExport, path string) error {
+	fail := func(err error) error {
+		if ve, ok := err.(*ldap.ValidationError); ok {
+			return fmt.Errorf("%s.config.%s: %s", path, ve.Field, ve.Message)
+		}
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	switch {
+	case typ == federation.UserStorageType && c.ProviderID == "ldap":
+		if err := ValidateLDAPProvider(c.Config); err != nil {
+			return fail(err)
+		}
+	case typ == federation.UserStorageType:
+		pl.p.warnings = append(pl.p.warnings, fmt.Sprintf("%s.providerId: user storage provider %q is stored but keygate cannot use it", path, c.ProviderID))
+	case typ == federation.LDAPMapperType && parent != nil && parent.ProviderID == "ldap":
+		if !IsLDAPMapperType(c.ProviderID) {
+			pl.p.warnings = append(pl.p.warnings, fmt.Sprintf("%s.providerId: unknown LDAP mapper %q is stored but not used", path, c.ProviderID))
+			return nil
+		}
+		refs := MapperRefs{RoleExists: pl.x.roleString, GroupExists: func(p string) bool { _, ok := pl.x.group(p); return ok }}
+		if err := ValidateLDAPMapper(c.ProviderID, c.Config, parent.Config, refs); err != nil {
+			return fail(err)
+		}
+	}
+	return nil
+}
+
+// roleString reports whether Keycloak's role string s ("role" or
+// "clientId.role", a client id may hold dots) names a role of the realm.
+func (x *index) roleString(s string) bool {
+	if _, ok := x.realmRoles[s]; ok {
+		return true
+	}
+	for i := range len(s) {
+		if s[i] == '.' {
+			if _, ok := x.clientRoles[s[:i]][s[i+1:]]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sealSecrets seals the secret config values of the planned user storage
+// components with seal.
+func (p *plan) sealSecrets(seal func(string) (string, error)) error {
+	for _, c := range p.components {
+		if c.row.ProviderType != federation.UserStorageType {
+			continue
+		}
+		for k, v := range c.row.Config {
+			if !IsSecretConfigKey(k) || len(v) == 0 || v[0] == "" {
+				continue
+			}
+			sealed, err := seal(v[0])
+			if err != nil {
+				return fmt.Errorf("%s.config.%s: %w", c.path, k, err)
+			}
+			c.row.Config[k] = append([]string{sealed}, v[1:]...)
+		}
+	}
+	return nil
 }
 
 func checkMappers(ms []ProtocolMapper, path string) error {

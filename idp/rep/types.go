@@ -134,7 +134,11 @@ type Realm struct {
 	IdentityProviders       []IdentityProvider           `json:"identityProviders,omitempty"`
 	IdentityProviderMappers []IdentityProviderMapper     `json:"identityProviderMappers,omitempty"`
 	Components              map[string][]ComponentExport `json:"components,omitempty"`
-	KeycloakVersion         string                       `json:"keycloakVersion,omitempty"`
+	// Keycloak 1.x's user federation shape: import converts it to
+	// components; export never writes it.
+	UserFederationProviders []LegacyFederationProvider `json:"userFederationProviders,omitempty"`
+	UserFederationMappers   []LegacyFederationMapper   `json:"userFederationMappers,omitempty"`
+	KeycloakVersion         string                     `json:"keycloakVersion,omitempty"`
 }
 
 // RealmRoles is the "roles" object of a realm export.
