@@ -252,12 +252,14 @@ func TestExportImportExport(t *testing.T) {
 	e.must(204, "POST", b+"/users/"+u+"/role-mappings/realm", e.admin, []map[string]any{{"name": "editor"}})
 	e.must(204, "POST", b+"/users/"+u+"/role-mappings/clients/"+app, e.admin, []map[string]any{{"name": "reader"}})
 	e.must(201, "POST", b+"/components", e.admin, map[string]any{"name": "ldap", "providerId": "ldap",
-		"providerType": "org.keycloak.storage.UserStorageProvider", "config": map[string][]string{"bindCredential": {"s3cret"}}})
+		"providerType": "org.keycloak.storage.UserStorageProvider", "config": map[string][]string{"bindCredential": {"s3cret"},
+			"connectionUrl": {"ldap://127.0.0.1:1"}, "usersDn": {"ou=people,dc=example"}, "editMode": {"READ_ONLY"}}})
 	e.must(201, "POST", b+"/identity-provider/instances", e.admin, map[string]any{"alias": "corp", "providerId": "saml",
 		"config": map[string]string{"idpEntityId": "https://idp.example.com"}})
 
 	ctx := t.Context()
-	first, err := rep.ExportRealm(ctx, e.st, "acme", true)
+	// With secrets: a masked bindCredential would import as unset.
+	first, err := rep.Export(ctx, e.st, "acme", rep.ExportOptions{Users: true, Secrets: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +277,7 @@ func TestExportImportExport(t *testing.T) {
 	if _, err := rep.ImportRealm(ctx, st2, j1, rep.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	second, err := rep.ExportRealm(ctx, st2, "acme", true)
+	second, err := rep.Export(ctx, st2, "acme", rep.ExportOptions{Users: true, Secrets: true})
 	if err != nil {
 		t.Fatal(err)
 	}

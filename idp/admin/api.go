@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/keygate/keygate/federation"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/store"
@@ -37,6 +38,10 @@ type API struct {
 	// users group-commits user creations.
 	users *userBatcher
 	auth  authCache
+	// fedChange are told of user federation component writes; fedEnv is
+	// what LDAP tests connect with (federation.go).
+	fedChange []func(realmID string)
+	fedEnv    federation.Env
 }
 
 // New returns the admin API over st. Passwords are hashed through lim.
@@ -261,6 +266,10 @@ func (a *API) routes() []route {
 		{"GET " + R + "/components/{id}", viewRealm, a.getComponent, false},
 		{"PUT " + R + "/components/{id}", manageRealm, a.updateComponent, true},
 		{"DELETE " + R + "/components/{id}", manageRealm, a.deleteComponent, true},
+		{"POST " + R + "/testLDAPConnection", manageRealm, a.testLDAPConnection, false},
+		{"POST " + R + "/ldap-server-capabilities", manageRealm, a.ldapServerCapabilities, false},
+		{"POST " + R + "/user-storage/{id}/remove-imported-users", manageUsers, a.removeImportedUsers, false},
+		{"POST " + R + "/user-storage/{id}/unlink-users", manageUsers, a.unlinkUsers, false},
 
 		{"GET " + R + "/identity-provider/instances", viewIDPs, a.listIDPs, false},
 		{"POST " + R + "/identity-provider/instances", manageIDPs, a.createIDP, true},

@@ -310,7 +310,8 @@ func TestEscalationThroughMappers(t *testing.T) {
 	e.must(201, "POST", mappers, e.admin, mapper("hardcoded-role-idp-mapper", map[string]string{"role": "boss"}))
 
 	ldap := e.must(201, "POST", b+"/components", e.admin, map[string]any{"name": "ldap", "providerId": "ldap",
-		"providerType": "org.keycloak.storage.UserStorageProvider", "config": map[string][]string{"connectionUrl": {"ldap://127.0.0.1:1"}}}).id()
+		"providerType": "org.keycloak.storage.UserStorageProvider", "config": map[string][]string{"connectionUrl": {"ldap://127.0.0.1:1"},
+			"usersDn": {"ou=people,dc=example"}, "editMode": {"READ_ONLY"}}}).id()
 	component := func(name, provider string, config map[string][]string) map[string]any {
 		return map[string]any{"name": name, "providerId": provider, "parentId": ldap,
 			"providerType": "org.keycloak.storage.ldap.mappers.LDAPStorageMapper", "config": config}
@@ -318,8 +319,9 @@ func TestEscalationThroughMappers(t *testing.T) {
 	e.must(403, "POST", b+"/components", mr, component("r", "hardcoded-ldap-role-mapper", map[string][]string{"role": {"realm-management.realm-admin"}}))
 	e.must(403, "POST", b+"/components", mr, component("g", "hardcoded-ldap-group-mapper", map[string][]string{"group": {"/bosses"}}))
 	e.must(403, "POST", b+"/components", mr, component("rl", "role-ldap-mapper", map[string][]string{"client.id": {"realm-management"},
-		"use.realm.roles.mapping": {"false"}, "roles.dn": {"ou=roles,dc=example"}}))
-	e.must(403, "POST", b+"/components", mr, component("rr", "role-ldap-mapper", map[string][]string{"use.realm.roles.mapping": {"true"}}))
+		"use.realm.roles.mapping": {"false"}, "roles.dn": {"ou=roles,dc=example"}, "mode": {"READ_ONLY"}}))
+	e.must(403, "POST", b+"/components", mr, component("rr", "role-ldap-mapper", map[string][]string{"use.realm.roles.mapping": {"true"},
+		"roles.dn": {"ou=roles,dc=example"}, "mode": {"READ_ONLY"}}))
 	e.must(201, "POST", b+"/components", mr, component("ok", "hardcoded-ldap-role-mapper", map[string][]string{"role": {"staff"}}))
 }
 

@@ -85,32 +85,12 @@ func (a *API) deleteInitialAccess(c *call) error {
 
 // secretMask is what Keycloak shows instead of a stored secret; a PUT that
 // sends it back keeps the stored value.
-const secretMask = "**********"
+const secretMask = rep.SecretMask
 
-var secretConfigKeys = []string{"bindCredential", "clientSecret"}
-
+// maskComponent hides the component's secrets (rep.IsSecretConfigKey).
 func maskComponent(c rep.Component) rep.Component {
-	if c.Config == nil {
-		return c
-	}
-	cfg := make(map[string][]string, len(c.Config))
-	for k, v := range c.Config {
-		cfg[k] = v
-		if isSecretKey(k) && len(v) > 0 && v[0] != "" {
-			cfg[k] = []string{secretMask}
-		}
-	}
-	c.Config = cfg
+	c.Config = rep.MaskSecrets(c.Config)
 	return c
-}
-
-func isSecretKey(k string) bool {
-	for _, s := range secretConfigKeys {
-		if strings.EqualFold(k, s) {
-			return true
-		}
-	}
-	return false
 }
 
 func (a *API) listComponents(c *call) error {
@@ -141,6 +121,9 @@ func (a *API) component(c *call) (store.Component, error) {
 	return row, err
 }
 
+// createComponent stores a component; user federation ones are validated
+// as Keycloak validates them, and a new LDAP provider gets Keycloak's
+// default mappers (federation.go).
 func (a *API) createComponent(c *call) error {
 	var in rep.Component
 	if err := c.body(&in, maxBody); err != nil {
@@ -153,10 +136,18 @@ func (a *API) createComponent(c *call) error {
 		in.ParentID = c.realm.ID
 	}
 	in.ID = uuid.NewString()
+	if err := a.checkComponent(c, &in); err != nil {
+		return err
+	}
 	if err := a.mayMapperGrant(c, in.ProviderID, in.Config); err != nil {
 		return err
 	}
-	if err := a.st.CreateComponent(c.ctx, rep.ComponentToStore(c.realm.ID, in)); err != nil {
+	row := rep.ComponentToStore(c.realm.ID, in)
+	if isFederation(in.ProviderType) {
+		if err := a.createFederated(c, row); err != nil {
+			return err
+		}
+	} else if err := a.st.CreateComponent(c.ctx, row); err != nil {
 		return err
 	}
 	return c.created(in.ID)
@@ -180,7 +171,7 @@ func (a *API) updateComponent(c *call) error {
 		return err
 	}
 	for k, v := range in.Config {
-		if isSecretKey(k) && len(v) == 1 && v[0] == secretMask {
+		if rep.IsSecretConfigKey(k) && rep.IsMasked(v) {
 			in.Config[k] = row.Config[k]
 		}
 	}
@@ -188,11 +179,21 @@ func (a *API) updateComponent(c *call) error {
 	if in.ParentID == "" {
 		in.ParentID = c.realm.ID
 	}
+	if err := a.checkComponent(c, &in); err != nil {
+		return err
+	}
 	if err := a.mayMapperGrant(c, in.ProviderID, in.Config); err != nil {
 		return err
 	}
-	if err := a.st.UpdateComponent(c.ctx, rep.ComponentToStore(c.realm.ID, in)); err != nil {
+	next := rep.ComponentToStore(c.realm.ID, in)
+	if err := a.sealSecrets(&next); err != nil {
 		return err
+	}
+	if err := a.st.UpdateComponent(c.ctx, next); err != nil {
+		return err
+	}
+	if isFederation(row.ProviderType) || isFederation(next.ProviderType) {
+		a.federationChanged(c.realm.ID)
 	}
 	return c.noContent()
 }
@@ -202,7 +203,11 @@ func (a *API) deleteComponent(c *call) error {
 	if err != nil {
 		return err
 	}
-	if err := a.st.DeleteComponent(c.ctx, c.realm.ID, row.ID); err != nil {
+	if isFederation(row.ProviderType) {
+		if err := a.deleteFederated(c, row); err != nil {
+			return err
+		}
+	} else if err := a.st.DeleteComponent(c.ctx, c.realm.ID, row.ID); err != nil {
 		return err
 	}
 	return c.noContent()

@@ -314,6 +314,9 @@ func (a *API) updateUser(c *call) error {
 	}
 	next := rep.UserToStore(c.realm.ID, r)
 	next.ID, next.Created, next.ServiceAccount, next.FederationLink = u.ID, u.Created, u.ServiceAccount, u.FederationLink
+	if err := a.checkFederatedUpdate(c.ctx, u, &next); err != nil { // federation.go: READ_ONLY providers
+		return err
+	}
 	_, settings, err := c.policy()
 	if err != nil {
 		return err
@@ -346,6 +349,9 @@ func (a *API) deleteUser(c *call) error {
 func (a *API) resetPassword(c *call) error {
 	u, err := a.user(c)
 	if err != nil {
+		return err
+	}
+	if err := a.checkFederatedPassword(c.ctx, u, true); err != nil { // federation.go: READ_ONLY providers
 		return err
 	}
 	var in rep.Credential
@@ -419,6 +425,9 @@ func (a *API) listCredentials(c *call) error {
 func (a *API) deleteCredential(c *call) error {
 	u, err := a.user(c)
 	if err != nil {
+		return err
+	}
+	if err := a.checkFederatedPassword(c.ctx, u, false); err != nil { // federation.go: READ_ONLY providers
 		return err
 	}
 	id, err := c.id("cred", "Credential")
