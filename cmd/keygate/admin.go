@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/rep"
 )
 
@@ -67,6 +68,8 @@ func cmdRealmExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.SetOutput(stderr)
 	db := storeFlags(fs)
 	users := fs.Bool("users", false, "include users and their credentials (hashes included, as Keycloak exports them)")
+	secrets := fs.Bool("include-secrets", false, "include component secrets (an LDAP provider's bindCredential) instead of **********")
+	dbKey := fs.String("db-key", "", "with --include-secrets: the --db-key the server seals them with (prefer KEYGATE_DB_KEY)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -87,7 +90,15 @@ func cmdRealmExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer st.Close()
-	r, err := rep.ExportRealm(ctx, st, realm, *users)
+	opts := rep.ExportOptions{Users: *users, Secrets: *secrets}
+	if *secrets {
+		sealer, err := oidc.NewSecretSealer(*dbKey)
+		if err != nil {
+			return err
+		}
+		opts.Reveal = sealer.Reveal
+	}
+	r, err := rep.Export(ctx, st, realm, opts)
 	if err != nil {
 		return err
 	}
