@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/keygate/keygate/federation"
+	"github.com/keygate/keygate/federation/ldap/ldaptest"
 	"github.com/keygate/keygate/idp"
 	"github.com/keygate/keygate/idp/admin"
 	"github.com/keygate/keygate/idp/oidc"
@@ -52,6 +54,7 @@ func ldapProvider(name string, cfg map[string][]string) map[string]any {
 // here (to register its hooks), on the same listener.
 type fedEnv struct {
 	*env
+	api     *admin.API
 	changed chan string
 }
 
@@ -88,7 +91,7 @@ func newFedEnv(t *testing.T, cfg idp.Config) *fedEnv {
 	e := &env{t: t, url: ts.URL, st: st}
 	e.admin = e.login("master", "admin", "admin-secret-pw")
 	e.must(201, "POST", "/admin/realms", e.admin, map[string]any{"realm": "acme", "enabled": true})
-	return &fedEnv{env: e, changed: changed}
+	return &fedEnv{env: e, api: api, changed: changed}
 }
 
 func (e *fedEnv) realmID() string {
@@ -675,6 +678,54 @@ func TestTestLDAPConnection(t *testing.T) {
 	viewer := e.userWithRoles("acme", "viewer", "view-realm", "manage-users")
 	e.must(403, "POST", acme+"/testLDAPConnection", viewer, map[string]any{"action": "testConnection", "connectionUrl": dead})
 	e.must(403, "POST", acme+"/ldap-server-capabilities", viewer, map[string]any{"connectionUrl": dead})
+}
+
+// Against a real directory (OpenLDAP's slapd; skipped when it is not
+// installed): 204 for a good connection and bind, over StartTLS and LDAPS
+// too; the directory's reason for a wrong password; a sealed stored
+// credential used through componentId; and the RootDSE's capabilities.
+func TestTestLDAPConnectionSlapd(t *testing.T) {
+	s := ldaptest.Start(t, ldaptest.Options{Users: 1})
+	e := newFedEnv(t, idp.Config{DBKey: testDBKey})
+	e.api.SetFederationEnv(federation.Env{RootCAs: s.CA.Pool})
+	body := func(action, url, dn, pw string, more ...string) map[string]any {
+		b := map[string]any{"action": action, "connectionUrl": url, "bindDn": dn, "bindCredential": pw, "authType": "simple",
+			"connectionTimeout": "5000", "useTruststoreSpi": "always", "startTls": "false"}
+		for i := 0; i+1 < len(more); i += 2 {
+			b[more[i]] = more[i+1]
+		}
+		return b
+	}
+	e.must(204, "POST", acme+"/testLDAPConnection", e.admin, body("testConnection", s.URL(), "", ""))
+	e.must(204, "POST", acme+"/testLDAPConnection", e.admin, body("testAuthentication", s.URL(), s.ServiceDN, s.ServicePassword))
+	e.must(204, "POST", acme+"/testLDAPConnection", e.admin, body("testAuthentication", s.URL(), s.ServiceDN, s.ServicePassword, "startTls", "true"))
+	e.must(204, "POST", acme+"/testLDAPConnection", e.admin, body("testAuthentication", s.LDAPSURL(), s.ServiceDN, s.ServicePassword))
+	var out map[string]any
+	e.must(400, "POST", acme+"/testLDAPConnection", e.admin, body("testAuthentication", s.URL(), s.ServiceDN, "wrong-Passw0rd")).json(t, &out)
+	if msg, _ := out["errorMessage"].(string); !strings.Contains(msg, "Invalid Credentials") || strings.Contains(msg, "wrong-Passw0rd") {
+		t.Errorf("wrong password: %v", out)
+	}
+	// The form-encoded variant reaches the directory too.
+	if r := e.form("/testLDAPConnection", url.Values{"action": {"testAuthentication"}, "connectionUrl": {s.URL()},
+		"bindDn": {s.ServiceDN}, "bindCredential": {s.ServicePassword}}); r.status != 204 {
+		t.Errorf("form variant: %d %s", r.status, r.body)
+	}
+
+	// The stored credential (sealed: --db-key) through componentId.
+	id := e.must(201, "POST", acme+"/components", e.admin, ldapProvider("slapd", ldapConfig(map[string][]string{
+		"connectionUrl": {s.URL()}, "bindDn": {s.ServiceDN}, "bindCredential": {s.ServicePassword}, "usersDn": {s.PeopleDN}}))).id()
+	e.must(204, "POST", acme+"/testLDAPConnection", e.admin, body("testAuthentication", s.URL(), s.ServiceDN, "**********", "componentId", id))
+
+	var caps []map[string]string
+	e.must(200, "POST", acme+"/ldap-server-capabilities", e.admin, body("queryServerCapabilities", s.URL(), s.ServiceDN,
+		"**********", "componentId", id)).json(t, &caps)
+	paged := slices.ContainsFunc(caps, func(c map[string]string) bool { return c["oid"] == "1.2.840.113556.1.4.319" && c["type"] == "CONTROL" })
+	passwd := slices.ContainsFunc(caps, func(c map[string]string) bool {
+		return c["oid"] == "1.3.6.1.4.1.4203.1.11.1" && c["type"] == "EXTENSION"
+	})
+	if !paged || !passwd {
+		t.Errorf("capabilities lack paged results or password modify: %v", caps)
+	}
 }
 
 // form posts a form-encoded body to the realm's admin path p.
