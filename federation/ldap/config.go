@@ -44,6 +44,11 @@ type Config struct {
 	RemoveInvalidUsers          bool
 	Enabled                     bool
 	Priority                    int
+
+	// Not Keycloak keys: set by whoever opens the provider.
+	Name            string        // the component's name, for logs and metrics
+	BreakerFailures int           // consecutive failures that open the circuit; 0: DefaultBreakerFailures
+	BreakerCooldown time.Duration // how long it stays open; 0: DefaultBreakerCooldown
 }
 
 // Defaults when a timeout is unset: Keycloak waits forever, which lets a
