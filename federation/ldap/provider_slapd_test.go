@@ -556,3 +556,36 @@ func TestSlapdSyncRefusesTruncatedListing(t *testing.T) {
 		t.Errorf("paged sync: %v, %d pages", err, pages)
 	}
 }
+
+// Logins at once share one load of the mapper's groups and each get
+// their own memberships.
+func TestSlapdConcurrentLogins(t *testing.T) {
+	const users, groups = 24, 3
+	s := ldaptest.Start(t, ldaptest.Options{Users: users, Groups: groups})
+	p := slapdProvider(t, s, nil, append(defaultMappers(), comp("g", mapperGroup, "groups.dn", s.GroupsDN, "mode", "READ_ONLY",
+		"preserve.group.inheritance", "true"))...)
+	errs := make(chan error, users)
+	for i := range users {
+		go func() {
+			id, err := p.LookupUser(t.Context(), ldaptest.Username(i), false)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if _, gs, _, owned := grantsOf(t, id); !slices.Equal(gs, []string{"/" + ldaptest.GroupName(i%groups)}) || len(owned) != groups {
+				errs <- fmt.Errorf("%s: groups %v, owned %v", id.Username, gs, owned)
+				return
+			}
+			ok, err := p.CheckPassword(t.Context(), id, ldaptest.DefaultUserPassword)
+			if !ok && err == nil {
+				err = errors.New(id.Username + ": password refused")
+			}
+			errs <- err
+		}()
+	}
+	for range users {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
