@@ -485,7 +485,16 @@ func (c *Client) dial(ctx context.Context, bind bool) (*conn, error) {
 	for _, u := range c.urlOrder() {
 		cn, err := c.dialURL(ctx, u)
 		if err == nil && bind && c.cfg.AuthType != "none" {
-			if err = c.run(ctx, cn, c.serviceBind); err != nil {
+			// The bind is part of connecting: it gets the connection
+			// timeout, so a directory that accepts and never answers costs
+			// a login no more than one that does not accept.
+			bctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectionTimeout)
+			err = c.run(bctx, cn, c.serviceBind)
+			cancel()
+			if err == nil && cn.broken {
+				err = context.DeadlineExceeded
+			}
+			if err != nil {
 				cn.close()
 				if !isTransport(err) {
 					return nil, fmt.Errorf("%s: bind as %s: %w", u, c.cfg.BindDN, err)
