@@ -387,7 +387,7 @@ func (c *Client) do(ctx context.Context, p *pool, op, what string, retry func() 
 			if err := c.run(ctx, cn, c.serviceBind); err != nil {
 				p.discard(cn)
 				if isTransport(err) {
-					c.markDown(cn.url)
+					c.suspect(cn, reused, err)
 					if again(err) {
 						continue
 					}
@@ -406,7 +406,7 @@ func (c *Client) do(ctx context.Context, p *pool, op, what string, retry func() 
 			return err
 		case isTransport(err):
 			p.discard(cn)
-			c.markDown(cn.url)
+			c.suspect(cn, reused, err)
 			if again(err) {
 				continue
 			}
@@ -424,6 +424,15 @@ func (c *Client) do(ctx context.Context, p *pool, op, what string, retry func() 
 		}
 		c.br.success()
 		return err
+	}
+}
+
+// suspect puts cn's URL last for a while after a transport failure on
+// it, unless the connection had only gone stale while idle (the
+// directory's idle timeout says nothing against the URL).
+func (c *Client) suspect(cn *conn, reused bool, err error) {
+	if !reused || isTimeout(err) {
+		c.markDown(cn.url)
 	}
 }
 

@@ -561,6 +561,22 @@ func TestClientRetriesStaleIdleConnection(t *testing.T) {
 	if c.br.open() {
 		t.Fatal("stale pooled connections opened the circuit")
 	}
+
+	// Stale connections to the first URL do not send traffic to the second.
+	second := ldaptest.NewFake(t, ldaptest.FakeOptions{LDIF: fakeUsers})
+	c2, _ := newFakeClient(t, fakeConfig(f, f.URL(), second.URL()))
+	if _, err := c2.Search(ctx, userSearch(f.BaseDN, "alice")); err != nil {
+		t.Fatal(err)
+	}
+	f.Down()
+	f.Up()
+	time.Sleep(20 * time.Millisecond)
+	if _, err := c2.Search(ctx, userSearch(f.BaseDN, "alice")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, total := second.Conns(); total != 0 {
+		t.Errorf("a stale connection sent %d connections to the second URL", total)
+	}
 }
 
 func TestClientBoundsConcurrentBinds(t *testing.T) {
