@@ -268,6 +268,7 @@ func (a *API) routes() []route {
 		{"DELETE " + R + "/components/{id}", manageRealm, a.deleteComponent, true},
 		{"POST " + R + "/testLDAPConnection", manageRealm, a.testLDAPConnection, false},
 		{"POST " + R + "/ldap-server-capabilities", manageRealm, a.ldapServerCapabilities, false},
+		{"GET " + R + "/user-storage/{id}/name", viewUsers, a.userStorageName, false},
 		{"POST " + R + "/user-storage/{id}/remove-imported-users", manageUsers, a.removeImportedUsers, false},
 		{"POST " + R + "/user-storage/{id}/unlink-users", manageUsers, a.unlinkUsers, false},
 

@@ -207,6 +207,16 @@ func (a *API) userStorage(c *call) (store.Component, error) {
 	return row, nil
 }
 
+// userStorageName: GET /user-storage/{id}/name, {"id", "name"} (the
+// admin console shows a linked user's provider by it).
+func (a *API) userStorageName(c *call) error {
+	row, err := a.userStorage(c)
+	if err != nil {
+		return err
+	}
+	return c.ok(map[string]string{"id": row.ID, "name": row.Name})
+}
+
 // removeImportedUsers: POST /user-storage/{id}/remove-imported-users
 // deletes every user the provider imported, in one transaction.
 func (a *API) removeImportedUsers(c *call) error {

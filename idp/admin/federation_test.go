@@ -482,6 +482,12 @@ func TestLDAPProviderUsers(t *testing.T) {
 		t.Error("remove-imported-users removed the wrong users")
 	}
 
+	var name map[string]string
+	e.must(200, "GET", acme+"/user-storage/"+two+"/name", e.admin, nil).json(t, &name)
+	if name["id"] != two || name["name"] != "two" {
+		t.Errorf("name: %v", name)
+	}
+
 	// Not a user storage provider, or no such component: 404.
 	key := e.must(201, "POST", acme+"/components", e.admin, map[string]any{"name": "k", "providerId": "rsa-generated",
 		"providerType": "org.keycloak.keys.KeyProvider"}).id()

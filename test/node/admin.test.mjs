@@ -307,18 +307,54 @@ test("admin client drives every call", async (t) => {
   });
 
   await t.test("components", async () => {
-    const { id } = await kc.components.create({
-      name: "corp-ldap", providerId: "ldap", providerType: "org.keycloak.storage.UserStorageProvider",
-      config: { connectionUrl: ["ldap://ldap.example.com"], bindCredential: ["s3cret"] },
-    });
+    const ldap = "org.keycloak.storage.UserStorageProvider";
+    const ldapMapper = "org.keycloak.storage.ldap.mappers.LDAPStorageMapper";
+    const config = { connectionUrl: ["ldap://ldap.example.com"], usersDn: ["ou=people,dc=example,dc=com"], editMode: ["READ_ONLY"],
+      vendor: ["other"], bindDn: ["cn=svc,dc=example,dc=com"], bindCredential: ["s3cret"] };
+    // Keycloak's validation names the key.
+    const { editMode, ...noEditMode } = config;
+    const bad = await status(() => kc.components.create({ name: "bad", providerId: "ldap", providerType: ldap, config: noEditMode }));
+    assert.equal(bad.status, 400);
+    assert.equal(bad.data.field, "editMode");
+    assert.equal(bad.data.errorMessage, "Edit Mode is mandatory");
+    const timeout = await status(() => kc.components.create({ name: "bad", providerId: "ldap", providerType: ldap,
+      config: { ...config, connectionTimeout: ["soon"] } }));
+    assert.equal(timeout.data.field, "connectionTimeout");
+
+    const { id } = await kc.components.create({ name: "corp-ldap", providerId: "ldap", providerType: ldap, config });
     const c = await kc.components.findOne({ id });
     assert.equal(c.config.bindCredential[0], "**********");
     assert.equal(c.parentId, (await kc.realms.findOne({ realm })).id);
+    // Keycloak's default mappers come with a new provider.
+    const defaults = (await kc.components.find({ parent: id, type: ldapMapper })).map((m) => m.name).sort();
+    assert.deepEqual(defaults, ["creation date", "email", "first name", "last name", "modify date", "username"]);
+    const noMode = await status(() => kc.components.create({ name: "groups", providerId: "group-ldap-mapper", parentId: id,
+      providerType: ldapMapper, config: { "groups.dn": ["ou=groups,dc=example,dc=com"] } }));
+    assert.equal(noMode.data.field, "mode");
     const mapper = await kc.components.create({ name: "groups", providerId: "group-ldap-mapper", parentId: id,
-      providerType: "org.keycloak.storage.ldap.mappers.LDAPStorageMapper", config: { "groups.dn": ["ou=groups,dc=example,dc=com"] } });
-    assert.equal((await kc.components.find({ parent: id })).length, 1);
+      providerType: ldapMapper, config: { "groups.dn": ["ou=groups,dc=example,dc=com"], mode: ["READ_ONLY"] } });
+    assert.equal((await kc.components.find({ parent: id })).length, 7);
     await kc.components.update({ id }, { ...c, config: { ...c.config, connectionUrl: ["ldaps://ldap.example.com"] } });
     assert.deepEqual((await kc.components.findOne({ id })).config.connectionUrl, ["ldaps://ldap.example.com"]);
+    assert.deepEqual(await kc.userStorageProvider.name({ id }), { id, name: "corp-ldap" });
+
+    // A directory that is not there: 400 with the reason, whichever way.
+    const dead = { connectionUrl: "ldap://127.0.0.1:1", bindDn: "cn=svc,dc=example,dc=com", bindCredential: "pw",
+      authType: "simple", useTruststoreSpi: "always", connectionTimeout: "2000", startTls: "false" };
+    for (const action of ["testConnection", "testAuthentication"]) {
+      const r = await status(() => kc.realms.testLDAPConnection({ realm }, { ...dead, action }));
+      assert.equal(r.status, 400, action);
+      assert.match(r.data.errorMessage, /refused/, action);
+    }
+    const caps = await status(() => kc.realms.ldapServerCapabilities({ realm }, { ...dead, action: "queryServerCapabilities" }));
+    assert.equal(caps.status, 400);
+    // The stored credential goes only to the provider's own server.
+    const stolen = await status(() => kc.realms.testLDAPConnection({ realm },
+      { ...dead, action: "testAuthentication", bindCredential: "**********", componentId: id }));
+    assert.equal(stolen.status, 400);
+
+    await kc.userStorageProvider.unlinkUsers({ id });
+    await kc.userStorageProvider.removeImportedUsers({ id });
     await kc.components.del({ id });
     assert.equal(await kc.components.findOne({ id: mapper.id }), null);
   });
