@@ -49,13 +49,30 @@ func LogUnimplementedFederationKeys(ctx context.Context, st store.Store, log *sl
 	return nil
 }
 
+// unimplementedDependsOn: these keys mean something only when their
+// switch is on (Keycloak's admin console fills krbPrincipalAttribute in
+// for every new provider, Kerberos or not).
+var unimplementedDependsOn = map[string][]string{
+	"kerberosRealm": kerberosSwitches, "serverPrincipal": kerberosSwitches, "keyTab": kerberosSwitches,
+	"krbPrincipalAttribute": kerberosSwitches, "debug": kerberosSwitches,
+	"evictionDay": {"cachePolicy"}, "evictionHour": {"cachePolicy"}, "evictionMinute": {"cachePolicy"}, "maxLifespan": {"cachePolicy"},
+}
+
+var kerberosSwitches = []string{"allowKerberosAuthentication", "useKerberosForPasswordAuthentication"}
+
 // unimplementedKeys are cfg's ldap.Unimplemented keys set to something
-// other than their default, sorted.
+// other than their default (and whose switch is on), sorted.
 func unimplementedKeys(cfg map[string][]string) []string {
+	set := func(k string) bool {
+		v := strings.TrimSpace(strings.Join(cfg[k], ""))
+		return v != "" && !slices.ContainsFunc(unimplementedDefaults[k], func(d string) bool { return strings.EqualFold(d, v) })
+	}
 	var out []string
 	for _, k := range ldap.Unimplemented {
-		v := strings.TrimSpace(strings.Join(cfg[k], ""))
-		if v == "" || slices.ContainsFunc(unimplementedDefaults[k], func(d string) bool { return strings.EqualFold(d, v) }) {
+		if !set(k) {
+			continue
+		}
+		if on := unimplementedDependsOn[k]; len(on) > 0 && !slices.ContainsFunc(on, set) {
 			continue
 		}
 		out = append(out, k)

@@ -13,7 +13,8 @@ import (
 )
 
 // One line per LDAP provider that sets keys keygate ignores, naming the
-// keys and not their values; providers at the defaults say nothing.
+// keys and not their values; providers at the defaults (or with details
+// of a feature that is off) say nothing.
 func TestLogUnimplementedFederationKeys(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kg.db"))
@@ -27,7 +28,7 @@ func TestLogUnimplementedFederationKeys(t *testing.T) {
 	    "kerberosRealm": ["CORP.EXAMPLE"], "cachePolicy": ["EVICT_DAILY"], "evictionHour": ["3"], "debug": ["false"]}},
 	  {"name": "plain", "providerId": "ldap", "config": {"connectionUrl": ["ldap://ldap.corp"], "usersDn": ["ou=p,dc=corp"],
 	    "editMode": ["READ_ONLY"], "allowKerberosAuthentication": ["false"], "cachePolicy": ["DEFAULT"], "debug": ["false"],
-	    "useKerberosForPasswordAuthentication": ["false"]}}]}}`
+	    "useKerberosForPasswordAuthentication": ["false"], "krbPrincipalAttribute": ["krb5PrincipalName"], "evictionHour": ["1"]}}]}}`
 	if _, err := rep.ImportRealm(ctx, st, []byte(realm), rep.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
