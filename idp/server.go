@@ -5,6 +5,7 @@ package idp
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/keygate/keygate/federation"
+	"github.com/keygate/keygate/federation/ldap"
 	"github.com/keygate/keygate/idp/admin"
 	"github.com/keygate/keygate/idp/authn"
 	"github.com/keygate/keygate/idp/oidc"
@@ -41,6 +44,9 @@ type Config struct {
 	// HashWorkers bounds concurrent password hashing (0 = GOMAXPROCS);
 	// HashQueue is how many logins of one realm may wait before 503 (0 = 256).
 	HashWorkers, HashQueue int
+	// Truststore verifies directories' TLS certificates
+	// (--truststore-paths); nil = the system roots.
+	Truststore *x509.CertPool
 }
 
 // Server is keygate's HTTP server.
@@ -55,6 +61,8 @@ type Server struct {
 	ready   atomic.Bool
 	reg     *prometheus.Registry
 	mgmt    http.Handler
+	fedReg  *federation.Registry
+	fed     *federation.Service
 }
 
 // NewServer wires the provider over st.
@@ -78,13 +86,25 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// User federation: providers open from the realms' components, by
+	// providerId, through this one map.
+	secrets := s.oidc.Keyring().Secrets()
+	fedEnv := federation.Env{Logger: cfg.Logger, RootCAs: cfg.Truststore, Reveal: secrets.Reveal}
+	s.fedReg = federation.NewRegistry(st, fedEnv, map[string]federation.Factory{"ldap": ldap.Open})
+	s.fed = federation.NewService(s.fedReg, federation.NewLinker(st), cfg.Logger)
+	s.authn.SetFederation(s.fed)
+
 	mux := http.NewServeMux()
 	s.oidc.Register(mux)
-	admin.New(st, s.oidc, s.limiter, cfg.Logger).Register(mux)
+	adm := admin.New(st, s.oidc, s.limiter, cfg.Logger)
+	adm.SetFederationEnv(fedEnv)
+	adm.OnFederationChange(s.fedReg.Invalidate)
+	adm.Register(mux)
 	registration.New(st, s.oidc, s.limiter, cfg.Logger).Register(mux)
 	mux.Handle("GET /resources/", templates.StaticHandler())
 	s.health(mux)
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.reg.MustRegister(ldap.Collectors()...)
 	s.handler = s.middleware(mux)
 
 	// Metrics name routes and show traffic, so they are served only on the
@@ -127,6 +147,37 @@ func (s *Server) CheckKeys(ctx context.Context) error {
 	_, err = s.oidc.Keyring().Keys(ctx, r.ID)
 	return err
 }
+
+// RunSyncs runs the user storage providers' periodic syncs
+// (fullSyncPeriod, changedSyncPeriod), checking every tick, until ctx ends.
+func (s *Server) RunSyncs(ctx context.Context, tick time.Duration) {
+	s.fed.RunPeriodic(ctx, tick, func(ctx context.Context) ([]string, error) {
+		realms, err := s.st.ListRealms(ctx)
+		ids := make([]string, 0, len(realms))
+		for _, r := range realms {
+			ids = append(ids, r.ID)
+		}
+		return ids, err
+	}, s.RealmDefaults)
+}
+
+// RealmDefaults are the realm settings that shape a user federation
+// imports.
+func (s *Server) RealmDefaults(ctx context.Context, realmID string) (federation.RealmDefaults, error) {
+	r, err := s.st.GetRealm(ctx, realmID)
+	if err != nil {
+		return federation.RealmDefaults{}, err
+	}
+	_, rs, err := rep.DecodeRealm(r)
+	return federation.RealmDefaults{DefaultRole: rs.DefaultRole, DefaultGroups: rs.DefaultGroups,
+		DuplicateEmailsAllowed: rs.DuplicateEmailsAllowed}, err
+}
+
+// Federation is the user federation service (periodic syncs, tests).
+func (s *Server) Federation() *federation.Service { return s.fed }
+
+// Close releases what the server holds open (directory connections).
+func (s *Server) Close() error { return s.fedReg.Close() }
 
 // Provider exposes the OIDC provider (for the admin API and tests).
 func (s *Server) Provider() *oidc.Provider { return s.oidc }

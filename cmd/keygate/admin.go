@@ -38,8 +38,17 @@ func cmdRealmImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.SetOutput(stderr)
 	db := storeFlags(fs)
 	skip := fs.Bool("skip-existing", false, "leave realms that already exist untouched instead of failing")
+	dbKey := fs.String("db-key", "", "seal LDAP bind credentials with the server's --db-key (prefer KEYGATE_DB_KEY)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	opts := importOpts(*skip)
+	if *dbKey != "" {
+		sealer, err := oidc.NewSecretSealer(*dbKey)
+		if err != nil {
+			return err
+		}
+		opts.SealSecret = sealer.Seal
 	}
 	if fs.NArg() == 0 {
 		return usageError{"realm import: name at least one FILE"}
@@ -54,7 +63,7 @@ func cmdRealmImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		if err != nil {
 			return err
 		}
-		res, err := rep.ImportRealm(ctx, st, data, importOpts(*skip))
+		res, err := rep.ImportRealm(ctx, st, data, opts)
 		if err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}

@@ -25,7 +25,8 @@ Usage:
   keygate serve                      run the server
   keygate users import FILE...       import users: StackState logins, Keycloak JSON, CSV
   keygate realm import FILE...       import Keycloak realm exports (JSON)
-  keygate realm export REALM [--users]  print a Keycloak-format realm export
+  keygate realm export REALM [--users] [--include-secrets]
+                                     print a Keycloak-format realm export
   keygate backup --out FILE          consistent online backup of the store
   keygate keys seal --db-key KEY     encrypt realm signing keys stored in the clear
                                      (before a first start with --db-key; stop

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keygate/keygate/federation"
 	"github.com/keygate/keygate/idp"
 	"github.com/keygate/keygate/idp/rep"
 )
@@ -36,6 +37,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	hostname := fs.String("hostname", "", "public base URL used in issuers and redirects (default: from each request)")
 	proxyHeaders := fs.String("proxy-headers", "", `"xforwarded" reads X-Forwarded-Proto, -Host and -For from a reverse proxy`)
 	trustedProxies := fs.String("proxy-trusted-addresses", "", "comma-separated IPs and CIDRs of the proxies whose forwarded headers count (default: every peer)")
+	truststore := fs.String("truststore-paths", "", "comma-separated PEM files or directories of CA certificates for LDAP directories (added to the system roots)")
 	metricsAddr := fs.String("metrics-addr", "", `management listener for /metrics and /health/* (e.g. 127.0.0.1:9000); "" = no metrics`)
 	var importRealms stringList
 	fs.Var(&importRealms, "import-realm", "import a Keycloak realm export at start, unless the realm exists (repeatable)")
@@ -72,6 +74,13 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 
+	var roots *x509.CertPool
+	if *truststore != "" {
+		if roots, err = federation.LoadTruststore(strings.Split(*truststore, ",")); err != nil {
+			return usageError{"--truststore-paths: " + err.Error()}
+		}
+	}
+
 	st, err := openStore(ctx, *db)
 	if err != nil {
 		return err
@@ -81,7 +90,8 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if *dbKey == "" {
 		log.Warn(`--db-key is not set: realm signing keys are stored unencrypted in the database; set KEYGATE_DB_KEY (16+ characters) and run "keygate keys seal" once`)
 	}
-	srv, err := idp.NewServer(st, idp.Config{Hostname: *hostname, ProxyHeaders: *proxyHeaders == "xforwarded", TrustedProxies: trusted, Logger: log, DBKey: *dbKey})
+	srv, err := idp.NewServer(st, idp.Config{Hostname: *hostname, ProxyHeaders: *proxyHeaders == "xforwarded", TrustedProxies: trusted, Logger: log, DBKey: *dbKey,
+		Truststore: roots})
 	if err != nil {
 		return err
 	}
@@ -90,7 +100,8 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		res, err := rep.ImportRealm(ctx, st, data, rep.ImportOptions{IfExists: rep.IfExistsSkip})
+		res, err := rep.ImportRealm(ctx, st, data, rep.ImportOptions{IfExists: rep.IfExistsSkip,
+			SealSecret: srv.Provider().Keyring().Secrets().Seal})
 		if err != nil {
 			return fmt.Errorf("--import-realm %s: %w", f, err)
 		}
@@ -107,10 +118,15 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := srv.CheckKeys(ctx); err != nil {
 		return fmt.Errorf("realm keys: %w", err)
 	}
+	defer srv.Close()
+	if err := idp.LogUnimplementedFederationKeys(ctx, st, log); err != nil {
+		return err
+	}
 
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go srv.Housekeeping(hctx, time.Minute)
+	go srv.RunSyncs(hctx, 30*time.Second)
 
 	errc := make(chan error, 3)
 	var servers []*http.Server

@@ -55,7 +55,7 @@ func (a *API) createRealm(c *call) error {
 	if _, err := a.st.GetRealmByName(c.ctx, r.Realm); err == nil {
 		return conflict("Conflict detected. See logs for details")
 	}
-	if _, err := rep.ImportRealm(c.ctx, a.st, data, rep.ImportOptions{}); err != nil {
+	if _, err := rep.ImportRealm(c.ctx, a.st, data, rep.ImportOptions{SealSecret: a.p.Keyring().Secrets().Seal}); err != nil {
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) || c.ctx.Err() != nil {
 			return err
 		}
