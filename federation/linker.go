@@ -261,7 +261,7 @@ func (l *Linker) planGrants(ctx context.Context, realmID string, d RealmDefaults
 		}
 		for _, r := range g.OwnedRoles {
 			r = x.resolve(r)
-			if id := x.ref(r); id != "" {
+			if id := x.roleID(r.Client, r.Name); id != "" {
 				dropRoles[id] = true
 			}
 		}
@@ -448,27 +448,6 @@ func (x *index) resolve(r RoleRef) RoleRef {
 	return RoleRef{Name: r.Name}
 }
 
-// ref resolves a RoleRef; a Qualified one as Keycloak's
-// KeycloakModelUtils.getRoleFromString does: "clientId.role" for every dot
-// (the last first) whose prefix is a client with that role, else the
-// realm role with the whole name.
-func (x *index) ref(r RoleRef) string {
-	if !r.Qualified {
-		return x.roleID(r.Client, r.Name)
-	}
-	for i := len(r.Name) - 1; i > 0; i-- {
-		if r.Name[i] != '.' {
-			continue
-		}
-		if _, ok := x.clients[r.Name[:i]]; ok {
-			if id := x.roleID(r.Name[:i], r.Name[i+1:]); id != "" {
-				return id
-			}
-		}
-	}
-	return x.roleID("", r.Name)
-}
-
 func (x *index) roleID(client, name string) string {
 	if name == "" {
 		return ""
@@ -493,7 +472,7 @@ func (x *index) groupID(path string) string {
 // ensureRole returns the role's id, planning its creation when it is
 // missing and create is set ("" when it is missing and may not be made).
 func (x *index) ensureRole(plan *linkPlan, r RoleRef, create bool) (string, error) {
-	if id := x.ref(r); id != "" || !create || r.Name == "" || r.Qualified {
+	if id := x.roleID(r.Client, r.Name); id != "" || !create || r.Name == "" {
 		return id, nil
 	}
 	cid := ""
