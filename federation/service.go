@@ -189,3 +189,37 @@ func (s *Service) requireAction(ctx context.Context, a *Account, action string) 
 		return nil
 	})
 }
+
+// SearchUsers asks the realm's enabled providers that can search for users
+// matching query (at most max from each) and imports or updates them, as
+// Keycloak's admin user search does, so the local search that follows
+// finds them. A provider that fails is logged and skipped: the admin's
+// list of local users never depends on a directory.
+func (s *Service) SearchUsers(ctx context.Context, realmID string, d RealmDefaults, query string, max int) {
+	providers, err := s.reg.Providers(ctx, realmID)
+	if err != nil {
+		s.log.WarnContext(ctx, "user search: providers", "realm", realmID, "err", err)
+		return
+	}
+	for _, p := range providers {
+		searcher, ok := p.Storage.(Searcher)
+		if !ok || !p.Enabled {
+			continue
+		}
+		ids, err := searcher.SearchUsers(ctx, query, max)
+		if err != nil {
+			s.log.WarnContext(ctx, "user search: provider unavailable", "realm", realmID, "provider", p.Name, "err", err)
+			continue
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		_, errs, err := s.link.LinkPage(ctx, realmID, d, p, ids)
+		if err != nil {
+			s.log.WarnContext(ctx, "user search: import failed", "realm", realmID, "provider", p.Name, "err", err)
+		}
+		for _, e := range errs {
+			s.log.WarnContext(ctx, "user search: user not imported", "realm", realmID, "provider", p.Name, "err", e)
+		}
+	}
+}

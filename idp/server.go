@@ -99,6 +99,7 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	adm := admin.New(st, s.oidc, s.limiter, cfg.Logger)
 	adm.SetFederationEnv(fedEnv)
 	adm.OnFederationChange(s.fedReg.Invalidate)
+	adm.SetFederation(s.fed)
 	adm.Register(mux)
 	registration.New(st, s.oidc, s.limiter, cfg.Logger).Register(mux)
 	mux.Handle("GET /resources/", templates.StaticHandler())

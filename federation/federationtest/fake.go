@@ -117,6 +117,27 @@ func (f *Fake) CheckPassword(_ context.Context, id federation.Identity, pw strin
 	return true, f.PasswordErr
 }
 
+// SearchUsers finds the users whose username or email contains query.
+func (f *Fake) SearchUsers(_ context.Context, query string, max int) ([]federation.Identity, error) {
+	f.Lock()
+	defer f.Unlock()
+	if f.Down {
+		return nil, errDown
+	}
+	var out []federation.Identity
+	q := strings.ToLower(strings.Trim(query, "*"))
+	for _, id := range f.Users {
+		if strings.Contains(strings.ToLower(id.Username), q) || strings.Contains(strings.ToLower(id.Email), q) {
+			out = append(out, id)
+		}
+	}
+	slices.SortFunc(out, func(a, b federation.Identity) int { return strings.Compare(a.Username, b.Username) })
+	if max > 0 && len(out) > max {
+		out = out[:max]
+	}
+	return out, nil
+}
+
 // SyncUsers hands over the users (changed since since, unless it is zero)
 // in pages, ordered by ExternalID.
 func (f *Fake) SyncUsers(ctx context.Context, since time.Time, page func([]federation.Identity) error) error {

@@ -42,6 +42,7 @@ type API struct {
 	// what LDAP tests connect with (federation.go).
 	fedChange []func(realmID string)
 	fedEnv    federation.Env
+	fed       Federation // nil: no user federation
 }
 
 // New returns the admin API over st. Passwords are hashed through lim.
@@ -271,6 +272,7 @@ func (a *API) routes() []route {
 		{"GET " + R + "/user-storage/{id}/name", viewUsers, a.userStorageName, false},
 		{"POST " + R + "/user-storage/{id}/remove-imported-users", manageUsers, a.removeImportedUsers, false},
 		{"POST " + R + "/user-storage/{id}/unlink-users", manageUsers, a.unlinkUsers, false},
+		{"POST " + R + "/user-storage/{id}/sync", manageUsers, a.syncUserStorage, false},
 
 		{"GET " + R + "/identity-provider/instances", viewIDPs, a.listIDPs, false},
 		{"POST " + R + "/identity-provider/instances", manageIDPs, a.createIDP, true},

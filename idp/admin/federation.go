@@ -34,6 +34,61 @@ func (a *API) OnFederationChange(fn func(realmID string)) { a.fedChange = append
 // system roots.
 func (a *API) SetFederationEnv(env federation.Env) { a.fedEnv = env }
 
+// Federation is what the admin API runs on user federation
+// (federation.Service): a provider's sync, and the directory side of a
+// user search.
+type Federation interface {
+	Sync(ctx context.Context, realmID string, d federation.RealmDefaults, componentID string, full bool, progress federation.Progress) (federation.SyncResult, error)
+	SearchUsers(ctx context.Context, realmID string, d federation.RealmDefaults, query string, max int)
+}
+
+// SetFederation lets the admin API run syncs and search directories.
+func (a *API) SetFederation(f Federation) { a.fed = f }
+
+// realmDefaults are the call's realm settings that shape imported users.
+func (c *call) realmDefaults() (federation.RealmDefaults, error) {
+	_, s, err := rep.DecodeRealm(c.realm)
+	return federation.RealmDefaults{DefaultRole: s.DefaultRole, DefaultGroups: s.DefaultGroups,
+		DuplicateEmailsAllowed: s.DuplicateEmailsAllowed}, err
+}
+
+// syncUserStorage serves POST /user-storage/{id}/sync?action=
+// triggerFullSync|triggerChangedUsersSync with Keycloak's
+// SynchronizationResult. The sync runs to its end even if the caller
+// hangs up (each page is committed as it goes).
+func (a *API) syncUserStorage(c *call) error {
+	row, err := a.userStorage(c)
+	if err != nil {
+		return err
+	}
+	var full bool
+	switch c.r.URL.Query().Get("action") {
+	case "triggerFullSync":
+		full = true
+	case "triggerChangedUsersSync":
+	default:
+		return notFound("Unknown action: " + c.r.URL.Query().Get("action"))
+	}
+	if a.fed == nil {
+		return badRequest("User federation is not available")
+	}
+	d, err := c.realmDefaults()
+	if err != nil {
+		return err
+	}
+	res, err := a.fed.Sync(context.WithoutCancel(c.ctx), c.realm.ID, d, row.ID, full, nil)
+	switch {
+	case errors.Is(err, federation.ErrSyncUnsupported):
+		return badRequest(err.Error())
+	case errors.Is(err, federation.ErrUnavailable):
+		c.w.Header().Set("Retry-After", "30")
+		return errMsg(http.StatusServiceUnavailable, "The user storage provider is unavailable: "+err.Error())
+	case err != nil:
+		return err
+	}
+	return c.ok(res)
+}
+
 func (a *API) federationChanged(realmID string) {
 	for _, fn := range a.fedChange {
 		fn(realmID)

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -61,6 +62,15 @@ func (a *API) listUsers(c *call) error {
 	}
 	if q.First, q.Max, err = c.page(defaultMax); err != nil {
 		return err
+	}
+	if term := cmp.Or(exact, q.Search); a.fed != nil && term != "" {
+		// As Keycloak, a search also asks the realm's directories and
+		// imports what they find, so the local search below lists them.
+		d, err := c.realmDefaults()
+		if err != nil {
+			return err
+		}
+		a.fed.SearchUsers(c.ctx, c.realm.ID, d, term, q.First+max(q.Max, 1))
 	}
 	var users []store.User
 	if exact != "" {
