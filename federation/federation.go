@@ -136,6 +136,12 @@ type Syncer interface {
 	SyncUsers(ctx context.Context, since time.Time, page func([]Identity) error) error
 }
 
+// MapperSyncer is a UserStorage whose group and role mappers can list
+// everything they map (Keycloak's mapper sync, fedToKeycloak).
+type MapperSyncer interface {
+	MapperGrant(ctx context.Context, mapperID string) (Grant, error)
+}
+
 // PasswordUpdater is a UserStorage that stores passwords (WRITABLE mode).
 type PasswordUpdater interface {
 	UpdatePassword(ctx context.Context, id Identity, password string) error

@@ -563,3 +563,30 @@ func (l *Linker) LinkPage(ctx context.Context, realmID string, d RealmDefaults, 
 	})
 	return res, errs, err
 }
+
+// Ensure creates, in one transaction, the roles and groups (with their
+// parents) that g names and the realm lacks; it reports how many it
+// created.
+func (l *Linker) Ensure(ctx context.Context, realmID string, g Grant) (int, error) {
+	n := 0
+	err := l.st.Tx(ctx, func(ctx context.Context) error {
+		x, err := loadIndex(ctx, l.st, realmID)
+		if err != nil {
+			return err
+		}
+		plan := &linkPlan{}
+		for _, r := range g.Roles {
+			if _, err := x.ensureRole(plan, x.resolve(r), true); err != nil {
+				return err
+			}
+		}
+		for _, path := range g.Groups {
+			if _, err := x.ensureGroup(plan, path, true); err != nil {
+				return err
+			}
+		}
+		n = len(plan.newRoles) + len(plan.newGroups)
+		return plan.apply(ctx, l.st, realmID)
+	})
+	return n, err
+}

@@ -208,3 +208,31 @@ func (s *Service) setLastSync(ctx context.Context, realmID, componentID string, 
 		return s.link.st.UpdateComponent(ctx, c)
 	})
 }
+
+// SyncMapper is Keycloak's mapper sync from the directory (fedToKeycloak):
+// the groups (or roles) the mapper finds are created in the realm; Added
+// counts them. Memberships follow at each user's next login or sync.
+func (s *Service) SyncMapper(ctx context.Context, realmID, componentID, mapperID string) (SyncResult, error) {
+	var res SyncResult
+	p, err := s.reg.Provider(ctx, realmID, componentID)
+	if err != nil {
+		return res, err
+	}
+	ms, ok := p.Storage.(MapperSyncer)
+	if !ok {
+		return res, fmt.Errorf("%w: %s", ErrSyncUnsupported, p.Name)
+	}
+	g, err := ms.MapperGrant(ctx, mapperID)
+	if err != nil {
+		return res, err
+	}
+	if res.Added, err = s.link.Ensure(ctx, realmID, g); err != nil {
+		return res, err
+	}
+	kind := "roles"
+	if len(g.Groups) > 0 {
+		kind = "groups"
+	}
+	res.Status = fmt.Sprintf("%d imported %s, 0 updated %s", res.Added, kind, kind)
+	return res, nil
+}

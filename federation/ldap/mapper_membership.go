@@ -51,6 +51,7 @@ const perUserBatch = 20
 type membershipMapper struct {
 	dir  directory
 	log  *slog.Logger
+	id   string // the mapper component's id
 	name string
 	role bool
 
@@ -104,7 +105,7 @@ type flight struct {
 
 func newMembershipMapper(cfg *Config, dir directory, log *slog.Logger, c store.Component) (*membershipMapper, error) {
 	get := func(k string) string { return first(c.Config[k]) }
-	m := &membershipMapper{dir: dir, log: log, name: c.Name, role: c.ProviderID == mapperRole, now: time.Now,
+	m := &membershipMapper{dir: dir, log: log, id: c.ID, name: c.Name, role: c.ProviderID == mapperRole, now: time.Now,
 		scope: cfg.SearchScope}
 	if cfg.Pagination {
 		m.pageSize = uint32(cfg.BatchSizeForSync)
@@ -456,6 +457,22 @@ func (m *membershipMapper) add(roles *[]federation.RoleRef, groups *[]string, x 
 	if !slices.Contains(*groups, x.path) {
 		*groups = append(*groups, x.path)
 	}
+}
+
+// all is the grant of every group (or role) the directory has for the
+// mapper, for Keycloak's mapper sync (fedToKeycloak): the linker creates
+// what keygate lacks.
+func (m *membershipMapper) all(ctx context.Context) (federation.Grant, error) {
+	m.refresh()
+	u, err := m.universe(ctx, false)
+	if err != nil {
+		return federation.Grant{}, err
+	}
+	g := federation.Grant{Create: true}
+	for _, x := range u.groups {
+		m.add(&g.Roles, &g.Groups, x)
+	}
+	return g, nil
 }
 
 // universe returns the mapper's groups, from the cache when it is fresh

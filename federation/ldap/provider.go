@@ -50,10 +50,11 @@ type Provider struct {
 }
 
 var (
-	_ federation.UserStorage = (*Provider)(nil)
-	_ federation.Searcher    = (*Provider)(nil)
-	_ federation.Syncer      = (*Provider)(nil)
-	_ federation.Factory     = Open
+	_ federation.UserStorage  = (*Provider)(nil)
+	_ federation.Searcher     = (*Provider)(nil)
+	_ federation.Syncer       = (*Provider)(nil)
+	_ federation.MapperSyncer = (*Provider)(nil)
+	_ federation.Factory      = Open
 )
 
 // Open is the federation.Factory of providerId "ldap": it parses the
@@ -321,3 +322,14 @@ func (p *Provider) SyncUsers(ctx context.Context, since time.Time, page func([]f
 
 // Close releases the provider's connections.
 func (p *Provider) Close() error { return p.dir.Close() }
+
+// MapperGrant is every group (or role) the group or role mapper with
+// component id mapperID finds in the directory.
+func (p *Provider) MapperGrant(ctx context.Context, mapperID string) (federation.Grant, error) {
+	for _, gm := range p.mappers.grant {
+		if m, ok := gm.(*membershipMapper); ok && m.id == mapperID {
+			return m.all(ctx)
+		}
+	}
+	return federation.Grant{}, federation.ErrSyncUnsupported
+}

@@ -273,6 +273,7 @@ func (a *API) routes() []route {
 		{"POST " + R + "/user-storage/{id}/remove-imported-users", manageUsers, a.removeImportedUsers, false},
 		{"POST " + R + "/user-storage/{id}/unlink-users", manageUsers, a.unlinkUsers, false},
 		{"POST " + R + "/user-storage/{id}/sync", manageUsers, a.syncUserStorage, false},
+		{"POST " + R + "/user-storage/{id}/mappers/{mapper}/sync", manageRealm, a.syncUserStorageMapper, true},
 
 		{"GET " + R + "/identity-provider/instances", viewIDPs, a.listIDPs, false},
 		{"POST " + R + "/identity-provider/instances", manageIDPs, a.createIDP, true},

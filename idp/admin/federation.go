@@ -40,6 +40,7 @@ func (a *API) SetFederationEnv(env federation.Env) { a.fedEnv = env }
 type Federation interface {
 	Sync(ctx context.Context, realmID string, d federation.RealmDefaults, componentID string, full bool, progress federation.Progress) (federation.SyncResult, error)
 	SearchUsers(ctx context.Context, realmID string, d federation.RealmDefaults, query string, max int)
+	SyncMapper(ctx context.Context, realmID, componentID, mapperID string) (federation.SyncResult, error)
 }
 
 // SetFederation lets the admin API run syncs and search directories.
@@ -80,6 +81,44 @@ func (a *API) syncUserStorage(c *call) error {
 	switch {
 	case errors.Is(err, federation.ErrSyncUnsupported):
 		return badRequest(err.Error())
+	case errors.Is(err, federation.ErrUnavailable):
+		c.w.Header().Set("Retry-After", "30")
+		return errMsg(http.StatusServiceUnavailable, "The user storage provider is unavailable: "+err.Error())
+	case err != nil:
+		return err
+	}
+	return c.ok(res)
+}
+
+// syncUserStorageMapper serves POST /user-storage/{id}/mappers/{mapper}/sync
+// ?direction=fedToKeycloak: the groups or roles a group or role mapper
+// finds in the directory are created in the realm. keycloakToFed writes
+// to the directory, which keygate does not do yet.
+func (a *API) syncUserStorageMapper(c *call) error {
+	row, err := a.userStorage(c)
+	if err != nil {
+		return err
+	}
+	mapper, err := a.st.GetComponent(c.ctx, c.realm.ID, c.r.PathValue("mapper"))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && mapper.ParentID != row.ID) {
+		return notFound("Mapper model not found")
+	} else if err != nil {
+		return err
+	}
+	switch c.r.URL.Query().Get("direction") {
+	case "", "fedToKeycloak":
+	case "keycloakToFed":
+		return badRequest("keygate does not write groups or roles to the directory")
+	default:
+		return badRequest("Unknown direction: " + c.r.URL.Query().Get("direction"))
+	}
+	if a.fed == nil {
+		return badRequest("User federation is not available")
+	}
+	res, err := a.fed.SyncMapper(c.ctx, c.realm.ID, row.ID, mapper.ID)
+	switch {
+	case errors.Is(err, federation.ErrSyncUnsupported):
+		return badRequest("Mapper " + mapper.Name + " cannot be synchronized")
 	case errors.Is(err, federation.ErrUnavailable):
 		c.w.Header().Set("Retry-After", "30")
 		return errMsg(http.StatusServiceUnavailable, "The user storage provider is unavailable: "+err.Error())

@@ -25,6 +25,32 @@ func TestUserStorageSyncAndSearch(t *testing.T) {
 		"config": map[string][]string{"groups.dn": {s.GroupsDN}, "mode": {"READ_ONLY"}, "group.name.ldap.attribute": {"cn"},
 			"group.object.classes": {"groupOfNames"}, "membership.ldap.attribute": {"member"}, "membership.attribute.type": {"DN"}}})
 
+	// Keycloak's mapper sync creates the directory's groups before any user
+	// is imported.
+	var comps []map[string]any
+	e.must(200, "GET", b+"/components?parent="+id, e.admin, nil).json(t, &comps)
+	groupsMapper := ""
+	for _, c := range comps {
+		if c["name"] == "groups" {
+			groupsMapper = c["id"].(string)
+		}
+	}
+	var mres map[string]any
+	e.must(200, "POST", b+"/user-storage/"+id+"/mappers/"+groupsMapper+"/sync?direction=fedToKeycloak", e.admin, nil).json(t, &mres)
+	if mres["added"] != float64(3) {
+		t.Fatalf("mapper sync %v", mres)
+	}
+	var tree []map[string]any
+	e.must(200, "GET", b+"/groups", e.admin, nil).json(t, &tree)
+	if len(tree) != 3 {
+		t.Fatalf("groups after the mapper sync: %v", tree)
+	}
+	e.must(200, "POST", b+"/user-storage/"+id+"/mappers/"+groupsMapper+"/sync", e.admin, nil).json(t, &mres)
+	if mres["added"] != float64(0) {
+		t.Fatalf("second mapper sync %v", mres)
+	}
+	e.must(400, "POST", b+"/user-storage/"+id+"/mappers/"+groupsMapper+"/sync?direction=keycloakToFed", e.admin, nil)
+
 	e.must(404, "POST", b+"/user-storage/"+id+"/sync?action=triggerSomething", e.admin, nil)
 	var res map[string]any
 	e.must(200, "POST", b+"/user-storage/"+id+"/sync?action=triggerFullSync", e.admin, nil).json(t, &res)
