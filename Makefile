@@ -32,6 +32,7 @@ OAUTH2_PROXY := bin/oauth2-proxy
 OAUTH2_PROXY_VERSION := v7.15.6
 e2e: build $(OAUTH2_PROXY)
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+	@[ -x /usr/sbin/slapd ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils; }
 	KEYGATE_BIN=$(abspath $(BIN)) OAUTH2_PROXY_BIN=$(abspath $(OAUTH2_PROXY)) \
 		$(GO) test -count=1 -tags e2e -run '^TestE2E' ./test/
 
