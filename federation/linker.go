@@ -56,9 +56,9 @@ func (l *Linker) Link(ctx context.Context, realmID string, d RealmDefaults, p *P
 	var out store.User
 	// A first read outside a transaction: most logins change nothing, and
 	// on SQLite a transaction takes the one writer.
-	plan, err := l.plan(ctx, realmID, d, p, id, local, nil)
+	plan, err := l.plan(ctx, l.st, realmID, d, p, id, local, nil)
 	if errors.Is(err, store.ErrConflict) {
-		plan, err = l.plan(ctx, realmID, d, p, id, local, nil)
+		plan, err = l.plan(ctx, l.st, realmID, d, p, id, local, nil)
 	}
 	if errors.Is(err, store.ErrConflict) && !errors.Is(err, ErrConflict) {
 		err = fmt.Errorf("%w: %w", ErrConflict, err)
@@ -71,7 +71,7 @@ func (l *Linker) Link(ctx context.Context, realmID string, d RealmDefaults, p *P
 	}
 	write := func() error {
 		return l.st.Tx(ctx, func(ctx context.Context) error {
-			plan, err := l.plan(ctx, realmID, d, p, id, local, nil)
+			plan, err := l.plan(ctx, l.st, realmID, d, p, id, local, nil)
 			if err != nil {
 				return err
 			}
@@ -112,23 +112,23 @@ func (p *linkPlan) noop() bool {
 // plan works out what linking id writes. x, when given, is the realm's
 // role and group index shared by the links of one page (it is loaded
 // into *x when nil).
-func (l *Linker) plan(ctx context.Context, realmID string, d RealmDefaults, p *Provider, id Identity, local *store.User, x **index) (*linkPlan, error) {
+func (l *Linker) plan(ctx context.Context, r userReader, realmID string, d RealmDefaults, p *Provider, id Identity, local *store.User, x **index) (*linkPlan, error) {
 	plan := &linkPlan{}
 	username, email := strings.ToLower(strings.TrimSpace(id.Username)), strings.ToLower(strings.TrimSpace(id.Email))
 	var cur store.User
 	if local != nil {
 		// Reread: the caller's copy may be stale by now.
-		u, err := l.st.GetUser(ctx, realmID, local.ID)
+		u, err := r.GetUser(ctx, realmID, local.ID)
 		if err != nil {
 			return nil, err
 		}
 		cur = u
-	} else if u, err := l.st.GetUserByFederationID(ctx, realmID, p.Component.ID, id.ExternalID); err == nil {
+	} else if u, err := r.GetUserByFederationID(ctx, realmID, p.Component.ID, id.ExternalID); err == nil {
 		cur = u // imported before (by a sync, or a concurrent login), perhaps under another name
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	} else {
-		u, err := l.st.GetUserByUsername(ctx, realmID, username)
+		u, err := r.GetUserByUsername(ctx, realmID, username)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			plan.create = true
@@ -141,14 +141,14 @@ func (l *Linker) plan(ctx context.Context, realmID string, d RealmDefaults, p *P
 		}
 	}
 	if !plan.create && cur.Username != username {
-		if other, err := l.st.GetUserByUsername(ctx, realmID, username); err == nil && other.ID != cur.ID {
+		if other, err := r.GetUserByUsername(ctx, realmID, username); err == nil && other.ID != cur.ID {
 			return nil, fmt.Errorf("%w: renamed entry's username %q is taken", ErrConflict, username)
 		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 	}
 	if email != "" && !d.DuplicateEmailsAllowed && (plan.create || cur.Email != email) {
-		if other, err := l.st.GetUserByEmail(ctx, realmID, email); err == nil && other.ID != cur.ID {
+		if other, err := r.GetUserByEmail(ctx, realmID, email); err == nil && other.ID != cur.ID {
 			if other.FederationLink == p.Component.ID && other.FederationID == id.ExternalID {
 				// A concurrent login imported this entry after the username
 				// lookup above: plan again.
@@ -200,7 +200,7 @@ func (l *Linker) plan(ctx context.Context, realmID string, d RealmDefaults, p *P
 	plan.update = !plan.create && !sameUser(cur, next)
 	plan.user = next
 
-	if err := l.planGrants(ctx, realmID, d, plan, id.Grants, x); err != nil {
+	if err := l.planGrants(ctx, r, realmID, d, plan, id.Grants, x); err != nil {
 		return nil, err
 	}
 	return plan, nil
@@ -215,7 +215,7 @@ func sameUser(a, b store.User) bool {
 // planGrants works out the role and group changes: a new user gets the
 // realm's defaults and every grant; an existing one the grants that are
 // not ImportOnly, with owned mappings the source no longer gives removed.
-func (l *Linker) planGrants(ctx context.Context, realmID string, d RealmDefaults, plan *linkPlan, grants []Grant, shared **index) error {
+func (l *Linker) planGrants(ctx context.Context, r userReader, realmID string, d RealmDefaults, plan *linkPlan, grants []Grant, shared **index) error {
 	if len(grants) == 0 && !plan.create {
 		return nil
 	}
@@ -236,10 +236,10 @@ func (l *Linker) planGrants(ctx context.Context, realmID string, d RealmDefaults
 	if plan.create {
 		haveRoles, haveGroups = map[string]bool{}, map[string]bool{}
 	} else {
-		if haveRoles, err = l.userRoleSet(ctx, realmID, plan.user.ID); err != nil {
+		if haveRoles, err = userRoleSet(ctx, r, realmID, plan.user.ID); err != nil {
 			return err
 		}
-		if haveGroups, err = l.userGroupSet(ctx, realmID, plan.user.ID); err != nil {
+		if haveGroups, err = userGroupSet(ctx, r, realmID, plan.user.ID); err != nil {
 			return err
 		}
 	}
@@ -316,8 +316,8 @@ func (l *Linker) planGrants(ctx context.Context, realmID string, d RealmDefaults
 	return nil
 }
 
-func (l *Linker) userRoleSet(ctx context.Context, realmID, userID string) (map[string]bool, error) {
-	rs, err := l.st.ListUserRoles(ctx, realmID, userID)
+func userRoleSet(ctx context.Context, r userReader, realmID, userID string) (map[string]bool, error) {
+	rs, err := r.ListUserRoles(ctx, realmID, userID)
 	out := map[string]bool{}
 	for _, r := range rs {
 		out[r.ID] = true
@@ -325,8 +325,8 @@ func (l *Linker) userRoleSet(ctx context.Context, realmID, userID string) (map[s
 	return out, err
 }
 
-func (l *Linker) userGroupSet(ctx context.Context, realmID, userID string) (map[string]bool, error) {
-	gs, err := l.st.ListUserGroups(ctx, realmID, userID)
+func userGroupSet(ctx context.Context, r userReader, realmID, userID string) (map[string]bool, error) {
+	gs, err := r.ListUserGroups(ctx, realmID, userID)
 	out := map[string]bool{}
 	for _, g := range gs {
 		out[g.ID] = true
@@ -523,22 +523,31 @@ type PageResult struct {
 }
 
 // LinkPage links a page of identities from p in one transaction, as Link
-// links one. An identity that cannot be linked (a username or email of
-// another user, an entry without an id) is counted as failed, logged by
-// the caller from errs, and skipped; a store error rolls the page back.
-func (l *Linker) LinkPage(ctx context.Context, realmID string, d RealmDefaults, p *Provider, ids []Identity) (PageResult, []error, error) {
+// links one: a few bulk reads for the page instead of several per user,
+// and the new users inserted together. known, when given, maps the
+// immutable ids of p's users (ListFederationIDs, read once per sync) to
+// their user ids. An identity that cannot be linked (a username or email
+// of another user, an entry without an id) is counted as failed, returned
+// in errs for the caller to log, and skipped; a store error rolls the page
+// back.
+func (l *Linker) LinkPage(ctx context.Context, realmID string, d RealmDefaults, p *Provider, ids []Identity, known map[string]string) (PageResult, []error, error) {
 	var res PageResult
 	var errs []error
 	err := l.st.Tx(ctx, func(ctx context.Context) error {
 		res, errs = PageResult{}, nil
+		view, err := l.prefetch(ctx, realmID, p, ids, known)
+		if err != nil {
+			return err
+		}
 		var x *index
+		var fresh []store.NewUser
 		for _, id := range ids {
 			if strings.TrimSpace(id.Username) == "" || id.ExternalID == "" {
 				res.Failed++
 				errs = append(errs, fmt.Errorf("%w: an entry without a username or id (%s)", ErrConflict, id.DN))
 				continue
 			}
-			plan, err := l.plan(ctx, realmID, d, p, id, nil, &x)
+			plan, err := l.plan(ctx, view, realmID, d, p, id, nil, &x)
 			if errors.Is(err, ErrConflict) {
 				res.Failed++
 				errs = append(errs, err)
@@ -550,18 +559,133 @@ func (l *Linker) LinkPage(ctx context.Context, realmID string, d RealmDefaults, 
 			if plan.noop() {
 				continue
 			}
+			// Roles and groups a plan creates go in first: later plans of
+			// the page already count on them.
+			for _, r := range plan.newRoles {
+				if err := l.st.CreateRole(ctx, r); err != nil {
+					return err
+				}
+			}
+			for _, g := range plan.newGroups {
+				if err := l.st.CreateGroup(ctx, g); err != nil {
+					return err
+				}
+			}
+			plan.newRoles, plan.newGroups = nil, nil
+			if plan.create {
+				fresh = append(fresh, store.NewUser{User: plan.user, RoleIDs: plan.grantRoles, GroupIDs: plan.joinGroups})
+				view.add(plan.user)
+				res.Added++
+				continue
+			}
 			if err := plan.apply(ctx, l.st, realmID); err != nil {
 				return err
 			}
-			if plan.create {
-				res.Added++
-			} else {
-				res.Updated++
+			view.add(plan.user)
+			res.Updated++
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		if bw, ok := l.st.(store.BulkUserWriter); ok {
+			return bw.CreateUsers(ctx, fresh)
+		}
+		for _, nu := range fresh {
+			plan := &linkPlan{user: nu.User, create: true, grantRoles: nu.RoleIDs, joinGroups: nu.GroupIDs}
+			if err := plan.apply(ctx, l.st, realmID); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
 	return res, errs, err
+}
+
+// userReader is what planning a link reads: the store, or a page's
+// prefetched view of it.
+type userReader interface {
+	GetUser(ctx context.Context, realmID, id string) (store.User, error)
+	GetUserByUsername(ctx context.Context, realmID, username string) (store.User, error)
+	GetUserByEmail(ctx context.Context, realmID, email string) (store.User, error)
+	GetUserByFederationID(ctx context.Context, realmID, link, externalID string) (store.User, error)
+	ListUserRoles(ctx context.Context, realmID, userID string) ([]store.Role, error)
+	ListUserGroups(ctx context.Context, realmID, userID string) ([]store.Group, error)
+}
+
+// pageView answers a page's user lookups from what one bulk read found
+// (and the users the page created so far), and anything else from the
+// store.
+type pageView struct {
+	store.Store
+	link                      string
+	known                     map[string]string // external id -> user id; nil: not read
+	byID, byUsername, byEmail map[string]store.User
+	byExt                     map[string]store.User
+}
+
+func (l *Linker) prefetch(ctx context.Context, realmID string, p *Provider, ids []Identity, known map[string]string) (*pageView, error) {
+	v := &pageView{Store: l.st, link: p.Component.ID, known: known, byID: map[string]store.User{},
+		byUsername: map[string]store.User{}, byEmail: map[string]store.User{}, byExt: map[string]store.User{}}
+	bw, ok := l.st.(store.BulkUserWriter)
+	if !ok {
+		v.known = nil
+		return v, nil
+	}
+	var names, emails, userIDs []string
+	for _, id := range ids {
+		names = append(names, strings.ToLower(strings.TrimSpace(id.Username)))
+		if e := strings.ToLower(strings.TrimSpace(id.Email)); e != "" {
+			emails = append(emails, e)
+		}
+		if uid := known[id.ExternalID]; uid != "" {
+			userIDs = append(userIDs, uid)
+		}
+	}
+	us, err := bw.LookupUsers(ctx, realmID, names, emails, userIDs)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range us {
+		if u.RealmID == realmID {
+			v.add(u)
+		}
+	}
+	return v, nil
+}
+
+func (v *pageView) add(u store.User) {
+	v.byID[u.ID], v.byUsername[u.Username] = u, u
+	if u.Email != "" {
+		v.byEmail[u.Email] = u
+	}
+	if u.FederationLink == v.link && u.FederationID != "" {
+		v.byExt[u.FederationID] = u
+	}
+}
+
+// Usernames and emails of the page were all looked up: a miss is a miss.
+func (v *pageView) GetUserByUsername(_ context.Context, _, username string) (store.User, error) {
+	if u, ok := v.byUsername[strings.ToLower(username)]; ok {
+		return u, nil
+	}
+	return store.User{}, store.ErrNotFound
+}
+
+func (v *pageView) GetUserByEmail(_ context.Context, _, email string) (store.User, error) {
+	if u, ok := v.byEmail[strings.ToLower(email)]; ok {
+		return u, nil
+	}
+	return store.User{}, store.ErrNotFound
+}
+
+func (v *pageView) GetUserByFederationID(ctx context.Context, realmID, link, ext string) (store.User, error) {
+	if u, ok := v.byExt[ext]; ok && link == v.link {
+		return u, nil
+	}
+	if v.known == nil || link != v.link {
+		return v.Store.GetUserByFederationID(ctx, realmID, link, ext)
+	}
+	return store.User{}, store.ErrNotFound
 }
 
 // Ensure creates, in one transaction, the roles and groups (with their

@@ -214,7 +214,7 @@ func (s *Service) SearchUsers(ctx context.Context, realmID string, d RealmDefaul
 		if len(ids) == 0 {
 			continue
 		}
-		_, errs, err := s.link.LinkPage(ctx, realmID, d, p, ids)
+		_, errs, err := s.link.LinkPage(ctx, realmID, d, p, ids, nil)
 		if err != nil {
 			s.log.WarnContext(ctx, "user search: import failed", "realm", realmID, "provider", p.Name, "err", err)
 		}

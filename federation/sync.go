@@ -121,9 +121,13 @@ func (s *Service) Sync(ctx context.Context, realmID string, d RealmDefaults, com
 			since = time.Unix(n, 0)
 		}
 	}
+	known, err := s.link.st.ListFederationIDs(ctx, realmID, componentID)
+	if err != nil {
+		return res, err
+	}
 	seen := map[string]bool{}
 	err = syncer.SyncUsers(ctx, since, func(page []Identity) error {
-		r, errs, err := s.link.LinkPage(ctx, realmID, d, p, page)
+		r, errs, err := s.link.LinkPage(ctx, realmID, d, p, page, known)
 		if err != nil {
 			return err
 		}
