@@ -204,7 +204,9 @@ type ldapReport struct {
 	lines []string
 }
 
-func (r *ldapReport) add(format string, a ...any) { r.lines = append(r.lines, fmt.Sprintf(format, a...)) }
+func (r *ldapReport) add(format string, a ...any) {
+	r.lines = append(r.lines, fmt.Sprintf(format, a...))
+}
 
 func (r *ldapReport) target(name, value, target string, pass bool, note string) {
 	r.add("%-52s %12s %12s  %s  %s", name, value, target, verdict(pass), note)
