@@ -14,15 +14,12 @@ import (
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/store/sqlite"
-	"github.com/keygate/keygate/store/sqlstore"
 	"github.com/keygate/keygate/store/storetest/backends"
 )
 
 // eachStore runs fn against SQLite and, when KEYGATE_TEST_POSTGRES names a
 // server, PostgreSQL (in a scratch schema).
 func eachStore(t *testing.T, fn func(t *testing.T, st store.Store)) { backends.Each(t, fn) }
-
-func openPostgres(t testing.TB) *sqlstore.Store { return backends.Postgres(t) }
 
 // newRealm creates realm name as keygate creates realms (built-in roles,
 // clients and the default role).
