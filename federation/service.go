@@ -13,10 +13,11 @@ import (
 // Service resolves logins against a realm's providers and links what they
 // find: the part of a login that idp/authn hands to federation.
 type Service struct {
-	reg   *Registry
-	link  *Linker
-	log   *slog.Logger
-	syncs syncs
+	reg      *Registry
+	link     *Linker
+	log      *slog.Logger
+	syncs    syncs
+	observer SyncObserver
 }
 
 // NewService returns a service over the registry's providers, linking

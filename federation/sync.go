@@ -47,6 +47,16 @@ type Locker interface {
 // Progress hears about a running sync, page by page.
 type Progress func(component string, done SyncResult)
 
+// SyncObserver hears about every sync the service runs (metrics): after
+// each page, and when it ends.
+type SyncObserver interface {
+	SyncPage(realmID, provider string, full bool, sofar SyncResult)
+	SyncDone(realmID, provider string, full bool, res SyncResult, took time.Duration, err error)
+}
+
+// SetSyncObserver makes o hear about every sync from now on.
+func (s *Service) SetSyncObserver(o SyncObserver) { s.observer = o }
+
 // syncs serializes syncs per component in this process.
 type syncs struct {
 	mu      sync.Mutex
@@ -80,11 +90,21 @@ func (s *syncs) done(id string) {
 // entry without an error. A sync of the same provider already running,
 // here or on another replica sharing the store, answers Ignored.
 func (s *Service) Sync(ctx context.Context, realmID string, d RealmDefaults, componentID string, full bool, progress Progress) (SyncResult, error) {
-	var res SyncResult
 	p, err := s.reg.Provider(ctx, realmID, componentID)
 	if err != nil {
-		return res, err
+		return SyncResult{}, err
 	}
+	start := time.Now()
+	res, err := s.sync(ctx, realmID, d, p, full, progress)
+	if s.observer != nil && !res.Ignored {
+		s.observer.SyncDone(realmID, p.Name, full, res, time.Since(start), err)
+	}
+	return res, err
+}
+
+func (s *Service) sync(ctx context.Context, realmID string, d RealmDefaults, p *Provider, full bool, progress Progress) (SyncResult, error) {
+	var res SyncResult
+	componentID := p.Component.ID
 	syncer, ok := p.Storage.(Syncer)
 	if !ok {
 		return res, fmt.Errorf("%w: %s", ErrSyncUnsupported, p.Name)
@@ -143,8 +163,12 @@ func (s *Service) Sync(ctx context.Context, realmID string, d RealmDefaults, com
 		if progress != nil {
 			progress(componentID, res)
 		}
+		if s.observer != nil {
+			s.observer.SyncPage(realmID, p.Name, full, res)
+		}
 		return nil
 	})
+
 	if err != nil {
 		res.setStatus()
 		return res, err

@@ -106,6 +106,7 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	s.health(mux)
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.reg.MustRegister(ldap.Collectors()...)
+	s.fed.SetSyncObserver(newSyncMetrics(s.reg))
 	s.handler = s.middleware(mux)
 
 	// Metrics name routes and show traffic, so they are served only on the

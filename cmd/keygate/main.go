@@ -24,6 +24,8 @@ const usage = `keygate — a Keycloak-compatible identity gateway
 Usage:
   keygate serve                      run the server
   keygate users import FILE...       import users: StackState logins, Keycloak JSON, CSV
+  keygate users sync --realm REALM [--provider NAME] [--full]
+                                     sync users from the realm's LDAP providers
   keygate realm import FILE...       import Keycloak realm exports (JSON)
   keygate realm export REALM [--users] [--include-secrets]
                                      print a Keycloak-format realm export

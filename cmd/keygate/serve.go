@@ -126,7 +126,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go srv.Housekeeping(hctx, time.Minute)
-	go srv.RunSyncs(hctx, 30*time.Second)
+	go srv.RunSyncs(hctx, 10*time.Second)
 
 	errc := make(chan error, 3)
 	var servers []*http.Server

@@ -18,10 +18,13 @@ import (
 
 // cmdUsers dispatches `keygate users SUBCOMMAND`.
 func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "import" {
-		return usageError{"users: want import"}
+	switch {
+	case len(args) > 0 && args[0] == "import":
+		return cmdUsersImport(ctx, args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "sync":
+		return cmdUsersSync(ctx, args[1:], stdout, stderr)
 	}
-	return cmdUsersImport(ctx, args[1:], stdout, stderr)
+	return usageError{"users: want import or sync"}
 }
 
 // cmdUsersImport is `keygate users import`: every FILE in one transaction,
