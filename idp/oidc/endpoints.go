@@ -10,6 +10,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/keygate/keygate/idp/authn"
 	"github.com/keygate/keygate/store"
 )
 
@@ -169,6 +170,17 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, realm *Realm) {
 		for _, s := range ar.GetRequestedScopes() {
 			ar.GrantScope(s)
 		}
+	}
+	if ar.GetGrantTypes().ExactOne("password") {
+		// The password is checked (hashed in the realm's share of the pool,
+		// or bound by a directory); the tokens' signatures wait for the
+		// realm's turn.
+		release, ok := p.logins.enter(ctx, realm.Row.ID)
+		if !ok {
+			p.writeTokenError(w, r, authn.ErrBusy)
+			return
+		}
+		defer release()
 	}
 	resp, err := p.oauth.NewAccessResponse(ctx, ar)
 	if err != nil {

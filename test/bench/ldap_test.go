@@ -319,9 +319,15 @@ func BenchmarkLDAPLogins(b *testing.B) {
 	ceiling := 1 / (1/rawLDAP + cryptoCost(raw, ldapRes.sigs, false).Seconds()/raw.Cores)
 	rep.add("raw: pooled search+bind %.0f/s (8 concurrent), RSA-2048 sign %.0f/s, PBKDF2-SHA256-20000 %.0f/s; one LDAP answer signs %s",
 		rawLDAP, raw.RSA, raw.PBKDF2, ldapRes.sigs)
-	rep.add("%-40s %5s %10s %10s %10s", "scenario", "conc", "req/s", "p50", "p99")
+	rep.add("%-44s %5s %9s %10s %10s %7s %7s", "scenario", "conc", "req/s", "p50", "p99", "srvCPU", "other")
 	for _, r := range append([]result{ldapRes, localAlone}, append(flood, localDead)...) {
-		rep.add("%-40s %5d %10.1f %10s %10s", r.name, r.conc, r.rate(), ms(r.percentile(0.5)), ms(r.percentile(0.99)))
+		srv, other := "", ""
+		if r.cpuKnown {
+			// other: everything but keygate and the load generator, here
+			// mostly slapd, which shares the machine's cores.
+			srv, other = fmt.Sprintf("%.2f", r.srvCores), fmt.Sprintf("%.2f", r.otherCores)
+		}
+		rep.add("%-44s %5d %9.1f %10s %10s %7s %7s", r.name, r.conc, r.rate(), ms(r.percentile(0.5)), ms(r.percentile(0.99)), srv, other)
 	}
 	rep.add("%-52s %12s %12s", "target", "value", "target")
 	ratio := ldapRes.rate() / ceiling

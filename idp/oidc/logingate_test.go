@@ -1,0 +1,44 @@
+package oidc
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestLoginGate: each realm has its own slots; a full realm makes its
+// next login wait, and give up after the wait, without touching another
+// realm's.
+func TestLoginGate(t *testing.T) {
+	g := &loginGate{limit: 2, wait: 50 * time.Millisecond, slots: map[string]chan struct{}{}}
+	ctx := context.Background()
+	r1, ok1 := g.enter(ctx, "a")
+	_, ok2 := g.enter(ctx, "a")
+	if !ok1 || !ok2 {
+		t.Fatal("the first two logins of a realm must get in")
+	}
+	start := time.Now()
+	if _, ok := g.enter(ctx, "a"); ok || time.Since(start) < 50*time.Millisecond {
+		t.Fatalf("a third login of a full realm: ok=%v after %v", ok, time.Since(start))
+	}
+	if release, ok := g.enter(ctx, "b"); !ok {
+		t.Fatal("another realm waited for realm a")
+	} else {
+		release()
+	}
+	done := make(chan bool)
+	go func() {
+		_, ok := g.enter(ctx, "a")
+		done <- ok
+	}()
+	time.Sleep(10 * time.Millisecond)
+	r1()
+	if !<-done {
+		t.Fatal("a waiting login did not get the slot released to it")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, ok := g.enter(cctx, "a"); ok {
+		t.Fatal("a cancelled login got a slot of a full realm")
+	}
+}
