@@ -49,6 +49,7 @@ type Provider struct {
 	log    *slog.Logger
 	// strategy computes token signatures (the keys token records are stored under).
 	strategy *tokenStrategy
+	logins   *loginGate
 }
 
 // New wires fosite's handlers with keygate's storage and token strategies.
@@ -70,7 +71,7 @@ func New(st store.Store, authn Authenticator, opts Options) (*Provider, error) {
 		st: st, authn: authn, opts: opts, cfg: cfg, keys: keys,
 		models: &modelCache{st: st, m: map[string]*realmModel{}},
 		realms: &realmCache{st: st, m: map[string]*cachedRealm{}},
-		log:    opts.Logger,
+		log:    opts.Logger, logins: newLoginGate(),
 	}
 	stor := &storage{st: st, models: p.models, tx: tx, authn: authn}
 	strat := &tokenStrategy{codes: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: cfg}, cfg)}
