@@ -78,14 +78,8 @@ func (a *API) syncUserStorage(c *call) error {
 		return err
 	}
 	res, err := a.fed.Sync(context.WithoutCancel(c.ctx), c.realm.ID, d, row.ID, full, nil)
-	switch {
-	case errors.Is(err, federation.ErrSyncUnsupported):
-		return badRequest(err.Error())
-	case errors.Is(err, federation.ErrUnavailable):
-		c.w.Header().Set("Retry-After", "30")
-		return errMsg(http.StatusServiceUnavailable, "The user storage provider is unavailable: "+err.Error())
-	case err != nil:
-		return err
+	if err != nil {
+		return syncError(c, err, err.Error())
 	}
 	return c.ok(res)
 }
@@ -116,16 +110,24 @@ func (a *API) syncUserStorageMapper(c *call) error {
 		return badRequest("User federation is not available")
 	}
 	res, err := a.fed.SyncMapper(c.ctx, c.realm.ID, row.ID, mapper.ID)
+	if err != nil {
+		return syncError(c, err, "Mapper "+mapper.Name+" cannot be synchronized")
+	}
+	return c.ok(res)
+}
+
+// syncError answers a failed sync: 400 (with unsupported) when the
+// provider or mapper cannot sync, 503 with Retry-After when the directory
+// is unavailable.
+func syncError(c *call, err error, unsupported string) error {
 	switch {
 	case errors.Is(err, federation.ErrSyncUnsupported):
-		return badRequest("Mapper " + mapper.Name + " cannot be synchronized")
+		return badRequest(unsupported)
 	case errors.Is(err, federation.ErrUnavailable):
 		c.w.Header().Set("Retry-After", "30")
 		return errMsg(http.StatusServiceUnavailable, "The user storage provider is unavailable: "+err.Error())
-	case err != nil:
-		return err
 	}
-	return c.ok(res)
+	return err
 }
 
 func (a *API) federationChanged(realmID string) {

@@ -104,6 +104,38 @@ func (a *Authenticator) Authenticate(ctx context.Context, realmID string, s rep.
 	if missing || pw == "" {
 		return store.User{}, a.fail(ctx, realmID, policy, pw)
 	}
+	var cred store.Credential
+	var pc password.Credential
+	u, err = a.attempt(ctx, realmID, s, policy, u, pw, ip, func() (bool, store.User, error) {
+		var err error
+		cred, pc, err = passwordCredential(ctx, a.st, u.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, u, a.fail(ctx, realmID, policy, pw)
+		}
+		if err != nil {
+			return false, u, err
+		}
+		ok, err := a.verify(ctx, realmID, pc, policy, pw)
+		return ok, u, err
+	})
+	if err == nil && pc.NeedsRehash(policy) {
+		if err := a.rehash(ctx, realmID, u.ID, cred, policy, pw); err != nil {
+			// The login succeeded; a failed upgrade is retried next time.
+			a.log.WarnContext(ctx, "password re-hash failed", "user", u.ID, "err", err)
+		}
+	}
+	return u, err
+}
+
+// attempt is one password check of u, counted as brute-force protection
+// counts it: reserved before check runs (a user locked out already is
+// refused with a dummy verify), a permanent lockout applied when this was
+// the attempt that reached it and the password is wrong, the counters
+// cleared on success. check returns whether the password is right and
+// the user as it is after the check; an error it returns ends the
+// attempt as it is.
+func (a *Authenticator) attempt(ctx context.Context, realmID string, s rep.RealmSettings, policy password.Policy, u store.User, pw, ip string,
+	check func() (bool, store.User, error)) (store.User, error) {
 	disableOnFailure := false
 	if s.BruteForce.Protected {
 		allowed, disable, err := a.reserve(ctx, realmID, u.ID, ip, s.BruteForce)
@@ -115,14 +147,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, realmID string, s rep.
 		}
 		disableOnFailure = disable
 	}
-	cred, pc, err := passwordCredential(ctx, a.st, u.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, a.fail(ctx, realmID, policy, pw)
-	}
-	if err != nil {
-		return store.User{}, err
-	}
-	ok, err := a.verify(ctx, realmID, pc, policy, pw)
+	ok, u, err := check()
 	if err != nil {
 		return store.User{}, err
 	}
@@ -140,12 +165,6 @@ func (a *Authenticator) Authenticate(ctx context.Context, realmID string, s rep.
 	if s.BruteForce.Protected {
 		if err := a.st.DeleteLoginFailure(ctx, realmID, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return store.User{}, err
-		}
-	}
-	if pc.NeedsRehash(policy) {
-		if err := a.rehash(ctx, realmID, u.ID, cred, policy, pw); err != nil {
-			// The login succeeded; a failed upgrade is retried next time.
-			a.log.WarnContext(ctx, "password re-hash failed", "user", u.ID, "err", err)
 		}
 	}
 	return u, nil
@@ -286,46 +305,23 @@ func (a *Authenticator) federated(ctx context.Context, realmID string, s rep.Rea
 	default:
 		return store.User{}, err
 	}
-	u := acct.User
-	disableOnFailure := false
-	if s.BruteForce.Protected {
-		allowed, disable, err := a.reserve(ctx, realmID, u.ID, ip, s.BruteForce)
-		if err != nil {
-			return store.User{}, err
-		}
-		if !allowed {
-			return store.User{}, a.fail(ctx, realmID, policy, pw)
-		}
-		disableOnFailure = disable
-	}
-	ok, err := a.fed.CheckPassword(ctx, &acct, pw)
-	switch {
-	case errors.Is(err, federation.ErrUnavailable):
-		return store.User{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	case errors.Is(err, federation.ErrAccountDisabled):
-		return store.User{}, ErrUserDisabled
-	case err != nil:
-		return store.User{}, err
-	}
-	if !ok {
-		if disableOnFailure {
-			if err := a.disable(ctx, realmID, u.ID); err != nil {
-				return store.User{}, err
+	return a.attempt(ctx, realmID, s, policy, acct.User, pw, ip, func() (bool, store.User, error) {
+		ok, err := a.fed.CheckPassword(ctx, &acct, pw)
+		switch {
+		case errors.Is(err, federation.ErrUnavailable):
+			return false, acct.User, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		case errors.Is(err, federation.ErrAccountDisabled):
+			return false, acct.User, ErrUserDisabled
+		case err != nil:
+			return false, acct.User, err
+		case !ok:
+			// The directory answered in a millisecond; pay what a local
+			// failure costs so the answer time does not tell directory
+			// users from unknown names.
+			if _, err := a.verify(ctx, realmID, password.DummyCredential(policy), policy, pw); err != nil {
+				return false, acct.User, err
 			}
 		}
-		// The directory answered in a millisecond; pay what a local
-		// failure costs so the answer time does not tell directory users
-		// from unknown names.
-		return store.User{}, a.fail(ctx, realmID, policy, pw)
-	}
-	u = acct.User
-	if !u.Enabled {
-		return store.User{}, ErrUserDisabled
-	}
-	if s.BruteForce.Protected {
-		if err := a.st.DeleteLoginFailure(ctx, realmID, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return store.User{}, err
-		}
-	}
-	return u, nil
+		return ok, acct.User, nil
+	})
 }
