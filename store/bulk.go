@@ -9,6 +9,9 @@ type NewUser struct {
 	Credentials []Credential // UserID is taken from User
 	RoleIDs     []string     // realm or client roles of User.RealmID
 	GroupIDs    []string     // groups of User.RealmID
+	// FederatedIdentities link the user to identity provider accounts
+	// (RealmID and UserID are taken from User).
+	FederatedIdentities []FederatedIdentity
 }
 
 // BulkUserWriter reads and writes users many at a time, for imports: a few

@@ -43,6 +43,7 @@ type Store interface {
 	KeyStore
 	BruteForceStore
 	ComponentStore
+	FederatedIdentityStore
 	InitialAccessStore
 	BulkUserWriter
 }
@@ -333,6 +334,15 @@ const (
 	// KindRevoked marks a request whose access tokens were revoked (access
 	// tokens are not stored; see RevokeRequest). Signature is the request id.
 	KindRevoked TokenKind = "revoked"
+	// KindBroker is a login waiting for an identity provider's answer (the
+	// SAML request, or the OIDC state, nonce and PKCE verifier, with the
+	// authorization request); Signature is its RelayState / state. Single
+	// use.
+	KindBroker TokenKind = "broker"
+	// KindReplay remembers an identity provider's assertion id (or token
+	// id) until it expires, so that no replica accepts it twice: creating
+	// one that exists is ErrConflict.
+	KindReplay TokenKind = "replay"
 )
 
 // Token is one fosite request stored under a token signature.
@@ -471,4 +481,31 @@ type ComponentStore interface {
 	ListIdentityProviderMappers(ctx context.Context, realmID, alias string) ([]IdentityProviderMapper, error)
 	UpdateIdentityProviderMapper(ctx context.Context, m IdentityProviderMapper) error
 	DeleteIdentityProviderMapper(ctx context.Context, realmID, id string) error
+}
+
+// ---------------------------------------------------------------------------
+// Federated identities (brokered logins)
+
+// FederatedIdentity links a user to an identity provider account
+// (Keycloak's FederatedIdentityRepresentation).
+type FederatedIdentity struct {
+	RealmID      string
+	UserID       string
+	Alias        string // the identity provider's alias
+	ExternalID   string // the user's id at the provider (userId)
+	ExternalName string // the user's name there (userName)
+	Token        string // the provider's last token, with storeToken
+}
+
+type FederatedIdentityStore interface {
+	// AddFederatedIdentity links a user: ErrConflict when the user has a
+	// link to that provider, or the provider account is linked to another
+	// user; ErrNotFound when the user or the provider does not exist.
+	AddFederatedIdentity(ctx context.Context, f FederatedIdentity) error
+	// UpdateFederatedIdentity replaces the name and token of a link.
+	UpdateFederatedIdentity(ctx context.Context, f FederatedIdentity) error
+	// GetUserByFederatedIdentity finds the user linked to a provider account.
+	GetUserByFederatedIdentity(ctx context.Context, realmID, alias, externalID string) (User, error)
+	ListFederatedIdentities(ctx context.Context, realmID, userID string) ([]FederatedIdentity, error)
+	RemoveFederatedIdentity(ctx context.Context, realmID, userID, alias string) error
 }

@@ -94,7 +94,7 @@ func (s *Store) CreateUsers(ctx context.Context, users []store.NewUser) error {
 	if len(users) == 0 {
 		return nil
 	}
-	var urows, crows, rrows, grows [][]any
+	var urows, crows, rrows, grows, frows [][]any
 	roles, groups := map[[2]string]bool{}, map[[2]string]bool{}
 	for _, nu := range users {
 		u := nu.User
@@ -107,6 +107,9 @@ func (s *Store) CreateUsers(ctx context.Context, users []store.NewUser) error {
 		for _, id := range uniq(nu.RoleIDs) {
 			roles[[2]string{u.RealmID, id}] = true
 			rrows = append(rrows, []any{u.RealmID, u.ID, id})
+		}
+		for _, f := range nu.FederatedIdentities {
+			frows = append(frows, []any{u.RealmID, u.ID, f.Alias, f.ExternalID, f.ExternalName, f.Token})
 		}
 		for _, id := range uniq(nu.GroupIDs) {
 			groups[[2]string{u.RealmID, id}] = true
@@ -131,6 +134,7 @@ func (s *Store) CreateUsers(ctx context.Context, users []store.NewUser) error {
 			{"credentials", `id, realm_id, user_id, type, user_label, created, secret_data, credential_data, priority`, crows},
 			{"user_roles", `realm_id, user_id, role_id`, rrows},
 			{"user_groups", `realm_id, user_id, group_id`, grows},
+			{"federated_identities", fedCols, frows},
 		} {
 			if err := s.insertRows(ctx, t.table, t.cols, t.rows); err != nil {
 				return fmt.Errorf("%s: %w", t.table, err)

@@ -192,6 +192,9 @@ func readBack(t *testing.T, s *sqlstore.Store) {
 		"identity_providers": {"realm_id, alias", func(ctx context.Context, k []string) error {
 			return second(s.GetIdentityProvider(ctx, k[0], k[1]))
 		}},
+		"federated_identities": {"realm_id, alias, external_id", func(ctx context.Context, k []string) error {
+			return second(s.GetUserByFederatedIdentity(ctx, k[0], k[1], k[2]))
+		}},
 		"login_failures": {"realm_id, user_id", func(ctx context.Context, k []string) error {
 			return second(s.GetLoginFailure(ctx, k[0], k[1]))
 		}},

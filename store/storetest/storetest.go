@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LoginFailureReservations", testLoginFailureReservations},
 		{"Components", testComponents},
 		{"IdentityProviders", testIdentityProviders},
+		{"FederatedIdentities", testFederatedIdentities},
 		{"InitialAccessTokens", testInitialAccessTokens},
 		{"RealmIsolation", testRealmIsolation},
 		{"DeleteRealm", testDeleteRealm},
@@ -172,6 +173,7 @@ func seedRealm(t *testing.T, s store.Store, id string) map[string]func() error {
 		ProviderID: "ldap", ProviderType: "org.keycloak.storage.UserStorageProvider"}))
 	ok(t, s.CreateIdentityProvider(ctx, store.IdentityProvider{InternalID: p("idp"), RealmID: id, Alias: "corp", ProviderID: "saml", Enabled: true}))
 	ok(t, s.CreateIdentityProviderMapper(ctx, store.IdentityProviderMapper{ID: p("mapper"), RealmID: id, Alias: "corp", Name: "email", Mapper: "attr"}))
+	ok(t, s.AddFederatedIdentity(ctx, store.FederatedIdentity{RealmID: id, UserID: p("user"), Alias: "corp", ExternalID: p("ext")}))
 	ok(t, s.CreateInitialAccessToken(ctx, store.InitialAccessToken{ID: p("iat"), RealmID: id, TokenHash: p("hash"), Created: t0, Count: 1, RemainingCount: 1}))
 
 	// Each getter fails with store.ErrNotFound once the row is gone.
@@ -200,6 +202,7 @@ func seedRealm(t *testing.T, s store.Store, id string) map[string]func() error {
 		"key":       func() error { k, err := s.ListKeys(ctx, id); return first(len(k), err) },
 		"failure":   func() error { _, err := s.GetLoginFailure(ctx, id, p("user")); return err },
 		"component": func() error { _, err := s.GetComponent(ctx, id, p("ldap")); return err },
+		"federated": func() error { _, err := s.GetUserByFederatedIdentity(ctx, id, "corp", p("ext")); return err },
 		"idp":       func() error { _, err := s.GetIdentityProvider(ctx, id, "corp"); return err },
 		"iat":       func() error { _, err := s.GetInitialAccessTokenByHash(ctx, id, p("hash")); return err },
 		"mapper": func() error {
