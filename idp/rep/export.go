@@ -274,6 +274,13 @@ func exportUsers(ctx context.Context, st store.Store, realmID string, clientIDs,
 			ru.Groups = append(ru.Groups, groupPaths[g.ID])
 		}
 		slices.Sort(ru.Groups)
+		links, err := st.ListFederatedIdentities(ctx, realmID, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range links {
+			ru.FederatedIdentities = append(ru.FederatedIdentities, FederatedIdentity{IdentityProvider: f.Alias, UserID: f.ExternalID, UserName: f.ExternalName})
+		}
 		out = append(out, ru)
 	}
 	slices.SortFunc(out, func(a, b User) int { return cmp.Compare(a.Username, b.Username) })

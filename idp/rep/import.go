@@ -397,6 +397,7 @@ type plannedUser struct {
 	creds    []store.Credential
 	roleIDs  []string
 	groupIDs []string
+	links    []store.FederatedIdentity
 }
 
 type grant struct {
@@ -462,13 +463,14 @@ func (p *plan) write(ctx context.Context, st store.Store) error {
 			return err
 		}
 	}
-	if err := writeUsers(ctx, st, realmID, p.users); err != nil {
-		return err
-	}
+	// Users' links to identity providers need the providers first.
 	for _, x := range p.idps {
 		if err := wrap(x.path, st.CreateIdentityProvider(ctx, x.row)); err != nil {
 			return err
 		}
+	}
+	if err := writeUsers(ctx, st, realmID, p.users); err != nil {
+		return err
 	}
 	for _, m := range p.idpMappers {
 		if err := wrap(m.path, st.CreateIdentityProviderMapper(ctx, m.row)); err != nil {
@@ -501,6 +503,14 @@ func writeUsers(ctx context.Context, st store.Store, realmID string, users []pla
 			}
 			err = st.AddUserToGroup(ctx, realmID, u.row.ID, g)
 		}
+		for _, f := range u.links {
+			if err != nil {
+				break
+			}
+			if err = st.AddFederatedIdentity(ctx, f); errors.Is(err, store.ErrConflict) {
+				err = fmt.Errorf("identity provider %q account %q is linked to another user: %w", f.Alias, f.ExternalID, err)
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", u.path, err)
 		}
@@ -517,11 +527,13 @@ type index struct {
 	groups      map[string]string            // path -> id
 	defaultRole string                       // id, "" if none
 	saClients   map[string]string            // internal client id -> path of its service-account user
+	idps        map[string]bool              // identity provider aliases
 }
 
 func newIndex(realmID string) *index {
 	return &index{realmID: realmID, realmRoles: map[string]string{}, clients: map[string]string{},
-		clientRoles: map[string]map[string]string{}, groups: map[string]string{}, saClients: map[string]string{}}
+		clientRoles: map[string]map[string]string{}, groups: map[string]string{}, saClients: map[string]string{},
+		idps: map[string]bool{}}
 }
 
 // roleIDs resolves realm role names and {clientId: names} to ids; the two
@@ -760,6 +772,9 @@ func (pl *planner) references() error {
 }
 
 func (pl *planner) users() (err error) {
+	for _, p := range pl.r.IdentityProviders {
+		pl.x.idps[p.Alias] = true
+	}
 	pl.p.users, pl.p.warnings, err = planUsers(pl.r.Users, pl.at("users"), pl.x, nil, pl.now)
 	return err
 }
@@ -1040,8 +1055,20 @@ func planUsers(users []User, path string, x *index, exists func(User) (bool, err
 		for _, c := range u.Credentials {
 			pu.creds = append(pu.creds, CredentialToStore(row.ID, c))
 		}
-		if len(u.FederatedIdentities) > 0 {
-			warnings = append(warnings, fmt.Sprintf("%s.federatedIdentities: not imported (keygate does not store identity-provider links yet)", up))
+		seenIdP := map[string]bool{}
+		for j, f := range u.FederatedIdentities {
+			fp := fmt.Sprintf("%s.federatedIdentities[%d]", up, j)
+			switch {
+			case !x.idps[f.IdentityProvider]:
+				return nil, nil, fmt.Errorf("%s.identityProvider: unknown identity provider %q", fp, f.IdentityProvider)
+			case f.UserID == "":
+				return nil, nil, fmt.Errorf("%s.userId: required", fp)
+			case seenIdP[f.IdentityProvider]:
+				return nil, nil, fmt.Errorf("%s.identityProvider: a second link to %q", fp, f.IdentityProvider)
+			}
+			seenIdP[f.IdentityProvider] = true
+			pu.links = append(pu.links, store.FederatedIdentity{RealmID: x.realmID, UserID: row.ID, Alias: f.IdentityProvider,
+				ExternalID: f.UserID, ExternalName: f.UserName})
 		}
 		planned = append(planned, pu)
 	}
@@ -1129,6 +1156,13 @@ func loadIndex(ctx context.Context, st store.Store, realm store.Realm) (*index, 
 		}
 	}
 	x.defaultRole = x.realmRoles[s.DefaultRole]
+	idps, err := st.ListIdentityProviders(ctx, realm.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range idps {
+		x.idps[p.Alias] = true
+	}
 	groups, err := st.ListGroups(ctx, realm.ID)
 	if err != nil {
 		return nil, err

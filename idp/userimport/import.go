@@ -195,6 +195,7 @@ type importer struct {
 	clients         map[string]string            // clientId -> internal id
 	clientRoles     map[string]map[string]string // clientId -> name -> id
 	groups          map[string]string            // path -> id
+	idps            map[string]bool              // identity provider aliases
 	defaultRoleName string                       // from the realm's settings
 	defaultRole     string                       // its id, "" when the realm has none
 	emptyRealm      bool                         // no users when the transaction began: skip username and email lookups
@@ -234,6 +235,14 @@ func (im *importer) loadIndex(ctx context.Context) error {
 		}
 	}
 	im.defaultRole = im.realmRoles[im.defaultRoleName]
+	idps, err := im.st.ListIdentityProviders(ctx, rid)
+	if err != nil {
+		return err
+	}
+	im.idps = map[string]bool{}
+	for _, p := range idps {
+		im.idps[p.Alias] = true
+	}
 	n, err := im.st.CountUsers(ctx, rid, store.UserQuery{IncludeServiceAccounts: true, Max: 1})
 	if err != nil {
 		return err
@@ -475,6 +484,18 @@ func (im *importer) resolve(ctx context.Context, r Record) (roleIDs, groupIDs []
 			groupIDs = append(groupIDs, id)
 		}
 	}
+	seen := map[string]bool{}
+	for _, f := range r.FederatedIdentities {
+		switch {
+		case !im.idps[f.Alias]:
+			return nil, nil, fmt.Errorf("federatedIdentities: the realm has no identity provider %q", f.Alias)
+		case f.ExternalID == "":
+			return nil, nil, fmt.Errorf("federatedIdentities: the link to %q has no userId", f.Alias)
+		case seen[f.Alias]:
+			return nil, nil, fmt.Errorf("federatedIdentities: two links to %q", f.Alias)
+		}
+		seen[f.Alias] = true
+	}
 	return roleIDs, groupIDs, nil
 }
 
@@ -554,7 +575,7 @@ func (im *importer) newUser(r Record, roleIDs, groupIDs []string) store.NewUser 
 		}
 		creds[i] = c
 	}
-	return store.NewUser{User: u, Credentials: creds, RoleIDs: roleIDs, GroupIDs: groupIDs}
+	return store.NewUser{User: u, Credentials: creds, RoleIDs: roleIDs, GroupIDs: groupIDs, FederatedIdentities: r.FederatedIdentities}
 }
 
 func boolOr(p *bool, def bool) bool {
@@ -612,6 +633,20 @@ func (im *importer) update(ctx context.Context, old store.User, r Record, roleID
 	for _, g := range missing(groupIDs, in, func(g store.Group) string { return g.ID }) {
 		if err := im.st.AddUserToGroup(ctx, rid, old.ID, g); err != nil {
 			return false, err
+		}
+		changed = true
+	}
+	links, err := im.st.ListFederatedIdentities(ctx, rid, old.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, f := range r.FederatedIdentities {
+		if slices.ContainsFunc(links, func(l store.FederatedIdentity) bool { return l.Alias == f.Alias }) {
+			continue // an existing link is the user's; the file does not move it
+		}
+		f.RealmID, f.UserID = rid, old.ID
+		if err := im.st.AddFederatedIdentity(ctx, f); err != nil {
+			return false, fmt.Errorf("link to %s: %w", f.Alias, err)
 		}
 		changed = true
 	}

@@ -388,3 +388,41 @@ func TestDuplicatesAcrossFiles(t *testing.T) {
 		t.Fatalf("%q, %v; want %q", res.Problems, err, want)
 	}
 }
+
+// TestImportFederatedIdentities: a Keycloak users file's identity-provider
+// links come along (new users, and missing links of existing users with
+// --on-conflict update); a link to a provider the realm lacks makes the
+// record invalid.
+func TestImportFederatedIdentities(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		ctx := t.Context()
+		realm := newRealm(t, st, "corp")
+		if err := st.CreateIdentityProvider(ctx, store.IdentityProvider{InternalID: "idp1", RealmID: realm.ID, Alias: "corp-saml",
+			ProviderID: "saml", Enabled: true, Config: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		file := `{"realm": "corp", "users": [
+			{"username": "alice", "federatedIdentities": [{"identityProvider": "corp-saml", "userId": "a-1", "userName": "alice"}]},
+			{"username": "bob"}]}`
+		res, err := importData(t, st, Options{Realm: "corp"}, "corp-users-0.json", file)
+		if err != nil || res.Created != 2 {
+			t.Fatalf("import: %+v %v", res, err)
+		}
+		if u, err := st.GetUserByFederatedIdentity(ctx, realm.ID, "corp-saml", "a-1"); err != nil || u.Username != "alice" {
+			t.Fatalf("alice's link: %+v %v", u, err)
+		}
+		update := `{"realm": "corp", "users": [
+			{"username": "bob", "federatedIdentities": [{"identityProvider": "corp-saml", "userId": "b-1", "userName": "bob"}]}]}`
+		if res, err := importData(t, st, Options{Realm: "corp", OnConflict: ConflictUpdate}, "corp-users-1.json", update); err != nil || res.Updated != 1 {
+			t.Fatalf("update: %+v %v", res, err)
+		}
+		if u, err := st.GetUserByFederatedIdentity(ctx, realm.ID, "corp-saml", "b-1"); err != nil || u.Username != "bob" {
+			t.Fatalf("bob's link: %+v %v", u, err)
+		}
+		bad := `{"realm": "corp", "users": [{"username": "carol", "federatedIdentities": [{"identityProvider": "nope", "userId": "c"}]}]}`
+		res, err = importData(t, st, Options{Realm: "corp"}, "corp-users-2.json", bad)
+		if err == nil || res.Invalid != 1 || !strings.Contains(strings.Join(res.Problems, "\n"), `no identity provider "nope"`) {
+			t.Fatalf("unknown provider: %+v %v", res, err)
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
 )
 
 // keycloakReader streams the users array of a Keycloak realm export or of a
@@ -127,6 +128,10 @@ func (k *keycloakReader) record(raw json.RawMessage, path string) Record {
 	rec.Enabled, rec.EmailVerified = &row.Enabled, &row.EmailVerified
 	rec.Created, rec.Attributes, rec.RequiredActions = row.Created, u.Attributes, u.RequiredActions
 	rec.RealmRoles, rec.ClientRoles, rec.Groups = u.RealmRoles, u.ClientRoles, u.Groups
+	for _, f := range u.FederatedIdentities {
+		rec.FederatedIdentities = append(rec.FederatedIdentities, store.FederatedIdentity{Alias: f.IdentityProvider,
+			ExternalID: f.UserID, ExternalName: f.UserName})
+	}
 	for _, c := range u.Credentials {
 		sc := rep.CredentialToStore("", c)
 		sc.ID = "" // credential ids are internal; the writer makes new ones

@@ -41,6 +41,9 @@ type Record struct {
 	RealmRoles  []string
 	ClientRoles map[string][]string // clientId -> role names
 	Groups      []string            // paths, "/parent/child"
+	// FederatedIdentities link the user to identity-provider accounts
+	// (Alias, ExternalID, ExternalName; the writer fills in the rest).
+	FederatedIdentities []store.FederatedIdentity
 	// DefaultRole grants the realm's default role to a new user, as Keycloak
 	// does for users it creates; Keycloak exports list every mapping instead.
 	DefaultRole bool
