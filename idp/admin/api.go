@@ -122,6 +122,9 @@ func (a *API) routes() []route {
 		{"DELETE " + R + "/users/{id}/groups/{group}", manageUsers, a.leaveGroup, false},
 		{"GET " + R + "/users/{id}/sessions", viewUsers, a.userSessions, false},
 		{"POST " + R + "/users/{id}/logout", manageUsers, a.logoutUser, false},
+		{"GET " + R + "/users/{id}/federated-identity", viewUsers, a.federatedIdentities, false},
+		{"POST " + R + "/users/{id}/federated-identity/{alias}", manageUsers, a.addFederatedIdentity, false},
+		{"DELETE " + R + "/users/{id}/federated-identity/{alias}", manageUsers, a.removeFederatedIdentity, false},
 
 		{"GET " + R + "/users/{id}/role-mappings", viewUsers, a.allMappings, false},
 		{"GET " + R + "/users/{id}/role-mappings/realm", viewUsers, a.listMappings(direct), false},
