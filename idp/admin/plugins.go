@@ -227,6 +227,22 @@ func maskIDP(p rep.IdentityProvider) rep.IdentityProvider {
 	return p
 }
 
+// sealIDPSecret seals an identity provider's clientSecret with --db-key
+// (kept as it is without one), as LDAP bind credentials are.
+func (a *API) sealIDPSecret(p *rep.IdentityProvider) error {
+	v := p.Config["clientSecret"]
+	if v == "" || v == secretMask {
+		delete(p.Config, "clientSecret")
+		return nil
+	}
+	sealed, err := a.p.Keyring().Secrets().Seal(v)
+	if err != nil {
+		return err
+	}
+	p.Config["clientSecret"] = sealed
+	return nil
+}
+
 func (a *API) listIDPs(c *call) error {
 	rows, err := a.st.ListIdentityProviders(c.ctx, c.realm.ID)
 	if err != nil {
@@ -263,6 +279,9 @@ func (a *API) createIDP(c *call) error {
 		return fieldError("providerId", "Identity provider providerId is missing")
 	}
 	in.InternalID = uuid.NewString()
+	if err := a.sealIDPSecret(&in); err != nil {
+		return err
+	}
 	row, err := rep.IdentityProviderToStore(c.realm.ID, in)
 	if err != nil {
 		return err
@@ -302,6 +321,8 @@ func (a *API) updateIDP(c *call) error {
 	}
 	if p.Config["clientSecret"] == secretMask {
 		p.Config["clientSecret"] = old
+	} else if err := a.sealIDPSecret(&p); err != nil {
+		return err
 	}
 	p.Alias, p.InternalID = row.Alias, row.InternalID // renames are not supported
 	next, err := rep.IdentityProviderToStore(c.realm.ID, p)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/keygate/keygate/store"
@@ -187,6 +188,14 @@ func exportRealm(ctx context.Context, st store.Store, realmName string, opts Exp
 		rp, err := IdentityProviderFromStore(p)
 		if err != nil {
 			return Realm{}, err
+		}
+		if v := rp.Config["clientSecret"]; v != "" {
+			cfg, err := exportConfig(store.Component{Name: rp.Alias, ID: rp.InternalID, Config: map[string][]string{"clientSecret": {v}}}, opts)
+			if err != nil {
+				return Realm{}, err
+			}
+			rp.Config = maps.Clone(rp.Config)
+			rp.Config["clientSecret"] = cfg["clientSecret"][0]
 		}
 		r.IdentityProviders = append(r.IdentityProviders, rp)
 		mappers, err := st.ListIdentityProviderMappers(ctx, realmID, p.Alias)

@@ -44,3 +44,35 @@ func TestFederatedIdentitiesRoundTrip(t *testing.T) {
 		t.Fatalf("a refused import left a realm: %v", err)
 	}
 }
+
+// TestIdentityProviderSecretImportExport: an identity provider's
+// clientSecret is sealed on import (with SealSecret), masked in exports
+// unless secrets are asked for, and a masked one in an import is unset.
+func TestIdentityProviderSecretImportExport(t *testing.T) {
+	st := backends.SQLite(t)
+	ctx := context.Background()
+	realm := `{"realm": "up", "enabled": true, "identityProviders": [{"alias": "kc", "providerId": "keycloak-oidc", "enabled": true,
+		"config": {"clientId": "kg", "clientSecret": "s3cret-Value"}}]}`
+	seal := func(v string) (string, error) { return "sealed(" + v + ")", nil }
+	mustImport(t, st, realm, ImportOptions{SealSecret: seal})
+	row, _ := mustRealm(t, st, "up")
+	p, err := st.GetIdentityProvider(ctx, row.ID, "kc")
+	if err != nil || !strings.Contains(string(p.Config), `sealed(s3cret-Value)`) {
+		t.Fatalf("stored: %s %v", p.Config, err)
+	}
+	out, err := Export(ctx, st, "up", ExportOptions{})
+	if err != nil || out.IdentityProviders[0].Config["clientSecret"] != SecretMask {
+		t.Fatalf("export: %v %v", out.IdentityProviders, err)
+	}
+	reveal := func(v string) (string, error) { return strings.TrimSuffix(strings.TrimPrefix(v, "sealed("), ")"), nil }
+	out, err = Export(ctx, st, "up", ExportOptions{Secrets: true, Reveal: reveal})
+	if err != nil || out.IdentityProviders[0].Config["clientSecret"] != "s3cret-Value" {
+		t.Fatalf("export with secrets: %v %v", out.IdentityProviders, err)
+	}
+	masked := strings.Replace(strings.Replace(realm, `"realm": "up"`, `"realm": "up2"`, 1), "s3cret-Value", SecretMask, 1)
+	mustImport(t, st, masked, ImportOptions{SealSecret: seal})
+	row2, _ := mustRealm(t, st, "up2")
+	if p, _ := st.GetIdentityProvider(ctx, row2.ID, "kc"); strings.Contains(string(p.Config), "clientSecret") {
+		t.Fatalf("a masked secret was stored: %s", p.Config)
+	}
+}

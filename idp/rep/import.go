@@ -817,6 +817,9 @@ func (pl *planner) identityProviders() error {
 			return fmt.Errorf("%s.providerId: required", path)
 		}
 		aliases[idp.Alias] = path
+		if idp.Config["clientSecret"] == SecretMask { // an admin export's mask: unset
+			delete(idp.Config, "clientSecret")
+		}
 		row, err := IdentityProviderToStore(pl.r.ID, idp)
 		if err != nil {
 			return err
@@ -925,8 +928,27 @@ func (x *index) roleString(s string) bool {
 }
 
 // sealSecrets seals the secret config values of the planned user storage
-// components with seal.
+// components and identity providers with seal.
 func (p *plan) sealSecrets(seal func(string) (string, error)) error {
+	for i, x := range p.idps {
+		rp, err := IdentityProviderFromStore(x.row)
+		if err != nil {
+			return err
+		}
+		v := rp.Config["clientSecret"]
+		if v == "" {
+			continue
+		}
+		if rp.Config["clientSecret"], err = seal(v); err != nil {
+			return fmt.Errorf("%s.config.clientSecret: %w", x.path, err)
+		}
+		row, err := IdentityProviderToStore(x.row.RealmID, rp)
+		if err != nil {
+			return err
+		}
+		row.InternalID = x.row.InternalID
+		p.idps[i].row = row
+	}
 	for _, c := range p.components {
 		if c.row.ProviderType != federation.UserStorageType {
 			continue
