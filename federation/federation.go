@@ -147,6 +147,53 @@ type PasswordUpdater interface {
 	UpdatePassword(ctx context.Context, id Identity, password string) error
 }
 
+// Writer is a UserStorage that writes its users back (Keycloak's WRITABLE
+// edit mode): an admin's changes, users created in keygate
+// (syncRegistrations) and deletions. Its errors, and UpdatePassword's:
+// ErrUnavailable (the source could not answer), *RefusedError (the source
+// said no, in its own words), ErrConflict (the source already has that
+// name), ErrNotFound (the user's entry is gone), *ReadOnlyError (the change
+// touches what the provider maps read-only) and ErrReadOnly (the provider
+// takes no writes). Nothing is written locally by a Writer.
+type Writer interface {
+	// UpdateUser writes to id's entry what changed between old and next,
+	// the local user before and after the change, and returns id as it is
+	// after (a renamed entry has a new DN).
+	UpdateUser(ctx context.Context, id Identity, old, next store.User) (Identity, error)
+	// CreateUser creates the entry of u, a new local user, with password
+	// unless it is empty, and returns it as the source describes it (its
+	// ExternalID read back from the new entry).
+	CreateUser(ctx context.Context, u store.User, password string) (Identity, error)
+	// DeleteUser deletes id's entry; an entry already gone is no error.
+	DeleteUser(ctx context.Context, id Identity) error
+}
+
+// Errors of writes.
+var (
+	// ErrReadOnly means the user's provider takes no writes: it is not
+	// WRITABLE, or it is disabled (Keycloak shows a disabled provider's
+	// users read-only).
+	ErrReadOnly = errors.New("federation: the user is read-only")
+	// ErrRefused is what a *RefusedError is.
+	ErrRefused = errors.New("federation: the source refused the change")
+)
+
+// RefusedError is the source's refusal of a write (a schema or policy
+// violation, missing rights): nothing was written. Reason is the source's
+// own words, fit to show an admin.
+type RefusedError struct{ Reason string }
+
+func (e *RefusedError) Error() string        { return ErrRefused.Error() + ": " + e.Reason }
+func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
+
+// ReadOnlyError is a change to a user property or attribute that the
+// provider maps from its source read-only: Field names it as the admin API
+// does ("firstName", or the attribute's name).
+type ReadOnlyError struct{ Field string }
+
+func (e *ReadOnlyError) Error() string        { return "federation: " + e.Field + " is read-only" }
+func (e *ReadOnlyError) Is(target error) bool { return target == ErrReadOnly }
+
 // EditMode is Keycloak's editMode of a user storage provider.
 type EditMode string
 

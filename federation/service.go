@@ -224,3 +224,144 @@ func (s *Service) SearchUsers(ctx context.Context, realmID string, d RealmDefaul
 		}
 	}
 }
+
+// ---- writes (Keycloak's WRITABLE edit mode)
+//
+// The admin API calls these before it writes locally, so that a source
+// that refuses or cannot answer leaves the local user as it was.
+
+// writable returns the provider of the linked user u and u's entry as the
+// provider loads it now (by its immutable id, so a moved entry is found
+// where it is), when the provider takes writes: ErrReadOnly when it is
+// not WRITABLE or is disabled.
+func (s *Service) writable(ctx context.Context, realmID string, u store.User) (*Provider, Identity, error) {
+	p, err := s.reg.Provider(ctx, realmID, u.FederationLink)
+	if err != nil {
+		return nil, Identity{}, err
+	}
+	if p.EditMode != Writable || !p.Enabled {
+		return p, Identity{}, fmt.Errorf("%w: provider %s is %s, enabled %t", ErrReadOnly, p.Name, p.EditMode, p.Enabled)
+	}
+	extID := first(u.Attributes[AttrExternalID])
+	if extID == "" {
+		return p, Identity{}, fmt.Errorf("%w: user %s has no %s", ErrNotFound, u.ID, AttrExternalID)
+	}
+	id, err := p.Storage.LoadUser(ctx, extID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		s.log.WarnContext(ctx, "user storage provider unavailable", "realm", realmID, "provider", p.Name, "err", err)
+		err = unavailableErr(p, err)
+	}
+	return p, id, err
+}
+
+// UpdateUser writes an admin's change of the linked user old (next is the
+// user after it) to its WRITABLE provider's source, and returns the
+// user's entry as it is after (a renamed entry has a new DN).
+func (s *Service) UpdateUser(ctx context.Context, realmID string, old, next store.User) (Identity, error) {
+	p, id, err := s.writable(ctx, realmID, old)
+	if err != nil {
+		return Identity{}, err
+	}
+	w, ok := p.Storage.(Writer)
+	if !ok {
+		return Identity{}, fmt.Errorf("%w: provider %s cannot write users", ErrReadOnly, p.Name)
+	}
+	out, err := w.UpdateUser(ctx, id, old, next)
+	if err != nil {
+		return Identity{}, s.writeFailed(ctx, realmID, p, "update user", err)
+	}
+	return out, nil
+}
+
+// SetPassword sets the linked user u's password in its WRITABLE
+// provider's source.
+func (s *Service) SetPassword(ctx context.Context, realmID string, u store.User, password string) error {
+	p, id, err := s.writable(ctx, realmID, u)
+	if err != nil {
+		return err
+	}
+	pu, ok := p.Storage.(PasswordUpdater)
+	if !ok {
+		return fmt.Errorf("%w: provider %s cannot set passwords", ErrReadOnly, p.Name)
+	}
+	if err := pu.UpdatePassword(ctx, id, password); err != nil {
+		return s.writeFailed(ctx, realmID, p, "set password", err)
+	}
+	return nil
+}
+
+// RegistrationProvider is the provider that takes the users created in
+// realmID (Keycloak's UserStorageManager.addUser: the enabled providers in
+// priority order, the first whose syncRegistrations is on in WRITABLE
+// mode), or nil when none does.
+func (s *Service) RegistrationProvider(ctx context.Context, realmID string) (*Provider, error) {
+	providers, err := s.reg.Providers(ctx, realmID)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range providers {
+		if _, ok := p.Storage.(Writer); ok && p.Enabled && p.EditMode == Writable &&
+			boolKey(p.Component.Config, "syncRegistrations", false) {
+			return p, nil
+		}
+	}
+	return nil, nil
+}
+
+// RegisterUser creates u, a new local user not stored yet, in p's source
+// (with password, unless empty), then calls commit with the new entry to
+// store the local user. If commit fails, the entry is deleted again, so
+// that a refused local user leaves no entry behind, and commit's error is
+// returned.
+func (s *Service) RegisterUser(ctx context.Context, p *Provider, u store.User, password string, commit func(Identity) error) error {
+	w, ok := p.Storage.(Writer)
+	if !ok {
+		return fmt.Errorf("%w: provider %s cannot write users", ErrReadOnly, p.Name)
+	}
+	id, err := w.CreateUser(ctx, u, password)
+	if err != nil {
+		return s.writeFailed(ctx, u.RealmID, p, "create user", err)
+	}
+	if err := commit(id); err != nil {
+		if derr := w.DeleteUser(context.WithoutCancel(ctx), id); derr != nil {
+			s.log.ErrorContext(ctx, "directory entry of a user not created locally is left behind", "realm", u.RealmID,
+				"provider", p.Name, "dn", id.DN, "err", derr)
+		}
+		return err
+	}
+	return nil
+}
+
+// DeleteUser deletes the linked user u's entry from its WRITABLE
+// provider's source, as Keycloak's removeUser does; an entry already gone
+// is no error. Users of other providers (READ_ONLY, UNSYNCED, disabled
+// ones) are deleted locally only: nil.
+func (s *Service) DeleteUser(ctx context.Context, realmID string, u store.User) error {
+	p, id, err := s.writable(ctx, realmID, u)
+	switch {
+	case errors.Is(err, ErrReadOnly), errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	w, ok := p.Storage.(Writer)
+	if !ok {
+		return nil
+	}
+	if err := w.DeleteUser(ctx, id); err != nil {
+		return s.writeFailed(ctx, realmID, p, "delete user", err)
+	}
+	return nil
+}
+
+// writeFailed logs a write the source did not take (never what was
+// written: it may be a password) and returns err, unavailability wrapped
+// as ErrUnavailable.
+func (s *Service) writeFailed(ctx context.Context, realmID string, p *Provider, what string, err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		s.log.WarnContext(ctx, "user storage provider unavailable", "realm", realmID, "provider", p.Name, "op", what, "err", err)
+		return unavailableErr(p, err)
+	}
+	s.log.InfoContext(ctx, "user storage provider refused a write", "realm", realmID, "provider", p.Name, "op", what, "err", err)
+	return err
+}
