@@ -49,45 +49,60 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, realm *Real
 		p.errorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage", "")
 		return
 	}
-	ar, c, ok := p.authorizeRequest(w, r, realm, r.Form)
+	req, ok := p.ParseAuthorizeRequest(w, r, realm, r.Form)
 	if !ok {
 		return
 	}
 	ctx := r.Context()
-	prompt := ar.GetRequestForm().Get("prompt")
-	if sso := p.ssoSession(r, realm); sso != nil && !strings.Contains(prompt, "login") && !maxAgeExceeded(ar.GetRequestForm(), sso.AuthTime) {
+	prompt := req.Form().Get("prompt")
+	if sso := p.ssoSession(r, realm); sso != nil && !strings.Contains(prompt, "login") && !maxAgeExceeded(req.Form(), sso.AuthTime) {
 		_ = p.st.TouchSession(ctx, realm.Row.ID, sso.ID, now())
-		p.finish(w, r, realm, ar, sso, "0", ar.GetRequestedAt())
+		p.finish(w, r, realm, req, sso, "0", req.RequestedAt())
 		return
 	}
 	if strings.Contains(prompt, "none") {
-		p.writeAuthorizeError(w, r, realm, ar, fosite.ErrLoginRequired)
+		p.WriteAuthorizeError(w, r, realm, req, fosite.ErrLoginRequired)
 		return
 	}
-	p.startLogin(w, r, realm, c, r.Form)
+	p.startLogin(w, r, realm, req.Client, r.Form)
 }
 
-// authorizeRequest parses and validates an authorization request. On
-// failure it has already answered: with an error page when the client or
-// redirect URI is not trusted, by redirecting the error otherwise.
-func (p *Provider) authorizeRequest(w http.ResponseWriter, r *http.Request, realm *Realm, form url.Values) (fosite.AuthorizeRequester, *Client, bool) {
+// AuthorizeRequest is a validated authorization request: its client may
+// get tokens and its redirect URI is registered, so what goes wrong from
+// here on is told to the client, at that URI.
+type AuthorizeRequest struct {
+	ar     fosite.AuthorizeRequester
+	Client *Client
+}
+
+// Form is the request's parameters.
+func (a *AuthorizeRequest) Form() url.Values { return a.ar.GetRequestForm() }
+
+// RequestedAt is when the request was parsed.
+func (a *AuthorizeRequest) RequestedAt() time.Time { return a.ar.GetRequestedAt() }
+
+// ParseAuthorizeRequest parses and validates an authorization request
+// (form: its parameters, from the browser or from a stored login attempt).
+// On failure it has already answered: with an error page when the client
+// or redirect URI is not trusted, by redirecting the error otherwise.
+func (p *Provider) ParseAuthorizeRequest(w http.ResponseWriter, r *http.Request, realm *Realm, form url.Values) (*AuthorizeRequest, bool) {
 	ctx := r.Context()
 	c, err := loadClient(ctx, p.models, realm, form.Get("client_id"))
 	if err != nil {
 		p.errorPage(w, r, realm, http.StatusBadRequest, "clientNotFoundMessage", "")
-		return nil, nil, false
+		return nil, false
 	}
 	redirect := form.Get("redirect_uri")
 	if redirect == "" || !c.allowsRedirect(realm, redirect) {
 		p.errorPage(w, r, realm, http.StatusBadRequest, "invalidRedirectUriMessage", "")
-		return nil, nil, false
+		return nil, false
 	}
 	ctx = context.WithValue(ctx, redirectKey{}, redirect)
-	req := r.Clone(ctx)
-	req.Method = http.MethodGet
-	req.URL.RawQuery = form.Encode()
-	req.Form, req.PostForm, req.Body = nil, nil, http.NoBody
-	ar, err := p.oauth.NewAuthorizeRequest(ctx, req)
+	hr := r.Clone(ctx)
+	hr.Method = http.MethodGet
+	hr.URL.RawQuery = form.Encode()
+	hr.Form, hr.PostForm, hr.Body = nil, nil, http.NoBody
+	ar, err := p.oauth.NewAuthorizeRequest(ctx, hr)
 	if err == nil {
 		err = checkPKCE(c, ar.GetRequestForm())
 	}
@@ -97,9 +112,9 @@ func (p *Provider) authorizeRequest(w http.ResponseWriter, r *http.Request, real
 		} else {
 			p.errorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage", "")
 		}
-		return nil, nil, false
+		return nil, false
 	}
-	return ar, c, true
+	return &AuthorizeRequest{ar: ar, Client: c}, true
 }
 
 // checkPKCE applies Keycloak's per-client pkce.code.challenge.method and
@@ -205,10 +220,11 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, realm *R
 		p.expiredPage(w, r, realm)
 		return
 	}
-	ar, c, ok := p.authorizeRequest(w, r, realm, form)
+	req, ok := p.ParseAuthorizeRequest(w, r, realm, form)
 	if !ok {
 		return
 	}
+	c := req.Client
 	username := r.PostForm.Get("username")
 	u, err := p.authn.Authenticate(ctx, realm.Row.ID, realm.Settings, username, r.PostForm.Get("password"), remoteIP(ctx))
 	switch {
@@ -262,11 +278,11 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, realm *R
 		return
 	}
 	p.clearCookie(w, r, realm, cookieAttempt, true)
-	p.finish(w, r, realm, ar, &sso, "1", at.Created)
+	p.finish(w, r, realm, req, &sso, "1", at.Created)
 }
 
 // finish issues the authorization response for an authenticated session.
-func (p *Provider) finish(w http.ResponseWriter, r *http.Request, realm *Realm, ar fosite.AuthorizeRequester, sso *store.Session, acr string, requestedAt time.Time) {
+func (p *Provider) finish(w http.ResponseWriter, r *http.Request, realm *Realm, req *AuthorizeRequest, sso *store.Session, acr string, requestedAt time.Time) {
 	ctx := r.Context()
 	u, err := p.st.GetUser(ctx, realm.Row.ID, sso.UserID)
 	if err != nil || !u.Enabled {
@@ -277,23 +293,36 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, realm *Realm, 
 		// An action added since the SSO session began (an administrator's
 		// temporary password): no code. A silent request learns that the
 		// user must interact, as Keycloak answers it.
-		if strings.Contains(ar.GetRequestForm().Get("prompt"), "none") {
-			p.writeAuthorizeError(w, r, realm, ar, fosite.ErrInteractionRequired)
+		if strings.Contains(req.Form().Get("prompt"), "none") {
+			p.WriteAuthorizeError(w, r, realm, req, ErrInteractionRequired)
 			return
 		}
 		p.errorPage(w, r, realm, http.StatusBadRequest, "accountNotSetUpMessage", "")
 		return
 	}
+	p.IssueAuthorizeResponse(w, r, realm, req, u, *sso, acr, requestedAt)
+}
+
+// IssueAuthorizeResponse answers req for user, signed in to the SSO
+// session sso: the code (with session_state and iss) goes to the client's
+// redirect URI in the request's response mode, form_post included. acr is
+// "1" when the user presented a credential for this login, "0" when a
+// live SSO session vouched for them; requestedAt is when the user was sent
+// to log in (fosite compares auth_time with it for prompt and max_age).
+// Every check of the user (enabled, required actions) is the caller's.
+func (p *Provider) IssueAuthorizeResponse(w http.ResponseWriter, r *http.Request, realm *Realm, req *AuthorizeRequest, user store.User, sso store.Session, acr string, requestedAt time.Time) {
+	ctx := r.Context()
+	ar := req.ar
 	for _, s := range ar.GetRequestedScopes() {
 		ar.GrantScope(s)
 	}
-	if req, ok := ar.(*fosite.AuthorizeRequest); ok {
+	if fr, ok := ar.(*fosite.AuthorizeRequest); ok {
 		// fosite compares auth_time with the request time for prompt and
 		// max_age; the request began when the user was sent to the form.
-		req.RequestedAt = requestedAt.UTC().Truncate(time.Second)
+		fr.RequestedAt = requestedAt.UTC().Truncate(time.Second)
 	}
 	sess := newSession(realm.Row.ID)
-	sess.UserID, sess.Username, sess.SessionID, sess.AuthTime, sess.ACR = u.ID, u.Username, sso.ID, sso.AuthTime.UTC(), acr
+	sess.UserID, sess.Username, sess.SessionID, sess.AuthTime, sess.ACR = user.ID, user.Username, sso.ID, sso.AuthTime.UTC(), acr
 	idc := sess.IDTokenClaims()
 	idc.RequestedAt = ar.GetRequestedAt()
 	resp, err := p.oauth.NewAuthorizeResponse(ctx, ar, sess)
@@ -311,6 +340,17 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, realm *Realm, 
 		return
 	}
 	p.oauth.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// ErrInteractionRequired is OpenID Connect's interaction_required: the
+// user must act before a code can be issued, and the request (prompt=none)
+// forbids asking.
+var ErrInteractionRequired error = fosite.ErrInteractionRequired
+
+// WriteAuthorizeError sends err, an authorization error, to req's client
+// at its (validated) redirect URI in the request's response mode.
+func (p *Provider) WriteAuthorizeError(w http.ResponseWriter, r *http.Request, realm *Realm, req *AuthorizeRequest, err error) {
+	p.writeAuthorizeError(w, r, realm, req.ar, err)
 }
 
 // writeAuthorizeError sends an authorization error to the client's

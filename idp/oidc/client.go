@@ -138,6 +138,25 @@ func (c *Client) resolve(realm *Realm, uris []string) []string {
 	return out
 }
 
+// Client returns the realm's client clientID if it may get tokens here
+// (enabled, not bearer-only, OpenID Connect); store.ErrNotFound otherwise.
+func (p *Provider) Client(ctx context.Context, realm *Realm, clientID string) (*Client, error) {
+	return loadClient(ctx, p.models, realm, clientID)
+}
+
+// AllowsPostLogoutRedirect reports whether a logout of the client may end
+// at uri: its post.logout.redirect.uris ("+" = its redirect URIs), matched
+// as redirect URIs are.
+func (c *Client) AllowsPostLogoutRedirect(realm *Realm, uri string) bool {
+	return c.allowsPostLogoutRedirect(realm, uri)
+}
+
+// AllowsOrigin reports whether the client's webOrigins admit a browser
+// origin (see allowsOrigin).
+func (c *Client) AllowsOrigin(realm *Realm, origin string) bool {
+	return c.allowsOrigin(realm, origin)
+}
+
 // allowsRedirect reports whether the client may be sent to uri after a login.
 func (c *Client) allowsRedirect(realm *Realm, uri string) bool {
 	return redirectAllowed(c.redirectURIs(realm), uri)

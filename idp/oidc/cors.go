@@ -8,11 +8,12 @@ import (
 	"strings"
 )
 
-// cors answers browser callers (keycloak-js refreshing tokens with fetch)
+// CORS answers browser callers (keycloak-js refreshing tokens with fetch)
 // for the web origins of the one client the request authenticates or
 // names, as Keycloak does: never for an origin that merely belongs to some
-// other client of the realm.
-func (p *Provider) cors(w http.ResponseWriter, r *http.Request, realm *Realm) {
+// other client of the realm. Endpoints outside this package (logout)
+// call it too.
+func (p *Provider) CORS(w http.ResponseWriter, r *http.Request, realm *Realm) {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return

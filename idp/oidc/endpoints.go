@@ -20,34 +20,37 @@ const maxFormBytes = 64 << 10
 // Register adds the provider's routes to mux under /realms/{realm}.
 func (p *Provider) Register(mux *http.ServeMux) {
 	const oc = "/realms/{realm}/protocol/openid-connect"
-	mux.HandleFunc("GET /realms/{realm}/.well-known/openid-configuration", p.realmHandler(p.discovery))
-	mux.HandleFunc("GET /realms/{realm}/.well-known/oauth-authorization-server", p.realmHandler(p.discovery))
-	mux.HandleFunc("GET /realms/{realm}", p.realmHandler(p.realmInfo))
-	mux.HandleFunc("GET "+oc+"/certs", p.realmHandler(p.certs))
-	mux.HandleFunc("POST "+oc+"/token", p.realmHandler(p.token))
-	mux.HandleFunc("OPTIONS "+oc+"/token", p.realmHandler(p.preflight))
-	mux.HandleFunc("GET "+oc+"/userinfo", p.realmHandler(p.userinfo))
-	mux.HandleFunc("POST "+oc+"/userinfo", p.realmHandler(p.userinfo))
-	mux.HandleFunc("OPTIONS "+oc+"/userinfo", p.realmHandler(p.preflight))
-	mux.HandleFunc("POST "+oc+"/token/introspect", p.realmHandler(p.introspect))
-	mux.HandleFunc("POST "+oc+"/revoke", p.realmHandler(p.revoke))
-	mux.HandleFunc("GET "+oc+"/auth", p.realmHandler(p.authorize))
-	mux.HandleFunc("POST "+oc+"/auth", p.realmHandler(p.authorize))
-	mux.HandleFunc("POST /realms/{realm}/login-actions/authenticate", p.realmHandler(p.authenticate))
-	mux.HandleFunc("GET "+oc+"/logout", p.realmHandler(p.logout))
-	mux.HandleFunc("POST "+oc+"/logout", p.realmHandler(p.logout))
-	mux.HandleFunc("OPTIONS "+oc+"/logout", p.realmHandler(p.preflight))
-	mux.HandleFunc("GET "+oc+"/login-status-iframe.html", p.realmHandler(p.loginStatusIframe))
-	mux.HandleFunc("GET "+oc+"/login-status-iframe.html/init", p.realmHandler(p.loginStatusInit))
-	mux.HandleFunc("GET "+oc+"/3p-cookies/step1.html", p.realmHandler(p.cookiesStep1))
-	mux.HandleFunc("GET "+oc+"/3p-cookies/step2.html", p.realmHandler(p.cookiesStep2))
+	mux.HandleFunc("GET /realms/{realm}/.well-known/openid-configuration", p.RealmHandler(p.discovery))
+	mux.HandleFunc("GET /realms/{realm}/.well-known/oauth-authorization-server", p.RealmHandler(p.discovery))
+	mux.HandleFunc("GET /realms/{realm}", p.RealmHandler(p.realmInfo))
+	mux.HandleFunc("GET "+oc+"/certs", p.RealmHandler(p.certs))
+	mux.HandleFunc("POST "+oc+"/token", p.RealmHandler(p.token))
+	mux.HandleFunc("OPTIONS "+oc+"/token", p.RealmHandler(p.preflight))
+	mux.HandleFunc("GET "+oc+"/userinfo", p.RealmHandler(p.userinfo))
+	mux.HandleFunc("POST "+oc+"/userinfo", p.RealmHandler(p.userinfo))
+	mux.HandleFunc("OPTIONS "+oc+"/userinfo", p.RealmHandler(p.preflight))
+	mux.HandleFunc("POST "+oc+"/token/introspect", p.RealmHandler(p.introspect))
+	mux.HandleFunc("POST "+oc+"/revoke", p.RealmHandler(p.revoke))
+	mux.HandleFunc("GET "+oc+"/auth", p.RealmHandler(p.authorize))
+	mux.HandleFunc("POST "+oc+"/auth", p.RealmHandler(p.authorize))
+	mux.HandleFunc("POST /realms/{realm}/login-actions/authenticate", p.RealmHandler(p.authenticate))
+	mux.HandleFunc("GET "+oc+"/logout", p.RealmHandler(p.logout))
+	mux.HandleFunc("POST "+oc+"/logout", p.RealmHandler(p.logout))
+	mux.HandleFunc("OPTIONS "+oc+"/logout", p.RealmHandler(p.preflight))
+	mux.HandleFunc("GET "+oc+"/login-status-iframe.html", p.RealmHandler(p.loginStatusIframe))
+	mux.HandleFunc("GET "+oc+"/login-status-iframe.html/init", p.RealmHandler(p.loginStatusInit))
+	mux.HandleFunc("GET "+oc+"/3p-cookies/step1.html", p.RealmHandler(p.cookiesStep1))
+	mux.HandleFunc("GET "+oc+"/3p-cookies/step2.html", p.RealmHandler(p.cookiesStep2))
 }
 
-type realmHandlerFunc func(w http.ResponseWriter, r *http.Request, realm *Realm)
+// RealmHandlerFunc is an endpoint of one realm, resolved by RealmHandler.
+type RealmHandlerFunc func(w http.ResponseWriter, r *http.Request, realm *Realm)
 
-// realmHandler resolves {realm} and puts it (and the caller's IP) in the
+// RealmHandler resolves {realm} and puts it (and the caller's IP) in the
 // request context, answering 404 for unknown realms as Keycloak does.
-func (p *Provider) realmHandler(h realmHandlerFunc) http.HandlerFunc {
+// Every realm endpoint, in this package or outside it, runs under it: fosite's
+// storage, config and strategies find the realm in the context.
+func (p *Provider) RealmHandler(h RealmHandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		realm, err := p.Resolve(r, r.PathValue("realm"))
 		if errors.Is(err, errRealmNotFound) {
@@ -156,7 +159,7 @@ func (p *Provider) certs(w http.ResponseWriter, _ *http.Request, realm *Realm) {
 
 func (p *Provider) token(w http.ResponseWriter, r *http.Request, realm *Realm) {
 	ctx := r.Context()
-	p.cors(w, r, realm)
+	p.CORS(w, r, realm)
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	sess := newSession(realm.Row.ID)
 	ar, err := p.oauth.NewAccessRequest(ctx, r, sess)
@@ -231,7 +234,7 @@ func secondsUntil(t time.Time) int64 {
 // ---- userinfo
 
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request, realm *Realm) {
-	p.cors(w, r, realm)
+	p.CORS(w, r, realm)
 	token := bearer(r)
 	fail := func(desc string) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm.Row.Name+`", error="invalid_token", error_description="`+desc+`"`)
@@ -373,7 +376,7 @@ func hdrAlg(token string) string {
 
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request, realm *Realm) {
 	ctx := r.Context()
-	p.cors(w, r, realm)
+	p.CORS(w, r, realm)
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "Malformed request body"})

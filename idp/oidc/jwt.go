@@ -100,6 +100,31 @@ func verify(rk *realmKeys, token, wantAlg string, now time.Time) (map[string]any
 	return claims, nil
 }
 
+// SignInternal signs claims with the realm's HMAC key (HS512), as
+// Keycloak signs its internal tokens: the SSO cookie, the logout form's
+// CSRF token. claims should carry "typ" and "exp"; callers check "typ".
+func (r *Realm) SignInternal(claims map[string]any) (string, error) {
+	tok, _, err := sign(r.keys.hmac, claims)
+	return tok, err
+}
+
+// VerifyInternal checks a token SignInternal made (any of the realm's HMAC
+// keys, active or passive) and its expiry, and returns its claims.
+func (r *Realm) VerifyInternal(token string) (map[string]any, error) {
+	return verify(r.keys, token, algHS512, now())
+}
+
+// VerifyIDTokenHint checks an ID token the realm signed, as an
+// id_token_hint: the signature counts, its expiry does not (Keycloak
+// accepts expired hints at logout).
+func (r *Realm) VerifyIDTokenHint(token string) (map[string]any, error) {
+	claims, err := verify(r.keys, token, algAsym, now())
+	if errors.Is(err, errTokenExpired) {
+		err = nil
+	}
+	return claims, err
+}
+
 func numClaim(claims map[string]any, name string) (int64, bool) {
 	switch v := claims[name].(type) {
 	case json.Number:

@@ -17,7 +17,7 @@ import (
 // use: a POST with a refresh_token and client credentials answers 204.
 func (p *Provider) logout(w http.ResponseWriter, r *http.Request, realm *Realm) {
 	ctx := r.Context()
-	p.cors(w, r, realm)
+	p.CORS(w, r, realm)
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		p.errorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage", "")
@@ -25,7 +25,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, realm *Realm) 
 	}
 	f := r.Form
 	if r.Method == http.MethodPost && f.Get("refresh_token") != "" {
-		p.backchannelLogout(w, r, realm)
+		p.BackchannelLogout(w, r, realm)
 		return
 	}
 	var hintSID, hintClient string
@@ -98,8 +98,13 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, realm *Realm) 
 	}))
 }
 
-// backchannelLogout ends the session of a refresh token its client presents.
-func (p *Provider) backchannelLogout(w http.ResponseWriter, r *http.Request, realm *Realm) {
+// BackchannelLogout is the logout keycloak adapters send from their
+// server: a POST to the logout endpoint with client credentials and a
+// refresh token (its form already parsed). It ends the token's SSO session
+// (and its offline session) and answers 204, or an OAuth error in JSON. A
+// protocol endpoint, not a page: it stays here when the logout endpoint's
+// browser side lives elsewhere.
+func (p *Provider) BackchannelLogout(w http.ResponseWriter, r *http.Request, realm *Realm) {
 	ctx := r.Context()
 	c, err := p.oauth.AuthenticateClient(ctx, r, r.PostForm)
 	if err != nil {
