@@ -22,6 +22,7 @@ const (
 	mapperHardcodedRole     = "hardcoded-ldap-role-mapper"
 	mapperHardcodedGroup    = "hardcoded-ldap-group-mapper"
 	mapperHardcodedAttr     = "hardcoded-attribute-mapper"
+	mapperHardcodedLDAPAttr = "hardcoded-ldap-attribute-mapper"
 	mapperMSADAccount       = "msad-user-account-control-mapper"
 	mapperCertificate       = "certificate-ldap-mapper"
 	mapperKerberosPrincipal = "kerberos-principal-attribute-mapper"
@@ -54,9 +55,10 @@ type grantMapper interface {
 type mapperSet struct {
 	entry   []entryMapper
 	grant   []grantMapper
-	stored  []string // names of mappers kept but not applied
-	emailAt string   // the LDAP attribute email is mapped from
-	names   []string // attributes first and last names are mapped from (admin search)
+	stored  []string      // names of mappers kept but not applied
+	writers []writeMapper // mappers that write entries (WRITABLE), in import order
+	emailAt string        // the LDAP attribute email is mapped from
+	names   []string      // attributes first and last names are mapped from (admin search)
 }
 
 // parseMappers parses the mapper components of a provider. Mapper types
@@ -74,6 +76,7 @@ func parseMappers(cfg *Config, dir directory, log *slog.Logger, comps []store.Co
 			var m *attributeMapper
 			if m, err = newAttributeMapper(cfg, get); err == nil {
 				ms.entry = append(ms.entry, m)
+				ms.writers = append(ms.writers, m)
 				switch strings.ToLower(m.model) {
 				case propEmail:
 					ms.emailAt = m.ldapAttr
@@ -85,6 +88,7 @@ func parseMappers(cfg *Config, dir directory, log *slog.Logger, comps []store.Co
 			var m *fullNameMapper
 			if m, err = newFullNameMapper(get); err == nil {
 				ms.entry = append(ms.entry, m)
+				ms.writers = append(ms.writers, m)
 				if !m.writeOnly {
 					ms.names = append(ms.names, m.attr)
 				}
@@ -92,7 +96,14 @@ func parseMappers(cfg *Config, dir directory, log *slog.Logger, comps []store.Co
 		case mapperHardcodedAttr:
 			ms.entry = append(ms.entry, &hardcodedAttributeMapper{model: get("user.model.attribute"), value: get("attribute.value")})
 		case mapperMSADAccount:
-			ms.entry = append(ms.entry, &msadMapper{writable: cfg.EditMode == string(federation.Writable)})
+			m := &msadMapper{writable: cfg.EditMode == string(federation.Writable)}
+			ms.entry = append(ms.entry, m)
+			ms.writers = append(ms.writers, m)
+		case mapperHardcodedLDAPAttr:
+			var m *hardcodedLDAPAttributeMapper
+			if m, err = newHardcodedLDAPAttributeMapper(get); err == nil {
+				ms.writers = append(ms.writers, m)
+			}
 		case mapperHardcodedRole:
 			ms.grant = append(ms.grant, &hardcodedGrantMapper{role: get("role")})
 		case mapperHardcodedGroup:

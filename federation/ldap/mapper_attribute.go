@@ -169,10 +169,12 @@ func setAttribute(id *federation.Identity, name string, vals []string) {
 type fullNameMapper struct {
 	attr      string
 	writeOnly bool
+	readOnly  bool // never written back (WRITABLE)
 }
 
 func newFullNameMapper(get func(string) string) (*fullNameMapper, error) {
-	m := &fullNameMapper{attr: get("ldap.full.name.attribute"), writeOnly: parseBool(get("write.only"))}
+	m := &fullNameMapper{attr: get("ldap.full.name.attribute"), writeOnly: parseBool(get("write.only")),
+		readOnly: parseBool(get("read.only"))}
 	if m.attr == "" {
 		m.attr = "cn"
 	}
