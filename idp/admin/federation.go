@@ -35,12 +35,19 @@ func (a *API) OnFederationChange(fn func(realmID string)) { a.fedChange = append
 func (a *API) SetFederationEnv(env federation.Env) { a.fedEnv = env }
 
 // Federation is what the admin API runs on user federation
-// (federation.Service): a provider's sync, and the directory side of a
-// user search.
+// (federation.Service): a provider's sync, the directory side of a user
+// search, and the writes of WRITABLE providers (made before the local
+// write, which does not happen when they fail).
 type Federation interface {
 	Sync(ctx context.Context, realmID string, d federation.RealmDefaults, componentID string, full bool, progress federation.Progress) (federation.SyncResult, error)
 	SearchUsers(ctx context.Context, realmID string, d federation.RealmDefaults, query string, max int)
 	SyncMapper(ctx context.Context, realmID, componentID, mapperID string) (federation.SyncResult, error)
+
+	UpdateUser(ctx context.Context, realmID string, old, next store.User) (federation.Identity, error)
+	SetPassword(ctx context.Context, realmID string, u store.User, password string) error
+	RegistrationProvider(ctx context.Context, realmID string) (*federation.Provider, error)
+	RegisterUser(ctx context.Context, p *federation.Provider, u store.User, password string, commit func(federation.Identity) error) error
+	DeleteUser(ctx context.Context, realmID string, u store.User) error
 }
 
 // SetFederation lets the admin API run syncs and search directories.
@@ -559,17 +566,37 @@ var linkAttributes = []string{federation.AttrExternalID, federation.AttrEntryDN}
 // editMode is the edit mode of u's provider ("" for a local user, or one
 // whose provider is gone), read from the store.
 func (a *API) editMode(ctx context.Context, u store.User) (federation.EditMode, error) {
+	row, ok, err := a.userProvider(ctx, u)
+	if !ok || err != nil {
+		return "", err
+	}
+	return editModeOf(row), nil
+}
+
+// editModeOf is a user storage component's edit mode.
+func editModeOf(row store.Component) federation.EditMode {
+	return federation.EditMode(strings.ToUpper(strings.TrimSpace(first(row.Config["editMode"]))))
+}
+
+// userProvider is the component of u's provider; false for a local user,
+// or one whose provider is gone.
+func (a *API) userProvider(ctx context.Context, u store.User) (store.Component, bool, error) {
 	if u.FederationLink == "" {
-		return "", nil
+		return store.Component{}, false, nil
 	}
 	row, err := a.st.GetComponent(ctx, u.RealmID, u.FederationLink)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
+		return row, false, nil
 	}
-	if err != nil {
-		return "", err
-	}
-	return federation.EditMode(strings.ToUpper(strings.TrimSpace(first(row.Config["editMode"])))), nil
+	return row, err == nil, err
+}
+
+// validatesPasswordPolicy: a WRITABLE provider with validatePasswordPolicy
+// checks a new password against the realm's policy before the directory
+// gets it; without, the directory's own policy is the only one, as in
+// Keycloak (LDAPStorageProvider.updateCredential).
+func validatesPasswordPolicy(cfg map[string][]string) bool {
+	return strings.EqualFold(strings.TrimSpace(first(cfg["validatePasswordPolicy"])), "true")
 }
 
 // mappedAttributes are the user attributes u's provider maps from its
@@ -597,15 +624,17 @@ func (a *API) mappedAttributes(ctx context.Context, u store.User) ([]string, err
 // change to what a READ_ONLY provider maps onto its user (username, email,
 // names, mapped attributes), and in any mode to the attributes linking
 // the user to its entry: 400 {"field", "errorMessage":
-// "error-user-attribute-read-only", "params"}. Such attributes that the
-// body leaves out are kept, not removed. UNSYNCED users change locally;
-// WRITABLE ones too, for now (nothing is written back to the directory
-// yet).
-func (a *API) checkFederatedUpdate(ctx context.Context, old store.User, next *store.User) error {
+// "error-user-attribute-read-only", "params"}. Mapped attributes that the
+// body leaves out are kept, not removed (READ_ONLY and WRITABLE). UNSYNCED
+// users change locally; what WRITABLE ones may change is their
+// provider's to say when the change is written to it
+// (writeFederatedUpdate). It returns the edit mode of the user's provider
+// ("" for a local user).
+func (a *API) checkFederatedUpdate(ctx context.Context, old store.User, next *store.User) (federation.EditMode, error) {
 	if old.FederationLink == "" {
-		return nil
+		return "", nil
 	}
-	locked := func(keys []string) error {
+	locked := func(keys []string, change bool) error {
 		for _, k := range keys {
 			v, ok := next.Attributes[k]
 			if !ok {
@@ -617,31 +646,87 @@ func (a *API) checkFederatedUpdate(ctx context.Context, old store.User, next *st
 				}
 				continue
 			}
-			if !slices.Equal(old.Attributes[k], v) {
+			if !change && !slices.Equal(old.Attributes[k], v) {
 				return fieldError(k, "error-user-attribute-read-only")
 			}
 		}
 		return nil
 	}
-	if err := locked(linkAttributes); err != nil {
-		return err
+	if err := locked(linkAttributes, false); err != nil {
+		return "", err
 	}
 	mode, err := a.editMode(ctx, old)
-	if err != nil || mode != federation.ReadOnly {
-		return err
+	if err != nil || (mode != federation.ReadOnly && mode != federation.Writable) {
+		return mode, err
+	}
+	attrs, err := a.mappedAttributes(ctx, old)
+	if err != nil {
+		return mode, err
+	}
+	if mode == federation.Writable {
+		return mode, locked(attrs, true)
 	}
 	fields := map[string][2]string{"username": {old.Username, next.Username}, "email": {old.Email, next.Email},
 		"firstName": {old.FirstName, next.FirstName}, "lastName": {old.LastName, next.LastName}}
 	for _, f := range readOnlyFields {
 		if v := fields[f]; v[0] != v[1] {
-			return fieldError(f, "error-user-attribute-read-only")
+			return mode, fieldError(f, "error-user-attribute-read-only")
 		}
 	}
-	attrs, err := a.mappedAttributes(ctx, old)
-	if err != nil {
+	return mode, locked(attrs, false)
+}
+
+// writeFederatedUpdate writes an admin's change of a WRITABLE provider's
+// user to the directory before it is stored: renaming needs the realm's
+// editUsernameAllowed (Keycloak's UserAttributeLDAPStorageMapper
+// checkDuplicateUsername), and a name or email another user has is
+// refused before the directory sees it. A renamed entry's new DN goes
+// into next's LDAP_ENTRY_DN.
+func (a *API) writeFederatedUpdate(c *call, s rep.RealmSettings, old store.User, next *store.User) error {
+	if next.Username != old.Username && !s.EditUsernameAllowed &&
+		!(s.RegistrationEmailAsUsername && next.Username == next.Email) {
+		return badRequest("Cannot change username if the realm is not configured to allow edit the usernames")
+	}
+	if err := a.checkUnique(c.ctx, c.realm.ID, old.ID, *next, s); err != nil {
 		return err
 	}
-	return locked(attrs)
+	id, err := a.fed.UpdateUser(c.ctx, c.realm.ID, old, *next)
+	if err != nil {
+		return fedWriteError(c, err, badRequest("User is read only!"), badRequest)
+	}
+	if id.DN != "" && id.DN != first(old.Attributes[federation.AttrEntryDN]) {
+		if next.Attributes == nil {
+			next.Attributes = map[string][]string{}
+		}
+		next.Attributes[federation.AttrEntryDN] = []string{id.DN}
+	}
+	return nil
+}
+
+// fedWriteError answers a directory write that did not happen: a field
+// mapped read-only is the user profile's 400, a provider that takes no
+// writes readOnly, a directory that cannot answer 503 with Retry-After, a
+// name the directory has 409, an entry gone 400, and the directory's
+// refusal 400 in its own words, shaped by refused.
+func fedWriteError(c *call, err, readOnly error, refused func(string) error) error {
+	var ro *federation.ReadOnlyError
+	var re *federation.RefusedError
+	switch {
+	case errors.As(err, &ro):
+		return fieldError(ro.Field, "error-user-attribute-read-only")
+	case errors.Is(err, federation.ErrReadOnly):
+		return readOnly
+	case errors.Is(err, federation.ErrUnavailable):
+		c.w.Header().Set("Retry-After", "30")
+		return errMsg(http.StatusServiceUnavailable, "The user storage provider is unavailable: "+err.Error())
+	case errors.As(err, &re):
+		return refused(re.Reason)
+	case errors.Is(err, federation.ErrConflict):
+		return conflict("User exists with same username")
+	case errors.Is(err, federation.ErrNotFound):
+		return badRequest("The user's entry is no longer in the directory")
+	}
+	return err
 }
 
 // checkFederatedPassword refuses a password change of a READ_ONLY
@@ -655,7 +740,11 @@ func (a *API) checkFederatedPassword(ctx context.Context, u store.User, reset bo
 		return err
 	}
 	if reset {
-		return &apiError{status: http.StatusBadRequest, body: map[string]any{"error": "Can't reset password as account is read only"}}
+		return resetReadOnly
 	}
 	return badRequest("User is read only!")
 }
+
+// resetReadOnly is Keycloak's answer to a password reset of a read-only
+// user (a BadRequestException).
+var resetReadOnly = &apiError{status: http.StatusBadRequest, body: map[string]any{"error": "Can't reset password as account is read only"}}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/keygate/keygate/federation"
 	"github.com/keygate/keygate/idp/authn"
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/idp/rep"
@@ -224,7 +226,22 @@ func (a *API) createUser(c *call) error {
 	in.ID, in.ServiceAccountClientID = "", ""
 	u := rep.UserToStore(c.realm.ID, in)
 	u.ID, u.Created = uuid.NewString(), time.Now().UTC()
+	// A realm whose WRITABLE provider syncs registrations creates its new
+	// users in the directory (Keycloak's UserStorageManager.addUser).
+	var reg *federation.Provider
+	if a.fed != nil {
+		if reg, err = a.fed.RegistrationProvider(c.ctx, c.realm.ID); err != nil {
+			return err
+		}
+	}
+	if reg != nil {
+		// The entry's id and DN come from the directory, the link from here.
+		delete(u.Attributes, federation.AttrExternalID)
+		delete(u.Attributes, federation.AttrEntryDN)
+		u.FederationLink, u.FederationID = reg.Component.ID, ""
+	}
 	var creds []store.Credential
+	dirPassword := "" // the directory's: the last one given, as Keycloak's updates in turn leave it
 	for i, cr := range in.Credentials {
 		switch {
 		case cr.Type != "" && cr.Type != "password":
@@ -232,12 +249,21 @@ func (a *API) createUser(c *call) error {
 		case cr.Value == "":
 			continue
 		}
-		cred, err := a.hashPassword(c, policy, u, cr.Value)
-		if err != nil {
-			return err
+		if reg != nil {
+			if validatesPasswordPolicy(reg.Component.Config) {
+				if err := policy.CheckNew(cr.Value, u.Username, u.Email); err != nil {
+					return err
+				}
+			}
+			dirPassword = cr.Value
+		} else {
+			cred, err := a.hashPassword(c, policy, u, cr.Value)
+			if err != nil {
+				return err
+			}
+			cred.Priority = i
+			creds = append(creds, cred)
 		}
-		cred.Priority = i
-		creds = append(creds, cred)
 		if cr.Temporary != nil && *cr.Temporary && !slices.Contains(u.RequiredActions, "UPDATE_PASSWORD") {
 			u.RequiredActions = append(u.RequiredActions, "UPDATE_PASSWORD")
 		}
@@ -265,7 +291,24 @@ func (a *API) createUser(c *call) error {
 			return err
 		}
 	}
-	if err := a.users.create(c.ctx, nu); err != nil {
+	if reg != nil {
+		err = a.fed.RegisterUser(c.ctx, reg, u, dirPassword, func(id federation.Identity) error {
+			nu.User = linkedUser(nu.User, id)
+			return a.users.create(c.ctx, nu)
+		})
+		if errors.As(err, new(*federation.RefusedError)) || errors.Is(err, federation.ErrUnavailable) ||
+			errors.Is(err, federation.ErrReadOnly) {
+			return fedWriteError(c, err, badRequest("Could not create user"), func(reason string) error {
+				return badRequest("Could not create user: " + reason)
+			})
+		}
+		if errors.Is(err, federation.ErrConflict) && !errors.Is(err, store.ErrConflict) {
+			return conflict("User exists with same username")
+		}
+	} else {
+		err = a.users.create(c.ctx, nu)
+	}
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) { // lost a race: say with what
 			if uerr := a.checkUnique(c.ctx, c.realm.ID, "", u, settings); uerr != nil {
 				return uerr
@@ -274,6 +317,25 @@ func (a *API) createUser(c *call) error {
 		return err
 	}
 	return c.created(u.ID)
+}
+
+// linkedUser is u, a new user registered in its provider's directory,
+// linked to the new entry as an import links one: LDAP_ID, LDAP_ENTRY_DN
+// and what the mappers read from the entry.
+func linkedUser(u store.User, id federation.Identity) store.User {
+	attrs := maps.Clone(u.Attributes)
+	if attrs == nil {
+		attrs = map[string][]string{}
+	}
+	for k, v := range id.Attributes {
+		if _, given := attrs[k]; !given && v != nil {
+			attrs[k] = slices.Clone(v)
+		}
+	}
+	attrs[federation.AttrExternalID] = []string{id.ExternalID}
+	attrs[federation.AttrEntryDN] = []string{id.DN}
+	u.Attributes, u.FederationID = attrs, id.ExternalID
+	return u
 }
 
 // defaultRole is the id of the realm's default role ("" if it has none).
@@ -324,12 +386,18 @@ func (a *API) updateUser(c *call) error {
 	}
 	next := rep.UserToStore(c.realm.ID, r)
 	next.ID, next.Created, next.ServiceAccount, next.FederationLink = u.ID, u.Created, u.ServiceAccount, u.FederationLink
-	if err := a.checkFederatedUpdate(c.ctx, u, &next); err != nil { // federation.go: READ_ONLY providers
+	mode, err := a.checkFederatedUpdate(c.ctx, u, &next) // federation.go: READ_ONLY providers
+	if err != nil {
 		return err
 	}
 	_, settings, err := c.policy()
 	if err != nil {
 		return err
+	}
+	if mode == federation.Writable && a.fed != nil {
+		if err := a.writeFederatedUpdate(c, settings, u, &next); err != nil {
+			return err
+		}
 	}
 	err = a.st.Tx(c.ctx, func(ctx context.Context) error {
 		if err := a.checkUnique(ctx, c.realm.ID, u.ID, next, settings); err != nil {
@@ -347,6 +415,17 @@ func (a *API) deleteUser(c *call) error {
 	u, err := a.user(c)
 	if err != nil {
 		return err
+	}
+	// A WRITABLE provider's user goes from the directory first (Keycloak's
+	// LDAPStorageProvider.removeUser); other users only from keygate.
+	if mode, err := a.editMode(c.ctx, u); err != nil {
+		return err
+	} else if mode == federation.Writable && a.fed != nil {
+		if err := a.fed.DeleteUser(c.ctx, c.realm.ID, u); err != nil {
+			return fedWriteError(c, err, badRequest("User couldn't be deleted"), func(reason string) error {
+				return badRequest("User couldn't be deleted: " + reason)
+			})
+		}
 	}
 	if err := a.st.DeleteUser(c.ctx, c.realm.ID, u.ID); err != nil {
 		return err
@@ -378,13 +457,35 @@ func (a *API) resetPassword(c *call) error {
 	if err != nil {
 		return err
 	}
-	cred, err := a.hashPassword(c, policy, u, in.Value)
+	var cred store.Credential
+	row, linked, err := a.userProvider(c.ctx, u)
 	if err != nil {
+		return err
+	}
+	writable := a.fed != nil && linked && editModeOf(row) == federation.Writable
+	if writable {
+		// The directory holds a WRITABLE provider's passwords; keygate keeps
+		// none (LDAPStorageProvider.updateCredential).
+		if validatesPasswordPolicy(row.Config) {
+			if err := policy.CheckNew(in.Value, u.Username, u.Email); err != nil {
+				return err
+			}
+		}
+		if err := a.fed.SetPassword(c.ctx, c.realm.ID, u, in.Value); err != nil {
+			return fedWriteError(c, err, resetReadOnly, func(reason string) error {
+				return &apiError{status: http.StatusBadRequest, body: map[string]any{"error": reason, "error_description": reason}}
+			})
+		}
+	} else if cred, err = a.hashPassword(c, policy, u, in.Value); err != nil {
 		return err
 	}
 	temporary := in.Temporary != nil && *in.Temporary
 	err = a.st.Tx(c.ctx, func(ctx context.Context) error {
-		if err := a.st.SetPassword(ctx, u.ID, cred); err != nil {
+		if writable {
+			if err := a.dropPasswords(ctx, u.ID); err != nil {
+				return err
+			}
+		} else if err := a.st.SetPassword(ctx, u.ID, cred); err != nil {
 			return err
 		}
 		has := slices.Contains(u.RequiredActions, "UPDATE_PASSWORD")
@@ -402,6 +503,24 @@ func (a *API) resetPassword(c *call) error {
 		return err
 	}
 	return c.noContent()
+}
+
+// dropPasswords deletes the user's local password credentials (stale
+// once the directory holds the password).
+func (a *API) dropPasswords(ctx context.Context, userID string) error {
+	creds, err := a.st.ListCredentials(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for _, cr := range creds {
+		if cr.Type != "password" {
+			continue
+		}
+		if err := a.st.DeleteCredential(ctx, userID, cr.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // executeActionsEmail: keygate sends no email.
