@@ -23,6 +23,7 @@ import (
 	"github.com/keygate/keygate/federation/ldap"
 	"github.com/keygate/keygate/idp/admin"
 	"github.com/keygate/keygate/idp/authn"
+	"github.com/keygate/keygate/idp/login"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/idp/registration"
@@ -57,6 +58,7 @@ type Server struct {
 	limiter *password.Limiter
 	authn   *authn.Authenticator
 	oidc    *oidc.Provider
+	login   *login.Handler
 	handler http.Handler
 	ready   atomic.Bool
 	reg     *prometheus.Registry
@@ -86,6 +88,7 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.login = login.New(st, s.oidc, s.authn, cfg.Logger)
 	// User federation: providers open from the realms' components, by
 	// providerId, through this one map.
 	secrets := s.oidc.Keyring().Secrets()
@@ -96,6 +99,7 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 
 	mux := http.NewServeMux()
 	s.oidc.Register(mux)
+	s.login.Register(mux)
 	adm := admin.New(st, s.oidc, s.limiter, cfg.Logger)
 	adm.SetFederationEnv(fedEnv)
 	adm.OnFederationChange(s.fedReg.Invalidate)

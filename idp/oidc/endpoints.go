@@ -17,7 +17,8 @@ import (
 // maxFormBytes bounds token-endpoint style request bodies.
 const maxFormBytes = 64 << 10
 
-// Register adds the provider's routes to mux under /realms/{realm}.
+// Register adds the provider's routes to mux under /realms/{realm}. The
+// browser's pages (keycloak-js's iframes) are idp/login's.
 func (p *Provider) Register(mux *http.ServeMux) {
 	const oc = "/realms/{realm}/protocol/openid-connect"
 	mux.HandleFunc("GET /realms/{realm}/.well-known/openid-configuration", p.RealmHandler(p.discovery))
@@ -37,10 +38,6 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+oc+"/logout", p.RealmHandler(p.logout))
 	mux.HandleFunc("POST "+oc+"/logout", p.RealmHandler(p.logout))
 	mux.HandleFunc("OPTIONS "+oc+"/logout", p.RealmHandler(p.preflight))
-	mux.HandleFunc("GET "+oc+"/login-status-iframe.html", p.RealmHandler(p.loginStatusIframe))
-	mux.HandleFunc("GET "+oc+"/login-status-iframe.html/init", p.RealmHandler(p.loginStatusInit))
-	mux.HandleFunc("GET "+oc+"/3p-cookies/step1.html", p.RealmHandler(p.cookiesStep1))
-	mux.HandleFunc("GET "+oc+"/3p-cookies/step2.html", p.RealmHandler(p.cookiesStep2))
 }
 
 // RealmHandlerFunc is an endpoint of one realm, resolved by RealmHandler.

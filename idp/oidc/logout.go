@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/templates"
@@ -181,44 +180,4 @@ func uniqueNonEmpty(vals ...string) []string {
 		}
 	}
 	return out
-}
-
-// ---- keycloak-js iframes
-
-func (p *Provider) loginStatusIframe(w http.ResponseWriter, _ *http.Request, _ *Realm) {
-	writeHTML(w, templates.LoginStatusIframe())
-}
-
-// loginStatusInit answers 204 when the client may use the session iframe
-// from origin, 403 otherwise (Keycloak's LoginStatusIframeEndpoint).
-func (p *Provider) loginStatusInit(w http.ResponseWriter, r *http.Request, realm *Realm) {
-	q := r.URL.Query()
-	c, err := loadClient(r.Context(), p.models, realm, q.Get("client_id"))
-	if err != nil {
-		w.WriteHeader(http.StatusForbidden)
-		return
-	}
-	origin := q.Get("origin")
-	if c.allowsOrigin(realm, origin) {
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	if origin != "" && origin == strings.TrimSuffix(p.BaseURL(r), "/") {
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	w.WriteHeader(http.StatusForbidden)
-}
-
-func (p *Provider) cookiesStep1(w http.ResponseWriter, _ *http.Request, _ *Realm) {
-	writeHTML(w, templates.ThirdPartyCookiesStep1())
-}
-
-func (p *Provider) cookiesStep2(w http.ResponseWriter, _ *http.Request, _ *Realm) {
-	writeHTML(w, templates.ThirdPartyCookiesStep2())
-}
-
-func writeHTML(w http.ResponseWriter, body string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = w.Write([]byte(body))
 }
