@@ -237,7 +237,7 @@ func (s *Server) checkSSL(w http.ResponseWriter, r *http.Request, o origin) bool
 			continue
 		}
 		if browserPage(r) {
-			s.oidc.RealmErrorPage(w, r, name, set.DisplayName, http.StatusBadRequest, "httpsRequiredMessage")
+			s.login.RealmErrorPage(w, r, name, set.DisplayName, http.StatusBadRequest, "httpsRequiredMessage")
 		} else {
 			httpsRequiredJSON(w, r)
 		}

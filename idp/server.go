@@ -89,6 +89,7 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.login = login.New(st, s.oidc, s.authn, cfg.Logger)
+	s.oidc.SetBrowser(s.login)
 	// User federation: providers open from the realms' components, by
 	// providerId, through this one map.
 	secrets := s.oidc.Keyring().Secrets()

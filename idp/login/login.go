@@ -16,6 +16,9 @@ import (
 	"github.com/keygate/keygate/store"
 )
 
+// maxFormBytes bounds the bodies of the forms posted here.
+const maxFormBytes = 64 << 10
+
 // Store is what the browser flow keeps: login attempts (store.KindLogin
 // tokens), SSO sessions, and the users they belong to.
 type Store interface {
@@ -40,7 +43,7 @@ type Handler struct {
 }
 
 // New returns the browser flow over st, answering authorization requests
-// through p.
+// through p. The caller makes it p's Browser (p.SetBrowser).
 func New(st Store, p *oidc.Provider, authn Authenticator, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.Default()
@@ -51,6 +54,7 @@ func New(st Store, p *oidc.Provider, authn Authenticator, log *slog.Logger) *Han
 // Register adds the browser endpoints to mux under /realms/{realm}.
 func (h *Handler) Register(mux *http.ServeMux) {
 	const oc = "/realms/{realm}/protocol/openid-connect"
+	mux.HandleFunc("POST /realms/{realm}/login-actions/authenticate", h.oidc.RealmHandler(h.authenticate))
 	mux.HandleFunc("GET "+oc+"/login-status-iframe.html", h.oidc.RealmHandler(h.loginStatusIframe))
 	mux.HandleFunc("GET "+oc+"/login-status-iframe.html/init", h.oidc.RealmHandler(h.loginStatusInit))
 	mux.HandleFunc("GET "+oc+"/3p-cookies/step1.html", h.oidc.RealmHandler(h.cookiesStep1))

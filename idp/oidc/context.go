@@ -40,3 +40,16 @@ func mustRealm(ctx context.Context) (*Realm, error) {
 	}
 	return nil, errNoRealm
 }
+
+type prefixKey struct{}
+
+// WithPathPrefix records that the request arrived under a prefix ("/auth").
+func WithPathPrefix(ctx context.Context, prefix string) context.Context {
+	return context.WithValue(ctx, prefixKey{}, prefix)
+}
+
+// PathPrefix returns the prefix WithPathPrefix recorded, or "".
+func PathPrefix(ctx context.Context) string {
+	s, _ := ctx.Value(prefixKey{}).(string)
+	return s
+}

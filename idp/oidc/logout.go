@@ -19,7 +19,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, realm *Realm) 
 	p.CORS(w, r, realm)
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		p.errorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage", "")
+		p.browser.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage")
 		return
 	}
 	f := r.Form
@@ -31,14 +31,14 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, realm *Realm) 
 	if hint := f.Get("id_token_hint"); hint != "" {
 		claims, err := verify(realm.keys, hint, algAsym, now())
 		if err != nil && !errors.Is(err, errTokenExpired) {
-			p.errorPage(w, r, realm, http.StatusBadRequest, "invalidParameterMessage", "")
+			p.browser.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidParameterMessage")
 			return
 		}
 		hintSID, hintClient = strClaim(claims, "sid"), strClaim(claims, "azp")
 	}
 	clientID := f.Get("client_id")
 	if clientID != "" && hintClient != "" && clientID != hintClient {
-		p.errorPage(w, r, realm, http.StatusBadRequest, "invalidParameterMessage", "")
+		p.browser.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidParameterMessage")
 		return
 	}
 	if clientID == "" {
@@ -49,7 +49,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, realm *Realm) 
 		// Only to a URI the client registered, and never without knowing the client.
 		c, err := loadClient(ctx, p.models, realm, clientID)
 		if err != nil || !c.allowsPostLogoutRedirect(realm, redirect) {
-			p.errorPage(w, r, realm, http.StatusBadRequest, "invalidRedirectUriMessage", "")
+			p.browser.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidRedirectUriMessage")
 			return
 		}
 	}
@@ -60,7 +60,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, realm *Realm) 
 	foreign := hintSID != "" && browserSID != "" && hintSID != browserSID
 	if (hintSID == "" || foreign) && !confirmed {
 		if r.Method == http.MethodPost && f.Get("confirmLogout") != "" {
-			p.errorPage(w, r, realm, http.StatusForbidden, "invalidRequestMessage", "")
+			p.browser.ErrorPage(w, r, realm, http.StatusForbidden, "invalidRequestMessage")
 			return
 		}
 		hidden := map[string]string{}
@@ -79,7 +79,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, realm *Realm) 
 	for _, sid := range uniqueNonEmpty(browserSID, hintSID) {
 		if err := p.st.DeleteSession(ctx, realm.Row.ID, sid); err != nil && !errors.Is(err, store.ErrNotFound) {
 			p.log.ErrorContext(ctx, "logout", "err", err)
-			p.errorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage", "")
+			p.browser.ErrorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage")
 			return
 		}
 	}
@@ -135,7 +135,7 @@ func (p *Provider) BackchannelLogout(w http.ResponseWriter, r *http.Request, rea
 }
 
 func (p *Provider) cookieSID(r *http.Request, realm *Realm) string {
-	if s := p.ssoSession(r, realm); s != nil {
+	if s := p.browser.Session(r, realm); s != nil {
 		return s.ID
 	}
 	return ""

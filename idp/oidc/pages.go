@@ -64,26 +64,3 @@ func (p *Provider) formPost(w http.ResponseWriter, r *http.Request, realm *Realm
 	}
 	p.renderCSP(w, http.StatusOK, templates.FormPost(v), formPostCSP)
 }
-
-func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, realm *Realm, status int, msgKey, back string) {
-	p.render(w, status, templates.Error(templates.ErrorView{
-		Page: p.page(r, realm), Title: templates.Message("errorTitle"), Message: templates.Message(msgKey), BackURL: back, Status: status,
-	}))
-}
-
-// RealmErrorPage shows keygate's error page with message msgKey for the
-// realm named name (displayName shown), to middleware that has no
-// resolved realm.
-func (p *Provider) RealmErrorPage(w http.ResponseWriter, r *http.Request, name, displayName string, status int, msgKey string) {
-	page := templates.Page{RealmName: name, RealmDisplayName: displayName, Lang: "en",
-		StylesheetURL: PathPrefix(r.Context()) + templates.StylesheetPath}
-	p.render(w, status, templates.Error(templates.ErrorView{
-		Page: page, Title: templates.Message("errorTitle"), Message: templates.Message(msgKey), Status: status,
-	}))
-}
-
-func (p *Provider) expiredPage(w http.ResponseWriter, r *http.Request, realm *Realm) {
-	p.render(w, http.StatusBadRequest, templates.Info(templates.InfoView{
-		Page: p.page(r, realm), Title: templates.Message("pageExpiredTitle"), Message: templates.Message("pageExpiredMessage"),
-	}))
-}

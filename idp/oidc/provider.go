@@ -50,6 +50,8 @@ type Provider struct {
 	// strategy computes token signatures (the keys token records are stored under).
 	strategy *tokenStrategy
 	logins   *loginGate
+	// browser is the login form, SSO session and pages (SetBrowser).
+	browser Browser
 }
 
 // New wires fosite's handlers with keygate's storage and token strategies.

@@ -1,0 +1,100 @@
+package login
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keygate/keygate/idp/oidc"
+	"github.com/keygate/keygate/store"
+)
+
+// Authentication context classes, as Keycloak reports them in acr.
+const (
+	acrCredential = "1" // the user presented a credential for this login
+	acrSession    = "0" // a live SSO session vouched for the user
+)
+
+// Attempt is a login on its way to an authorization response.
+type Attempt struct {
+	// ID names the stored login attempt (its KindLogin record and the
+	// AUTH_SESSION_ID cookie); "" when none was stored, as when an SSO
+	// session answers a request at once.
+	ID string
+	// Request is the pending authorization request, validated.
+	Request *oidc.AuthorizeRequest
+	// Started is when the person was sent to log in; fosite compares
+	// auth_time with it for prompt=login and max_age.
+	Started time.Time
+}
+
+// Details say how the user authenticated.
+type Details struct {
+	// ACR is "1" when the user presented a credential for this login, "0"
+	// when a live SSO session vouched for them.
+	ACR string
+	// AuthTime is when the user authenticated; a new SSO session records
+	// it, to the second.
+	AuthTime time.Time
+	// RememberMe asks for a remembered session (long-lived cookies, the
+	// realm's Remember Me lifespans). Callers honour it only where the
+	// realm offers Remember Me.
+	RememberMe bool
+	// IdentityProvider is the alias of the identity provider the user
+	// signed in through, "" for none (brokered logins; not recorded yet).
+	IdentityProvider string
+	// Session is the live SSO session that vouched for the user, reused as
+	// it is; nil to create one.
+	Session *store.Session
+}
+
+// CompleteLogin is the step every way in ends in (the password form, a
+// live SSO session, and later brokered logins and required-action pages):
+// user, authenticated as d says, is signed in to answer the attempt.
+//
+// A user with pending required actions gets no session and no code:
+// prompt=none learns interaction_required, anyone else the "Account is
+// not fully set up" page (the pages for the actions do not exist yet; an
+// administrator can clear them). Otherwise the SSO session is reused or
+// created (with its cookies), the attempt's cookie is cleared, and oidc
+// issues the authorization response. user is used as given, not re-read.
+func (h *Handler) CompleteLogin(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, at *Attempt, user store.User, d Details) {
+	ctx := r.Context()
+	if len(user.RequiredActions) > 0 {
+		// A silent request learns that the user must interact, as Keycloak
+		// answers it (an action added since the SSO session began: an
+		// administrator's temporary password).
+		if strings.Contains(at.Request.Form().Get("prompt"), "none") {
+			h.oidc.WriteAuthorizeError(w, r, realm, at.Request, oidc.ErrInteractionRequired)
+			return
+		}
+		if at.ID != "" {
+			h.clearCookie(w, r, realm, cookieAttempt, true)
+		}
+		h.ErrorPage(w, r, realm, http.StatusBadRequest, "accountNotSetUpMessage")
+		return
+	}
+	sso := d.Session
+	if sso == nil {
+		t := time.Now()
+		sso = &store.Session{
+			ID: uuid.NewString(), RealmID: realm.Row.ID, UserID: user.ID, Created: t, LastSeen: t,
+			AuthTime: d.AuthTime.Truncate(time.Second), IPAddress: h.oidc.ClientIP(r), RememberMe: d.RememberMe,
+		}
+		if err := h.st.CreateSession(ctx, *sso); err != nil {
+			h.log.ErrorContext(ctx, "create session", "err", err)
+			h.ErrorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage")
+			return
+		}
+		if err := h.setSSOCookies(w, r, realm, *sso); err != nil {
+			h.ErrorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage")
+			return
+		}
+	}
+	if at.ID != "" {
+		h.clearCookie(w, r, realm, cookieAttempt, true)
+	}
+	h.oidc.IssueAuthorizeResponse(w, r, realm, at.Request, user, *sso, d.ACR, at.Started)
+}

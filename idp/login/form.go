@@ -1,0 +1,169 @@
+package login
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/keygate/keygate/idp/authn"
+	"github.com/keygate/keygate/idp/oidc"
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/templates"
+)
+
+// attemptRecord is a login waiting for the form: the authorization request
+// it will complete and the hash of its CSRF token. Stored as a KindLogin
+// token under a random id, which the AUTH_SESSION_ID cookie and the form's
+// session_code both carry. Single use.
+type attemptRecord struct {
+	Query    string    `json:"query"`
+	CSRFHash []byte    `json:"csrf"`
+	Created  time.Time `json:"created"`
+}
+
+// StartLogin records a login attempt for the authorization request form
+// of client c and shows the login form.
+func (h *Handler) StartLogin(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, c *oidc.Client, form url.Values) {
+	csrf := randomToken()
+	id := randomToken()
+	at := attemptRecord{Query: form.Encode(), CSRFHash: sha256Sum([]byte(csrf)), Created: time.Now()}
+	data, err := json.Marshal(at)
+	if err == nil {
+		err = h.st.CreateToken(r.Context(), store.Token{
+			Kind: store.KindLogin, Signature: id, RequestID: id, RealmID: realm.Row.ID, ClientID: c.Row.ClientID,
+			Active: true, Requested: at.Created, Expires: at.Created.Add(realm.Settings.AccessCodeLifespanLogin), Request: data,
+		})
+	}
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "start login", "err", err)
+		h.ErrorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage")
+		return
+	}
+	h.setCookie(w, r, realm, cookieAttempt, id, 0, true)
+	h.renderLogin(w, r, realm, c, id, csrf, form.Get("login_hint"), "", http.StatusOK)
+}
+
+func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, c *oidc.Client, id, csrf, username, errKey string, status int) {
+	action := realmPath(r, realm) + "login-actions/authenticate?" + url.Values{"session_code": {id}, "client_id": {c.Row.ClientID}}.Encode()
+	v := templates.LoginView{
+		Page: h.page(r, realm), FormAction: action, CSRFToken: csrf, Username: username,
+		LoginWithEmail: realm.Settings.LoginWithEmailAllowed, ClientName: c.Settings.Name,
+		RememberMe:        realm.Settings.RememberMe,
+		RememberMeChecked: realm.Settings.RememberMe && r.PostForm.Get("rememberMe") == "on",
+	}
+	if errKey != "" {
+		v.Error = templates.Message(errKey)
+	}
+	h.render(w, status, templates.Login(v))
+}
+
+// authenticate handles the login form's POST: the attempt (cookie,
+// session_code, CSRF token), its authorization request validated again,
+// then the password; a good one ends in CompleteLogin.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		h.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage")
+		return
+	}
+	id := r.URL.Query().Get("session_code")
+	ck, err := r.Cookie(cookieAttempt)
+	if id == "" || err != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(id)) != 1 {
+		h.ErrorPage(w, r, realm, http.StatusBadRequest, "cookieNotFoundMessage")
+		return
+	}
+	tok, err := h.st.GetToken(ctx, store.KindLogin, id)
+	if err != nil || tok.RealmID != realm.Row.ID || !tok.Active || time.Now().After(tok.Expires) {
+		h.expiredPage(w, r, realm)
+		return
+	}
+	var at attemptRecord
+	if err := json.Unmarshal(tok.Request, &at); err != nil {
+		h.expiredPage(w, r, realm)
+		return
+	}
+	given := sha256Sum([]byte(r.PostForm.Get("csrf_token")))
+	if subtle.ConstantTimeCompare(given, at.CSRFHash) != 1 {
+		h.ErrorPage(w, r, realm, http.StatusForbidden, "invalidRequestMessage")
+		return
+	}
+	form, err := url.ParseQuery(at.Query)
+	if err != nil {
+		h.expiredPage(w, r, realm)
+		return
+	}
+	req, ok := h.oidc.ParseAuthorizeRequest(w, r, realm, form)
+	if !ok {
+		return
+	}
+	c := req.Client
+	username := r.PostForm.Get("username")
+	u, err := h.authn.Authenticate(ctx, realm.Row.ID, realm.Settings, username, r.PostForm.Get("password"), h.oidc.ClientIP(r))
+	switch {
+	case errors.Is(err, authn.ErrBusy):
+		w.Header().Set("Retry-After", "1")
+		h.ErrorPage(w, r, realm, http.StatusServiceUnavailable, "temporarilyUnavailable")
+		return
+	case errors.Is(err, authn.ErrUnavailable):
+		// The attempt stays open: the person may try again in a moment.
+		w.Header().Set("Retry-After", "5")
+		h.renderLogin(w, r, realm, c, id, r.PostForm.Get("csrf_token"), username, "userStorageUnavailableMessage", http.StatusServiceUnavailable)
+		return
+	case errors.Is(err, authn.ErrUserDisabled):
+		h.renderLogin(w, r, realm, c, id, r.PostForm.Get("csrf_token"), username, "accountDisabledMessage", http.StatusOK)
+		return
+	case errors.Is(err, authn.ErrInvalidCredentials):
+		h.renderLogin(w, r, realm, c, id, r.PostForm.Get("csrf_token"), username, "invalidUserMessage", http.StatusOK)
+		return
+	case err != nil:
+		h.log.ErrorContext(ctx, "login", "err", err)
+		h.ErrorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage")
+		return
+	}
+	// The attempt is single use: a replayed form finds it spent.
+	if err := h.st.DeactivateToken(ctx, store.KindLogin, id); err != nil {
+		h.expiredPage(w, r, realm)
+		return
+	}
+	h.CompleteLogin(w, r, realm, &Attempt{ID: id, Request: req, Started: at.Created}, u, Details{
+		ACR: acrCredential, AuthTime: time.Now(),
+		// A realm without Remember Me ignores the field, whoever posted it.
+		RememberMe: realm.Settings.RememberMe && r.PostForm.Get("rememberMe") == "on",
+	})
+}
+
+// ResumeSession answers req from sso, the browser's live SSO session, which
+// satisfies the request's prompt and max_age: no form, the session's user
+// read once and passed to CompleteLogin.
+func (h *Handler) ResumeSession(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, req *oidc.AuthorizeRequest, sso *store.Session) {
+	ctx := r.Context()
+	_ = h.st.TouchSession(ctx, realm.Row.ID, sso.ID, time.Now())
+	u, err := h.st.GetUser(ctx, realm.Row.ID, sso.UserID)
+	if err != nil || !u.Enabled {
+		h.ErrorPage(w, r, realm, http.StatusBadRequest, "accountDisabledMessage")
+		return
+	}
+	h.CompleteLogin(w, r, realm, &Attempt{Request: req, Started: req.RequestedAt()}, u, Details{
+		ACR: acrSession, AuthTime: sso.AuthTime, RememberMe: sso.RememberMe, Session: sso,
+	})
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func sha256Sum(b []byte) []byte {
+	s := sha256.Sum256(b)
+	return s[:]
+}

@@ -1,0 +1,105 @@
+package login
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/keygate/keygate/idp/oidc"
+	"github.com/keygate/keygate/store"
+)
+
+// Cookies, named as Keycloak names them. Their path is the realm's, so
+// realms never see each other's cookies.
+const (
+	cookieIdentity = "KEYCLOAK_IDENTITY" // the SSO session, signed, HttpOnly
+	cookieSession  = "KEYCLOAK_SESSION"  // hash of the sid, read by keycloak-js's iframe
+	cookieAttempt  = "AUTH_SESSION_ID"   // the login attempt a form belongs to
+)
+
+// Session returns the live SSO session the browser's KEYCLOAK_IDENTITY
+// cookie names, or nil: the cookie's signature, the session's user, and
+// the realm's idle and maximum lifespans (the Remember Me ones for a
+// remembered session) are checked.
+func (h *Handler) Session(r *http.Request, realm *oidc.Realm) *store.Session {
+	ck, err := r.Cookie(cookieIdentity)
+	if err != nil {
+		return nil
+	}
+	claims, err := realm.VerifyInternal(ck.Value)
+	if err != nil || strClaim(claims, "typ") != "Serialized-ID" {
+		return nil
+	}
+	s, err := h.st.GetSession(r.Context(), realm.Row.ID, strClaim(claims, "sid"))
+	if err != nil || s.UserID != strClaim(claims, "sub") {
+		return nil
+	}
+	t := time.Now()
+	idle, max := realm.Settings.SSOSessionIdleTimeout, realm.Settings.SSOSessionMaxLifespan
+	if s.RememberMe && realm.Settings.RememberMe {
+		if v := realm.Settings.SSOSessionIdleTimeoutRememberMe; v > 0 {
+			idle = v
+		}
+		if v := realm.Settings.SSOSessionMaxLifespanRememberMe; v > 0 {
+			max = v
+		}
+	}
+	if t.After(s.LastSeen.Add(idle)) || t.After(s.Created.Add(max)) {
+		return nil
+	}
+	return &s
+}
+
+// setSSOCookies names s in the browser: KEYCLOAK_IDENTITY (signed, HttpOnly)
+// and KEYCLOAK_SESSION (the sid's hash, for keycloak-js's iframe); browser
+// session cookies unless Remember Me.
+func (h *Handler) setSSOCookies(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, s store.Session) error {
+	exp := s.Created.Add(realm.Settings.SSOSessionMaxLifespan)
+	tok, err := realm.SignInternal(map[string]any{
+		"typ": "Serialized-ID", "sid": s.ID, "sub": s.UserID, "exp": exp.Unix(), "iat": time.Now().Unix(),
+	})
+	if err != nil {
+		return err
+	}
+	maxAge := 0 // a browser-session cookie unless "remember me"
+	if s.RememberMe {
+		maxAge = int(time.Until(exp).Seconds())
+	}
+	h.setCookie(w, r, realm, cookieIdentity, tok, maxAge, true)
+	sum := sha256.Sum256([]byte(s.ID))
+	h.setCookie(w, r, realm, cookieSession, base64.RawURLEncoding.EncodeToString(sum[:]), maxAge, false)
+	return nil
+}
+
+// setCookie writes a realm-scoped cookie: Secure over https; HttpOnly
+// unless keycloak-js must read it; SameSite=Lax (None where the
+// session-status iframe needs it cross-site, which requires https).
+func (h *Handler) setCookie(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, name, value string, maxAge int, httpOnly bool) {
+	secure := strings.HasPrefix(h.oidc.BaseURL(r), "https://")
+	ck := &http.Cookie{
+		Name: name, Value: value, Path: realmPath(r, realm), HttpOnly: httpOnly,
+		Secure: secure, SameSite: http.SameSiteLaxMode, MaxAge: maxAge,
+	}
+	if name == cookieSession && secure {
+		ck.SameSite = http.SameSiteNoneMode
+	}
+	http.SetCookie(w, ck)
+}
+
+func (h *Handler) clearCookie(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, name string, httpOnly bool) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: realmPath(r, realm), MaxAge: -1, HttpOnly: httpOnly,
+		Secure: strings.HasPrefix(h.oidc.BaseURL(r), "https://"), SameSite: http.SameSiteLaxMode})
+}
+
+// realmPath is "/realms/{name}/", behind the legacy "/auth" prefix when the
+// request came that way, so cookies reach every realm endpoint.
+func realmPath(r *http.Request, realm *oidc.Realm) string {
+	return oidc.PathPrefix(r.Context()) + "/realms/" + realm.Row.Name + "/"
+}
+
+func strClaim(claims map[string]any, name string) string {
+	s, _ := claims[name].(string)
+	return s
+}
