@@ -45,6 +45,9 @@ type BrokerRequest struct {
 	// ForceAuthn asks the IdP to authenticate again (prompt=login, an
 	// exceeded max_age).
 	ForceAuthn bool
+	// MaxAge is the client's max_age (0: none asked), passed on to an OIDC
+	// IdP whose config has passMaxAge.
+	MaxAge time.Duration
 	// RawQuery is the callback's URL query exactly as received, for Finish
 	// and HandleLogout of a GET (the SAML Redirect binding signs its
 	// bytes, which url.Values loses); empty for a POST.

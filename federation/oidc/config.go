@@ -78,7 +78,7 @@ type settings struct {
 	staticKeys                              []crypto.PublicKey
 	scope                                   string
 	prompt                                  string
-	loginHint                               bool
+	loginHint, passMaxAge                   bool
 	disableUserInfo, disableNonce           bool
 	accessTokenJWT                          bool // verify the access token as a JWT (keycloak-oidc, isAccessTokenJWT)
 	disableTypeCheck                        bool
@@ -133,7 +133,7 @@ func parseSettings(c map[string]string) (*settings, error) {
 		assertionAlg: strings.TrimSpace(c["clientAssertionSigningAlg"]), assertionAudience: strings.TrimSpace(c["clientAssertionAudience"]),
 		pkce: on("pkceEnabled"), pkceMethod: strings.TrimSpace(c["pkceMethod"]),
 		validateSignature: on("validateSignature"), useJWKS: on("useJwksUrl"),
-		scope: strings.TrimSpace(c["defaultScope"]), prompt: strings.TrimSpace(c["prompt"]), loginHint: on("loginHint"),
+		scope: strings.TrimSpace(c["defaultScope"]), prompt: strings.TrimSpace(c["prompt"]), loginHint: on("loginHint"), passMaxAge: on("passMaxAge"),
 		disableUserInfo: on("disableUserInfo"), disableNonce: on("disableNonce"),
 		accessTokenJWT: on("isAccessTokenJWT"), disableTypeCheck: on("disableTypeClaimCheck"),
 	}
@@ -335,7 +335,7 @@ func Unimplemented(idp store.IdentityProvider) []string {
 	c := rep.Config
 	on := func(k string) bool { return strings.EqualFold(strings.TrimSpace(c[k]), "true") }
 	var out []string
-	for _, k := range []string{"uiLocales", "passMaxAge", "acceptsPromptNoneForwardFromClient", "backchannelSupported",
+	for _, k := range []string{"uiLocales", "acceptsPromptNoneForwardFromClient", "backchannelSupported",
 		"supportsClientAssertions", "supportsClientAssertionReuse"} {
 		if on(k) {
 			out = append(out, k)

@@ -190,6 +190,9 @@ func (b *Broker) Start(_ context.Context, req federation.BrokerRequest) (federat
 	if len(prompt) > 0 {
 		q.Set("prompt", strings.Join(prompt, " "))
 	}
+	if b.s.passMaxAge && req.MaxAge > 0 {
+		q.Set("max_age", strconv.FormatInt(int64(req.MaxAge/time.Second), 10))
+	}
 	if b.s.pkce {
 		st.Verifier = oauth2.GenerateVerifier()
 		challenge := st.Verifier

@@ -33,8 +33,8 @@ func open(t *testing.T, f *fakeIdP, providerID string, kv ...string) federation.
 
 func TestStart(t *testing.T) {
 	f := newFakeIdP(t)
-	b := open(t, f, "oidc", "loginHint", "true")
-	req := federation.BrokerRequest{ID: "id-1", RelayState: "st-1", CallbackURL: callback, LoginHint: "alice", ForceAuthn: true}
+	b := open(t, f, "oidc", "loginHint", "true", "passMaxAge", "true")
+	req := federation.BrokerRequest{ID: "id-1", RelayState: "st-1", CallbackURL: callback, LoginHint: "alice", ForceAuthn: true, MaxAge: 5 * time.Minute}
 	start, err := b.Start(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestStart(t *testing.T) {
 	u, _ := url.Parse(start.RedirectURL)
 	q := u.Query()
 	want := map[string]string{"response_type": "code", "client_id": "kg", "redirect_uri": callback, "scope": "openid profile email",
-		"state": "st-1", "nonce": nonceFor("id-1"), "login_hint": "alice", "prompt": "login", "code_challenge_method": "S256", "tenant": "t1"}
+		"state": "st-1", "nonce": nonceFor("id-1"), "login_hint": "alice", "prompt": "login", "code_challenge_method": "S256", "tenant": "t1", "max_age": "300"}
 	for k, v := range want {
 		if q.Get(k) != v {
 			t.Errorf("%s = %q, want %q", k, q.Get(k), v)
@@ -67,7 +67,7 @@ func TestStart(t *testing.T) {
 	u, _ = url.Parse(start.RedirectURL)
 	q = u.Query()
 	_ = json.Unmarshal(start.State, &st)
-	if q.Get("prompt") != "consent login" || q.Has("login_hint") || q.Get("code_challenge") != st.Verifier || q.Get("code_challenge_method") != "plain" || q.Has("nonce") {
+	if q.Get("prompt") != "consent login" || q.Has("login_hint") || q.Has("max_age") || q.Get("code_challenge") != st.Verifier || q.Get("code_challenge_method") != "plain" || q.Has("nonce") {
 		t.Errorf("query %v", q)
 	}
 	if _, err := b.Start(context.Background(), federation.BrokerRequest{ID: "x", CallbackURL: callback}); err == nil {
