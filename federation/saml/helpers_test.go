@@ -359,3 +359,5 @@ func mustRefuse(t *testing.T, id federation.BrokeredIdentity, err error) {
 		t.Fatalf("an identity came with the refusal: %+v", id)
 	}
 }
+
+func (tb *testBroker) zero() federation.BrokeredIdentity { return federation.BrokeredIdentity{} }
