@@ -325,6 +325,12 @@ func TestHostileResponses(t *testing.T) {
 			id, err := b.Finish(context.Background(), testRequest(), encodeState(testReqID), params)
 			mustRefuse(t, id, err)
 			t.Logf("refused: %v", err)
+			// The reason is for the log: it never carries the message.
+			for _, secret := range []string{"alice-persistent-7f3a", "alice@corp.example", "sso-stackstate-admins", "PHNhbWxw", "<saml"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Fatalf("the refusal carries %q: %v", secret, err)
+				}
+			}
 			// Defence in depth: without keygate's structural checks,
 			// crewjam/saml alone never yields the attacker's assertion.
 			if raw != nil && b.trust == nil {

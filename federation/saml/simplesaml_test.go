@@ -25,11 +25,13 @@ func TestSimpleSAMLphp(t *testing.T) {
 	}}})
 	const callback = "http://127.0.0.1:9/realms/corp/broker/ssp/endpoint" // never contacted
 	for _, tc := range []struct {
-		name string
-		cfg  map[string]string
+		name    string
+		cfg     map[string]string
+		encrypt bool
 	}{
-		{"redirect binding, responses by POST", map[string]string{"postBindingResponse": "true"}},
-		{"POST binding everywhere", map[string]string{"postBindingResponse": "true", "postBindingAuthnRequest": "true", "postBindingLogout": "true"}},
+		{"redirect binding, responses by POST", map[string]string{"postBindingResponse": "true"}, false},
+		{"POST binding everywhere", map[string]string{"postBindingResponse": "true", "postBindingAuthnRequest": "true", "postBindingLogout": "true"}, false},
+		{"encrypted assertions", map[string]string{"postBindingResponse": "true", "wantAssertionsEncrypted": "true"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := map[string]string{
@@ -55,6 +57,7 @@ func TestSimpleSAMLphp(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			idp.EncryptAssertions(tc.encrypt)
 			if err := idp.RegisterSP(md); err != nil {
 				t.Fatal(err)
 			}

@@ -344,6 +344,10 @@ type spDescriptor struct {
 	} `xml:"SPSSODescriptor"`
 }
 
+// EncryptAssertions sets whether assertions to the service providers
+// registered after the call are encrypted (to their encryption key).
+func (p *IdP) EncryptAssertions(on bool) { p.opts.EncryptAssertions = on }
+
 // RegisterSP registers a service provider at the IdP from its SAML
 // metadata (an EntityDescriptor with an SPSSODescriptor), replacing any
 // registered before. SimpleSAMLphp reads it on the next request.
