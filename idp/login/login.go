@@ -55,6 +55,9 @@ func New(st Store, p *oidc.Provider, authn Authenticator, log *slog.Logger) *Han
 func (h *Handler) Register(mux *http.ServeMux) {
 	const oc = "/realms/{realm}/protocol/openid-connect"
 	mux.HandleFunc("POST /realms/{realm}/login-actions/authenticate", h.oidc.RealmHandler(h.authenticate))
+	// OPTIONS (CORS preflight) on the logout endpoint is oidc's.
+	mux.HandleFunc("GET "+oc+"/logout", h.oidc.RealmHandler(h.logout))
+	mux.HandleFunc("POST "+oc+"/logout", h.oidc.RealmHandler(h.logout))
 	mux.HandleFunc("GET "+oc+"/login-status-iframe.html", h.oidc.RealmHandler(h.loginStatusIframe))
 	mux.HandleFunc("GET "+oc+"/login-status-iframe.html/init", h.oidc.RealmHandler(h.loginStatusInit))
 	mux.HandleFunc("GET "+oc+"/3p-cookies/step1.html", h.oidc.RealmHandler(h.cookiesStep1))

@@ -13,17 +13,11 @@ import (
 	"github.com/keygate/keygate/store"
 )
 
-// Cookies that logout clears (idp/login sets them; logout moves there next).
-const (
-	cookieIdentity = "KEYCLOAK_IDENTITY"
-	cookieSession  = "KEYCLOAK_SESSION"
-)
-
 type redirectKey struct{}
 
 // authorize is the authorization endpoint: it validates the client and
-// redirect URI before anything can redirect, then completes at once from a
-// live SSO session or shows the login form.
+// redirect URI before anything can redirect, then has the browser side
+// complete it at once from a live SSO session or show the login form.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, realm *Realm) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
@@ -163,7 +157,7 @@ func (p *Provider) IssueAuthorizeResponse(w http.ResponseWriter, r *http.Request
 	resp.AddParameter("session_state", sso.ID)
 	resp.AddParameter("iss", realm.Issuer)
 	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
-		p.formPost(w, r, realm, ar, resp.GetParameters())
+		p.formPost(w, r, ar, resp.GetParameters())
 		return
 	}
 	p.oauth.WriteAuthorizeResponse(ctx, w, ar, resp)
@@ -191,20 +185,8 @@ func (p *Provider) writeAuthorizeError(w http.ResponseWriter, r *http.Request, r
 		if st := ar.GetState(); st != "" {
 			params.Set("state", st)
 		}
-		p.formPost(w, r, realm, ar, params)
+		p.formPost(w, r, ar, params)
 		return
 	}
 	p.oauth.WriteAuthorizeError(r.Context(), w, ar, &fosite.RFC6749Error{ErrorField: o.code, DescriptionField: o.desc, CodeField: o.status})
-}
-
-// clearCookie ends a realm-scoped cookie (as idp/login's does).
-func (p *Provider) clearCookie(w http.ResponseWriter, r *http.Request, realm *Realm, name string, httpOnly bool) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: p.realmPath(r, realm), MaxAge: -1, HttpOnly: httpOnly,
-		Secure: strings.HasPrefix(p.BaseURL(r), "https://"), SameSite: http.SameSiteLaxMode})
-}
-
-// realmPath is "/realms/{name}/", behind the legacy "/auth" prefix when the
-// request came that way, so cookies reach every realm endpoint.
-func (p *Provider) realmPath(r *http.Request, realm *Realm) string {
-	return PathPrefix(r.Context()) + "/realms/" + realm.Row.Name + "/"
 }

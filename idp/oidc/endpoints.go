@@ -18,7 +18,8 @@ import (
 const maxFormBytes = 64 << 10
 
 // Register adds the provider's routes to mux under /realms/{realm}. The
-// browser's side (the login form, keycloak-js's iframes) is idp/login's.
+// browser's side (the login form, logout, keycloak-js's iframes) is
+// idp/login's.
 func (p *Provider) Register(mux *http.ServeMux) {
 	const oc = "/realms/{realm}/protocol/openid-connect"
 	mux.HandleFunc("GET /realms/{realm}/.well-known/openid-configuration", p.RealmHandler(p.discovery))
@@ -34,9 +35,7 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+oc+"/revoke", p.RealmHandler(p.revoke))
 	mux.HandleFunc("GET "+oc+"/auth", p.RealmHandler(p.authorize))
 	mux.HandleFunc("POST "+oc+"/auth", p.RealmHandler(p.authorize))
-	mux.HandleFunc("GET "+oc+"/logout", p.RealmHandler(p.logout))
-	mux.HandleFunc("POST "+oc+"/logout", p.RealmHandler(p.logout))
-	mux.HandleFunc("OPTIONS "+oc+"/logout", p.RealmHandler(p.preflight))
+	mux.HandleFunc("OPTIONS "+oc+"/logout", p.RealmHandler(p.preflight)) // GET and POST: idp/login
 }
 
 // RealmHandlerFunc is an endpoint of one realm, resolved by RealmHandler.

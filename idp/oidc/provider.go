@@ -2,6 +2,10 @@
 // built on fosite. One fosite provider serves every realm: the realm travels
 // in the request context, and the storage, config and strategies read it
 // from there. All fosite imports stay inside this package.
+//
+// The browser side of logins (the login form, the SSO session and its
+// cookies, pages, logout) is idp/login's, which imports this package; the
+// authorization endpoint reaches it through the Browser interface.
 package oidc
 
 import (
