@@ -106,7 +106,11 @@ type Identity struct {
 	// RequiredActions the source asks for (e.g. a password that must
 	// change); added, never removed, by the linker.
 	RequiredActions []string
-	Grants          []Grant
+	// Unmapped names the user properties ("email", "firstName",
+	// "lastName") no mapper of the source decides: the linker leaves the
+	// local values as they are instead of clearing them.
+	Unmapped []string
+	Grants   []Grant
 }
 
 // UserStorage is a source of users and passwords.

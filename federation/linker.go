@@ -147,6 +147,9 @@ func (l *Linker) plan(ctx context.Context, r userReader, realmID string, d Realm
 			return nil, err
 		}
 	}
+	if slices.Contains(id.Unmapped, "email") {
+		email = cur.Email // the source does not decide it: keep it
+	}
 	if email != "" && !d.DuplicateEmailsAllowed && (plan.create || cur.Email != email) {
 		if other, err := r.GetUserByEmail(ctx, realmID, email); err == nil && other.ID != cur.ID {
 			if other.FederationLink == p.Component.ID && other.FederationID == id.ExternalID {
@@ -165,6 +168,12 @@ func (l *Linker) plan(ctx context.Context, r userReader, realmID string, d Realm
 		next = store.User{ID: uuid.NewString(), RealmID: realmID, Enabled: true, Created: l.now().UTC(), FederationLink: p.Component.ID}
 	}
 	next.Username, next.Email, next.FirstName, next.LastName = username, email, id.FirstName, id.LastName
+	if slices.Contains(id.Unmapped, "firstName") {
+		next.FirstName = cur.FirstName
+	}
+	if slices.Contains(id.Unmapped, "lastName") {
+		next.LastName = cur.LastName
+	}
 	next.EmailVerified = id.EmailVerified || (!plan.create && cur.Email == email && cur.EmailVerified)
 	next.Attributes = maps.Clone(cur.Attributes)
 	if next.Attributes == nil {

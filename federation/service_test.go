@@ -466,3 +466,35 @@ func TestQualifiedRoleRefs(t *testing.T) {
 		t.Fatalf("roles %v, want %v", got, want)
 	}
 }
+
+// A property no mapper of the source decides (Unmapped) is the local
+// user's: an administrator's value survives every later login, while the
+// mapped ones still follow the directory.
+func TestUnmappedPropertiesStayLocal(t *testing.T) {
+	each(t, func(e *env) {
+		t := e.t
+		f := e.provider("ldap1", "0", nil)
+		id := alice()
+		id.Email, id.LastName, id.Unmapped = "", "", []string{"email", "lastName"}
+		f.Add(id, "pw")
+		u, err := e.login(nil, "alice", "pw")
+		must(t, err)
+		if u.Email != "" || u.LastName != "" || u.FirstName != "Alice" {
+			t.Fatalf("imported %+v", u)
+		}
+		u.Email, u.EmailVerified, u.LastName = "alice@corp.example", true, "Local"
+		must(t, e.st.UpdateUser(e.ctx, u))
+		id.FirstName = "Alicia"
+		f.Add(id, "pw")
+		u2, err := e.login(&u, "alice", "pw")
+		must(t, err)
+		if u2.Email != "alice@corp.example" || !u2.EmailVerified || u2.LastName != "Local" || u2.FirstName != "Alicia" {
+			t.Fatalf("after revalidation %+v: unmapped email and last name must stay, first name follow", u2)
+		}
+		stored, err := e.st.GetUser(e.ctx, realmID, u.ID)
+		must(t, err)
+		if stored.Email != "alice@corp.example" || stored.LastName != "Local" || stored.FirstName != "Alicia" {
+			t.Fatalf("stored %+v", stored)
+		}
+	})
+}

@@ -65,7 +65,7 @@ func (p *Provider) identity(e *goldap.Entry) (federation.Identity, error) {
 	if err != nil {
 		return federation.Identity{}, fmt.Errorf("%w %q: %w", errBadEntry, e.DN, err)
 	}
-	id := federation.Identity{ExternalID: ext, DN: e.DN, Username: value(e, p.cfg.UsernameAttribute)}
+	id := federation.Identity{ExternalID: ext, DN: e.DN, Username: value(e, p.cfg.UsernameAttribute), Unmapped: p.mappers.unmapped}
 	for _, m := range p.mappers.entry {
 		m.apply(e, &id)
 	}

@@ -59,6 +59,9 @@ type mapperSet struct {
 	writers []writeMapper // mappers that write entries (WRITABLE), in import order
 	emailAt string        // the LDAP attribute email is mapped from
 	names   []string      // attributes first and last names are mapped from (admin search)
+	// unmapped are the user properties (email, firstName, lastName) no
+	// mapper reads: the linker keeps their local values.
+	unmapped []string
 }
 
 // parseMappers parses the mapper components of a provider. Mapper types
@@ -68,6 +71,7 @@ func parseMappers(cfg *Config, dir directory, log *slog.Logger, comps []store.Co
 	comps = slices.Clone(comps)
 	slices.SortStableFunc(comps, func(a, b store.Component) int { return importOrder(cfg, a, b) })
 	ms := &mapperSet{emailAt: "mail"}
+	decided := map[string]bool{}
 	for _, c := range comps {
 		get := func(k string) string { return first(c.Config[k]) }
 		var err error
@@ -77,6 +81,7 @@ func parseMappers(cfg *Config, dir directory, log *slog.Logger, comps []store.Co
 			if m, err = newAttributeMapper(cfg, get); err == nil {
 				ms.entry = append(ms.entry, m)
 				ms.writers = append(ms.writers, m)
+				decided[strings.ToLower(m.model)] = true
 				switch strings.ToLower(m.model) {
 				case propEmail:
 					ms.emailAt = m.ldapAttr
@@ -91,9 +96,11 @@ func parseMappers(cfg *Config, dir directory, log *slog.Logger, comps []store.Co
 				ms.writers = append(ms.writers, m)
 				if !m.writeOnly {
 					ms.names = append(ms.names, m.attr)
+					decided[propFirstName], decided[propLastName] = true, true
 				}
 			}
 		case mapperHardcodedAttr:
+			decided[strings.ToLower(get("user.model.attribute"))] = true
 			ms.entry = append(ms.entry, &hardcodedAttributeMapper{model: get("user.model.attribute"), value: get("attribute.value")})
 		case mapperMSADAccount:
 			m := &msadMapper{writable: cfg.EditMode == string(federation.Writable)}
@@ -118,6 +125,11 @@ func parseMappers(cfg *Config, dir directory, log *slog.Logger, comps []store.Co
 		}
 		if err != nil {
 			return nil, fmt.Errorf("mapper %q (%s): %w", c.Name, c.ProviderID, err)
+		}
+	}
+	for _, prop := range []struct{ key, name string }{{propEmail, "email"}, {propFirstName, "firstName"}, {propLastName, "lastName"}} {
+		if !decided[prop.key] {
+			ms.unmapped = append(ms.unmapped, prop.name)
 		}
 	}
 	return ms, nil
