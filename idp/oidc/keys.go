@@ -423,3 +423,22 @@ func (rk *realmKeys) tokenKey(alg string) *signingKey {
 func (rk *realmKeys) publicKeyDER() ([]byte, error) {
 	return x509.MarshalPKIXPublicKey(rk.active.key.(crypto.Signer).Public())
 }
+
+// BrokerKey returns realmID's active RS256 key and its certificate, which
+// the realm's identity-provider brokers sign SAML requests with, publish in
+// SP metadata, decrypt assertions with and sign private_key_jwt client
+// assertions with, as Keycloak uses the realm's active RSA key.
+func (k *Keyring) BrokerKey(ctx context.Context, realmID string) (crypto.Signer, *x509.Certificate, error) {
+	rk, err := k.get(ctx, realmID, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	if rk.active == nil {
+		return nil, nil, errors.New("oidc: realm has no active RS256 key")
+	}
+	signer, ok := rk.active.key.(crypto.Signer)
+	if !ok || rk.active.cert == nil {
+		return nil, nil, errors.New("oidc: realm's RS256 key is not usable")
+	}
+	return signer, rk.active.cert, nil
+}
