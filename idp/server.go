@@ -5,6 +5,7 @@ package idp
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/keygate/keygate/federation"
 	"github.com/keygate/keygate/federation/ldap"
+	oidcbroker "github.com/keygate/keygate/federation/oidc"
+	samlbroker "github.com/keygate/keygate/federation/saml"
 	"github.com/keygate/keygate/idp/admin"
 	"github.com/keygate/keygate/idp/authn"
 	"github.com/keygate/keygate/idp/login"
@@ -65,6 +68,10 @@ type Server struct {
 	mgmt    http.Handler
 	fedReg  *federation.Registry
 	fed     *federation.Service
+	brokers *federation.Brokers
+	// brokerHTTP is the brokers' client for IdP metadata, JWKS, token and
+	// userinfo endpoints.
+	brokerHTTP *http.Client
 }
 
 // NewServer wires the provider over st.
@@ -78,6 +85,11 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 		queue = 256
 	}
 	s := &Server{st: st, cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry()}
+	s.brokerHTTP = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{RootCAs: cfg.Truststore, MinVersion: tls.VersionTLS12},
+		MaxIdleConnsPerHost: 8, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
+		ResponseHeaderTimeout: 10 * time.Second,
+	}}
 	s.limiter = password.NewLimiter(workers, queue)
 	s.authn = authn.New(st, s.limiter, cfg.Logger)
 	var err error
@@ -97,6 +109,14 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	s.fedReg = federation.NewRegistry(st, fedEnv, map[string]federation.Factory{"ldap": ldap.Open})
 	s.fed = federation.NewService(s.fedReg, federation.NewLinker(st), cfg.Logger)
 	s.authn.SetFederation(s.fed)
+	// Identity brokering: brokers open from the realms' identity
+	// providers, by providerId, through this one map.
+	s.brokers = federation.NewBrokers(map[string]federation.BrokerFactory{
+		samlbroker.ProviderID:           samlbroker.Open,
+		oidcbroker.ProviderOIDC:         oidcbroker.Open,
+		oidcbroker.ProviderKeycloakOIDC: oidcbroker.Open,
+	}, s.brokerEnv)
+	s.login.SetBrokering(s.brokers, federation.NewLinker(st))
 
 	mux := http.NewServeMux()
 	s.oidc.Register(mux)
@@ -178,6 +198,24 @@ func (s *Server) RealmDefaults(ctx context.Context, realmID string) (federation.
 	_, rs, err := rep.DecodeRealm(r)
 	return federation.RealmDefaults{DefaultRole: rs.DefaultRole, DefaultGroups: rs.DefaultGroups,
 		DuplicateEmailsAllowed: rs.DuplicateEmailsAllowed}, err
+}
+
+// brokerEnv is what realmID's identity-provider brokers are opened with:
+// the realm's active RS256 key, the HTTP client (--truststore-paths), the
+// replay cache in the store (shared by replicas) and the secret revealer.
+func (s *Server) brokerEnv(ctx context.Context, realmID string) (federation.BrokerEnv, error) {
+	key, cert, err := s.oidc.Keyring().BrokerKey(ctx, realmID)
+	if err != nil {
+		return federation.BrokerEnv{}, err
+	}
+	return federation.BrokerEnv{
+		Logger: s.log, Key: key, Cert: cert, HTTP: s.brokerHTTP, Now: time.Now,
+		Reveal: s.oidc.Keyring().Secrets().Reveal,
+		Replay: func(ctx context.Context, id string, until time.Time) error {
+			return s.st.CreateToken(ctx, store.Token{Kind: store.KindReplay, Signature: id, RequestID: id, RealmID: realmID,
+				Active: true, Requested: time.Now(), Expires: until})
+		},
+	}, nil
 }
 
 // Federation is the user federation service (periodic syncs, tests).

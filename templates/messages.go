@@ -24,6 +24,27 @@ var Messages = map[string]string{
 	"password":          "Password",
 	"rememberMe":        "Remember me",
 
+	"firstName": "First name",
+	"lastName":  "Last name",
+	"doSubmit":  "Submit",
+
+	// Identity brokering.
+	"identity-provider-login-label":                 "Or sign in with",
+	"loginIdpReviewProfileTitle":                    "Update Account Information",
+	"missingUsernameMessage":                        "Please specify username.",
+	"missingEmailMessage":                           "Please specify email.",
+	"invalidEmailMessage":                           "Invalid email address.",
+	"usernameExistsMessage":                         "Username already exists.",
+	"confirmLinkIdpTitle":                           "Account already exists",
+	"confirmLinkIdpReviewProfile":                   "Review profile",
+	"confirmLinkIdpContinue":                        "Add to existing account",
+	"federatedIdentityConfirmLinkMessage":           "User with {0} {1} already exists. How do you want to continue?",
+	"federatedIdentityConfirmReauthenticateMessage": "Authenticate to link your account with {0}",
+	"identityProviderNotFoundMessage":               "Could not find an identity provider with the identifier.",
+	"identityProviderAuthenticationFailedMessage":   "Authentication failed. Could not authenticate with identity provider.",
+	"identityProviderUnexpectedErrorMessage":        "Unexpected error when authenticating with identity provider",
+	"invalidFederatedIdentityActionMessage":         "Invalid or missing action.",
+
 	// Login errors.
 	"invalidUserMessage":     "Invalid username or password.",
 	"accountDisabledMessage": "Account is disabled, contact your administrator.",
@@ -75,6 +96,11 @@ var Messages = map[string]string{
 	"httpsRequiredMessage":   "HTTPS required",
 	// A login whose directory (LDAP) could not answer: not the person's fault.
 	"userStorageUnavailableMessage": "The user directory is not reachable right now. Please try again in a moment.",
+	// Identity brokering.
+	"identityProviderUnavailableMessage":      "The identity provider is not reachable right now. Please try again in a moment.",
+	"identityProviderCancelledMessage":        "Sign-in at the identity provider was cancelled.",
+	"identityProviderLinkOnlyMessage":         "This identity provider can only be linked to an existing account, not used to sign in.",
+	"federatedIdentityLinkedElsewhereMessage": "This account is already linked to another account of the identity provider.",
 }
 
 // Message returns the text for key with {0}, {1}, ... replaced by args.

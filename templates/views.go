@@ -40,6 +40,39 @@ type LoginView struct {
 	RememberMe        bool   // show the remember-me checkbox
 	RememberMeChecked bool   // pre-tick it (re-display)
 	ClientName        string // "to continue to ..." under the heading, "" = omitted
+	// Info is an already-localized notice above the form ("Authenticate to
+	// link your account with ..."), "" = none.
+	Info string
+	// UsernameReadOnly fixes the username (re-authentication to link an
+	// identity-provider account).
+	UsernameReadOnly bool
+	// Providers are the identity providers offered under the form
+	// (Keycloak's social providers), in guiOrder.
+	Providers []SocialProvider
+}
+
+// SocialProvider is one identity-provider button of the login page.
+type SocialProvider struct {
+	Alias, DisplayName, LoginURL string
+}
+
+// ReviewProfileView feeds ReviewProfile (Keycloak's idp-review-profile):
+// a first broker login asks for what the identity provider did not give.
+type ReviewProfileView struct {
+	Page
+	FormAction, CSRFToken                string
+	Username, Email, FirstName, LastName string
+	AskUsername                          bool // false when the realm names users by email
+	Error                                string
+	ErrorField                           string // "username", "email", ... the error is about
+}
+
+// LinkConfirmView feeds LinkConfirm (Keycloak's login-idp-link-confirm):
+// the brokered account matches an existing user.
+type LinkConfirmView struct {
+	Page
+	FormAction, CSRFToken string
+	Message               string // already localized
 }
 
 // ErrorView feeds Error.

@@ -43,8 +43,11 @@ type Details struct {
 	// realm offers Remember Me.
 	RememberMe bool
 	// IdentityProvider is the alias of the identity provider the user
-	// signed in through, "" for none (brokered logins; not recorded yet).
+	// signed in through, "" for none.
 	IdentityProvider string
+	// SessionData is kept with a new SSO session (a brokered login's IdP
+	// session, for single logout).
+	SessionData []byte
 	// Session is the live SSO session that vouched for the user, reused as
 	// it is; nil to create one.
 	Session *store.Session
@@ -82,6 +85,7 @@ func (h *Handler) CompleteLogin(w http.ResponseWriter, r *http.Request, realm *o
 		sso = &store.Session{
 			ID: uuid.NewString(), RealmID: realm.Row.ID, UserID: user.ID, Created: t, LastSeen: t,
 			AuthTime: d.AuthTime.Truncate(time.Second), IPAddress: h.oidc.ClientIP(r), RememberMe: d.RememberMe,
+			Data: d.SessionData,
 		}
 		if err := h.st.CreateSession(ctx, *sso); err != nil {
 			h.log.ErrorContext(ctx, "create session", "err", err)
@@ -91,6 +95,9 @@ func (h *Handler) CompleteLogin(w http.ResponseWriter, r *http.Request, realm *o
 		if err := h.setSSOCookies(w, r, realm, *sso); err != nil {
 			h.ErrorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage")
 			return
+		}
+		if d.IdentityProvider != "" {
+			h.indexBrokerSession(ctx, realm, *sso)
 		}
 	}
 	if at.ID != "" {

@@ -46,6 +46,13 @@ func (h *Handler) StartLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 		return
 	}
 	h.setCookie(w, r, realm, cookieAttempt, id, 0, true)
+	// kc_idp_hint names an identity provider to go to at once, as
+	// Keycloak's identity-provider-redirector does; an unknown, disabled
+	// or link-only one shows the form.
+	if p, ok := h.provider(r.Context(), realm, form.Get("kc_idp_hint")); ok && !p.flag(p.rep.LinkOnly) {
+		h.startBroker(w, r, realm, p, id, form, at.Created)
+		return
+	}
 	h.renderLogin(w, r, realm, c, id, csrf, form.Get("login_hint"), "", http.StatusOK)
 }
 
@@ -56,6 +63,7 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, realm *oid
 		LoginWithEmail: realm.Settings.LoginWithEmailAllowed, ClientName: c.Settings.Name,
 		RememberMe:        realm.Settings.RememberMe,
 		RememberMeChecked: realm.Settings.RememberMe && r.PostForm.Get("rememberMe") == "on",
+		Providers:         h.loginProviders(r, realm, c.Row.ClientID, id),
 	}
 	if errKey != "" {
 		v.Error = templates.Message(errKey)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/keygate/keygate/federation"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
@@ -25,6 +26,13 @@ type Store interface {
 	store.TokenStore
 	store.SessionStore
 	GetUser(ctx context.Context, realmID, id string) (store.User, error)
+	// Identity brokering.
+	GetUserByUsername(ctx context.Context, realmID, username string) (store.User, error)
+	GetUserByEmail(ctx context.Context, realmID, email string) (store.User, error)
+	GetUserByFederatedIdentity(ctx context.Context, realmID, alias, externalID string) (store.User, error)
+	GetIdentityProvider(ctx context.Context, realmID, alias string) (store.IdentityProvider, error)
+	ListIdentityProviders(ctx context.Context, realmID string) ([]store.IdentityProvider, error)
+	ListIdentityProviderMappers(ctx context.Context, realmID, alias string) ([]store.IdentityProviderMapper, error)
 }
 
 // Authenticator turns a username and password into a user (idp/authn). It
@@ -40,6 +48,9 @@ type Handler struct {
 	oidc  *oidc.Provider
 	authn Authenticator
 	log   *slog.Logger
+	// Identity brokering (SetBrokering); nil: no identity providers.
+	brokers *federation.Brokers
+	linker  *federation.Linker
 }
 
 // New returns the browser flow over st, answering authorization requests
@@ -62,4 +73,5 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+oc+"/login-status-iframe.html/init", h.oidc.RealmHandler(h.loginStatusInit))
 	mux.HandleFunc("GET "+oc+"/3p-cookies/step1.html", h.oidc.RealmHandler(h.cookiesStep1))
 	mux.HandleFunc("GET "+oc+"/3p-cookies/step2.html", h.oidc.RealmHandler(h.cookiesStep2))
+	h.registerBroker(mux)
 }

@@ -58,7 +58,11 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, realm *oidc.Rea
 			return
 		}
 	}
-	browserSID := h.cookieSID(r, realm)
+	browserSession := h.Session(r, realm)
+	browserSID := ""
+	if browserSession != nil {
+		browserSID = browserSession.ID
+	}
 	confirmed := r.Method == http.MethodPost && f.Get("confirmLogout") != "" && logoutCSRFValid(realm, browserSID, f.Get("csrf_token"))
 	// Anyone can hold an ID token of their own session: one naming another
 	// session than the browser's must not end the browser's unasked.
@@ -94,20 +98,13 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, realm *oidc.Rea
 		if st := f.Get("state"); st != "" {
 			redirect = withQuery(redirect, "state", st)
 		}
-		http.Redirect(w, r, redirect, http.StatusFound)
+	}
+	// A session that came through an identity provider with single logout
+	// ends there too, and comes back to redirect.
+	if h.startBrokerLogout(w, r, realm, browserSession, redirect) {
 		return
 	}
-	h.render(w, http.StatusOK, templates.Info(templates.InfoView{
-		Page: h.page(r, realm), Title: templates.Message("successLogout"), Message: templates.Message("successLogout"),
-	}))
-}
-
-// cookieSID is the id of the browser's live SSO session, or "".
-func (h *Handler) cookieSID(r *http.Request, realm *oidc.Realm) string {
-	if s := h.Session(r, realm); s != nil {
-		return s.ID
-	}
-	return ""
+	h.loggedOut(w, r, realm, redirect)
 }
 
 // logoutCSRF is a short-lived token bound to the browser's session: a

@@ -75,15 +75,26 @@ func (h *Handler) setSSOCookies(w http.ResponseWriter, r *http.Request, realm *o
 
 // setCookie writes a realm-scoped cookie: Secure over https; HttpOnly
 // unless keycloak-js must read it; SameSite=Lax (None where the
-// session-status iframe needs it cross-site, which requires https).
+// session-status iframe or an identity provider's POST needs it
+// cross-site, which requires https).
 func (h *Handler) setCookie(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, name, value string, maxAge int, httpOnly bool) {
 	secure := strings.HasPrefix(h.oidc.BaseURL(r), "https://")
 	ck := &http.Cookie{
 		Name: name, Value: value, Path: realmPath(r, realm), HttpOnly: httpOnly,
 		Secure: secure, SameSite: http.SameSiteLaxMode, MaxAge: maxAge,
 	}
-	if name == cookieSession && secure {
+	switch {
+	case name == cookieSession && secure:
 		ck.SameSite = http.SameSiteNoneMode
+	case name == cookieAttempt && secure:
+		// An identity provider's answer comes back as a cross-site POST
+		// (SAML POST binding), which must carry the attempt it belongs to,
+		// as Keycloak's AUTH_SESSION_ID does. Over plain http (development)
+		// the attribute is left out, so browsers still send it on a fresh
+		// cookie's cross-site POST.
+		ck.SameSite = http.SameSiteNoneMode
+	case name == cookieAttempt:
+		ck.SameSite = http.SameSiteDefaultMode
 	}
 	http.SetCookie(w, ck)
 }

@@ -1,0 +1,373 @@
+package idp_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/html"
+
+	"github.com/keygate/keygate/idp"
+	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/sqlite"
+)
+
+// Brokered logins through the real HTTP handlers of two in-process
+// keygates: "up" is the upstream OpenID Connect identity provider, "down"
+// the realm apps sign in to, with an identity provider "corp" pointing at
+// up.
+
+const appRedirect = "http://app.localhost/cb"
+
+type keygate struct {
+	URL string
+	st  store.Store
+	log *logBuffer
+}
+
+// logBuffer keeps what the server logged, to check that no secret is.
+type logBuffer struct{ strings.Builder }
+
+func (b *logBuffer) Write(p []byte) (int, error) { return b.Builder.Write(p) }
+
+func newKeygate(t *testing.T) *keygate {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), t.TempDir()+"/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	logs := &logBuffer{}
+	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetReady()
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return &keygate{URL: ts.URL, st: st, log: logs}
+}
+
+func (k *keygate) importRealm(t *testing.T, doc string) {
+	t.Helper()
+	var r rep.Realm
+	if err := json.Unmarshal([]byte(doc), &r); err != nil {
+		t.Fatalf("realm: %v", err)
+	}
+	if _, err := rep.CreateRealm(t.Context(), k.st, r, rep.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// brokerPair starts up and down; idpProvider is corp's providerId and
+// extra its top-level representation fields (JSON, without braces).
+func brokerPair(t *testing.T, providerID, extra string) (up, down *keygate) {
+	up, down = newKeygate(t), newKeygate(t)
+	callback := down.URL + "/realms/down/broker/corp/endpoint"
+	up.importRealm(t, `{"realm": "up", "enabled": true, "sslRequired": "none",
+		"roles": {"realm": [{"name": "sre"}]},
+		"clients": [{"clientId": "down-broker", "enabled": true, "secret": "broker-secret-1", "publicClient": false,
+			"standardFlowEnabled": true, "redirectUris": ["`+callback+`"]}],
+		"users": [
+			{"username": "alice", "enabled": true, "email": "alice@corp.example", "emailVerified": true,
+			 "firstName": "Alice", "lastName": "Liddell", "realmRoles": ["sre"],
+			 "credentials": [{"type": "password", "value": "alice-pass-1"}]},
+			{"username": "bob", "enabled": true, "email": "bob@corp.example", "emailVerified": true,
+			 "firstName": "Bob", "lastName": "Builder",
+			 "credentials": [{"type": "password", "value": "bob-pass-1"}]},
+			{"username": "noemail", "enabled": true, "firstName": "No", "lastName": "Mail",
+			 "credentials": [{"type": "password", "value": "noemail-pass-1"}]}]}`)
+	oc := up.URL + "/realms/up/protocol/openid-connect"
+	if extra != "" {
+		extra += ","
+	}
+	down.importRealm(t, `{"realm": "down", "enabled": true, "sslRequired": "none",
+		"roles": {"realm": [{"name": "stackstate-admin"}, {"name": "stackstate-guest"}]},
+		"clients": [{"clientId": "app", "enabled": true, "publicClient": true, "standardFlowEnabled": true,
+			"redirectUris": ["`+appRedirect+`"], "webOrigins": ["+"]}],
+		"users": [{"username": "bob.local", "enabled": true, "email": "bob@corp.example",
+			"credentials": [{"type": "password", "value": "bob-local-pass-1"}]}],
+		"identityProviders": [{"alias": "corp", "displayName": "Corp SSO", "providerId": "`+providerID+`", "enabled": true, `+extra+`
+			"config": {"authorizationUrl": "`+oc+`/auth", "tokenUrl": "`+oc+`/token", "userInfoUrl": "`+oc+`/userinfo",
+				"jwksUrl": "`+oc+`/certs", "useJwksUrl": "true", "validateSignature": "true", "issuer": "`+up.URL+`/realms/up",
+				"clientId": "down-broker", "clientSecret": "broker-secret-1", "clientAuthMethod": "client_secret_post",
+				"pkceEnabled": "true", "pkceMethod": "S256", "defaultScope": "openid profile email", "syncMode": "FORCE"}},
+			{"alias": "hidden", "providerId": "oidc", "enabled": true, "hideOnLogin": true,
+			 "config": {"authorizationUrl": "`+oc+`/auth", "tokenUrl": "`+oc+`/token", "clientId": "x", "clientSecret": "y", "issuer": "`+up.URL+`/realms/up", "jwksUrl": "`+oc+`/certs", "useJwksUrl": "true", "validateSignature": "true"}}],
+		"identityProviderMappers": [
+			{"name": "sre is admin", "identityProviderAlias": "corp", "identityProviderMapper": "oidc-role-idp-mapper",
+			 "config": {"claim": "realm_access.roles", "claim.value": "sre", "role": "stackstate-admin", "syncMode": "INHERIT"}},
+			{"name": "everyone guest", "identityProviderAlias": "corp", "identityProviderMapper": "hardcoded-role-idp-mapper",
+			 "config": {"role": "stackstate-guest", "syncMode": "INHERIT"}}]}`)
+	return up, down
+}
+
+// browser is a cookie-keeping client that does not follow redirects.
+type browser struct {
+	t *testing.T
+	c *http.Client
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// do sends a request and follows redirects until one leaves for the app
+// (its redirect URI is returned) or a page answers (returned with its URL).
+func (b *browser) do(method, target string, form url.Values) (status int, at *url.URL, page string) {
+	b.t.Helper()
+	for range 20 {
+		var resp *http.Response
+		var err error
+		if method == http.MethodPost {
+			resp, err = b.c.PostForm(target, form)
+		} else {
+			resp, err = b.c.Get(target)
+		}
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 3 {
+			return resp.StatusCode, resp.Request.URL, string(body)
+		}
+		loc, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if strings.HasPrefix(loc.String(), appRedirect) {
+			return resp.StatusCode, loc, ""
+		}
+		method, target = http.MethodGet, loc.String()
+	}
+	b.t.Fatal("too many redirects")
+	return 0, nil, ""
+}
+
+// formOf returns the action and fields of the form with id in page.
+func formOf(t *testing.T, base *url.URL, page, id string) (string, url.Values) {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var action string
+	fields := url.Values{}
+	var walk func(n *html.Node, in bool)
+	walk = func(n *html.Node, in bool) {
+		if n.Type == html.ElementNode {
+			a := attrs(n)
+			if n.Data == "form" && a["id"] == id {
+				action, in = a["action"], true
+			}
+			if in && n.Data == "input" && a["name"] != "" && a["type"] != "submit" {
+				fields.Set(a["name"], a["value"])
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c, in)
+		}
+	}
+	walk(doc, false)
+	if action == "" {
+		t.Fatalf("no form %s in %.600s", id, page)
+	}
+	u, err := base.Parse(action)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.String(), fields
+}
+
+func attrs(n *html.Node) map[string]string {
+	m := map[string]string{}
+	for _, a := range n.Attr {
+		m[a.Key] = a.Val
+	}
+	return m
+}
+
+// links returns the ids and hrefs of the page's links.
+func links(t *testing.T, page string) map[string]string {
+	doc, err := html.Parse(strings.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "a" {
+			a := attrs(n)
+			if a["id"] != "" {
+				out[a["id"]] = a["href"]
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	return out
+}
+
+func authorizeURL(down *keygate, extra url.Values) string {
+	q := url.Values{"client_id": {"app"}, "redirect_uri": {appRedirect}, "response_type": {"code"}, "scope": {"openid"},
+		"state": {"st-1"}, "nonce": {"n-1"}, "code_challenge_method": {"S256"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}}
+	for k, v := range extra {
+		q[k] = v
+	}
+	return down.URL + "/realms/down/protocol/openid-connect/auth?" + q.Encode()
+}
+
+// upstreamLogin answers up's login page (at, page) with user's password and
+// follows on until the app gets its redirect (or a page of down answers).
+func (b *browser) upstreamLogin(at *url.URL, page, user, pw string) (int, *url.URL, string) {
+	b.t.Helper()
+	action, f := formOf(b.t, at, page, "kc-form-login")
+	f.Set("username", user)
+	f.Set("password", pw)
+	return b.do(http.MethodPost, action, f)
+}
+
+// exchange redeems the app's code at down and returns the access token's
+// claims.
+func exchange(t *testing.T, down *keygate, cb *url.URL) map[string]any {
+	t.Helper()
+	if cb.Query().Get("state") != "st-1" || cb.Query().Get("code") == "" {
+		t.Fatalf("app callback %s\n%s", cb, down.log.String())
+	}
+	resp, err := http.PostForm(down.URL+"/realms/down/protocol/openid-connect/token", url.Values{"grant_type": {"authorization_code"},
+		"client_id": {"app"}, "redirect_uri": {appRedirect}, "code": {cb.Query().Get("code")},
+		"code_verifier": {"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"}}) // RFC 7636's example
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("token: %d %v %v", resp.StatusCode, tok, err)
+	}
+	return jwtClaims(t, tok["access_token"].(string))
+}
+
+func jwtClaims(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func realmRoles(c map[string]any) []string {
+	ra, _ := c["realm_access"].(map[string]any)
+	var out []string
+	for _, r := range ra["roles"].([]any) {
+		out = append(out, r.(string))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// The login page's button for corp, the upstream's login, and back: the
+// first login creates the user with its mapped roles and its link; a second
+// browser signs in as the same user; kc_idp_hint skips the page.
+func TestBrokerOIDCLogin(t *testing.T) {
+	for _, providerID := range []string{"oidc", "keycloak-oidc"} {
+		t.Run(providerID, func(t *testing.T) {
+			up, down := brokerPair(t, providerID, "")
+			b := newBrowser(t)
+			status, at, page := b.do(http.MethodGet, authorizeURL(down, nil), nil)
+			if status != 200 {
+				t.Fatalf("authorize: %d %s %.300s", status, at, page)
+			}
+			ls := links(t, page)
+			href, ok := ls["social-corp"]
+			if !ok || !strings.Contains(page, "Corp SSO") {
+				t.Fatalf("no social-corp button: %v", ls)
+			}
+			if _, ok := ls["social-hidden"]; ok {
+				t.Error("hideOnLogin provider shown")
+			}
+			target, _ := at.Parse(href)
+			status, at, page = b.do(http.MethodGet, target.String(), nil)
+			if status != 200 || !strings.HasPrefix(at.String(), up.URL+"/realms/up/") {
+				t.Fatalf("broker login went to %d %s", status, at)
+			}
+			_, cb, page := b.upstreamLogin(at, page, "alice", "alice-pass-1")
+			if cb == nil || !strings.HasPrefix(cb.String(), appRedirect) {
+				t.Fatalf("after upstream login: %s %.500s", cb, page)
+			}
+			claims := exchange(t, down, cb)
+			if claims["preferred_username"] != "alice" || claims["email"] != "alice@corp.example" {
+				t.Errorf("claims %v", claims)
+			}
+			roles := realmRoles(claims)
+			want := []string{"stackstate-guest"}
+			if providerID == "keycloak-oidc" {
+				// Only keycloak-oidc reads the access token, where keygate
+				// (as Keycloak) puts realm_access.
+				want = []string{"stackstate-admin", "stackstate-guest"}
+			}
+			for _, r := range want {
+				if !slices.Contains(roles, r) {
+					t.Errorf("roles %v, want %v", roles, want)
+				}
+			}
+			realm, _ := down.st.GetRealmByName(t.Context(), "down")
+			u, err := down.st.GetUserByUsername(t.Context(), realm.ID, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			fis, _ := down.st.ListFederatedIdentities(t.Context(), realm.ID, u.ID)
+			if len(fis) != 1 || fis[0].Alias != "corp" || fis[0].ExternalName != "alice" || fis[0].ExternalID == "" {
+				t.Errorf("federated identities %+v", fis)
+			}
+			if claims["sub"] != u.ID {
+				t.Errorf("sub %v, user %s", claims["sub"], u.ID)
+			}
+
+			// A second browser, straight to corp by kc_idp_hint: same user.
+			b2 := newBrowser(t)
+			status, at, page = b2.do(http.MethodGet, authorizeURL(down, url.Values{"kc_idp_hint": {"corp"}}), nil)
+			if status != 200 || !strings.HasPrefix(at.String(), up.URL) {
+				t.Fatalf("kc_idp_hint: %d %s", status, at)
+			}
+			_, cb, _ = b2.upstreamLogin(at, page, "alice", "alice-pass-1")
+			if c2 := exchange(t, down, cb); c2["sub"] != u.ID {
+				t.Errorf("second login sub %v, want %s", c2["sub"], u.ID)
+			}
+			n, _ := down.st.CountUsers(t.Context(), realm.ID, store.UserQuery{})
+			if n != 2 { // bob.local and alice
+				t.Errorf("%d users after two logins", n)
+			}
+			// An unknown hint shows the form.
+			status, _, page = newBrowser(t).do(http.MethodGet, authorizeURL(down, url.Values{"kc_idp_hint": {"nope"}}), nil)
+			if status != 200 || !strings.Contains(page, `id="kc-form-login"`) {
+				t.Errorf("unknown kc_idp_hint: %d", status)
+			}
+			for _, secret := range []string{"broker-secret-1", "alice-pass-1", cb.Query().Get("code")} {
+				if strings.Contains(down.log.String(), secret) {
+					t.Errorf("down's log holds a secret")
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,648 @@
+package login
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keygate/keygate/federation"
+	fedoidc "github.com/keygate/keygate/federation/oidc"
+	"github.com/keygate/keygate/idp/oidc"
+	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/templates"
+)
+
+// Identity brokering, the browser side: a login started at a realm's
+// identity provider (a button of the login page, kc_idp_hint, or Keycloak's
+// /broker/{alias}/login) and finished at its endpoint, then the first
+// broker login (create, review the profile, or link to an existing account
+// after signing in to it). The protocols are federation's brokers; what is
+// pending between two requests is a store.KindBroker record, so that any
+// replica can go on with it, bound to the browser's AUTH_SESSION_ID.
+
+// maxBrokerBody bounds what an identity provider posts to the endpoint (a
+// SAML response, signed and perhaps encrypted, with its attributes).
+const maxBrokerBody = 2 << 20
+
+// Kinds of broker records.
+const (
+	recLogin  = "login"  // sent to the IdP, waiting for its answer
+	recFirst  = "first"  // the IdP answered; a first broker login page is shown
+	recLogout = "logout" // a logout sent to the IdP, waiting for its response
+)
+
+// brokerRecord is what a broker step leaves for the next.
+type brokerRecord struct {
+	Kind  string `json:"kind"`
+	Alias string `json:"alias"`
+	// AttemptID is the login attempt (AUTH_SESSION_ID) this belongs to: the
+	// browser that started it must be the one that finishes it.
+	AttemptID string    `json:"attempt,omitempty"`
+	Query     string    `json:"query,omitempty"` // the authorization request
+	Started   time.Time `json:"started"`
+	RequestID string    `json:"requestId,omitempty"`
+	State     []byte    `json:"state,omitempty"`
+
+	// First broker login.
+	CSRFHash []byte                       `json:"csrf,omitempty"`
+	Identity *federation.BrokeredIdentity `json:"identity,omitempty"`
+	Step     string                       `json:"step,omitempty"` // review, confirm, reauth
+	// Profile is what the person chose on the review page.
+	Profile *reviewedProfile `json:"profile,omitempty"`
+	// LinkUserID is the existing user the account would be linked to.
+	LinkUserID string `json:"linkUser,omitempty"`
+	LinkBy     string `json:"linkBy,omitempty"` // "email" or "username"
+
+	// Logout: where the browser goes once the IdP answered.
+	Redirect string `json:"redirect,omitempty"`
+}
+
+type reviewedProfile struct {
+	Username, Email, FirstName, LastName string
+}
+
+// brokerSession is what an SSO session that came through an identity
+// provider remembers (its Data), for single logout.
+type brokerSession struct {
+	Alias        string `json:"alias"`
+	NameID       string `json:"nameId,omitempty"`
+	NameIDFormat string `json:"nameIdFormat,omitempty"`
+	SessionIndex string `json:"sessionIndex,omitempty"`
+}
+
+type sessionData struct {
+	Broker *brokerSession `json:"broker,omitempty"`
+}
+
+// SetBrokering turns identity brokering on: providers open through b,
+// brokered users are written by l.
+func (h *Handler) SetBrokering(b *federation.Brokers, l *federation.Linker) {
+	h.brokers, h.linker = b, l
+}
+
+func (h *Handler) registerBroker(mux *http.ServeMux) {
+	const b = "/realms/{realm}/broker/{alias}"
+	mux.HandleFunc("GET "+b+"/login", h.oidc.RealmHandler(h.brokerLogin))
+	mux.HandleFunc("GET "+b+"/endpoint", h.oidc.RealmHandler(h.brokerEndpoint))
+	mux.HandleFunc("POST "+b+"/endpoint", h.oidc.RealmHandler(h.brokerEndpoint))
+	mux.HandleFunc("GET "+b+"/endpoint/descriptor", h.oidc.RealmHandler(h.brokerDescriptor))
+	mux.HandleFunc("POST /realms/{realm}/login-actions/first-broker-login", h.oidc.RealmHandler(h.firstBrokerLogin))
+}
+
+// idpInfo is an identity provider as the browser flow uses it.
+type idpInfo struct {
+	row store.IdentityProvider
+	rep rep.IdentityProvider
+}
+
+func (p idpInfo) flag(v *bool) bool { return v != nil && *v }
+
+func (p idpInfo) displayName() string {
+	if p.rep.DisplayName != "" {
+		return p.rep.DisplayName
+	}
+	return p.row.Alias
+}
+
+// hidden: not offered on the login page (hideOnLogin, Keycloak's older
+// config hideOnLoginPage, linkOnly).
+func (p idpInfo) hidden() bool {
+	return p.flag(p.rep.HideOnLogin) || p.rep.Config["hideOnLoginPage"] == "true" || p.flag(p.rep.LinkOnly)
+}
+
+// provider returns the realm's enabled identity provider alias that has a
+// broker, or ok=false.
+func (h *Handler) provider(ctx context.Context, realm *oidc.Realm, alias string) (idpInfo, bool) {
+	if h.brokers == nil || alias == "" {
+		return idpInfo{}, false
+	}
+	row, err := h.st.GetIdentityProvider(ctx, realm.Row.ID, alias)
+	if err != nil || !row.Enabled || !h.brokers.Supports(row.ProviderID) {
+		return idpInfo{}, false
+	}
+	p, err := rep.IdentityProviderFromStore(row)
+	if err != nil {
+		return idpInfo{}, false
+	}
+	return idpInfo{row: row, rep: p}, true
+}
+
+// loginProviders are the buttons of the login page for attempt id: the
+// enabled providers keygate can broker that are neither hidden nor
+// link-only, by guiOrder (those without one last), then alias.
+func (h *Handler) loginProviders(r *http.Request, realm *oidc.Realm, clientID, attemptID string) []templates.SocialProvider {
+	if h.brokers == nil {
+		return nil
+	}
+	rows, err := h.st.ListIdentityProviders(r.Context(), realm.Row.ID)
+	if err != nil || len(rows) == 0 {
+		return nil
+	}
+	type entry struct {
+		order int
+		sp    templates.SocialProvider
+	}
+	var list []entry
+	for _, row := range rows {
+		if !row.Enabled || !h.brokers.Supports(row.ProviderID) {
+			continue
+		}
+		p, err := rep.IdentityProviderFromStore(row)
+		if err != nil {
+			continue
+		}
+		info := idpInfo{row: row, rep: p}
+		if info.hidden() {
+			continue
+		}
+		order, err := strconv.Atoi(strings.TrimSpace(p.Config["guiOrder"]))
+		if err != nil {
+			order = int(^uint(0) >> 1)
+		}
+		q := url.Values{"client_id": {clientID}, "tab_id": {attemptID}, "session_code": {attemptID}}
+		list = append(list, entry{order, templates.SocialProvider{Alias: row.Alias, DisplayName: info.displayName(),
+			LoginURL: realmPath(r, realm) + "broker/" + url.PathEscape(row.Alias) + "/login?" + q.Encode()}})
+	}
+	slices.SortStableFunc(list, func(a, b entry) int {
+		if a.order != b.order {
+			return a.order - b.order
+		}
+		return strings.Compare(a.sp.Alias, b.sp.Alias)
+	})
+	out := make([]templates.SocialProvider, len(list))
+	for i, e := range list {
+		out[i] = e.sp
+	}
+	return out
+}
+
+// brokerRequest is the BrokerRequest skeleton of alias in realm.
+func (h *Handler) brokerRequest(r *http.Request, realm *oidc.Realm, alias string) federation.BrokerRequest {
+	return federation.BrokerRequest{
+		CallbackURL: realm.Issuer + "/broker/" + url.PathEscape(alias) + "/endpoint",
+		RealmIssuer: realm.Issuer,
+	}
+}
+
+// brokerLogin is Keycloak's /broker/{alias}/login: the login page's button.
+func (h *Handler) brokerLogin(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) {
+	q := r.URL.Query()
+	id := q.Get("session_code")
+	ck, err := r.Cookie(cookieAttempt)
+	if id == "" || err != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(id)) != 1 {
+		h.ErrorPage(w, r, realm, http.StatusBadRequest, "cookieNotFoundMessage")
+		return
+	}
+	at, ok := h.attempt(r.Context(), realm, id)
+	if !ok {
+		h.expiredPage(w, r, realm)
+		return
+	}
+	p, ok := h.provider(r.Context(), realm, r.PathValue("alias"))
+	if !ok || p.flag(p.rep.LinkOnly) {
+		h.ErrorPage(w, r, realm, http.StatusNotFound, "identityProviderNotFoundMessage")
+		return
+	}
+	form, err := url.ParseQuery(at.Query)
+	if err != nil {
+		h.expiredPage(w, r, realm)
+		return
+	}
+	h.startBroker(w, r, realm, p, id, form, at.Created)
+}
+
+// attempt reads the live login attempt id.
+func (h *Handler) attempt(ctx context.Context, realm *oidc.Realm, id string) (attemptRecord, bool) {
+	tok, err := h.st.GetToken(ctx, store.KindLogin, id)
+	if err != nil || tok.RealmID != realm.Row.ID || !tok.Active || time.Now().After(tok.Expires) {
+		return attemptRecord{}, false
+	}
+	var at attemptRecord
+	if err := json.Unmarshal(tok.Request, &at); err != nil {
+		return attemptRecord{}, false
+	}
+	return at, true
+}
+
+// startBroker sends the browser to identity provider p for the attempt
+// attemptID of the authorization request form.
+func (h *Handler) startBroker(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, p idpInfo, attemptID string, form url.Values, started time.Time) {
+	ctx := r.Context()
+	b, err := h.brokers.Open(ctx, p.row)
+	if err != nil {
+		h.log.WarnContext(ctx, "identity provider cannot be opened", "realm", realm.Row.Name, "alias", p.row.Alias, "err", err)
+		h.ErrorPage(w, r, realm, http.StatusBadGateway, "identityProviderUnexpectedErrorMessage")
+		return
+	}
+	req := h.brokerRequest(r, realm, p.row.Alias)
+	req.ID = "ID_" + uuid.NewString() // an XML NCName, as SAML ids must be
+	req.RelayState = randomToken()
+	req.LoginHint = form.Get("login_hint")
+	req.ForceAuthn = strings.Contains(form.Get("prompt"), "login")
+	if s, err := strconv.Atoi(form.Get("max_age")); err == nil && s >= 0 {
+		req.MaxAge = time.Duration(s) * time.Second
+	}
+	start, err := b.Start(ctx, req)
+	if err != nil {
+		h.brokerError(w, r, realm, p.row.Alias, "start", err)
+		return
+	}
+	rec := brokerRecord{Kind: recLogin, Alias: p.row.Alias, AttemptID: attemptID, Query: form.Encode(), Started: started,
+		RequestID: req.ID, State: start.State}
+	if err := h.putBrokerRecord(ctx, realm, req.RelayState, rec); err != nil {
+		h.log.ErrorContext(ctx, "start brokered login", "err", err)
+		h.ErrorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage")
+		return
+	}
+	h.sendTo(w, r, start)
+}
+
+// sendTo sends the browser where a broker said: a redirect, or a form
+// posted to the IdP.
+func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, s federation.BrokerStart) {
+	if s.PostURL == "" {
+		http.Redirect(w, r, s.RedirectURL, http.StatusFound)
+		return
+	}
+	v := templates.FormPostView{RedirectURI: s.PostURL, StylesheetURL: oidc.PathPrefix(r.Context()) + templates.StylesheetPath}
+	keys := make([]string, 0, len(s.PostForm))
+	for k := range s.PostForm {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v.Params = append(v.Params, [2]string{k, s.PostForm[k]})
+	}
+	var buf bytes.Buffer
+	if err := templates.FormPost(v).Render(r.Context(), &buf); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cache-Control", "no-store, must-revalidate, max-age=0")
+	hd.Set("X-Frame-Options", "SAMEORIGIN")
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src '"+templates.FormPostScriptHash+"'; frame-ancestors 'self'; base-uri 'none'")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (h *Handler) putBrokerRecord(ctx context.Context, realm *oidc.Realm, id string, rec brokerRecord) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	return h.st.CreateToken(ctx, store.Token{Kind: store.KindBroker, Signature: id, RequestID: id, RealmID: realm.Row.ID,
+		Active: true, Requested: now, Expires: now.Add(realm.Settings.AccessCodeLifespanLogin), Request: data})
+}
+
+// peekBrokerRecord reads the live broker record id.
+func (h *Handler) peekBrokerRecord(ctx context.Context, realm *oidc.Realm, id string) (brokerRecord, bool) {
+	if id == "" {
+		return brokerRecord{}, false
+	}
+	tok, err := h.st.GetToken(ctx, store.KindBroker, id)
+	if err != nil || tok.RealmID != realm.Row.ID || !tok.Active || time.Now().After(tok.Expires) {
+		return brokerRecord{}, false
+	}
+	var rec brokerRecord
+	if json.Unmarshal(tok.Request, &rec) != nil {
+		return brokerRecord{}, false
+	}
+	return rec, true
+}
+
+// takeBrokerRecord reads and spends the live broker record id: each one
+// answers once.
+func (h *Handler) takeBrokerRecord(ctx context.Context, realm *oidc.Realm, id string) (brokerRecord, bool) {
+	rec, ok := h.peekBrokerRecord(ctx, realm, id)
+	if !ok || h.st.DeactivateToken(ctx, store.KindBroker, id) != nil {
+		return brokerRecord{}, false
+	}
+	return rec, true
+}
+
+// sameBrowser says whether r carries the login attempt rec belongs to.
+func sameBrowser(r *http.Request, rec brokerRecord) bool {
+	ck, err := r.Cookie(cookieAttempt)
+	return err == nil && rec.AttemptID != "" && subtle.ConstantTimeCompare([]byte(ck.Value), []byte(rec.AttemptID)) == 1
+}
+
+// brokerError answers a broker's failure: an IdP that cannot be reached is
+// 503, a person who cancelled is told so, anything else is a generic
+// refusal whose reason goes to the log only.
+func (h *Handler) brokerError(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, alias, step string, err error) {
+	ctx := r.Context()
+	var idpErr *fedoidc.IdPError
+	switch {
+	case errors.Is(err, federation.ErrUnavailable):
+		h.log.WarnContext(ctx, "identity provider unavailable", "realm", realm.Row.Name, "alias", alias, "step", step, "err", err)
+		w.Header().Set("Retry-After", "5")
+		h.ErrorPage(w, r, realm, http.StatusServiceUnavailable, "identityProviderUnavailableMessage")
+	case errors.As(err, &idpErr) && idpErr.Code == "access_denied":
+		h.log.InfoContext(ctx, "brokered login cancelled at the identity provider", "realm", realm.Row.Name, "alias", alias)
+		h.ErrorPage(w, r, realm, http.StatusUnauthorized, "identityProviderCancelledMessage")
+	case errors.Is(err, federation.ErrBrokerRefused):
+		h.log.WarnContext(ctx, "identity provider response refused", "realm", realm.Row.Name, "alias", alias, "step", step, "reason", err)
+		h.ErrorPage(w, r, realm, http.StatusUnauthorized, "identityProviderAuthenticationFailedMessage")
+	default:
+		h.log.ErrorContext(ctx, "brokered login", "realm", realm.Row.Name, "alias", alias, "step", step, "err", err)
+		h.ErrorPage(w, r, realm, http.StatusBadGateway, "identityProviderUnexpectedErrorMessage")
+	}
+}
+
+// brokerDescriptor serves a SAML provider's SP metadata.
+func (h *Handler) brokerDescriptor(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) {
+	p, ok := h.provider(r.Context(), realm, r.PathValue("alias"))
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	b, err := h.brokers.Open(r.Context(), p.row)
+	md, isMD := b.(federation.SPMetadata)
+	if err != nil || !isMD {
+		http.NotFound(w, r)
+		return
+	}
+	doc, err := md.Metadata(r.Context(), h.brokerRequest(r, realm, p.row.Alias))
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "SP metadata", "alias", p.row.Alias, "err", err)
+		http.Error(w, "metadata unavailable", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(doc)
+}
+
+// brokerEndpoint is /broker/{alias}/endpoint: the IdP's answer to a login
+// (SAML Response, OIDC code or error), a LogoutResponse to our logout, or
+// an IdP-initiated LogoutRequest.
+func (h *Handler) brokerEndpoint(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxBrokerBody)
+	if err := r.ParseForm(); err != nil {
+		h.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage")
+		return
+	}
+	params := r.Form
+	alias := r.PathValue("alias")
+	p, ok := h.provider(ctx, realm, alias)
+	if !ok {
+		h.ErrorPage(w, r, realm, http.StatusNotFound, "identityProviderNotFoundMessage")
+		return
+	}
+	req := h.brokerRequest(r, realm, alias)
+	if r.Method == http.MethodGet {
+		req.RawQuery = r.URL.RawQuery
+	}
+	if params.Get("SAMLRequest") != "" {
+		h.idpLogout(w, r, realm, p, req, params)
+		return
+	}
+	relay := params.Get("RelayState")
+	if relay == "" {
+		relay = params.Get("state")
+	}
+	rec, ok := h.takeBrokerRecord(ctx, realm, relay)
+	if !ok || rec.Alias != alias {
+		h.expiredPage(w, r, realm)
+		return
+	}
+	b, err := h.brokers.Open(ctx, p.row)
+	if err != nil {
+		h.brokerError(w, r, realm, alias, "open", err)
+		return
+	}
+	req.ID, req.RelayState = rec.RequestID, relay
+	switch rec.Kind {
+	case recLogout:
+		h.finishLogout(w, r, realm, b, req, params, rec)
+		return
+	case recLogin:
+	default:
+		h.expiredPage(w, r, realm)
+		return
+	}
+	if !sameBrowser(r, rec) {
+		// The answer came to another browser than the one that asked: a
+		// login forced on someone else (login CSRF) ends here.
+		h.ErrorPage(w, r, realm, http.StatusBadRequest, "cookieNotFoundMessage")
+		return
+	}
+	ident, err := b.Finish(ctx, req, rec.State, params)
+	if err != nil {
+		h.brokerError(w, r, realm, alias, "finish", err)
+		return
+	}
+	if !h.flag(p.rep.StoreToken) {
+		ident.Token = ""
+	}
+	h.afterBroker(w, r, realm, p, rec, &ident)
+}
+
+func (h *Handler) flag(v *bool) bool { return v != nil && *v }
+
+// realmDefaults are what a brokered user is created with.
+func realmDefaults(realm *oidc.Realm) federation.RealmDefaults {
+	s := realm.Settings
+	return federation.RealmDefaults{DefaultRole: s.DefaultRole, DefaultGroups: s.DefaultGroups, DuplicateEmailsAllowed: s.DuplicateEmailsAllowed}
+}
+
+// mapIdentity runs p's mappers over ident.
+func (h *Handler) mapIdentity(ctx context.Context, realm *oidc.Realm, p idpInfo, ident *federation.BrokeredIdentity, newUser bool) (federation.MappedIdentity, error) {
+	settings, err := federation.ParseIdPSettings(p.row)
+	if err != nil {
+		return federation.MappedIdentity{}, err
+	}
+	settings.EmailAsUsername = realm.Settings.RegistrationEmailAsUsername
+	mappers, err := h.st.ListIdentityProviderMappers(ctx, realm.Row.ID, p.row.Alias)
+	if err != nil {
+		return federation.MappedIdentity{}, err
+	}
+	m, warnings, err := federation.ApplyIdPMappers(mappers, settings, *ident, newUser)
+	for _, w := range warnings {
+		h.log.WarnContext(ctx, "identity provider mapper", "realm", realm.Row.Name, "alias", p.row.Alias, "warning", w)
+	}
+	return m, err
+}
+
+// afterBroker signs in the user the IdP vouched for: the linked user, or
+// (first broker login) a new one, or an existing one to link.
+func (h *Handler) afterBroker(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, p idpInfo, rec brokerRecord, ident *federation.BrokeredIdentity) {
+	ctx := r.Context()
+	u, err := h.st.GetUserByFederatedIdentity(ctx, realm.Row.ID, p.row.Alias, ident.UserID)
+	switch {
+	case err == nil:
+		h.linkAndComplete(w, r, realm, p, rec, ident, u.ID)
+		return
+	case !errors.Is(err, store.ErrNotFound):
+		h.storeError(w, r, realm, "find brokered user", err)
+		return
+	}
+	if h.flag(p.rep.LinkOnly) {
+		h.ErrorPage(w, r, realm, http.StatusForbidden, "identityProviderLinkOnlyMessage")
+		return
+	}
+	m, err := h.mapIdentity(ctx, realm, p, ident, true)
+	if err != nil {
+		h.brokerError(w, r, realm, p.row.Alias, "mappers", err)
+		return
+	}
+	h.firstLogin(w, r, realm, p, rec, ident, reviewedProfile{Username: m.Username, Email: m.Email, FirstName: m.FirstName, LastName: m.LastName}, false)
+}
+
+// firstLogin decides a first broker login from the profile: an existing
+// user with its email (or username) is linked (automatically only for a
+// trusted email with autoLinkByEmail, else after the person signs in to
+// it); a profile missing its username or email is reviewed; otherwise the
+// user is created.
+func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, p idpInfo, rec brokerRecord, ident *federation.BrokeredIdentity, prof reviewedProfile, reviewed bool) {
+	ctx := r.Context()
+	prof.Username = strings.ToLower(strings.TrimSpace(prof.Username))
+	prof.Email = strings.ToLower(strings.TrimSpace(prof.Email))
+	if realm.Settings.RegistrationEmailAsUsername && prof.Email != "" {
+		prof.Username = prof.Email
+	}
+	next := rec
+	next.Kind, next.Identity, next.Profile = recFirst, ident, &prof
+	if prof.Email != "" && !realm.Settings.DuplicateEmailsAllowed {
+		if u, err := h.st.GetUserByEmail(ctx, realm.Row.ID, prof.Email); err == nil {
+			trusted := h.flag(p.rep.TrustEmail) && p.rep.Config["autoLinkByEmail"] == "true" && !reviewed &&
+				strings.EqualFold(prof.Email, ident.Email)
+			if trusted {
+				h.linkAndComplete(w, r, realm, p, rec, ident, u.ID)
+				return
+			}
+			next.LinkUserID, next.LinkBy = u.ID, "email"
+			h.showStep(w, r, realm, next, "confirm", "", "")
+			return
+		} else if !errors.Is(err, store.ErrNotFound) {
+			h.storeError(w, r, realm, "find user by email", err)
+			return
+		}
+	}
+	if prof.Username != "" {
+		if u, err := h.st.GetUserByUsername(ctx, realm.Row.ID, prof.Username); err == nil {
+			if reviewed {
+				h.showStep(w, r, realm, next, "review", "usernameExistsMessage", "username")
+				return
+			}
+			next.LinkUserID, next.LinkBy = u.ID, "username"
+			h.showStep(w, r, realm, next, "confirm", "", "")
+			return
+		} else if !errors.Is(err, store.ErrNotFound) {
+			h.storeError(w, r, realm, "find user by username", err)
+			return
+		}
+	}
+	switch {
+	case prof.Username == "":
+		h.showStep(w, r, realm, next, "review", "missingUsernameMessage", "username")
+		return
+	case prof.Email == "":
+		h.showStep(w, r, realm, next, "review", "missingEmailMessage", "email")
+		return
+	}
+	m, err := h.mapIdentity(ctx, realm, p, ident, true)
+	if err != nil {
+		h.brokerError(w, r, realm, p.row.Alias, "mappers", err)
+		return
+	}
+	m.Username, m.Email, m.FirstName, m.LastName = prof.Username, prof.Email, prof.FirstName, prof.LastName
+	// An email the person typed is not one the IdP vouched for.
+	m.EmailVerified = m.EmailVerified && strings.EqualFold(prof.Email, ident.Email)
+	u, err := h.linker.LinkBrokered(ctx, realm.Row.ID, realmDefaults(realm), federation.BrokerLink{
+		Alias: p.row.Alias, Identity: m, Token: ident.Token})
+	if errors.Is(err, federation.ErrConflict) {
+		// Taken since the checks above (another replica, another tab).
+		h.showStep(w, r, realm, next, "review", "usernameExistsMessage", "username")
+		return
+	}
+	if err != nil {
+		h.storeError(w, r, realm, "create brokered user", err)
+		return
+	}
+	h.log.InfoContext(ctx, "brokered user created", "realm", realm.Row.Name, "alias", p.row.Alias, "user", u.ID)
+	h.completeBrokered(w, r, realm, p, rec, ident, u)
+}
+
+// linkAndComplete links ident to the existing user userID (mappers run as
+// for a later login), and signs them in.
+func (h *Handler) linkAndComplete(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, p idpInfo, rec brokerRecord, ident *federation.BrokeredIdentity, userID string) {
+	ctx := r.Context()
+	m, err := h.mapIdentity(ctx, realm, p, ident, false)
+	if err != nil {
+		h.brokerError(w, r, realm, p.row.Alias, "mappers", err)
+		return
+	}
+	u, err := h.linker.LinkBrokered(ctx, realm.Row.ID, realmDefaults(realm), federation.BrokerLink{
+		Alias: p.row.Alias, UserID: userID, Identity: m, Token: ident.Token})
+	if errors.Is(err, federation.ErrConflict) {
+		h.log.WarnContext(ctx, "brokered login refused", "realm", realm.Row.Name, "alias", p.row.Alias, "user", userID, "reason", err)
+		h.ErrorPage(w, r, realm, http.StatusConflict, "federatedIdentityLinkedElsewhereMessage")
+		return
+	}
+	if err != nil {
+		h.storeError(w, r, realm, "link brokered user", err)
+		return
+	}
+	h.completeBrokered(w, r, realm, p, rec, ident, u)
+}
+
+// completeBrokered ends a brokered login in CompleteLogin, spending the
+// login attempt.
+func (h *Handler) completeBrokered(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, p idpInfo, rec brokerRecord, ident *federation.BrokeredIdentity, u store.User) {
+	ctx := r.Context()
+	if !u.Enabled {
+		h.ErrorPage(w, r, realm, http.StatusBadRequest, "accountDisabledMessage")
+		return
+	}
+	form, err := url.ParseQuery(rec.Query)
+	if err != nil {
+		h.expiredPage(w, r, realm)
+		return
+	}
+	req, ok := h.oidc.ParseAuthorizeRequest(w, r, realm, form)
+	if !ok {
+		return
+	}
+	if err := h.st.DeactivateToken(ctx, store.KindLogin, rec.AttemptID); err != nil {
+		h.expiredPage(w, r, realm)
+		return
+	}
+	var data json.RawMessage
+	if ident.NameID != "" || ident.SessionIndex != "" || p.row.Alias != "" {
+		data, _ = json.Marshal(sessionData{Broker: &brokerSession{Alias: p.row.Alias, NameID: ident.NameID,
+			NameIDFormat: ident.NameIDFormat, SessionIndex: ident.SessionIndex}})
+	}
+	h.CompleteLogin(w, r, realm, &Attempt{ID: rec.AttemptID, Request: req, Started: rec.Started}, u, Details{
+		ACR: acrCredential, AuthTime: time.Now(), IdentityProvider: p.row.Alias, SessionData: data,
+	})
+}
+
+func (h *Handler) storeError(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, what string, err error) {
+	h.log.ErrorContext(r.Context(), what, "err", err)
+	h.ErrorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage")
+}
+
+// sloKey names the index record of a brokered session for IdP-initiated
+// logout: the IdP names the session by NameID and SessionIndex.
+func sloKey(realmID, alias, nameID, sessionIndex string) string {
+	sum := sha256.Sum256([]byte(realmID + "\x00" + alias + "\x00" + nameID + "\x00" + sessionIndex))
+	return "slo:" + hex.EncodeToString(sum[:])
+}
