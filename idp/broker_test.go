@@ -371,3 +371,236 @@ func TestBrokerOIDCLogin(t *testing.T) {
 		})
 	}
 }
+
+// startCorp opens the login page in b and follows corp's button to the
+// upstream's login page.
+func (b *browser) startCorp(down *keygate) (*url.URL, string) {
+	b.t.Helper()
+	status, at, page := b.do(http.MethodGet, authorizeURL(down, nil), nil)
+	if status != 200 {
+		b.t.Fatalf("authorize: %d %s", status, at)
+	}
+	target, _ := at.Parse(links(b.t, page)["social-corp"])
+	_, at, page = b.do(http.MethodGet, target.String(), nil)
+	return at, page
+}
+
+// First broker logins that cannot just create the user: an IdP without
+// an email gets the review page; an email of an existing local user must
+// be proved by signing in to that user before the accounts are linked.
+func TestBrokerFirstLogin(t *testing.T) {
+	_, down := brokerPair(t, "oidc", "")
+	realm, _ := down.st.GetRealmByName(t.Context(), "down")
+
+	t.Run("review profile", func(t *testing.T) {
+		b := newBrowser(t)
+		at, page := b.startCorp(down)
+		status, at, page := b.upstreamLogin(at, page, "noemail", "noemail-pass-1")
+		if status != 200 || !strings.Contains(page, `id="kc-idp-review-profile-form"`) {
+			t.Fatalf("no review page: %d %s %.400s", status, at, page)
+		}
+		action, f := formOf(t, at, page, "kc-idp-review-profile-form")
+		if f.Get("username") != "noemail" || f.Get("firstName") != "No" || f.Get("email") != "" {
+			t.Errorf("review page fields %v", f)
+		}
+		f.Set("email", "not-an-email")
+		status, at, page = b.do(http.MethodPost, action, f)
+		if status != 400 || !strings.Contains(page, "Invalid email address") {
+			t.Fatalf("bad email: %d %.300s", status, page)
+		}
+		// The page posted once is spent: replaying it is refused.
+		if st, _, _ := b.do(http.MethodPost, action, f); st != 400 {
+			t.Errorf("replayed review form: %d", st)
+		}
+		action, f = formOf(t, at, page, "kc-idp-review-profile-form")
+		f.Set("email", "no.mail@corp.example")
+		_, cb, page := b.do(http.MethodPost, action, f)
+		if cb == nil || !strings.HasPrefix(cb.String(), appRedirect) {
+			t.Fatalf("after review: %s %.300s", cb, page)
+		}
+		claims := exchange(t, down, cb)
+		if claims["preferred_username"] != "noemail" || claims["email"] != "no.mail@corp.example" || claims["email_verified"] != false {
+			t.Errorf("claims %v (a typed email is not verified)", claims)
+		}
+	})
+
+	t.Run("link existing account", func(t *testing.T) {
+		local, err := down.st.GetUserByUsername(t.Context(), realm.ID, "bob.local")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := newBrowser(t)
+		at, page := b.startCorp(down)
+		status, at, page := b.upstreamLogin(at, page, "bob", "bob-pass-1")
+		if status != 200 || !strings.Contains(page, `id="linkAccount"`) || !strings.Contains(page, "bob@corp.example") {
+			t.Fatalf("no confirm page: %d %.400s", status, page)
+		}
+		action, f := formOf(t, at, page, "kc-register-form")
+		f.Set("submitAction", "linkAccount")
+		status, at, page = b.do(http.MethodPost, action, f)
+		action, f = formOf(t, at, page, "kc-form-login")
+		if status != 200 || f.Get("username") != "bob.local" || !strings.Contains(page, "Authenticate to link your account with corp") {
+			t.Fatalf("re-authentication page: %d %v", status, f)
+		}
+		// The username is the linked user's whatever is posted; a wrong
+		// password links nothing.
+		f.Set("username", "alice")
+		f.Set("password", "wrong-pass")
+		status, at, page = b.do(http.MethodPost, action, f)
+		if status != 200 || !strings.Contains(page, "Invalid username or password") {
+			t.Fatalf("wrong password: %d %.300s", status, page)
+		}
+		if fis, _ := down.st.ListFederatedIdentities(t.Context(), realm.ID, local.ID); len(fis) != 0 {
+			t.Fatalf("linked before the password: %+v", fis)
+		}
+		action, f = formOf(t, at, page, "kc-form-login")
+		f.Set("password", "bob-local-pass-1")
+		_, cb, page := b.do(http.MethodPost, action, f)
+		if cb == nil {
+			t.Fatalf("after re-authentication: %.300s", page)
+		}
+		if c := exchange(t, down, cb); c["sub"] != local.ID {
+			t.Errorf("signed in as %v, want the local user %s", c["sub"], local.ID)
+		}
+		fis, _ := down.st.ListFederatedIdentities(t.Context(), realm.ID, local.ID)
+		if len(fis) != 1 || fis[0].Alias != "corp" || fis[0].ExternalName != "bob" {
+			t.Errorf("links %+v", fis)
+		}
+		// Next time the link signs bob in at once.
+		b2 := newBrowser(t)
+		at, page = b2.startCorp(down)
+		if _, cb, page = b2.upstreamLogin(at, page, "bob", "bob-pass-1"); cb == nil {
+			t.Fatalf("second login: %.300s", page)
+		} else if c := exchange(t, down, cb); c["sub"] != local.ID {
+			t.Errorf("second login as %v", c["sub"])
+		}
+	})
+}
+
+// trustEmail with autoLinkByEmail links an existing email's user without
+// asking; trustEmail alone does not.
+func TestBrokerAutoLinkByEmail(t *testing.T) {
+	for _, c := range []struct {
+		extra    string
+		autoLink bool
+	}{
+		{`"trustEmail": true`, false},
+		{`"trustEmail": true, "config": {"autoLinkByEmail": "true"}`, true},
+	} {
+		_, down := brokerPair(t, "oidc", "")
+		realm, _ := down.st.GetRealmByName(t.Context(), "down")
+		row, err := down.st.GetIdentityProvider(t.Context(), realm.ID, "corp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := rep.IdentityProviderFromStore(row)
+		var patch rep.IdentityProvider
+		if err := json.Unmarshal([]byte("{"+c.extra+"}"), &patch); err != nil {
+			t.Fatal(err)
+		}
+		p.TrustEmail = patch.TrustEmail
+		for k, v := range patch.Config {
+			p.Config[k] = v
+		}
+		next, _ := rep.IdentityProviderToStore(realm.ID, p)
+		if err := down.st.UpdateIdentityProvider(t.Context(), next); err != nil {
+			t.Fatal(err)
+		}
+		b := newBrowser(t)
+		at, page := b.startCorp(down)
+		status, cb, page := b.upstreamLogin(at, page, "bob", "bob-pass-1")
+		local, _ := down.st.GetUserByUsername(t.Context(), realm.ID, "bob.local")
+		if c.autoLink {
+			if cb == nil || !strings.HasPrefix(cb.String(), appRedirect) {
+				t.Fatalf("auto-link: %d %.300s", status, page)
+			}
+			if cl := exchange(t, down, cb); cl["sub"] != local.ID {
+				t.Errorf("auto-linked to %v, want %s", cl["sub"], local.ID)
+			}
+		} else if !strings.Contains(page, `id="linkAccount"`) {
+			t.Errorf("trustEmail alone linked without asking: %d", status)
+		}
+	}
+}
+
+// What must not sign anyone in: the IdP's answer in another browser than
+// the one that asked (login CSRF), the same answer twice, a cancel at the
+// IdP (a clear page), a link-only provider.
+func TestBrokerRefusals(t *testing.T) {
+	up, down := brokerPair(t, "oidc", "")
+	b := newBrowser(t)
+	at, page := b.startCorp(down)
+	action, f := formOf(t, at, page, "kc-form-login")
+	f.Set("username", "alice")
+	f.Set("password", "alice-pass-1")
+	resp, err := b.c.PostForm(action, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	callback := resp.Header.Get("Location")
+	if !strings.HasPrefix(callback, down.URL+"/realms/down/broker/corp/endpoint?") {
+		t.Fatalf("upstream answered %d %q", resp.StatusCode, callback)
+	}
+	// Another browser (the attacker's victim) gets the answer: refused,
+	// and the answer is spent.
+	if st, _, pg := newBrowser(t).do(http.MethodGet, callback, nil); st != 400 || !strings.Contains(pg, "Cookie not found") {
+		t.Errorf("callback in another browser: %d", st)
+	}
+	if st, _, _ := b.do(http.MethodGet, callback, nil); st != 400 {
+		t.Errorf("callback after it was refused once: %d", st)
+	}
+
+	// A fresh login: the right browser gets in once; the same answer again
+	// does not.
+	b = newBrowser(t)
+	at, page = b.startCorp(down)
+	action, f = formOf(t, at, page, "kc-form-login")
+	f.Set("username", "alice")
+	f.Set("password", "alice-pass-1")
+	resp, _ = b.c.PostForm(action, f)
+	resp.Body.Close()
+	callback = resp.Header.Get("Location")
+	if _, cb, _ := b.do(http.MethodGet, callback, nil); cb == nil {
+		t.Fatal("login failed")
+	}
+	if st, _, _ := b.do(http.MethodGet, callback, nil); st != 400 {
+		t.Errorf("replayed callback: %d", st)
+	}
+
+	// The person cancels at the IdP.
+	b = newBrowser(t)
+	at, _ = b.startCorp(down)
+	state := at.Query().Get("state")
+	if state == "" {
+		t.Fatalf("no state in %s", at)
+	}
+	cancel := down.URL + "/realms/down/broker/corp/endpoint?" + url.Values{"state": {state}, "error": {"access_denied"},
+		"iss": {up.URL + "/realms/up"}}.Encode()
+	if st, _, pg := b.do(http.MethodGet, cancel, nil); st != 401 || !strings.Contains(pg, "cancelled") {
+		t.Errorf("cancel: %d %.200s", st, pg)
+	}
+	// An unknown state, a garbage body: pages, not 500s.
+	for _, u := range []string{down.URL + "/realms/down/broker/corp/endpoint?state=nope&code=x",
+		down.URL + "/realms/down/broker/nope/endpoint?state=x", down.URL + "/realms/down/broker/corp/login?session_code=x"} {
+		if st, _, _ := b.do(http.MethodGet, u, nil); st/100 != 4 {
+			t.Errorf("%s: %d", u, st)
+		}
+	}
+	if st, _, _ := b.do(http.MethodPost, down.URL+"/realms/down/broker/corp/endpoint", url.Values{"SAMLResponse": {"PHg+"}, "RelayState": {"nope"}}); st/100 != 4 {
+		t.Errorf("unknown SAML relay state: %d", st)
+	}
+}
+
+// A link-only provider has no button, ignores kc_idp_hint and signs no new
+// user in.
+func TestBrokerLinkOnly(t *testing.T) {
+	_, down := brokerPair(t, "oidc", `"linkOnly": true`)
+	status, _, page := newBrowser(t).do(http.MethodGet, authorizeURL(down, url.Values{"kc_idp_hint": {"corp"}}), nil)
+	if status != 200 || !strings.Contains(page, `id="kc-form-login"`) {
+		t.Fatalf("kc_idp_hint to a link-only provider: %d", status)
+	}
+	if _, ok := links(t, page)["social-corp"]; ok {
+		t.Error("link-only provider has a button")
+	}
+}
