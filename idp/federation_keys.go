@@ -8,6 +8,8 @@ import (
 
 	"github.com/keygate/keygate/federation"
 	"github.com/keygate/keygate/federation/ldap"
+	oidcbroker "github.com/keygate/keygate/federation/oidc"
+	samlbroker "github.com/keygate/keygate/federation/saml"
 	"github.com/keygate/keygate/store"
 )
 
@@ -22,9 +24,10 @@ var unimplementedDefaults = map[string][]string{
 	"cachePolicy":                          {"DEFAULT"},
 }
 
-// LogUnimplementedFederationKeys logs, once per realm and LDAP provider,
-// the configuration keys it sets that keygate does not act on (Kerberos,
-// Keycloak's user cache): one line each, so an operator migrating from
+// LogUnimplementedFederationKeys logs, once per realm and LDAP provider or
+// identity provider, the configuration keys it sets that keygate does not
+// act on (Kerberos, Keycloak's user cache, the SAML artifact binding, ...)
+// and identity providers of types keygate has no broker for: one line each, so an operator migrating from
 // Keycloak sees what is ignored. Values are never logged.
 func LogUnimplementedFederationKeys(ctx context.Context, st store.Store, log *slog.Logger) error {
 	realms, err := st.ListRealms(ctx)
@@ -43,6 +46,27 @@ func LogUnimplementedFederationKeys(ctx context.Context, st store.Store, log *sl
 			if keys := unimplementedKeys(c.Config); len(keys) > 0 {
 				log.WarnContext(ctx, "LDAP provider has settings keygate stores but does not act on",
 					"realm", r.Name, "provider", c.Name, "id", c.ID, "keys", strings.Join(keys, ","))
+			}
+		}
+		idps, err := st.ListIdentityProviders(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		for _, p := range idps {
+			var keys []string
+			switch p.ProviderID {
+			case samlbroker.ProviderID:
+				keys = samlbroker.Unimplemented(p)
+			case oidcbroker.ProviderOIDC, oidcbroker.ProviderKeycloakOIDC:
+				keys = oidcbroker.Unimplemented(p)
+			default:
+				log.WarnContext(ctx, "identity provider type keygate cannot sign in with: stored and exported only",
+					"realm", r.Name, "alias", p.Alias, "providerId", p.ProviderID)
+				continue
+			}
+			if len(keys) > 0 {
+				log.WarnContext(ctx, "identity provider has settings keygate stores but does not act on",
+					"realm", r.Name, "alias", p.Alias, "keys", strings.Join(keys, ","))
 			}
 		}
 	}

@@ -50,3 +50,39 @@ func TestLogUnimplementedFederationKeys(t *testing.T) {
 		t.Errorf("values logged: %s", lines[0])
 	}
 }
+
+// Identity providers: one line per provider with keys keygate does not act
+// on, and one per provider type it cannot sign in with.
+func TestLogUnimplementedIdentityProviderKeys(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const realm = `{"realm": "corp", "identityProviders": [
+	  {"alias": "adfs", "providerId": "saml", "enabled": true, "config": {"singleSignOnServiceUrl": "https://adfs.corp/sso",
+	    "artifactResolutionServiceUrl": "https://adfs.corp/artifact", "backchannelSupported": "true", "validateSignature": "false"}},
+	  {"alias": "plain", "providerId": "saml", "enabled": true, "config": {"singleSignOnServiceUrl": "https://idp.corp/sso",
+	    "validateSignature": "false"}},
+	  {"alias": "github", "providerId": "github", "enabled": true, "config": {"clientId": "x", "clientSecret": "s3cr3t-value"}}]}`
+	if _, err := rep.ImportRealm(ctx, st, []byte(realm), rep.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := LogUnimplementedFederationKeys(ctx, st, slog.New(slog.NewTextHandler(&buf, nil))); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want two lines, got:\n%s", out)
+	}
+	if !strings.Contains(out, "alias=adfs") || !strings.Contains(out, "artifactResolutionServiceUrl") ||
+		!strings.Contains(out, "backchannelSupported") || strings.Contains(out, "alias=plain") {
+		t.Errorf("SAML line:\n%s", out)
+	}
+	if !strings.Contains(out, "alias=github") || !strings.Contains(out, "providerId=github") || strings.Contains(out, "s3cr3t") {
+		t.Errorf("github line:\n%s", out)
+	}
+}
