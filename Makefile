@@ -27,13 +27,16 @@ test:
 	$(GO) test -count=1 ./...
 
 # Real-peer suite (browser, npm clients, oauth2-proxy built from the Go
-# module proxy); installs what it needs.
+# module proxy, slapd, SimpleSAMLphp); installs what it needs, and with
+# KEYGATE_REQUIRE_SAML=1 the SAML tests fail rather than skip without it.
 OAUTH2_PROXY := bin/oauth2-proxy
 OAUTH2_PROXY_VERSION := v7.15.6
 e2e: build $(OAUTH2_PROXY)
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 	@[ -x /usr/sbin/slapd ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils; }
-	KEYGATE_BIN=$(abspath $(BIN)) OAUTH2_PROXY_BIN=$(abspath $(OAUTH2_PROXY)) \
+	@{ command -v php >/dev/null && [ -f /usr/share/simplesamlphp/www/saml2/idp/SSOService.php ] && php -m | grep -qx dom && php -m | grep -qx mbstring; } \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq simplesamlphp php-cli php-xml php-mbstring; }
+	KEYGATE_REQUIRE_SAML=1 KEYGATE_BIN=$(abspath $(BIN)) OAUTH2_PROXY_BIN=$(abspath $(OAUTH2_PROXY)) \
 		$(GO) test -count=1 -tags e2e -run '^TestE2E' ./test/
 
 $(OAUTH2_PROXY):
