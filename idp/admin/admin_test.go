@@ -255,7 +255,8 @@ func TestExportImportExport(t *testing.T) {
 		"providerType": "org.keycloak.storage.UserStorageProvider", "config": map[string][]string{"bindCredential": {"s3cret"},
 			"connectionUrl": {"ldap://127.0.0.1:1"}, "usersDn": {"ou=people,dc=example"}, "editMode": {"READ_ONLY"}}})
 	e.must(201, "POST", b+"/identity-provider/instances", e.admin, map[string]any{"alias": "corp", "providerId": "saml",
-		"config": map[string]string{"idpEntityId": "https://idp.example.com"}})
+		"config": map[string]string{"idpEntityId": "https://idp.example.com", "singleSignOnServiceUrl": "https://idp.example.com/sso",
+			"validateSignature": "false"}})
 
 	ctx := t.Context()
 	// With secrets: a masked bindCredential would import as unset.

@@ -198,7 +198,8 @@ func IdentityProviderToStore(realmID string, p IdentityProvider) (store.Identity
 }
 
 // IdentityProviderFromStore is the inverse of IdentityProviderToStore; the
-// columns win over Config.
+// columns win over Config, and what Keycloak's representation always has
+// is filled in (withIdPDefaults).
 func IdentityProviderFromStore(row store.IdentityProvider) (IdentityProvider, error) {
 	var p IdentityProvider
 	if len(row.Config) > 0 {
@@ -207,6 +208,7 @@ func IdentityProviderFromStore(row store.IdentityProvider) (IdentityProvider, er
 		}
 	}
 	p.InternalID, p.Alias, p.ProviderID, p.Enabled = row.InternalID, row.Alias, row.ProviderID, ptr(row.Enabled)
+	withIdPDefaults(&p)
 	return p, nil
 }
 
@@ -218,8 +220,12 @@ func IdentityProviderMapperToStore(realmID string, m IdentityProviderMapper) sto
 
 // IdentityProviderMapperFromStore is the inverse of IdentityProviderMapperToStore.
 func IdentityProviderMapperFromStore(m store.IdentityProviderMapper) IdentityProviderMapper {
+	cfg := m.Config
+	if cfg == nil {
+		cfg = map[string]string{}
+	}
 	return IdentityProviderMapper{ID: m.ID, Name: m.Name, IdentityProviderAlias: m.Alias,
-		IdentityProviderMapper: m.Mapper, Config: m.Config}
+		IdentityProviderMapper: m.Mapper, Config: cfg}
 }
 
 // ComponentToStore turns an admin-API component into a row.

@@ -17,7 +17,7 @@ func TestFederatedIdentitiesRoundTrip(t *testing.T) {
 	st := backends.SQLite(t)
 	ctx := context.Background()
 	realm := `{"realm": "corp", "enabled": true,
-		"identityProviders": [{"alias": "corp-saml", "providerId": "saml", "enabled": true, "config": {"singleSignOnServiceUrl": "https://idp.example/sso"}}],
+		"identityProviders": [{"alias": "corp-saml", "providerId": "saml", "enabled": true, "config": {"singleSignOnServiceUrl": "https://idp.example/sso", "validateSignature": "false"}}],
 		"users": [{"username": "alice", "enabled": true,
 			"federatedIdentities": [{"identityProvider": "corp-saml", "userId": "alice@corp", "userName": "alice"}]}]}`
 	mustImport(t, st, realm, ImportOptions{})
@@ -52,7 +52,7 @@ func TestIdentityProviderSecretImportExport(t *testing.T) {
 	st := backends.SQLite(t)
 	ctx := context.Background()
 	realm := `{"realm": "up", "enabled": true, "identityProviders": [{"alias": "kc", "providerId": "keycloak-oidc", "enabled": true,
-		"config": {"clientId": "kg", "clientSecret": "s3cret-Value"}}]}`
+		"config": {"clientId": "kg", "clientSecret": "s3cret-Value", "authorizationUrl": "https://kc.example/auth", "tokenUrl": "https://kc.example/token"}}]}`
 	seal := func(v string) (string, error) { return "sealed(" + v + ")", nil }
 	mustImport(t, st, realm, ImportOptions{SealSecret: seal})
 	row, _ := mustRealm(t, st, "up")

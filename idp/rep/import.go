@@ -806,19 +806,28 @@ func (pl *planner) serviceAccounts() error {
 
 func (pl *planner) identityProviders() error {
 	aliases := map[string]string{}
+	providers := map[string]string{} // alias -> providerId
 	for i, idp := range pl.r.IdentityProviders {
 		path := pl.at("identityProviders[%d]", i)
 		switch {
-		case idp.Alias == "":
-			return fmt.Errorf("%s.alias: required", path)
 		case aliases[idp.Alias] != "":
 			return fmt.Errorf("%s.alias: duplicate alias %q (also %s)", path, idp.Alias, aliases[idp.Alias])
-		case idp.ProviderID == "":
-			return fmt.Errorf("%s.providerId: required", path)
+		case idp.Alias == "":
+			return fmt.Errorf("%s.alias: required", path)
 		}
-		aliases[idp.Alias] = path
-		if idp.Config["clientSecret"] == SecretMask { // an admin export's mask: unset
+		NormalizeIdentityProvider(&idp)
+		// An admin export's mask counts as a secret for validation (the
+		// provider had one), and is then left unset.
+		if err := ValidateIdentityProvider(idp); err != nil {
+			return idpImportError(path, idp.Alias, "", err)
+		}
+		aliases[idp.Alias], providers[idp.Alias] = path, idp.ProviderID
+		if w := IdentityProviderWarning(idp); w != "" {
+			pl.p.warnings = append(pl.p.warnings, path+": "+w)
+		}
+		if idp.Config["clientSecret"] == SecretMask {
 			delete(idp.Config, "clientSecret")
+			pl.p.warnings = append(pl.p.warnings, fmt.Sprintf("%s: identity provider %q: clientSecret is masked in the file and left unset: set it before using the provider", path, idp.Alias))
 		}
 		row, err := IdentityProviderToStore(pl.r.ID, idp)
 		if err != nil {
@@ -828,20 +837,42 @@ func (pl *planner) identityProviders() error {
 	}
 	for i, m := range pl.r.IdentityProviderMappers {
 		path := pl.at("identityProviderMappers[%d]", i)
-		switch {
-		case m.Name == "":
-			return fmt.Errorf("%s.name: required", path)
-		case m.IdentityProviderMapper == "":
-			return fmt.Errorf("%s.identityProviderMapper: required", path)
-		case aliases[m.IdentityProviderAlias] == "":
+		if aliases[m.IdentityProviderAlias] == "" {
+			if m.Name == "" {
+				return fmt.Errorf("%s.name: required", path)
+			}
 			return fmt.Errorf("%s.identityProviderAlias: unknown identity provider %q", path, m.IdentityProviderAlias)
+		}
+		NormalizeIdentityProviderMapper(&m)
+		providerID := providers[m.IdentityProviderAlias]
+		if err := ValidateIdentityProviderMapper(m, providerID); err != nil {
+			return idpImportError(path, m.IdentityProviderAlias, m.Name, err)
 		}
 		if err := pl.uniqueID("idp-mapper", m.ID, path); err != nil {
 			return err
 		}
+		if w := IdentityProviderMapperWarning(m, providerID); w != "" {
+			pl.p.warnings = append(pl.p.warnings, path+": "+w)
+		}
 		pl.p.idpMappers = append(pl.p.idpMappers, item[store.IdentityProviderMapper]{path, IdentityProviderMapperToStore(pl.r.ID, m)})
 	}
 	return nil
+}
+
+// idpImportError names the JSON path of what an identity provider (or
+// one of its mappers, named mapper) has wrong, and the provider's alias:
+// `identityProviders[0].config.singleSignOnServiceUrl: identity provider
+// "corp": required`.
+func idpImportError(path, alias, mapper string, err error) error {
+	var ie *IdPError
+	if !errors.As(err, &ie) {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	who := fmt.Sprintf("identity provider %q", alias)
+	if mapper != "" {
+		who += fmt.Sprintf(" mapper %q", mapper)
+	}
+	return fmt.Errorf("%s.%s: %s: %s", path, ie.Field, who, ie.Message)
 }
 
 // components plans the component tree parents first; top-level components

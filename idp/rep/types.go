@@ -313,7 +313,7 @@ type IdentityProvider struct {
 	HideOnLogin                 *bool             `json:"hideOnLogin,omitempty"`
 	FirstBrokerLoginFlowAlias   string            `json:"firstBrokerLoginFlowAlias,omitempty"`
 	PostBrokerLoginFlowAlias    string            `json:"postBrokerLoginFlowAlias,omitempty"`
-	Config                      map[string]string `json:"config,omitempty"`
+	Config                      map[string]string `json:"config"`
 }
 
 // IdentityProviderMapper is Keycloak's IdentityProviderMapperRepresentation.
@@ -322,7 +322,7 @@ type IdentityProviderMapper struct {
 	Name                   string            `json:"name"`
 	IdentityProviderAlias  string            `json:"identityProviderAlias"`
 	IdentityProviderMapper string            `json:"identityProviderMapper"`
-	Config                 map[string]string `json:"config,omitempty"`
+	Config                 map[string]string `json:"config"`
 }
 
 // ComponentExport is a component as realm exports nest them: config values
