@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -191,12 +194,13 @@ type brokerEnv struct {
 	base, realmURL, acsURL string
 	idp                    *benchIdP
 	target                 *target
+	sigs                   *sigShape // the JWTs of the first token answer
 }
 
 func newBrokerEnv(base string, idp *benchIdP) *brokerEnv {
 	realm := base + "/realms/" + brokerRealm
 	return &brokerEnv{base: base, realmURL: realm, acsURL: realm + "/broker/" + brokerAlias + "/endpoint", idp: idp,
-		target: newRealmTarget(base, brokerRealm)}
+		target: newRealmTarget(base, brokerRealm), sigs: &sigShape{}}
 }
 
 // pendingLogin is a login sent to the IdP, waiting for its Response.
@@ -353,7 +357,7 @@ func (e *brokerEnv) finish(ctx context.Context, p *pendingLogin) (string, error)
 func (e *brokerEnv) exchange(ctx context.Context, c *http.Client, p *pendingLogin, code string) error {
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}}
 	t0 := time.Now()
-	o, _ := postToken(ctx, e.target, c, form, true, nil)
+	o, _ := postToken(ctx, e.target, c, form, true, e.sigs)
 	p.steps.token = time.Since(t0)
 	if o.err != nil || o.status != http.StatusOK {
 		return &stepError{"token", errors.New(describe(o))}
@@ -742,6 +746,25 @@ func (p *profiler) start(name string, d time.Duration) func() {
 	return wg.Wait
 }
 
+// rsaSignCost is one RSA-2048 PKCS#1 v1.5 SHA-256 signature's CPU time on
+// one goroutine (RS256: what the token answer's JWTs cost); CPU time, not
+// wall time, so that other work on the machine changes it less.
+func rsaSignCost(ctx context.Context, d time.Duration) (time.Duration, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return 0, err
+	}
+	digest := sha256.Sum256([]byte("keygate bench"))
+	n, t0, c0 := 0, time.Now(), selfCPU()
+	for time.Since(t0) < d && ctx.Err() == nil {
+		if _, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:]); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return (selfCPU() - c0) / time.Duration(max(n, 1)), ctx.Err()
+}
+
 // --- the benchmark ---
 
 // BenchmarkBroker: brokered SAML logins through keygate's broker
@@ -803,6 +826,10 @@ func BenchmarkBroker(b *testing.B) {
 	}
 	rawOne := measureRaw(1)
 	raws = append(raws, measureRaw(brokerACSConc))
+	rsaSign, err := rsaSignCost(ctx, time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
 
 	// Probe: one login of a new user, which says whether keygate brokers.
 	var probeErr error
@@ -884,6 +911,10 @@ func BenchmarkBroker(b *testing.B) {
 		rawRow(label, r)
 	}
 	rep.add("  other: cores the rest of the machine (neither this process nor keygate) used meanwhile: > 0 skews every figure")
+	if n := e.sigs.rsa(); n > 0 {
+		rep.add("  a login's crypto floor in CPU: 1 verify (%s) + %d RS256 signatures of the token answer (%s) at %s each = %s",
+			ms(rawOne.cpu), n, e.sigs, ms(rsaSign), ms(rawOne.cpu+time.Duration(n)*rsaSign))
+	}
 	rep.add("")
 	rep.add("%-38s %5s %9s %10s %10s %7s %10s %7s", "ACS step alone (Responses pre-signed)", "conc", "req/s", "p50", "p99", "errors", "srvCPU/req", "other")
 	for _, r := range acs {
