@@ -43,6 +43,9 @@ type API struct {
 	fedChange []func(realmID string)
 	fedEnv    federation.Env
 	fed       Federation // nil: no user federation
+	// brokers open identity providers (their SP metadata); nil: export
+	// answers 404 (idps.go).
+	brokers *federation.Brokers
 }
 
 // New returns the admin API over st. Passwords are hashed through lim.
@@ -279,10 +282,14 @@ func (a *API) routes() []route {
 		{"POST " + R + "/user-storage/{id}/mappers/{mapper}/sync", manageRealm, a.syncUserStorageMapper, true},
 
 		{"GET " + R + "/identity-provider/instances", viewIDPs, a.listIDPs, false},
+		{"GET " + R + "/identity-provider/providers/{provider_id}", viewIDPs, a.idpFactory, false},
+		{"POST " + R + "/identity-provider/import-config", manageIDPs, a.importIDPConfig, false},
 		{"POST " + R + "/identity-provider/instances", manageIDPs, a.createIDP, true},
 		{"GET " + R + "/identity-provider/instances/{alias}", viewIDPs, a.getIDP, false},
 		{"PUT " + R + "/identity-provider/instances/{alias}", manageIDPs, a.updateIDP, true},
 		{"DELETE " + R + "/identity-provider/instances/{alias}", manageIDPs, a.deleteIDP, true},
+		{"GET " + R + "/identity-provider/instances/{alias}/mapper-types", viewIDPs, a.idpMapperTypes, false},
+		{"GET " + R + "/identity-provider/instances/{alias}/export", viewIDPs, a.exportIDP, false},
 		{"GET " + R + "/identity-provider/instances/{alias}/mappers", viewIDPs, a.listIDPMappers, false},
 		{"POST " + R + "/identity-provider/instances/{alias}/mappers", manageIDPs, a.createIDPMapper, true},
 		{"GET " + R + "/identity-provider/instances/{alias}/mappers/{id}", viewIDPs, a.getIDPMapper, false},

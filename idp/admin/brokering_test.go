@@ -15,7 +15,8 @@ func TestFederatedIdentityEndpoints(t *testing.T) {
 	e.realmWithUser("acme", "alice")
 	const b = "/admin/realms/acme"
 	e.must(201, "POST", b+"/identity-provider/instances", e.admin, map[string]any{"alias": "corp", "providerId": "oidc",
-		"config": map[string]string{"clientId": "x", "authorizationUrl": "https://idp.example/auth", "tokenUrl": "https://idp.example/token"}})
+		"config": map[string]string{"clientId": "x", "clientSecret": "x-Secret", "authorizationUrl": "https://idp.example/auth",
+			"tokenUrl": "https://idp.example/token"}})
 	alice := e.userID("acme", "alice")
 	links := b + "/users/" + alice + "/federated-identity"
 	var got []map[string]any

@@ -296,7 +296,8 @@ func TestEscalationThroughMappers(t *testing.T) {
 	e.must(201, "POST", b+"/roles", e.admin, map[string]any{"name": "staff"})
 
 	e.must(201, "POST", b+"/identity-provider/instances", idps, map[string]any{"alias": "corp", "providerId": "oidc",
-		"config": map[string]string{"clientId": "x", "authorizationUrl": "https://idp.example/auth", "tokenUrl": "https://idp.example/token"}})
+		"config": map[string]string{"clientId": "x", "clientSecret": "x-Secret", "authorizationUrl": "https://idp.example/auth",
+			"tokenUrl": "https://idp.example/token"}})
 	mapper := func(typ string, config map[string]string) map[string]any {
 		return map[string]any{"name": typ, "identityProviderAlias": "corp", "identityProviderMapper": typ, "config": config}
 	}

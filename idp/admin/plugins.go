@@ -213,7 +213,8 @@ func (a *API) deleteComponent(c *call) error {
 	return c.noContent()
 }
 
-// ---- identity providers (SAML brokering) and their mappers
+// ---- identity providers (SAML and OIDC brokering) and their mappers;
+// validation, mapper types, import-config and export are in idps.go
 
 func maskIDP(p rep.IdentityProvider) rep.IdentityProvider {
 	if v := p.Config["clientSecret"]; v != "" {
@@ -267,6 +268,10 @@ func (a *API) idp(c *call) (store.IdentityProvider, error) {
 	return row, err
 }
 
+// createIDP stores a new identity provider after Keycloak's
+// normalisation and keygate's validation (idps.go): an alias that is safe
+// in a URL path, a known providerId's config as its broker reads it.
+// Other providerIds are stored with a warning.
 func (a *API) createIDP(c *call) error {
 	var in rep.IdentityProvider
 	if err := c.body(&in, maxBody); err != nil {
@@ -277,6 +282,15 @@ func (a *API) createIDP(c *call) error {
 		return fieldError("alias", "Identity provider alias is missing")
 	case in.ProviderID == "":
 		return fieldError("providerId", "Identity provider providerId is missing")
+	}
+	if _, err := a.st.GetIdentityProvider(c.ctx, c.realm.ID, in.Alias); err == nil {
+		return conflict("Identity Provider " + in.Alias + " already exists")
+	}
+	if in.Config["clientSecret"] == secretMask { // nothing stored to keep
+		delete(in.Config, "clientSecret")
+	}
+	if err := a.checkIDP(c, &in); err != nil {
+		return err
 	}
 	in.InternalID = uuid.NewString()
 	if err := a.sealIDPSecret(&in); err != nil {
@@ -306,6 +320,9 @@ func (a *API) getIDP(c *call) error {
 	return c.ok(maskIDP(p))
 }
 
+// updateIDP replaces the provider's representation with the body (fields
+// it lacks keep their values), validated as on create. The alias cannot
+// change; the mask keeps the stored clientSecret (keepMaskedSecret).
 func (a *API) updateIDP(c *call) error {
 	row, err := a.idp(c)
 	if err != nil {
@@ -315,16 +332,26 @@ func (a *API) updateIDP(c *call) error {
 	if err != nil {
 		return err
 	}
-	old := p.Config["clientSecret"]
+	stored := cloneConfig(p.Config)
 	if err := c.body(&p, maxBody); err != nil {
 		return err
 	}
-	if p.Config["clientSecret"] == secretMask {
-		p.Config["clientSecret"] = old
-	} else if err := a.sealIDPSecret(&p); err != nil {
+	if p.Alias != row.Alias {
+		return fieldError("alias", "Identity Provider alias cannot be changed")
+	}
+	p.InternalID = row.InternalID
+	if p.Config == nil {
+		p.Config = map[string]string{}
+	}
+	if err := keepMaskedSecret(&p, stored); err != nil {
 		return err
 	}
-	p.Alias, p.InternalID = row.Alias, row.InternalID // renames are not supported
+	if err := a.checkIDP(c, &p); err != nil {
+		return err
+	}
+	if err := a.sealIDPSecret(&p); err != nil {
+		return err
+	}
 	next, err := rep.IdentityProviderToStore(c.realm.ID, p)
 	if err != nil {
 		return err
@@ -383,6 +410,9 @@ func (a *API) idpMapper(c *call) (store.IdentityProviderMapper, error) {
 	return store.IdentityProviderMapper{}, notFound("Model not found")
 }
 
+// createIDPMapper stores a mapper of the provider the path names, after
+// its validation (idps.go) and the no-escalation check of the role or
+// group it grants (mayMapperGrant).
 func (a *API) createIDPMapper(c *call) error {
 	row, err := a.idp(c)
 	if err != nil {
@@ -398,7 +428,10 @@ func (a *API) createIDPMapper(c *call) error {
 	case in.IdentityProviderMapper == "":
 		return fieldError("identityProviderMapper", "identityProviderMapper is missing")
 	}
-	in.ID, in.IdentityProviderAlias = uuid.NewString(), row.Alias
+	if err := a.checkIDPMapper(c, row, &in); err != nil {
+		return err
+	}
+	in.ID = uuid.NewString()
 	if err := a.mayMapperGrant(c, in.IdentityProviderMapper, listConfig(in.Config)); err != nil {
 		return err
 	}
@@ -417,6 +450,10 @@ func (a *API) getIDPMapper(c *call) error {
 }
 
 func (a *API) updateIDPMapper(c *call) error {
+	row, err := a.idp(c)
+	if err != nil {
+		return err
+	}
 	m, err := a.idpMapper(c)
 	if err != nil {
 		return err
@@ -425,7 +462,10 @@ func (a *API) updateIDPMapper(c *call) error {
 	if err := c.body(&in, maxBody); err != nil {
 		return err
 	}
-	in.ID, in.IdentityProviderAlias = m.ID, m.Alias
+	in.ID = m.ID
+	if err := a.checkIDPMapper(c, row, &in); err != nil {
+		return err
+	}
 	if err := a.mayMapperGrant(c, in.IdentityProviderMapper, listConfig(in.Config)); err != nil {
 		return err
 	}
