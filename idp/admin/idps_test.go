@@ -243,6 +243,16 @@ func TestIdentityProviderValidation(t *testing.T) {
 	}
 	e.must(204, "PUT", idps+"/corp", e.admin, map[string]any{"displayName": "Corp SSO"})
 	e.must(404, "PUT", idps+"/nope", e.admin, samlProvider("nope", nil))
+	huge := samlProvider("huge", map[string]string{"guiOrder": strings.Repeat("1", 2<<20)})
+	e.must(413, "POST", idps, e.admin, huge)
+	huge["alias"] = "corp"
+	e.must(413, "PUT", idps+"/corp", e.admin, huge)
+	e.must(413, "POST", idps+"/corp/mappers", e.admin, idpMapper("corp", "m", "hardcoded-role-idp-mapper", map[string]string{"role": strings.Repeat("r", 2<<20)}))
+	for _, p := range []string{"/a%2Fb", "/..%2Fcorp", "/%2e%2e", "/corp%2F..%2F..%2F..%2Fusers"} {
+		if r := e.do("GET", idps+p, e.admin, nil); r.status != 404 {
+			t.Errorf("GET %s: %d %s", p, r.status, r.body)
+		}
+	}
 	e.logs.take()
 
 	// Unimplemented keys: one warning per write, names only.
@@ -609,6 +619,11 @@ func TestIdentityProviderImportConfig(t *testing.T) {
 	prov["config"] = cfg
 	e.must(201, "POST", idps, mi, prov)
 
+	// A host name is resolved, and its address checked when dialled.
+	if r := fetch(mi, "saml", "http://localhost:"+portOf(srvURL)+"/saml"); r.status != 200 {
+		t.Errorf("localhost: %d %s", r.status, r.body)
+	}
+
 	// Uploaded: multipart, syncMode LEGACY when the document has none.
 	r := e.postForm(mi, map[string]string{"providerId": "saml", "file": idpMetadata("https://idp.upload.example")})
 	cfg = nil
@@ -784,4 +799,28 @@ func (e *idpEnv) realmID() string {
 		e.t.Fatal(err)
 	}
 	return r.ID
+}
+
+// TestRealmImportIdentityProviders: a realm created through the admin API
+// with an identity provider or mapper keygate could not run is a 400
+// naming the provider's alias and the key, and nothing is created.
+func TestRealmImportIdentityProviders(t *testing.T) {
+	e := newIdPEnv(t, idp.Config{})
+	bad := map[string]any{"realm": "imported", "enabled": true,
+		"identityProviders": []any{samlProvider("corp", map[string]string{"singleSignOnServiceUrl": ""})}}
+	r := e.must(400, "POST", "/admin/realms", e.admin, bad)
+	if !strings.Contains(string(r.body), `identityProviders[0].config.singleSignOnServiceUrl: identity provider \"corp\": required`) {
+		t.Errorf("answer: %s", r.body)
+	}
+	bad["identityProviders"] = []any{samlProvider("corp", nil)}
+	bad["identityProviderMappers"] = []any{idpMapper("corp", "admins", "saml-role-idp-mapper", map[string]string{"attribute.name": "memberOf"})}
+	r = e.must(400, "POST", "/admin/realms", e.admin, bad)
+	if !strings.Contains(string(r.body), `identityProviderMappers[0].config.role: identity provider \"corp\" mapper \"admins\": required`) {
+		t.Errorf("answer: %s", r.body)
+	}
+	e.must(404, "GET", "/admin/realms/imported", e.admin, nil)
+	bad["identityProviders"] = []any{samlProvider("corp", nil), map[string]any{"alias": "gh", "providerId": "github"}}
+	bad["identityProviderMappers"] = []any{}
+	e.must(201, "POST", "/admin/realms", e.admin, bad)
+	e.must(200, "GET", "/admin/realms/imported/identity-provider/instances/gh", e.admin, nil)
 }
