@@ -102,6 +102,31 @@ func keepMaskedSecret(next *rep.IdentityProvider, stored map[string]string) erro
 	return nil
 }
 
+// mayAutoLink guards the one provider setting that hands out existing
+// accounts: with trustEmail and autoLinkByEmail, a first login whose
+// email matches a user's is linked to that user without asking
+// (idp/login), so whoever controls the provider signs in as any user with
+// an email, admins included. Only a caller holding every admin role of the
+// realm writes such a provider (stricter than Keycloak, where the
+// equivalent idp-auto-link step is in a flow).
+func (a *API) mayAutoLink(c *call, p rep.IdentityProvider) error {
+	if c.caller.serverAdmin || p.TrustEmail == nil || !*p.TrustEmail ||
+		!strings.EqualFold(strings.TrimSpace(p.Config["autoLinkByEmail"]), "true") {
+		return nil
+	}
+	g, err := a.p.RoleGraph(c.ctx, c.realm.ID, true)
+	if err != nil {
+		return err
+	}
+	admin := map[string]bool{}
+	g.Roles(func(r store.Role) {
+		if adminRole(c.realm.Name, r, g.ClientID(r.ClientID)) {
+			admin[r.ID] = true
+		}
+	})
+	return a.covers(c, g, admin)
+}
+
 // ---- mapper types and provider factories
 
 // idpMapperTypes serves GET /instances/{alias}/mapper-types: the mapper

@@ -824,3 +824,27 @@ func TestRealmImportIdentityProviders(t *testing.T) {
 	e.must(201, "POST", "/admin/realms", e.admin, bad)
 	e.must(200, "GET", "/admin/realms/imported/identity-provider/instances/gh", e.admin, nil)
 }
+
+// TestIdentityProviderAutoLink: a provider that links a trusted email to
+// an existing account without asking hands out every account with an
+// email, admins' included: only a caller holding every admin role writes
+// one.
+func TestIdentityProviderAutoLink(t *testing.T) {
+	e := newIdPEnv(t, idp.Config{})
+	mi := e.userWithRoles("acme", "mi", "manage-identity-providers")
+	ra := e.userWithRoles("acme", "ra", "realm-admin")
+	auto := func(alias string) map[string]any {
+		p := oidcProvider(alias, "oidc", map[string]string{"autoLinkByEmail": "true"})
+		p["trustEmail"] = true
+		return p
+	}
+	e.must(403, "POST", idps, mi, auto("mine"))
+	p := auto("mine")
+	p["trustEmail"] = false
+	e.must(201, "POST", idps, mi, p) // the flag alone links nothing
+	e.must(403, "PUT", idps+"/mine", mi, map[string]any{"trustEmail": true})
+	e.must(201, "POST", idps, ra, auto("corp"))
+	e.must(403, "PUT", idps+"/corp", mi, map[string]any{"displayName": "Corp"})
+	e.must(204, "PUT", idps+"/corp", ra, map[string]any{"displayName": "Corp"})
+	e.must(201, "POST", idps, e.admin, auto("srv"))
+}
