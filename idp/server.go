@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,7 +62,7 @@ type Server struct {
 	oidc    *oidc.Provider
 	login   *login.Handler
 	handler http.Handler
-	ready   atomic.Bool
+	health  *health
 	reg     *prometheus.Registry
 	mgmt    http.Handler
 	fedReg  *federation.Registry
@@ -84,7 +83,7 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	if queue <= 0 {
 		queue = 256
 	}
-	s := &Server{st: st, cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry()}
+	s := &Server{st: st, cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), health: newHealth(st, cfg.Logger)}
 	s.brokerHTTP = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{RootCAs: cfg.Truststore, MinVersion: tls.VersionTLS12},
 		MaxIdleConnsPerHost: 8, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
@@ -102,6 +101,7 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	}
 	s.login = login.New(st, s.oidc, s.authn, cfg.Logger)
 	s.oidc.SetBrowser(s.login)
+	s.oidc.SetUnavailablePage(s.unavailablePage)
 	// User federation: providers open from the realms' components, by
 	// providerId, through this one map.
 	secrets := s.oidc.Keyring().Secrets()
@@ -125,10 +125,11 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	adm.SetFederationEnv(fedEnv)
 	adm.OnFederationChange(s.fedReg.Invalidate)
 	adm.SetFederation(s.fed)
+	adm.SetBrokers(s.brokers)
 	adm.Register(mux)
 	registration.New(st, s.oidc, s.limiter, cfg.Logger).Register(mux)
 	mux.Handle("GET /resources/", templates.StaticHandler())
-	s.health(mux)
+	s.health.register(mux)
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.reg.MustRegister(ldap.Collectors()...)
 	s.fed.SetSyncObserver(newSyncMetrics(s.reg))
@@ -138,18 +139,10 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	// management handler (--metrics-addr), as Keycloak serves them on its
 	// management port; health is on both, where deployments probe it.
 	mgmt := http.NewServeMux()
-	s.health(mgmt)
+	s.health.register(mgmt)
 	mgmt.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	s.mgmt = mgmt
 	return s, nil
-}
-
-func (s *Server) health(mux *http.ServeMux) {
-	mux.HandleFunc("GET /health/live", func(w http.ResponseWriter, _ *http.Request) {
-		writeHealth(w, true)
-	})
-	mux.HandleFunc("GET /health/ready", s.readyz)
-	mux.HandleFunc("GET /health", s.readyz)
 }
 
 // Handler is the server's root handler.
@@ -226,26 +219,6 @@ func (s *Server) Close() error { return s.fedReg.Close() }
 
 // Provider exposes the OIDC provider (for the admin API and tests).
 func (s *Server) Provider() *oidc.Provider { return s.oidc }
-
-// SetReady marks the server ready once start-up work is done.
-func (s *Server) SetReady() { s.ready.Store(true) }
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	ok := s.ready.Load() && s.st.Ping(ctx) == nil
-	writeHealth(w, ok)
-}
-
-func writeHealth(w http.ResponseWriter, up bool) {
-	w.Header().Set("Content-Type", "application/json")
-	if !up {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"status":"DOWN","checks":[]}`))
-		return
-	}
-	_, _ = w.Write([]byte(`{"status":"UP","checks":[]}`))
-}
 
 // Housekeeping deletes expired token records and SSO sessions until ctx
 // ends. Every replica runs it; the deletes are idempotent.

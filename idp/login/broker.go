@@ -590,6 +590,10 @@ func (h *Handler) linkAndComplete(w http.ResponseWriter, r *http.Request, realm 
 		h.brokerError(w, r, realm, p.row.Alias, "mappers", err)
 		return
 	}
+	// An existing user keeps its username, as Keycloak's
+	// updateFederatedIdentity does even under FORCE: a username template
+	// names new users only, and linking never renames a local account.
+	m.Username = ""
 	u, err := h.linker.LinkBrokered(ctx, realm.Row.ID, realmDefaults(realm), federation.BrokerLink{
 		Alias: p.row.Alias, UserID: userID, Identity: m, Token: ident.Token})
 	if errors.Is(err, federation.ErrConflict) {
@@ -635,7 +639,15 @@ func (h *Handler) completeBrokered(w http.ResponseWriter, r *http.Request, realm
 	})
 }
 
+// storeError answers a store failure: 503 with Retry-After when the
+// database could not answer (store.ErrUnavailable), 500 otherwise.
 func (h *Handler) storeError(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, what string, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		h.log.WarnContext(r.Context(), what+": database unavailable", "err", err)
+		w.Header().Set("Retry-After", oidc.RetryAfterUnavailable)
+		h.ErrorPage(w, r, realm, http.StatusServiceUnavailable, "temporarilyUnavailable")
+		return
+	}
 	h.log.ErrorContext(r.Context(), what, "err", err)
 	h.ErrorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage")
 }

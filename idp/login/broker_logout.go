@@ -30,17 +30,24 @@ func brokerSessionOf(s *store.Session) *brokerSession {
 	return d.Broker
 }
 
-// indexBrokerSession records s under the IdP's names for it, for an
-// IdP-initiated logout, until s can no longer live.
+// indexBrokerSession records, under the IdP's names for s (NameID and
+// SessionIndex), the user s belongs to, for an IdP-initiated logout: that
+// logout ends every session of the user the IdP session vouched for (one
+// IdP session may sign in several browsers). Kept until s can no longer
+// live.
 func (h *Handler) indexBrokerSession(ctx context.Context, realm *oidc.Realm, s store.Session) {
 	bs := brokerSessionOf(&s)
 	if bs == nil || bs.NameID == "" {
 		return
 	}
 	key := sloKey(realm.Row.ID, bs.Alias, bs.NameID, bs.SessionIndex)
-	_ = h.st.DeleteToken(ctx, store.KindBroker, key) // a session the IdP named the same way before
+	exp := s.Created.Add(realm.Settings.SSOSessionMaxLifespan)
+	if tok, err := h.st.GetToken(ctx, store.KindBroker, key); err == nil && string(tok.Request) == s.UserID && !tok.Expires.Before(exp) {
+		return
+	}
+	_ = h.st.DeleteToken(ctx, store.KindBroker, key)
 	err := h.st.CreateToken(ctx, store.Token{Kind: store.KindBroker, Signature: key, RequestID: key, RealmID: realm.Row.ID,
-		Active: true, Requested: s.Created, Expires: s.Created.Add(realm.Settings.SSOSessionMaxLifespan), Request: []byte(s.ID)})
+		Active: true, Requested: s.Created, Expires: exp, Request: []byte(s.UserID)})
 	if err != nil {
 		h.log.WarnContext(ctx, "index brokered session", "err", err)
 	}
@@ -130,31 +137,33 @@ func (h *Handler) idpLogout(w http.ResponseWriter, r *http.Request, realm *oidc.
 		h.brokerError(w, r, realm, p.row.Alias, "logout", err)
 		return
 	}
-	ended := 0
+	// The user: by the index of the sessions this IdP session signed in,
+	// or, without a SessionIndex, by the link of a NameID principal.
+	userID := ""
 	if sessionIndex != "" {
-		key := sloKey(realm.Row.ID, p.row.Alias, nameID, sessionIndex)
-		if tok, err := h.st.GetToken(ctx, store.KindBroker, key); err == nil && tok.RealmID == realm.Row.ID {
-			if err := h.st.DeleteSession(ctx, realm.Row.ID, string(tok.Request)); err == nil {
-				ended++
-			} else if !errors.Is(err, store.ErrNotFound) {
-				h.storeError(w, r, realm, "IdP-initiated logout", err)
-				return
-			}
-			_ = h.st.DeleteToken(ctx, store.KindBroker, key)
+		if tok, err := h.st.GetToken(ctx, store.KindBroker, sloKey(realm.Row.ID, p.row.Alias, nameID, sessionIndex)); err == nil && tok.RealmID == realm.Row.ID {
+			userID = string(tok.Request)
 		}
 	} else if u, err := h.st.GetUserByFederatedIdentity(ctx, realm.Row.ID, p.row.Alias, nameID); err == nil {
-		// No SessionIndex: every session of that user that came through
-		// this IdP as nameID.
-		sessions, err := h.st.ListUserSessions(ctx, realm.Row.ID, u.ID)
+		userID = u.ID
+	}
+	ended := 0
+	if userID != "" {
+		sessions, err := h.st.ListUserSessions(ctx, realm.Row.ID, userID)
 		if err != nil {
 			h.storeError(w, r, realm, "IdP-initiated logout", err)
 			return
 		}
 		for _, s := range sessions {
-			if bs := brokerSessionOf(&s); bs != nil && bs.Alias == p.row.Alias && bs.NameID == nameID {
-				if err := h.st.DeleteSession(ctx, realm.Row.ID, s.ID); err == nil {
-					ended++
-				}
+			bs := brokerSessionOf(&s)
+			if bs == nil || bs.Alias != p.row.Alias || bs.NameID != nameID || (sessionIndex != "" && bs.SessionIndex != sessionIndex) {
+				continue
+			}
+			if err := h.st.DeleteSession(ctx, realm.Row.ID, s.ID); err == nil {
+				ended++
+			} else if !errors.Is(err, store.ErrNotFound) {
+				h.storeError(w, r, realm, "IdP-initiated logout", err)
+				return
 			}
 		}
 	}
