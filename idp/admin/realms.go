@@ -55,11 +55,17 @@ func (a *API) createRealm(c *call) error {
 	if _, err := a.st.GetRealmByName(c.ctx, r.Realm); err == nil {
 		return conflict("Conflict detected. See logs for details")
 	}
-	if _, err := rep.ImportRealm(c.ctx, a.st, data, rep.ImportOptions{SealSecret: a.p.Keyring().Secrets().Seal}); err != nil {
+	res, err := rep.ImportRealm(c.ctx, a.st, data, rep.ImportOptions{SealSecret: a.p.Keyring().Secrets().Seal})
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) || c.ctx.Err() != nil {
 			return err
 		}
 		return badRequest(err.Error()) // the import names the JSON path
+	}
+	// What was accepted but not used (unknown fields, identity-provider
+	// settings keygate does not act on), by JSON path, never values.
+	for _, w := range res.Warnings {
+		a.log.WarnContext(c.ctx, "realm import", "realm", r.Realm, "warning", w)
 	}
 	return c.created(r.Realm)
 }
