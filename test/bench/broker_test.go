@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,15 +62,18 @@ const (
 
 // brokerRealmFile writes the realm: the confidential bench client (code
 // flow), and the SAML identity provider "corp" (this process) with
-// attribute mappers for the profile and a role mapper.
-func brokerRealmFile(dir string, idp *benchIdP) (string, error) {
+// attribute mappers for the profile and a role mapper; pre are users
+// already linked to it (realm role bench-ops, group /staff), as a realm
+// export of a deployment that has been brokering for a while holds them.
+func brokerRealmFile(dir, name string, idp *benchIdP, pre []brokerUser) (string, error) {
 	attr := func(name, friendly, userAttr string) map[string]any {
 		return map[string]any{"name": userAttr, "identityProviderAlias": brokerAlias, "identityProviderMapper": "saml-user-attribute-idp-mapper",
 			"config": map[string]string{"syncMode": "INHERIT", "attribute.name": name, "attribute.friendly.name": friendly, "user.attribute": userAttr}}
 	}
 	realm := map[string]any{
 		"realm": brokerRealm, "enabled": true, "sslRequired": "none", "bruteForceProtected": false,
-		"roles": map[string]any{"realm": []map[string]any{{"name": brokerRole}}},
+		"roles":  map[string]any{"realm": []map[string]any{{"name": brokerRole}}},
+		"groups": []map[string]any{{"name": "staff", "path": "/staff"}},
 		"clients": []map[string]any{{
 			"clientId": clientID, "enabled": true, "publicClient": false, "secret": clientSecret,
 			"standardFlowEnabled": true, "directAccessGrantsEnabled": false, "redirectUris": []string{redirectURI},
@@ -92,11 +96,18 @@ func brokerRealmFile(dir string, idp *benchIdP) (string, error) {
 				"config": map[string]string{"syncMode": "INHERIT", "attribute.name": "memberOf", "attribute.value": "ops", "role": brokerRole}},
 		},
 	}
-	data, err := json.MarshalIndent(realm, "", "  ")
+	users := make([]map[string]any, len(pre))
+	for i, u := range pre {
+		users[i] = map[string]any{"username": strings.ToLower(u.NameID), "enabled": true, "email": u.Email, "emailVerified": true,
+			"firstName": u.FirstName, "lastName": u.LastName, "realmRoles": []string{brokerRole}, "groups": []string{"/staff"},
+			"federatedIdentities": []map[string]any{{"identityProvider": brokerAlias, "userId": u.NameID, "userName": strings.ToLower(u.NameID)}}}
+	}
+	realm["users"] = users
+	data, err := json.Marshal(realm)
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, brokerRealm+".json")
+	path := filepath.Join(dir, name+".json")
 	return path, os.WriteFile(path, data, 0o600)
 }
 
@@ -450,6 +461,7 @@ type acsResult struct {
 	interVerifies      float64
 	interTime          time.Duration
 	batches, maxBatch  int
+	realmUsers         int           // users in the realm when the scenario began
 	oldest             time.Duration // the oldest Response when posted
 	prepare            time.Duration // summed preparation phases (not measured)
 	firstError, notRun string
@@ -605,6 +617,7 @@ type loginResult struct {
 	window                  time.Duration
 	steps                   []loginSteps
 	srvCPU                  time.Duration
+	realmUsers              int // users in the realm when the scenario began
 	firstError, notRun      string
 }
 
@@ -792,7 +805,7 @@ func BenchmarkBroker(b *testing.B) {
 		b.Fatal(err)
 	}
 	tmp := b.TempDir()
-	file, err := brokerRealmFile(tmp, idp)
+	file, err := brokerRealmFile(tmp, brokerRealm, idp, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -856,58 +869,103 @@ func BenchmarkBroker(b *testing.B) {
 
 	var acs []acsResult
 	var logins []loginResult
-	if notRun == "" {
-		progress("broker: ACS c=%d, new users, %v of posting", brokerACSConc, d)
-		stop := prof.start("acs-new", d*2)
-		var interN float64
-		var interT time.Duration
-		interleave := func(took time.Duration) {
-			slice := min(max(took/2, 500*time.Millisecond), 2*time.Second)
-			rv, err := rawVerifyRate(ctx, sp, rawResp, rawAR.ID, brokerACSConc, slice)
-			if err == nil {
-				interN += rv.rate * slice.Seconds()
-				interT += slice
-			}
-		}
-		r := measureACS(ctx, e, "ACS POST -> code, new users", brokerACSConc, d, raws[0].rate/2,
-			func() (brokerUser, bool) { return users.fresh(), true }, users.done, srvCPU, interleave)
-		stop()
-		raws = append(raws, measureRaw(brokerACSConc))
-		r.raw = raws[len(raws)-2:]
-		r.interVerifies, r.interTime, interN, interT = interN, interT, 0, 0
-		acs = append(acs, r)
-
-		progress("broker: ACS c=%d, linked users", brokerACSConc)
-		stop = prof.start("acs-linked", d*2)
-		r = measureACS(ctx, e, "ACS POST -> code, linked users", brokerACSConc, d, acs[0].rate(), users.again, nil, srvCPU, interleave)
-		stop()
-		raws = append(raws, measureRaw(brokerACSConc))
-		r.raw = raws[len(raws)-2:]
-		r.interVerifies, r.interTime, interN, interT = interN, interT, 0, 0
-		acs = append(acs, r)
-
-		type lsc struct {
-			key, name string
-			conc      int
-			hint, new bool
-		}
-		for _, sc := range []lsc{
-			{"login-linked", "login page, linked users", 1, false, false},
-			{"hint-linked", "kc_idp_hint, linked users", 1, true, false},
-			{"login-new", "login page, new users", 1, false, true},
-			{"login-linked-4", "login page, linked users", 4, false, false},
-		} {
-			progress("broker: whole logins, %s, c=%d", sc.name, sc.conc)
-			pick, done := users.again, (func(brokerUser))(nil)
-			if sc.new {
-				pick, done = func() (brokerUser, bool) { return users.fresh(), true }, users.done
-			}
-			stop := prof.start(sc.key, warmUp+d)
-			logins = append(logins, measureLogins(ctx, e, sc.name, sc.conc, sc.hint, warmUp, d, pick, done, srvCPU))
-			stop()
+	rawLabels := []string{"c=4, before the ACS scenarios"}
+	var interN float64
+	var interT time.Duration
+	interleave := func(took time.Duration) {
+		slice := min(max(took/2, 500*time.Millisecond), 2*time.Second)
+		rv, err := rawVerifyRate(ctx, sp, rawResp, rawAR.ID, brokerACSConc, slice)
+		if err == nil {
+			interN += rv.rate * slice.Seconds()
+			interT += slice
 		}
 	}
+	// runACS measures the ACS step with raw rates measured before, between
+	// the batches and after.
+	runACS := func(key, name string, e *brokerEnv, srvCPU func() time.Duration, realmUsers int, guess float64,
+		user func() (brokerUser, bool), done func(brokerUser)) {
+		progress("broker: ACS c=%d, %s", brokerACSConc, name)
+		before := raws[len(raws)-1]
+		stop := prof.start(key, d*2)
+		r := measureACS(ctx, e, "ACS POST -> code, "+name, brokerACSConc, d, guess, user, done, srvCPU, interleave)
+		stop()
+		raws = append(raws, measureRaw(brokerACSConc))
+		rawLabels = append(rawLabels, "c=4, after ACS "+name)
+		r.raw = []rawVerify{before, raws[len(raws)-1]}
+		r.interVerifies, r.interTime, interN, interT = interN, interT, 0, 0
+		r.realmUsers = realmUsers
+		acs = append(acs, r)
+	}
+	type lsc struct {
+		key, name string
+		conc      int
+		hint, new bool
+	}
+	runLogins := func(e *brokerEnv, srvCPU func() time.Duration, us *brokerUsers, realmUsers int, scs ...lsc) {
+		for _, sc := range scs {
+			progress("broker: whole logins, %s, c=%d", sc.name, sc.conc)
+			pick, done := us.again, (func(brokerUser))(nil)
+			if sc.new {
+				pick, done = func() (brokerUser, bool) { return us.fresh(), true }, us.done
+			}
+			stop := prof.start(sc.key, warmUp+d)
+			r := measureLogins(ctx, e, sc.name, sc.conc, sc.hint, warmUp, d, pick, done, srvCPU)
+			stop()
+			r.realmUsers = realmUsers + int(us.next.Load())
+			logins = append(logins, r)
+		}
+	}
+	if notRun == "" {
+		runACS("acs-new", "new users", e, srvCPU, int(users.next.Load()), raws[0].rate/2,
+			func() (brokerUser, bool) { return users.fresh(), true }, users.done)
+		runACS("acs-linked", "linked users", e, srvCPU, int(users.next.Load()), acs[0].rate(), users.again, nil)
+		runLogins(e, srvCPU, users, 0,
+			lsc{"login-linked", "login page, linked users", 1, false, false},
+			lsc{"hint-linked", "kc_idp_hint, linked users", 1, true, false},
+			lsc{"login-new", "login page, new users", 1, false, true},
+			lsc{"login-linked-4", "login page, linked users", 4, false, false})
+	}
 	srv.stop()
+	serverLogs := srv.logs.String()
+
+	// The same linked logins in a realm that has been brokering for a
+	// while: bigN users already linked to the IdP, imported.
+	bigN := 20000
+	if v, err := strconv.Atoi(os.Getenv("KEYGATE_BENCH_BROKER_USERS")); err == nil {
+		bigN = v
+	}
+	var bigImport time.Duration
+	if notRun == "" && bigN > 0 {
+		big := &brokerUsers{run: strings.ToLower(rand.Text()[:6])}
+		pre := make([]brokerUser, bigN)
+		for i := range pre {
+			pre[i] = big.fresh()
+		}
+		big.linked = pre
+		big.next.Store(0)
+		file, err := brokerRealmFile(tmp, "broker-big", idp, pre)
+		if err != nil {
+			b.Fatal(err)
+		}
+		progress("broker: a second server, its realm imported with %d linked users", bigN)
+		srv2, took, err := startServer(ctx, bin, "serve", "--http-addr", "127.0.0.1:0", "--db", "sqlite:"+filepath.Join(tmp, "broker-big.db"),
+			"--import-realm", file)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bigImport = took
+		e2 := newBrokerEnv(srv2.URL, idp)
+		e2.sigs = e.sigs
+		srvCPU2 := func() time.Duration { c, _ := srv2.cpu(); return c }
+		suffix := fmt.Sprintf(", %dk realm", bigN/1000)
+		if bigN%1000 != 0 {
+			suffix = fmt.Sprintf(", %d-user realm", bigN)
+		}
+		runACS("acs-linked-big", "linked users"+suffix, e2, srvCPU2, bigN, acs[len(acs)-1].rate(), big.again, nil)
+		runLogins(e2, srvCPU2, big, bigN, lsc{"login-linked-big", "login page, linked users" + suffix, 1, false, false})
+		srv2.stop()
+		serverLogs += srv2.logs.String()
+	}
 	meanRate := func(rs []rawVerify) float64 {
 		sum := 0.0
 		for _, r := range rs {
@@ -927,8 +985,7 @@ func BenchmarkBroker(b *testing.B) {
 	}
 	rawRow("c=1, before the load", rawOne)
 	for i, r := range raws {
-		label := []string{"c=4, before the ACS scenarios", "c=4, after ACS new users", "c=4, after ACS linked users"}[min(i, 2)]
-		rawRow(label, r)
+		rawRow(rawLabels[i], r)
 	}
 	rep.add("  other: cores the rest of the machine (neither this process nor keygate) used meanwhile: > 0 skews every figure")
 	if n := e.sigs.rsa(); n > 0 {
@@ -950,8 +1007,8 @@ func BenchmarkBroker(b *testing.B) {
 			other = r.otherCPU.Seconds() / r.window.Seconds()
 		}
 		rep.add("%-38s %5d %9.1f %10s %10s %7d %10s %7.2f", r.name, r.conc, r.rate(), ms(pct(r.lat, 0.5)), ms(pct(r.lat, 0.99)), r.errors, per, other)
-		rep.add("  %d posts in %d batches of up to %d, %v of posting; oldest Response %v old when posted; %v preparing (not measured)",
-			r.ok, r.batches, r.maxBatch, r.window.Round(time.Millisecond), r.oldest.Round(time.Second), r.prepare.Round(time.Millisecond))
+		rep.add("  realm of %d users; %d posts in %d batches of up to %d, %v of posting; oldest Response %v old when posted; %v preparing",
+			r.realmUsers, r.ok, r.batches, r.maxBatch, r.window.Round(time.Millisecond), r.oldest.Round(time.Second), r.prepare.Round(time.Millisecond))
 	}
 	rep.add("")
 	rep.add("%-44s %5s %9s %10s %10s %7s %10s", "whole brokered logins (round trips)", "conc", "logins/s", "p50", "p99", "errors", "srvCPU/lg")
@@ -966,6 +1023,7 @@ func BenchmarkBroker(b *testing.B) {
 		}
 		sum := sortedBy(r.steps, loginSteps.keygate)
 		rep.add("%-44s %5d %9.1f %10s %10s %7d %10s", r.name+": keygate sum", r.conc, r.rate(), ms(pct(sum, 0.5)), ms(pct(sum, 0.99)), r.errors, per)
+		rep.add("  (realm of about %d users at the end)", r.realmUsers)
 		for _, st := range []struct {
 			label string
 			f     func(loginSteps) time.Duration
@@ -979,6 +1037,9 @@ func BenchmarkBroker(b *testing.B) {
 			v := sortedBy(r.steps, st.f)
 			rep.add("  %-42s %5s %9s %10s %10s", st.label, "", "", ms(pct(v, 0.5)), ms(pct(v, 0.99)))
 		}
+	}
+	if bigImport > 0 {
+		rep.add("  the big realm's server started in %v (new database, import of its linked users)", bigImport.Round(time.Millisecond))
 	}
 	rep.add("  round trips measured by the client on loopback (an upper bound of keygate's own time); with kc_idp_hint the")
 	rep.add("  /broker login step is 0 when the authorization endpoint redirects straight to the IdP; srvCPU/lg: keygate's CPU per login.")
@@ -1040,7 +1101,7 @@ func BenchmarkBroker(b *testing.B) {
 		}
 	}
 	var warns []string
-	for line := range strings.Lines(srv.logs.String()) {
+	for line := range strings.Lines(serverLogs) {
 		// Expected: the bench sets neither --db-key nor a bootstrap admin.
 		if (strings.Contains(line, "level=ERROR") || strings.Contains(line, "level=WARN")) &&
 			!strings.Contains(line, "KC_BOOTSTRAP_ADMIN") && !strings.Contains(line, "--db-key is not set") {
