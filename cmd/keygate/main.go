@@ -12,12 +12,29 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time with
+// -ldflags "-X main.version=... -X main.commit=..." (make build, make release).
+var (
+	version = "dev"
+	commit  = ""
+)
+
+// keyModules are the modules whose versions "keygate version" prints: the
+// protocol, directory and storage libraries a bug report needs to name.
+var keyModules = []string{
+	"github.com/ory/fosite",
+	"github.com/crewjam/saml",
+	"github.com/go-ldap/ldap/v3",
+	"github.com/coreos/go-oidc/v3",
+	"modernc.org/sqlite",
+	"github.com/jackc/pgx/v5",
+	"github.com/a-h/templ",
+}
 
 const usage = `keygate — a Keycloak-compatible identity gateway
 
@@ -94,7 +111,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "keys":
 		return cmdKeys(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "keygate", buildVersion())
+		bi, _ := debug.ReadBuildInfo()
+		writeVersion(stdout, bi)
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -112,6 +130,50 @@ func buildVersion() string {
 		return bi.Main.Version
 	}
 	return version
+}
+
+// writeVersion prints the version, the commit, the Go toolchain and
+// platform, and the versions of keyModules as linked into this binary (from
+// bi, which may be nil when the binary carries no build information).
+func writeVersion(w io.Writer, bi *debug.BuildInfo) {
+	fmt.Fprintln(w, "keygate", buildVersion())
+	rev, modified, goVersion := commit, false, runtime.Version()
+	deps := map[string]string{}
+	if bi != nil {
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision" && rev == "":
+				rev = s.Value
+			case s.Key == "vcs.modified" && s.Value == "true" && commit == "":
+				modified = true
+			}
+		}
+		if bi.GoVersion != "" {
+			goVersion = bi.GoVersion
+		}
+		for _, d := range bi.Deps {
+			if d.Replace != nil {
+				d = d.Replace
+			}
+			deps[d.Path] = d.Version
+		}
+	}
+	switch {
+	case rev == "":
+		rev = "unknown"
+	case modified:
+		rev += " (modified)"
+	}
+	fmt.Fprintf(w, "commit: %s\n", rev)
+	fmt.Fprintf(w, "go:     %s %s/%s\n", goVersion, runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintln(w, "modules:")
+	for _, m := range keyModules {
+		v, ok := deps[m]
+		if !ok {
+			v = "(not linked)"
+		}
+		fmt.Fprintf(w, "  %-30s %s\n", m, v)
+	}
 }
 
 // newLogger builds the process logger. Handlers never log secrets; see
