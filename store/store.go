@@ -18,7 +18,26 @@ import (
 var (
 	ErrNotFound = errors.New("store: not found")
 	ErrConflict = errors.New("store: conflict")
+	// ErrUnavailable means the database could not answer: unreachable,
+	// connection lost, shutting down, out of disk or connections, read-only,
+	// or busy beyond its timeout. It is never the client's fault: every
+	// surface answers it 503 with Retry-After, never as bad credentials or
+	// a bad token. The backend sets it, keeping the driver's error in the
+	// chain, so one classification serves every caller.
+	ErrUnavailable = errors.New("store: database unavailable")
 )
+
+// Prober is offered by stores that can check reads and writes on
+// connections of their own, for readiness: a probe must not wait behind
+// the traffic it judges (SQLite's single writer, a saturated pool).
+type Prober interface {
+	// ProbeRead reads from the database.
+	ProbeRead(ctx context.Context) error
+	// ProbeWrite writes instance's heartbeat row, stamped now. A backend
+	// that can tell the disk is (nearly) full fails it even when the small
+	// write itself would still fit.
+	ProbeWrite(ctx context.Context, instance string, now time.Time) error
+}
 
 // Store is everything keygate persists.
 type Store interface {

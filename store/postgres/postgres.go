@@ -4,8 +4,14 @@ package postgres
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -46,7 +52,13 @@ func Connect(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 		delete(cfg.RuntimeParams, "schema")
 		cfg.RuntimeParams["search_path"] = schema
 	}
-	db := stdlib.OpenDB(*cfg)
+	// A pooled connection idle for over a second is pinged before reuse
+	// (pgx's default), and any connection is when a read runs again after
+	// losing its connection (sqlstore.Retrying): the retry gets a live one.
+	ping := stdlib.OptionShouldPing(func(ctx context.Context, p stdlib.ShouldPingParams) bool {
+		return p.IdleDuration > time.Second || sqlstore.Retrying(ctx)
+	})
+	db := stdlib.OpenDB(*cfg, ping)
 	db.SetMaxOpenConns(MaxConns)
 	db.SetMaxIdleConns(MaxConns)
 	if create {
@@ -61,7 +73,14 @@ func Connect(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	return sqlstore.New(db, db, dialect), nil
+	s := sqlstore.New(db, db, dialect)
+	// Readiness's own small pool: a probe never waits for one of the
+	// MaxConns connections that a flood of requests holds.
+	probes := stdlib.OpenDB(*cfg, ping)
+	probes.SetMaxOpenConns(2)
+	probes.SetMaxIdleConns(2)
+	s.SetProbes(probes, probes)
+	return s, nil
 }
 
 var dialect = sqlstore.Dialect{
@@ -72,9 +91,51 @@ var dialect = sqlstore.Dialect{
 	MigrationLock: `SELECT pg_advisory_xact_lock(hashtext('keygate.migrate.' || coalesce(current_schema(), '')))`,
 	IsUnique:      func(err error) bool { return isCode(err, "23505") }, // unique_violation
 	IsForeignKey:  func(err error) bool { return isCode(err, "23503") }, // foreign_key_violation
+	IsUnavailable: unavailable,
+	ConnLost:      connLost,
 	Backup: func(context.Context, string) error {
 		return errors.New("postgres: keygate cannot back up PostgreSQL itself; use pg_dump")
 	},
+}
+
+// unavailable: the server could not be reached or spoke of itself, not of
+// the statement: connection exceptions (class 08), insufficient resources
+// (53: disk full, out of memory, too many connections), operator
+// intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot
+// connect now, 57014 statement timeout), system errors (58), and a
+// read-only server (25006, a standby or default_transaction_read_only).
+func unavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || errors.Is(err, pgconn.ErrConnClosed) || pgconn.Timeout(err) {
+		return true
+	}
+	var e *pgconn.PgError
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch {
+	case strings.HasPrefix(e.Code, "08"), strings.HasPrefix(e.Code, "53"), strings.HasPrefix(e.Code, "58"),
+		e.Code == "57P01", e.Code == "57P02", e.Code == "57P03", e.Code == "57014", e.Code == "25006":
+		return true
+	}
+	return false
+}
+
+// connLost: the connection died under a statement that had reached the
+// server (reset, closed, the server terminating it), so a read may run
+// again on another. A failed dial is not: a second dial would fail alike.
+func connLost(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if isCode(err, "57P01") || isCode(err, "57P02") || isCode(err, "08006") || isCode(err, "08003") {
+		return true
+	}
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || (errors.As(err, &ne) && !ne.Timeout())
 }
 
 func isCode(err error, code string) bool {

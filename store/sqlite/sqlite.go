@@ -32,6 +32,10 @@ const (
 	common = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
 	writer = common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	reader = common + "&_pragma=query_only(1)"
+	// Readiness's own connections (sqlstore.Store.SetProbes) wait less for
+	// SQLite's file locks: a probe answers within its timeout.
+	probeWriter = "_pragma=busy_timeout(2000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	probeReader = "_pragma=busy_timeout(1000)&_pragma=query_only(1)"
 )
 
 // Open opens the database at path, creating it if needed, and applies
@@ -40,6 +44,9 @@ const (
 // path ":memory:" gives a private in-memory database on a single connection:
 // correct, but reads made outside a transaction wait while one is open, so it
 // suits tests, not servers.
+//
+// A database that cannot be opened or migrated because its disk is full,
+// read-only or failing says so in words (see Explain).
 func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	s, err := Connect(ctx, path)
 	if err != nil {
@@ -47,13 +54,18 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	}
 	if err := s.Migrate(ctx); err != nil {
 		s.Close()
-		return nil, err
+		return nil, Explain(path, err)
 	}
 	return s, nil
 }
 
 // Connect opens the database like Open but does not migrate it.
 func Connect(ctx context.Context, path string) (*sqlstore.Store, error) {
+	s, err := connect(ctx, path)
+	return s, Explain(path, err)
+}
+
+func connect(ctx context.Context, path string) (*sqlstore.Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
 	}
@@ -64,7 +76,7 @@ func Connect(ctx context.Context, path string) (*sqlstore.Store, error) {
 		}
 		return sqlstore.New(db, db, dialect(func(ctx context.Context, dst string) error {
 			return vacuumInto(ctx, db, dst)
-		})), nil
+		}, nil)), nil
 	}
 	if !strings.HasPrefix(path, "file:") { // a URI names its file in SQLite's syntax
 		if err := createPrivate(path, false); err != nil {
@@ -81,7 +93,7 @@ func Connect(ctx context.Context, path string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return sqlstore.New(db, rdb, dialect(func(ctx context.Context, dst string) error {
+	s := sqlstore.New(db, rdb, dialect(func(ctx context.Context, dst string) error {
 		// A connection of its own: VACUUM INTO reads one snapshot without
 		// holding the writer, and query_only readers may not run it.
 		bdb, err := openDB(ctx, path+"?"+common, 1)
@@ -90,7 +102,24 @@ func Connect(ctx context.Context, path string) (*sqlstore.Store, error) {
 		}
 		defer bdb.Close()
 		return vacuumInto(ctx, bdb, dst)
-	})), nil
+	}, func() (uint64, error) { return freeSpace(path) }))
+	// Readiness's connections, opened on first use: a second writer
+	// connection to the file, so that the heartbeat takes SQLite's write
+	// lock between transactions instead of queueing behind every write
+	// waiting for the single writer connection.
+	s.SetProbes(lazyDB(path+"?"+probeReader), lazyDB(path+"?"+probeWriter))
+	return s, nil
+}
+
+// lazyDB is a one-connection pool that connects on first use.
+func lazyDB(dsn string) *sql.DB {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		panic(err) // only for an unregistered driver
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	return db
 }
 
 func openDB(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
@@ -148,16 +177,30 @@ func createPrivate(path string, excl bool) error {
 	return nil
 }
 
-func dialect(backup func(ctx context.Context, path string) error) sqlstore.Dialect {
+func dialect(backup func(ctx context.Context, path string) error, free func() (uint64, error)) sqlstore.Dialect {
 	return sqlstore.Dialect{
 		Name: "sqlite",
 		IsUnique: func(err error) bool {
 			c := code(err)
 			return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 		},
-		IsForeignKey: func(err error) bool { return code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY },
-		Backup:       backup,
+		IsForeignKey:  func(err error) bool { return code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY },
+		IsUnavailable: unavailable,
+		FreeSpace:     free,
+		Backup:        backup,
 	}
+}
+
+// unavailable: SQLite could not do the work for a reason that is not the
+// statement's: the disk is full, read-only or failing, the file cannot be
+// opened, memory ran out, or the lock stayed busy past busy_timeout.
+func unavailable(err error) bool {
+	switch code(err) & 0xff { // primary result code
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY,
+		sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_PROTOCOL:
+		return true
+	}
+	return false
 }
 
 func code(err error) int {

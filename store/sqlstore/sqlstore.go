@@ -12,13 +12,17 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/keygate/keygate/store"
 )
@@ -40,6 +44,19 @@ type Dialect struct {
 	// store.ErrConflict and store.ErrNotFound (a referenced row is missing).
 	IsUnique     func(error) bool
 	IsForeignKey func(error) bool
+	// IsUnavailable recognises the database's own ways of saying it cannot
+	// answer now (SQLite: disk full, read-only, I/O error, busy beyond the
+	// timeout; PostgreSQL: connection and resource SQLSTATEs, shutdown).
+	// They become store.ErrUnavailable, as lost connections and deadlines
+	// do for every dialect (see classify).
+	IsUnavailable func(error) bool
+	// ConnLost, when set, says err lost the connection under a statement:
+	// a read made outside a transaction is then run once more, on a
+	// connection checked alive first (see Retrying). Nil: never retried.
+	ConnLost func(error) bool
+	// FreeSpace, when set, reports the bytes free for the database's files;
+	// ProbeWrite fails below MinFreeSpace.
+	FreeSpace func() (uint64, error)
 	// Backup writes a consistent copy of the database to path.
 	Backup func(ctx context.Context, path string) error
 	// Migrations is the embedded migrations tree; nil means migrations.FS.
@@ -51,10 +68,13 @@ type Dialect struct {
 // Tx.
 type Store struct {
 	db, rdb *sql.DB // writer, read pool (the same *sql.DB for PostgreSQL)
-	d       Dialect
-	queries sync.Map // query text as written -> text for this dialect
-	stmts   sync.Map // stmtKey -> *sql.Stmt
-	nstmts  atomic.Int64
+	// probeR and probeW are readiness's own connections (SetProbes); nil
+	// means rdb and db.
+	probeR, probeW *sql.DB
+	d              Dialect
+	queries        sync.Map // query text as written -> text for this dialect
+	stmts          sync.Map // stmtKey -> *sql.Stmt
+	nstmts         atomic.Int64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -77,11 +97,11 @@ func (s *Store) Dialect() Dialect { return s.d }
 
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlstore: ping: %w", err)
+		return fmt.Errorf("sqlstore: ping: %w", s.classify(err))
 	}
 	if s.rdb != s.db {
 		if err := s.rdb.PingContext(ctx); err != nil {
-			return fmt.Errorf("sqlstore: ping read pool: %w", err)
+			return fmt.Errorf("sqlstore: ping read pool: %w", s.classify(err))
 		}
 	}
 	return nil
@@ -102,6 +122,11 @@ func (s *Store) Close() error {
 	err := s.db.Close()
 	if s.rdb != s.db {
 		err = errors.Join(err, s.rdb.Close())
+	}
+	for _, p := range []*sql.DB{s.probeR, s.probeW} {
+		if p != nil && p != s.db && p != s.rdb {
+			err = errors.Join(err, p.Close())
+		}
 	}
 	return err
 }
@@ -224,19 +249,62 @@ func (t textQuery) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
 }
 
 // classify turns driver errors into the store's typed errors, keeping the
-// driver error in the chain.
+// driver error in the chain. It is the one place that decides what is
+// store.ErrUnavailable; see unavailable.
 func (s *Store) classify(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrUnavailable):
+		return err // classified already
 	case errors.Is(err, sql.ErrNoRows):
 		return store.ErrNotFound
 	case s.d.IsUnique != nil && s.d.IsUnique(err):
 		return fmt.Errorf("%w (%w)", store.ErrConflict, err)
 	case s.d.IsForeignKey != nil && s.d.IsForeignKey(err):
 		return fmt.Errorf("%w: referenced row missing (%w)", store.ErrNotFound, err)
+	case s.unavailable(err):
+		return fmt.Errorf("%w (%w)", store.ErrUnavailable, err)
 	}
 	return err
+}
+
+// unavailable says err means the database could not answer, whatever the
+// statement: a connection refused, reset or closed under it, a pool
+// connection gone bad, a deadline that ran out while the database worked,
+// or what the dialect reports as such. A context the caller cancelled
+// (the client hung up) is not: nobody is left to answer.
+func (s *Store) unavailable(err error) bool {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		return false
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, net.ErrClosed),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.As(err, &ne):
+		return true
+	}
+	return s.d.IsUnavailable != nil && s.d.IsUnavailable(err)
+}
+
+// retryKey marks a context whose read is the one retry (see Retrying).
+type retryKey struct{}
+
+// Retrying says ctx carries the second attempt of a read whose connection
+// was lost. A driver that can check a pooled connection before handing it
+// out (pgx's ShouldPing) checks it then, so the retry runs on a live one.
+func Retrying(ctx context.Context) bool { return ctx.Value(retryKey{}) != nil }
+
+// retryRead says a read that failed with err may run once more: it ran
+// outside a transaction (nothing else depends on its connection), the
+// caller is still waiting, and the connection was lost under it.
+func (s *Store) retryRead(ctx context.Context, err error) (context.Context, bool) {
+	if err == nil || s.d.ConnLost == nil || Retrying(ctx) || s.txOf(ctx) != nil || ctx.Err() != nil || !s.d.ConnLost(err) {
+		return ctx, false
+	}
+	return context.WithValue(ctx, retryKey{}, true), true
 }
 
 // exec runs a write and returns the number of rows it affected.
@@ -256,7 +324,8 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, err
 	if err != nil {
 		return 0, s.classify(err)
 	}
-	return res.RowsAffected()
+	n, err := res.RowsAffected()
+	return n, s.classify(err)
 }
 
 // execOne runs a write that must hit a row: none is store.ErrNotFound.
@@ -271,8 +340,17 @@ func (s *Store) execOne(ctx context.Context, query string, args ...any) error {
 // scanner is *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
-// get runs a one-row query; no row is store.ErrNotFound.
+// get runs a one-row query; no row is store.ErrNotFound. Outside a
+// transaction, a read whose connection was lost runs once more.
 func get[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), query string, args ...any) (T, error) {
+	v, err := get1(ctx, s, scan, query, args...)
+	if rctx, again := s.retryRead(ctx, err); again {
+		v, err = get1(rctx, s, scan, query, args...)
+	}
+	return v, err
+}
+
+func get1[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), query string, args ...any) (T, error) {
 	st, err := s.prepare(ctx, false, query)
 	if err != nil {
 		var zero T
@@ -283,8 +361,17 @@ func get[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), qu
 }
 
 // list runs a query and scans every row. It returns an empty, non-nil slice
-// when nothing matches so that JSON encodes [] rather than null.
+// when nothing matches so that JSON encodes [] rather than null. Outside a
+// transaction, a read whose connection was lost runs once more.
 func list[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	out, err := list1(ctx, s, scan, query, args...)
+	if rctx, again := s.retryRead(ctx, err); again {
+		out, err = list1(rctx, s, scan, query, args...)
+	}
+	return out, err
+}
+
+func list1[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
 	st, err := s.prepare(ctx, false, query)
 	if err != nil {
 		return nil, err
@@ -298,11 +385,11 @@ func list[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), q
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
-			return nil, err
+			return nil, s.classify(err)
 		}
 		out = append(out, v)
 	}
-	return out, rows.Err()
+	return out, s.classify(rows.Err())
 }
 
 // wrap adds what was being done to err, keeping it matchable with errors.Is.

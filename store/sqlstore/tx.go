@@ -77,7 +77,7 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return ctx, fmt.Errorf("sqlstore: begin: %w", err)
+		return ctx, fmt.Errorf("sqlstore: begin: %w", s.classify(err))
 	}
 	return context.WithValue(ctx, txKey{}, &txFrame{t: &txn{s: s, tx: tx}, owner: true}), nil
 }

@@ -232,6 +232,9 @@ func readBack(t *testing.T, s *sqlstore.Store) {
 			x, err := s.ListIdentityProviderMappers(ctx, k[0], k[1])
 			return nonEmpty(len(x), err)
 		}},
+		"health_heartbeat": {"instance", func(ctx context.Context, _ []string) error {
+			return s.ProbeRead(ctx) // readiness reads the table, never a row by key
+		}},
 	}
 	for _, table := range tables(t, s) {
 		r, found := readers[table]
