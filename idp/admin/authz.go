@@ -142,7 +142,9 @@ func (a *API) authenticate(r *http.Request) (*caller, error) {
 		return nil, errUnauthorized
 	}
 	ti, err := a.p.VerifyBearer(r, realmName)
-	if err != nil {
+	if errors.Is(err, store.ErrUnavailable) {
+		return nil, err // 503: the token may be fine
+	} else if err != nil {
 		return nil, errUnauthorized
 	}
 	ctx := r.Context()

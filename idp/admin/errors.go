@@ -49,7 +49,8 @@ func fieldError(field, msg string) error {
 // store.ErrNotFound 404, store.ErrConflict 409; representation errors 400
 // naming the field; password policy errors and unsafe client URIs 400 with
 // a reason; a full
-// hashing queue 503; anything else 500, logged (never the request body).
+// hashing queue 503; a database that cannot answer (store.ErrUnavailable)
+// 503 with Retry-After; anything else 500, logged (never the request body).
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	var de *rep.DecodeError
@@ -76,6 +77,11 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, authn.ErrBusy), errors.Is(err, password.ErrBusy):
 		w.Header().Set("Retry-After", "1")
 		ae = errMsg(http.StatusServiceUnavailable, "Too many concurrent password operations").(*apiError)
+	case errors.Is(err, store.ErrUnavailable):
+		a.log.WarnContext(r.Context(), "admin API: database unavailable", "method", r.Method, "route", r.Pattern, "err", err)
+		w.Header().Set("Retry-After", oidc.RetryAfterUnavailable)
+		ae = &apiError{status: http.StatusServiceUnavailable, body: map[string]any{"error": "temporarily_unavailable",
+			"errorMessage": "Service temporarily unavailable, retry shortly"}}
 	default:
 		a.log.ErrorContext(r.Context(), "admin API", "method", r.Method, "route", r.Pattern, "err", err)
 		ae = &apiError{status: http.StatusInternalServerError, body: map[string]any{"error": "unknown_error"}}

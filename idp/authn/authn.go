@@ -35,7 +35,8 @@ var (
 	// ErrBusy means the hashing queue is full; answer 503 with Retry-After.
 	ErrBusy = errors.New("too many concurrent logins")
 	// ErrUnavailable means a user storage provider (a directory) that
-	// might hold the user could not answer: 503, never "wrong password".
+	// might hold the user, or keygate's own database (store.ErrUnavailable,
+	// kept in the chain), could not answer: 503, never "wrong password".
 	ErrUnavailable = errors.New("user storage unavailable")
 )
 
@@ -79,6 +80,16 @@ func (a *Authenticator) SetFederation(fed Federation) { a.fed = fed }
 // failureFactor passwords are checked before the lockout. A success clears
 // the counters, its own attempt included, as Keycloak's does.
 func (a *Authenticator) Authenticate(ctx context.Context, realmID string, s rep.RealmSettings, username, pw, ip string) (store.User, error) {
+	u, err := a.authenticate(ctx, realmID, s, username, pw, ip)
+	if errors.Is(err, store.ErrUnavailable) && !errors.Is(err, ErrUnavailable) {
+		// The database could not answer: the same path as a directory
+		// that cannot, so every caller's 503 covers it.
+		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return u, err
+}
+
+func (a *Authenticator) authenticate(ctx context.Context, realmID string, s rep.RealmSettings, username, pw, ip string) (store.User, error) {
 	if len(pw) > password.MaxPasswordBytes {
 		// Longer than any password keygate lets anyone set: refused before
 		// the lookup, so the answer is the same for every username, and

@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -61,7 +62,12 @@ func (a *AuthorizeRequest) RequestedAt() time.Time { return a.ar.GetRequestedAt(
 func (p *Provider) ParseAuthorizeRequest(w http.ResponseWriter, r *http.Request, realm *Realm, form url.Values) (*AuthorizeRequest, bool) {
 	ctx := r.Context()
 	c, err := loadClient(ctx, p.models, realm, form.Get("client_id"))
-	if err != nil {
+	if errors.Is(err, store.ErrUnavailable) {
+		p.log.WarnContext(ctx, "authorization endpoint: database unavailable", "err", err)
+		w.Header().Set("Retry-After", RetryAfterUnavailable)
+		p.browser.ErrorPage(w, r, realm, http.StatusServiceUnavailable, "temporarilyUnavailable")
+		return nil, false
+	} else if err != nil {
 		p.browser.ErrorPage(w, r, realm, http.StatusBadRequest, "clientNotFoundMessage")
 		return nil, false
 	}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/keygate/keygate/store"
 )
 
 // TokenInfo describes a verified, active access token.
@@ -25,13 +27,17 @@ var ErrInvalidToken = errors.New("invalid bearer token")
 // VerifyBearer checks the request's "Authorization: Bearer" access token
 // against realm realmName: signature by the realm's keys, expiry, not
 // revoked, a live client and user, and a live SSO session when it has one.
+// A store that cannot answer is store.ErrUnavailable, not ErrInvalidToken:
+// the token may be fine.
 func (p *Provider) VerifyBearer(r *http.Request, realmName string) (*TokenInfo, error) {
 	token := bearer(r)
 	if token == "" {
 		return nil, ErrInvalidToken
 	}
 	realm, err := p.Resolve(r, realmName)
-	if err != nil {
+	if errors.Is(err, store.ErrUnavailable) {
+		return nil, err
+	} else if err != nil {
 		return nil, ErrInvalidToken
 	}
 	ctx := WithRealm(r.Context(), realm)
@@ -40,7 +46,9 @@ func (p *Provider) VerifyBearer(r *http.Request, realmName string) (*TokenInfo, 
 		return nil, ErrInvalidToken
 	}
 	req, err := (&storage{st: p.st, models: p.models}).accessRequest(ctx, realm, claims)
-	if err != nil {
+	if errors.Is(err, store.ErrUnavailable) {
+		return nil, err
+	} else if err != nil {
 		return nil, ErrInvalidToken
 	}
 	sess := req.GetSession().(*Session)

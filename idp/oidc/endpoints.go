@@ -52,6 +52,16 @@ func (p *Provider) RealmHandler(h RealmHandlerFunc) http.HandlerFunc {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "Realm does not exist"})
 			return
 		}
+		if errors.Is(err, store.ErrUnavailable) {
+			// Only a realm this process has not read since it started (or
+			// since a write here dropped it): cached ones are served stale.
+			p.log.WarnContext(r.Context(), "resolve realm: database unavailable", "err", err)
+			if p.unavailablePage != nil && p.unavailablePage(w, r, r.PathValue("realm")) {
+				return
+			}
+			WriteUnavailable(w)
+			return
+		}
 		if err != nil {
 			p.log.ErrorContext(r.Context(), "resolve realm", "err", err)
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "unknown_error"})
@@ -240,6 +250,11 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request, realm *Realm
 		return
 	}
 	req, err := p.activeAccess(r, realm, token)
+	if errors.Is(err, store.ErrUnavailable) {
+		p.log.WarnContext(r.Context(), "userinfo: database unavailable", "err", err)
+		WriteUnavailable(w)
+		return
+	}
 	if errors.Is(err, fosite.ErrInactiveToken) {
 		fail("User session not found or doesn't have client attached on it")
 		return
@@ -250,7 +265,11 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request, realm *Realm
 	}
 	sess := req.GetSession().(*Session)
 	cs, err := p.fillClaims(r.Context(), realm, req.GetClient().(*Client), sess, req.GetGrantedScopes())
-	if err != nil {
+	if errors.Is(err, store.ErrUnavailable) {
+		p.log.WarnContext(r.Context(), "userinfo: database unavailable", "err", err)
+		WriteUnavailable(w)
+		return
+	} else if err != nil {
 		fail("Token verification failed")
 		return
 	}
@@ -296,7 +315,11 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 		return
 	}
 	client, err := p.oauth.AuthenticateClient(ctx, r, r.PostForm)
-	if err != nil {
+	if errors.Is(err, store.ErrUnavailable) {
+		p.log.WarnContext(ctx, "introspection: database unavailable", "err", err)
+		WriteUnavailable(w)
+		return
+	} else if err != nil {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "Authentication failed."})
 		return
 	}
@@ -328,6 +351,12 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 	} else {
 		req, err = st.GetRefreshTokenSession(WithRealm(ctx, realm), signatureOf(token), nil)
 	}
+	if errors.Is(err, store.ErrUnavailable) {
+		// "active": false would tell the resource server the token is dead.
+		p.log.WarnContext(ctx, "introspection: database unavailable", "err", err)
+		WriteUnavailable(w)
+		return
+	}
 	if err != nil || (kind == store.KindRefresh && req.GetClient().GetID() != client.GetID()) {
 		// A refresh token is its client's secret: to any other client it
 		// is as good as unknown.
@@ -336,7 +365,11 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 	}
 	sess := req.GetSession().(*Session)
 	if kind == store.KindRefresh && sess.SessionID != "" && !req.GetGrantedScopes().Has("offline_access") {
-		if _, err := p.st.GetSession(ctx, realm.Row.ID, sess.SessionID); err != nil {
+		if _, err := p.st.GetSession(ctx, realm.Row.ID, sess.SessionID); errors.Is(err, store.ErrUnavailable) {
+			p.log.WarnContext(ctx, "introspection: database unavailable", "err", err)
+			WriteUnavailable(w)
+			return
+		} else if err != nil {
 			writeJSON(w, http.StatusOK, inactive)
 			return
 		}

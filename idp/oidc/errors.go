@@ -10,6 +10,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/keygate/keygate/idp/authn"
+	"github.com/keygate/keygate/store"
 )
 
 // Client-facing errors. fosite explains every failure at length (a stock
@@ -70,6 +71,11 @@ func keycloakWorded(err error) *fosite.RFC6749Error {
 func clientError(err error, ep endpoint, form url.Values) oauthError {
 	grant := form.Get("grant_type")
 	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		// Whatever fosite made of it (invalid_client for a client it could
+		// not load, invalid_grant for a token it could not read): the
+		// database did not answer, and the client is not to blame.
+		return errUnavailable
 	case errors.Is(err, authn.ErrBusy):
 		return oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "Too many login attempts in progress, retry shortly"}
 	case errors.Is(err, authn.ErrUnavailable):
@@ -283,10 +289,40 @@ func genericError(rfc *fosite.RFC6749Error) oauthError {
 	return oauthError{http.StatusBadRequest, "invalid_request", terse["invalid_request"]}
 }
 
+// errUnavailable is the answer to store.ErrUnavailable at every OAuth
+// endpoint: RFC 6749's temporarily_unavailable.
+var errUnavailable = oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "Service temporarily unavailable, retry shortly"}
+
+// RetryAfterUnavailable is the Retry-After, in seconds, of a 503 for a
+// database that could not answer: long enough for a failover or a restart
+// of PostgreSQL to finish, short enough that clients come back soon.
+const RetryAfterUnavailable = "5"
+
+// retryAfter is the Retry-After of a 503 caused by err.
+func retryAfter(err error) string {
+	switch {
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, authn.ErrUnavailable):
+		return RetryAfterUnavailable
+	}
+	return "1"
+}
+
+// WriteUnavailable answers an API request that failed with
+// store.ErrUnavailable: 503, Retry-After, and temporarily_unavailable in
+// RFC 6749's JSON shape, as Keycloak shapes its OAuth errors.
+func WriteUnavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", RetryAfterUnavailable)
+	writeJSON(w, errUnavailable.status, map[string]string{"error": errUnavailable.code, "error_description": errUnavailable.desc})
+}
+
 // explain logs what the client is not told: fosite's hint (debug level),
 // and for server errors the cause.
 func (p *Provider) explain(ctx context.Context, where string, err error, o oauthError) {
 	rfc := fosite.ErrorToRFC6749Error(err)
+	if o.code == "temporarily_unavailable" && errors.Is(err, store.ErrUnavailable) {
+		p.log.WarnContext(ctx, where+": database unavailable", "err", err)
+		return
+	}
 	if o.code == "server_error" {
 		p.log.ErrorContext(ctx, where, "err", rfc.WithExposeDebug(true).GetDescription(), "debug", rfc.DebugField)
 		return
@@ -303,7 +339,7 @@ func (p *Provider) writeOAuthError(w http.ResponseWriter, r *http.Request, ep en
 	o := clientError(err, ep, r.PostForm)
 	p.explain(r.Context(), map[endpoint]string{atToken: "token endpoint", atRevoke: "revocation endpoint"}[ep], err, o)
 	if o.status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", retryAfter(err))
 	}
 	writeJSON(w, o.status, map[string]string{"error": o.code, "error_description": o.desc})
 }

@@ -80,8 +80,10 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 		sess.UserID, sess.Username, sess.ServiceAccount, sess.AuthTime = u.ID, u.Username, true, t.Truncate(time.Second)
 	case sess.SessionID != "": // refresh_token, authorization_code
 		s, err := st.GetSession(ctx, r.Row.ID, sess.SessionID)
-		if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
 			return fosite.ErrInvalidGrant.WithWrap(errSessionNotActive).WithHint("Session not active")
+		} else if err != nil {
+			return fosite.ErrServerError.WithWrap(err) // store.ErrUnavailable: 503, not the session's fault
 		}
 		if req.GetGrantTypes().ExactOne("refresh_token") {
 			// A refresh needs a session neither idle nor past its max

@@ -136,7 +136,14 @@ func (k *Keyring) get(ctx context.Context, realmID, sigAlg string) (*realmKeys, 
 	if rk != nil && time.Since(rk.loaded) < k.ttl && (sigAlg != algES256 || rk.es256 != nil) {
 		return rk, nil
 	}
-	return k.reload(ctx, realmID, sigAlg)
+	nk, err := k.reload(ctx, realmID, sigAlg)
+	if rk != nil && errors.Is(err, store.ErrUnavailable) {
+		// The last keys read: tokens keep verifying and the JWKS keeps
+		// being served while the database is down; a rotation made
+		// elsewhere meanwhile is seen once it is back.
+		return rk, nil
+	}
+	return nk, err
 }
 
 // reload re-reads the realm's keys from the store, generating missing ones.

@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -43,7 +44,11 @@ func (c *modelCache) get(ctx context.Context, realmID string) (*realmModel, erro
 	if m != nil && time.Since(m.loaded) < modelTTL {
 		return m, nil
 	}
+	old := m
 	m, err := loadModel(ctx, c.st, realmID)
+	if old != nil && errors.Is(err, store.ErrUnavailable) {
+		return old, nil // stale beats down (see realmCache)
+	}
 	if err != nil {
 		return nil, err
 	}

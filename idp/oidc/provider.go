@@ -56,6 +56,9 @@ type Provider struct {
 	logins   *loginGate
 	// browser is the login form, SSO session and pages (SetBrowser).
 	browser Browser
+	// unavailablePage answers a browser page whose realm could not be
+	// read (SetUnavailablePage).
+	unavailablePage func(w http.ResponseWriter, r *http.Request, realmName string) bool
 }
 
 // New wires fosite's handlers with keygate's storage and token strategies.
@@ -130,6 +133,14 @@ func (p *Provider) Invalidate(realmID, realmName string) {
 	p.realms.invalidate(realmName)
 }
 
+// SetUnavailablePage sets how a realm endpoint answers when its realm
+// cannot be read because the database is unavailable: f answers browser
+// pages (an error page) and reports true, or leaves the request to the
+// JSON answer. Set it before the provider serves requests.
+func (p *Provider) SetUnavailablePage(f func(w http.ResponseWriter, r *http.Request, realmName string) bool) {
+	p.unavailablePage = f
+}
+
 // ---- realm resolution
 
 type cachedRealm struct {
@@ -141,6 +152,9 @@ type cachedRealm struct {
 
 // realmCache keeps decoded realms for a few seconds: every request resolves
 // its realm, and decoding the settings each time would dominate cheap calls.
+// While the database is unavailable it serves the last good value: the
+// discovery document, JWKS and realm info stay up, and tokens signed by a
+// known key still verify.
 type realmCache struct {
 	st store.RealmStore
 	mu sync.Mutex
@@ -155,6 +169,9 @@ func (c *realmCache) get(ctx context.Context, name string) (*cachedRealm, error)
 		return cr, nil
 	}
 	row, err := c.st.GetRealmByName(ctx, name)
+	if cr != nil && errors.Is(err, store.ErrUnavailable) {
+		return cr, nil // stale beats down
+	}
 	if err != nil {
 		return nil, err
 	}

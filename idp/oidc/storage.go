@@ -16,6 +16,7 @@ import (
 	"github.com/ory/fosite/handler/pkce"
 	fstorage "github.com/ory/fosite/storage"
 
+	"github.com/keygate/keygate/idp/authn"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
 )
@@ -106,7 +107,13 @@ func (s *storage) Authenticate(ctx context.Context, username, password string) (
 		return "", err
 	}
 	u, err := s.authn.Authenticate(ctx, r.Row.ID, r.Settings, username, password, remoteIP(ctx))
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, authn.ErrUnavailable), errors.Is(err, authn.ErrBusy):
+		// Nothing was learnt about the password: never invalid_grant.
+		// fosite answers server_error with err wrapped; clientError finds
+		// the cause and answers 503 temporarily_unavailable.
+		return "", err
+	case err != nil:
 		// fosite maps ErrNotFound to invalid_grant; keep the cause for our
 		// error writer, which answers Keycloak's generic message.
 		return "", fmt.Errorf("%w: %w", fosite.ErrNotFound, err)

@@ -180,6 +180,10 @@ func (a *API) fail(q *req, err error) {
 		re = &regError{http.StatusRequestEntityTooLarge, "invalid_request", "Request entity too large"}
 	case errors.Is(err, store.ErrConflict):
 		re = &regError{http.StatusBadRequest, "invalid_client_metadata", "Client Identifier in use"}
+	case errors.Is(err, store.ErrUnavailable):
+		a.log.WarnContext(q.ctx, "client registration: database unavailable", "method", q.r.Method, "route", q.r.Pattern, "err", err)
+		q.w.Header().Set("Retry-After", oidc.RetryAfterUnavailable)
+		re = &regError{http.StatusServiceUnavailable, "temporarily_unavailable", "Service temporarily unavailable, retry shortly"}
 	default:
 		a.log.ErrorContext(q.ctx, "client registration", "method", q.r.Method, "route", q.r.Pattern, "err", err)
 		re = &regError{http.StatusInternalServerError, "server_error", "unknown_error"}
@@ -311,7 +315,9 @@ func (a *API) authorizeCreate(q *req) (func(context.Context) error, bool, error)
 	}
 	// A realm user's access token with create-client or manage-clients.
 	ti, err := a.p.VerifyBearer(q.r, q.realm.Row.Name)
-	if err != nil {
+	if errors.Is(err, store.ErrUnavailable) {
+		return nil, false, err // 503: the token may be fine
+	} else if err != nil {
 		return nil, false, invalidToken("Not authorized to create client. Not valid token")
 	}
 	_, clientRoles, err := a.p.UserRoles(q.ctx, realmID, ti.UserID)
