@@ -752,12 +752,6 @@ func TestIdentityProviderExport(t *testing.T) {
 		}
 	}
 	e.must(404, "GET", idps+"/nope/export", view, nil)
-
-	// Without brokers (the server before SetBrokers): 404.
-	plain := newEnv(t)
-	plain.realmWithUser("acme", "x")
-	plain.must(201, "POST", idps, plain.admin, samlProvider("corp", nil))
-	plain.must(404, "GET", idps+"/corp/export", plain.admin, nil)
 }
 
 // TestIdentityProviderViewOnly: view-identity-providers reads everything
