@@ -46,12 +46,13 @@ $(OAUTH2_PROXY):
 # the admin API's search/create figures (in-process, real SQLite store), and
 # `users import` of 1M md5 users into SQLite and PostgreSQL ($(PG_DSN); set
 # PG_DSN= to skip it) with the first legacy login's cost; then LDAP logins
-# and syncs against a slapd the benchmark starts (100,000 users).
+# and syncs against a slapd the benchmark starts (100,000 users); brokered
+# SAML logins against an in-process IdP (ACS step and whole logins).
 bench: build
 	KEYGATE_BIN=$(abspath $(BIN)) $(GO) run ./test/bench
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./idp/admin/
 	KEYGATE_BIN=$(abspath $(BIN)) $(GO) run ./test/bench/userimport -pg '$(PG_DSN)'
-	KEYGATE_BIN=$(abspath $(BIN)) $(GO) test -run '^$$' -bench LDAP -benchtime 1x -timeout 30m ./test/bench/
+	KEYGATE_BIN=$(abspath $(BIN)) $(GO) test -run '^$$' -bench 'LDAP|Broker' -benchtime 1x -timeout 30m ./test/bench/
 
 generate:
 	$(TEMPL) generate -path templates
