@@ -39,6 +39,25 @@ func (l *Linker) LinkBrokered(ctx context.Context, realmID string, d RealmDefaul
 	if b.Identity.ExternalID == "" {
 		return store.User{}, fmt.Errorf("%w: brokered identity without an id", ErrBrokerRefused)
 	}
+	// A later login that changes nothing (the common case under IMPORT)
+	// writes nothing: on SQLite a transaction takes the one writer.
+	if b.UserID != "" {
+		plan, err := l.planBrokered(ctx, realmID, d, b)
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return store.User{}, err
+		}
+		if err == nil && plan.noop() {
+			links, err := l.st.ListFederatedIdentities(ctx, realmID, plan.user.ID)
+			if err != nil {
+				return store.User{}, err
+			}
+			i := slices.IndexFunc(links, func(f store.FederatedIdentity) bool { return f.Alias == b.Alias })
+			if i >= 0 && links[i].ExternalID == b.Identity.ExternalID && links[i].ExternalName == b.Identity.BrokerUsername &&
+				links[i].Token == b.Token {
+				return plan.user, nil
+			}
+		}
+	}
 	var out store.User
 	err := l.st.Tx(ctx, func(ctx context.Context) error {
 		plan, err := l.planBrokered(ctx, realmID, d, b)
