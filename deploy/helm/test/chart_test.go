@@ -269,6 +269,25 @@ func secretRef(t *testing.T, c *corev1.Container, name, secret, key string) {
 	}
 }
 
+// serveFlags are the flags keygate serve defines (cmd/keygate/serve.go),
+// so that every KEYGATE_ variable and flag the chart sets is one it reads.
+func serveFlags(t *testing.T) map[string]bool {
+	t.Helper()
+	src, err := os.ReadFile("../../../cmd/keygate/serve.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := map[string]bool{}
+	re := regexp.MustCompile(`fs\.(?:String|Bool|Int|Duration|Var)\((?:&\w+, )?"([a-z0-9-]+)"`)
+	for _, m := range re.FindAllSubmatch(src, -1) {
+		flags[string(m[1])] = true
+	}
+	if len(flags) < 10 || !flags["db"] || !flags["hostname"] {
+		t.Fatalf("found serve flags %v: the pattern no longer matches serve.go", flags)
+	}
+	return flags
+}
+
 var secretEnv = regexp.MustCompile(`PASSWORD|SECRET|_DB_KEY$|TOKEN`)
 
 // checkCommon holds for every render: hardened pods, probes where keygate
@@ -313,6 +332,22 @@ func checkCommon(t *testing.T, r *rendered) {
 	}
 	if !strings.HasPrefix(c.Image, "ghcr.io/keygate/keygate:") {
 		t.Errorf("image %q", c.Image)
+	}
+
+	// Every KEYGATE_ variable and --flag is one keygate serve reads.
+	flags := serveFlags(t)
+	for _, e := range c.Env {
+		if name, ok := strings.CutPrefix(e.Name, "KEYGATE_"); ok && !flags[strings.ReplaceAll(strings.ToLower(name), "_", "-")] {
+			t.Errorf("env %s is no flag of keygate serve", e.Name)
+		}
+	}
+	for _, a := range c.Args[1:] {
+		if name, ok := strings.CutPrefix(a, "--"); ok {
+			name, _, _ = strings.Cut(name, "=")
+			if !flags[name] {
+				t.Errorf("arg %s is no flag of keygate serve", a)
+			}
+		}
 	}
 
 	// Probes on keygate's health endpoints, on the http port.
