@@ -44,13 +44,24 @@ type Config struct {
 	Logger         *slog.Logger
 	// DBKey, when set, encrypts realm signing keys at rest (--db-key).
 	DBKey string
-	// HashWorkers bounds concurrent password hashing (0 = GOMAXPROCS);
-	// HashQueue is how many logins of one realm may wait before 503 (0 = 256).
-	HashWorkers, HashQueue int
+	// MaxQueuedLoginWait bounds the wait a login may queue for
+	// (--max-queued-login-wait): for password hashing, at the measured cost
+	// of a hash, and for its realm's turn to sign; beyond it the login is
+	// answered 503 with Retry-After. 0 = DefaultMaxQueuedLoginWait.
+	MaxQueuedLoginWait time.Duration
 	// Truststore verifies directories' TLS certificates
 	// (--truststore-paths); nil = the system roots.
 	Truststore *x509.CertPool
 }
+
+// DefaultMaxQueuedLoginWait is --max-queued-login-wait's default: a
+// login's client sees an answer, accepted or 503, within about a second
+// and a half rather than timing out behind a queue.
+const DefaultMaxQueuedLoginWait = time.Second
+
+// maxHashQueue bounds the logins of one realm waiting for a hashing worker
+// whatever the measured cost (an md5 legacy credential costs microseconds).
+const maxHashQueue = 4096
 
 // Server is keygate's HTTP server.
 type Server struct {
@@ -78,10 +89,8 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	workers := cfg.HashWorkers
-	queue := cfg.HashQueue
-	if queue <= 0 {
-		queue = 256
+	if cfg.MaxQueuedLoginWait <= 0 {
+		cfg.MaxQueuedLoginWait = DefaultMaxQueuedLoginWait
 	}
 	s := &Server{st: st, cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), health: newHealth(st, cfg.Logger)}
 	s.brokerHTTP = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
@@ -89,13 +98,17 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 		MaxIdleConnsPerHost: 8, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
 		ResponseHeaderTimeout: 10 * time.Second,
 	}}
-	s.limiter = password.NewLimiter(workers, queue)
+	// One hashing worker per CPU; the queue is bounded by the wait it
+	// implies, and by a count only to bound memory when hashes are cheap.
+	s.limiter = password.NewLimiter(0, maxHashQueue)
+	s.limiter.SetMaxWait(cfg.MaxQueuedLoginWait)
 	s.authn = authn.New(st, s.limiter, cfg.Logger)
 	var err error
 	// ProxyHeaders is always on for the provider: the middleware has already
 	// decided scheme, host and client address (requestOrigin) and rewritten
 	// the request to say exactly that, X-Forwarded-Proto included.
-	s.oidc, err = oidc.New(st, s.authn, oidc.Options{Hostname: cfg.Hostname, ProxyHeaders: true, Logger: cfg.Logger, DBKey: cfg.DBKey})
+	s.oidc, err = oidc.New(st, s.authn, oidc.Options{Hostname: cfg.Hostname, ProxyHeaders: true, Logger: cfg.Logger, DBKey: cfg.DBKey,
+		MaxQueuedLoginWait: cfg.MaxQueuedLoginWait})
 	if err != nil {
 		return nil, err
 	}

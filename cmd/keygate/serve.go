@@ -44,6 +44,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	dbKey := fs.String("db-key", "", "encrypt realm signing keys in the database with this secret (16+ characters; prefer the KEYGATE_DB_KEY variable, a flag shows in ps)")
 	logFormat := fs.String("log-format", "text", "text or json")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	maxLoginWait := fs.Duration("max-queued-login-wait", idp.DefaultMaxQueuedLoginWait, "longest a login may queue for password hashing (at the measured cost of a hash) or for its realm's turn to sign; beyond it 503 with Retry-After")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Warn(`--db-key is not set: realm signing keys are stored unencrypted in the database; set KEYGATE_DB_KEY (16+ characters) and run "keygate keys seal" once`)
 	}
 	srv, err := idp.NewServer(st, idp.Config{Hostname: *hostname, ProxyHeaders: *proxyHeaders == "xforwarded", TrustedProxies: trusted, Logger: log, DBKey: *dbKey,
-		Truststore: roots})
+		Truststore: roots, MaxQueuedLoginWait: *maxLoginWait})
 	if err != nil {
 		return err
 	}

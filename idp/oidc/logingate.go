@@ -22,8 +22,12 @@ type loginGate struct {
 	slots map[string]chan struct{}
 }
 
-func newLoginGate() *loginGate {
-	return &loginGate{limit: runtime.GOMAXPROCS(0), wait: 5 * time.Second, slots: map[string]chan struct{}{}}
+// newLoginGate waits at most wait for a slot (0 = 5 s).
+func newLoginGate(wait time.Duration) *loginGate {
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	return &loginGate{limit: runtime.GOMAXPROCS(0), wait: wait, slots: map[string]chan struct{}{}}
 }
 
 // enter waits for a slot of realmID; release gives it back. false: the

@@ -38,6 +38,10 @@ type Options struct {
 	Logger       *slog.Logger
 	// DBKey, when set, encrypts realm signing keys at rest (--db-key).
 	DBKey string
+	// MaxQueuedLoginWait bounds how long a password grant that has checked
+	// its password waits for its realm's turn to sign
+	// (--max-queued-login-wait); 0 = 5 s.
+	MaxQueuedLoginWait time.Duration
 }
 
 // Provider serves the OIDC endpoints of every realm.
@@ -80,7 +84,7 @@ func New(st store.Store, authn Authenticator, opts Options) (*Provider, error) {
 		st: st, authn: authn, opts: opts, cfg: cfg, keys: keys,
 		models: &modelCache{st: st, m: map[string]*realmModel{}},
 		realms: &realmCache{st: st, m: map[string]*cachedRealm{}},
-		log:    opts.Logger, logins: newLoginGate(),
+		log:    opts.Logger, logins: newLoginGate(opts.MaxQueuedLoginWait),
 	}
 	stor := &storage{st: st, models: p.models, tx: tx, authn: authn}
 	strat := &tokenStrategy{codes: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: cfg}, cfg)}

@@ -6,10 +6,12 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 )
 
 // ErrBusy is returned by the Limiter when the caller's key (realm) already
-// has as many callers waiting as its queue allows.
+// has as many callers waiting as its queue allows, or so many that the
+// wait they imply is longer than the limiter's maximum wait.
 var ErrBusy = errors.New("password: too many concurrent hashing requests")
 
 // Limiter bounds the hashing work running at once so that a burst of logins
@@ -30,6 +32,14 @@ var ErrBusy = errors.New("password: too many concurrent hashing requests")
 //     slots per key (one slot when workers is 1), so it never holds every
 //     worker against another realm.
 //
+// The queue is bounded by the wait it implies rather than by a count alone
+// (SetMaxWait): a caller that would queue is refused with ErrBusy when the
+// callers ahead of it, at the measured cost of a hash (an EWMA of recent
+// service times, which rises when the machine is busy with other work),
+// would keep it waiting longer than the maximum wait. A fixed count sized
+// for one machine lets logins wait for seconds on a smaller one, until
+// clients time out and retry into the same queue.
+//
 // A lone realm still gets every worker. Logins go through Verify and Hash;
 // Do runs any other function (not preempted, key "").
 // A nil *Limiter runs everything at once, unbounded.
@@ -39,6 +49,8 @@ type Limiter struct {
 	pinnedAt int // slots a key may hold with work that cannot be preempted
 
 	mu      sync.Mutex
+	maxWait time.Duration // 0: only queue bounds the wait
+	cost    time.Duration // EWMA of the service time of one call; 0 until measured
 	running int
 	keys    map[string]*keyState // keys with work running or waiting
 	seq     uint64               // counts grants, for least-recently-served
@@ -70,6 +82,58 @@ func NewLimiter(workers, queue int) *Limiter {
 		pinnedAt: max(workers-1, 1),
 		keys:     make(map[string]*keyState),
 	}
+}
+
+// SetMaxWait bounds the wait a queued caller may face: a caller is refused
+// with ErrBusy instead of queueing when the callers already waiting for its
+// key, at the measured cost of a call, would take longer than d to be
+// served (see impliedWait). d <= 0 leaves only the queue length as bound.
+func (l *Limiter) SetMaxWait(d time.Duration) {
+	l.mu.Lock()
+	l.maxWait = max(d, 0)
+	l.mu.Unlock()
+}
+
+// costWeight is the weight of the latest sample in the EWMA of service
+// times: about the last 16 calls count, so the estimate follows a change of
+// load within a fraction of a second at login rates.
+const costWeight = 1.0 / 8
+
+// observe folds the service time of one call into the EWMA. Called with
+// l.mu held.
+func (l *Limiter) observe(d time.Duration) {
+	if l.cost == 0 {
+		l.cost = d
+		return
+	}
+	l.cost += time.Duration(costWeight * float64(d-l.cost))
+}
+
+// impliedWait is how long a caller queued now behind k's waiters would
+// wait, at the measured cost: the calls ahead of it (its own key's waiters
+// and itself) share the workers with the other keys that have callers
+// waiting, since a free slot goes to the key holding fewest (fair share).
+// Called with l.mu held.
+func (l *Limiter) impliedWait(k *keyState) time.Duration {
+	sharing := 1
+	for _, o := range l.keys {
+		if o != k && len(o.waiters) > 0 {
+			sharing++
+		}
+	}
+	ahead := len(k.waiters) + 1
+	return time.Duration(int64(l.cost) * int64(ahead) * int64(sharing) / int64(l.workers))
+}
+
+// Cost is the measured service time of one call (the EWMA), 0 before the
+// first call ends.
+func (l *Limiter) Cost() time.Duration {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cost
 }
 
 // Do runs fn in the calling goroutine once a worker slot is free. It returns
@@ -137,7 +201,7 @@ func (l *Limiter) do(ctx context.Context, key string, pinned bool, fn func(yield
 		l.grant(k, pinned)
 		l.mu.Unlock()
 	} else {
-		if len(k.waiters) >= l.queue {
+		if len(k.waiters) >= l.queue || l.maxWait > 0 && l.impliedWait(k) > l.maxWait {
 			l.forget(key, k)
 			l.mu.Unlock()
 			return ErrBusy
@@ -159,8 +223,11 @@ func (l *Limiter) do(ctx context.Context, key string, pinned bool, fn func(yield
 			return ctx.Err()
 		}
 	}
+	start := time.Now()
+	var handedOff time.Duration // time spent waiting after handing the slot over
 	defer func() {
 		l.mu.Lock()
+		l.observe(time.Since(start) - handedOff)
 		l.release(key, k, pinned)
 		l.mu.Unlock()
 	}()
@@ -168,7 +235,7 @@ func (l *Limiter) do(ctx context.Context, key string, pinned bool, fn func(yield
 	if !pinned {
 		yield = func() {
 			runtime.Gosched()
-			l.checkpoint(k)
+			handedOff += l.checkpoint(k)
 		}
 	}
 	fn(yield)
@@ -245,8 +312,8 @@ func (l *Limiter) dispatch() {
 // k's queue, for the next slot. (Without a context: the wait is a few
 // slices of other keys' work.) Pinned work waiting is not handed a slot
 // here: it would keep it for a whole hash, and it gets its turn when a
-// hash ends.
-func (l *Limiter) checkpoint(k *keyState) {
+// hash ends. It returns how long the caller waited for its slot back.
+func (l *Limiter) checkpoint(k *keyState) time.Duration {
 	l.mu.Lock()
 	var to *keyState
 	ti := -1
@@ -261,7 +328,7 @@ func (l *Limiter) checkpoint(k *keyState) {
 	}
 	if to == nil {
 		l.mu.Unlock()
-		return
+		return 0
 	}
 	w := &waiter{ready: make(chan struct{})}
 	k.waiters = slices.Insert(k.waiters, 0, w)
@@ -273,7 +340,9 @@ func (l *Limiter) checkpoint(k *keyState) {
 	handed.granted = true
 	close(handed.ready)
 	l.mu.Unlock()
+	t := time.Now()
 	<-w.ready
+	return time.Since(t)
 }
 
 // waiting is the number of callers waiting for a slot (for tests).

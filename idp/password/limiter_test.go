@@ -367,3 +367,91 @@ func TestLimiterDoesNotHandPBKDF2SliceToPinnedWork(t *testing.T) {
 		t.Errorf("pinned work of another realm ran in the middle of a PBKDF2 hash")
 	}
 }
+
+// seedCost runs n calls of d each so that the limiter's measured cost is
+// about d.
+func seedCost(t *testing.T, l *Limiter, n int, d time.Duration) {
+	t.Helper()
+	for range n {
+		if err := l.Do(context.Background(), func() { time.Sleep(d) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestLimiterShedsByImpliedWait(t *testing.T) {
+	l := NewLimiter(1, 100)
+	l.SetMaxWait(50 * time.Millisecond)
+	seedCost(t, l, 1, 20*time.Millisecond)
+	if c := l.Cost(); c < 20*time.Millisecond || c > 40*time.Millisecond {
+		t.Fatalf("measured cost %v after a 20 ms call", c)
+	}
+	release := blockWorkers(t, l, 1)
+	// At about 20 ms a call, two queued callers imply 40 ms of wait (under
+	// 50 ms); a third would imply 60 ms.
+	results := make(chan error, 2)
+	for i := range 2 {
+		go func() { results <- l.Do(context.Background(), func() {}) }()
+		waitFor(t, "queued callers", func() bool { return l.waiting() == i+1 })
+	}
+	if err := doWithin(t, l, time.Second); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Do with 40 ms of work queued and a 50 ms bound = %v, want ErrBusy", err)
+	}
+	// Another key, with nobody waiting, still queues: its first caller
+	// shares the worker with one waiting key, 2 × 20 ms.
+	other := make(chan error, 1)
+	go func() {
+		other <- l.do(context.Background(), "other", false, func(func()) {})
+	}()
+	waitFor(t, "the other key's caller queued", func() bool { return l.waiting() == 3 })
+	release()
+	for range 2 {
+		if err := <-results; err != nil {
+			t.Errorf("queued caller: %v", err)
+		}
+	}
+	if err := <-other; errors.Is(err, ErrBusy) {
+		t.Errorf("the other key's caller: %v", err)
+	}
+}
+
+func TestLimiterCostFollowsLoad(t *testing.T) {
+	l := NewLimiter(1, 100)
+	l.SetMaxWait(50 * time.Millisecond)
+	seedCost(t, l, 1, 20*time.Millisecond)
+	slow := l.Cost()
+	// Cheap calls bring the estimate down within a few dozen calls, and
+	// with it the implied wait: many more callers may queue.
+	seedCost(t, l, 60, 0)
+	if c := l.Cost(); c > slow/20 {
+		t.Fatalf("cost %v after 60 instant calls (was %v): the EWMA does not follow", c, slow)
+	}
+	release := blockWorkers(t, l, 1)
+	results := make(chan error, 10)
+	for i := range 10 {
+		go func() { results <- l.Do(context.Background(), func() {}) }()
+		waitFor(t, "queued callers", func() bool { return l.waiting() == i+1 })
+	}
+	release()
+	for range 10 {
+		if err := <-results; err != nil {
+			t.Errorf("queued caller with cheap calls measured: %v", err)
+		}
+	}
+}
+
+func TestLimiterNoMaxWaitBeforeMeasure(t *testing.T) {
+	// Nothing measured yet: only the queue length bounds the wait.
+	l := NewLimiter(1, 3)
+	l.SetMaxWait(time.Nanosecond)
+	release := blockWorkers(t, l, 1)
+	defer release()
+	results := make(chan error, 3)
+	for i := range 3 {
+		go func() { results <- l.Do(context.Background(), func() {}) }()
+		waitFor(t, "queued callers", func() bool { return l.waiting() == i+1 })
+	}
+	if err := doWithin(t, l, time.Second); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Do beyond the queue = %v, want ErrBusy", err)
+	}
+}
