@@ -233,8 +233,9 @@ func (s *Server) Close() error { return s.fedReg.Close() }
 // Provider exposes the OIDC provider (for the admin API and tests).
 func (s *Server) Provider() *oidc.Provider { return s.oidc }
 
-// Housekeeping deletes expired token records and SSO sessions until ctx
-// ends. Every replica runs it; the deletes are idempotent.
+// Housekeeping deletes expired token records and SSO sessions, then keeps
+// the database's files from only growing (MaintainStore), every period
+// until ctx ends. Every replica runs it; the deletes are idempotent.
 func (s *Server) Housekeeping(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -277,7 +278,29 @@ func (s *Server) sweep(ctx context.Context, now time.Time) error {
 	if n > 0 || sessions > 0 {
 		s.log.Debug("housekeeping", "expired_tokens", n, "expired_sessions", sessions)
 	}
-	return nil
+	return s.MaintainStore(ctx)
+}
+
+// storeMaintainer is a store whose files need housekeeping (SQLite's WAL
+// checkpoints and incremental vacuum, sqlstore.Store.Maintain).
+type storeMaintainer interface {
+	Maintain(ctx context.Context) (string, error)
+}
+
+// MaintainStore runs the store's housekeeping of its files, when it has
+// any, and logs what is worth saying (a SQLite file switched to
+// auto_vacuum=incremental). serve runs it once before listening, then the
+// sweep after each round of deletes.
+func (s *Server) MaintainStore(ctx context.Context) error {
+	m, ok := s.st.(storeMaintainer)
+	if !ok {
+		return nil
+	}
+	note, err := m.Maintain(ctx)
+	if note != "" {
+		s.log.Info(note)
+	}
+	return err
 }
 
 // middleware decides where each request comes from (requestOrigin) and

@@ -124,6 +124,12 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
+	// Before serving: a SQLite file made before auto_vacuum=incremental is
+	// switched now, with one VACUUM (logged). A failure (a VACUUM needs the
+	// file's size free on the disk) is retried by every sweep.
+	if err := srv.MaintainStore(ctx); err != nil {
+		log.Warn("database housekeeping", "err", err)
+	}
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go srv.Housekeeping(hctx, time.Minute)

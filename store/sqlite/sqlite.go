@@ -30,7 +30,9 @@ import (
 // immediate transactions, the readers query_only.
 const (
 	common = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
-	writer = common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	// auto_vacuum comes first: it takes effect without a VACUUM only on a
+	// file that has no table yet (see housekeeper.convert for older files).
+	writer = "_pragma=auto_vacuum(2)&" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	reader = common + "&_pragma=query_only(1)"
 	// Readiness's own connections (sqlstore.Store.SetProbes) wait less for
 	// SQLite's file locks: a probe answers within its timeout.
@@ -93,7 +95,7 @@ func connect(ctx context.Context, path string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := sqlstore.New(db, rdb, dialect(func(ctx context.Context, dst string) error {
+	d := dialect(func(ctx context.Context, dst string) error {
 		// A connection of its own: VACUUM INTO reads one snapshot without
 		// holding the writer, and query_only readers may not run it.
 		bdb, err := openDB(ctx, path+"?"+common, 1)
@@ -102,7 +104,10 @@ func connect(ctx context.Context, path string) (*sqlstore.Store, error) {
 		}
 		defer bdb.Close()
 		return vacuumInto(ctx, bdb, dst)
-	}, func() (uint64, error) { return freeSpace(path) }))
+	}, func() (uint64, error) { return freeSpace(path) })
+	hk := &housekeeper{path: path, open: func(ctx context.Context) (*sql.DB, error) { return openDB(ctx, path+"?"+common, 1) }}
+	d.Maintain = func(ctx context.Context) (string, error) { return hk.run(ctx, db) }
+	s := sqlstore.New(db, rdb, d)
 	// Readiness's connections, opened on first use: a second writer
 	// connection to the file, so that the heartbeat takes SQLite's write
 	// lock between transactions instead of queueing behind every write

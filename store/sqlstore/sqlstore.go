@@ -59,6 +59,10 @@ type Dialect struct {
 	FreeSpace func() (uint64, error)
 	// Backup writes a consistent copy of the database to path.
 	Backup func(ctx context.Context, path string) error
+	// Maintain, when set, keeps the database's files from only growing
+	// (SQLite: WAL checkpoints and incremental vacuum); the server runs it
+	// on its sweep. It returns a line worth logging, or "".
+	Maintain func(ctx context.Context) (string, error)
 	// Migrations is the embedded migrations tree; nil means migrations.FS.
 	Migrations fs.FS
 }
@@ -112,6 +116,19 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 		return fmt.Errorf("sqlstore: backup is not supported by %s", s.d.Name)
 	}
 	return s.d.Backup(ctx, path)
+}
+
+// Maintain runs the dialect's housekeeping of the database's files (see
+// Dialect.Maintain); a no-op for a dialect without any.
+func (s *Store) Maintain(ctx context.Context) (string, error) {
+	if s.d.Maintain == nil {
+		return "", nil
+	}
+	note, err := s.d.Maintain(ctx)
+	if err != nil {
+		err = s.classify(err)
+	}
+	return note, err
 }
 
 func (s *Store) Close() error {
