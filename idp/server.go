@@ -25,6 +25,7 @@ import (
 	samlbroker "github.com/keygate/keygate/federation/saml"
 	"github.com/keygate/keygate/idp/admin"
 	"github.com/keygate/keygate/idp/authn"
+	"github.com/keygate/keygate/idp/events"
 	"github.com/keygate/keygate/idp/login"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/password"
@@ -82,6 +83,8 @@ type Server struct {
 	// brokerHTTP is the brokers' client for IdP metadata, JWKS, token and
 	// userinfo endpoints.
 	brokerHTTP *http.Client
+	// events records login and admin events (idp/events).
+	events *events.Recorder
 }
 
 // NewServer wires the provider over st.
@@ -112,6 +115,8 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.events = events.New(st, cfg.Logger, events.Options{})
+	s.oidc.SetEvents(s.events)
 	s.login = login.New(st, s.oidc, s.authn, cfg.Logger)
 	s.oidc.SetBrowser(s.login)
 	s.oidc.SetUnavailablePage(s.unavailablePage)
@@ -139,6 +144,7 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	adm.OnFederationChange(s.fedReg.Invalidate)
 	adm.SetFederation(s.fed)
 	adm.SetBrokers(s.brokers)
+	adm.SetEvents(s.events)
 	adm.Register(mux)
 	registration.New(st, s.oidc, s.limiter, cfg.Logger).Register(mux)
 	mux.Handle("GET /resources/", templates.StaticHandler())
@@ -227,8 +233,15 @@ func (s *Server) brokerEnv(ctx context.Context, realmID string) (federation.Brok
 // Federation is the user federation service (periodic syncs, tests).
 func (s *Server) Federation() *federation.Service { return s.fed }
 
-// Close releases what the server holds open (directory connections).
-func (s *Server) Close() error { return s.fedReg.Close() }
+// Close releases what the server holds open (directory connections) and
+// writes the events still queued.
+func (s *Server) Close() error {
+	s.events.Close()
+	return s.fedReg.Close()
+}
+
+// Events is the server's event recorder (tests flush it).
+func (s *Server) Events() *events.Recorder { return s.events }
 
 // Provider exposes the OIDC provider (for the admin API and tests).
 func (s *Server) Provider() *oidc.Provider { return s.oidc }
@@ -260,7 +273,7 @@ func (s *Server) sweep(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	sessions := 0
+	sessions, evs := 0, 0
 	for _, r := range realms {
 		_, set, err := rep.DecodeRealm(r)
 		if err != nil {
@@ -274,9 +287,16 @@ func (s *Server) sweep(ctx context.Context, now time.Time) error {
 			return err
 		}
 		sessions += k
+		if exp := set.Events.EventsExpiration; exp > 0 {
+			k, err := s.st.DeleteExpiredEvents(ctx, r.ID, now.Add(-exp))
+			if err != nil {
+				return err
+			}
+			evs += k
+		}
 	}
-	if n > 0 || sessions > 0 {
-		s.log.Debug("housekeeping", "expired_tokens", n, "expired_sessions", sessions)
+	if n > 0 || sessions > 0 || evs > 0 {
+		s.log.Debug("housekeeping", "expired_tokens", n, "expired_sessions", sessions, "expired_events", evs)
 	}
 	return s.MaintainStore(ctx)
 }

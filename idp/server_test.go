@@ -63,3 +63,47 @@ func TestSweep(t *testing.T) {
 		t.Errorf("live token removed: %v", err)
 	}
 }
+
+// The sweep deletes login events older than the realm's eventsExpiration,
+// and keeps everything in realms without one.
+func TestSweepExpiresEvents(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv, err := NewServer(st, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	exp := int64(3600)
+	r := rep.NewRealm("r")
+	r.EventsExpiration = &exp
+	for _, realm := range []rep.Realm{r, rep.NewRealm("keep")} {
+		if _, err := rep.CreateRealm(ctx, st, realm, rep.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	var evs []store.Event
+	for _, name := range []string{"r", "keep"} {
+		realm, _ := st.GetRealmByName(ctx, name)
+		evs = append(evs, store.Event{ID: name + "-old", RealmID: realm.ID, Type: "LOGIN", Time: now.Add(-2 * time.Hour)},
+			store.Event{ID: name + "-new", RealmID: realm.ID, Type: "LOGIN", Time: now.Add(-time.Minute)})
+	}
+	if err := st.AddEvents(ctx, evs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.sweep(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int{"r": 1, "keep": 2} {
+		realm, _ := st.GetRealmByName(ctx, name)
+		es, err := st.ListEvents(ctx, realm.ID, store.EventQuery{})
+		if err != nil || len(es) != want {
+			t.Errorf("realm %s: %d events, want %d (%v)", name, len(es), want, err)
+		}
+	}
+}

@@ -65,6 +65,7 @@ type Store interface {
 	FederatedIdentityStore
 	InitialAccessStore
 	BulkUserWriter
+	EventStore
 }
 
 // ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/keygate/keygate/federation"
+	"github.com/keygate/keygate/idp/events"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/store"
@@ -46,6 +47,8 @@ type API struct {
 	// brokers open identity providers (their SP metadata); nil: export
 	// answers 404 (idps.go).
 	brokers *federation.Brokers
+	// events records admin events (SetEvents, events.go); nil: none.
+	events *events.Recorder
 }
 
 // New returns the admin API over st. Passwords are hashed through lim.
@@ -64,6 +67,8 @@ type call struct {
 	ctx    context.Context
 	caller *caller
 	realm  store.Realm // zero for /admin/realms itself
+	// bodyRead is the request body as the handler read it (read).
+	bodyRead []byte
 }
 
 type handler func(c *call) error
@@ -213,6 +218,13 @@ func (a *API) routes() []route {
 
 		{"GET " + R + "/keys", viewRealm, a.realmKeys, false},
 
+		{"GET " + R + "/events", viewEvents, a.listEvents, false},
+		{"DELETE " + R + "/events", manageEvents, a.clearEvents, false},
+		{"GET " + R + "/admin-events", viewEvents, a.listAdminEvents, false},
+		{"DELETE " + R + "/admin-events", manageEvents, a.clearAdminEvents, false},
+		{"GET " + R + "/events/config", viewEvents, a.getEventsConfig, false},
+		{"PUT " + R + "/events/config", manageEvents, a.updateEventsConfig, true},
+
 		{"GET " + R + "/client-scopes", viewClients, a.listClientScopes, false},
 		{"GET " + R + "/clients/{client}/scope-mappings", viewClients, a.allScopeMappings, false},
 		{"GET " + R + "/clients/{client}/scope-mappings/realm", viewClients, a.listScopeMappings(direct), false},
@@ -312,6 +324,9 @@ func (a *API) route(need perm, h handler, inval bool) http.HandlerFunc {
 		if err != nil {
 			a.fail(w, r, err)
 			return
+		}
+		if r.Method != http.MethodGet {
+			a.adminEvent(c) // every successful write, whichever route
 		}
 		if inval && c.realm.ID != "" {
 			a.p.Invalidate(c.realm.ID, c.realm.Name)

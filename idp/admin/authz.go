@@ -25,6 +25,8 @@ const (
 	manageClients
 	viewIDPs
 	manageIDPs
+	viewEvents
+	manageEvents
 )
 
 // roleGrants maps realm-management client roles to what they allow;
@@ -32,7 +34,9 @@ const (
 // Provider.UserRoles, and realm-admin is listed anyway for realms whose
 // composite was edited.
 var roleGrants = map[string][]perm{
-	"realm-admin":               {viewRealm, manageRealm, viewUsers, manageUsers, viewClients, manageClients, viewIDPs, manageIDPs},
+	"realm-admin":               {viewRealm, manageRealm, viewUsers, manageUsers, viewClients, manageClients, viewIDPs, manageIDPs, viewEvents, manageEvents},
+	"manage-events":             {viewEvents, manageEvents},
+	"view-events":               {viewEvents},
 	"manage-realm":              {viewRealm, manageRealm},
 	"view-realm":                {viewRealm},
 	"manage-users":              {viewUsers, manageUsers},

@@ -132,6 +132,7 @@ func (c *call) read(limit int64) ([]byte, error) {
 	if len(data) == 0 || !json.Valid(data) {
 		return nil, badRequest("Invalid JSON body")
 	}
+	c.bodyRead = data // the admin event's representation (masked there)
 	return data, nil
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/keygate/keygate/federation"
 	fedoidc "github.com/keygate/keygate/federation/oidc"
+	"github.com/keygate/keygate/idp/events"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
@@ -634,6 +635,9 @@ func (h *Handler) completeBrokered(w http.ResponseWriter, r *http.Request, realm
 		data, _ = json.Marshal(sessionData{Broker: &brokerSession{Alias: p.row.Alias, NameID: ident.NameID,
 			NameIDFormat: ident.NameIDFormat, SessionIndex: ident.SessionIndex}})
 	}
+	h.oidc.Event(r, realm, store.Event{Type: events.IdentityProviderLogin, ClientID: req.Client.Row.ClientID, UserID: u.ID,
+		Details: map[string]string{"identity_provider": p.row.Alias, "identity_provider_identity": ident.Username,
+			"username": u.Username, "auth_method": "openid-connect", "redirect_uri": req.Form().Get("redirect_uri")}})
 	h.CompleteLogin(w, r, realm, &Attempt{ID: rec.AttemptID, Request: req, Started: rec.Started}, u, Details{
 		ACR: acrCredential, AuthTime: time.Now(), IdentityProvider: p.row.Alias, SessionData: data,
 	})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/keygate/keygate/idp/events"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/store"
 )
@@ -103,5 +104,12 @@ func (h *Handler) CompleteLogin(w http.ResponseWriter, r *http.Request, realm *o
 	if at.ID != "" {
 		h.clearCookie(w, r, realm, cookieAttempt, true)
 	}
+	det := map[string]string{"auth_method": "openid-connect", "auth_type": "code", "username": user.Username,
+		"redirect_uri": at.Request.Form().Get("redirect_uri"), "code_id": sso.ID, "consent": "no_consent_required"}
+	if d.IdentityProvider != "" {
+		det["identity_provider"] = d.IdentityProvider
+	}
+	h.oidc.Event(r, realm, store.Event{Type: events.Login, ClientID: at.Request.Client.Row.ClientID, UserID: user.ID,
+		SessionID: sso.ID, Details: det})
 	h.oidc.IssueAuthorizeResponse(w, r, realm, at.Request, user, *sso, d.ACR, at.Started)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/idp/authn"
+	"github.com/keygate/keygate/idp/events"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/templates"
@@ -114,6 +115,11 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, realm *oi
 	c := req.Client
 	username := r.PostForm.Get("username")
 	u, err := h.authn.Authenticate(ctx, realm.Row.ID, realm.Settings, username, r.PostForm.Get("password"), h.oidc.ClientIP(r))
+	if code, userID := h.oidc.CredentialsError(r, realm, username, err); code != "" {
+		h.oidc.Event(r, realm, store.Event{Type: events.LoginError, ClientID: c.Row.ClientID, UserID: userID, Error: code,
+			Details: map[string]string{"auth_method": "openid-connect", "auth_type": "code", "username": username,
+				"redirect_uri": req.Form().Get("redirect_uri")}})
+	}
 	switch {
 	case errors.Is(err, authn.ErrBusy):
 		w.Header().Set("Retry-After", "1")

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keygate/keygate/idp/events"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/templates"
@@ -86,10 +87,21 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, realm *oidc.Rea
 	}
 	// End the browser's session (and the hinted one, if it is another).
 	for _, sid := range uniqueNonEmpty(browserSID, hintSID) {
+		userID := ""
+		if s, err := h.st.GetSession(ctx, realm.Row.ID, sid); err == nil {
+			userID = s.UserID
+		}
 		if err := h.st.DeleteSession(ctx, realm.Row.ID, sid); err != nil && !errors.Is(err, store.ErrNotFound) {
 			h.log.ErrorContext(ctx, "logout", "err", err)
 			h.ErrorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage")
 			return
+		}
+		if userID != "" {
+			det := map[string]string{}
+			if redirect != "" {
+				det["redirect_uri"] = redirect
+			}
+			h.oidc.Event(r, realm, store.Event{Type: events.Logout, ClientID: clientID, UserID: userID, SessionID: sid, Details: det})
 		}
 	}
 	h.clearCookie(w, r, realm, cookieIdentity, true)

@@ -170,6 +170,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, realm *Realm) {
 	ar, err := p.oauth.NewAccessRequest(ctx, r, sess)
 	if err != nil {
 		p.burnCode(r)
+		p.tokenEvent(r, realm, ar, err)
 		p.writeTokenError(w, r, err)
 		return
 	}
@@ -185,12 +186,14 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, realm *Realm) {
 		// realm's turn.
 		release, ok := p.logins.enter(ctx, realm.Row.ID)
 		if !ok {
+			p.tokenEvent(r, realm, ar, authn.ErrBusy)
 			p.writeTokenError(w, r, authn.ErrBusy)
 			return
 		}
 		defer release()
 	}
 	resp, err := p.oauth.NewAccessResponse(ctx, ar)
+	p.tokenEvent(r, realm, ar, err)
 	if err != nil {
 		p.burnCode(r)
 		p.writeTokenError(w, r, err)

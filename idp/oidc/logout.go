@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/keygate/keygate/idp/events"
 	"github.com/keygate/keygate/store"
 )
 
@@ -32,6 +33,7 @@ func (p *Provider) BackchannelLogout(w http.ResponseWriter, r *http.Request, rea
 			return
 		}
 	}
+	p.Event(r, realm, store.Event{Type: events.Logout, ClientID: c.GetID(), UserID: strClaim(claims, "sub"), SessionID: strClaim(claims, "sid")})
 	// An offline token's logout ends its offline session too.
 	if t, err := p.st.GetToken(ctx, store.KindOffline, signatureOf(rt)); err == nil && t.RealmID == realm.Row.ID {
 		st := &storage{st: p.st, models: p.models}

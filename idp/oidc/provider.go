@@ -24,6 +24,7 @@ import (
 	"github.com/ory/fosite/handler/pkce"
 	"github.com/ory/fosite/token/hmac"
 
+	"github.com/keygate/keygate/idp/events"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
 )
@@ -63,6 +64,8 @@ type Provider struct {
 	// unavailablePage answers a browser page whose realm could not be
 	// read (SetUnavailablePage).
 	unavailablePage func(w http.ResponseWriter, r *http.Request, realmName string) bool
+	// events records login events (SetEvents); nil: none.
+	events *events.Recorder
 }
 
 // New wires fosite's handlers with keygate's storage and token strategies.

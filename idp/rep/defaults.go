@@ -45,6 +45,7 @@ func fillRealmDefaults(r *Realm) {
 		&r.RememberMe: false, &r.VerifyEmail: false, &r.RevokeRefreshToken: false,
 		&r.OfflineSessionMaxLifespanEnabled: false, &r.BruteForceProtected: false, &r.PermanentLockout: false,
 		&r.InternationalizationEnabled: false, &r.EventsEnabled: false, &r.AdminEventsEnabled: false,
+		&r.AdminEventsDetailsEnabled: false,
 	} {
 		setDefault(p, v)
 	}

@@ -62,8 +62,20 @@ type RealmSettings struct {
 	InternationalizationEnabled bool
 	SupportedLocales            []string
 	DefaultLocale               string
-	EventsEnabled               bool
+	Events                      EventsSettings
 	Attributes                  map[string]string
+}
+
+// EventsSettings are a realm's events settings (Keycloak's
+// RealmEventsConfigRepresentation, resolved).
+type EventsSettings struct {
+	ID                        string // the realm's id
+	EventsEnabled             bool   // store login events
+	EnabledEventTypes         []string
+	EventsExpiration          time.Duration // 0: stored events never expire
+	EventsListeners           []string      // default ["jboss-logging"]
+	AdminEventsEnabled        bool
+	AdminEventsDetailsEnabled bool
 }
 
 // BruteForceSettings are Keycloak's brute-force detector settings
@@ -166,11 +178,21 @@ func (r *Realm) Settings() RealmSettings {
 		InternationalizationEnabled: boolOr(r.InternationalizationEnabled, false),
 		SupportedLocales:            r.SupportedLocales,
 		DefaultLocale:               r.DefaultLocale,
-		EventsEnabled:               boolOr(r.EventsEnabled, false),
-		Attributes:                  r.Attributes,
+		Events: EventsSettings{
+			ID: r.ID, EventsEnabled: boolOr(r.EventsEnabled, false), EnabledEventTypes: r.EnabledEventTypes,
+			EventsListeners:    r.EventsListeners,
+			AdminEventsEnabled: boolOr(r.AdminEventsEnabled, false), AdminEventsDetailsEnabled: boolOr(r.AdminEventsDetailsEnabled, false),
+		},
+		Attributes: r.Attributes,
 	}
 	if r.DefaultRole != nil && r.DefaultRole.Name != "" {
 		s.DefaultRole = r.DefaultRole.Name
+	}
+	if r.EventsExpiration != nil && *r.EventsExpiration > 0 {
+		s.Events.EventsExpiration = time.Duration(*r.EventsExpiration) * time.Second
+	}
+	if s.Events.EventsListeners == nil {
+		s.Events.EventsListeners = []string{"jboss-logging"}
 	}
 	if s.DefaultDefaultClientScopes == nil {
 		s.DefaultDefaultClientScopes = defaultDefaultClientScopes

@@ -109,8 +109,11 @@ type Realm struct {
 	SupportedLocales            []string          `json:"supportedLocales,omitempty"`
 	DefaultLocale               string            `json:"defaultLocale,omitempty"`
 	EventsEnabled               *bool             `json:"eventsEnabled,omitempty"`
-	EventsListeners             []string          `json:"eventsListeners,omitempty"`
+	EventsListeners             []string          `json:"eventsListeners"`
 	AdminEventsEnabled          *bool             `json:"adminEventsEnabled,omitempty"`
+	AdminEventsDetailsEnabled   *bool             `json:"adminEventsDetailsEnabled,omitempty"`
+	EnabledEventTypes           []string          `json:"enabledEventTypes,omitempty"`
+	EventsExpiration            *int64            `json:"eventsExpiration,omitempty"` // seconds; 0 or absent: kept forever
 	SMTPServer                  map[string]string `json:"smtpServer,omitempty"`
 	BrowserSecurityHeaders      map[string]string `json:"browserSecurityHeaders,omitempty"`
 	UserManagedAccessAllowed    *bool             `json:"userManagedAccessAllowed,omitempty"`

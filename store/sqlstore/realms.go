@@ -45,8 +45,10 @@ func (s *Store) UpdateRealm(ctx context.Context, r store.Realm) error {
 // deleted first, by a scan: realm deletion is rare.
 func (s *Store) DeleteRealm(ctx context.Context, id string) error {
 	return wrap(s.Tx(ctx, func(ctx context.Context) error {
-		if _, err := s.exec(ctx, `DELETE FROM tokens WHERE realm_id = ?`, id); err != nil {
-			return err
+		for _, t := range []string{"tokens", "events", "admin_events"} {
+			if _, err := s.exec(ctx, `DELETE FROM `+t+` WHERE realm_id = ?`, id); err != nil {
+				return err
+			}
 		}
 		return s.execOne(ctx, `DELETE FROM realms WHERE id = ?`, id)
 	}), "delete realm %s", id)

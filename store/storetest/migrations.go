@@ -232,6 +232,14 @@ func readBack(t *testing.T, s *sqlstore.Store) {
 			x, err := s.ListIdentityProviderMappers(ctx, k[0], k[1])
 			return nonEmpty(len(x), err)
 		}},
+		"events": {"realm_id, user_id", func(ctx context.Context, k []string) error {
+			x, err := s.ListEvents(ctx, k[0], store.EventQuery{User: k[1]})
+			return nonEmpty(len(x), err)
+		}},
+		"admin_events": {"realm_id, auth_user_id", func(ctx context.Context, k []string) error {
+			x, err := s.ListAdminEvents(ctx, k[0], store.AdminEventQuery{AuthUser: k[1]})
+			return nonEmpty(len(x), err)
+		}},
 		"health_heartbeat": {"instance", func(ctx context.Context, _ []string) error {
 			return s.ProbeRead(ctx) // readiness reads the table, never a row by key
 		}},

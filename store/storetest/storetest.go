@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IdentityProviders", testIdentityProviders},
 		{"FederatedIdentities", testFederatedIdentities},
 		{"InitialAccessTokens", testInitialAccessTokens},
+		{"Events", testEvents},
 		{"RealmIsolation", testRealmIsolation},
 		{"DeleteRealm", testDeleteRealm},
 		{"Transactions", testTransactions},
@@ -175,6 +176,8 @@ func seedRealm(t *testing.T, s store.Store, id string) map[string]func() error {
 	ok(t, s.CreateIdentityProviderMapper(ctx, store.IdentityProviderMapper{ID: p("mapper"), RealmID: id, Alias: "corp", Name: "email", Mapper: "attr"}))
 	ok(t, s.AddFederatedIdentity(ctx, store.FederatedIdentity{RealmID: id, UserID: p("user"), Alias: "corp", ExternalID: p("ext")}))
 	ok(t, s.CreateInitialAccessToken(ctx, store.InitialAccessToken{ID: p("iat"), RealmID: id, TokenHash: p("hash"), Created: t0, Count: 1, RemainingCount: 1}))
+	ok(t, s.AddEvents(ctx, []store.Event{{ID: p("event"), RealmID: id, Time: t0, Type: "LOGIN", UserID: p("user")}},
+		[]store.AdminEvent{{ID: p("aevent"), RealmID: id, Time: t0, OperationType: "CREATE", AuthUserID: p("user")}}))
 
 	// Each getter fails with store.ErrNotFound once the row is gone.
 	first := func(n int, err error) error {
@@ -205,6 +208,11 @@ func seedRealm(t *testing.T, s store.Store, id string) map[string]func() error {
 		"federated": func() error { _, err := s.GetUserByFederatedIdentity(ctx, id, "corp", p("ext")); return err },
 		"idp":       func() error { _, err := s.GetIdentityProvider(ctx, id, "corp"); return err },
 		"iat":       func() error { _, err := s.GetInitialAccessTokenByHash(ctx, id, p("hash")); return err },
+		"event":     func() error { e, err := s.ListEvents(ctx, id, store.EventQuery{}); return first(len(e), err) },
+		"adminEvent": func() error {
+			e, err := s.ListAdminEvents(ctx, id, store.AdminEventQuery{})
+			return first(len(e), err)
+		},
 		"mapper": func() error {
 			m, err := s.ListIdentityProviderMappers(ctx, id, "corp")
 			return first(len(m), err)

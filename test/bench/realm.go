@@ -90,6 +90,10 @@ func writeRealm(path, esPath string) error {
 		},
 		"users": users,
 	}
+	if os.Getenv("KEYGATE_BENCH_EVENTS") == "1" {
+		// Store every login event keygate emits (the writer's cost).
+		realm["eventsEnabled"], realm["adminEventsEnabled"] = true, true
+	}
 	data, err := json.MarshalIndent(realm, "", "  ")
 	if err != nil {
 		return err
