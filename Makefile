@@ -15,15 +15,20 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/keygate
 
-# A working server on ./keygate.db; admin/admin is created on first start.
+# A working server on ./keygate.db, on 127.0.0.1:8080 (KEYGATE_HTTP_ADDR=:8080
+# for every interface); admin/admin is created on first start, and serve
+# warns while that password is unchanged.
 run: build
+	KEYGATE_HTTP_ADDR=$${KEYGATE_HTTP_ADDR:-127.0.0.1:8080} \
 	KC_BOOTSTRAP_ADMIN_USERNAME=$${KC_BOOTSTRAP_ADMIN_USERNAME:-admin} \
 	KC_BOOTSTRAP_ADMIN_PASSWORD=$${KC_BOOTSTRAP_ADMIN_PASSWORD:-admin} \
 	./$(BIN) serve
 
 # Unit, store-conformance and end-to-end Go tests (the binary against
-# go-oidc and x/oauth2). The PostgreSQL runs need KEYGATE_TEST_POSTGRES.
+# go-oidc and x/oauth2), and the docs' runnable blocks (test/docs_test.go).
+# The PostgreSQL runs need KEYGATE_TEST_POSTGRES.
 test:
+	@[ -n "$$KEYGATE_TEST_POSTGRES" ] || echo '*** KEYGATE_TEST_POSTGRES is not set: the PostgreSQL tests (store conformance, replicas, docs) are SKIPPED ***'
 	$(GO) test -count=1 ./...
 
 # Real-peer suite (browser, npm clients, oauth2-proxy built from the Go

@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -21,7 +22,9 @@ import (
 
 	"github.com/keygate/keygate/federation"
 	"github.com/keygate/keygate/idp"
+	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
 )
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -116,6 +119,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	} else if user != "" {
 		log.Info("bootstrap admin ready", "realm", idp.MasterRealm)
 	}
+	warnDefaultAdminPassword(ctx, st, log, user)
 	if err := srv.CheckKeys(ctx); err != nil {
 		return fmt.Errorf("realm keys: %w", err)
 	}
@@ -201,6 +205,38 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		_ = hs.Shutdown(sctx)
 	}
 	return nil
+}
+
+// warnDefaultAdminPassword warns while the master realm's bootstrap admin
+// (KC_BOOTSTRAP_ADMIN_USERNAME, else "admin") still signs in with the
+// password "admin", as `make run` creates it.
+func warnDefaultAdminPassword(ctx context.Context, st store.Store, log *slog.Logger, username string) {
+	if username = strings.ToLower(strings.TrimSpace(username)); username == "" {
+		username = "admin"
+	}
+	realm, err := st.GetRealmByName(ctx, idp.MasterRealm)
+	if err != nil {
+		return
+	}
+	u, err := st.GetUserByUsername(ctx, realm.ID, username)
+	if err != nil {
+		return
+	}
+	creds, err := st.ListCredentials(ctx, u.ID)
+	if err != nil {
+		return
+	}
+	for _, c := range creds {
+		if c.Type != "password" {
+			continue
+		}
+		if pc, err := password.FromKeycloak(c.SecretData, c.CredentialData); err == nil {
+			if ok, _ := password.Verify(pc, "admin"); ok {
+				log.Warn(fmt.Sprintf("the master realm's admin %q still has the default password \"admin\": change it with the admin API's reset-password (docs/production.md) before anyone else can reach keygate", username))
+			}
+		}
+		return
+	}
 }
 
 func firstEnv(names ...string) string {
