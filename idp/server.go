@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -250,6 +251,7 @@ func (s *Server) Provider() *oidc.Provider { return s.oidc }
 // the database's files from only growing (MaintainStore), every period
 // until ctx ends. Every replica runs it; the deletes are idempotent.
 func (s *Server) Housekeeping(ctx context.Context, every time.Duration) {
+	go s.releaseAfterBursts(ctx, burstCheck)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -299,6 +301,41 @@ func (s *Server) sweep(ctx context.Context, now time.Time) error {
 		s.log.Debug("housekeeping", "expired_tokens", n, "expired_sessions", sessions, "expired_events", evs)
 	}
 	return s.MaintainStore(ctx)
+}
+
+// burstCheck is how often releaseAfterBursts looks at the login queue, and
+// burstWaiters how many logins waiting at once make a burst.
+const (
+	burstCheck   = 2 * time.Second
+	burstWaiters = 16
+)
+
+// releaseAfterBursts gives the memory a burst of logins took (request
+// buffers, goroutine stacks, the heap the runtime grew for them) back to
+// the OS once the burst is over: at least burstWaiters logins waited at
+// once, then none for a whole check period. Without it the runtime keeps
+// the pages until its next collection, which an idle server only forces
+// every two minutes, and the RSS operators watch stays at the flood's
+// level. A forced collection of an idle server's heap costs milliseconds.
+func (s *Server) releaseAfterBursts(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	burst := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		switch peak := s.limiter.TakePeak(); {
+		case peak >= burstWaiters:
+			burst = true
+		case burst && peak == 0:
+			burst = false
+			debug.FreeOSMemory()
+			s.log.Debug("login burst over: freed memory returned to the OS")
+		}
+	}
 }
 
 // storeMaintainer is a store whose files need housekeeping (SQLite's WAL

@@ -52,6 +52,8 @@ type Limiter struct {
 	maxWait time.Duration // 0: only queue bounds the wait
 	cost    time.Duration // EWMA of the service time of one call; 0 until measured
 	running int
+	waiters int                  // callers waiting, all keys
+	peak    int                  // most callers waiting at once since the last TakePeak
 	keys    map[string]*keyState // keys with work running or waiting
 	seq     uint64               // counts grants, for least-recently-served
 }
@@ -66,6 +68,7 @@ type keyState struct {
 type waiter struct {
 	pinned  bool
 	granted bool
+	at      time.Time     // when granted
 	ready   chan struct{} // closed on grant
 }
 
@@ -138,8 +141,10 @@ func (l *Limiter) Cost() time.Duration {
 
 // Do runs fn in the calling goroutine once a worker slot is free. It returns
 // ErrBusy at once, without running fn, when queue callers are already
-// waiting, and ctx.Err() if ctx ends before a slot frees up (or has already
-// ended). It returns nil after fn has run.
+// waiting or they imply a wait over the maximum (SetMaxWait), ErrBusy too
+// when the caller has waited the maximum without getting a slot, and
+// ctx.Err() if ctx ends before a slot frees up (or has already ended). It
+// returns nil after fn has run.
 func (l *Limiter) Do(ctx context.Context, fn func()) error {
 	return l.do(ctx, "", false, func(func()) { fn() })
 }
@@ -197,9 +202,14 @@ func (l *Limiter) do(ctx context.Context, key string, pinned bool, fn func(yield
 	}
 	// Every grantable waiter is served whenever a slot frees (dispatch),
 	// so a free slot here has nobody eligible waiting for it.
+	// start is when the slot was granted: for a waiter, before it was
+	// woken, so the cost measured includes the time a busy machine takes
+	// to run it, which the callers behind it wait for too.
+	var start time.Time
 	if l.running < l.workers && l.eligible(k, pinned) {
 		l.grant(k, pinned)
 		l.mu.Unlock()
+		start = time.Now()
 	} else {
 		if len(k.waiters) >= l.queue || l.maxWait > 0 && l.impliedWait(k) > l.maxWait {
 			l.forget(key, k)
@@ -208,22 +218,39 @@ func (l *Limiter) do(ctx context.Context, key string, pinned bool, fn func(yield
 		}
 		w := &waiter{pinned: pinned, ready: make(chan struct{})}
 		k.waiters = append(k.waiters, w)
+		l.waiters++
+		l.peak = max(l.peak, l.waiters)
+		// The estimate admitted this caller; if the machine slows down
+		// (the measured cost lags), it still waits no longer than maxWait.
+		var expired <-chan time.Time
+		if l.maxWait > 0 {
+			t := time.NewTimer(l.maxWait)
+			defer t.Stop()
+			expired = t.C
+		}
 		l.mu.Unlock()
+		var err error
 		select {
 		case <-w.ready:
+			start = w.at
 		case <-ctx.Done():
+			err = ctx.Err()
+		case <-expired:
+			err = ErrBusy
+		}
+		if err != nil {
 			l.mu.Lock()
 			if w.granted { // lost the race with a grant: give the slot back
 				l.release(key, k, pinned)
 			} else {
 				k.waiters = slices.DeleteFunc(k.waiters, func(x *waiter) bool { return x == w })
+				l.waiters--
 				l.forget(key, k)
 			}
 			l.mu.Unlock()
-			return ctx.Err()
+			return err
 		}
 	}
-	start := time.Now()
 	var handedOff time.Duration // time spent waiting after handing the slot over
 	defer func() {
 		l.mu.Lock()
@@ -300,8 +327,9 @@ func (l *Limiter) dispatch() {
 		}
 		w := best.waiters[bi]
 		best.waiters = slices.Delete(best.waiters, bi, bi+1)
+		l.waiters--
 		l.grant(best, w.pinned)
-		w.granted = true
+		w.granted, w.at = true, time.Now()
 		close(w.ready)
 	}
 }
@@ -337,12 +365,26 @@ func (l *Limiter) checkpoint(k *keyState) time.Duration {
 	to.waiters = slices.Delete(to.waiters, ti, ti+1)
 	l.running--
 	l.grant(to, false)
-	handed.granted = true
+	handed.granted, handed.at = true, time.Now()
 	close(handed.ready)
 	l.mu.Unlock()
 	t := time.Now()
 	<-w.ready
-	return time.Since(t)
+	return w.at.Sub(t)
+}
+
+// TakePeak returns the most callers that waited at once since the previous
+// call (0 for a nil Limiter) and starts counting again from those waiting
+// now.
+func (l *Limiter) TakePeak() int {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.peak
+	l.peak = l.waiters
+	return p
 }
 
 // waiting is the number of callers waiting for a slot (for tests).

@@ -440,18 +440,60 @@ func TestLimiterCostFollowsLoad(t *testing.T) {
 	}
 }
 
-func TestLimiterNoMaxWaitBeforeMeasure(t *testing.T) {
-	// Nothing measured yet: only the queue length bounds the wait.
+func TestLimiterQueuedWaitBounded(t *testing.T) {
+	// Nothing measured yet, so the estimate admits every caller the queue
+	// length allows; each still waits no longer than the maximum.
 	l := NewLimiter(1, 3)
-	l.SetMaxWait(time.Nanosecond)
+	l.SetMaxWait(100 * time.Millisecond)
+	blockWorkers(t, l, 1)
+	results := make(chan error, 3)
+	start := time.Now()
+	for range 3 {
+		go func() { results <- l.Do(context.Background(), func() { t.Error("ran with the worker blocked") }) }()
+	}
+	waitFor(t, "queued callers", func() bool { return l.waiting() == 3 })
+	if err := doWithin(t, l, time.Second); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Do beyond the queue = %v, want ErrBusy", err)
+	}
+	for range 3 {
+		if err := <-results; !errors.Is(err, ErrBusy) {
+			t.Errorf("caller queued past the maximum wait = %v, want ErrBusy", err)
+		}
+	}
+	if d := time.Since(start); d < 100*time.Millisecond || d > 2*time.Second {
+		t.Errorf("queued callers gave up after %v, want about 100 ms", d)
+	}
+	if n := l.waiting(); n != 0 {
+		t.Errorf("%d still waiting", n)
+	}
+}
+
+func TestLimiterTakePeak(t *testing.T) {
+	l := NewLimiter(1, 10)
 	release := blockWorkers(t, l, 1)
-	defer release()
 	results := make(chan error, 3)
 	for i := range 3 {
 		go func() { results <- l.Do(context.Background(), func() {}) }()
 		waitFor(t, "queued callers", func() bool { return l.waiting() == i+1 })
 	}
-	if err := doWithin(t, l, time.Second); !errors.Is(err, ErrBusy) {
-		t.Fatalf("Do beyond the queue = %v, want ErrBusy", err)
+	if p := l.TakePeak(); p != 3 {
+		t.Fatalf("TakePeak with 3 waiting = %d", p)
+	}
+	release()
+	for range 3 {
+		if err := <-results; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Counting restarted from the 3 then waiting; nobody waited since.
+	if p := l.TakePeak(); p != 3 {
+		t.Errorf("TakePeak after the queue drained = %d, want 3", p)
+	}
+	if p := l.TakePeak(); p != 0 {
+		t.Errorf("TakePeak when idle = %d, want 0", p)
+	}
+	var nilL *Limiter
+	if p := nilL.TakePeak(); p != 0 {
+		t.Errorf("nil TakePeak = %d", p)
 	}
 }
