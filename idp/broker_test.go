@@ -316,6 +316,9 @@ func TestBrokerOIDCLogin(t *testing.T) {
 				t.Fatalf("after upstream login: %s %.500s", cb, page)
 			}
 			claims := exchange(t, down, cb)
+			if sc, _ := claims["scope"].(string); !slices.Contains(strings.Fields(sc), "openid") {
+				t.Errorf("code-flow access token scope %q lacks openid", sc)
+			}
 			if claims["preferred_username"] != "alice" || claims["email"] != "alice@corp.example" {
 				t.Errorf("claims %v", claims)
 			}

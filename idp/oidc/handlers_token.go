@@ -49,6 +49,15 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 	if !ok {
 		return fosite.ErrServerError.WithDebug("unexpected client type")
 	}
+	if req.GetGrantTypes().ExactOne("authorization_code") {
+		// fosite's code handler grants the code's scopes only in its own
+		// Populate, after this one: grant them here (the authorization
+		// endpoint granted every requested scope), or the tokens would
+		// lack openid and offline_access.
+		for _, s := range req.GetRequestedScopes() {
+			req.GrantScope(s)
+		}
+	}
 	st := h.p.st
 	t := now()
 	offline := req.GetGrantedScopes().Has("offline_access")
