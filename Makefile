@@ -37,6 +37,7 @@ test:
 OAUTH2_PROXY := bin/oauth2-proxy
 OAUTH2_PROXY_VERSION := v7.15.6
 e2e: build $(OAUTH2_PROXY)
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 	@[ -x /usr/sbin/slapd ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils; }
 	@{ command -v php >/dev/null && [ -f /usr/share/simplesamlphp/www/saml2/idp/SSOService.php ] && php -m | grep -qx dom && php -m | grep -qx mbstring; } \
