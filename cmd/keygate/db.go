@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/keygate/keygate/store/postgres"
 	"github.com/keygate/keygate/store/sqlite"
@@ -23,6 +24,22 @@ func openStore(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 		return postgres.Open(ctx, dsn)
 	}
 	return nil, fmt.Errorf("--db %q: want sqlite:PATH or a postgres:// URL", redactDSN(dsn))
+}
+
+// checkWritable writes the heartbeat row once before serve starts, so that
+// a database on a full or read-only disk stops the start with the reason
+// in words rather than failing every login later.
+func checkWritable(ctx context.Context, st *sqlstore.Store, dsn string) error {
+	err := st.ProbeWrite(ctx, "keygate-start", time.Now())
+	if err == nil {
+		return nil
+	}
+	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
+		if e := sqlite.Explain(path, err); e != err {
+			return e
+		}
+	}
+	return fmt.Errorf("the database cannot be written: %w", err)
 }
 
 // redactDSN hides a password in a connection string before it is printed.

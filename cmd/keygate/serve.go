@@ -48,6 +48,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	logFormat := fs.String("log-format", "text", "text or json")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	maxLoginWait := fs.Duration("max-queued-login-wait", idp.DefaultMaxQueuedLoginWait, "longest a login may queue for password hashing (at the measured cost of a hash) or for its realm's turn to sign; beyond it 503 with Retry-After")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGTERM readiness turns DOWN, then requests in flight get this long to finish (Keycloak's shutdown-timeout)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -90,6 +91,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	if err := checkWritable(ctx, st, *db); err != nil {
+		return err
+	}
 	warnFileModes(log, *db)
 	if *dbKey == "" {
 		log.Warn(`--db-key is not set: realm signing keys are stored unencrypted in the database; set KEYGATE_DB_KEY (16+ characters) and run "keygate keys seal" once`)
@@ -181,7 +185,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 	}
+	mgmtN := 0 // the management listener, when on, is last in servers
 	if *metricsAddr != "" {
+		mgmtN = 1
 		ln, err := serve(*metricsAddr, srv.ManagementHandler(), nil)
 		if err != nil {
 			return fmt.Errorf("--metrics-addr: %w", err)
@@ -198,12 +204,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 	}
-	log.Info("shutting down")
-	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer scancel()
-	for _, hs := range servers {
-		_ = hs.Shutdown(sctx)
-	}
+	shutdown(srv, servers, mgmtN, *shutdownTimeout, log)
 	return nil
 }
 
