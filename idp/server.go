@@ -112,7 +112,7 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	// decided scheme, host and client address (requestOrigin) and rewritten
 	// the request to say exactly that, X-Forwarded-Proto included.
 	s.oidc, err = oidc.New(st, s.authn, oidc.Options{Hostname: cfg.Hostname, ProxyHeaders: true, Logger: cfg.Logger, DBKey: cfg.DBKey,
-		MaxQueuedLoginWait: cfg.MaxQueuedLoginWait})
+		MaxQueuedLoginWait: cfg.MaxQueuedLoginWait, LoginSaturated: s.limiter.Saturated})
 	if err != nil {
 		return nil, err
 	}

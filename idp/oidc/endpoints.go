@@ -166,6 +166,14 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, realm *Realm) {
 	ctx := r.Context()
 	p.CORS(w, r, realm)
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	// A password grant that the realm's hashing queue would refuse anyway
+	// is refused before the client's authentication and the user's
+	// lookup: during a flood most grants are shed, and shedding them must
+	// cost less than serving them, or the other grants starve.
+	if sat := p.opts.LoginSaturated; sat != nil && r.PostFormValue("grant_type") == "password" && sat(realm.Row.ID) {
+		p.writeTokenError(w, r, authn.ErrBusy)
+		return
+	}
 	sess := newSession(realm.Row.ID)
 	ar, err := p.oauth.NewAccessRequest(ctx, r, sess)
 	if err != nil {

@@ -43,6 +43,10 @@ type Options struct {
 	// its password waits for its realm's turn to sign
 	// (--max-queued-login-wait); 0 = 5 s.
 	MaxQueuedLoginWait time.Duration
+	// LoginSaturated, when set, says a password login of the realm would
+	// be refused by the hashing queue now (password.Limiter.Saturated): the
+	// token endpoint then answers 503 before doing any other work.
+	LoginSaturated func(realmID string) bool
 }
 
 // Provider serves the OIDC endpoints of every realm.

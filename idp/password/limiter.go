@@ -128,6 +128,22 @@ func (l *Limiter) impliedWait(k *keyState) time.Duration {
 	return time.Duration(int64(l.cost) * int64(ahead) * int64(sharing) / int64(l.workers))
 }
 
+// Saturated reports whether a caller for key would be refused with ErrBusy
+// if it came now: every worker busy and key's queue at its bound. Callers
+// may check it to refuse early, before work that the refusal would waste.
+func (l *Limiter) Saturated(key string) bool {
+	if l == nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := l.keys[key]
+	if k == nil || l.running < l.workers {
+		return false
+	}
+	return len(k.waiters) >= l.queue || l.maxWait > 0 && l.impliedWait(k) > l.maxWait
+}
+
 // Cost is the measured service time of one call (the EWMA), 0 before the
 // first call ends.
 func (l *Limiter) Cost() time.Duration {

@@ -397,6 +397,9 @@ func TestLimiterShedsByImpliedWait(t *testing.T) {
 	if err := doWithin(t, l, time.Second); !errors.Is(err, ErrBusy) {
 		t.Fatalf("Do with 40 ms of work queued and a 50 ms bound = %v, want ErrBusy", err)
 	}
+	if !l.Saturated("") || l.Saturated("other") {
+		t.Errorf("Saturated: %v for the full key, %v for another; want true, false", l.Saturated(""), l.Saturated("other"))
+	}
 	// Another key, with nobody waiting, still queues: its first caller
 	// shares the worker with one waiting key, 2 × 20 ms.
 	other := make(chan error, 1)
