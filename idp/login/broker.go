@@ -264,8 +264,7 @@ func (h *Handler) startBroker(w http.ResponseWriter, r *http.Request, realm *oid
 	rec := brokerRecord{Kind: recLogin, Alias: p.row.Alias, AttemptID: attemptID, Query: form.Encode(), Started: started,
 		RequestID: req.ID, State: start.State}
 	if err := h.putBrokerRecord(ctx, realm, req.RelayState, rec); err != nil {
-		h.log.ErrorContext(ctx, "start brokered login", "err", err)
-		h.ErrorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage")
+		h.storeError(w, r, realm, "start brokered login", err)
 		return
 	}
 	h.sendTo(w, r, start)

@@ -89,8 +89,7 @@ func (h *Handler) CompleteLogin(w http.ResponseWriter, r *http.Request, realm *o
 			Data: d.SessionData,
 		}
 		if err := h.st.CreateSession(ctx, *sso); err != nil {
-			h.log.ErrorContext(ctx, "create session", "err", err)
-			h.ErrorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage")
+			h.storeError(w, r, realm, "create session", err)
 			return
 		}
 		if err := h.setSSOCookies(w, r, realm, *sso); err != nil {

@@ -33,7 +33,11 @@ type completeEnv struct {
 	complete func(req *oidc.AuthorizeRequest) (login.Attempt, store.User, login.Details)
 }
 
-func newCompleteEnv(t *testing.T) *completeEnv {
+func newCompleteEnv(t *testing.T) *completeEnv { return newCompleteEnvWith(t, nil) }
+
+// newCompleteEnvWith is newCompleteEnv with the login handler's store
+// wrapped by wrap (failure injection).
+func newCompleteEnvWith(t *testing.T, wrap func(store.Store) login.Store) *completeEnv {
 	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
@@ -63,7 +67,11 @@ func newCompleteEnv(t *testing.T) *completeEnv {
 	}
 	env := &completeEnv{st: st, admin: admin}
 	p := srv.Provider()
-	h := login.New(st, p, nil, log)
+	var ls login.Store = st
+	if wrap != nil {
+		ls = wrap(st)
+	}
+	h := login.New(ls, p, nil, log)
 	mux := http.NewServeMux()
 	p.Register(mux)
 	mux.HandleFunc("GET /realms/{realm}/test-complete", p.RealmHandler(func(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) {

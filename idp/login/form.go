@@ -42,8 +42,7 @@ func (h *Handler) StartLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 		})
 	}
 	if err != nil {
-		h.log.ErrorContext(r.Context(), "start login", "err", err)
-		h.ErrorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage")
+		h.storeError(w, r, realm, "start login", err)
 		return
 	}
 	h.setCookie(w, r, realm, cookieAttempt, id, 0, true)
@@ -137,8 +136,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, realm *oi
 		h.renderLogin(w, r, realm, c, id, r.PostForm.Get("csrf_token"), username, "invalidUserMessage", http.StatusOK)
 		return
 	case err != nil:
-		h.log.ErrorContext(ctx, "login", "err", err)
-		h.ErrorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage")
+		h.storeError(w, r, realm, "login", err)
 		return
 	}
 	// The attempt is single use: a replayed form finds it spent.

@@ -92,8 +92,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, realm *oidc.Rea
 			userID = s.UserID
 		}
 		if err := h.st.DeleteSession(ctx, realm.Row.ID, sid); err != nil && !errors.Is(err, store.ErrNotFound) {
-			h.log.ErrorContext(ctx, "logout", "err", err)
-			h.ErrorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage")
+			h.storeError(w, r, realm, "logout", err)
 			return
 		}
 		if userID != "" {
