@@ -167,14 +167,22 @@ func TestLoginEvents(t *testing.T) {
 	if len(errs) != 3 {
 		t.Fatalf("LOGIN_ERROR: %+v", errs)
 	}
-	// Newest first.
-	if e := errs[0]; e.Error != "invalid_client_credentials" || e.ClientID != "svc" {
+	// Newest first (three logins may share a millisecond: then by id, so
+	// each is found by its error, and the times only never increase).
+	byErr := map[string]int{}
+	for i, e := range errs {
+		byErr[e.Error] = i
+		if i > 0 && e.Time > errs[i-1].Time {
+			t.Errorf("not newest first: %+v", errs)
+		}
+	}
+	if e := errs[byErr["invalid_client_credentials"]]; e.Error != "invalid_client_credentials" || e.ClientID != "svc" {
 		t.Errorf("bad client secret: %+v", e)
 	}
-	if e := errs[1]; e.Error != "user_not_found" || e.UserID != "" || e.Details["username"] != "nobody" {
+	if e := errs[byErr["user_not_found"]]; e.Error != "user_not_found" || e.UserID != "" || e.Details["username"] != "nobody" {
 		t.Errorf("unknown user: %+v", e)
 	}
-	if e := errs[2]; e.Error != "invalid_user_credentials" || e.UserID != carol.ID || e.Details["username"] != "carol" {
+	if e := errs[byErr["invalid_user_credentials"]]; e.Error != "invalid_user_credentials" || e.UserID != carol.ID || e.Details["username"] != "carol" {
 		t.Errorf("wrong password: %+v", e)
 	}
 

@@ -124,7 +124,7 @@ func (r *Recorder) Event(s rep.EventsSettings, e store.Event) {
 		e.Time = time.Now()
 	}
 	if e.ID == "" {
-		e.ID = uuid.NewString()
+		e.ID = newID()
 	}
 	if e.RealmID == "" {
 		e.RealmID = s.ID
@@ -149,7 +149,7 @@ func (r *Recorder) Admin(s rep.EventsSettings, e store.AdminEvent) {
 		e.Time = time.Now()
 	}
 	if e.ID == "" {
-		e.ID = uuid.NewString()
+		e.ID = newID()
 	}
 	if e.RealmID == "" {
 		e.RealmID = s.ID
@@ -400,4 +400,14 @@ func isContainer(v any) bool {
 		return true
 	}
 	return false
+}
+
+// newID is a time-ordered UUID (version 7, monotonic within the process):
+// events of one millisecond, listed by time then id, keep the order they
+// happened in.
+func newID() string {
+	if id, err := uuid.NewV7(); err == nil {
+		return id.String()
+	}
+	return uuid.NewString()
 }
