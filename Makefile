@@ -60,6 +60,7 @@ $(OAUTH2_PROXY):
 # missed target rather than stopping the run.
 bench: build
 	KEYGATE_BIN=$(abspath $(BIN)) $(GO) run ./test/bench
+	$(if $(PG_DSN),KEYGATE_BIN=$(abspath $(BIN)) $(GO) run ./test/bench -db '$(PG_DSN)' -only '^(password|client_credentials|refresh|refresh_16)$$')
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./idp/admin/
 	KEYGATE_BIN=$(abspath $(BIN)) $(GO) run ./test/bench/userimport -pg '$(PG_DSN)'
 	KEYGATE_BIN=$(abspath $(BIN)) $(GO) test -run '^$$' -bench 'LDAP|Broker' -benchtime 1x -timeout 30m ./test/bench/
