@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v3"
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/keygate/keygate/federation"
 	"github.com/keygate/keygate/store"
