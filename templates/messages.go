@@ -28,6 +28,20 @@ var Messages = map[string]string{
 	"lastName":  "Last name",
 	"doSubmit":  "Submit",
 
+	// Registration and languages.
+	"registerTitle":                 "Register",
+	"doRegister":                    "Register",
+	"noAccount":                     "New user?",
+	"passwordConfirm":               "Confirm password",
+	"backToLogin":                   "« Back to Login",
+	"missingFirstNameMessage":       "Please specify first name.",
+	"missingLastNameMessage":        "Please specify last name.",
+	"missingPasswordMessage":        "Please specify password.",
+	"notMatchPasswordMessage":       "Passwords don't match.",
+	"emailExistsMessage":            "Email already exists.",
+	"registrationNotAllowedMessage": "Registration not allowed",
+	"languages":                     "Languages",
+
 	// Identity brokering.
 	"identity-provider-login-label":                 "Or sign in with",
 	"loginIdpReviewProfileTitle":                    "Update Account Information",

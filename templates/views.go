@@ -25,9 +25,27 @@ import (
 type Page struct {
 	RealmName        string
 	RealmDisplayName string // shown when set, else RealmName
-	Lang             string // <html lang>; "" = "en"
+	Lang             string // <html lang>; "" = Loc's language
 	StylesheetURL    string // where the server serves StylesheetPath (prefix included)
+	// Loc is the page's language: views call v.T("key"), templates inside
+	// the layout also T(ctx, "key"). nil = English.
+	Loc *Localizer
+	// Locales fill the language menu (Keycloak's kc-locale-dropdown);
+	// shown when there are two or more.
+	Locales []LocaleOption
 }
+
+// LocaleOption is one entry of the language menu: a link that shows the
+// same page in another language (kc_locale).
+type LocaleOption struct {
+	Tag, Label, URL string
+}
+
+// T is the text for key in the page's language.
+func (p Page) T(key string, args ...any) string { return p.Loc.Message(key, args...) }
+
+// currentLocale is the menu's label for the page's language.
+func (p Page) currentLocale() string { return LocaleName(p.lang()) }
 
 // LoginView feeds Login.
 type LoginView struct {
@@ -37,6 +55,7 @@ type LoginView struct {
 	Username          string // re-displayed after a failed attempt, or login_hint
 	Error             string // already-localized message, "" = none
 	LoginWithEmail    bool   // label the field "Username or email"
+	EmailOnly         bool   // label it "Email" (registrationEmailAsUsername)
 	RememberMe        bool   // show the remember-me checkbox
 	RememberMeChecked bool   // pre-tick it (re-display)
 	ClientName        string // "to continue to ..." under the heading, "" = omitted
@@ -49,6 +68,9 @@ type LoginView struct {
 	// Providers are the identity providers offered under the form
 	// (Keycloak's social providers), in guiOrder.
 	Providers []SocialProvider
+	// RegisterURL is the "New user? Register" link (kc-registration), ""
+	// when the realm does not allow registration.
+	RegisterURL string
 }
 
 // SocialProvider is one identity-provider button of the login page.
@@ -116,7 +138,12 @@ func (p Page) name() string {
 	return p.RealmName
 }
 
-func (p Page) lang() string { return langOr(p.Lang) }
+func (p Page) lang() string {
+	if p.Lang == "" {
+		return p.Loc.Lang()
+	}
+	return p.Lang
+}
 
 func langOr(l string) string {
 	if l == "" {
@@ -149,16 +176,19 @@ func (p Page) title(page string) string {
 
 func (v LoginView) title() string {
 	if n := v.name(); n != "" {
-		return Message("loginTitle", n)
+		return v.T("loginTitle", n)
 	}
-	return Message("loginAccountTitle")
+	return v.T("loginAccountTitle")
 }
 
 func (v LoginView) usernameLabel() string {
-	if v.LoginWithEmail {
-		return Message("usernameOrEmail")
+	switch {
+	case v.EmailOnly:
+		return v.T("email")
+	case v.LoginWithEmail:
+		return v.T("usernameOrEmail")
 	}
-	return Message("username")
+	return v.T("username")
 }
 
 // statusText is "400 · Bad Request".

@@ -1,0 +1,3 @@
+package templates
+
+var messagesFR = map[string]string{}

@@ -1,0 +1,3 @@
+package templates
+
+var messagesNL = map[string]string{}
