@@ -66,6 +66,7 @@ func fillRealmDefaults(r *Realm) {
 		setDefault(p, v)
 	}
 	setDefault(&r.QuickLoginCheckMilliSeconds, 1000)
+	fillOTPDefaults(r)
 	if r.BruteForceStrategy == "" {
 		r.BruteForceStrategy = "MULTIPLE"
 	}

@@ -48,6 +48,7 @@ type RealmSettings struct {
 
 	PasswordPolicy string // Keycloak's policy string; "" means password.DefaultPolicy()
 	BruteForce     BruteForceSettings
+	OTP            OTPPolicy
 
 	DefaultRole                 string   // realm role every new user gets: "default-roles-<realm>"
 	DefaultGroups               []string // group paths every new user joins
@@ -64,6 +65,8 @@ type RealmSettings struct {
 	DefaultLocale               string
 	Events                      EventsSettings
 	Attributes                  map[string]string
+	// RequiredActions are the registered required actions by priority.
+	RequiredActions []RequiredActionProvider
 }
 
 // EventsSettings are a realm's events settings (Keycloak's
@@ -154,6 +157,7 @@ func (r *Realm) Settings() RealmSettings {
 		NotBefore:                           int64(intOr(r.NotBefore, 0)),
 
 		PasswordPolicy: r.PasswordPolicy,
+		OTP:            r.OTPPolicy(),
 		BruteForce: BruteForceSettings{
 			Protected:             boolOr(r.BruteForceProtected, false),
 			PermanentLockout:      boolOr(r.PermanentLockout, false),
@@ -184,6 +188,8 @@ func (r *Realm) Settings() RealmSettings {
 			AdminEventsEnabled: boolOr(r.AdminEventsEnabled, false), AdminEventsDetailsEnabled: boolOr(r.AdminEventsDetailsEnabled, false),
 		},
 		Attributes: r.Attributes,
+
+		RequiredActions: r.RequiredActionProviders(),
 	}
 	if r.DefaultRole != nil && r.DefaultRole.Name != "" {
 		s.DefaultRole = r.DefaultRole.Name

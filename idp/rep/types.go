@@ -83,6 +83,16 @@ type Realm struct {
 
 	PasswordPolicy string `json:"passwordPolicy,omitempty"`
 
+	// One-time passwords (Keycloak's otpPolicy*; see OTPPolicy).
+	OTPPolicyType            string   `json:"otpPolicyType,omitempty"`
+	OTPPolicyAlgorithm       string   `json:"otpPolicyAlgorithm,omitempty"`
+	OTPPolicyInitialCounter  *int     `json:"otpPolicyInitialCounter,omitempty"`
+	OTPPolicyDigits          *int     `json:"otpPolicyDigits,omitempty"`
+	OTPPolicyLookAheadWindow *int     `json:"otpPolicyLookAheadWindow,omitempty"`
+	OTPPolicyPeriod          *int     `json:"otpPolicyPeriod,omitempty"`
+	OTPPolicyCodeReusable    *bool    `json:"otpPolicyCodeReusable,omitempty"`
+	OTPSupportedApplications []string `json:"otpSupportedApplications,omitempty"`
+
 	// Brute-force detection (Keycloak's names and meanings).
 	BruteForceProtected          *bool  `json:"bruteForceProtected,omitempty"`
 	PermanentLockout             *bool  `json:"permanentLockout,omitempty"`
@@ -108,6 +118,9 @@ type Realm struct {
 	InternationalizationEnabled *bool             `json:"internationalizationEnabled,omitempty"`
 	SupportedLocales            []string          `json:"supportedLocales,omitempty"`
 	DefaultLocale               string            `json:"defaultLocale,omitempty"`
+	// LocalizationTexts are the realm's own texts by locale and message
+	// key; they override the shipped catalogs on the realm's pages.
+	LocalizationTexts map[string]map[string]string `json:"localizationTexts,omitempty"`
 	EventsEnabled               *bool             `json:"eventsEnabled,omitempty"`
 	EventsListeners             []string          `json:"eventsListeners"`
 	AdminEventsEnabled          *bool             `json:"adminEventsEnabled,omitempty"`
@@ -124,6 +137,9 @@ type Realm struct {
 	ResetCredentialsFlow        string            `json:"resetCredentialsFlow,omitempty"`
 	ClientAuthenticationFlow    string            `json:"clientAuthenticationFlow,omitempty"`
 	FirstBrokerLoginFlow        string            `json:"firstBrokerLoginFlow,omitempty"`
+	// RequiredActions are the realm's registered required actions
+	// (absent: Keycloak's defaults, RequiredActionProviders).
+	RequiredActions []RequiredActionProvider `json:"requiredActions,omitzero"`
 
 	// Collections: present in exports, stored in their own tables (scope
 	// mappings are by name and stay in the realm's settings).
