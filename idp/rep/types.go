@@ -118,9 +118,6 @@ type Realm struct {
 	InternationalizationEnabled *bool             `json:"internationalizationEnabled,omitempty"`
 	SupportedLocales            []string          `json:"supportedLocales,omitempty"`
 	DefaultLocale               string            `json:"defaultLocale,omitempty"`
-	// LocalizationTexts are the realm's own texts by locale and message
-	// key; they override the shipped catalogs on the realm's pages.
-	LocalizationTexts map[string]map[string]string `json:"localizationTexts,omitempty"`
 	EventsEnabled               *bool             `json:"eventsEnabled,omitempty"`
 	EventsListeners             []string          `json:"eventsListeners"`
 	AdminEventsEnabled          *bool             `json:"adminEventsEnabled,omitempty"`
@@ -137,9 +134,6 @@ type Realm struct {
 	ResetCredentialsFlow        string            `json:"resetCredentialsFlow,omitempty"`
 	ClientAuthenticationFlow    string            `json:"clientAuthenticationFlow,omitempty"`
 	FirstBrokerLoginFlow        string            `json:"firstBrokerLoginFlow,omitempty"`
-	// RequiredActions are the realm's registered required actions
-	// (absent: Keycloak's defaults, RequiredActionProviders).
-	RequiredActions []RequiredActionProvider `json:"requiredActions,omitzero"`
 
 	// Collections: present in exports, stored in their own tables (scope
 	// mappings are by name and stay in the realm's settings).
