@@ -11,3 +11,6 @@ func (s *Store) ListUsersSQL(realmID string, q store.UserQuery) (string, []any) 
 // DeactivateRequestSQL returns the statement DeactivateRequest runs, in s's
 // dialect.
 func (s *Store) DeactivateRequestSQL() string { return s.q(deactivateRequestSQL) }
+
+// PreparedStatements is how many statements s has prepared and cached.
+func (s *Store) PreparedStatements() int64 { return s.nstmts.Load() }

@@ -78,6 +78,7 @@ type Store struct {
 	d              Dialect
 	queries        sync.Map // query text as written -> text for this dialect
 	stmts          sync.Map // stmtKey -> *sql.Stmt
+	preparing      sync.Map // stmtKey -> struct{}: first seen inside a transaction, being prepared
 	nstmts         atomic.Int64
 }
 
@@ -227,6 +228,9 @@ func (s *Store) prepare(ctx context.Context, write bool, query string) (querier,
 	case cached:
 		return v.(*sql.Stmt), nil
 	case t != nil:
+		if strings.Count(query, "?") <= maxCachedArgs && s.nstmts.Load() < maxCachedStmts {
+			s.prepareLater(key)
+		}
 		return textQuery{t.tx, s.q(query)}, nil
 	case strings.Count(query, "?") > maxCachedArgs || s.nstmts.Load() >= maxCachedStmts:
 		return textQuery{db, s.q(query)}, nil
@@ -241,6 +245,32 @@ func (s *Store) prepare(ctx context.Context, write bool, query string) (querier,
 		s.nstmts.Add(1)
 	}
 	return v.(*sql.Stmt), nil
+}
+
+// prepareLater prepares a statement first met inside a transaction once the
+// writer is free again, so that the next transaction finds it cached (the
+// token paths run most of their writes in transactions, and parsing is a
+// large part of a short SQLite statement's cost). On SQLite the single
+// writer connection is the transaction's until it ends, so the preparation
+// waits for it in its own goroutine instead of deadlocking.
+func (s *Store) prepareLater(key stmtKey) {
+	if _, busy := s.preparing.LoadOrStore(key, struct{}{}); busy {
+		return
+	}
+	go func() {
+		// No deadline: it waits for a connection like any query, and
+		// closing the pool ends the wait.
+		st, err := key.db.PrepareContext(context.Background(), s.q(key.query))
+		if err != nil {
+			s.preparing.Delete(key) // try again on a later use
+			return
+		}
+		if _, cached := s.stmts.LoadOrStore(key, st); cached {
+			st.Close()
+		} else {
+			s.nstmts.Add(1)
+		}
+	}()
 }
 
 // textQuery runs one statement text on a *sql.DB or *sql.Tx, unprepared.
