@@ -106,17 +106,30 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	// implies, and by a count only to bound memory when hashes are cheap.
 	s.limiter = password.NewLimiter(0, maxHashQueue)
 	s.limiter.SetMaxWait(cfg.MaxQueuedLoginWait)
+	met := newServerMetrics(s.reg)
+	met.registerPool(s.reg, s.limiter)
+	if qo, ok := st.(queryObserver); ok {
+		qo.ObserveQueries(met.storeQuery)
+	}
+	loginSaturated := func(realmID string) bool {
+		sat := s.limiter.Saturated(realmID)
+		if sat {
+			met.shed.Inc()
+		}
+		return sat
+	}
 	s.authn = authn.New(st, s.limiter, cfg.Logger)
 	var err error
 	// ProxyHeaders is always on for the provider: the middleware has already
 	// decided scheme, host and client address (requestOrigin) and rewritten
 	// the request to say exactly that, X-Forwarded-Proto included.
 	s.oidc, err = oidc.New(st, s.authn, oidc.Options{Hostname: cfg.Hostname, ProxyHeaders: true, Logger: cfg.Logger, DBKey: cfg.DBKey,
-		MaxQueuedLoginWait: cfg.MaxQueuedLoginWait, LoginSaturated: s.limiter.Saturated})
+		MaxQueuedLoginWait: cfg.MaxQueuedLoginWait, LoginSaturated: loginSaturated})
 	if err != nil {
 		return nil, err
 	}
 	s.events = events.New(st, cfg.Logger, events.Options{})
+	s.events.SetObserver(met.event)
 	s.oidc.SetEvents(s.events)
 	s.login = login.New(st, s.oidc, s.authn, cfg.Logger)
 	s.oidc.SetBrowser(s.login)
@@ -130,11 +143,11 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	s.authn.SetFederation(s.fed)
 	// Identity brokering: brokers open from the realms' identity
 	// providers, by providerId, through this one map.
-	s.brokers = federation.NewBrokers(map[string]federation.BrokerFactory{
+	s.brokers = federation.NewBrokers(met.instrumentBrokers(map[string]federation.BrokerFactory{
 		samlbroker.ProviderID:           samlbroker.Open,
 		oidcbroker.ProviderOIDC:         oidcbroker.Open,
 		oidcbroker.ProviderKeycloakOIDC: oidcbroker.Open,
-	}, s.brokerEnv)
+	}), s.brokerEnv)
 	s.login.SetBrokering(s.brokers, federation.NewLinker(st))
 
 	mux := http.NewServeMux()

@@ -358,8 +358,8 @@ func searchErr(what string, err error) error {
 // timeouts are not retried. The directory's answers come back as they
 // are, except those that say it cannot serve (busy, unavailable), which
 // are ErrUnavailable.
-func (c *Client) do(ctx context.Context, p *pool, op, what string, retry func() bool, fn func(*conn) error) error {
-	defer observe(op, time.Now())
+func (c *Client) do(ctx context.Context, p *pool, op, what string, retry func() bool, fn func(*conn) error) (err error) {
+	defer func(start time.Time) { observe(op, start, err) }(time.Now())
 	if err := c.br.allow(); err != nil {
 		return c.br.failFast()
 	}

@@ -88,6 +88,24 @@ type Recorder struct {
 	done        chan struct{}
 	closeOnce   sync.Once
 	stop        chan struct{}
+	// observer sees every login event, stored or not (metrics).
+	observer atomic.Pointer[func(realmName string, e store.Event)]
+}
+
+// SetObserver has fn told of every login event passed to Notify, whatever
+// the realm stores or logs; the server counts them in its metrics. fn runs
+// on the request's goroutine and must be quick.
+func (r *Recorder) SetObserver(fn func(realmName string, e store.Event)) { r.observer.Store(&fn) }
+
+// Notify tells the observer (SetObserver) of e in the realm named
+// realmName. Safe on a nil Recorder.
+func (r *Recorder) Notify(realmName string, e store.Event) {
+	if r == nil {
+		return
+	}
+	if fn := r.observer.Load(); fn != nil {
+		(*fn)(realmName, e)
+	}
 }
 
 // New starts a recorder writing to st and logging to log.

@@ -28,6 +28,7 @@ func (p *Provider) Event(r *http.Request, realm *Realm, e store.Event) {
 	if e.IPAddress == "" {
 		e.IPAddress = p.ClientIP(r)
 	}
+	p.events.Notify(realm.Row.Name, e)
 	p.events.Event(realm.Settings.Events, e)
 }
 

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,6 +57,31 @@ type Limiter struct {
 	peak    int                  // most callers waiting at once since the last TakePeak
 	keys    map[string]*keyState // keys with work running or waiting
 	seq     uint64               // counts grants, for least-recently-served
+	// observer is told of every caller's wait for a slot (SetObserver).
+	observer atomic.Pointer[func(wait time.Duration, granted bool)]
+}
+
+// SetObserver has fn told, for every caller, how long it waited for a slot
+// and whether it got one (false: refused with ErrBusy, or its context
+// ended); the server exports it as metrics. fn runs on the caller's
+// goroutine, outside the limiter's lock.
+func (l *Limiter) SetObserver(fn func(wait time.Duration, granted bool)) { l.observer.Store(&fn) }
+
+func (l *Limiter) observed(wait time.Duration, granted bool) {
+	if fn := l.observer.Load(); fn != nil {
+		(*fn)(wait, granted)
+	}
+}
+
+// Stats is what the pool is doing now: callers holding a slot, callers
+// waiting for one, and the measured cost of one call (Cost).
+func (l *Limiter) Stats() (running, waiting int, cost time.Duration) {
+	if l == nil {
+		return 0, 0, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.running, l.waiters, l.cost
 }
 
 type keyState struct {
@@ -226,12 +252,15 @@ func (l *Limiter) do(ctx context.Context, key string, pinned bool, fn func(yield
 		l.grant(k, pinned)
 		l.mu.Unlock()
 		start = time.Now()
+		l.observed(0, true)
 	} else {
 		if len(k.waiters) >= l.queue || l.maxWait > 0 && l.impliedWait(k) > l.maxWait {
 			l.forget(key, k)
 			l.mu.Unlock()
+			l.observed(0, false)
 			return ErrBusy
 		}
+		arrived := time.Now()
 		w := &waiter{pinned: pinned, ready: make(chan struct{})}
 		k.waiters = append(k.waiters, w)
 		l.waiters++
@@ -264,8 +293,10 @@ func (l *Limiter) do(ctx context.Context, key string, pinned bool, fn func(yield
 				l.forget(key, k)
 			}
 			l.mu.Unlock()
+			l.observed(time.Since(arrived), false)
 			return err
 		}
+		l.observed(start.Sub(arrived), true)
 	}
 	var handedOff time.Duration // time spent waiting after handing the slot over
 	defer func() {

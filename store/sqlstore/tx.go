@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 )
 
 // txKey is the context key under which a *txFrame travels.
@@ -71,10 +72,11 @@ func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context) error) (err
 // it: its Commit does nothing and its Rollback makes the outer Commit fail.
 // On SQLite the transaction holds the single writer connection from BEGIN
 // (BEGIN IMMEDIATE) until Commit or Rollback.
-func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
+func (s *Store) BeginTX(ctx context.Context) (_ context.Context, err error) {
 	if t := s.txOf(ctx); t != nil {
 		return context.WithValue(ctx, txKey{}, &txFrame{t: t}), nil
 	}
+	defer s.observed(QueryBegin, time.Now(), &err)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return ctx, fmt.Errorf("sqlstore: begin: %w", s.classify(err))
@@ -98,8 +100,11 @@ func (s *Store) Commit(ctx context.Context) error {
 		_ = f.t.tx.Rollback()
 		return errRolledBack
 	}
-	if err := f.t.tx.Commit(); err != nil {
-		return fmt.Errorf("sqlstore: commit: %w", s.classify(err))
+	start := time.Now()
+	err = s.classify(f.t.tx.Commit())
+	s.observed(QueryCommit, start, &err)
+	if err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,28 @@
+// Package cachemetrics counts the hits and misses of keygate's in-process
+// caches (realm settings, the role and scope model, keys, admin
+// authorization) for the server's /metrics. A cache calls Lookup on every
+// read; the server registers Collectors once.
+package cachemetrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// lookups is one process-wide counter, as every cache lives once per
+// process; its cache label takes the caches' constant names only.
+var lookups = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "keygate_cache_lookups_total",
+	Help: "Reads of an in-process cache, by cache and result (hit: served from memory; miss: loaded from the store).",
+}, []string{"cache", "result"})
+
+// Lookup counts one read of the cache named cache (a constant such as
+// "realm", "model", "keys", "admin-auth"): a hit when it was served from
+// memory, a miss when it had to be loaded.
+func Lookup(cache string, hit bool) {
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	lookups.WithLabelValues(cache, result).Inc()
+}
+
+// Collectors are the package's metrics, for the server's registry.
+func Collectors() []prometheus.Collector { return []prometheus.Collector{lookups} }
