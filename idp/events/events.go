@@ -200,12 +200,20 @@ func (r *Recorder) enqueue(v any) {
 }
 
 func (r *Recorder) logEvent(e store.Event) {
+	// Keycloak's jboss-logging listener logs successes at DEBUG and errors
+	// at WARN (its success-level and error-level defaults); a refresh or a
+	// client_credentials grant then builds no log line at the default level.
+	level := slog.LevelDebug
+	if e.Error != "" {
+		level = slog.LevelWarn
+	}
+	if !r.log.Enabled(context.Background(), level) {
+		return
+	}
 	attrs := []slog.Attr{slog.String("type", e.Type), slog.String("realmId", e.RealmID), slog.String("clientId", e.ClientID),
 		slog.String("userId", e.UserID), slog.String("sessionId", e.SessionID), slog.String("ipAddress", e.IPAddress)}
-	level := slog.LevelInfo
 	if e.Error != "" {
 		attrs = append(attrs, slog.String("error", e.Error))
-		level = slog.LevelWarn
 	}
 	if len(e.Details) > 0 {
 		d := make([]any, 0, len(e.Details))

@@ -178,3 +178,28 @@ func TestMask(t *testing.T) {
 		t.Errorf("details %v", d)
 	}
 }
+
+// The jboss-logging listener logs login successes at DEBUG and errors at
+// WARN, as Keycloak's does by default: at INFO only the error shows.
+func TestLogLevels(t *testing.T) {
+	for _, tc := range []struct {
+		level      slog.Level
+		ok, failed bool // which of the two lines appear
+	}{{slog.LevelInfo, false, true}, {slog.LevelDebug, true, true}, {slog.LevelError, false, false}} {
+		var log strings.Builder
+		var mu sync.Mutex
+		r := New(&fakeStore{}, slog.New(slog.NewTextHandler(lockedWriter{&mu, &log}, &slog.HandlerOptions{Level: tc.level})), Options{Interval: time.Hour})
+		r.Event(rep.EventsSettings{EventsListeners: []string{"jboss-logging"}}, store.Event{Type: "REFRESH_TOKEN", ClientID: "app-ok"})
+		r.Event(rep.EventsSettings{EventsListeners: []string{"jboss-logging"}}, store.Event{Type: "LOGIN_ERROR", ClientID: "app-failed", Error: "invalid_user_credentials"})
+		r.Close()
+		mu.Lock()
+		out := log.String()
+		mu.Unlock()
+		if got := strings.Contains(out, "level=DEBUG msg=event") && strings.Contains(out, "app-ok"); got != tc.ok {
+			t.Errorf("logger at %v: success line shown %v, want %v:\n%s", tc.level, got, tc.ok, out)
+		}
+		if got := strings.Contains(out, "level=WARN msg=event") && strings.Contains(out, "app-failed"); got != tc.failed {
+			t.Errorf("logger at %v: error line shown %v, want %v:\n%s", tc.level, got, tc.failed, out)
+		}
+	}
+}
