@@ -29,6 +29,7 @@ import (
 	"github.com/keygate/keygate/idp/events"
 	"github.com/keygate/keygate/idp/login"
 	"github.com/keygate/keygate/idp/oidc"
+	"github.com/keygate/keygate/idp/otp"
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/idp/registration"
 	"github.com/keygate/keygate/idp/rep"
@@ -137,6 +138,8 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	// User federation: providers open from the realms' components, by
 	// providerId, through this one map.
 	secrets := s.oidc.Keyring().Secrets()
+	// One-time passwords: their secrets are sealed with the same --db-key.
+	s.authn.SetOTP(otp.NewVerifier(st, secrets))
 	fedEnv := federation.Env{Logger: cfg.Logger, RootCAs: cfg.Truststore, Reveal: secrets.Reveal}
 	s.fedReg = federation.NewRegistry(st, fedEnv, map[string]federation.Factory{"ldap": ldap.Open})
 	s.fed = federation.NewService(s.fedReg, federation.NewLinker(st), cfg.Logger)

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/keygate/keygate/federation"
+	"github.com/keygate/keygate/idp/otp"
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
@@ -53,7 +54,8 @@ type Federation interface {
 type Authenticator struct {
 	st  store.Store
 	lim *password.Limiter
-	fed Federation // nil: local users only
+	fed Federation    // nil: local users only
+	otp *otp.Verifier // nil: one-time passwords are not asked for
 	log *slog.Logger
 	now func() time.Time
 }
@@ -148,15 +150,16 @@ func (a *Authenticator) authenticate(ctx context.Context, realmID string, s rep.
 func (a *Authenticator) attempt(ctx context.Context, realmID string, s rep.RealmSettings, policy password.Policy, u store.User, pw, ip string,
 	check func() (bool, store.User, error)) (store.User, error) {
 	disableOnFailure := false
+	var res reservation
 	if s.BruteForce.Protected {
-		allowed, disable, err := a.reserve(ctx, realmID, u.ID, ip, s.BruteForce)
-		if err != nil {
+		var err error
+		if res, err = a.reserveRows(ctx, realmID, u.ID, ip, s.BruteForce); err != nil {
 			return store.User{}, err
 		}
-		if !allowed {
+		if !res.allowed {
 			return store.User{}, a.fail(ctx, realmID, policy, pw)
 		}
-		disableOnFailure = disable
+		disableOnFailure = res.disable
 	}
 	ok, u, err := check()
 	if err != nil {
@@ -172,6 +175,17 @@ func (a *Authenticator) attempt(ctx context.Context, realmID string, s rep.Realm
 	}
 	if !u.Enabled {
 		return store.User{}, ErrUserDisabled
+	}
+	if a.otp != nil {
+		// A user with an OTP device is not signed in by the password
+		// alone (otp.go): the code is checked now (password grant) or
+		// asked for next (ErrOTPRequired, with the user).
+		if err := a.secondFactor(ctx, realmID, s, u, res); err != nil {
+			if errors.Is(err, ErrOTPRequired) {
+				return u, err
+			}
+			return store.User{}, err
+		}
 	}
 	if s.BruteForce.Protected {
 		if err := a.st.DeleteLoginFailure(ctx, realmID, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {

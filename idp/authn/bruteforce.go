@@ -26,7 +26,22 @@ var errLocked = errors.New("authn: locked out")
 // waitIncrement to the lockout (capped at maxFailureWait); two failures
 // closer than quickLoginCheck lock for minimumQuickLoginWait.
 func (a *Authenticator) reserve(ctx context.Context, realmID, userID, ip string, s rep.BruteForceSettings) (allowed, disableOnFailure bool, err error) {
+	r, err := a.reserveRows(ctx, realmID, userID, ip, s)
+	return r.allowed, r.disable, err
+}
+
+// reservation is reserve's outcome, with the counter row as it was before
+// and as this attempt wrote it, so that release can take it back.
+type reservation struct {
+	allowed, disable bool
+	before, after    store.LoginFailure
+}
+
+// reserveRows is reserve, keeping the rows.
+func (a *Authenticator) reserveRows(ctx context.Context, realmID, userID, ip string, s rep.BruteForceSettings) (res reservation, err error) {
+	var disableOnFailure bool
 	err = a.st.UpdateLoginFailure(ctx, realmID, userID, func(f store.LoginFailure) (store.LoginFailure, error) {
+		res.before = f
 		t := a.now()
 		if t.Before(f.FailedLoginNotBefore) {
 			return f, errLocked
@@ -70,15 +85,39 @@ func (a *Authenticator) reserve(ctx context.Context, realmID, userID, ip string,
 		// fn may run again on a newer row: decide from this run only.
 		disableOnFailure = s.PermanentLockout && f.NumFailures >= factor &&
 			(s.MaxTemporaryLockouts == 0 || f.NumTempLockouts > s.MaxTemporaryLockouts)
+		res.after = f
 		return f, nil
 	})
 	if errors.Is(err, errLocked) {
-		return false, false, nil
+		return reservation{}, nil
 	}
 	if err != nil {
-		return false, false, err
+		return reservation{}, err
 	}
-	return true, disableOnFailure, nil
+	res.allowed, res.disable = true, disableOnFailure
+	return res, nil
+}
+
+// release takes back a reservation whose password proved right but whose
+// login is not over (a one-time password follows): the counters return to
+// what they were, or, when another attempt counted since, lose this one.
+// The step that finishes the login reserves again.
+func (a *Authenticator) release(ctx context.Context, realmID, userID string, r reservation) error {
+	if !r.allowed {
+		return nil
+	}
+	return a.st.UpdateLoginFailure(ctx, realmID, userID, func(f store.LoginFailure) (store.LoginFailure, error) {
+		if f.NumFailures == r.after.NumFailures && f.LastFailure.UnixMilli() == r.after.LastFailure.UnixMilli() {
+			b := r.before
+			b.RealmID, b.UserID = realmID, userID
+			return b, nil
+		}
+		if f.NumFailures == 0 {
+			return f, store.ErrAbort
+		}
+		f.NumFailures--
+		return f, nil
+	})
 }
 
 // disable applies Keycloak's permanent lockout to the user.

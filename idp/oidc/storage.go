@@ -106,6 +106,13 @@ func (s *storage) Authenticate(ctx context.Context, username, password string) (
 	if err != nil {
 		return "", err
 	}
+	// A user with an OTP device must send its code as `totp`, checked
+	// with the password (Keycloak's direct grant conditional OTP).
+	totp := ""
+	if ar, ok := ctx.Value(fosite.AccessRequestContextKey).(fosite.AccessRequester); ok {
+		totp = ar.GetRequestForm().Get("totp")
+	}
+	ctx = authn.WithDirectGrantOTP(ctx, totp)
 	u, err := s.authn.Authenticate(ctx, r.Row.ID, r.Settings, username, password, remoteIP(ctx))
 	switch {
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, authn.ErrUnavailable), errors.Is(err, authn.ErrBusy):
@@ -142,7 +149,7 @@ type storedRequest struct {
 }
 
 // secretFormFields never reach the database.
-var secretFormFields = []string{"password", "client_secret", "code_verifier", "refresh_token", "code", "client_assertion", "token", "id_token_hint"}
+var secretFormFields = []string{"password", "totp", "client_secret", "code_verifier", "refresh_token", "code", "client_assertion", "token", "id_token_hint"}
 
 func (s *storage) create(ctx context.Context, kind store.TokenKind, sig string, req fosite.Requester) error {
 	r, err := mustRealm(ctx)
