@@ -2,7 +2,6 @@ package login
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,31 +54,23 @@ type Details struct {
 }
 
 // CompleteLogin is the step every way in ends in (the password form, a
-// live SSO session, and later brokered logins and required-action pages):
-// user, authenticated as d says, is signed in to answer the attempt.
+// live SSO session, brokered logins): user, authenticated as d says, is
+// signed in to answer the attempt.
 //
-// A user with pending required actions gets no session and no code:
-// prompt=none learns interaction_required, anyone else the "Account is
-// not fully set up" page (the pages for the actions do not exist yet; an
-// administrator can clear them). Otherwise the SSO session is reused or
-// created (with its cookies), the attempt's cookie is cleared, and oidc
-// issues the authorization response. user is used as given, not re-read.
+// First the login's remaining steps run as pages (actions.go): for a
+// fresh authentication (d.Session nil) the pre-steps that apply (the OTP
+// form), then, for every login, the user's pending required actions the
+// realm has enabled. prompt=none with steps pending learns
+// interaction_required. Then the SSO session is reused or created (with
+// its cookies), the attempt's cookie is cleared, and oidc issues the
+// authorization response. user is used as given, not re-read.
 func (h *Handler) CompleteLogin(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, at *Attempt, user store.User, d Details) {
+	h.beginSteps(w, r, realm, at, user, d, d.Session == nil)
+}
+
+// finishLogin signs user in once no step is left.
+func (h *Handler) finishLogin(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, at *Attempt, user store.User, d Details) {
 	ctx := r.Context()
-	if len(user.RequiredActions) > 0 {
-		// A silent request learns that the user must interact, as Keycloak
-		// answers it (an action added since the SSO session began: an
-		// administrator's temporary password).
-		if strings.Contains(at.Request.Form().Get("prompt"), "none") {
-			h.oidc.WriteAuthorizeError(w, r, realm, at.Request, oidc.ErrInteractionRequired)
-			return
-		}
-		if at.ID != "" {
-			h.clearCookie(w, r, realm, cookieAttempt, true)
-		}
-		h.ErrorPage(w, r, realm, http.StatusBadRequest, "accountNotSetUpMessage")
-		return
-	}
 	sso := d.Session
 	if sso == nil {
 		t := time.Now()

@@ -204,7 +204,7 @@ func TestCompleteLoginCreatesSessionAndIssuesCode(t *testing.T) {
 }
 
 // The user is taken as passed, not re-read: required actions on the
-// passed user stop the login whatever the store says.
+// passed user send the browser to their pages, with no session yet.
 func TestCompleteLoginRequiredActions(t *testing.T) {
 	e := newCompleteEnv(t)
 	u := e.admin
@@ -212,6 +212,57 @@ func TestCompleteLoginRequiredActions(t *testing.T) {
 	attemptID := "attempt-1"
 	e.complete = func(req *oidc.AuthorizeRequest) (login.Attempt, store.User, login.Details) {
 		return login.Attempt{ID: attemptID, Request: req, Started: req.RequestedAt()}, u, login.Details{ACR: "1", AuthTime: time.Now()}
+	}
+	resp := e.get(t, nil)
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || loc.Path != "/realms/master/login-actions/required-action" ||
+		loc.Query().Get("execution") != "UPDATE_PASSWORD" || loc.Query().Get("client_id") != "app" || loc.Query().Get("tab_id") == "" {
+		t.Fatalf("status %d, location %s", resp.StatusCode, loc)
+	}
+	if len(resp.Cookies()) != 0 {
+		t.Errorf("cookies %v, want the attempt's kept", resp.Cookies())
+	}
+	if ss, err := e.st.ListUserSessions(t.Context(), e.admin.RealmID, e.admin.ID); err != nil || len(ss) != 0 {
+		t.Errorf("sessions %v %v", ss, err)
+	}
+
+	// Without a stored attempt (an SSO session) no cookie is touched; a
+	// silent request learns interaction_required.
+	attemptID = ""
+	resp = e.get(t, url.Values{"prompt": {"none"}})
+	loc, _ = url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || loc.Query().Get("error") != "interaction_required" || loc.Query().Get("state") != "state-123456" {
+		t.Fatalf("prompt=none: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if len(resp.Cookies()) != 0 {
+		t.Errorf("cookies %v", resp.Cookies())
+	}
+}
+
+// An enabled required action keygate has no page for stops the login
+// (a disabled or unregistered one is skipped, as Keycloak does).
+func TestCompleteLoginUnknownAction(t *testing.T) {
+	e := newCompleteEnv(t)
+	u := e.admin
+	e.complete = func(req *oidc.AuthorizeRequest) (login.Attempt, store.User, login.Details) {
+		return login.Attempt{ID: "attempt-1", Request: req, Started: req.RequestedAt()}, u, login.Details{ACR: "1", AuthTime: time.Now()}
+	}
+	u.RequiredActions = []string{"UPDATE_PASSWORD", "no-such-action"}
+	realm, err := e.st.GetRealmByName(t.Context(), "master")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := rep.DecodeRealm(realm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.RequiredActions = append(rep.DefaultRequiredActions(), rep.RequiredActionProvider{Alias: "no-such-action",
+		ProviderID: "no-such-action", Enabled: true, Priority: 5})
+	if realm.Settings, err = json.Marshal(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.UpdateRealm(t.Context(), realm); err != nil {
+		t.Fatal(err)
 	}
 	resp := e.get(t, nil)
 	body, _ := io.ReadAll(resp.Body)
@@ -222,20 +273,11 @@ func TestCompleteLoginRequiredActions(t *testing.T) {
 	if len(ck) != 1 || ck["AUTH_SESSION_ID"] == nil || ck["AUTH_SESSION_ID"].MaxAge >= 0 {
 		t.Errorf("cookies %v, want only AUTH_SESSION_ID cleared", resp.Cookies())
 	}
-	if ss, err := e.st.ListUserSessions(t.Context(), e.admin.RealmID, e.admin.ID); err != nil || len(ss) != 0 {
-		t.Errorf("sessions %v %v", ss, err)
-	}
-
-	// Without a stored attempt (an SSO session) no cookie is touched; a
-	// silent request learns interaction_required.
-	attemptID = ""
-	resp = e.get(t, url.Values{"prompt": {"none"}})
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusSeeOther || loc.Query().Get("error") != "interaction_required" || loc.Query().Get("state") != "state-123456" {
-		t.Fatalf("prompt=none: %d %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	if len(resp.Cookies()) != 0 {
-		t.Errorf("cookies %v", resp.Cookies())
+	// Unregistered: skipped.
+	u.RequiredActions = []string{"webauthn-register"}
+	resp = e.get(t, nil)
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "code=") {
+		t.Fatalf("unregistered action: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
 

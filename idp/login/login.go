@@ -26,6 +26,9 @@ type Store interface {
 	store.TokenStore
 	store.SessionStore
 	GetUser(ctx context.Context, realmID, id string) (store.User, error)
+	// Required actions (actions.go).
+	UpdateUser(ctx context.Context, u store.User) error
+	DeleteUser(ctx context.Context, realmID, id string) error
 	// Identity brokering.
 	GetUserByUsername(ctx context.Context, realmID, username string) (store.User, error)
 	GetUserByEmail(ctx context.Context, realmID, email string) (store.User, error)
@@ -66,6 +69,8 @@ func New(st Store, p *oidc.Provider, authn Authenticator, log *slog.Logger) *Han
 func (h *Handler) Register(mux *http.ServeMux) {
 	const oc = "/realms/{realm}/protocol/openid-connect"
 	mux.HandleFunc("POST /realms/{realm}/login-actions/authenticate", h.oidc.RealmHandler(h.authenticate))
+	mux.HandleFunc("GET /realms/{realm}/login-actions/required-action", h.oidc.RealmHandler(h.showAction))
+	mux.HandleFunc("POST /realms/{realm}/login-actions/required-action", h.oidc.RealmHandler(h.processAction))
 	// OPTIONS (CORS preflight) on the logout endpoint is oidc's.
 	mux.HandleFunc("GET "+oc+"/logout", h.oidc.RealmHandler(h.logout))
 	mux.HandleFunc("POST "+oc+"/logout", h.oidc.RealmHandler(h.logout))

@@ -400,3 +400,25 @@ func utf16Len(s string) int {
 	}
 	return n
 }
+
+// HistoryCount is the policy's passwordHistory: how many passwords (the
+// current one included) a new one must differ from; 0 without the rule.
+// A bare "passwordHistory" is Keycloak's default, 3.
+func (p Policy) HistoryCount() int {
+	n := 0
+	for _, e := range p.Other {
+		id, value, hasValue, err := splitPolicyEntry(e)
+		if err != nil || id != "passwordHistory" {
+			continue
+		}
+		n = 3
+		if hasValue {
+			v, err := strconv.Atoi(strings.TrimSpace(value))
+			if err != nil || v < 0 {
+				v = 0
+			}
+			n = v
+		}
+	}
+	return n
+}

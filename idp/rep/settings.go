@@ -65,6 +65,8 @@ type RealmSettings struct {
 	DefaultLocale               string
 	Events                      EventsSettings
 	Attributes                  map[string]string
+	// RequiredActions are the registered required actions by priority.
+	RequiredActions []RequiredActionProvider
 }
 
 // EventsSettings are a realm's events settings (Keycloak's
@@ -186,6 +188,8 @@ func (r *Realm) Settings() RealmSettings {
 			AdminEventsEnabled: boolOr(r.AdminEventsEnabled, false), AdminEventsDetailsEnabled: boolOr(r.AdminEventsDetailsEnabled, false),
 		},
 		Attributes: r.Attributes,
+
+		RequiredActions: r.RequiredActionProviders(),
 	}
 	if r.DefaultRole != nil && r.DefaultRole.Name != "" {
 		s.DefaultRole = r.DefaultRole.Name

@@ -135,6 +135,13 @@ type Realm struct {
 	ClientAuthenticationFlow    string            `json:"clientAuthenticationFlow,omitempty"`
 	FirstBrokerLoginFlow        string            `json:"firstBrokerLoginFlow,omitempty"`
 
+	// LocalizationTexts are the realm's own texts by locale and message
+	// key; they override the shipped catalogs on the realm's pages.
+	LocalizationTexts map[string]map[string]string `json:"localizationTexts,omitempty"`
+	// RequiredActions are the realm's registered required actions
+	// (absent: Keycloak's defaults, RequiredActionProviders).
+	RequiredActions []RequiredActionProvider `json:"requiredActions,omitzero"`
+
 	// Collections: present in exports, stored in their own tables (scope
 	// mappings are by name and stay in the realm's settings).
 	Roles                   *RealmRoles                  `json:"roles,omitempty"`

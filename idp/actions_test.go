@@ -1,0 +1,198 @@
+package idp_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/keygate/keygate/store"
+)
+
+// Required actions through the real HTTP handlers: the password form,
+// then each pending action's page, then the app's code.
+
+// actionsRealm starts a keygate with realm "down" (client "app"), the
+// given password policy and users (JSON array elements, without brackets).
+func actionsRealm(t *testing.T, policy, extra, users string) *keygate {
+	t.Helper()
+	k := newKeygate(t)
+	if extra != "" {
+		extra += ","
+	}
+	k.importRealm(t, `{"realm": "down", "enabled": true, "sslRequired": "none", "passwordPolicy": "`+policy+`", `+extra+`
+		"clients": [{"clientId": "app", "enabled": true, "publicClient": true, "standardFlowEnabled": true,
+			"redirectUris": ["`+appRedirect+`"], "webOrigins": ["+"]}],
+		"users": [`+users+`]}`)
+	return k
+}
+
+// passwordLogin starts a login at k and posts user's password; it returns
+// where the browser ended (a page or the app's callback).
+func (b *browser) passwordLogin(k *keygate, user, pw string) (int, *url.URL, string) {
+	b.t.Helper()
+	_, at, page := b.do(http.MethodGet, authorizeURL(k, nil), nil)
+	action, f := formOf(b.t, at, page, "kc-form-login")
+	f.Set("username", user)
+	f.Set("password", pw)
+	return b.do(http.MethodPost, action, f)
+}
+
+// updatePassword answers the update-password page (at, page).
+func (b *browser) updatePassword(at *url.URL, page, pw, confirm string) (int, *url.URL, string) {
+	b.t.Helper()
+	action, f := formOf(b.t, at, page, "kc-passwd-update-form")
+	f.Set("password-new", pw)
+	f.Set("password-confirm", confirm)
+	return b.do(http.MethodPost, action, f)
+}
+
+func userNamed(t *testing.T, k *keygate, name string) store.User {
+	t.Helper()
+	r, err := k.st.GetRealmByName(t.Context(), "down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := k.st.GetUserByUsername(t.Context(), r.ID, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestUpdatePasswordAction(t *testing.T) {
+	k := actionsRealm(t, "length(10) and digits(2) and upperCase(1) and notUsername(undefined) and passwordHistory(2) and hashIterations(1000)", "",
+		`{"username": "temp", "enabled": true, "email": "temp@example.com",
+		  "credentials": [{"type": "password", "value": "Temporary-11", "temporary": true}]}`)
+	b := newBrowser(t)
+	status, at, page := b.passwordLogin(k, "temp", "Temporary-11")
+	if status != 200 || !strings.Contains(page, `id="kc-passwd-update-form"`) || at.Path != "/realms/down/login-actions/required-action" ||
+		at.Query().Get("execution") != "UPDATE_PASSWORD" || at.Query().Get("client_id") != "app" {
+		t.Fatalf("after the password: %d %s\n%.800s", status, at, page)
+	}
+	// A reload shows the same page.
+	if status, _, again := b.do(http.MethodGet, at.String(), nil); status != 200 || !strings.Contains(again, `id="kc-passwd-update-form"`) {
+		t.Fatalf("reload: %d", status)
+	}
+	// Each rule is named when it fails.
+	for _, c := range []struct{ pw, confirm, want string }{
+		{"", "", "Please specify password."},
+		{"Abcdefgh-12", "Abcdefgh-13", "Passwords don&#39;t match."},
+		{"Short-12", "Short-12", "Invalid password: minimum length 10."},
+		{"Abcdefgh-1x", "Abcdefgh-1x", "Invalid password: must contain at least 2 numerical digits."},
+		{"abcdefgh-12", "abcdefgh-12", "Invalid password: must contain at least 1 upper case characters."},
+		{"Temporary-11", "Temporary-11", "Invalid password: must not be equal to any of last 2 passwords."},
+	} {
+		status, at, page = b.updatePassword(at, page, c.pw, c.confirm)
+		if status != 200 || !strings.Contains(page, c.want) || !strings.Contains(page, `id="kc-passwd-update-form"`) {
+			t.Fatalf("%q: want %q: %d %s\n%.1500s", c.pw, c.want, status, at, page)
+		}
+	}
+	// The page posted with an error is spent: replaying it is refused.
+	oldAction, oldForm := formOf(t, at, page, "kc-passwd-update-form")
+	status, cb, _ := b.updatePassword(at, page, "Brand-New-Pass-42", "Brand-New-Pass-42")
+	if status/100 != 3 || !strings.HasPrefix(cb.String(), appRedirect) {
+		t.Fatalf("good password: %d %s", status, cb)
+	}
+	claims := exchange(t, k, cb)
+	if claims["preferred_username"] != "temp" {
+		t.Fatalf("claims %v", claims)
+	}
+	oldForm.Set("password-new", "Another-Pass-42")
+	oldForm.Set("password-confirm", "Another-Pass-42")
+	if status, _, page := b.do(http.MethodPost, oldAction, oldForm); status != 400 || !strings.Contains(page, "Page has expired") {
+		t.Fatalf("replayed form: %d\n%.600s", status, page)
+	}
+	if u := userNamed(t, k, "temp"); len(u.RequiredActions) != 0 {
+		t.Fatalf("required actions left: %v", u.RequiredActions)
+	}
+	// The new password signs in without a step; the old one does not.
+	b2 := newBrowser(t)
+	if status, cb, page := b2.passwordLogin(k, "temp", "Brand-New-Pass-42"); status/100 != 3 || !strings.HasPrefix(cb.String(), appRedirect) {
+		t.Fatalf("login with the new password: %d %s\n%.600s", status, cb, page)
+	}
+	if _, _, page := newBrowser(t).passwordLogin(k, "temp", "Temporary-11"); !strings.Contains(page, "Invalid username or password.") {
+		t.Fatalf("old password still works")
+	}
+	// passwordHistory(2): the current one and one before it.
+	u := userNamed(t, k, "temp")
+	creds, err := k.st.ListCredentials(t.Context(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, c := range creds {
+		kinds[c.Type]++
+		if c.Type == "password" && !strings.Contains(c.CredentialData, `"hashIterations":1000`) {
+			t.Fatalf("not hashed by the policy: %s", c.CredentialData)
+		}
+	}
+	if kinds["password"] != 1 || kinds["password-history"] != 1 {
+		t.Fatalf("credentials %v", kinds)
+	}
+}
+
+// The page records belong to one browser's attempt and carry a CSRF token.
+func TestActionPagesAreBound(t *testing.T) {
+	k := actionsRealm(t, "", "", `{"username": "alice", "enabled": true, "requiredActions": ["UPDATE_PASSWORD"],
+		  "credentials": [{"type": "password", "value": "alice-pass-1"}]},
+		{"username": "bob", "enabled": true, "requiredActions": ["UPDATE_PASSWORD"],
+		  "credentials": [{"type": "password", "value": "bob-pass-1"}]}`)
+	alice, bob := newBrowser(t), newBrowser(t)
+	_, aAt, aPage := alice.passwordLogin(k, "alice", "alice-pass-1")
+	_, bAt, bPage := bob.passwordLogin(k, "bob", "bob-pass-1")
+	aAction, aForm := formOf(t, aAt, aPage, "kc-passwd-update-form")
+	aForm.Set("password-new", "Mallory-Pass-1")
+	aForm.Set("password-confirm", "Mallory-Pass-1")
+	// Bob's browser posting Alice's page: refused, and Alice's page lives on.
+	if status, _, page := bob.do(http.MethodPost, aAction, aForm); status != 400 || !strings.Contains(page, "Cookie not found") {
+		t.Fatalf("bob finishing alice's attempt: %d\n%.600s", status, page)
+	}
+	if status, _, page := bob.do(http.MethodGet, aAt.String(), nil); status != 400 || strings.Contains(page, "kc-passwd-update-form") {
+		t.Fatalf("bob viewing alice's page: %d", status)
+	}
+	// Without the CSRF token: refused.
+	noCSRF := url.Values{"password-new": {"Alice-Pass-2"}, "password-confirm": {"Alice-Pass-2"}}
+	if status, _, _ := alice.do(http.MethodPost, aAction, noCSRF); status != 403 {
+		t.Fatalf("no CSRF token: %d", status)
+	}
+	wrong := url.Values{"csrf_token": {"x"}, "password-new": {"Alice-Pass-2"}, "password-confirm": {"Alice-Pass-2"}}
+	if status, _, _ := alice.do(http.MethodPost, aAction, wrong); status != 403 {
+		t.Fatalf("wrong CSRF token: %d", status)
+	}
+	// Alice finishes hers; Bob's is untouched.
+	if status, cb, _ := alice.do(http.MethodPost, aAction, aForm); status/100 != 3 || exchange(t, k, cb)["preferred_username"] != "alice" {
+		t.Fatalf("alice: %d %s", status, cb)
+	}
+	if status, cb, _ := bob.updatePassword(bAt, bPage, "Bob-Pass-2x", "Bob-Pass-2x"); status/100 != 3 || exchange(t, k, cb)["preferred_username"] != "bob" {
+		t.Fatalf("bob: %d %s", status, cb)
+	}
+}
+
+// An SSO session's login runs the actions added since, and prompt=none
+// learns interaction_required.
+func TestActionsAfterSSOLogin(t *testing.T) {
+	k := actionsRealm(t, "", "", `{"username": "carol", "enabled": true,
+		  "credentials": [{"type": "password", "value": "carol-pass-1"}]}`)
+	b := newBrowser(t)
+	if status, cb, _ := b.passwordLogin(k, "carol", "carol-pass-1"); status/100 != 3 || !strings.HasPrefix(cb.String(), appRedirect) {
+		t.Fatalf("first login: %d %s", status, cb)
+	}
+	u := userNamed(t, k, "carol")
+	u.RequiredActions = []string{"UPDATE_PASSWORD"}
+	if err := k.st.UpdateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	status, cb, _ := b.do(http.MethodGet, authorizeURL(k, url.Values{"prompt": {"none"}}), nil)
+	if status/100 != 3 || cb.Query().Get("error") != "interaction_required" {
+		t.Fatalf("prompt=none: %d %s", status, cb)
+	}
+	status, at, page := b.do(http.MethodGet, authorizeURL(k, nil), nil)
+	if status != 200 || !strings.Contains(page, "kc-passwd-update-form") {
+		t.Fatalf("SSO login: %d %s", status, at)
+	}
+	status, cb, _ = b.updatePassword(at, page, "Carol-Pass-2", "Carol-Pass-2")
+	if status/100 != 3 || exchange(t, k, cb)["preferred_username"] != "carol" {
+		t.Fatalf("after the action: %d %s", status, cb)
+	}
+}

@@ -1,0 +1,39 @@
+package templates
+
+// Views of the required-action pages (Keycloak's login-update-password,
+// login-update-profile, terms and delete-account-confirm pages). Error
+// and info texts are already localized.
+
+// UpdatePasswordView feeds UpdatePassword.
+type UpdatePasswordView struct {
+	Page
+	FormAction, CSRFToken string
+	Error                 string
+	ErrorField            string // "password" or "password-confirm"
+	Username              string // for password managers (hidden)
+	// LogoutSessions pre-ticks "Sign out from other devices".
+	LogoutSessions bool
+}
+
+// UpdateProfileView feeds UpdateProfile.
+type UpdateProfileView struct {
+	Page
+	FormAction, CSRFToken                string
+	Username, Email, FirstName, LastName string
+	EditUsername                         bool // editUsernameAllowed (and not email-as-username)
+	ShowEmail                            bool
+	Error, ErrorField                    string
+}
+
+// TermsView feeds Terms.
+type TermsView struct {
+	Page
+	FormAction, CSRFToken string
+}
+
+// DeleteAccountView feeds DeleteAccount.
+type DeleteAccountView struct {
+	Page
+	FormAction, CSRFToken string
+	Error                 string
+}
