@@ -114,3 +114,15 @@ func TestBackupRefused(t *testing.T) {
 		t.Fatalf("Backup: got %v, want an error pointing at pg_dump", err)
 	}
 }
+
+// TestCacheVersionsShared: another replica's writes reach this one's
+// caches within the poll interval.
+func TestCacheVersionsShared(t *testing.T) {
+	schema := "keygate_test_" + strings.ToLower(rand.Text()[:12])
+	a := connect(t, schema)
+	t.Cleanup(func() { dropSchema(t, a, schema) })
+	if err := a.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	storetest.RunCacheVersionsShared(t, a, connect(t, schema))
+}

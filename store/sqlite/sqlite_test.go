@@ -166,3 +166,20 @@ func TestFileModes(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestCacheVersionsShared: a second process on the same file (keygate
+// users import, another serve) is seen by this one's caches.
+func TestCacheVersionsShared(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keygate.db")
+	a, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	storetest.RunCacheVersionsShared(t, a, b)
+}

@@ -222,6 +222,9 @@ func (s *Store) bulkExec(ctx context.Context, query string, args []any) error {
 	}
 	t.bulk.Unlock()
 	_, err := st.ExecContext(ctx, args...)
+	if err == nil {
+		s.wrote(ctx, query)
+	}
 	return s.classify(err)
 }
 

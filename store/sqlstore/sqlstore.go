@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/cache"
 )
 
 // Dialect carries what differs between the SQL databases.
@@ -82,6 +83,10 @@ type Store struct {
 	preparing      sync.Map // stmtKey -> struct{}: first seen inside a transaction, being prepared
 	nstmts         atomic.Int64
 	observer       atomic.Pointer[func(kind string, d time.Duration, err error)] // ObserveQueries
+	// localWrites counts committed writes to cached tables; versions
+	// follows the change counters for the process's caches (versions.go).
+	localWrites atomic.Uint64
+	versions    *cache.Versions
 }
 
 var _ store.Store = (*Store)(nil)
@@ -93,7 +98,9 @@ func New(db, rdb *sql.DB, d Dialect) *Store {
 	if rdb == nil {
 		rdb = db
 	}
-	return &Store{db: db, rdb: rdb, d: d}
+	s := &Store{db: db, rdb: rdb, d: d}
+	s.versions = s.newVersions()
+	return s
 }
 
 // DB returns the writer database, for tools and tests that need raw SQL.
@@ -374,6 +381,7 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (_ int64, e
 	if err != nil {
 		return 0, s.classify(err)
 	}
+	s.wrote(ctx, query)
 	n, err := res.RowsAffected()
 	return n, s.classify(err)
 }

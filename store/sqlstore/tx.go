@@ -19,6 +19,7 @@ type txn struct {
 	done         atomic.Bool // committed or rolled back
 	rollbackOnly atomic.Bool // a joined frame rolled back
 	bulk         bulkState   // bulk writes in this transaction (bulk.go)
+	cached       atomic.Bool // it wrote a cached table (versions.go)
 }
 
 // txFrame is one Begin of a transaction: the outermost owns it, nested ones
@@ -106,6 +107,7 @@ func (s *Store) Commit(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
+	s.committed(f.t)
 	return nil
 }
 

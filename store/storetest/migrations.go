@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/cache"
 	"github.com/keygate/keygate/store/sqlstore"
 )
 
@@ -239,6 +240,12 @@ func readBack(t *testing.T, s *sqlstore.Store) {
 		"admin_events": {"realm_id, auth_user_id", func(ctx context.Context, k []string) error {
 			x, err := s.ListAdminEvents(ctx, k[0], store.AdminEventQuery{AuthUser: k[1]})
 			return nonEmpty(len(x), err)
+		}},
+		"realm_versions": {"realm_id", func(ctx context.Context, k []string) error {
+			if cache.For(s).Current(ctx).Realm(k[0]) == (store.RealmVersion{}) {
+				return store.ErrNotFound
+			}
+			return nil
 		}},
 		"health_heartbeat": {"instance", func(ctx context.Context, _ []string) error {
 			return s.ProbeRead(ctx) // readiness reads the table, never a row by key

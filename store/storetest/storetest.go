@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RefreshInTransaction", testRefreshInTransaction},
 		{"Timezone", testTimezone},
 		{"BulkUsers", testBulkUsers},
+		{"CacheVersions", testCacheVersions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

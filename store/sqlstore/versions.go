@@ -1,0 +1,101 @@
+package sqlstore
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/cache"
+)
+
+// CachedTables are the tables whose writes move a realm's change counters
+// (store.RealmVersion), by kind. Migration 0009's triggers do the counting
+// in the database; TestCacheTriggers checks that they cover this list.
+var CachedTables = map[string]cache.Kind{
+	"realms": cache.Config, "clients": cache.Config, "client_scopes": cache.Config,
+	"roles": cache.Config, "role_composites": cache.Config, "groups": cache.Config,
+	"group_roles": cache.Config, "keys": cache.Config, "identity_providers": cache.Config,
+	"identity_provider_mappers": cache.Config,
+	"user_roles":                cache.Grants, "user_groups": cache.Grants,
+	"components": cache.Components,
+}
+
+// CacheVersions follows the store's change counters (cache.Versioned).
+func (s *Store) CacheVersions() *cache.Versions { return s.versions }
+
+func (s *Store) newVersions() *cache.Versions {
+	return cache.NewVersions(cache.Source{
+		Read:  s.readVersions,
+		Local: s.localWrites.Load,
+		Dirty: func(ctx context.Context) bool {
+			t := s.txOf(ctx)
+			return t != nil && t.cached.Load()
+		},
+	})
+}
+
+// readVersions reads every realm's counters: one small table, one query.
+func (s *Store) readVersions(ctx context.Context) (map[string]store.RealmVersion, error) {
+	type row struct {
+		id string
+		v  store.RealmVersion
+	}
+	rows, err := list(ctx, s, func(sc scanner) (row, error) {
+		var r row
+		err := sc.Scan(&r.id, &r.v.Config, &r.v.Grants, &r.v.Components)
+		return r, err
+	}, `SELECT realm_id, config, grants, components FROM realm_versions`)
+	if err != nil {
+		return nil, wrap(err, "read cache versions")
+	}
+	m := make(map[string]store.RealmVersion, len(rows))
+	for _, r := range rows {
+		m[r.id] = r.v
+	}
+	return m, nil
+}
+
+// wrote records that a write statement ran: one that may move the change
+// counters marks its transaction, or (outside one) counts at once, so the
+// process's next cache lookup reads the counters. The database counts
+// whatever this misses; the process then sees it within the poll interval.
+func (s *Store) wrote(ctx context.Context, query string) {
+	if !writesCached(query) {
+		return
+	}
+	if t := s.txOf(ctx); t != nil {
+		t.cached.Store(true)
+		return
+	}
+	s.localWrites.Add(1)
+}
+
+// committed counts a committed transaction that wrote a cached table.
+func (s *Store) committed(t *txn) {
+	if t.cached.Load() {
+		s.localWrites.Add(1)
+	}
+}
+
+var (
+	writeTarget = regexp.MustCompile(`(?is)\b(INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+(\w+)`)
+	writeKinds  sync.Map // query text -> bool
+)
+
+// writesCached says query writes a cached table, or deletes users (their
+// role and group mappings cascade). Decided once per query text.
+func writesCached(query string) bool {
+	if v, ok := writeKinds.Load(query); ok {
+		return v.(bool)
+	}
+	hit := false
+	if m := writeTarget.FindStringSubmatch(query); m != nil {
+		table := strings.ToLower(m[2])
+		_, hit = CachedTables[table]
+		hit = hit || (table == "users" && strings.HasPrefix(strings.ToUpper(m[1]), "DELETE"))
+	}
+	writeKinds.Store(query, hit)
+	return hit
+}
