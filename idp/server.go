@@ -24,6 +24,7 @@ import (
 	"github.com/keygate/keygate/federation/ldap"
 	oidcbroker "github.com/keygate/keygate/federation/oidc"
 	samlbroker "github.com/keygate/keygate/federation/saml"
+	"github.com/keygate/keygate/idp/account"
 	"github.com/keygate/keygate/idp/admin"
 	"github.com/keygate/keygate/idp/authn"
 	"github.com/keygate/keygate/idp/events"
@@ -164,6 +165,7 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	adm.SetEvents(s.events)
 	adm.Register(mux)
 	registration.New(st, s.oidc, s.limiter, cfg.Logger).Register(mux)
+	account.New(st, s.oidc, s.login, s.authn, s.limiter, mux, cfg.Logger).Register(mux)
 	mux.Handle("GET /resources/", templates.StaticHandler())
 	s.health.register(mux)
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -433,6 +433,9 @@ func (h *Handler) brokerEndpoint(w http.ResponseWriter, r *http.Request, realm *
 	case recLogout:
 		h.finishLogout(w, r, realm, b, req, params, rec)
 		return
+	case recLink: // account.go
+		h.finishLink(w, r, realm, p, b, req, params, rec)
+		return
 	case recLogin:
 	default:
 		h.expiredPage(w, r, realm)

@@ -151,6 +151,13 @@ func (c *Client) AllowsPostLogoutRedirect(realm *Realm, uri string) bool {
 	return c.allowsPostLogoutRedirect(realm, uri)
 }
 
+// AllowsRedirect reports whether a login of the client may end at uri:
+// one of its redirect URIs, matched exactly as the authorization endpoint
+// matches them (the account console's referrer_uri).
+func (c *Client) AllowsRedirect(realm *Realm, uri string) bool {
+	return c.allowsRedirect(realm, uri)
+}
+
 // AllowsOrigin reports whether the client's webOrigins admit a browser
 // origin (see allowsOrigin).
 func (c *Client) AllowsOrigin(realm *Realm, origin string) bool {
