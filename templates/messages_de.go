@@ -1,3 +1,32 @@
 package templates
 
-var messagesDE = map[string]string{}
+var messagesDE = map[string]string{
+	// One-time passwords (Keycloak's login-otp and login-config-totp).
+	"loginOtpOneTime":                   "Einmalcode",
+	"authenticatorCode":                 "Einmalcode",
+	"loginChooseAuthenticator":          "Anmeldemethode auswählen",
+	"invalidTotpMessage":                "Ungültiger Authentifizierungscode.",
+	"missingTotpMessage":                "Bitte geben Sie den Authentifizierungscode ein.",
+	"missingTotpDeviceNameMessage":      "Bitte geben Sie einen Gerätenamen an.",
+	"configureTotpMessage":              "Sie müssen eine Mehrfachauthentifizierung einrichten, um Ihr Konto zu aktivieren.",
+	"loginTotpTitle":                    "Mehrfachauthentifizierung konfigurieren",
+	"loginTotpStep1":                    "Installieren Sie eine der folgenden Applikationen auf Ihrem Smartphone:",
+	"loginTotpStep2":                    "Öffnen Sie die Applikation und scannen Sie den Barcode:",
+	"loginTotpStep3":                    "Geben Sie den von der Applikation generierten Einmalcode ein und klicken Sie auf Absenden, um die Einrichtung abzuschließen.",
+	"loginTotpStep3DeviceName":          "Geben Sie einen Gerätenamen an, um die Verwaltung Ihrer OTP-Geräte zu erleichtern.",
+	"loginTotpManualStep2":              "Öffnen Sie die Applikation und geben Sie den folgenden Schlüssel ein:",
+	"loginTotpManualStep3":              "Verwenden Sie die folgenden Konfigurationswerte, falls Sie diese für die Applikation anpassen können:",
+	"loginTotpUnableToScan":             "Sie können den Barcode nicht scannen?",
+	"loginTotpScanBarcode":              "Barcode scannen?",
+	"loginTotpType":                     "Typ",
+	"loginTotpAlgorithm":                "Algorithmus",
+	"loginTotpDigits":                   "Ziffern",
+	"loginTotpInterval":                 "Intervall",
+	"loginTotpCounter":                  "Zähler",
+	"loginTotpDeviceName":               "Gerätename",
+	"loginTotp.totp":                    "Zeitbasiert",
+	"loginTotp.hotp":                    "Zählerbasiert",
+	"totpAppFreeOTPName":                "FreeOTP",
+	"totpAppGoogleName":                 "Google Authenticator",
+	"totpAppMicrosoftAuthenticatorName": "Microsoft Authenticator",
+}

@@ -1,3 +1,32 @@
 package templates
 
-var messagesES = map[string]string{}
+var messagesES = map[string]string{
+	// One-time passwords (Keycloak's login-otp and login-config-totp).
+	"loginOtpOneTime":                   "Código de un solo uso",
+	"authenticatorCode":                 "Código de un solo uso",
+	"loginChooseAuthenticator":          "Seleccione un método de inicio de sesión",
+	"invalidTotpMessage":                "Código de autenticación no válido.",
+	"missingTotpMessage":                "Por favor, introduzca el código de autenticación.",
+	"missingTotpDeviceNameMessage":      "Por favor, indique el nombre del dispositivo.",
+	"configureTotpMessage":              "Tiene que configurar el autenticador móvil para activar su cuenta.",
+	"loginTotpTitle":                    "Configuración del autenticador móvil",
+	"loginTotpStep1":                    "Instale una de las siguientes aplicaciones en su móvil:",
+	"loginTotpStep2":                    "Abra la aplicación y escanee el código de barras:",
+	"loginTotpStep3":                    "Introduzca el código de un solo uso que muestra la aplicación y pulse Enviar para terminar la configuración.",
+	"loginTotpStep3DeviceName":          "Indique un nombre de dispositivo para gestionar sus dispositivos OTP.",
+	"loginTotpManualStep2":              "Abra la aplicación e introduzca la clave:",
+	"loginTotpManualStep3":              "Use los siguientes valores de configuración si la aplicación permite establecerlos:",
+	"loginTotpUnableToScan":             "¿No puede escanear?",
+	"loginTotpScanBarcode":              "¿Escanear código de barras?",
+	"loginTotpType":                     "Tipo",
+	"loginTotpAlgorithm":                "Algoritmo",
+	"loginTotpDigits":                   "Dígitos",
+	"loginTotpInterval":                 "Intervalo",
+	"loginTotpCounter":                  "Contador",
+	"loginTotpDeviceName":               "Nombre del dispositivo",
+	"loginTotp.totp":                    "Basado en tiempo",
+	"loginTotp.hotp":                    "Basado en contador",
+	"totpAppFreeOTPName":                "FreeOTP",
+	"totpAppGoogleName":                 "Google Authenticator",
+	"totpAppMicrosoftAuthenticatorName": "Microsoft Authenticator",
+}

@@ -1,3 +1,32 @@
 package templates
 
-var messagesFR = map[string]string{}
+var messagesFR = map[string]string{
+	// One-time passwords (Keycloak's login-otp and login-config-totp).
+	"loginOtpOneTime":                   "Code à usage unique",
+	"authenticatorCode":                 "Code à usage unique",
+	"loginChooseAuthenticator":          "Sélectionnez une méthode de connexion",
+	"invalidTotpMessage":                "Code d'authentification invalide.",
+	"missingTotpMessage":                "Veuillez entrer le code d'authentification.",
+	"missingTotpDeviceNameMessage":      "Veuillez indiquer le nom de l'appareil.",
+	"configureTotpMessage":              "Vous devez configurer l'authentification par mobile pour activer votre compte.",
+	"loginTotpTitle":                    "Configuration de l'authentification par mobile",
+	"loginTotpStep1":                    "Installez une des applications suivantes sur votre mobile :",
+	"loginTotpStep2":                    "Ouvrez l'application et scannez le code-barres :",
+	"loginTotpStep3":                    "Entrez le code à usage unique fourni par l'application et cliquez sur Envoyer pour terminer la configuration.",
+	"loginTotpStep3DeviceName":          "Indiquez un nom d'appareil pour vous aider à gérer vos appareils OTP.",
+	"loginTotpManualStep2":              "Ouvrez l'application et saisissez la clé :",
+	"loginTotpManualStep3":              "Utilisez les valeurs de configuration suivantes si l'application permet de les définir :",
+	"loginTotpUnableToScan":             "Impossible de scanner ?",
+	"loginTotpScanBarcode":              "Scanner le code-barres ?",
+	"loginTotpType":                     "Type",
+	"loginTotpAlgorithm":                "Algorithme",
+	"loginTotpDigits":                   "Chiffres",
+	"loginTotpInterval":                 "Intervalle",
+	"loginTotpCounter":                  "Compteur",
+	"loginTotpDeviceName":               "Nom de l'appareil",
+	"loginTotp.totp":                    "Basé sur le temps",
+	"loginTotp.hotp":                    "Basé sur un compteur",
+	"totpAppFreeOTPName":                "FreeOTP",
+	"totpAppGoogleName":                 "Google Authenticator",
+	"totpAppMicrosoftAuthenticatorName": "Microsoft Authenticator",
+}

@@ -1,3 +1,32 @@
 package templates
 
-var messagesNL = map[string]string{}
+var messagesNL = map[string]string{
+	// One-time passwords (Keycloak's login-otp and login-config-totp).
+	"loginOtpOneTime":                   "Eenmalige code",
+	"authenticatorCode":                 "Eenmalige code",
+	"loginChooseAuthenticator":          "Selecteer een inlogmethode",
+	"invalidTotpMessage":                "Ongeldige authenticatiecode.",
+	"missingTotpMessage":                "Geef de authenticatiecode op.",
+	"missingTotpDeviceNameMessage":      "Geef een apparaatnaam op.",
+	"configureTotpMessage":              "U moet een mobiele authenticator instellen om uw account te activeren.",
+	"loginTotpTitle":                    "Mobiele authenticator instellen",
+	"loginTotpStep1":                    "Installeer een van de volgende applicaties op uw mobiel:",
+	"loginTotpStep2":                    "Open de applicatie en scan de barcode:",
+	"loginTotpStep3":                    "Voer de eenmalige code van de applicatie in en klik op Verzenden om de installatie te voltooien.",
+	"loginTotpStep3DeviceName":          "Geef een apparaatnaam op om uw OTP-apparaten te kunnen beheren.",
+	"loginTotpManualStep2":              "Open de applicatie en voer de sleutel in:",
+	"loginTotpManualStep3":              "Gebruik de volgende configuratiewaarden als de applicatie dat toestaat:",
+	"loginTotpUnableToScan":             "Lukt het scannen niet?",
+	"loginTotpScanBarcode":              "Barcode scannen?",
+	"loginTotpType":                     "Type",
+	"loginTotpAlgorithm":                "Algoritme",
+	"loginTotpDigits":                   "Cijfers",
+	"loginTotpInterval":                 "Interval",
+	"loginTotpCounter":                  "Teller",
+	"loginTotpDeviceName":               "Apparaatnaam",
+	"loginTotp.totp":                    "Tijdgebaseerd",
+	"loginTotp.hotp":                    "Tellergebaseerd",
+	"totpAppFreeOTPName":                "FreeOTP",
+	"totpAppGoogleName":                 "Google Authenticator",
+	"totpAppMicrosoftAuthenticatorName": "Microsoft Authenticator",
+}

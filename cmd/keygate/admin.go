@@ -38,7 +38,7 @@ func cmdRealmImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.SetOutput(stderr)
 	db := storeFlags(fs)
 	skip := fs.Bool("skip-existing", false, "leave realms that already exist untouched instead of failing")
-	dbKey := fs.String("db-key", "", "seal LDAP bind credentials with the server's --db-key (prefer KEYGATE_DB_KEY)")
+	dbKey := fs.String("db-key", "", "seal LDAP bind credentials and OTP secrets with the server's --db-key (prefer KEYGATE_DB_KEY)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -100,7 +100,9 @@ func cmdRealmExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	defer st.Close()
 	opts := rep.ExportOptions{Users: *users, Secrets: *secrets}
-	if *secrets {
+	// Users' OTP secrets are sealed with the same key and exported in
+	// the clear, as Keycloak exports them.
+	if *secrets || (*users && *dbKey != "") {
 		sealer, err := oidc.NewSecretSealer(*dbKey)
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/userimport"
 )
 
@@ -40,6 +41,7 @@ func cmdUsersImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	dryRun := fs.Bool("dry-run", false, "check and count everything, write nothing")
 	onConflict := fs.String("on-conflict", "skip", "existing username: skip, update or fail")
 	skipInvalid := fs.Bool("skip-invalid", false, "import the valid records even when some are invalid")
+	dbKey := fs.String("db-key", "", "seal OTP secrets with the server's --db-key (prefer KEYGATE_DB_KEY)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: keygate users import --realm REALM [flags] FILE...   (FILE - reads stdin)")
 		fs.PrintDefaults()
@@ -90,6 +92,13 @@ func cmdUsersImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	defer st.Close()
 
 	opts := userimport.Options{Realm: *realm, OnConflict: userimport.OnConflict(*onConflict), DryRun: *dryRun, SkipInvalid: *skipInvalid}
+	if *dbKey != "" {
+		sealer, err := oidc.NewSecretSealer(*dbKey)
+		if err != nil {
+			return err
+		}
+		opts.SealSecret, opts.RevealSecret = sealer.Seal, sealer.Reveal
+	}
 	bar := newProgressBar(stderr, total, &read)
 	opts.Progress = bar.update
 	res, err := userimport.Import(ctx, st, files, opts)

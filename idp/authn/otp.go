@@ -141,3 +141,7 @@ func (a *Authenticator) verifyOTP(ctx context.Context, realmID string, s rep.Rea
 	}
 	return u, nil
 }
+
+// OTP is the verifier SetOTP gave (nil: none), for the pages that set up
+// devices.
+func (a *Authenticator) OTP() *otp.Verifier { return a.otp }

@@ -114,6 +114,11 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, realm *oi
 	c := req.Client
 	username := r.PostForm.Get("username")
 	u, err := h.authn.Authenticate(ctx, realm.Row.ID, realm.Settings, username, r.PostForm.Get("password"), h.oidc.ClientIP(r))
+	if errors.Is(err, authn.ErrOTPRequired) {
+		// The password was right; CompleteLogin's OTP form (otp.go, a
+		// pre-step for users with an OTP device) asks for the code.
+		err = nil
+	}
 	if code, userID := h.oidc.CredentialsError(r, realm, username, err); code != "" {
 		h.oidc.Event(r, realm, store.Event{Type: events.LoginError, ClientID: c.Row.ClientID, UserID: userID, Error: code,
 			Details: map[string]string{"auth_method": "openid-connect", "auth_type": "code", "username": username,

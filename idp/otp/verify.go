@@ -163,3 +163,44 @@ func normalize(code string) string {
 	}
 	return code
 }
+
+// Accept checks code against a credential not stored yet (CONFIGURE_TOTP's
+// check before it stores the device) under policy p's window, and moves a
+// HOTP credential's counter past the code. It returns the TOTP step the
+// code matched, for Spend.
+func (c *Credential) Accept(code string, now time.Time, p rep.OTPPolicy) (int64, bool) {
+	code = normalize(code)
+	if len(code) != c.Data.Digits {
+		return 0, false
+	}
+	if c.Data.SubType == HOTP {
+		next, ok := c.matchHOTP(code, p.LookAheadWindow)
+		if ok {
+			c.Data.Counter = next
+			cd, _ := json.Marshal(c.Data)
+			c.Row.CredentialData = string(cd)
+		}
+		return 0, ok
+	}
+	return c.matchTOTP(code, now, p.LookAheadWindow)
+}
+
+// Spend records that c's TOTP step was used (Accept's), so the code that
+// set up a device cannot also sign in. HOTP needs nothing: the stored
+// counter is past it.
+func (v *Verifier) Spend(ctx context.Context, realmID string, p rep.OTPPolicy, c Credential, step int64) error {
+	if c.Data.SubType == HOTP || p.CodeReusable {
+		return nil
+	}
+	until := time.Unix((step+int64(p.LookAheadWindow)+1)*int64(c.Data.Period), 0)
+	sig := replaySignature(c.Row.ID, step)
+	err := v.st.CreateToken(ctx, store.Token{Kind: store.KindReplay, Signature: sig, RequestID: sig, RealmID: realmID,
+		Subject: c.Row.UserID, Active: true, Requested: v.now(), Expires: until.Add(time.Second)})
+	if errors.Is(err, store.ErrConflict) {
+		return nil
+	}
+	return err
+}
+
+// Now is the verifier's clock.
+func (v *Verifier) Now() time.Time { return v.now() }

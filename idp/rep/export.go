@@ -37,7 +37,9 @@ type ExportOptions struct {
 	// of SecretMask, revealed with Reveal (oidc.SecretSealer.Reveal): a
 	// value sealed with --db-key is useless anywhere else.
 	Secrets bool
-	Reveal  func(string) (string, error)
+	// Reveal also opens the users' OTP secrets (Users), which an export
+	// carries in the clear as Keycloak's does.
+	Reveal func(string) (string, error)
 }
 
 // Export is ExportRealm with options.
@@ -175,6 +177,9 @@ func exportRealm(ctx context.Context, st store.Store, realmName string, opts Exp
 
 	if withUsers {
 		if r.Users, err = exportUsers(ctx, st, realmID, clientIDs, paths); err != nil {
+			return Realm{}, err
+		}
+		if err := revealOTPSecrets(r.Users, opts.Reveal); err != nil {
 			return Realm{}, err
 		}
 	}

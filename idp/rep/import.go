@@ -303,6 +303,10 @@ func resolveCredentials(u *User, path string, policy password.Policy, now time.T
 				if _, err := password.FromKeycloak(c.SecretData, c.CredentialData); err != nil {
 					return credentialError(cp, err)
 				}
+			} else if c.Type == OTPCredentialType {
+				if err := checkOTPCredential(c.SecretData, c.CredentialData); err != nil {
+					return fmt.Errorf("%s.%v", cp, err)
+				}
 			} else if !json.Valid([]byte(c.SecretData)) || !json.Valid([]byte(c.CredentialData)) {
 				return fmt.Errorf("%s: secretData and credentialData must be JSON documents", cp)
 			}
@@ -961,6 +965,9 @@ func (x *index) roleString(s string) bool {
 // sealSecrets seals the secret config values of the planned user storage
 // components and identity providers with seal.
 func (p *plan) sealSecrets(seal func(string) (string, error)) error {
+	if err := sealPlannedOTP(p.users, seal); err != nil {
+		return err
+	}
 	for i, x := range p.idps {
 		rp, err := IdentityProviderFromStore(x.row)
 		if err != nil {
@@ -1164,6 +1171,9 @@ func importUsersFile(ctx context.Context, st store.Store, realm store.Realm, d *
 	}
 	users, warnings, err := planUsers(d.realm.Users, joinPath(d.path, "users"), x, exists, time.Now().UTC())
 	if err != nil {
+		return err
+	}
+	if err := sealPlannedOTP(users, opts.SealSecret); err != nil {
 		return err
 	}
 	if err := writeUsers(ctx, st, realm.ID, users); err != nil {

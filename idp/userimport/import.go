@@ -53,6 +53,10 @@ type Options struct {
 	MaxProblems int
 	// Progress, when set, is called after each batch with the totals so far.
 	Progress func(Result)
+	// SealSecret and RevealSecret (oidc.SecretSealer's, with the server's
+	// --db-key) seal the secrets of Keycloak `otp` credentials at rest and
+	// open the stored ones an update compares; nil keeps them in the clear.
+	SealSecret, RevealSecret func(string) (string, error)
 }
 
 // Result counts what an import did (or, on a dry run, would have done).
@@ -392,6 +396,9 @@ func (im *importer) flush(ctx context.Context) error {
 			}
 			continue
 		}
+		if err := rep.SealOTPSecrets(r.Credentials, im.opts.SealSecret); err != nil {
+			return fmt.Errorf("%s: %w", r.Source, err)
+		}
 		creates = append(creates, im.newUser(r, roleIDs, groupIDs))
 	}
 	if !im.failed {
@@ -651,7 +658,11 @@ func (im *importer) update(ctx context.Context, old store.User, r Record, roleID
 		changed = true
 	}
 	credChanged, err := im.updatePassword(ctx, old.ID, r)
-	return changed || credChanged, err
+	if err != nil {
+		return false, err
+	}
+	otpChanged, err := im.addOTP(ctx, old.ID, r)
+	return changed || credChanged || otpChanged, err
 }
 
 // updatePassword replaces the stored password with the record's unless they
