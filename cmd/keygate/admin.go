@@ -3,14 +3,19 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
 )
 
 func storeFlags(fs *flag.FlagSet) *string {
@@ -59,13 +64,22 @@ func cmdRealmImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	defer st.Close()
 	for _, f := range fs.Args() {
-		data, err := os.ReadFile(f)
+		var data []byte
+		if f == "-" {
+			f = "stdin"
+			data, err = io.ReadAll(stdin)
+		} else {
+			data, err = os.ReadFile(f)
+		}
 		if err != nil {
 			return err
 		}
 		res, err := rep.ImportRealm(ctx, st, data, opts)
+		if errors.Is(err, store.ErrConflict) && !*skip {
+			return fmt.Errorf("%s: nothing imported: %w (pass --skip-existing to leave existing realms untouched)", f, err)
+		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", f, err)
+			return fmt.Errorf("%s: nothing imported: %w", f, err)
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", f, summary(res))
 	}
@@ -84,7 +98,7 @@ func cmdRealmExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	realm := fs.Arg(0)
 	if fs.NArg() > 1 { // flags after REALM: `realm export REALM --users`
-		if err := fs.Parse(fs.Args()[1:]); err != nil {
+		if err := parseArgs(fs, fs.Args()[1:]); err != nil {
 			return err
 		}
 		if fs.NArg() != 0 {
@@ -110,6 +124,9 @@ func cmdRealmExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		opts.Reveal = sealer.Reveal
 	}
 	r, err := rep.Export(ctx, st, realm, opts)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("realm %q does not exist", realm)
+	}
 	if err != nil {
 		return err
 	}
@@ -122,12 +139,19 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	db := storeFlags(fs)
-	out := fs.String("out", "", "file to write the backup to (must not exist)")
+	out := fs.String("out", "", `file to write the backup to (must not exist); "-" writes it to stdout`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *out == "" {
-		return usageError{"backup: --out FILE is required"}
+	switch {
+	case *out == "":
+		return usageError{"backup: --out FILE is required (or --out - for stdout)"}
+	case *out == "-" && isTerminal(stdout):
+		return usageError{"backup: --out - would write the database to the terminal; redirect stdout to a file or a pipe"}
+	case *out != "-":
+		if _, err := os.Lstat(*out); err == nil {
+			return fmt.Errorf("backup: %s already exists; name a new file", *out)
+		}
 	}
 	st, err := openStore(ctx, *db)
 	if err != nil {
@@ -135,11 +159,55 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer st.Close()
 	start := time.Now()
+	if *out == "-" {
+		n, err := backupTo(ctx, st, stdout)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "backup of %d bytes written to stdout in %s\n", n, time.Since(start).Round(time.Millisecond))
+		return nil
+	}
 	if err := st.Backup(ctx, *out); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "backup written to %s in %s\n", *out, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// backupTo writes a backup of st to w: the store backs up to a file (a
+// consistent snapshot), made in a private temporary directory, copied to w
+// and removed.
+func backupTo(ctx context.Context, st interface {
+	Backup(ctx context.Context, path string) error
+}, w io.Writer) (int64, error) {
+	dir, err := os.MkdirTemp("", "keygate-backup-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "keygate.db")
+	if err := st.Backup(ctx, path); err != nil {
+		return 0, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n, err := io.Copy(w, f)
+	if err != nil {
+		return n, fmt.Errorf("backup: writing to stdout: %w", err)
+	}
+	return n, nil
+}
+
+// stdin is what "-" reads (tests replace it).
+var stdin io.Reader = os.Stdin
+
+// isTerminal says whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func importOpts(skipExisting bool) rep.ImportOptions {

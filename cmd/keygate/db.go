@@ -17,13 +17,20 @@ const defaultDB = "sqlite:keygate.db"
 
 // openStore opens (and migrates) the store named by --db.
 func openStore(ctx context.Context, dsn string) (*sqlstore.Store, error) {
+	var st *sqlstore.Store
+	var err error
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
-		return sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+		st, err = sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"))
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return postgres.Open(ctx, dsn)
+		st, err = postgres.Open(ctx, dsn)
+	default:
+		return nil, usageError{fmt.Sprintf("--db %q: want sqlite:PATH or a postgres:// URL", redactDSN(dsn))}
 	}
-	return nil, fmt.Errorf("--db %q: want sqlite:PATH or a postgres:// URL", redactDSN(dsn))
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the database %s: %w", redactDSN(dsn), err)
+	}
+	return st, nil
 }
 
 // checkWritable writes the heartbeat row once before serve starts, so that

@@ -17,7 +17,7 @@ func envFlags(fs *flag.FlagSet) error {
 		if set[f.Name] || err != nil {
 			return
 		}
-		name := "KEYGATE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := envName(f.Name)
 		v, ok := os.LookupEnv(name)
 		if !ok {
 			return
@@ -43,9 +43,9 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
-// parse parses args into fs and then the environment.
+// parse parses args into fs (parseArgs) and then the environment.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	return envFlags(fs)

@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +13,8 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -43,10 +44,10 @@ Usage:
   keygate users import FILE...       import users: StackState logins, Keycloak JSON, CSV
   keygate users sync --realm REALM [--provider NAME] [--full]
                                      sync users from the realm's LDAP providers
-  keygate realm import FILE...       import Keycloak realm exports (JSON)
+  keygate realm import FILE...       import Keycloak realm exports (JSON; - = stdin)
   keygate realm export REALM [--users] [--include-secrets]
                                      print a Keycloak-format realm export
-  keygate backup --out FILE          consistent online backup of the store
+  keygate backup --out FILE|-        consistent online backup of the store (- = stdout)
   keygate keys seal --db-key KEY     encrypt realm signing keys stored in the clear
                                      (before a first start with --db-key; stop
                                      servers without it first: they cannot read
@@ -55,7 +56,7 @@ Usage:
   keygate version
 
 Every flag also reads from KEYGATE_<FLAG_IN_UPPER_SNAKE>; flags win.
-Run "keygate COMMAND -h" for a command's flags.
+Run "keygate COMMAND --help" for a command's flags and environment variables.
 `
 
 func main() {
@@ -63,9 +64,7 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "keygate:", err)
-		}
+		fmt.Fprintln(os.Stderr, "keygate:", describe(err))
 		os.Exit(exitCode(err))
 	}
 }
@@ -73,7 +72,7 @@ func main() {
 // exitCode is 2 for usage errors and 1 for everything else.
 func exitCode(err error) int {
 	var ue usageError
-	if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+	if errors.As(err, &ue) {
 		return 2
 	}
 	return 1
@@ -83,27 +82,46 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// run runs the command args names. A command's --help is printed on
+// stdout and is no error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, stdout, stderr)
+	var hr helpRequest
+	if errors.As(err, &hr) {
+		writeHelp(stdout, hr.fs)
+		return nil
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return usageError{"no command given"}
 	}
-	switch cmd, rest := args[0], args[1:]; cmd {
+	cmd, rest := args[0], args[1:]
+	if sub, ok := groups[cmd]; ok {
+		switch {
+		case len(rest) == 0:
+			writeGroupHelp(stderr, cmd)
+			return usageError{fmt.Sprintf("%s: want %s", cmd, strings.Join(sub, " or "))}
+		case isHelpArg(rest[0]):
+			writeGroupHelp(stdout, cmd)
+			return nil
+		case !slices.Contains(sub, rest[0]):
+			return unknownCommand(cmd, rest[0], sub)
+		}
+	}
+	switch cmd {
 	case "serve":
 		return cmdServe(ctx, rest, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, stdout, stderr)
 	case "realm":
-		if len(rest) == 0 {
-			return usageError{"realm: want import or export"}
-		}
-		switch rest[0] {
-		case "import":
+		if rest[0] == "import" {
 			return cmdRealmImport(ctx, rest[1:], stdout, stderr)
-		case "export":
-			return cmdRealmExport(ctx, rest[1:], stdout, stderr)
 		}
-		return usageError{fmt.Sprintf("realm %s: unknown subcommand", rest[0])}
+		return cmdRealmExport(ctx, rest[1:], stdout, stderr)
 	case "users":
 		return cmdUsers(ctx, rest, stdout, stderr)
 	case "backup":
@@ -111,15 +129,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "keys":
 		return cmdKeys(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
+		if len(rest) > 0 && isHelpArg(rest[0]) {
+			fmt.Fprintln(stdout, "Usage: keygate version\n\nPrint the version, the commit, the Go toolchain and the versions of the key modules linked in. It reads no environment variables.")
+			return nil
+		}
+		if len(rest) > 0 {
+			return usageError{fmt.Sprintf("version takes no arguments, got %q", rest[0])}
+		}
 		bi, _ := debug.ReadBuildInfo()
 		writeVersion(stdout, bi)
 		return nil
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
+		if len(rest) > 0 && rest[0] != cmd { // keygate help COMMAND [SUB]
+			return dispatch(ctx, append(slices.Clone(rest), "--help"), stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
-	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+	return unknownCommand("", cmd, commands)
 }
 
 func buildVersion() string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/keygate/keygate/federation/ldap"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
 )
 
 // cmdUsersSync is `keygate users sync`: the sync of one or every user
@@ -57,6 +59,9 @@ func cmdUsersSync(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer st.Close()
 	realm, err := st.GetRealmByName(ctx, *realmName)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("users sync: realm %q does not exist", *realmName)
+	}
 	if err != nil {
 		return fmt.Errorf("realm %q: %w", *realmName, err)
 	}

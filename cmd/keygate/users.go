@@ -15,6 +15,7 @@ import (
 
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/userimport"
+	"github.com/keygate/keygate/store"
 )
 
 // cmdUsers dispatches `keygate users SUBCOMMAND`.
@@ -42,10 +43,6 @@ func cmdUsersImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	onConflict := fs.String("on-conflict", "skip", "existing username: skip, update or fail")
 	skipInvalid := fs.Bool("skip-invalid", false, "import the valid records even when some are invalid")
 	dbKey := fs.String("db-key", "", "seal OTP secrets with the server's --db-key (prefer KEYGATE_DB_KEY)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: keygate users import --realm REALM [flags] FILE...   (FILE - reads stdin)")
-		fs.PrintDefaults()
-	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -70,26 +67,28 @@ func cmdUsersImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	var total int64
 	files := make([]userimport.File, 0, fs.NArg())
 	for _, name := range fs.Args() {
-		var f *os.File
-		if name == "-" {
-			f = os.Stdin
-		} else {
-			var err error
-			if f, err = os.Open(name); err != nil {
+		r := stdin
+		if name != "-" {
+			f, err := os.Open(name)
+			if err != nil {
 				return err
 			}
 			defer f.Close()
 			if fi, err := f.Stat(); err == nil {
 				total += fi.Size()
 			}
+			r = f
 		}
-		files = append(files, userimport.File{Name: name, Format: userimport.Format(*format), R: countingReader{f, &read}})
+		files = append(files, userimport.File{Name: name, Format: userimport.Format(*format), R: countingReader{r, &read}})
 	}
 	st, err := openStore(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if _, err := st.GetRealmByName(ctx, *realm); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("realm %q does not exist (create it first, e.g. with `keygate realm import`)", *realm)
+	}
 
 	opts := userimport.Options{Realm: *realm, OnConflict: userimport.OnConflict(*onConflict), DryRun: *dryRun, SkipInvalid: *skipInvalid}
 	if *dbKey != "" {
@@ -113,11 +112,12 @@ func cmdUsersImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "skipped:", n)
 	}
 	if err != nil {
+		// The import is one transaction: a failed one wrote nothing, so
+		// it never prints what it would have created.
 		if errors.Is(err, userimport.ErrInvalid) {
-			fmt.Fprintln(stdout, usersSummary(res))
 			return fmt.Errorf("%w (fix them, or pass --skip-invalid to import the rest)", err)
 		}
-		return err
+		return fmt.Errorf("users import: nothing imported: %w", err)
 	}
 	fmt.Fprintln(stdout, usersSummary(res))
 	return nil
