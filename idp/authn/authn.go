@@ -201,7 +201,7 @@ func (a *Authenticator) lookup(ctx context.Context, realmID string, s rep.RealmS
 		return store.User{}, store.ErrNotFound
 	}
 	u, err := a.st.GetUserByUsername(ctx, realmID, username)
-	if errors.Is(err, store.ErrNotFound) && s.LoginWithEmailAllowed && strings.Contains(username, "@") {
+	if errors.Is(err, store.ErrNotFound) && s.EmailLogin() && strings.Contains(username, "@") {
 		u, err = a.st.GetUserByEmail(ctx, realmID, username)
 	}
 	if err == nil && u.ServiceAccount != "" {
@@ -315,7 +315,7 @@ func NewPasswordCredential(ctx context.Context, lim *password.Limiter, policy pa
 func (a *Authenticator) federated(ctx context.Context, realmID string, s rep.RealmSettings, policy password.Policy, local *store.User, username, pw, ip string) (store.User, error) {
 	d := federation.RealmDefaults{DefaultRole: s.DefaultRole, DefaultGroups: s.DefaultGroups, DuplicateEmailsAllowed: s.DuplicateEmailsAllowed}
 	acct, err := a.fed.Resolve(ctx, realmID, d, local, username, false)
-	if errors.Is(err, federation.ErrNotFound) && local == nil && s.LoginWithEmailAllowed && strings.Contains(username, "@") {
+	if errors.Is(err, federation.ErrNotFound) && local == nil && s.EmailLogin() && strings.Contains(username, "@") {
 		acct, err = a.fed.Resolve(ctx, realmID, d, nil, username, true)
 	}
 	switch {

@@ -79,4 +79,5 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+oc+"/3p-cookies/step1.html", h.oidc.RealmHandler(h.cookiesStep1))
 	mux.HandleFunc("GET "+oc+"/3p-cookies/step2.html", h.oidc.RealmHandler(h.cookiesStep2))
 	h.registerBroker(mux)
+	h.registerRegistration(mux)
 }

@@ -15,11 +15,14 @@ import (
 // form_post page, oidc's, allows its one script by hash.)
 const pageCSP = "frame-src 'self'; frame-ancestors 'self'; object-src 'none'; script-src 'none'; base-uri 'self'"
 
-// page is what every template needs about the realm.
+// page is what every template needs about the realm, in the language
+// resolveLocale picks for r (see withLocale for the hints it reads).
 func (h *Handler) page(r *http.Request, realm *oidc.Realm) templates.Page {
+	lang := resolveLocale(r, realm)
 	return templates.Page{
-		RealmName: realm.Row.Name, RealmDisplayName: realm.Settings.DisplayName, Lang: "en",
+		RealmName: realm.Row.Name, RealmDisplayName: realm.Settings.DisplayName, Lang: lang,
 		StylesheetURL: oidc.PathPrefix(r.Context()) + templates.StylesheetPath,
+		Loc:           localizer(realm, lang), Locales: localeMenu(r, realm),
 	}
 }
 
@@ -43,8 +46,9 @@ func (h *Handler) render(w http.ResponseWriter, status int, c templ.Component) {
 // ErrorPage shows keygate's error page with message msgKey
 // (templates.Message) and status.
 func (h *Handler) ErrorPage(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, status int, msgKey string) {
+	p := h.page(r, realm)
 	h.render(w, status, templates.Error(templates.ErrorView{
-		Page: h.page(r, realm), Title: templates.Message("errorTitle"), Message: templates.Message(msgKey), Status: status,
+		Page: p, Title: p.T("errorTitle"), Message: p.T(msgKey), Status: status,
 	}))
 }
 
@@ -62,7 +66,8 @@ func (h *Handler) RealmErrorPage(w http.ResponseWriter, r *http.Request, name, d
 // expiredPage tells the person the login attempt they answered is gone
 // (spent, expired or unknown).
 func (h *Handler) expiredPage(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) {
+	p := h.page(r, realm)
 	h.render(w, http.StatusBadRequest, templates.Info(templates.InfoView{
-		Page: h.page(r, realm), Title: templates.Message("pageExpiredTitle"), Message: templates.Message("pageExpiredMessage"),
+		Page: p, Title: p.T("pageExpiredTitle"), Message: p.T("pageExpiredMessage"),
 	}))
 }
