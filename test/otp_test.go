@@ -1,0 +1,230 @@
+package test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/idp/otp"
+	"github.com/keygate/keygate/store"
+)
+
+// otpRealm is a shortened `kc.sh export` with users holding Keycloak otp
+// credentials as Keycloak stores them: TOTP (the secret's text is the
+// HMAC key) and HOTP at 8 digits with SHA-256.
+const otpRealm = `{
+  "realm": "acme-otp", "enabled": true,
+  "bruteForceProtected": true, "failureFactor": 30, "quickLoginCheckMilliSeconds": 1,
+  "otpPolicyType": "totp", "otpPolicyAlgorithm": "HmacSHA1", "otpPolicyDigits": 6, "otpPolicyPeriod": 30,
+  "otpPolicyLookAheadWindow": 1, "otpPolicyCodeReusable": false,
+  "clients": [ { "clientId": "cli", "publicClient": true, "directAccessGrantsEnabled": true } ],
+  "users": [
+    { "id": "7d3c9a52-0f4b-4c3e-9a1d-2b6e8f0c1a01", "username": "alice", "enabled": true,
+      "credentials": [
+        { "type": "password", "value": "alice-pw" },
+        { "id": "b1c2d3e4-0000-4000-8000-00000000a001", "type": "otp", "userLabel": "phone", "createdDate": 1700000000000,
+          "secretData": "{\"value\":\"Kz8mQ2pL9vXw4RtY7nBc\"}",
+          "credentialData": "{\"subType\":\"totp\",\"digits\":6,\"counter\":0,\"period\":30,\"algorithm\":\"HmacSHA1\"}" } ] },
+    { "id": "7d3c9a52-0f4b-4c3e-9a1d-2b6e8f0c1a02", "username": "hank", "enabled": true,
+      "credentials": [
+        { "type": "password", "value": "hank-pw" },
+        { "type": "otp", "userLabel": "token",
+          "secretData": "{\"value\":\"hotp-secret-0123456789\"}",
+          "credentialData": "{\"subType\":\"hotp\",\"digits\":8,\"counter\":4,\"period\":0,\"algorithm\":\"HmacSHA256\"}" } ] },
+    { "username": "paula", "enabled": true, "credentials": [ { "type": "password", "value": "paula-pw" } ] }
+  ]
+}`
+
+// otpCode is the code of a Keycloak otp credential (TOTP now, HOTP at
+// counter).
+func otpCode(t *testing.T, secretData, credentialData string, at time.Time, counter uint64) string {
+	t.Helper()
+	c, err := otp.Parse(store.Credential{Type: "otp", SecretData: secretData, CredentialData: credentialData}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Data.SubType == otp.HOTP {
+		return c.CodeAt(counter)
+	}
+	return c.Code(at)
+}
+
+// TestOTPFromKeycloakExport imports a Keycloak export with otp credentials
+// (sealed with --db-key), then: the password grant needs `totp` (Keycloak's
+// direct-grant conditional OTP) and refuses a missing, wrong or replayed
+// one as a wrong password; HOTP counters advance; the admin API lists the
+// devices without secrets and deletes one; realm export gives Keycloak's
+// secretData back only with the key; users import brings devices along.
+func TestOTPFromKeycloakExport(t *testing.T) {
+	const dbKey = "otp-test-database-key-0123"
+	file := filepath.Join(t.TempDir(), "acme-otp.json")
+	if err := os.WriteFile(file, []byte(otpRealm), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "", []string{"KC_BOOTSTRAP_ADMIN_USERNAME=admin", "KC_BOOTSTRAP_ADMIN_PASSWORD=admin-secret-pw",
+		"KEYGATE_DB_KEY=" + dbKey}, "--import-realm", file)
+	tokenURL := s.URL + "/realms/acme-otp/protocol/openid-connect/token"
+	grant := func(user, pw, totp string) (int, map[string]any) {
+		f := url.Values{"grant_type": {"password"}, "client_id": {"cli"}, "username": {user}, "password": {pw}, "scope": {"openid"}}
+		if totp != "" {
+			f.Set("totp", totp)
+		}
+		return postForm(t, tokenURL, f)
+	}
+	const aliceSD = `{"value":"Kz8mQ2pL9vXw4RtY7nBc"}`
+	const aliceCD = `{"subType":"totp","digits":6,"counter":0,"period":30,"algorithm":"HmacSHA1"}`
+	invalid := func(name string, status int, body map[string]any) {
+		t.Helper()
+		if status != http.StatusUnauthorized && status != http.StatusBadRequest || body["error"] != "invalid_grant" ||
+			body["error_description"] != "Invalid user credentials" {
+			t.Errorf("%s: %d %v, want invalid_grant \"Invalid user credentials\"", name, status, body)
+		}
+	}
+	st1, b1 := grant("alice", "alice-pw", "")
+	invalid("no totp", st1, b1)
+	st2, b2 := grant("alice", "alice-pw", "000000")
+	invalid("wrong totp", st2, b2)
+	code := otpCode(t, aliceSD, aliceCD, time.Now(), 0)
+	st3, b3 := grant("alice", "wrong-pw", code)
+	invalid("wrong password, right totp", st3, b3)
+	if st1 != st3 || b1["error_description"] != b3["error_description"] {
+		t.Errorf("a missing code and a wrong password answer differently: %d %v / %d %v", st1, b1, st3, b3)
+	}
+	if st, b := grant("alice", "alice-pw", code); st != http.StatusOK {
+		t.Fatalf("password and totp: %d %v", st, b)
+	} else if claims := claimsOf(t, b["access_token"].(string)); claims["preferred_username"] != "alice" {
+		t.Fatalf("token for %v", claims["preferred_username"])
+	}
+	st4, b4 := grant("alice", "alice-pw", code)
+	invalid("the same code again", st4, b4)
+	if st, b := grant("paula", "paula-pw", ""); st != http.StatusOK {
+		t.Fatalf("a user without OTP: %d %v", st, b)
+	}
+
+	const hankSD = `{"value":"hotp-secret-0123456789"}`
+	const hankCD = `{"subType":"hotp","digits":8,"counter":4,"period":0,"algorithm":"HmacSHA256"}`
+	if st, b := grant("hank", "hank-pw", otpCode(t, hankSD, hankCD, time.Time{}, 4)); st != http.StatusOK {
+		t.Fatalf("HOTP at the stored counter: %d %v", st, b)
+	}
+	stH, bH := grant("hank", "hank-pw", otpCode(t, hankSD, hankCD, time.Time{}, 4))
+	invalid("HOTP code again", stH, bH)
+	if st, b := grant("hank", "hank-pw", otpCode(t, hankSD, hankCD, time.Time{}, 6)); st != http.StatusOK {
+		t.Fatalf("HOTP within the look-ahead: %d %v", st, b)
+	}
+
+	// The secrets are sealed in the database.
+	if raw, err := os.ReadFile(s.DB); err == nil && strings.Contains(string(raw), "Kz8mQ2pL9vXw4RtY7nBc") {
+		t.Error("the OTP secret is stored in the clear although --db-key is set")
+	}
+
+	// Admin API: Keycloak's credential list, no secretData; DELETE.
+	_, tok := postForm(t, s.URL+"/realms/master/protocol/openid-connect/token", url.Values{"grant_type": {"password"},
+		"client_id": {"admin-cli"}, "username": {"admin"}, "password": {"admin-secret-pw"}})
+	admin := tok["access_token"].(string)
+	adminGet := func(path string, out any) {
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/admin/realms/acme-otp"+path, nil)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var creds []map[string]any
+	adminGet("/users/7d3c9a52-0f4b-4c3e-9a1d-2b6e8f0c1a01/credentials", &creds)
+	var otpCred map[string]any
+	for _, c := range creds {
+		if _, leaked := c["secretData"]; leaked {
+			t.Errorf("credential list shows secretData: %v", c)
+		}
+		if c["type"] == "otp" {
+			otpCred = c
+		}
+	}
+	if otpCred == nil || otpCred["userLabel"] != "phone" || otpCred["id"] != "b1c2d3e4-0000-4000-8000-00000000a001" ||
+		otpCred["createdDate"] != float64(1700000000000) || !strings.Contains(otpCred["credentialData"].(string), `"subType":"totp"`) {
+		t.Fatalf("otp credential as the admin API lists it: %v", otpCred)
+	}
+
+	// realm export --users: Keycloak's secretData with the key, refused without.
+	export := func(args ...string) (string, error) {
+		cmd := exec.Command(binary, append([]string{"realm", "export", "acme-otp", "--users", "--db", "sqlite:" + s.DB}, args...)...)
+		cmd.Env = append(os.Environ(), "KEYGATE_DB_KEY=")
+		out, err := cmd.Output()
+		return string(out), err
+	}
+	if _, err := export(); err == nil {
+		t.Error("realm export --users without the --db-key printed sealed OTP secrets")
+	}
+	out, err := export("--db-key", dbKey)
+	if err != nil {
+		t.Fatalf("realm export: %v", err)
+	}
+	var exported struct {
+		Users []struct {
+			Username    string
+			Totp        bool
+			Credentials []struct{ Type, SecretData, CredentialData, UserLabel string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &exported); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, u := range exported.Users {
+		for _, c := range u.Credentials {
+			if u.Username == "alice" && c.Type == "otp" {
+				found = c.SecretData == aliceSD && c.CredentialData == aliceCD && c.UserLabel == "phone" && u.Totp
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("alice's otp credential does not export as Keycloak's: %s", out)
+	}
+
+	// DELETE removes the device: the password alone signs in again.
+	req, _ := http.NewRequest(http.MethodDelete, s.URL+"/admin/realms/acme-otp/users/7d3c9a52-0f4b-4c3e-9a1d-2b6e8f0c1a01/credentials/b1c2d3e4-0000-4000-8000-00000000a001", nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE credential: %v %v", resp, err)
+	}
+	if st, b := grant("alice", "alice-pw", ""); st != http.StatusOK {
+		t.Fatalf("after deleting the device: %d %v", st, b)
+	}
+
+	// users import with a Keycloak users file: the device comes along,
+	// sealed, and is asked for.
+	users := filepath.Join(t.TempDir(), "acme-otp-users-0.json")
+	const ursula = `{"realm":"acme-otp","users":[{"username":"ursula","enabled":true,"credentials":[
+	  {"type":"password","secretData":"{\"value\":\"kfud5+2J5GLJmElP7LSm58/ubK789Sjv4of+hu4dlaugjOJ4cc++wHRWVkxQuf3N3W8CHms6z1/9zJYiKFIHMg==\",\"salt\":\"w1uhDXr9v/ywkKLTFq/0TA==\",\"additionalParameters\":{}}",
+	   "credentialData":"{\"hashIterations\":210000,\"algorithm\":\"pbkdf2-sha512\",\"additionalParameters\":{}}"},
+	  {"type":"otp","userLabel":"yubikey","secretData":"{\"value\":\"JBSWY3DPEHPK3PXP\"}",
+	   "credentialData":"{\"subType\":\"totp\",\"digits\":6,\"counter\":0,\"period\":30,\"algorithm\":\"HmacSHA1\",\"secretEncoding\":\"BASE32\"}"}]}]}`
+	if err := os.WriteFile(users, []byte(ursula), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if outU, errU, code := usersImport(t, "--db", "sqlite:"+s.DB, "--realm", "acme-otp", "--db-key", dbKey, users); code != 0 {
+		t.Fatalf("users import: %s %s", outU, errU)
+	}
+	stU, bU := grant("ursula", "alice-kc-pw", "")
+	invalid("imported user without totp", stU, bU)
+	uc := otpCode(t, `{"value":"JBSWY3DPEHPK3PXP"}`, `{"subType":"totp","digits":6,"counter":0,"period":30,"algorithm":"HmacSHA1","secretEncoding":"BASE32"}`, time.Now(), 0)
+	if st, b := grant("ursula", "alice-kc-pw", uc); st != http.StatusOK {
+		t.Fatalf("imported user with totp: %d %v", st, b)
+	}
+	if strings.Contains(s.logs.String(), code) || strings.Contains(s.logs.String(), "Kz8mQ2pL9vXw4RtY7nBc") {
+		t.Error("the server log holds an OTP code or secret")
+	}
+}
