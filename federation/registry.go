@@ -12,9 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/cache"
 )
 
 // Env is what the server gives every provider.
@@ -34,28 +34,20 @@ type Env struct {
 // realm from loading.
 type Factory func(ctx context.Context, env Env, c store.Component, mappers []store.Component) (UserStorage, error)
 
-// registryTTL bounds how long a replica keeps using a provider
-// configuration that another replica changed; writes through this
-// process's admin API invalidate at once.
-const registryTTL = 5 * time.Second
-
 // Registry opens the user storage providers of each realm from its
 // components, by providerId through an explicit map of factories, and
 // keeps them open: a provider is reopened (and the old one closed) only
-// when its component or one of its mappers changes.
+// when its component or one of its mappers changes. A realm's list is
+// read again once its components change, whoever changed them (the
+// store's change counters, store/cache).
 type Registry struct {
 	st        store.Store
 	env       Env
 	factories map[string]Factory
 
-	mu     sync.Mutex // guards the maps; held while a realm loads (single flight)
-	realms map[string]realmEntry
-	open   map[string]*openProvider // by component id
-}
-
-type realmEntry struct {
-	providers []*Provider
-	loaded    time.Time
+	realms *cache.Cache[string, []*Provider] // by realm id
+	mu     sync.Mutex                        // guards open; held while a realm's list loads
+	open   map[string]*openProvider          // by component id
 }
 
 type openProvider struct {
@@ -69,18 +61,21 @@ func NewRegistry(st store.Store, env Env, factories map[string]Factory) *Registr
 	if env.Logger == nil {
 		env.Logger = slog.Default()
 	}
-	return &Registry{st: st, env: env, factories: factories, realms: map[string]realmEntry{}, open: map[string]*openProvider{}}
+	realms := cache.New(cache.For(st), cache.Options[string, []*Provider]{Kinds: cache.Components})
+	return &Registry{st: st, env: env, factories: factories, realms: realms, open: map[string]*openProvider{}}
 }
 
 // Providers returns realmID's user storage providers, enabled or not, in
 // priority order (then by name). A provider whose configuration cannot
 // be opened is listed with a Storage that answers ErrUnavailable.
 func (r *Registry) Providers(ctx context.Context, realmID string) ([]*Provider, error) {
+	return r.realms.Get(ctx, realmID, func(ctx context.Context) ([]*Provider, error) { return r.load(ctx, realmID) })
+}
+
+// load reads realmID's components and opens its providers.
+func (r *Registry) load(ctx context.Context, realmID string) ([]*Provider, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if e, ok := r.realms[realmID]; ok && time.Since(e.loaded) < registryTTL {
-		return e.providers, nil
-	}
 	comps, err := r.st.ListComponents(ctx, realmID, "", "")
 	if err != nil {
 		return nil, err
@@ -105,7 +100,6 @@ func (r *Registry) Providers(ctx context.Context, realmID string) ([]*Provider, 
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
-	r.realms[realmID] = realmEntry{providers: out, loaded: time.Now()}
 	return out, nil
 }
 
@@ -125,11 +119,11 @@ func (r *Registry) Provider(ctx context.Context, realmID, id string) (*Provider,
 }
 
 // Invalidate drops realmID's cached provider list; the next use reloads
-// it and reopens the providers whose configuration changed.
+// it and reopens the providers whose configuration changed. Writes through
+// the store do this by themselves; it is for stores without change
+// counters.
 func (r *Registry) Invalidate(realmID string) {
-	r.mu.Lock()
-	delete(r.realms, realmID)
-	r.mu.Unlock()
+	r.realms.Invalidate(realmID)
 }
 
 // Close closes every open provider.
@@ -143,7 +137,7 @@ func (r *Registry) Close() error {
 		}
 		delete(r.open, id)
 	}
-	r.realms = map[string]realmEntry{}
+	r.realms.Clear()
 	return errors.Join(errs...)
 }
 

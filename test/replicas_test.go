@@ -3,13 +3,17 @@ package test
 import (
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
@@ -134,4 +138,82 @@ func TestReplicas(t *testing.T) {
 	if code, _ := postForm(t, tokenAt(b), url.Values{"grant_type": {"password"}, "username": {"dave"}, "password": {"dave-pass"}}, "webapp", "webapp-secret"); code != 401 {
 		t.Errorf("dave after 5 failures spread over two replicas: %d, want locked out (401)", code)
 	}
+
+	replicasSeeAdminWrites(t, a, b)
+}
+
+// replicasSeeAdminWrites: what the admin API changes at A shows in tokens
+// that B issues within a second, with B's caches warm and no call on B
+// but token requests. A composite added to a role the user holds reaches
+// tokens only through B's cached role model; a role granted to a user
+// also needs the new role in it.
+func replicasSeeAdminWrites(t *testing.T, a, b *server) {
+	code, adm := postForm(t, a.URL+"/realms/master/protocol/openid-connect/token", url.Values{"grant_type": {"password"},
+		"client_id": {"admin-cli"}, "username": {"admin"}, "password": {"admin-secret-pw"}})
+	if code != 200 {
+		t.Fatalf("admin login at A: %d %v", code, adm)
+	}
+	admin := adm["access_token"].(string)
+	api := a.URL + "/admin/realms/test"
+	call := func(method, path, body string, want int) answer {
+		t.Helper()
+		r := sendJSON(t, method, api+path, admin, body)
+		if r.status != want {
+			t.Fatalf("%s %s at A: %s, want %d", method, path, r, want)
+		}
+		return r
+	}
+	roleRep := func(name string) string {
+		t.Helper()
+		m := call("GET", "/roles/"+name, "", 200).json(t)
+		return fmt.Sprintf(`[{"id":%q,"name":%q}]`, m["id"], name)
+	}
+	tokenAtB := func(user, pw string) []string {
+		t.Helper()
+		code, tok := postForm(t, b.URL+"/realms/test/protocol/openid-connect/token",
+			url.Values{"grant_type": {"password"}, "username": {user}, "password": {pw}}, "webapp", "webapp-secret")
+		if code != 200 {
+			t.Fatalf("password grant for %s at B: %d %v", user, code, tok)
+		}
+		ra, _ := claimsOf(t, tok["access_token"].(string))["realm_access"].(map[string]any)
+		return strs(ra["roles"])
+	}
+	// seen polls B's tokens for user until they carry role, and reports
+	// how long after the write's answer that took.
+	seen := func(what, user, pw, role string, since time.Time) {
+		t.Helper()
+		for {
+			roles := tokenAtB(user, pw)
+			if slices.Contains(roles, role) {
+				d := time.Since(since)
+				t.Logf("%s: in B's tokens %s after A answered", what, d.Round(time.Millisecond))
+				if d > time.Second {
+					t.Errorf("%s: B's tokens carried it only after %s, want within 1 s", what, d)
+				}
+				return
+			}
+			if time.Since(since) > 10*time.Second {
+				t.Fatalf("%s: B's tokens still lack %s after 10 s: %v", what, role, roles)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// Warm B: carol's and alice's tokens, and their roles before.
+	if slices.Contains(tokenAtB("carol", "carol-pass"), "auditor") || slices.Contains(tokenAtB("alice", "alice-pass"), "operator") {
+		t.Fatal("roles present before they were created")
+	}
+
+	call("POST", "/roles", `{"name":"auditor"}`, 201)
+	call("POST", "/roles/stackstate-admin/composites", roleRep("auditor"), 204)
+	seen("composite added at A", "carol", "carol-pass", "auditor", time.Now())
+
+	tokenAtB("alice", "alice-pass") // B's model is current again
+	call("POST", "/roles", `{"name":"operator"}`, 201)
+	users := call("GET", "/users?username=alice&exact=true", "", 200)
+	var found []map[string]any
+	if err := json.Unmarshal(users.body, &found); err != nil || len(found) != 1 {
+		t.Fatalf("alice at A: %s", users)
+	}
+	call("POST", "/users/"+found[0]["id"].(string)+"/role-mappings/realm", roleRep("operator"), 204)
+	seen("role granted at A", "alice", "alice-pass", "operator", time.Now())
 }

@@ -1,53 +1,40 @@
 package admin
 
 import (
-	"sync"
 	"time"
+
+	"github.com/keygate/keygate/idp/cachemetrics"
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/cache"
 )
 
-// authCache remembers, for a second, who a bearer token is and what it may
-// do (verifying it — RS256, the token record, the SSO session — and
-// computing the caller's roles is most of the cost of a cheap admin call,
-// and admin clients reuse one token for many calls), and the realm rows and
-// default roles that every call reads. Every admin write except user
-// creation clears it; a token revoked elsewhere (logout, revocation) stops
-// working within authTTL.
+// authCache remembers who a bearer token is and what it may do (verifying
+// it — RS256, the token record, the SSO session — and computing the
+// caller's roles is most of the cost of a cheap admin call, and admin
+// clients reuse one token for many calls), and the realm rows and default
+// roles that every call reads. Entries end when their realm's
+// configuration or role mappings change, whoever changed them (store/cache);
+// a caller also after authTTL, so that a token revoked elsewhere (logout,
+// revocation) stops working within it.
 type authCache struct {
-	mu sync.Mutex
-	m  map[string]cachedCaller
+	callers      *cache.Cache[string, *caller]     // by Authorization header
+	realms       *cache.Cache[string, store.Realm] // by realm name
+	defaultRoles *cache.Cache[string, string]     // realm id -> role id
 }
 
-type cachedCaller struct {
-	c    any // *caller, store.Realm or a role id
-	seen time.Time
-}
+const authTTL = time.Second
 
-const (
-	authTTL      = time.Second
-	authCacheMax = 4096
-)
-
-func (ac *authCache) get(key string) any {
-	ac.mu.Lock()
-	defer ac.mu.Unlock()
-	e, ok := ac.m[key]
-	if !ok || time.Since(e.seen) > authTTL {
-		return nil
+func newAuthCache(v *cache.Versions) authCache {
+	observe := func(hit bool) { cachemetrics.Lookup("admin-auth", hit) }
+	return authCache{
+		callers: cache.New(v, cache.Options[string, *caller]{
+			Kinds: cache.Config | cache.Grants, MaxAge: authTTL, NoStale: true, Observe: observe,
+			Realm: func(_ string, c *caller) string { return c.realmID },
+		}),
+		realms: cache.New(v, cache.Options[string, store.Realm]{
+			Kinds: cache.Config, Observe: observe,
+			Realm: func(_ string, r store.Realm) string { return r.ID },
+		}),
+		defaultRoles: cache.New(v, cache.Options[string, string]{Kinds: cache.Config, Observe: observe}),
 	}
-	return e.c
-}
-
-func (ac *authCache) put(key string, c any) {
-	ac.mu.Lock()
-	defer ac.mu.Unlock()
-	if ac.m == nil || len(ac.m) >= authCacheMax {
-		ac.m = map[string]cachedCaller{}
-	}
-	ac.m[key] = cachedCaller{c, time.Now()}
-}
-
-func (ac *authCache) clear() {
-	ac.mu.Lock()
-	ac.m = nil
-	ac.mu.Unlock()
 }

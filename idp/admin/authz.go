@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"net/http"
@@ -138,9 +139,13 @@ var fullRoleClients = []string{"admin-cli", "security-admin-console"}
 // has fullScopeAllowed=false, so its tokens carry few roles), by role id.
 func (a *API) authenticate(r *http.Request) (*caller, error) {
 	header := r.Header.Get("Authorization")
-	if c, ok := a.auth.get("token " + header).(*caller); ok {
-		return c, nil
-	}
+	return a.auth.callers.Get(r.Context(), header, func(ctx context.Context) (*caller, error) {
+		return a.loadCaller(r, header)
+	})
+}
+
+// loadCaller is authenticate's work, done once per token and change.
+func (a *API) loadCaller(r *http.Request, header string) (*caller, error) {
 	realmName := oidc.IssuerRealm(header)
 	if realmName == "" {
 		return nil, errUnauthorized
@@ -201,22 +206,17 @@ func (a *API) authenticate(r *http.Request) (*caller, error) {
 		}
 	}
 	c.canCreate = c.canCreate || c.serverAdmin
-	a.auth.put("token "+header, c)
 	return c, nil
 }
 
 // realmByName loads the target realm from the store (disabled ones too),
-// through the short-lived cache.
+// through the cache.
 func (a *API) realmByName(c *call, name string) (store.Realm, error) {
-	if r, ok := a.auth.get("realm " + name).(store.Realm); ok {
-		return r, nil
-	}
-	r, err := a.st.GetRealmByName(c.ctx, name)
+	r, err := a.auth.realms.Get(c.ctx, name, func(ctx context.Context) (store.Realm, error) {
+		return a.st.GetRealmByName(ctx, name)
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return r, notFound("Realm not found.")
-	}
-	if err == nil {
-		a.auth.put("realm "+name, r)
 	}
 	return r, err
 }

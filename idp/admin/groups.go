@@ -517,6 +517,5 @@ func (a *API) renameDefaultGroups(ctx context.Context, c *call, g store.Group, o
 	if err := a.st.UpdateRealm(ctx, row); err != nil {
 		return err
 	}
-	a.p.Invalidate(c.realm.ID, c.realm.Name)
 	return nil
 }

@@ -441,7 +441,6 @@ func (a *API) saveRealm(c *call, r rep.Realm) error {
 	if err := a.st.UpdateRealm(c.ctx, row); err != nil {
 		return err
 	}
-	a.p.Invalidate(c.realm.ID, c.realm.Name)
 	c.realm = row
 	return nil
 }

@@ -24,7 +24,9 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/google/uuid"
 
+	"github.com/keygate/keygate/idp/cachemetrics"
 	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/cache"
 )
 
 // Algorithms of the two keys every realm has, as Keycloak has them: RS256
@@ -47,7 +49,6 @@ type realmKeys struct {
 	hmac   *signingKey            // HS512 key for refresh tokens and codes
 	byKID  map[string]*signingKey // every key, active and passive, for verification
 	jwks   []byte                 // the serialized public JWKS
-	loaded time.Time
 }
 
 type signingKey struct {
@@ -104,12 +105,13 @@ func (k *Keyring) Keys(ctx context.Context, realmID string) ([]KeyInfo, error) {
 }
 
 // Keyring loads, creates and caches realm keys. Keys are generated on first
-// use and persisted; replicas agree through store.CreateActiveKey.
+// use and persisted; replicas agree through store.CreateActiveKey. The
+// cache follows the realm's change counters, so a rotation anywhere is
+// seen (store/cache).
 type Keyring struct {
 	st     store.KeyStore
-	ttl    time.Duration // reload interval so rotations on other replicas are seen
-	mu     sync.Mutex
-	realms map[string]*realmKeys
+	mu     sync.Mutex // one creation of missing keys at a time
+	realms *cache.Cache[string, *realmKeys]
 	// rsaBits is 2048 like Keycloak's rsa-generated provider.
 	rsaBits int
 	// seal, when set, encrypts private keys at rest (see sealing.go).
@@ -123,37 +125,34 @@ func NewKeyring(st store.KeyStore, dbKey string) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keyring{st: st, ttl: time.Minute, realms: map[string]*realmKeys{}, rsaBits: 2048, seal: aead}, nil
+	realms := cache.New(cache.For(st), cache.Options[string, *realmKeys]{
+		Kinds:   cache.Config,
+		Observe: func(hit bool) { cachemetrics.Lookup("keys", hit) },
+	})
+	return &Keyring{st: st, realms: realms, rsaBits: 2048, seal: aead}, nil
 }
 
 // get returns the realm's keys, loading (and creating on first use) as
 // needed; sigAlg (the realm's defaultSignatureAlgorithm) ES256 also
 // ensures an active ES256 key.
+//
+// While the database is down it answers the last keys read: tokens keep
+// verifying and the JWKS keeps being served; a rotation made elsewhere
+// meanwhile is seen once it is back.
 func (k *Keyring) get(ctx context.Context, realmID, sigAlg string) (*realmKeys, error) {
-	k.mu.Lock()
-	rk := k.realms[realmID]
-	k.mu.Unlock()
-	if rk != nil && time.Since(rk.loaded) < k.ttl && (sigAlg != algES256 || rk.es256 != nil) {
-		return rk, nil
+	load := func(ctx context.Context) (*realmKeys, error) { return k.reload(ctx, realmID, sigAlg) }
+	rk, err := k.realms.Get(ctx, realmID, load)
+	if err == nil && sigAlg == algES256 && rk.es256 == nil {
+		k.realms.Invalidate(realmID) // the realm asked for ES256 since
+		rk, err = k.realms.Get(ctx, realmID, load)
 	}
-	nk, err := k.reload(ctx, realmID, sigAlg)
-	if rk != nil && errors.Is(err, store.ErrUnavailable) {
-		// The last keys read: tokens keep verifying and the JWKS keeps
-		// being served while the database is down; a rotation made
-		// elsewhere meanwhile is seen once it is back.
-		return rk, nil
-	}
-	return nk, err
+	return rk, err
 }
 
 // reload re-reads the realm's keys from the store, generating missing ones.
 func (k *Keyring) reload(ctx context.Context, realmID, sigAlg string) (*realmKeys, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	// Another goroutine may have reloaded while we waited for the lock.
-	if rk := k.realms[realmID]; rk != nil && time.Since(rk.loaded) < k.ttl/2 && (sigAlg != algES256 || rk.es256 != nil) {
-		return rk, nil
-	}
 	keys, err := k.st.ListKeys(ctx, realmID)
 	if err != nil {
 		return nil, fmt.Errorf("load realm keys: %w", err)
@@ -192,19 +191,8 @@ func (k *Keyring) reload(ctx context.Context, realmID, sigAlg string) (*realmKey
 			return nil, fmt.Errorf("realm key %s: %w", keys[i].ID, err)
 		}
 	}
-	rk, err := buildRealmKeys(keys, k.realms[realmID])
-	if err != nil {
-		return nil, err
-	}
-	k.realms[realmID] = rk
-	return rk, nil
-}
-
-// Forget drops the cached keys of a realm (after rotation or deletion).
-func (k *Keyring) Forget(realmID string) {
-	k.mu.Lock()
-	delete(k.realms, realmID)
-	k.mu.Unlock()
+	prev, _ := k.realms.Peek(realmID)
+	return buildRealmKeys(keys, prev)
 }
 
 // Rotate creates a new active RS256 key for the realm; the old one stays
@@ -214,11 +202,7 @@ func (k *Keyring) Rotate(ctx context.Context, realmID string) error {
 	if err != nil {
 		return err
 	}
-	if err := k.st.RotateKey(ctx, nk); err != nil {
-		return err
-	}
-	k.Forget(realmID)
-	return nil
+	return k.st.RotateKey(ctx, nk)
 }
 
 func (k *Keyring) generate(realmID, alg string) (store.Key, error) {
@@ -277,9 +261,10 @@ func rsaKID(pub any) (string, error) {
 
 // buildRealmKeys parses keys. prev, the realm's keys as last built (or
 // nil), lends its certificates to the same keys: deriving one costs a
-// signature, and reloads run every minute on a request's path.
+// signature, and reloads run on a request's path after every change to the
+// realm's configuration.
 func buildRealmKeys(keys []store.Key, prev *realmKeys) (*realmKeys, error) {
-	rk := &realmKeys{byKID: map[string]*signingKey{}, loaded: time.Now()}
+	rk := &realmKeys{byKID: map[string]*signingKey{}}
 	var pub []jose.JSONWebKey
 	for _, key := range keys {
 		sk := &signingKey{kid: key.ID, alg: key.Algorithm, active: key.Active}

@@ -3,20 +3,20 @@ package oidc
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
-	"sync"
-	"time"
 
+	"github.com/keygate/keygate/idp/cachemetrics"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/cache"
 )
 
 // realmModel is the slowly-changing part of a realm that every token needs:
 // roles and their composites, client ids, client scopes. It is cached per
-// realm for a short time (writes in this process invalidate it at once;
-// other replicas see changes within modelTTL).
+// realm until the realm's configuration changes (store/cache: a write in
+// this process is seen at once, another replica's within the poll
+// interval).
 type realmModel struct {
 	realmID    string
 	roles      map[string]store.Role // by id
@@ -26,42 +26,32 @@ type realmModel struct {
 	clients    map[string]*Client    // clientId -> decoded client
 	scopes     map[string]rep.ClientScope
 	groups     map[string]store.Group // by id
-	loaded     time.Time
 }
-
-const modelTTL = 5 * time.Second
 
 type modelCache struct {
 	st store.Store
-	mu sync.Mutex
-	m  map[string]*realmModel
+	c  *cache.Cache[string, *realmModel] // by realm id
 }
 
+func newModelCache(st store.Store, v *cache.Versions) *modelCache {
+	return &modelCache{st: st, c: cache.New(v, cache.Options[string, *realmModel]{
+		Kinds:   cache.Config,
+		Observe: func(hit bool) { cachemetrics.Lookup("model", hit) },
+	})}
+}
+
+// get returns the realm's model; while the store is unavailable, the last
+// one loaded (see realmCache).
 func (c *modelCache) get(ctx context.Context, realmID string) (*realmModel, error) {
-	c.mu.Lock()
-	m := c.m[realmID]
-	c.mu.Unlock()
-	if m != nil && time.Since(m.loaded) < modelTTL {
-		return m, nil
-	}
-	old := m
-	m, err := loadModel(ctx, c.st, realmID)
-	if old != nil && errors.Is(err, store.ErrUnavailable) {
-		return old, nil // stale beats down (see realmCache)
-	}
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	c.m[realmID] = m
-	c.mu.Unlock()
-	return m, nil
+	return c.c.Get(ctx, realmID, func(ctx context.Context) (*realmModel, error) {
+		return loadModel(ctx, c.st, realmID)
+	})
 }
 
 // current returns m, or a freshly loaded model when the user's role or
 // group mappings name a role or group m does not know: those were created
-// since m was cached, by another process (`keygate users import`) or
-// replica, and tokens would silently lack them for up to modelTTL.
+// since the counters were last read, by another process (`keygate users
+// import`) or replica, and tokens would lack them until the next read.
 func (c *modelCache) current(ctx context.Context, realmID string, m *realmModel, direct []store.Role, groups []store.Group) (*realmModel, error) {
 	stale := false
 	for _, r := range direct {
@@ -77,15 +67,8 @@ func (c *modelCache) current(ctx context.Context, realmID string, m *realmModel,
 	if !stale {
 		return m, nil
 	}
-	c.Invalidate(realmID)
+	c.c.Invalidate(realmID)
 	return c.get(ctx, realmID)
-}
-
-// Invalidate drops a realm's cached model after a write.
-func (c *modelCache) Invalidate(realmID string) {
-	c.mu.Lock()
-	delete(c.m, realmID)
-	c.mu.Unlock()
 }
 
 func loadModel(ctx context.Context, st store.Store, realmID string) (*realmModel, error) {
@@ -93,7 +76,7 @@ func loadModel(ctx context.Context, st store.Store, realmID string) (*realmModel
 		realmID: realmID,
 		roles:   map[string]store.Role{}, byName: map[roleKey]string{}, composites: map[string][]string{},
 		clientIDs: map[string]string{}, clients: map[string]*Client{}, scopes: map[string]rep.ClientScope{},
-		groups: map[string]store.Group{}, loaded: time.Now(),
+		groups: map[string]store.Group{},
 	}
 	roles, err := st.ListAllRoles(ctx, realmID)
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ory/fosite"
@@ -24,9 +23,11 @@ import (
 	"github.com/ory/fosite/handler/pkce"
 	"github.com/ory/fosite/token/hmac"
 
+	"github.com/keygate/keygate/idp/cachemetrics"
 	"github.com/keygate/keygate/idp/events"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/cache"
 )
 
 // Options configure a Provider.
@@ -87,11 +88,11 @@ func New(st store.Store, authn Authenticator, opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
+	versions := cache.For(st)
 	p := &Provider{
 		st: st, authn: authn, opts: opts, cfg: cfg, keys: keys,
-		models: &modelCache{st: st, m: map[string]*realmModel{}},
-		realms: &realmCache{st: st, m: map[string]*cachedRealm{}},
-		log:    opts.Logger, logins: newLoginGate(opts.MaxQueuedLoginWait),
+		models: newModelCache(st, versions), realms: newRealmCache(st, versions),
+		log: opts.Logger, logins: newLoginGate(opts.MaxQueuedLoginWait),
 	}
 	stor := &storage{st: st, models: p.models, tx: tx, authn: authn}
 	strat := &tokenStrategy{codes: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: cfg}, cfg)}
@@ -138,11 +139,11 @@ func New(st store.Store, authn Authenticator, opts Options) (*Provider, error) {
 // Keyring exposes the realm keys (for rotation by the admin API).
 func (p *Provider) Keyring() *Keyring { return p.keys }
 
-// Invalidate drops cached realm data after a write in this process.
-func (p *Provider) Invalidate(realmID, realmName string) {
-	p.models.Invalidate(realmID)
-	p.realms.invalidate(realmName)
-}
+// Invalidate does nothing: the caches follow the store's change counters
+// (store/cache), so every write is seen without it, whoever made it.
+//
+// Deprecated: drop the call; kept while callers written before remain.
+func (p *Provider) Invalidate(realmID, realmName string) {}
 
 // SetUnavailablePage sets how a realm endpoint answers when its realm
 // cannot be read because the database is unavailable: f answers browser
@@ -158,49 +159,38 @@ type cachedRealm struct {
 	row      store.Realm
 	rep      rep.Realm
 	settings rep.RealmSettings
-	loaded   time.Time
 }
 
-// realmCache keeps decoded realms for a few seconds: every request resolves
-// its realm, and decoding the settings each time would dominate cheap calls.
-// While the database is unavailable it serves the last good value: the
-// discovery document, JWKS and realm info stay up, and tokens signed by a
-// known key still verify.
+// realmCache keeps decoded realms by name until the realm changes: every
+// request resolves its realm, and decoding the settings each time would
+// dominate cheap calls. While the database is unavailable it serves the
+// last good value: the discovery document, JWKS and realm info stay up,
+// and tokens signed by a known key still verify.
 type realmCache struct {
 	st store.RealmStore
-	mu sync.Mutex
-	m  map[string]*cachedRealm
+	c  *cache.Cache[string, *cachedRealm]
+}
+
+func newRealmCache(st store.RealmStore, v *cache.Versions) *realmCache {
+	return &realmCache{st: st, c: cache.New(v, cache.Options[string, *cachedRealm]{
+		Kinds:   cache.Config,
+		Realm:   func(_ string, cr *cachedRealm) string { return cr.row.ID },
+		Observe: func(hit bool) { cachemetrics.Lookup("realm", hit) },
+	})}
 }
 
 func (c *realmCache) get(ctx context.Context, name string) (*cachedRealm, error) {
-	c.mu.Lock()
-	cr := c.m[name]
-	c.mu.Unlock()
-	if cr != nil && time.Since(cr.loaded) < modelTTL {
-		return cr, nil
-	}
-	row, err := c.st.GetRealmByName(ctx, name)
-	if cr != nil && errors.Is(err, store.ErrUnavailable) {
-		return cr, nil // stale beats down
-	}
-	if err != nil {
-		return nil, err
-	}
-	rr, settings, err := rep.DecodeRealm(row)
-	if err != nil {
-		return nil, err
-	}
-	cr = &cachedRealm{row: row, rep: rr, settings: settings, loaded: time.Now()}
-	c.mu.Lock()
-	c.m[name] = cr
-	c.mu.Unlock()
-	return cr, nil
-}
-
-func (c *realmCache) invalidate(name string) {
-	c.mu.Lock()
-	delete(c.m, name)
-	c.mu.Unlock()
+	return c.c.Get(ctx, name, func(ctx context.Context) (*cachedRealm, error) {
+		row, err := c.st.GetRealmByName(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		rr, settings, err := rep.DecodeRealm(row)
+		if err != nil {
+			return nil, err
+		}
+		return &cachedRealm{row: row, rep: rr, settings: settings}, nil
+	})
 }
 
 // errRealmNotFound answers 404 {"error":"Realm does not exist"} as Keycloak does.

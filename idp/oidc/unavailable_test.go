@@ -14,6 +14,7 @@ import (
 
 	"github.com/keygate/keygate/idp/authn"
 	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/cache"
 	"github.com/keygate/keygate/store/storetest/backends"
 )
 
@@ -91,13 +92,13 @@ func (f *flakyRealms) GetRealmByName(_ context.Context, name string) (store.Real
 // papered over.
 func TestRealmCacheServesStaleWhileUnavailable(t *testing.T) {
 	f := &flakyRealms{}
-	c := &realmCache{st: f, m: map[string]*cachedRealm{}}
+	c := newRealmCache(f, cache.For(f))
 	ctx := context.Background()
 	cr, err := c.get(ctx, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cr.loaded = cr.loaded.Add(-modelTTL * 100) // long expired
+	c.c.Invalidate("a") // as if the realm had changed
 	f.down = true
 	got, err := c.get(ctx, "a")
 	if err != nil || got != cr {
@@ -108,6 +109,7 @@ func TestRealmCacheServesStaleWhileUnavailable(t *testing.T) {
 	}
 	f.down = false
 	calls := f.calls
+	c.c.Invalidate("a")
 	if _, err := c.get(ctx, "a"); err != nil || f.calls != calls+1 {
 		t.Fatalf("after recovery: %v, %d store calls, want a fresh read", err, f.calls-calls)
 	}
@@ -144,7 +146,7 @@ func TestKeyringServesStaleWhileUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.ttl = 0 // every get reloads
+	k.realms.Invalidate("r") // as if the realm had changed
 	d.down = true
 	got, err := k.get(ctx, "r", "")
 	if err != nil || got != rk {

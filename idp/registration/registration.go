@@ -272,7 +272,6 @@ func (a *API) create(q *req) error {
 	if err != nil {
 		return err
 	}
-	a.p.Invalidate(q.realm.Row.ID, q.realm.Row.Name)
 	q.w.Header().Set("Location", q.clientURI(row.ClientID))
 	return q.answer(http.StatusCreated, row, token)
 }
@@ -472,7 +471,6 @@ func (a *API) update(q *req) error {
 	if err != nil {
 		return err
 	}
-	a.p.Invalidate(q.realm.Row.ID, q.realm.Row.Name)
 	return q.answer(http.StatusOK, next, token)
 }
 
@@ -484,7 +482,6 @@ func (a *API) remove(q *req) error {
 	if err := a.st.DeleteClient(q.ctx, q.realm.Row.ID, row.ID); err != nil {
 		return err
 	}
-	a.p.Invalidate(q.realm.Row.ID, q.realm.Row.Name)
 	q.w.WriteHeader(http.StatusNoContent)
 	return nil
 }

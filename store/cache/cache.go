@@ -24,6 +24,9 @@ type Options[K comparable, V any] struct {
 	// NoStale turns off serving the last value when a load finds the
 	// store unavailable: for rights, which must not outlive a check.
 	NoStale bool
+	// Observe, when set, is told of every Get: hit when it was answered
+	// from memory (for the server's metrics).
+	Observe func(hit bool)
 }
 
 // Cache maps keys to values loaded from the store. Concurrent misses of
@@ -71,15 +74,22 @@ func New[K comparable, V any](v *Versions, opts Options[K, V]) *Cache[K, V] {
 // always loads and keeps nothing.
 func (c *Cache[K, V]) Get(ctx context.Context, key K, load func(ctx context.Context) (V, error)) (V, error) {
 	if c.v.dirty(ctx) {
+		c.observe(false)
 		return load(ctx)
 	}
 	snap := c.v.Current(ctx)
-	for {
+	for first := true; ; first = false {
 		c.mu.Lock()
 		e := c.m[key]
 		if e != nil && c.valid(e, snap) {
 			c.mu.Unlock()
+			if first {
+				c.observe(true)
+			}
 			return e.val, nil
+		}
+		if first {
+			c.observe(false)
 		}
 		if f := c.flights[key]; f != nil {
 			c.mu.Unlock()
@@ -166,6 +176,24 @@ func (c *Cache[K, V]) Invalidate(key K) {
 		e.stale = true
 	}
 	c.mu.Unlock()
+}
+
+// Peek returns key's last value, current or not, without loading: what a
+// load may reuse of it.
+func (c *Cache[K, V]) Peek(key K) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.m[key]; e != nil {
+		return e.val, true
+	}
+	var zero V
+	return zero, false
+}
+
+func (c *Cache[K, V]) observe(hit bool) {
+	if c.opts.Observe != nil {
+		c.opts.Observe(hit)
+	}
 }
 
 // Clear drops every entry.
