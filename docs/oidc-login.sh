@@ -9,11 +9,14 @@
 # CLIENT_SECRET is empty for a public client; SCOPE defaults to "openid".
 # The redirect URI must be one the client allows; nothing needs to listen
 # there. IDP_HINT=alias signs in through that identity provider's login
-# form instead (kc_idp_hint). Needs bash, curl, sed and openssl.
+# form instead (kc_idp_hint). OTP_SECRET answers the one-time-code form of
+# a user with a TOTP device (HmacSHA1, 6 digits, 30 s): the secretData
+# value of the user's Keycloak `otp` credential. Needs bash, curl, sed and
+# openssl.
 set -euo pipefail
 
 if [ $# -lt 4 ]; then
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 realm=$1 client=$2 redirect=$3 username=$4 scope=${5:-openid}
@@ -32,6 +35,15 @@ message() {
     sed 's#</div>.*##; s#</p>.*##; s#</h1>.*##; s/<[^>]*>//g; s/&#39;/'"'"'/g; s/&#34;/"/g; s/&amp;/\&/g; s/^ *//' | head -n 1
 }
 origin() { printf %s "$1" | sed -E 's#^(https?://[^/]+).*#\1#'; }
+# The current TOTP code (RFC 6238; HmacSHA1, 6 digits, 30 s) of a key
+# given as Keycloak stores it: its text is the HMAC key.
+totp() {
+  local t h o
+  t=$(( $(date +%s) / 30 ))
+  h=$(printf "$(printf '%016x' "$t" | sed 's/../\\x&/g')" | openssl dgst -sha1 -mac HMAC -macopt "key:$1" -r | cut -c1-40)
+  o=$(( 0x${h:39:1} * 2 ))
+  printf '%06d\n' $(( (0x${h:o:8} & 0x7fffffff) % 1000000 ))
+}
 
 # The authorization request; with IDP_HINT it ends on the provider's form.
 effective=$(curl -sS -L -c "$jar" -b "$jar" -o "$body" -w '%{url_effective}' -G "$oidc/auth" \
@@ -51,10 +63,23 @@ case $action in /*) action=$(origin "$effective")$action ;; esac
 # identity provider signed the user in) back to the application.
 next=$(curl -sS -c "$jar" -b "$jar" -o "$body" -w '%{http_code} %{redirect_url}' "$action" \
   --data-urlencode "username=$username" --data-urlencode "password=$PASSWORD" --data-urlencode "csrf_token=$csrf")
+otp_sent=
 for _ in 1 2 3 4 5 6 7 8; do
   status=${next%% *} location=${next#* }
   case $status in
     30[1237]) ;;
+    200)
+      # The one-time-code form after the password, answered once.
+      form=$(sed -n 's/.*id="kc-otp-login-form"[^>]*action="\([^"]*\)".*/\1/p' <"$body" | sed 's/&amp;/\&/g')
+      if [ -z "$form" ] || [ -z "${OTP_SECRET:-}" ] || [ -n "$otp_sent" ]; then
+        echo "login stopped with $status: $(message)" >&2; exit 1
+      fi
+      otp_sent=1
+      csrf=$(sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' <"$body")
+      case $form in /*) form=$(origin "$effective")$form ;; esac
+      next=$(curl -sS -c "$jar" -b "$jar" -o "$body" -w '%{http_code} %{redirect_url}' "$form" \
+        --data-urlencode "otp=$(totp "$OTP_SECRET")" --data-urlencode "csrf_token=$csrf")
+      continue ;;
     *) echo "login stopped with $status: $(message)" >&2; exit 1 ;;
   esac
   [ "${location%%\?*}" = "${redirect%%\?*}" ] && break

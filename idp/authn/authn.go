@@ -131,7 +131,7 @@ func (a *Authenticator) authenticate(ctx context.Context, realmID string, s rep.
 		ok, err := a.verify(ctx, realmID, pc, policy, pw)
 		return ok, u, err
 	})
-	if err == nil && pc.NeedsRehash(policy) {
+	if (err == nil || errors.Is(err, ErrOTPRequired)) && pc.NeedsRehash(policy) {
 		if err := a.rehash(ctx, realmID, u.ID, cred, policy, pw); err != nil {
 			// The login succeeded; a failed upgrade is retried next time.
 			a.log.WarnContext(ctx, "password re-hash failed", "user", u.ID, "err", err)
