@@ -36,17 +36,25 @@ test:
 # KEYGATE_REQUIRE_SAML=1 the SAML tests fail rather than skip without it.
 OAUTH2_PROXY := bin/oauth2-proxy
 OAUTH2_PROXY_VERSION := v7.15.6
-e2e: build $(OAUTH2_PROXY)
+# Mailpit: the real SMTP server the mail tests send to (built from its own
+# module, never in keygate's go.mod; idp/mail/mailtest finds bin/mailpit).
+MAILPIT := bin/mailpit
+MAILPIT_VERSION := v1.33.1
+e2e: build $(OAUTH2_PROXY) $(MAILPIT)
 	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 	@[ -x /usr/sbin/slapd ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils; }
 	@{ command -v php >/dev/null && [ -f /usr/share/simplesamlphp/www/saml2/idp/SSOService.php ] && php -m | grep -qx dom && php -m | grep -qx mbstring; } \
 		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq simplesamlphp php-cli php-xml php-mbstring; }
-	KEYGATE_REQUIRE_SAML=1 KEYGATE_BIN=$(abspath $(BIN)) OAUTH2_PROXY_BIN=$(abspath $(OAUTH2_PROXY)) \
+	KEYGATE_REQUIRE_SAML=1 KEYGATE_REQUIRE_MAILPIT=1 MAILPIT_BIN=$(abspath $(MAILPIT)) \
+	KEYGATE_BIN=$(abspath $(BIN)) OAUTH2_PROXY_BIN=$(abspath $(OAUTH2_PROXY)) \
 		$(GO) test -count=1 -tags e2e -run '^TestE2E' ./test/
 
 $(OAUTH2_PROXY):
 	GOBIN=$(abspath bin) $(GO) install github.com/oauth2-proxy/oauth2-proxy/v7@$(OAUTH2_PROXY_VERSION)
+
+$(MAILPIT):
+	GOBIN=$(abspath bin) $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 
 # Load benchmark against the real server; prints figures and ratios. Then
 # the admin API's search/create figures (in-process, real SQLite store), and

@@ -196,3 +196,128 @@ func TestActionsAfterSSOLogin(t *testing.T) {
 		t.Fatalf("after the action: %d %s", status, cb)
 	}
 }
+
+// realmActions is a realm's requiredActions list: Keycloak's defaults
+// with TERMS_AND_CONDITIONS and delete_account enabled.
+const realmActions = `"requiredActions": [
+	{"alias": "CONFIGURE_TOTP", "name": "Configure OTP", "providerId": "CONFIGURE_TOTP", "enabled": true, "defaultAction": false, "priority": 10, "config": {}},
+	{"alias": "TERMS_AND_CONDITIONS", "name": "Terms and Conditions", "providerId": "TERMS_AND_CONDITIONS", "enabled": true, "defaultAction": false, "priority": 20, "config": {}},
+	{"alias": "UPDATE_PASSWORD", "name": "Update Password", "providerId": "UPDATE_PASSWORD", "enabled": true, "defaultAction": false, "priority": 30, "config": {}},
+	{"alias": "UPDATE_PROFILE", "name": "Update Profile", "providerId": "UPDATE_PROFILE", "enabled": true, "defaultAction": false, "priority": 40, "config": {}},
+	{"alias": "VERIFY_EMAIL", "name": "Verify Email", "providerId": "VERIFY_EMAIL", "enabled": false, "defaultAction": false, "priority": 50, "config": {}},
+	{"alias": "delete_account", "name": "Delete Account", "providerId": "delete_account", "enabled": true, "defaultAction": false, "priority": 60, "config": {}}]`
+
+// The actions run in the realm's priority order, whatever order the user's
+// list has; a disabled one is skipped.
+func TestActionsRunInOrder(t *testing.T) {
+	k := actionsRealm(t, "", realmActions+`, "editUsernameAllowed": true`,
+		`{"username": "dave", "enabled": true, "email": "dave@example.com", "emailVerified": true,
+		  "requiredActions": ["VERIFY_EMAIL", "UPDATE_PROFILE", "UPDATE_PASSWORD", "TERMS_AND_CONDITIONS"],
+		  "credentials": [{"type": "password", "value": "dave-pass-1"}]},
+		{"username": "taken", "enabled": true, "email": "taken@example.com"}`)
+	b := newBrowser(t)
+	status, at, page := b.passwordLogin(k, "dave", "dave-pass-1")
+	if status != 200 || at.Query().Get("execution") != "TERMS_AND_CONDITIONS" || !strings.Contains(page, `id="kc-terms-text"`) {
+		t.Fatalf("first: %d %s", status, at)
+	}
+	action, f := formOf(t, at, page, "kc-terms-form")
+	f.Set("accept", "Accept")
+	status, at, page = b.do(http.MethodPost, action, f)
+	if status != 200 || at.Query().Get("execution") != "UPDATE_PASSWORD" {
+		t.Fatalf("second: %d %s", status, at)
+	}
+	status, at, page = b.updatePassword(at, page, "Dave-Pass-2", "Dave-Pass-2")
+	if status != 200 || at.Query().Get("execution") != "UPDATE_PROFILE" || !strings.Contains(page, `id="kc-update-profile-form"`) {
+		t.Fatalf("third: %d %s", status, at)
+	}
+	action, f = formOf(t, at, page, "kc-update-profile-form")
+	if f.Get("username") != "dave" || f.Get("email") != "dave@example.com" {
+		t.Fatalf("profile form %v", f)
+	}
+	for _, c := range []struct{ field, value, want string }{
+		{"email", "not-an-email", "Invalid email address."},
+		{"email", "taken@example.com", "Email already exists."},
+		{"username", "taken", "Username already exists."},
+		{"firstName", "", "Please specify first name."},
+	} {
+		g := url.Values{}
+		for k, v := range f {
+			g[k] = v
+		}
+		g.Set("firstName", "Dave")
+		g.Set("lastName", "Lister")
+		g.Set(c.field, c.value)
+		status, at, page = b.do(http.MethodPost, action, g)
+		if status != 200 || !strings.Contains(page, c.want) {
+			t.Fatalf("%s=%q: want %q: %d\n%.1500s", c.field, c.value, c.want, status, page)
+		}
+		action, f = formOf(t, at, page, "kc-update-profile-form")
+	}
+	f.Set("username", "dave.lister")
+	f.Set("email", "dave@red-dwarf.example")
+	f.Set("firstName", "Dave")
+	f.Set("lastName", "Lister")
+	status, cb, _ := b.do(http.MethodPost, action, f)
+	if status/100 != 3 || !strings.HasPrefix(cb.String(), appRedirect) {
+		t.Fatalf("last: %d %s", status, cb)
+	}
+	claims := exchange(t, k, cb)
+	if claims["preferred_username"] != "dave.lister" || claims["email"] != "dave@red-dwarf.example" || claims["email_verified"] != false {
+		t.Fatalf("claims %v", claims)
+	}
+	u := userNamed(t, k, "dave.lister")
+	// VERIFY_EMAIL is disabled in the realm: skipped, and left on the user.
+	if len(u.RequiredActions) != 1 || u.RequiredActions[0] != "VERIFY_EMAIL" || u.Attributes["terms_and_conditions"] == nil {
+		t.Fatalf("user after: %v %v", u.RequiredActions, u.Attributes)
+	}
+}
+
+// Declining the terms ends the login with access_denied at the client.
+func TestTermsDeclined(t *testing.T) {
+	k := actionsRealm(t, "", realmActions, `{"username": "erin", "enabled": true, "requiredActions": ["TERMS_AND_CONDITIONS"],
+		  "credentials": [{"type": "password", "value": "erin-pass-1"}]}`)
+	b := newBrowser(t)
+	_, at, page := b.passwordLogin(k, "erin", "erin-pass-1")
+	action, f := formOf(t, at, page, "kc-terms-form")
+	f.Set("cancel", "Decline")
+	status, cb, _ := b.do(http.MethodPost, action, f)
+	if status/100 != 3 || cb.Query().Get("error") != "access_denied" || cb.Query().Get("state") != "st-1" {
+		t.Fatalf("declined: %d %s", status, cb)
+	}
+	if u := userNamed(t, k, "erin"); len(u.RequiredActions) != 1 {
+		t.Fatalf("actions %v", u.RequiredActions)
+	}
+}
+
+// delete_account: only with account's delete-account role.
+func TestDeleteAccountAction(t *testing.T) {
+	k := actionsRealm(t, "", realmActions, `{"username": "frank", "enabled": true, "requiredActions": ["delete_account"],
+		  "clientRoles": {"account": ["delete-account"]},
+		  "credentials": [{"type": "password", "value": "frank-pass-1"}]},
+		{"username": "gina", "enabled": true, "requiredActions": ["delete_account"],
+		  "credentials": [{"type": "password", "value": "gina-pass-1"}]}`)
+	b := newBrowser(t)
+	status, at, page := b.passwordLogin(k, "gina", "gina-pass-1")
+	if status != 200 || !strings.Contains(page, "You do not have enough permissions to delete your own account") {
+		t.Fatalf("gina: %d\n%.1000s", status, page)
+	}
+	action, f := formOf(t, at, page, "kc-deleteaccount-form")
+	if status, _, page = b.do(http.MethodPost, action, f); status != 200 || !strings.Contains(page, "not have enough permissions") {
+		t.Fatalf("gina confirms: %d", status)
+	}
+	userNamed(t, k, "gina")
+
+	b = newBrowser(t)
+	status, at, page = b.passwordLogin(k, "frank", "frank-pass-1")
+	if status != 200 || strings.Contains(page, "not have enough permissions") {
+		t.Fatalf("frank: %d\n%.1000s", status, page)
+	}
+	action, f = formOf(t, at, page, "kc-deleteaccount-form")
+	if status, _, page = b.do(http.MethodPost, action, f); status != 200 || !strings.Contains(page, "User deleted successfully") {
+		t.Fatalf("frank confirms: %d\n%.1000s", status, page)
+	}
+	r, _ := k.st.GetRealmByName(t.Context(), "down")
+	if _, err := k.st.GetUserByUsername(t.Context(), r.ID, "frank"); err == nil {
+		t.Fatal("frank still exists")
+	}
+}

@@ -29,11 +29,13 @@ import (
 	"github.com/keygate/keygate/idp/authn"
 	"github.com/keygate/keygate/idp/events"
 	"github.com/keygate/keygate/idp/login"
+	"github.com/keygate/keygate/idp/mail"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/otp"
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/idp/registration"
 	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/idp/usermail"
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/templates"
 )
@@ -163,6 +165,12 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	adm.SetFederation(s.fed)
 	adm.SetBrokers(s.brokers)
 	adm.SetEvents(s.events)
+	// The realms' mail (SMTP password revealed with --db-key, servers
+	// verified against --truststore-paths), for the browser flows and the
+	// admin API alike.
+	mailer := &usermail.Mailer{Sender: &mail.Sender{Reveal: secrets.Reveal, RootCAs: cfg.Truststore}, Log: cfg.Logger}
+	s.login.SetMail(mailer)
+	adm.SetMail(mailer)
 	adm.Register(mux)
 	registration.New(st, s.oidc, s.limiter, cfg.Logger).Register(mux)
 	account.New(st, s.oidc, s.login, s.authn, s.limiter, mux, cfg.Logger).Register(mux)

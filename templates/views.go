@@ -71,6 +71,9 @@ type LoginView struct {
 	// RegisterURL is the "New user? Register" link (kc-registration), ""
 	// when the realm does not allow registration.
 	RegisterURL string
+	// ResetPasswordURL is the "Forgot Password?" link, "" when the realm
+	// does not allow resetting passwords (resetPasswordAllowed).
+	ResetPasswordURL string
 }
 
 // SocialProvider is one identity-provider button of the login page.

@@ -20,6 +20,7 @@ import (
 	"github.com/keygate/keygate/idp/events"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/password"
+	"github.com/keygate/keygate/idp/usermail"
 	"github.com/keygate/keygate/store"
 )
 
@@ -49,6 +50,8 @@ type API struct {
 	brokers *federation.Brokers
 	// events records admin events (SetEvents, events.go); nil: none.
 	events *events.Recorder
+	// mail sends the realms' mail (SetMail, email.go); nil: none.
+	mail *usermail.Mailer
 }
 
 // New returns the admin API over st. Passwords are hashed through lim.
@@ -88,7 +91,7 @@ type route struct {
 // (`POST /admin/realms/{realm}/users/`).
 func (a *API) Register(mux *http.ServeMux) {
 	inner := http.NewServeMux()
-	for _, rt := range a.routes() {
+	for _, rt := range append(a.routes(), a.requiredActionRoutes("/admin/realms/{realm}")...) {
 		inner.HandleFunc(rt.pattern, a.route(rt.need, rt.h, rt.inval))
 	}
 	mux.Handle("/admin/realms", inner)
@@ -112,14 +115,6 @@ func (a *API) routes() []route {
 		{"GET " + R, anyRole, a.getRealm, false},
 		{"PUT " + R, manageRealm, a.updateRealm, true},
 		{"DELETE " + R, manageRealm, a.deleteRealm, true},
-		{pattern: "GET " + R + "/localization", need: viewRealm, h: a.localizationLocales},
-		{pattern: "GET " + R + "/localization/{locale}", need: viewRealm, h: a.localizationTexts},
-		{pattern: "POST " + R + "/localization/{locale}", need: manageRealm, h: a.importLocalizationTexts},
-		{pattern: "PUT " + R + "/localization/{locale}", need: manageRealm, h: a.importLocalizationTexts},
-		{pattern: "DELETE " + R + "/localization/{locale}", need: manageRealm, h: a.deleteLocalizationTexts},
-		{pattern: "GET " + R + "/localization/{locale}/{key}", need: viewRealm, h: a.localizationText},
-		{pattern: "PUT " + R + "/localization/{locale}/{key}", need: manageRealm, h: a.putLocalizationText},
-		{pattern: "DELETE " + R + "/localization/{locale}/{key}", need: manageRealm, h: a.deleteLocalizationText},
 
 		{"GET " + R + "/users", viewUsers, a.listUsers, false},
 		{"GET " + R + "/users/count", viewUsers, a.countUsers, false},
@@ -129,7 +124,7 @@ func (a *API) routes() []route {
 		{"DELETE " + R + "/users/{id}", manageUsers, a.deleteUser, false},
 		{"PUT " + R + "/users/{id}/reset-password", manageUsers, a.resetPassword, false},
 		{"PUT " + R + "/users/{id}/execute-actions-email", manageUsers, a.executeActionsEmail, false},
-		{"PUT " + R + "/users/{id}/send-verify-email", manageUsers, a.executeActionsEmail, false},
+		{"PUT " + R + "/users/{id}/send-verify-email", manageUsers, a.sendVerifyEmail, false},
 		{"GET " + R + "/users/{id}/credentials", viewUsers, a.listCredentials, false},
 		{"DELETE " + R + "/users/{id}/credentials/{cred}", manageUsers, a.deleteCredential, false},
 		{"GET " + R + "/users/{id}/groups", viewUsers, a.userGroups, false},
@@ -294,6 +289,7 @@ func (a *API) routes() []route {
 		{"PUT " + R + "/components/{id}", manageRealm, a.updateComponent, true},
 		{"DELETE " + R + "/components/{id}", manageRealm, a.deleteComponent, true},
 		{"POST " + R + "/testLDAPConnection", manageRealm, a.testLDAPConnection, false},
+		{"POST " + R + "/testSMTPConnection", manageRealm, a.testSMTPConnection, false},
 		{"POST " + R + "/ldap-server-capabilities", manageRealm, a.ldapServerCapabilities, false},
 		{"GET " + R + "/user-storage/{id}/name", viewUsers, a.userStorageName, false},
 		{"POST " + R + "/user-storage/{id}/remove-imported-users", manageUsers, a.removeImportedUsers, false},

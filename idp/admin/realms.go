@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 
+	"github.com/keygate/keygate/idp/mail"
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
@@ -29,6 +30,7 @@ func (a *API) listRealms(c *call) error {
 		if brief {
 			out = append(out, map[string]any{"id": r.ID, "realm": r.Realm, "displayName": r.DisplayName, "enabled": r.Enabled})
 		} else {
+			maskRealm(&r)
 			out = append(out, r)
 		}
 	}
@@ -75,6 +77,7 @@ func (a *API) getRealm(c *call) error {
 	if err != nil {
 		return err
 	}
+	maskRealm(&r)
 	return c.ok(r)
 }
 
@@ -90,10 +93,18 @@ func (a *API) updateRealm(c *call) error {
 	// the scope mappings change through their own endpoints, which check
 	// the caller may grant what they add.
 	defaultRole, defaultGroups, scopes, clientScopes := r.DefaultRole, r.DefaultGroups, r.ScopeMappings, r.ClientScopeMappings
+	smtp := r.SMTPServer
+	r.SMTPServer = nil
 	if err := c.body(&r, maxBody); err != nil {
 		return err
 	}
 	r.DefaultRole, r.DefaultGroups, r.ScopeMappings, r.ClientScopeMappings = defaultRole, defaultGroups, scopes, clientScopes
+	// The SMTP password is sealed at rest; the mask keeps the stored one.
+	if r.SMTPServer == nil {
+		r.SMTPServer = smtp
+	} else if r.SMTPServer, err = mail.MergeStored(r.SMTPServer, smtp, a.p.Keyring().Secrets().Seal); err != nil {
+		return err
+	}
 	if r.Realm == "" {
 		return fieldError("realm", "Realm name cannot be empty")
 	}
@@ -117,6 +128,7 @@ func (a *API) updateRealm(c *call) error {
 	if err := a.st.UpdateRealm(c.ctx, row); err != nil {
 		return err
 	}
+	a.p.Invalidate(c.realm.ID, c.realm.Name)
 	c.realm = row
 	return c.noContent()
 }

@@ -226,6 +226,12 @@ func (a *API) createUser(c *call) error {
 	in.ID, in.ServiceAccountClientID = "", ""
 	u := rep.UserToStore(c.realm.ID, in)
 	u.ID, u.Created = uuid.NewString(), time.Now().UTC()
+	// The realm's default required actions, as Keycloak adds them.
+	for _, ra := range settings.DefaultUserActions() {
+		if !slices.Contains(u.RequiredActions, ra) {
+			u.RequiredActions = append(u.RequiredActions, ra)
+		}
+	}
 	// A realm whose WRITABLE provider syncs registrations creates its new
 	// users in the directory (Keycloak's UserStorageManager.addUser).
 	var reg *federation.Provider
@@ -340,13 +346,16 @@ func linkedUser(u store.User, id federation.Identity) store.User {
 
 // defaultRole is the id of the realm's default role ("" if it has none).
 func (a *API) defaultRole(c *call, name string) (string, error) {
-	return a.auth.defaultRoles.Get(c.ctx, c.realm.ID, func(ctx context.Context) (string, error) {
-		role, err := a.st.GetRoleByName(ctx, c.realm.ID, "", name)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return "", err
-		}
-		return role.ID, nil
-	})
+	key := "defaultRole " + c.realm.ID
+	if id, ok := a.auth.get(key).(string); ok {
+		return id, nil
+	}
+	role, err := a.st.GetRoleByName(c.ctx, c.realm.ID, "", name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	a.auth.put(key, role.ID)
+	return role.ID, nil
 }
 
 // checkUnique answers Keycloak's 409s for a username or email that another
@@ -518,14 +527,6 @@ func (a *API) dropPasswords(ctx context.Context, userID string) error {
 		}
 	}
 	return nil
-}
-
-// executeActionsEmail: keygate sends no email.
-func (a *API) executeActionsEmail(c *call) error {
-	if _, err := a.user(c); err != nil {
-		return err
-	}
-	return errMsg(http.StatusNotImplemented, "keygate does not send email: execute-actions-email and send-verify-email are not supported")
 }
 
 // listCredentials shows the user's credentials with credentialData

@@ -54,6 +54,8 @@ type Handler struct {
 	// Identity brokering (SetBrokering); nil: no identity providers.
 	brokers *federation.Brokers
 	linker  *federation.Linker
+	// mail sends the realms' mail (SetMail, email.go); nil: none.
+	mail *mailFlow
 }
 
 // New returns the browser flow over st, answering authorization requests
@@ -79,5 +81,5 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+oc+"/3p-cookies/step1.html", h.oidc.RealmHandler(h.cookiesStep1))
 	mux.HandleFunc("GET "+oc+"/3p-cookies/step2.html", h.oidc.RealmHandler(h.cookiesStep2))
 	h.registerBroker(mux)
-	h.registerRegistration(mux)
+	h.registerMail(mux)
 }

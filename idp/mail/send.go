@@ -55,8 +55,57 @@ func (sn *Sender) Send(ctx context.Context, s Settings, msg Message) error {
 	if err != nil {
 		return &Error{Step: "settings", Err: err}
 	}
+	envelope := s.EnvelopeFrom
+	if envelope == "" {
+		envelope = s.From
+	}
+	from, err := mail.ParseAddress(envelope)
+	if err != nil {
+		return &Error{Step: "settings", Err: errors.New("invalid sender address")}
+	}
+	to, err := mail.ParseAddress(msg.To)
+	if err != nil {
+		return &Error{Step: "settings", Err: errors.New("invalid recipient address")}
+	}
+	return sn.session(ctx, s, func(c *smtp.Client) error {
+		if err := c.Mail(from.Address); err != nil {
+			return &Error{Step: "mail", Err: err}
+		}
+		if err := c.Rcpt(to.Address); err != nil {
+			return &Error{Step: "rcpt", Err: err}
+		}
+		w, err := c.Data()
+		if err != nil {
+			return &Error{Step: "data", Err: err}
+		}
+		if _, err := w.Write(data); err != nil {
+			return &Error{Step: "data", Err: err}
+		}
+		if err := w.Close(); err != nil {
+			return &Error{Step: "data", Err: err}
+		}
+		return nil
+	})
+}
+
+// Probe opens a session as Send does (connection, TLS, authentication)
+// and ends it without a message.
+func (sn *Sender) Probe(ctx context.Context, s Settings) error {
+	return sn.session(ctx, s, func(c *smtp.Client) error {
+		if err := c.Reset(); err != nil {
+			return &Error{Step: "mail", Err: err}
+		}
+		return nil
+	})
+}
+
+// session runs fn in one SMTP session with s: connect (implicit TLS with
+// ssl), EHLO, STARTTLS when asked, AUTH when asked, fn, QUIT; all within
+// the timeout.
+func (sn *Sender) session(ctx context.Context, s Settings, fn func(c *smtp.Client) error) error {
 	password := s.Password
 	if s.Auth && sn.Reveal != nil {
+		var err error
 		if password, err = sn.Reveal(s.Password); err != nil {
 			return &Error{Step: "auth", Err: errors.New("the stored SMTP password cannot be opened (KEYGATE_DB_KEY)")}
 		}
@@ -116,33 +165,8 @@ func (sn *Sender) Send(ctx context.Context, s Settings, msg Message) error {
 			return &Error{Step: "auth", Err: err}
 		}
 	}
-	envelope := s.EnvelopeFrom
-	if envelope == "" {
-		envelope = s.From
-	}
-	from, err := mail.ParseAddress(envelope)
-	if err != nil {
-		return &Error{Step: "settings", Err: errors.New("invalid sender address")}
-	}
-	to, err := mail.ParseAddress(msg.To)
-	if err != nil {
-		return &Error{Step: "settings", Err: errors.New("invalid recipient address")}
-	}
-	if err := c.Mail(from.Address); err != nil {
-		return &Error{Step: "mail", Err: err}
-	}
-	if err := c.Rcpt(to.Address); err != nil {
-		return &Error{Step: "rcpt", Err: err}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return &Error{Step: "data", Err: err}
-	}
-	if _, err := w.Write(data); err != nil {
-		return &Error{Step: "data", Err: err}
-	}
-	if err := w.Close(); err != nil {
-		return &Error{Step: "data", Err: err}
+	if err := fn(c); err != nil {
+		return err
 	}
 	_ = c.Quit()
 	return nil

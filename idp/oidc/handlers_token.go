@@ -172,7 +172,7 @@ func (p *Provider) fillClaims(ctx context.Context, r *Realm, c *Client, sess *Se
 	}
 	cs := computeClaims(m, sub, granted)
 	cs.offlineAllowed = slices.Contains(sub.roles.realm, "offline_access")
-	cs.notSetUp = len(sub.user.RequiredActions) > 0
+	cs.notSetUp = len(r.Settings.PendingRequiredActions(sub.user.RequiredActions)) > 0
 	sess.access, sess.accessAud, sess.scope = cs.access, cs.accessAud, cs.scope
 
 	idc := sess.IDTokenClaims()

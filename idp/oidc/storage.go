@@ -125,7 +125,7 @@ func (s *storage) Authenticate(ctx context.Context, username, password string) (
 		// error writer, which answers Keycloak's generic message.
 		return "", fmt.Errorf("%w: %w", fosite.ErrNotFound, err)
 	}
-	if len(u.RequiredActions) > 0 {
+	if len(r.Settings.PendingRequiredActions(u.RequiredActions)) > 0 {
 		// The password was right, but the account is not ready: refuse
 		// before any SSO session exists (Keycloak's direct grant does too).
 		return "", fmt.Errorf("%w: %w", fosite.ErrNotFound, errNotSetUp)

@@ -63,6 +63,9 @@ func exportRealm(ctx context.Context, st store.Store, realmName string, opts Exp
 	if err != nil {
 		return Realm{}, err
 	}
+	if err := exportSMTP(&r, opts); err != nil {
+		return Realm{}, err
+	}
 	realmID := row.ID
 
 	clients, err := st.ListClients(ctx, realmID)
@@ -227,6 +230,9 @@ func exportRealm(ctx context.Context, st store.Store, realmName string, opts Exp
 		}
 	}
 	r.Components = componentTree(comps, realmID)
+	if r.RequiredActions == nil {
+		r.RequiredActions = DefaultRequiredActions() // Keycloak always lists them
+	}
 	return r, nil
 }
 

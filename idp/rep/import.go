@@ -245,6 +245,11 @@ func (d *document) prepare(ctx context.Context, st store.Store, opts ImportOptio
 	if d.warnings, err = prepareRealm(r); err != nil {
 		return err
 	}
+	if w, err := prepareSMTP(r, joinPath(d.path, "realm"), opts.SealSecret); err != nil {
+		return err
+	} else if w != "" {
+		d.warnings = append(d.warnings, w)
+	}
 	if d.plan, err = planRealm(r, d.path, now); err != nil {
 		return err
 	}

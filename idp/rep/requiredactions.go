@@ -74,3 +74,29 @@ func SortRequiredActions(l []RequiredActionProvider) {
 		return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.Alias, b.Alias))
 	})
 }
+
+// PendingRequiredActions is the part of a user's requiredActions the realm
+// has registered and enabled: the ones that stop a login (Keycloak skips
+// disabled and unregistered ones).
+func (s RealmSettings) PendingRequiredActions(actions []string) []string {
+	var out []string
+	for _, p := range s.RequiredActions {
+		if p.Enabled && slices.Contains(actions, p.Alias) {
+			out = append(out, p.Alias)
+		}
+	}
+	return out
+}
+
+// DefaultUserActions are the required actions every new user gets: the
+// realm's enabled ones marked defaultAction (Keycloak adds them when a
+// user is created).
+func (s RealmSettings) DefaultUserActions() []string {
+	var out []string
+	for _, p := range s.RequiredActions {
+		if p.Enabled && p.DefaultAction {
+			out = append(out, p.Alias)
+		}
+	}
+	return out
+}

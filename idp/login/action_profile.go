@@ -1,0 +1,114 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/a-h/templ"
+
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/templates"
+)
+
+// UPDATE_PROFILE: Keycloak's UpdateProfile required action over the
+// default user profile: username (only where editUsernameAllowed and the
+// realm does not name users by email), email, first and last name, all
+// required. A changed email is no longer verified; usernames and emails
+// stay unique (emails unless duplicateEmailsAllowed).
+func init() {
+	RegisterAction(Action{Alias: "UPDATE_PROFILE", Show: showUpdateProfile, Process: processUpdateProfile})
+}
+
+// editUsername says whether the profile page lets the user change their
+// username.
+func editUsername(s *Step) bool {
+	return s.Realm.Settings.EditUsernameAllowed && !s.Realm.Settings.RegistrationEmailAsUsername
+}
+
+func showUpdateProfile(s *Step) templ.Component {
+	v := templates.UpdateProfileView{Page: s.Page, FormAction: s.FormAction, CSRFToken: s.CSRFToken,
+		Username: s.User.Username, Email: s.User.Email, FirstName: s.User.FirstName, LastName: s.User.LastName,
+		EditUsername: editUsername(s), ShowEmail: true, Error: s.Error, ErrorField: s.ErrorField}
+	if s.Error != "" {
+		// Show what the person typed, not what is stored.
+		v.Username, v.Email, v.FirstName, v.LastName = s.Data["username"], s.Data["email"], s.Data["firstName"], s.Data["lastName"]
+	}
+	return templates.UpdateProfile(v)
+}
+
+func processUpdateProfile(ctx context.Context, s *Step) Result {
+	h, realm, set := s.H, s.Realm, s.Realm.Settings
+	f := s.Form
+	username := s.User.Username
+	if editUsername(s) {
+		username = strings.TrimSpace(f.Get("username"))
+	}
+	email := strings.TrimSpace(f.Get("email"))
+	first, last := strings.TrimSpace(f.Get("firstName")), strings.TrimSpace(f.Get("lastName"))
+	if set.RegistrationEmailAsUsername {
+		username = email
+	}
+	s.Data["username"], s.Data["email"], s.Data["firstName"], s.Data["lastName"] = username, email, first, last
+	switch {
+	case username == "":
+		return Retry("username", "missingUsernameMessage")
+	case email == "":
+		return Retry("email", "missingEmailMessage")
+	case !validEmail(email):
+		return Retry("email", "invalidEmailMessage")
+	case first == "":
+		return Retry("firstName", "missingFirstNameMessage")
+	case last == "":
+		return Retry("lastName", "missingLastNameMessage")
+	case len(username) > 255 || len(email) > 255 || len(first) > 255 || len(last) > 255:
+		return Retry("", "invalidParameterMessage", "length")
+	}
+	u := s.User
+	lowerName, lowerEmail := strings.ToLower(username), strings.ToLower(email)
+	if lowerName != u.Username {
+		o, err := h.st.GetUserByUsername(ctx, realm.Row.ID, lowerName)
+		if err == nil && o.ID != u.ID {
+			return Retry("username", "usernameExistsMessage")
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return storeRetry(s, err)
+		}
+	}
+	if lowerEmail != u.Email && !set.DuplicateEmailsAllowed {
+		o, err := h.st.GetUserByEmail(ctx, realm.Row.ID, lowerEmail)
+		if err == nil && o.ID != u.ID {
+			return Retry("email", "emailExistsMessage")
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return storeRetry(s, err)
+		}
+	}
+	details := map[string]string{"username": u.Username, "context": "REQUIRED_ACTION"}
+	if lowerEmail != u.Email {
+		details["previous_email"], details["updated_email"] = u.Email, lowerEmail
+		u.EmailVerified = false
+	}
+	if first != u.FirstName {
+		details["previous_first_name"], details["updated_first_name"] = u.FirstName, first
+	}
+	if last != u.LastName {
+		details["previous_last_name"], details["updated_last_name"] = u.LastName, last
+	}
+	u.Username, u.Email, u.FirstName, u.LastName = lowerName, lowerEmail, first, last
+	if err := h.st.UpdateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return Retry("username", "usernameExistsMessage")
+		}
+		return storeRetry(s, err)
+	}
+	h.oidc.Event(s.Request, realm, store.Event{Type: "UPDATE_PROFILE", ClientID: s.ClientID, UserID: u.ID, Details: details})
+	return Done()
+}
+
+// storeRetry shows the page again after a store failure, saying so.
+func storeRetry(s *Step, err error) Result {
+	s.H.log.ErrorContext(s.Request.Context(), "required action "+s.Alias, "realm", s.Realm.Row.Name, "user", s.User.ID, "err", err)
+	if errors.Is(err, store.ErrUnavailable) {
+		return Retry("", "temporarilyUnavailable")
+	}
+	return Retry("", "unexpectedErrorMessage")
+}
