@@ -56,7 +56,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Transactions", testTransactions},
 		{"FositeTransactions", testFositeTransactions},
 		{"RefreshInTransaction", testRefreshInTransaction},
-		{"RotateRefresh", testRotateRefresh},
 		{"Timezone", testTimezone},
 		{"BulkUsers", testBulkUsers},
 		{"CacheVersions", testCacheVersions},

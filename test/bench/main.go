@@ -58,7 +58,6 @@ var scenarios = []scenario{
 	{key: "jwks", loads: []load{getLoad("jwks", 8, "/protocol/openid-connect/certs", `"keys"`)}},
 	{key: "login", probe: probeAuth, loads: []load{loginLoad(1)}},
 	{key: "login_4", probe: probeAuth, loads: []load{loginLoad(4)}},
-	{key: "account", probe: probeAuth, loads: []load{accountLoad(1)}},
 	{key: "flood", loads: []load{
 		withShedding(passwordLoad("flood: password", 64)),
 		clientCredentialsLoad("flood: client_credentials", 4),
@@ -176,6 +175,15 @@ func run() int {
 	}
 	srv.stop()
 	rep.serverLog = srv.logs.String()
+	var otpRes *otpResult
+	if filter.MatchString("otp") {
+		progress("otp: OTP logins against password logins of one realm, up to %v", *dur)
+		if r, err := runOTPBench(ctx, bin, tmp, dbArg, *dur); err != nil {
+			rep.failures = append(rep.failures, "otp: "+err.Error())
+		} else {
+			otpRes = &r
+		}
+	}
 	progress("raw crypto again, after the load")
 	if rep.rawAfter, err = measureCrypto(cryptoDur); err != nil {
 		return fail("raw crypto: %v", err)
@@ -183,6 +191,9 @@ func run() int {
 	rep.loadAfter = loadAverage()
 
 	rep.print(os.Stdout)
+	if otpRes != nil {
+		fmt.Println(otpRes)
+	}
 	if bad := rep.failed(); len(bad) > 0 {
 		for _, b := range bad {
 			fmt.Fprintln(os.Stderr, "bench: "+b)
