@@ -389,6 +389,13 @@ type TokenStore interface {
 	// redemption, refresh rotation, a login form); ErrNotFound when absent or
 	// already inactive, so of two racing redemptions exactly one wins.
 	DeactivateToken(ctx context.Context, kind TokenKind, signature string) error
+	// RotateRefresh is a refresh grant's write, all or nothing: it spends
+	// the active refresh token oldSig (KindRefresh or KindOffline), moves
+	// the SSO session next.SessionID's LastSeen up to touch unless touch is
+	// zero, and creates next. ErrNotFound when oldSig is no longer active
+	// (a concurrent refresh spent it, or it was revoked) or the session is
+	// gone. PostgreSQL runs it as one statement: one round trip.
+	RotateRefresh(ctx context.Context, oldSig string, touch time.Time, next Token) error
 	// RevokeRequest records that requestID's access tokens are revoked until
 	// until (a KindRevoked record; an existing one is kept).
 	RevokeRequest(ctx context.Context, realmID, requestID string, until time.Time) error

@@ -152,13 +152,26 @@ type storedRequest struct {
 var secretFormFields = []string{"password", "totp", "client_secret", "code_verifier", "refresh_token", "code", "client_assertion", "token", "id_token_hint"}
 
 func (s *storage) create(ctx context.Context, kind store.TokenKind, sig string, req fosite.Requester) error {
-	r, err := mustRealm(ctx)
+	ctx, err := s.bind(ctx)
 	if err != nil {
 		return err
 	}
+	t, err := s.record(ctx, kind, sig, req)
+	if err != nil {
+		return err
+	}
+	return s.st.CreateToken(ctx, t)
+}
+
+// record is the token record of req.
+func (s *storage) record(ctx context.Context, kind store.TokenKind, sig string, req fosite.Requester) (store.Token, error) {
+	r, err := mustRealm(ctx)
+	if err != nil {
+		return store.Token{}, err
+	}
 	sess, ok := req.GetSession().(*Session)
 	if !ok {
-		return fmt.Errorf("oidc: unexpected session type %T", req.GetSession())
+		return store.Token{}, fmt.Errorf("oidc: unexpected session type %T", req.GetSession())
 	}
 	form := url.Values{}
 	for k, v := range req.GetRequestForm() {
@@ -175,7 +188,7 @@ func (s *storage) create(ctx context.Context, kind store.TokenKind, sig string, 
 	}
 	data, err := json.Marshal(sr)
 	if err != nil {
-		return err
+		return store.Token{}, err
 	}
 	exp := sess.GetExpiresAt(tokenTypeOf(kind))
 	if exp.IsZero() {
@@ -184,11 +197,11 @@ func (s *storage) create(ctx context.Context, kind store.TokenKind, sig string, 
 			exp = e
 		}
 	}
-	return s.st.CreateToken(ctx, store.Token{
+	return store.Token{
 		Kind: kind, Signature: sig, RequestID: req.GetID(), RealmID: r.Row.ID,
 		ClientID: req.GetClient().GetID(), Subject: sess.UserID, SessionID: sess.SessionID,
 		Active: true, Requested: req.GetRequestedAt(), Expires: exp, Request: data,
-	})
+	}, nil
 }
 
 func tokenTypeOf(kind store.TokenKind) fosite.TokenType {
@@ -205,6 +218,10 @@ func tokenTypeOf(kind store.TokenKind) fosite.TokenType {
 // get loads a token record and rebuilds its fosite request. An inactive
 // record comes back with the request and inactiveErr, as fosite requires.
 func (s *storage) get(ctx context.Context, kind store.TokenKind, sig string, inactiveErr error) (fosite.Requester, error) {
+	ctx, err := s.bind(ctx)
+	if err != nil {
+		return nil, err
+	}
 	r, err := mustRealm(ctx)
 	if err != nil {
 		return nil, err
@@ -258,7 +275,11 @@ func (s *storage) GetAuthorizeCodeSession(ctx context.Context, code string, _ fo
 }
 
 func (s *storage) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
-	err := s.st.DeactivateToken(ctx, store.KindCode, code)
+	ctx, err := s.bind(ctx)
+	if err != nil {
+		return err
+	}
+	err = s.st.DeactivateToken(ctx, store.KindCode, code)
 	if errors.Is(err, store.ErrNotFound) {
 		return errCodeSpent // a concurrent redemption won
 	}
@@ -358,10 +379,30 @@ func (s *storage) CreateRefreshTokenSession(ctx context.Context, sig, _ string, 
 		kind = store.KindOffline
 	}
 	sess, _ := req.GetSession().(*Session)
+	if f := frameOf(ctx); f != nil && f.t.tx == nil && f.t.spend != "" && sess != nil && sess.pending == nil {
+		next, err := s.record(ctx, kind, sig, req)
+		if err != nil {
+			return err
+		}
+		err = s.st.RotateRefresh(f.t.parent, f.t.spend, sess.touch, next)
+		if errors.Is(err, store.ErrNotFound) {
+			// A concurrent refresh spent the token first (or the session
+			// ended): fosite answers as for a lost race.
+			return fosite.ErrSerializationFailure.WithWrap(err)
+		}
+		if err == nil {
+			f.t.spend, sess.touch = "", time.Time{}
+		}
+		return err
+	}
+	ctx, err := s.bind(ctx)
+	if err != nil {
+		return err
+	}
 	if sess == nil || (sess.pending == nil && sess.touch.IsZero()) {
 		return s.create(ctx, kind, sig, req)
 	}
-	err := s.st.Tx(ctx, func(ctx context.Context) error {
+	err = s.st.Tx(ctx, func(ctx context.Context) error {
 		if p := sess.pending; p != nil {
 			if err := s.st.CreateSession(ctx, *p); err != nil {
 				return err
@@ -393,6 +434,10 @@ func (s *storage) GetRefreshTokenSession(ctx context.Context, sig string, _ fosi
 }
 
 func (s *storage) DeleteRefreshTokenSession(ctx context.Context, sig string) error {
+	ctx, err := s.bind(ctx)
+	if err != nil {
+		return err
+	}
 	for _, k := range refreshKinds {
 		if err := ignoreNotFound(s.st.DeleteToken(ctx, k, sig)); err != nil {
 			return err
@@ -407,6 +452,19 @@ func (s *storage) DeleteRefreshTokenSession(ctx context.Context, sig string) err
 // racing with one refresh token, the second finds it spent and fails
 // instead of forking the chain.
 func (s *storage) RotateRefreshToken(ctx context.Context, _, refreshSignature string) error {
+	if f := frameOf(ctx); f != nil && f.t.tx == nil {
+		f.t.spend = refreshSignature // spent with the new token's write (CreateRefreshTokenSession)
+		return nil
+	}
+	ctx, err := s.bind(ctx)
+	if err != nil {
+		return err
+	}
+	return s.spend(ctx, refreshSignature)
+}
+
+// spend deactivates the refresh or offline token sig.
+func (s *storage) spend(ctx context.Context, refreshSignature string) error {
 	err := s.st.DeactivateToken(ctx, store.KindRefresh, refreshSignature)
 	if errors.Is(err, store.ErrNotFound) {
 		err = s.st.DeactivateToken(ctx, store.KindOffline, refreshSignature)
@@ -418,6 +476,10 @@ func (s *storage) RotateRefreshToken(ctx context.Context, _, refreshSignature st
 }
 
 func (s *storage) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	ctx, err := s.bind(ctx)
+	if err != nil {
+		return err
+	}
 	for _, k := range refreshKinds {
 		if err := s.st.DeactivateRequest(ctx, k, requestID); err != nil {
 			return err
@@ -429,6 +491,10 @@ func (s *storage) RevokeRefreshToken(ctx context.Context, requestID string) erro
 // RevokeAccessToken marks the request revoked for as long as any access
 // token of this realm can live.
 func (s *storage) RevokeAccessToken(ctx context.Context, requestID string) error {
+	ctx, err := s.bind(ctx)
+	if err != nil {
+		return err
+	}
 	r, err := mustRealm(ctx)
 	if err != nil {
 		return err
@@ -471,6 +537,10 @@ func (s *storage) GetOpenIDConnectSession(ctx context.Context, code string, toke
 }
 
 func (s *storage) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	ctx, err := s.bind(ctx)
+	if err != nil {
+		return err
+	}
 	return ignoreNotFound(s.st.DeleteToken(ctx, store.KindOIDC, code))
 }
 
@@ -488,9 +558,125 @@ func (s *storage) GetPKCERequestSession(ctx context.Context, sig string, _ fosit
 // lingering PKCE record grants nothing; housekeeping removes it on expiry.
 func (s *storage) DeletePKCERequestSession(context.Context, string) error { return nil }
 
-func (s *storage) BeginTX(ctx context.Context) (context.Context, error) { return s.tx.BeginTX(ctx) }
-func (s *storage) Commit(ctx context.Context) error                     { return s.tx.Commit(ctx) }
-func (s *storage) Rollback(ctx context.Context) error                   { return s.tx.Rollback(ctx) }
+// ---- transactions
+//
+// fosite wraps each grant's writes in BeginTX and Commit. The store's
+// transaction begins lazily, at the first write that needs one (bind): a
+// refresh needs none, because RotateRefreshToken only notes the presented
+// token and CreateRefreshTokenSession hands the rotation, the SSO session's
+// activity and the new token to the store as one write (store.RotateRefresh:
+// one statement on PostgreSQL, instead of BEGIN, three statements and
+// COMMIT, each a round trip).
+
+type lazyTxKey struct{}
+
+// lazyTx is one fosite transaction.
+type lazyTx struct {
+	parent     context.Context // BeginTX's context: the store's transaction begins from it
+	tx         context.Context // the store's transaction, once begun
+	spend      string          // the refresh token RotateRefreshToken noted, not yet spent
+	rolledBack bool            // a nested Rollback: the outer Commit fails
+}
+
+// lazyFrame is a BeginTX's view: the owner commits, a nested one joins.
+type lazyFrame struct {
+	t     *lazyTx
+	owner bool
+}
+
+func frameOf(ctx context.Context) *lazyFrame {
+	f, _ := ctx.Value(lazyTxKey{}).(*lazyFrame)
+	return f
+}
+
+func (s *storage) BeginTX(ctx context.Context) (context.Context, error) {
+	if f := frameOf(ctx); f != nil {
+		return context.WithValue(ctx, lazyTxKey{}, &lazyFrame{t: f.t}), nil
+	}
+	return context.WithValue(ctx, lazyTxKey{}, &lazyFrame{t: &lazyTx{parent: ctx}, owner: true}), nil
+}
+
+// bind returns ctx inside the store's transaction, beginning it (and
+// spending a noted refresh token in it) on first use.
+func (s *storage) bind(ctx context.Context) (context.Context, error) {
+	f := frameOf(ctx)
+	if f == nil {
+		return ctx, nil
+	}
+	t := f.t
+	if t.tx == nil {
+		tx, err := s.tx.BeginTX(t.parent)
+		if err != nil {
+			return ctx, err
+		}
+		t.tx = tx
+		if sig := t.spend; sig != "" {
+			t.spend = ""
+			if err := s.spend(tx, sig); err != nil {
+				return ctx, err
+			}
+		}
+	}
+	return boundCtx{ctx, t.tx}, nil
+}
+
+// boundCtx is a method's context (its deadline, its values) that also
+// carries the store's transaction.
+type boundCtx struct {
+	context.Context
+	tx context.Context
+}
+
+func (c boundCtx) Value(key any) any {
+	if v := c.Context.Value(key); v != nil {
+		return v
+	}
+	return c.tx.Value(key)
+}
+
+func (s *storage) Commit(ctx context.Context) error {
+	f := frameOf(ctx)
+	if f == nil || !f.owner {
+		return nil
+	}
+	t := f.t
+	if t.rolledBack {
+		if t.tx != nil {
+			_ = s.tx.Rollback(t.tx)
+		}
+		return errRolledBack
+	}
+	if t.spend != "" && t.tx == nil {
+		// A rotation nothing else followed: spend the token on its own.
+		sig := t.spend
+		t.spend = ""
+		return s.spend(t.parent, sig)
+	}
+	if t.tx == nil {
+		return nil
+	}
+	return s.tx.Commit(t.tx)
+}
+
+func (s *storage) Rollback(ctx context.Context) error {
+	f := frameOf(ctx)
+	if f == nil {
+		return nil
+	}
+	t := f.t
+	t.spend = ""
+	if !f.owner {
+		t.rolledBack = true
+		return nil
+	}
+	if t.tx == nil {
+		return nil
+	}
+	return s.tx.Rollback(t.tx)
+}
+
+// errRolledBack reports a Commit of a transaction a nested frame rolled back.
+var errRolledBack = errors.New("oidc: transaction was rolled back by a nested Rollback")
 
 func ignoreNotFound(err error) error {
 	if errors.Is(err, store.ErrNotFound) {

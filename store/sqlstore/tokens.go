@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/keygate/keygate/store"
@@ -37,6 +38,72 @@ func (s *Store) DeleteToken(ctx context.Context, kind store.TokenKind, signature
 func (s *Store) DeactivateToken(ctx context.Context, kind store.TokenKind, signature string) error {
 	err := s.execOne(ctx, `UPDATE tokens SET active = FALSE WHERE kind = ? AND signature = ? AND active = TRUE`, string(kind), signature)
 	return wrap(err, "deactivate %s token", kind)
+}
+
+// rotateRefreshSQL is RotateRefresh in one PostgreSQL statement: the
+// data-modifying CTEs run in one snapshot, each later one only when the
+// token was spent (and the session touched), and the statement is atomic.
+// A spent token whose session is gone stays spent: that refresh fails
+// anyway. Parameters are cast because INSERT ... SELECT cannot infer them.
+const rotateRefreshSQL = `WITH spent AS (
+	UPDATE tokens SET active = FALSE
+	WHERE kind IN ('refresh', 'offline') AND signature = ?::text AND active = TRUE
+	RETURNING 1
+), touched AS (
+	UPDATE sessions SET last_seen = GREATEST(last_seen, ?::bigint)
+	WHERE ?::boolean AND realm_id = ?::text AND id = ?::text AND EXISTS (SELECT 1 FROM spent)
+	RETURNING 1
+), added AS (
+	INSERT INTO tokens (` + tokenCols + `)
+	SELECT ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::boolean, ?::bigint, ?::bigint, ?::text
+	WHERE EXISTS (SELECT 1 FROM spent) AND (NOT ?::boolean OR EXISTS (SELECT 1 FROM touched))
+	RETURNING 1
+)
+SELECT count(*) FROM added`
+
+// RotateRefresh implements store.Store.
+func (s *Store) RotateRefresh(ctx context.Context, oldSig string, touch time.Time, next store.Token) error {
+	if s.d.Name == "postgres" {
+		return wrap(s.rotateRefreshPG(ctx, oldSig, touch, next), "rotate refresh token")
+	}
+	return wrap(s.Tx(ctx, func(ctx context.Context) error {
+		err := s.DeactivateToken(ctx, store.KindRefresh, oldSig)
+		if errors.Is(err, store.ErrNotFound) {
+			err = s.DeactivateToken(ctx, store.KindOffline, oldSig)
+		}
+		if err != nil {
+			return err
+		}
+		if !touch.IsZero() {
+			if err := s.TouchSession(ctx, next.RealmID, next.SessionID, touch); err != nil {
+				return err
+			}
+		}
+		return s.CreateToken(ctx, next)
+	}), "rotate refresh token")
+}
+
+// rotateRefreshPG runs rotateRefreshSQL as a write: never retried (it may
+// have been applied), and finished even if the client hangs up.
+func (s *Store) rotateRefreshPG(ctx context.Context, oldSig string, touch time.Time, next store.Token) (err error) {
+	defer s.observed(QueryWrite, time.Now(), &err)
+	st, err := s.prepare(ctx, true, rotateRefreshSQL)
+	if err != nil {
+		return err
+	}
+	doTouch := !touch.IsZero()
+	var n int64
+	err = st.QueryRowContext(context.WithoutCancel(ctx), oldSig, ms(touch), doTouch, next.RealmID, next.SessionID,
+		string(next.Kind), next.Signature, next.RequestID, next.RealmID, next.ClientID, next.Subject, next.SessionID,
+		next.Active, ms(next.Requested), ms(next.Expires), string(next.Request), doTouch).Scan(&n)
+	if err != nil {
+		return s.classify(err)
+	}
+	s.wrote(ctx, rotateRefreshSQL)
+	if n != 1 {
+		return store.ErrNotFound
+	}
+	return nil
 }
 
 // RevokeRequest implements store.Store. Revocations are idempotent, and

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Transactions", testTransactions},
 		{"FositeTransactions", testFositeTransactions},
 		{"RefreshInTransaction", testRefreshInTransaction},
+		{"RotateRefresh", testRotateRefresh},
 		{"Timezone", testTimezone},
 		{"BulkUsers", testBulkUsers},
 		{"CacheVersions", testCacheVersions},

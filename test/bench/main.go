@@ -58,6 +58,7 @@ var scenarios = []scenario{
 	{key: "jwks", loads: []load{getLoad("jwks", 8, "/protocol/openid-connect/certs", `"keys"`)}},
 	{key: "login", probe: probeAuth, loads: []load{loginLoad(1)}},
 	{key: "login_4", probe: probeAuth, loads: []load{loginLoad(4)}},
+	{key: "account", probe: probeAuth, loads: []load{accountLoad(1)}},
 	{key: "flood", loads: []load{
 		withShedding(passwordLoad("flood: password", 64)),
 		clientCredentialsLoad("flood: client_credentials", 4),

@@ -61,6 +61,11 @@ func writeRealm(path, esPath string) error {
 	if err := <-errs; err != nil {
 		return err
 	}
+	cu, err := consoleUser() // account.go
+	if err != nil {
+		return err
+	}
+	users = append(users, cu)
 
 	realm := map[string]any{
 		"realm":               realmName,

@@ -168,6 +168,12 @@ func (r *report) print(w io.Writer) {
 	}
 	p("%-50s %12s %10s  %s", "idle RSS", mib(r.idleRSS), "<= "+mib(targetIdleRSS), verdict(r.idleRSS <= targetIdleRSS))
 	p("%-50s %12s %10s  %s", "start to ready (existing database)", ms(r.restart), "<= "+ms(targetStartToReady), verdict(r.restart <= targetStartToReady))
+	for _, name := range []string{"login page TTFB", "account page TTFB"} {
+		if res, ok := r.find(name, 1); ok && res.skipped == "" {
+			v := res.percentile(0.50)
+			p("%-50s %12s %10s  %s", name+" p50", ms(v), "< "+ms(targetPageTTFB), verdict(v < targetPageTTFB))
+		}
+	}
 	if fl, ok := r.find("flood: client_credentials", 4); ok {
 		pwf, _ := r.find("flood: password", 64)
 		p("%-50s %12s %10s  %s  (password c=64: %.1f req/s, %d got 503)", "flood: client_credentials p99", ms(fl.percentile(0.99)),

@@ -1,0 +1,77 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/store"
+)
+
+// testRotateRefresh: a refresh grant's write is all or nothing, and of
+// several refreshes racing with one token exactly one wins.
+func testRotateRefresh(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	realm(t, s, "r1")
+	exp := t0.Add(time.Hour)
+	sess := store.Session{ID: "s1", RealmID: "r1", UserID: "u1", Created: t0, LastSeen: t0, AuthTime: t0}
+	ok(t, s.CreateSession(ctx, sess))
+	ok(t, s.CreateToken(ctx, token(store.KindRefresh, "r1", "q1", "s1", exp)))
+
+	next := token(store.KindRefresh, "r2", "q1", "s1", exp)
+	ok(t, s.RotateRefresh(ctx, "r1", t0.Add(time.Minute), next))
+	eq(t, "spent", get[store.Token](t)(s.GetToken(ctx, store.KindRefresh, "r1")).Active, false)
+	eq(t, "next", get[store.Token](t)(s.GetToken(ctx, store.KindRefresh, "r2")), next)
+	eq(t, "touched", get[store.Session](t)(s.GetSession(ctx, "r1", "s1")).LastSeen, t0.Add(time.Minute))
+
+	// A spent token rotates no more, and nothing of the failed rotation stays.
+	isErr(t, s.RotateRefresh(ctx, "r1", t0.Add(2*time.Minute), token(store.KindRefresh, "r3", "q1", "s1", exp)), store.ErrNotFound)
+	_, err := s.GetToken(ctx, store.KindRefresh, "r3")
+	isErr(t, err, store.ErrNotFound)
+	eq(t, "not touched", get[store.Session](t)(s.GetSession(ctx, "r1", "s1")).LastSeen, t0.Add(time.Minute))
+	isErr(t, s.RotateRefresh(ctx, "nope", time.Time{}, token(store.KindRefresh, "r4", "q1", "s1", exp)), store.ErrNotFound)
+
+	// A touch never moves LastSeen back; a zero touch leaves it.
+	ok(t, s.RotateRefresh(ctx, "r2", t0.Add(time.Second), token(store.KindRefresh, "r5", "q1", "s1", exp)))
+	ok(t, s.RotateRefresh(ctx, "r5", time.Time{}, token(store.KindRefresh, "r6", "q1", "s1", exp)))
+	eq(t, "LastSeen kept", get[store.Session](t)(s.GetSession(ctx, "r1", "s1")).LastSeen, t0.Add(time.Minute))
+
+	// Offline tokens rotate too; with their session gone a touching
+	// rotation fails and creates nothing.
+	ok(t, s.CreateToken(ctx, token(store.KindOffline, "o1", "q2", "s1", exp)))
+	ok(t, s.RotateRefresh(ctx, "o1", time.Time{}, token(store.KindOffline, "o2", "q2", "s1", exp)))
+	eq(t, "offline spent", get[store.Token](t)(s.GetToken(ctx, store.KindOffline, "o1")).Active, false)
+	ok(t, s.DeleteSession(ctx, "r1", "s1"))
+	isErr(t, s.RotateRefresh(ctx, "o2", t0.Add(time.Hour), token(store.KindOffline, "o3", "q2", "s1", exp)), store.ErrNotFound)
+	_, err = s.GetToken(ctx, store.KindOffline, "o3")
+	isErr(t, err, store.ErrNotFound)
+
+	// Inside a transaction it joins it: a rollback undoes it.
+	ok(t, s.CreateSession(ctx, store.Session{ID: "s2", RealmID: "r1", UserID: "u1", Created: t0, LastSeen: t0, AuthTime: t0}))
+	ok(t, s.CreateToken(ctx, token(store.KindRefresh, "t1", "q3", "s2", exp)))
+	errRollback := fmt.Errorf("roll back")
+	isErr(t, s.Tx(ctx, func(ctx context.Context) error {
+		if err := s.RotateRefresh(ctx, "t1", t0.Add(time.Minute), token(store.KindRefresh, "t2", "q3", "s2", exp)); err != nil {
+			return err
+		}
+		return errRollback
+	}), errRollback)
+	eq(t, "rolled back", get[store.Token](t)(s.GetToken(ctx, store.KindRefresh, "t1")).Active, true)
+
+	// Racing rotations of one token: exactly one wins.
+	warm(t, s, 8)
+	errs := parallel(8, func(i int) error {
+		return s.RotateRefresh(ctx, "t1", t0.Add(time.Minute), token(store.KindRefresh, fmt.Sprint("race", i), "q3", "s2", exp))
+	})
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !isNotFound(err):
+			t.Errorf("racing rotation: %v", err)
+		}
+	}
+	eq(t, "racing rotations won", won, 1)
+}
