@@ -346,16 +346,13 @@ func linkedUser(u store.User, id federation.Identity) store.User {
 
 // defaultRole is the id of the realm's default role ("" if it has none).
 func (a *API) defaultRole(c *call, name string) (string, error) {
-	key := "defaultRole " + c.realm.ID
-	if id, ok := a.auth.get(key).(string); ok {
-		return id, nil
-	}
-	role, err := a.st.GetRoleByName(c.ctx, c.realm.ID, "", name)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return "", err
-	}
-	a.auth.put(key, role.ID)
-	return role.ID, nil
+	return a.auth.defaultRoles.Get(c.ctx, c.realm.ID, func(ctx context.Context) (string, error) {
+		role, err := a.st.GetRoleByName(ctx, c.realm.ID, "", name)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return "", err
+		}
+		return role.ID, nil
+	})
 }
 
 // checkUnique answers Keycloak's 409s for a username or email that another
