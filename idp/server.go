@@ -100,6 +100,7 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	if cfg.MaxQueuedLoginWait <= 0 {
 		cfg.MaxQueuedLoginWait = DefaultMaxQueuedLoginWait
 	}
+	started := time.Now()
 	s := &Server{st: st, cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), health: newHealth(st, cfg.Logger)}
 	s.brokerHTTP = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{RootCAs: cfg.Truststore, MinVersion: tls.VersionTLS12},
@@ -144,16 +145,18 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	// One-time passwords: their secrets are sealed with the same --db-key.
 	s.authn.SetOTP(otp.NewVerifier(st, secrets))
 	fedEnv := federation.Env{Logger: cfg.Logger, RootCAs: cfg.Truststore, Reveal: secrets.Reveal}
-	s.fedReg = federation.NewRegistry(st, fedEnv, map[string]federation.Factory{"ldap": ldap.Open})
+	fedFactories := map[string]federation.Factory{ldap.ProviderID: ldap.Open}
+	s.fedReg = federation.NewRegistry(st, fedEnv, fedFactories)
 	s.fed = federation.NewService(s.fedReg, federation.NewLinker(st), cfg.Logger)
 	s.authn.SetFederation(s.fed)
 	// Identity brokering: brokers open from the realms' identity
 	// providers, by providerId, through this one map.
-	s.brokers = federation.NewBrokers(met.instrumentBrokers(map[string]federation.BrokerFactory{
+	brokerFactories := map[string]federation.BrokerFactory{
 		samlbroker.ProviderID:           samlbroker.Open,
 		oidcbroker.ProviderOIDC:         oidcbroker.Open,
 		oidcbroker.ProviderKeycloakOIDC: oidcbroker.Open,
-	}), s.brokerEnv)
+	}
+	s.brokers = federation.NewBrokers(met.instrumentBrokers(brokerFactories), s.brokerEnv)
 	s.login.SetBrokering(s.brokers, federation.NewLinker(st))
 
 	mux := http.NewServeMux()
@@ -172,6 +175,7 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	s.login.SetMail(mailer)
 	adm.SetMail(mailer)
 	adm.Register(mux)
+	adm.RegisterServerInfo(mux, func() any { return s.serverInfo(started, sortedKeys(brokerFactories), sortedKeys(fedFactories)) })
 	registration.New(st, s.oidc, s.limiter, cfg.Logger).Register(mux)
 	account.New(st, s.oidc, s.login, s.authn, s.limiter, mux, cfg.Logger).Register(mux)
 	mux.Handle("GET /resources/", templates.StaticHandler())
