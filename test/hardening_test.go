@@ -557,11 +557,14 @@ func TestRequiredActionsBlockGrants(t *testing.T) {
 		}
 	})
 
-	t.Run("browser login issues no code", func(t *testing.T) {
+	t.Run("browser login issues no code before the action", func(t *testing.T) {
 		b := newBrowser(t)
 		chal := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
 		p := browserLogin(t, b, s, "hard", codeQuery("app", hardCB, "st", "n", chal), url.Values{"username": {"temp"}, "password": {"temp-pass"}})
-		if p.status != 400 || p.location != "" || !strings.Contains(p.body, notSetUp) {
+		// The password is right: the required action's page comes next,
+		// and no code until it is done.
+		if !isRedirect(p.status) || !strings.Contains(p.location, "/login-actions/required-action?") ||
+			!strings.Contains(p.location, "execution=UPDATE_PASSWORD") || strings.Contains(p.location, "code=") {
 			t.Fatalf("login with a temporary password: %d %q %.300s", p.status, p.location, p.body)
 		}
 		if n := countSessions(t, s.DB, "hard", "temp"); n != 0 {
@@ -610,7 +613,7 @@ func TestRequiredActionsBlockGrants(t *testing.T) {
 		// The browser's SSO session issues no code either; prompt=none
 		// answers interaction_required.
 		sso := b.get(authURL(s.URL, "hard", codeQuery("app", hardCB, "st3", "n", chal)))
-		if sso.status != 400 || sso.location != "" || !strings.Contains(sso.body, notSetUp) {
+		if !isRedirect(sso.status) || !strings.Contains(sso.location, "execution=UPDATE_PASSWORD") || strings.Contains(sso.location, "code=") {
 			t.Errorf("SSO authorization with a pending action: %d %q %.300s", sso.status, sso.location, sso.body)
 		}
 		q := codeQuery("app", hardCB, "st4", "n", chal)
