@@ -297,6 +297,20 @@ test("admin client drives every call", async (t) => {
     await kc.attackDetection.delAll();
   });
 
+  await t.test("server info", async () => {
+    const info = await kc.serverInfo.find();
+    assert.match(info.systemInfo.version, /^26\./);
+    assert.ok(info.memoryInfo.total > 0 && info.memoryInfo.usedFormated, JSON.stringify(info.memoryInfo));
+    assert.ok(info.protocolMapperTypes["openid-connect"].some((m) => m.id === "oidc-usermodel-attribute-mapper"));
+    assert.ok(info.builtinProtocolMappers["openid-connect"].some((m) => m.name === "email"));
+    assert.ok(info.passwordPolicies.some((p) => p.id === "length" && p.displayName === "Minimum Length"));
+    assert.deepEqual(info.identityProviders.map((p) => p.id).sort(), ["keycloak-oidc", "oidc", "saml"]);
+    assert.ok(info.componentTypes["org.keycloak.storage.UserStorageProvider"].some((c) => c.id === "ldap"));
+    assert.ok(info.providers["login-protocol"].providers["openid-connect"]);
+    assert.ok(info.enums.eventType.includes("LOGIN") && info.enums.resourceType.includes("USER"));
+    assert.deepEqual(info.themes.login.map((th) => th.name), ["keycloak"]);
+  });
+
   await t.test("realm keys", async () => {
     const keys = await kc.realms.getKeys({ realm });
     const rsa = keys.keys.find((k) => k.algorithm === "RS256");
