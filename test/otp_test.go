@@ -2,11 +2,15 @@ package test
 
 import (
 	"encoding/json"
+	"html"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +162,12 @@ func TestOTPFromKeycloakExport(t *testing.T) {
 		t.Fatalf("otp credential as the admin API lists it: %v", otpCred)
 	}
 
+	var user map[string]any
+	adminGet("/users/7d3c9a52-0f4b-4c3e-9a1d-2b6e8f0c1a01", &user)
+	if user["totp"] != true || len(user["disableableCredentialTypes"].([]any)) != 1 {
+		t.Errorf("a user with an OTP device: totp %v, disableableCredentialTypes %v", user["totp"], user["disableableCredentialTypes"])
+	}
+
 	// realm export --users: Keycloak's secretData with the key, refused without.
 	export := func(args ...string) (string, error) {
 		cmd := exec.Command(binary, append([]string{"realm", "export", "acme-otp", "--users", "--db", "sqlite:" + s.DB}, args...)...)
@@ -226,5 +236,144 @@ func TestOTPFromKeycloakExport(t *testing.T) {
 	}
 	if strings.Contains(s.logs.String(), code) || strings.Contains(s.logs.String(), "Kz8mQ2pL9vXw4RtY7nBc") {
 		t.Error("the server log holds an OTP code or secret")
+	}
+}
+
+// browserSession is a cookie jar and what its last page was.
+type browserSession struct {
+	t    *testing.T
+	c    *http.Client
+	page string
+	url  string
+}
+
+func newBrowserSession(t *testing.T) *browserSession {
+	jar, _ := cookiejar.New(nil)
+	return &browserSession{t: t, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+// follow GETs u and follows redirects within keygate; it stops at a
+// redirect elsewhere (the client's) and returns that location.
+func (b *browserSession) follow(resp *http.Response, base string) string {
+	b.t.Helper()
+	for i := 0; i < 10; i++ {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode < 300 || resp.StatusCode >= 400 {
+			b.page, b.url = string(body), resp.Request.URL.String()
+			return ""
+		}
+		loc, err := resp.Location()
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if !strings.HasPrefix(loc.String(), base) {
+			return loc.String()
+		}
+		if resp, err = b.c.Get(loc.String()); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	b.t.Fatal("too many redirects")
+	return ""
+}
+
+var (
+	formActionRE = regexp.MustCompile(`<form id="([^"]+)"[^>]*action="([^"]+)"`)
+	csrfRE       = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+)
+
+// post submits the page's form id with fields.
+func (b *browserSession) post(base, formID string, fields url.Values) string {
+	b.t.Helper()
+	action := ""
+	for _, m := range formActionRE.FindAllStringSubmatch(b.page, -1) {
+		if m[1] == formID {
+			action = html.UnescapeString(m[2])
+		}
+	}
+	csrf := csrfRE.FindStringSubmatch(b.page)
+	if action == "" || csrf == nil {
+		b.t.Fatalf("no form %s on %s:\n%s", formID, b.url, b.page)
+	}
+	if strings.HasPrefix(action, "/") {
+		action = base + action
+	}
+	fields.Set("csrf_token", csrf[1])
+	resp, err := b.c.PostForm(action, fields)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return b.follow(resp, base)
+}
+
+// TestOTPBrowserPolicy runs CONFIGURE_TOTP and the OTP form over HTTP under
+// a realm policy other than the defaults (HmacSHA256, 8 digits, 60 s): the
+// page shows the policy, the device is stored with it, a code is spent
+// once across browsers.
+func TestOTPBrowserPolicy(t *testing.T) {
+	realm := `{"realm":"pol","enabled":true,"bruteForceProtected":true,"failureFactor":30,
+	  "otpPolicyType":"totp","otpPolicyAlgorithm":"HmacSHA256","otpPolicyDigits":8,"otpPolicyPeriod":60,"otpPolicyLookAheadWindow":1,
+	  "clients":[{"clientId":"web","publicClient":true,"redirectUris":["http://127.0.0.1:9/cb"],"attributes":{"pkce.code.challenge.method":""}}],
+	  "users":[{"username":"pia","enabled":true,"requiredActions":["CONFIGURE_TOTP"],"credentials":[{"type":"password","value":"pia-pw"}]}]}`
+	file := filepath.Join(t.TempDir(), "pol.json")
+	if err := os.WriteFile(file, []byte(realm), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "", nil, "--import-realm", file)
+	auth := s.URL + "/realms/pol/protocol/openid-connect/auth?" + url.Values{"client_id": {"web"},
+		"redirect_uri": {"http://127.0.0.1:9/cb"}, "response_type": {"code"}, "scope": {"openid"}, "state": {"s1"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}.Encode()
+	login := func(b *browserSession) {
+		resp, err := b.c.Get(auth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.follow(resp, s.URL)
+		if loc := b.post(s.URL, "kc-form-login", url.Values{"username": {"pia"}, "password": {"pia-pw"}}); loc != "" {
+			t.Fatalf("the password alone left keygate: %s", loc)
+		}
+	}
+	b := newBrowserSession(t)
+	login(b)
+	for _, want := range []string{`id="kc-totp-algorithm" style="margin:0">SHA256<`, `id="kc-totp-digits" style="margin:0">8<`,
+		`id="kc-totp-period" style="margin:0">60<`, `src="data:image/png;base64,`} {
+		if !strings.Contains(b.page, want) {
+			t.Fatalf("setup page lacks %s:\n%s", want, b.page)
+		}
+	}
+	key := regexp.MustCompile(`id="kc-totp-secret-key"[^>]*>([A-Z2-7 ]+)<`).FindStringSubmatch(b.page)
+	if key == nil {
+		t.Fatal("no key on the setup page")
+	}
+	sd, _ := json.Marshal(map[string]string{"value": strings.ReplaceAll(key[1], " ", "")})
+	const cd = `{"subType":"totp","digits":8,"counter":0,"period":60,"algorithm":"HmacSHA256","secretEncoding":"BASE32"}`
+	code := func(at time.Time) string { return otpCode(t, string(sd), cd, at, 0) }
+	if loc := b.post(s.URL, "kc-totp-settings-form", url.Values{"totp": {"12345678"}, "userLabel": {"laptop"}}); loc != "" ||
+		!strings.Contains(b.page, "Invalid authenticator code") {
+		t.Fatalf("a wrong first code: %s", loc)
+	}
+	if loc := b.post(s.URL, "kc-totp-settings-form", url.Values{"totp": {code(time.Now())}, "userLabel": {"laptop"}}); !strings.Contains(loc, "code=") {
+		t.Fatalf("setup did not end at the client: %q\n%s", loc, b.page)
+	}
+
+	next := code(time.Now().Add(60 * time.Second))
+	b2 := newBrowserSession(t)
+	login(b2)
+	if !strings.Contains(b2.page, `id="kc-otp-login-form"`) {
+		t.Fatalf("no OTP form after the password:\n%s", b2.page)
+	}
+	if loc := b2.post(s.URL, "kc-otp-login-form", url.Values{"otp": {code(time.Now())}}); loc != "" {
+		t.Fatalf("the setup's code signed in again: %s", loc)
+	}
+	if loc := b2.post(s.URL, "kc-otp-login-form", url.Values{"otp": {next}}); !strings.Contains(loc, "code=") {
+		t.Fatalf("the next step's code: %q", loc)
+	}
+	b3 := newBrowserSession(t)
+	login(b3)
+	if loc := b3.post(s.URL, "kc-otp-login-form", url.Values{"otp": {next}}); loc != "" || !strings.Contains(b3.page, "Invalid authenticator code") {
+		t.Fatalf("a code used in another browser was accepted: %s", loc)
 	}
 }
