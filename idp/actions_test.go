@@ -321,3 +321,37 @@ func TestDeleteAccountAction(t *testing.T) {
 		t.Fatal("frank still exists")
 	}
 }
+
+// Every validation rule of the realm's policy is named when it fails, and
+// the password is stored with the policy's algorithm and iterations.
+func TestUpdatePasswordPolicyRules(t *testing.T) {
+	k := actionsRealm(t, "hashAlgorithm(pbkdf2-sha512) and hashIterations(1500) and maxLength(20) and lowerCase(1) and specialChars(1) and notUsername(undefined) and notEmail(undefined) and regexPattern([^x]*)", "",
+		`{"username": "hank.h", "enabled": true, "email": "hank@example.com", "requiredActions": ["UPDATE_PASSWORD"],
+		  "credentials": [{"type": "password", "value": "hank-pass-1"}]}`)
+	b := newBrowser(t)
+	status, at, page := b.passwordLogin(k, "hank.h", "hank-pass-1")
+	if status != 200 || !strings.Contains(page, "kc-passwd-update-form") {
+		t.Fatalf("login: %d %s", status, at)
+	}
+	for _, c := range []struct{ pw, want string }{
+		{"abcdefghijklmnopqrstu-", "Invalid password: maximum length 20."},
+		{"ABCDEFG-1", "Invalid password: must contain at least 1 lower case characters."},
+		{"abcdefg1", "Invalid password: must contain at least 1 special characters."},
+		{"hank.h", "Invalid password: must not be equal to the username."},
+		{"HANK@example.com", "Invalid password: must not be equal to the email."},
+		{"xylo-phone", "Invalid password: fails to match regex pattern(s)."},
+	} {
+		status, at, page = b.updatePassword(at, page, c.pw, c.pw)
+		if status != 200 || !strings.Contains(page, c.want) {
+			t.Fatalf("%q: want %q: %d\n%.1500s", c.pw, c.want, status, page)
+		}
+	}
+	if status, cb, _ := b.updatePassword(at, page, "good-pass.1", "good-pass.1"); status/100 != 3 || !strings.HasPrefix(cb.String(), appRedirect) {
+		t.Fatalf("good password: %d %s", status, cb)
+	}
+	creds, err := k.st.ListCredentials(t.Context(), userNamed(t, k, "hank.h").ID)
+	if err != nil || len(creds) != 1 || !strings.Contains(creds[0].CredentialData, `"algorithm":"pbkdf2-sha512"`) ||
+		!strings.Contains(creds[0].CredentialData, `"hashIterations":1500`) {
+		t.Fatalf("stored %+v %v", creds, err)
+	}
+}

@@ -93,12 +93,16 @@ func (a *API) updateRealm(c *call) error {
 	// the scope mappings change through their own endpoints, which check
 	// the caller may grant what they add.
 	defaultRole, defaultGroups, scopes, clientScopes := r.DefaultRole, r.DefaultGroups, r.ScopeMappings, r.ClientScopeMappings
+	requiredActions := r.RequiredActions
 	smtp := r.SMTPServer
 	r.SMTPServer = nil
 	if err := c.body(&r, maxBody); err != nil {
 		return err
 	}
 	r.DefaultRole, r.DefaultGroups, r.ScopeMappings, r.ClientScopeMappings = defaultRole, defaultGroups, scopes, clientScopes
+	// So do the required actions, which Keycloak's realm update ignores
+	// (authentication/required-actions changes them).
+	r.RequiredActions = requiredActions
 	// The SMTP password is sealed at rest; the mask keeps the stored one.
 	if r.SMTPServer == nil {
 		r.SMTPServer = smtp

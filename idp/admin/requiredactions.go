@@ -53,7 +53,6 @@ func (a *API) saveRequiredActions(c *call, r rep.Realm, l []rep.RequiredActionPr
 		return err
 	}
 	c.realm = row
-	a.p.Invalidate(row.ID, row.Name)
 	return nil
 }
 

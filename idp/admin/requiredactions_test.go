@@ -83,6 +83,12 @@ func TestRequiredActionProviders(t *testing.T) {
 		t.Fatalf("registered %v", da)
 	}
 
+	// A realm update leaves the list alone, as Keycloak's does.
+	e.must(204, "PUT", "/admin/realms/ra", e.admin, map[string]any{"realm": "ra", "requiredActions": []any{}})
+	if got := order(); len(got) != 6 {
+		t.Fatalf("after realm update %v", got)
+	}
+
 	// The realm export carries the list.
 	r, err := rep.ExportRealm(t.Context(), e.st, "ra", false)
 	if err != nil || len(r.RequiredActions) != 6 || r.RequiredActions[1].Alias != "TERMS_AND_CONDITIONS" || !r.RequiredActions[1].DefaultAction {
