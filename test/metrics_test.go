@@ -71,6 +71,8 @@ func TestMetrics(t *testing.T) {
 		{"keygate_store_query_seconds_count", []string{"kind", "read", "outcome", "ok"}},
 		{"keygate_store_query_seconds_count", []string{"kind", "write", "outcome", "ok"}},
 		{"keygate_store_query_seconds_count", []string{"kind", "commit", "outcome", "ok"}},
+		{"keygate_cache_lookups_total", []string{"cache", "realm", "result", "hit"}},
+		{"keygate_cache_lookups_total", []string{"cache", "model", "result", "hit"}},
 	} {
 		if got := delta(c.name, c.labels...); got <= 0 {
 			t.Errorf("%s%v did not go up (%v)\n%s", c.name, c.labels, got, grepLines(after.text, c.name))
