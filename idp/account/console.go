@@ -275,6 +275,9 @@ func (h *Handler) setPassword(r *http.Request, c *console, current, pw, confirm 
 			return &fieldError{Field: "password", Key: "invalidPasswordExistingMessage"}
 		}
 		u, err := h.authn.Authenticate(ctx, realm.Row.ID, realm.Settings, c.user.Username, current, h.p.ClientIP(r))
+		if errors.Is(err, authn.ErrOTPRequired) {
+			err = nil // the password is right; the session already passed the OTP step
+		}
 		switch {
 		case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, authn.ErrUserDisabled):
 			return &fieldError{Field: "password", Key: "invalidPasswordExistingMessage"}
