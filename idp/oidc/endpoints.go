@@ -88,9 +88,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request, realm *Realm) {
 	iss := realm.Issuer
+	// The document depends on the issuer and the realm's client scopes
+	// only: it is encoded once per issuer and kept with the realm's model,
+	// which a change of the realm's scopes replaces.
+	m, err := p.models.get(r.Context(), realm.Row.ID)
+	if err == nil {
+		if body := m.docs.get(iss); body != nil {
+			writeJSONBytes(w, body)
+			return
+		}
+	}
 	oc := iss + "/protocol/openid-connect"
 	scopes := []string{"openid"}
-	if m, err := p.models.get(r.Context(), realm.Row.ID); err == nil {
+	if err == nil {
 		for _, name := range sortedKeys(m.scopes) {
 			if proto := m.scopes[name].Protocol; proto == "" || proto == "openid-connect" {
 				scopes = append(scopes, name)
@@ -98,7 +108,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request, realm *Real
 		}
 	}
 	authMethods := []string{"client_secret_basic", "client_secret_post"}
-	writeJSON(w, http.StatusOK, map[string]any{
+	body, merr := jsonMarshal(map[string]any{
 		"issuer":                                         iss,
 		"authorization_endpoint":                         oc + "/auth",
 		"token_endpoint":                                 oc + "/token",
@@ -137,6 +147,22 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request, realm *Real
 		"require_pushed_authorization_requests":          false,
 		"authorization_response_iss_parameter_supported": true,
 	})
+	if merr != nil {
+		http.Error(w, "encoding error", http.StatusInternalServerError)
+		return
+	}
+	if err == nil {
+		m.docs.put(iss, body)
+	}
+	writeJSONBytes(w, body)
+}
+
+// writeJSONBytes answers 200 with an encoded JSON body, as writeJSON does.
+func writeJSONBytes(w http.ResponseWriter, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }
 
 func (p *Provider) realmInfo(w http.ResponseWriter, r *http.Request, realm *Realm) {

@@ -26,6 +26,7 @@ type realmModel struct {
 	clients    map[string]*Client    // clientId -> decoded client
 	scopes     map[string]rep.ClientScope
 	groups     map[string]store.Group // by id
+	docs       discoveryDocs          // encoded discovery documents, by issuer
 }
 
 type modelCache struct {
