@@ -447,6 +447,8 @@ func (h *Handler) stepFor(w http.ResponseWriter, r *http.Request, realm *oidc.Re
 		h.storeError(w, r, realm, "login step", err)
 		return nil, nil, false
 	}
+	// The page speaks the user's language (locale attribute, ui_locales).
+	r = h.withUserLocale(r, realm, rec.Query, &u)
 	s := &Step{H: h, Request: r, Realm: realm, User: u, Details: rec.details(), ClientID: rec.ClientID, Alias: a.Alias,
 		Page: h.page(r, realm), FormAction: actionURL(r, realm, rec, id), CSRFToken: rec.CSRF,
 		ErrorField: rec.ErrField, Data: rec.Data}

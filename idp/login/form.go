@@ -46,6 +46,8 @@ func (h *Handler) StartLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 		return
 	}
 	h.setCookie(w, r, realm, cookieAttempt, id, 0, true)
+	h.stickLocale(w, r, realm, form.Get(paramLocale))
+	r = h.withLocale(r, realm, form, nil)
 	// kc_idp_hint names an identity provider to go to at once, as
 	// Keycloak's identity-provider-redirector does; an unknown, disabled
 	// or link-only one shows the form.
@@ -58,16 +60,21 @@ func (h *Handler) StartLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, c *oidc.Client, id, csrf, username, errKey string, status int) {
 	action := realmPath(r, realm) + "login-actions/authenticate?" + url.Values{"session_code": {id}, "client_id": {c.Row.ClientID}}.Encode()
+	s := realm.Settings
 	v := templates.LoginView{
 		Page: h.page(r, realm), FormAction: action, CSRFToken: csrf, Username: username,
-		LoginWithEmail: realm.Settings.LoginWithEmailAllowed, ClientName: c.Settings.Name,
+		LoginWithEmail: s.EmailLogin(), EmailOnly: s.EmailLogin() && s.RegistrationEmailAsUsername,
+		ClientName:        c.Settings.Name,
 		RememberMe:        realm.Settings.RememberMe,
 		RememberMeChecked: realm.Settings.RememberMe && r.PostForm.Get("rememberMe") == "on",
 		Providers:         h.loginProviders(r, realm, c.Row.ClientID, id),
 		ResetPasswordURL:  h.resetPasswordURL(r, realm, c.Row.ClientID, id),
 	}
+	if s.RegistrationAllowed {
+		v.RegisterURL = realmPath(r, realm) + "login-actions/registration?" + url.Values{"session_code": {id}, "client_id": {c.Row.ClientID}}.Encode()
+	}
 	if errKey != "" {
-		v.Error = templates.Message(errKey)
+		v.Error = v.T(errKey)
 	}
 	h.render(w, status, templates.Login(v))
 }
@@ -108,6 +115,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, realm *oi
 		h.expiredPage(w, r, realm)
 		return
 	}
+	r = h.withLocale(r, realm, form, nil)
 	req, ok := h.oidc.ParseAuthorizeRequest(w, r, realm, form)
 	if !ok {
 		return

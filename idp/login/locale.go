@@ -55,6 +55,18 @@ func (h *Handler) withLocale(r *http.Request, realm *oidc.Realm, form url.Values
 	return r.WithContext(context.WithValue(r.Context(), localeHintsKey{}, &hints))
 }
 
+// withUserLocale is withLocale for a page that is not the login form
+// (a login step after the password, such as a required action): the
+// language hints of the authorization request query and of user, while
+// the language menu links to the page itself (this GET with kc_locale).
+func (h *Handler) withUserLocale(r *http.Request, realm *oidc.Realm, query string, user *store.User) *http.Request {
+	form, _ := url.ParseQuery(query)
+	r = h.withLocale(r, realm, form, user)
+	hints := r.Context().Value(localeHintsKey{}).(*localeHints)
+	hints.menu, hints.form = nil, nil
+	return r
+}
+
 // supportedLocales are the languages realm offers: its supportedLocales
 // (with its defaultLocale), or every shipped language when it lists none.
 func supportedLocales(realm *oidc.Realm) []string {

@@ -82,4 +82,5 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+oc+"/3p-cookies/step2.html", h.oidc.RealmHandler(h.cookiesStep2))
 	h.registerBroker(mux)
 	h.registerMail(mux)
+	h.registerRegistration(mux)
 }
