@@ -19,7 +19,7 @@ import (
 type authCache struct {
 	callers      *cache.Cache[string, *caller]     // by Authorization header
 	realms       *cache.Cache[string, store.Realm] // by realm name
-	defaultRoles *cache.Cache[string, string]     // realm id -> role id
+	defaultRoles *cache.Cache[string, string]      // realm id -> role id
 }
 
 const authTTL = time.Second
