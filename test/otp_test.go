@@ -214,6 +214,47 @@ func TestOTPFromKeycloakExport(t *testing.T) {
 		t.Fatalf("after deleting the device: %d %v", st, b)
 	}
 
+	// hank's device: a new label, first in line, then disabled by type.
+	const hank = "/users/7d3c9a52-0f4b-4c3e-9a1d-2b6e8f0c1a02"
+	adminDo := func(method, path, ctype, body string) int {
+		req, _ := http.NewRequest(method, s.URL+"/admin/realms/acme-otp"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+admin)
+		req.Header.Set("Content-Type", ctype)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	var hankCreds []map[string]any
+	adminGet(hank+"/credentials", &hankCreds)
+	hankOTP := ""
+	for _, c := range hankCreds {
+		if c["type"] == "otp" {
+			hankOTP = c["id"].(string)
+		}
+	}
+	if st := adminDo(http.MethodPut, hank+"/credentials/"+hankOTP+"/userLabel", "text/plain", "yubikey 5"); st != http.StatusNoContent {
+		t.Fatalf("PUT userLabel: %d", st)
+	}
+	if st := adminDo(http.MethodPost, hank+"/credentials/"+hankOTP+"/moveToFirst", "application/json", ""); st != http.StatusNoContent {
+		t.Fatalf("moveToFirst: %d", st)
+	}
+	adminGet(hank+"/credentials", &hankCreds)
+	if hankCreds[0]["id"] != hankOTP || hankCreds[0]["userLabel"] != "yubikey 5" {
+		t.Fatalf("after userLabel and moveToFirst: %v", hankCreds)
+	}
+	if st := adminDo(http.MethodPut, hank+"/disable-credential-types", "application/json", `["password"]`); st != http.StatusBadRequest {
+		t.Errorf("disabling passwords: %d, want 400", st)
+	}
+	if st := adminDo(http.MethodPut, hank+"/disable-credential-types", "application/json", `["otp"]`); st != http.StatusNoContent {
+		t.Fatalf("disable-credential-types otp: %d", st)
+	}
+	if st, b := grant("hank", "hank-pw", ""); st != http.StatusOK {
+		t.Fatalf("after disabling otp: %d %v", st, b)
+	}
+
 	// users import with a Keycloak users file: the device comes along,
 	// sealed, and is asked for.
 	users := filepath.Join(t.TempDir(), "acme-otp-users-0.json")
