@@ -181,7 +181,18 @@ func (a *API) getUser(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.ok(userRep(u, false))
+	r := userRep(u, false)
+	// Keycloak's totp: the user has an OTP device.
+	creds, err := a.st.ListCredentials(c.ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	for _, cr := range creds {
+		if cr.Type == rep.OTPCredentialType {
+			r.Totp, r.DisableableCredentialTypes = &[]bool{true}[0], []string{rep.OTPCredentialType}
+		}
+	}
+	return c.ok(r)
 }
 
 // policy is the realm's password policy.
