@@ -58,6 +58,8 @@ type Config struct {
 	// Truststore verifies directories' TLS certificates
 	// (--truststore-paths); nil = the system roots.
 	Truststore *x509.CertPool
+	// Version is keygate's version, shown on the welcome page.
+	Version string
 }
 
 // DefaultMaxQueuedLoginWait is --max-queued-login-wait's default: a
@@ -139,6 +141,7 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	s.login = login.New(st, s.oidc, s.authn, cfg.Logger)
 	s.oidc.SetBrowser(s.login)
 	s.oidc.SetUnavailablePage(s.unavailablePage)
+	s.oidc.SetNotFoundPage(s.realmNotFoundPage)
 	// User federation: providers open from the realms' components, by
 	// providerId, through this one map.
 	secrets := s.oidc.Keyring().Secrets()
@@ -183,6 +186,7 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.reg.MustRegister(ldap.Collectors()...)
 	s.fed.SetSyncObserver(newSyncMetrics(s.reg))
+	s.registerFrontDoor(mux) // "/", and JSON 404s under /admin/
 	s.handler = s.middleware(mux)
 
 	// Metrics name routes and show traffic, so they are served only on the

@@ -99,7 +99,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Warn(`--db-key is not set: realm signing keys are stored unencrypted in the database; set KEYGATE_DB_KEY (16+ characters) and run "keygate keys seal" once`)
 	}
 	srv, err := idp.NewServer(st, idp.Config{Hostname: *hostname, ProxyHeaders: *proxyHeaders == "xforwarded", TrustedProxies: trusted, Logger: log, DBKey: *dbKey,
-		Truststore: roots, MaxQueuedLoginWait: *maxLoginWait})
+		Truststore: roots, MaxQueuedLoginWait: *maxLoginWait, Version: buildVersion()})
 	if err != nil {
 		return err
 	}

@@ -93,16 +93,16 @@ func (a *API) Register(mux *http.ServeMux) {
 	for _, rt := range append(a.routes(), a.requiredActionRoutes("/admin/realms/{realm}")...) {
 		inner.HandleFunc(rt.pattern, a.route(rt.need, rt.h))
 	}
-	mux.Handle("/admin/realms", inner)
+	mux.HandleFunc("/admin/realms", func(w http.ResponseWriter, r *http.Request) { serveOrMiss(inner, w, r) })
 	mux.HandleFunc("/admin/realms/", func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.Path; strings.HasSuffix(p, "/") {
 			r2 := r.Clone(r.Context())
 			r2.URL.Path, r2.URL.RawPath = strings.TrimSuffix(p, "/"), ""
-			inner.ServeHTTP(w, r2)
+			serveOrMiss(inner, w, r2)
 			r.Pattern = r2.Pattern // for the server's per-route metrics
 			return
 		}
-		inner.ServeHTTP(w, r)
+		serveOrMiss(inner, w, r)
 	})
 }
 
@@ -134,9 +134,6 @@ func (a *API) routes() []route {
 		{"PUT " + R + "/users/{id}/send-verify-email", manageUsers, a.sendVerifyEmail},
 		{"GET " + R + "/users/{id}/credentials", viewUsers, a.listCredentials},
 		{"DELETE " + R + "/users/{id}/credentials/{cred}", manageUsers, a.deleteCredential},
-		{"PUT " + R + "/users/{id}/credentials/{cred}/userLabel", manageUsers, a.updateCredentialLabel},
-		{"POST " + R + "/users/{id}/credentials/{cred}/moveToFirst", manageUsers, a.moveCredentialToFirst},
-		{"PUT " + R + "/users/{id}/disable-credential-types", manageUsers, a.disableCredentialTypes},
 		{"GET " + R + "/users/{id}/groups", viewUsers, a.userGroups},
 		{"GET " + R + "/users/{id}/groups/count", viewUsers, a.userGroupCount},
 		{"PUT " + R + "/users/{id}/groups/{group}", manageUsers, a.joinGroup},

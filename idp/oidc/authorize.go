@@ -82,6 +82,11 @@ func (p *Provider) ParseAuthorizeRequest(w http.ResponseWriter, r *http.Request,
 	hr.URL.RawQuery = form.Encode()
 	hr.Form, hr.PostForm, hr.Body = nil, nil, http.NoBody
 	ar, err := p.oauth.NewAuthorizeRequest(ctx, hr)
+	if form.Get("state") == "" && errors.Is(err, fosite.ErrInvalidState) {
+		// Keycloak accepts a request without state (some clients and
+		// proxies omit it); fosite's last check refuses it, so ar is whole.
+		err = nil
+	}
 	if err == nil {
 		err = checkPKCE(c, ar.GetRequestForm())
 	}
@@ -160,6 +165,9 @@ func (p *Provider) IssueAuthorizeResponse(w http.ResponseWriter, r *http.Request
 	// Keycloak sends no scope here; keycloak-js would leave an unknown
 	// "scope" in the app's URL fragment and reuse it as a redirect_uri.
 	resp.GetParameters().Del("scope")
+	if ar.GetState() == "" {
+		resp.GetParameters().Del("state") // none asked, none sent, as Keycloak
+	}
 	resp.AddParameter("session_state", sso.ID)
 	resp.AddParameter("iss", realm.Issuer)
 	if ar.GetResponseMode() == fosite.ResponseModeFormPost {

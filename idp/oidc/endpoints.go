@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/ory/fosite"
 
@@ -22,10 +21,13 @@ const maxFormBytes = 64 << 10
 // idp/login's.
 func (p *Provider) Register(mux *http.ServeMux) {
 	const oc = "/realms/{realm}/protocol/openid-connect"
-	mux.HandleFunc("GET /realms/{realm}/.well-known/openid-configuration", p.RealmHandler(p.discovery))
-	mux.HandleFunc("GET /realms/{realm}/.well-known/oauth-authorization-server", p.RealmHandler(p.discovery))
+	mux.HandleFunc("GET /realms/{realm}/.well-known/openid-configuration", publicCORS(p.RealmHandler(p.discovery)))
+	mux.HandleFunc("OPTIONS /realms/{realm}/.well-known/openid-configuration", publicPreflight)
+	mux.HandleFunc("GET /realms/{realm}/.well-known/oauth-authorization-server", publicCORS(p.RealmHandler(p.discovery)))
+	mux.HandleFunc("OPTIONS /realms/{realm}/.well-known/oauth-authorization-server", publicPreflight)
 	mux.HandleFunc("GET /realms/{realm}", p.RealmHandler(p.realmInfo))
-	mux.HandleFunc("GET "+oc+"/certs", p.RealmHandler(p.certs))
+	mux.HandleFunc("GET "+oc+"/certs", publicCORS(p.RealmHandler(p.certs)))
+	mux.HandleFunc("OPTIONS "+oc+"/certs", publicPreflight)
 	mux.HandleFunc("POST "+oc+"/token", p.RealmHandler(p.token))
 	mux.HandleFunc("OPTIONS "+oc+"/token", p.RealmHandler(p.preflight))
 	mux.HandleFunc("GET "+oc+"/userinfo", p.RealmHandler(p.userinfo))
@@ -49,6 +51,9 @@ func (p *Provider) RealmHandler(h RealmHandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		realm, err := p.Resolve(r, r.PathValue("realm"))
 		if errors.Is(err, errRealmNotFound) {
+			if p.notFoundPage != nil && p.notFoundPage(w, r, r.PathValue("realm")) {
+				return
+			}
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "Realm does not exist"})
 			return
 		}
@@ -189,7 +194,8 @@ func (p *Provider) certs(w http.ResponseWriter, _ *http.Request, realm *Realm) {
 // ---- token endpoint
 
 func (p *Provider) token(w http.ResponseWriter, r *http.Request, realm *Realm) {
-	ctx := r.Context()
+	ctx, is := withIssuance(r.Context())
+	r = r.WithContext(ctx)
 	p.CORS(w, r, realm)
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	// A password grant that the realm's hashing queue would refuse anyway
@@ -235,6 +241,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, realm *Realm) {
 	}
 	s := ar.GetSession().(*Session)
 	resp.SetTokenType("Bearer")
+	if !is.accessExp.IsZero() {
+		resp.SetExpiresIn(is.accessExp.Sub(is.at)) // Keycloak's exp - currentTime: the lifespan
+	}
 	resp.SetExtra("scope", s.scope)
 	resp.SetExtra("not-before-policy", 0)
 	switch {
@@ -242,8 +251,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, realm *Realm) {
 		// Keycloak says 0 for offline tokens: no SSO idle timeout applies.
 		resp.SetExtra("refresh_expires_in", 0)
 	case resp.GetExtra("refresh_token") != nil:
-		// fosite rounds expiries to the second; never claim more than the idle timeout.
-		left := min(secondsUntil(s.GetExpiresAt(fosite.RefreshToken)), int64(realm.Settings.SSOSessionIdleTimeout.Seconds()))
+		left := max(s.GetExpiresAt(fosite.RefreshToken).Unix()-is.at.Unix(), 0)
 		resp.SetExtra("refresh_expires_in", left)
 	default:
 		resp.SetExtra("refresh_expires_in", 0)
@@ -267,10 +275,6 @@ func (p *Provider) burnCode(r *http.Request) {
 			p.log.WarnContext(r.Context(), "spend failed authorization code", "err", err)
 		}
 	}
-}
-
-func secondsUntil(t time.Time) int64 {
-	return max(t.Unix()-now().Unix(), 0)
 }
 
 // ---- userinfo

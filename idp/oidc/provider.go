@@ -69,6 +69,8 @@ type Provider struct {
 	// unavailablePage answers a browser page whose realm could not be
 	// read (SetUnavailablePage).
 	unavailablePage func(w http.ResponseWriter, r *http.Request, realmName string) bool
+	// notFoundPage answers a browser page of an unknown realm (SetNotFoundPage).
+	notFoundPage func(w http.ResponseWriter, r *http.Request, realmName string) bool
 	// events records login events (SetEvents); nil: none.
 	events *events.Recorder
 }
@@ -151,6 +153,13 @@ func (p *Provider) Invalidate(realmID, realmName string) {}
 // JSON answer. Set it before the provider serves requests.
 func (p *Provider) SetUnavailablePage(f func(w http.ResponseWriter, r *http.Request, realmName string) bool) {
 	p.unavailablePage = f
+}
+
+// SetNotFoundPage sets how a realm endpoint answers for a realm that does
+// not exist: f answers browser pages (an error page) and reports true, or
+// leaves the request to the JSON 404. Set it before serving.
+func (p *Provider) SetNotFoundPage(f func(w http.ResponseWriter, r *http.Request, realmName string) bool) {
+	p.notFoundPage = f
 }
 
 // ---- realm resolution

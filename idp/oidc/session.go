@@ -38,6 +38,10 @@ type Session struct {
 	scope     string
 	id        *jwt.IDTokenClaims
 	headers   *jwt.Headers
+	// refreshLifespan replaces the SSO idle timeout (offline tokens), and
+	// refreshMax caps the refresh token's exp (the session's max lifespan).
+	refreshLifespan time.Duration
+	refreshMax      time.Time
 }
 
 var (
@@ -74,6 +78,7 @@ func (s *Session) Clone() fosite.Session {
 	}
 	c.pending, c.touch = nil, time.Time{}
 	c.access, c.accessAud, c.scope, c.id, c.headers = nil, nil, "", nil, nil
+	c.refreshLifespan, c.refreshMax = 0, time.Time{}
 	return &c
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/ory/fosite"
@@ -49,13 +48,15 @@ func (s *tokenStrategy) GenerateAccessToken(ctx context.Context, req fosite.Requ
 	if err != nil {
 		return "", "", err
 	}
-	t := now()
+	is := issuanceOf(ctx)
+	exp := is.accessExpiry(r, req)
+	sess.SetExpiresAt(fosite.AccessToken, exp)
 	claims := make(map[string]any, len(sess.access)+12)
 	for k, v := range sess.access {
 		claims[k] = v
 	}
-	claims["exp"] = expiry(sess, fosite.AccessToken, t).Unix()
-	claims["iat"] = t.Unix()
+	claims["exp"] = exp.Unix()
+	claims["iat"] = is.at.Unix()
 	// "<request id>.<random>": unique, and it names the request whose
 	// revocation ends this token (access tokens are not stored).
 	claims["jti"] = req.GetID() + "." + rand.Text()
@@ -88,14 +89,16 @@ func (s *tokenStrategy) GenerateRefreshToken(ctx context.Context, req fosite.Req
 	if err != nil {
 		return "", "", err
 	}
-	t := now()
+	is := issuanceOf(ctx)
+	exp := is.refreshExpiry(r, sess, req)
+	sess.SetExpiresAt(fosite.RefreshToken, exp)
 	typ := "Refresh"
 	if req.GetGrantedScopes().Has("offline_access") {
 		typ = "Offline"
 	}
 	claims := map[string]any{
-		"exp":   expiry(sess, fosite.RefreshToken, t).Unix(),
-		"iat":   t.Unix(),
+		"exp":   exp.Unix(),
+		"iat":   is.at.Unix(),
 		"jti":   uuid.NewString(),
 		"iss":   r.Issuer,
 		"aud":   r.Issuer,
@@ -134,13 +137,6 @@ func validationError(err error) error {
 	}
 }
 
-func expiry(sess *Session, tt fosite.TokenType, t time.Time) time.Time {
-	if e := sess.GetExpiresAt(tt); !e.IsZero() {
-		return e
-	}
-	return t.Add(5 * time.Minute)
-}
-
 func realmSession(ctx context.Context, req fosite.Requester) (*Realm, *Session, error) {
 	r, err := mustRealm(ctx)
 	if err != nil {
@@ -163,6 +159,11 @@ func (idSigner) Generate(ctx context.Context, claims jwt.MapClaims, _ jwt.Mapper
 	r, err := mustRealm(ctx)
 	if err != nil {
 		return "", "", err
+	}
+	// The ID token shares the response's iat and the access token's exp
+	// (fosite reads the clock again for both).
+	if is := issuanceOf(ctx); !is.accessExp.IsZero() {
+		claims["iat"], claims["exp"] = is.at.Unix(), is.accessExp.Unix()
 	}
 	return sign(r.keys.tokenKey(r.Settings.DefaultSignatureAlgorithm), claims)
 }
