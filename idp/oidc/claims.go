@@ -557,8 +557,11 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // loadSubject gathers what mappers need about a user, from the store.
 func (p *Provider) loadSubject(ctx context.Context, r *Realm, m *realmModel, c *Client, sess *Session) (subject, *realmModel, error) {
-	u, err := p.st.GetUser(ctx, r.Row.ID, sess.UserID)
-	if err != nil {
+	var u store.User
+	var err error
+	if l := sess.loaded; l != nil && l.ID == sess.UserID && l.RealmID == r.Row.ID {
+		u = *l
+	} else if u, err = p.st.GetUser(ctx, r.Row.ID, sess.UserID); err != nil {
 		return subject{}, m, err
 	}
 	direct, err := p.st.ListUserRoles(ctx, r.Row.ID, u.ID)

@@ -68,7 +68,7 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 		// refresh token carries it, idle-limited by the realm's
 		// offlineSessionIdleTimeout (fillClaims refuses a disabled or
 		// deleted user; revocation and logout deactivate the token).
-		offlineExpiry(r, sess)
+		offlineExpiry(r, sess, t)
 	case req.GetGrantTypes().ExactOne("password"):
 		// Authenticate set the user id; fillClaims loads the user.
 		s := store.Session{ID: uuid.NewString(), RealmID: r.Row.ID, UserID: sess.UserID, Created: t, LastSeen: t, AuthTime: t, IPAddress: remoteIP(ctx)}
@@ -78,7 +78,7 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 			newSession = &s // created once the claims allow the grant
 		}
 		sess.SessionID, sess.AuthTime = s.ID, t.Truncate(time.Second)
-		capRefresh(r, sess, s, offline)
+		capRefresh(r, sess, s, offline, t)
 	case req.GetGrantTypes().ExactOne("client_credentials"):
 		u, err := st.GetServiceAccountUser(ctx, r.Row.ID, c.Row.ID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Enabled) {
@@ -87,6 +87,7 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 			return fosite.ErrServerError.WithWrap(err)
 		}
 		sess.UserID, sess.Username, sess.ServiceAccount, sess.AuthTime = u.ID, u.Username, true, t.Truncate(time.Second)
+		sess.loaded = &u
 	case sess.SessionID != "": // refresh_token, authorization_code
 		s, err := st.GetSession(ctx, r.Row.ID, sess.SessionID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -103,7 +104,7 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 			}
 			sess.touch = t
 		}
-		capRefresh(r, sess, s, offline)
+		capRefresh(r, sess, s, offline, t)
 	}
 	cs, err := h.p.fillClaims(ctx, r, c, sess, req.GetGrantedScopes())
 	switch {
@@ -131,21 +132,24 @@ var errOfflineNotAllowed = keycloakError(http.StatusBadRequest, "not_allowed", "
 
 // capRefresh keeps the refresh token from outliving the SSO session's max
 // lifespan; an offline token gets the offline session's lifetime instead.
-func capRefresh(r *Realm, sess *Session, s store.Session, offline bool) {
+func capRefresh(r *Realm, sess *Session, s store.Session, offline bool, t time.Time) {
 	if offline {
-		offlineExpiry(r, sess)
+		offlineExpiry(r, sess, t)
 		return
 	}
-	sess.refreshMax = s.Created.Add(r.Settings.SSOSessionMaxLifespan)
+	if max := s.Created.Add(r.Settings.SSOSessionMaxLifespan); sess.GetExpiresAt(fosite.RefreshToken).After(max) {
+		sess.SetExpiresAt(fosite.RefreshToken, max)
+	}
 }
 
 // offlineExpiry sets an offline refresh token's expiry: the offline idle
 // timeout from now, within the offline max lifespan when the realm enables it.
-func offlineExpiry(r *Realm, sess *Session) {
-	sess.refreshLifespan = r.Settings.OfflineSessionIdleTimeout
-	if r.Settings.OfflineSessionMaxLifespanEnabled {
-		sess.refreshMax = sess.AuthTime.Add(r.Settings.OfflineSessionMaxLifespan)
+func offlineExpiry(r *Realm, sess *Session, t time.Time) {
+	exp := t.Add(r.Settings.OfflineSessionIdleTimeout)
+	if max := sess.AuthTime.Add(r.Settings.OfflineSessionMaxLifespan); r.Settings.OfflineSessionMaxLifespanEnabled && exp.After(max) {
+		exp = max
 	}
+	sess.SetExpiresAt(fosite.RefreshToken, exp.Round(time.Second))
 }
 
 // fillClaims computes the claims of every token kind into the session.
