@@ -68,7 +68,7 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 		// refresh token carries it, idle-limited by the realm's
 		// offlineSessionIdleTimeout (fillClaims refuses a disabled or
 		// deleted user; revocation and logout deactivate the token).
-		offlineExpiry(r, sess, t)
+		offlineExpiry(r, sess)
 	case req.GetGrantTypes().ExactOne("password"):
 		// Authenticate set the user id; fillClaims loads the user.
 		s := store.Session{ID: uuid.NewString(), RealmID: r.Row.ID, UserID: sess.UserID, Created: t, LastSeen: t, AuthTime: t, IPAddress: remoteIP(ctx)}
@@ -78,7 +78,7 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 			newSession = &s // created once the claims allow the grant
 		}
 		sess.SessionID, sess.AuthTime = s.ID, t.Truncate(time.Second)
-		capRefresh(r, sess, s, offline, t)
+		capRefresh(r, sess, s, offline)
 	case req.GetGrantTypes().ExactOne("client_credentials"):
 		u, err := st.GetServiceAccountUser(ctx, r.Row.ID, c.Row.ID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Enabled) {
@@ -104,7 +104,7 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 			}
 			sess.touch = t
 		}
-		capRefresh(r, sess, s, offline, t)
+		capRefresh(r, sess, s, offline)
 	}
 	cs, err := h.p.fillClaims(ctx, r, c, sess, req.GetGrantedScopes())
 	switch {
@@ -132,24 +132,21 @@ var errOfflineNotAllowed = keycloakError(http.StatusBadRequest, "not_allowed", "
 
 // capRefresh keeps the refresh token from outliving the SSO session's max
 // lifespan; an offline token gets the offline session's lifetime instead.
-func capRefresh(r *Realm, sess *Session, s store.Session, offline bool, t time.Time) {
+func capRefresh(r *Realm, sess *Session, s store.Session, offline bool) {
 	if offline {
-		offlineExpiry(r, sess, t)
+		offlineExpiry(r, sess)
 		return
 	}
-	if max := s.Created.Add(r.Settings.SSOSessionMaxLifespan); sess.GetExpiresAt(fosite.RefreshToken).After(max) {
-		sess.SetExpiresAt(fosite.RefreshToken, max)
-	}
+	sess.refreshMax = s.Created.Add(r.Settings.SSOSessionMaxLifespan)
 }
 
 // offlineExpiry sets an offline refresh token's expiry: the offline idle
 // timeout from now, within the offline max lifespan when the realm enables it.
-func offlineExpiry(r *Realm, sess *Session, t time.Time) {
-	exp := t.Add(r.Settings.OfflineSessionIdleTimeout)
-	if max := sess.AuthTime.Add(r.Settings.OfflineSessionMaxLifespan); r.Settings.OfflineSessionMaxLifespanEnabled && exp.After(max) {
-		exp = max
+func offlineExpiry(r *Realm, sess *Session) {
+	sess.refreshLifespan = r.Settings.OfflineSessionIdleTimeout
+	if r.Settings.OfflineSessionMaxLifespanEnabled {
+		sess.refreshMax = sess.AuthTime.Add(r.Settings.OfflineSessionMaxLifespan)
 	}
-	sess.SetExpiresAt(fosite.RefreshToken, exp.Round(time.Second))
 }
 
 // fillClaims computes the claims of every token kind into the session.

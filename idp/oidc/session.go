@@ -41,6 +41,10 @@ type Session struct {
 	// loaded is the user the grant handler has just read (a service
 	// account), so that the claims do not read it again.
 	loaded *store.User
+	// refreshLifespan replaces the SSO idle timeout (offline tokens), and
+	// refreshMax caps the refresh token's exp (the session's max lifespan).
+	refreshLifespan time.Duration
+	refreshMax      time.Time
 }
 
 var (
@@ -77,6 +81,7 @@ func (s *Session) Clone() fosite.Session {
 	}
 	c.pending, c.touch = nil, time.Time{}
 	c.access, c.accessAud, c.scope, c.id, c.headers = nil, nil, "", nil, nil
+	c.refreshLifespan, c.refreshMax = 0, time.Time{}
 	return &c
 }
 
