@@ -149,6 +149,9 @@ func (l *Linker) planBrokered(ctx context.Context, realmID string, d RealmDefaul
 		}
 	}
 	next.RequiredActions = slices.Clone(cur.RequiredActions)
+	if plan.create {
+		next.RequiredActions = slices.Clone(d.RequiredActions)
+	}
 	for _, a := range id.RequiredActions {
 		if !slices.Contains(next.RequiredActions, a) {
 			next.RequiredActions = append(next.RequiredActions, a)

@@ -20,6 +20,8 @@ type RealmDefaults struct {
 	DefaultRole            string   // realm role every new user gets ("" none)
 	DefaultGroups          []string // group paths every new user joins
 	DuplicateEmailsAllowed bool
+	// RequiredActions every new user gets (the realm's default actions).
+	RequiredActions []string
 }
 
 // ErrConflict means the identity cannot become a local user without

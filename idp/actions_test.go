@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
 )
 
@@ -353,5 +354,74 @@ func TestUpdatePasswordPolicyRules(t *testing.T) {
 	if err != nil || len(creds) != 1 || !strings.Contains(creds[0].CredentialData, `"algorithm":"pbkdf2-sha512"`) ||
 		!strings.Contains(creds[0].CredentialData, `"hashIterations":1500`) {
 		t.Fatalf("stored %+v %v", creds, err)
+	}
+}
+
+// A brokered login runs the user's required actions too, before the app
+// gets its code.
+func TestBrokeredLoginRunsActions(t *testing.T) {
+	_, down := brokerPair(t, "oidc", "")
+	b := newBrowser(t)
+	at, page := b.startCorp(down)
+	if _, cb, page := b.upstreamLogin(at, page, "alice", "alice-pass-1"); cb == nil || !strings.HasPrefix(cb.String(), appRedirect) {
+		t.Fatalf("first brokered login: %s %.500s", cb, page)
+	}
+	r, err := down.st.GetRealmByName(t.Context(), "down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := down.st.GetUserByUsername(t.Context(), r.ID, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.RequiredActions = []string{"UPDATE_PROFILE"}
+	if err := down.st.UpdateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	b = newBrowser(t)
+	at, page = b.startCorp(down)
+	status, at, page := b.upstreamLogin(at, page, "alice", "alice-pass-1")
+	if status != 200 || at.Query().Get("execution") != "UPDATE_PROFILE" {
+		t.Fatalf("brokered login with an action: %d %s", status, at)
+	}
+	action, f := formOf(t, at, page, "kc-update-profile-form")
+	f.Set("lastName", "Pleasance")
+	status, cb, _ := b.do(http.MethodPost, action, f)
+	if status/100 != 3 || !strings.HasPrefix(cb.String(), appRedirect) {
+		t.Fatalf("after the profile: %d %s", status, cb)
+	}
+	if claims := exchange(t, down, cb); claims["family_name"] != "Pleasance" {
+		t.Fatalf("claims %v", claims)
+	}
+}
+
+// A user a brokered login creates gets the realm's default actions.
+func TestBrokeredUserGetsDefaultActions(t *testing.T) {
+	_, down := brokerPair(t, "oidc", "")
+	row, err := down.st.GetRealmByName(t.Context(), "down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := rep.DecodeRealm(row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.RequiredActions = rep.DefaultRequiredActions()
+	for i := range r.RequiredActions {
+		if r.RequiredActions[i].Alias == "UPDATE_PROFILE" {
+			r.RequiredActions[i].DefaultAction = true
+		}
+	}
+	if row, err = rep.RealmToStore(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := down.st.UpdateRealm(t.Context(), row); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	at, page := b.startCorp(down)
+	status, at, _ := b.upstreamLogin(at, page, "alice", "alice-pass-1")
+	if status != 200 || at.Query().Get("execution") != "UPDATE_PROFILE" {
+		t.Fatalf("first brokered login: %d %s", status, at)
 	}
 }
