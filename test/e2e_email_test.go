@@ -69,7 +69,9 @@ func TestE2EEmail(t *testing.T) {
 	s := startServer(t, "", nil, "--import-realm", realm("mail", smtp), "--import-realm", realm("nomail", downSMTP))
 	auth := func(realm string) string {
 		return s.URL + "/realms/" + realm + "/protocol/openid-connect/auth?" + url.Values{"client_id": {"app"},
-			"redirect_uri": {app + "/cb"}, "response_type": {"code"}, "scope": {"openid"}, "state": {"s1"}}.Encode()
+			"redirect_uri": {app + "/cb"}, "response_type": {"code"}, "scope": {"openid"}, "state": {"s1"},
+			// PKCE, as public clients must (RFC 7636's example challenge).
+			"code_challenge_method": {"S256"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}}.Encode()
 	}
 	runNode(t, "email.test.mjs", "KEYGATE_URL="+s.URL, "APP_URL="+app, "MAILPIT_API="+mp.API,
 		"AUTH_URL="+auth("mail"), "AUTH_URL_DOWN="+auth("nomail"))

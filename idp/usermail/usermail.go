@@ -116,11 +116,12 @@ func localizer(realm *oidc.Realm, user store.User) *templates.Localizer {
 // Link is the action-token URL Keycloak mails:
 // {base}/realms/{realm}/login-actions/action-token?key=...&client_id=...
 func Link(realm *oidc.Realm, key, clientID string) string {
-	q := url.Values{"key": {key}}
+	// key first, as Keycloak lays it out (url.Values would sort it last).
+	link := realm.Issuer + "/login-actions/action-token?key=" + url.QueryEscape(key)
 	if clientID != "" {
-		q.Set("client_id", clientID)
+		link += "&client_id=" + url.QueryEscape(clientID)
 	}
-	return realm.Issuer + "/login-actions/action-token?" + q.Encode()
+	return link
 }
 
 // Lifespan is how long a user-requested token of typ lives: the realm's
