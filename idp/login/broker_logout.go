@@ -113,8 +113,9 @@ func (h *Handler) loggedOut(w http.ResponseWriter, r *http.Request, realm *oidc.
 		http.Redirect(w, r, redirect, http.StatusFound)
 		return
 	}
+	p := h.page(r, realm)
 	h.render(w, http.StatusOK, templates.Info(templates.InfoView{
-		Page: h.page(r, realm), Title: templates.Message("successLogout"), Message: templates.Message("successLogout"),
+		Page: p, Title: p.T("successLogout"), Message: p.T("successLogout"),
 	}))
 }
 

@@ -42,7 +42,7 @@ func (h *Handler) showStep(w http.ResponseWriter, r *http.Request, realm *oidc.R
 			Username: p.Username, Email: p.Email, FirstName: p.FirstName, LastName: p.LastName,
 			AskUsername: !realm.Settings.RegistrationEmailAsUsername, ErrorField: field}
 		if errKey != "" {
-			v.Error = templates.Message(errKey)
+			v.Error = v.T(errKey)
 		}
 		if status == http.StatusBadRequest && errKey == "missingUsernameMessage" || errKey == "missingEmailMessage" {
 			status = http.StatusOK // the first time the page is shown: nothing was wrong yet
@@ -53,18 +53,20 @@ func (h *Handler) showStep(w http.ResponseWriter, r *http.Request, realm *oidc.R
 		if rec.LinkBy == "username" {
 			by, value = "username", rec.Profile.Username
 		}
-		h.render(w, http.StatusOK, templates.LinkConfirm(templates.LinkConfirmView{Page: h.page(r, realm), FormAction: action,
-			CSRFToken: csrf, Message: templates.Message("federatedIdentityConfirmLinkMessage", by, value)}))
+		p := h.page(r, realm)
+		h.render(w, http.StatusOK, templates.LinkConfirm(templates.LinkConfirmView{Page: p, FormAction: action,
+			CSRFToken: csrf, Message: p.T("federatedIdentityConfirmLinkMessage", by, value)}))
 	case "reauth":
 		u, err := h.st.GetUser(ctx, realm.Row.ID, rec.LinkUserID)
 		if err != nil {
 			h.expiredPage(w, r, realm)
 			return
 		}
-		v := templates.LoginView{Page: h.page(r, realm), FormAction: action, CSRFToken: csrf, Username: u.Username,
-			UsernameReadOnly: true, Info: templates.Message("federatedIdentityConfirmReauthenticateMessage", rec.Alias)}
+		p := h.page(r, realm)
+		v := templates.LoginView{Page: p, FormAction: action, CSRFToken: csrf, Username: u.Username,
+			UsernameReadOnly: true, Info: p.T("federatedIdentityConfirmReauthenticateMessage", rec.Alias)}
 		if errKey != "" {
-			v.Error = templates.Message(errKey)
+			v.Error = v.T(errKey)
 			status = http.StatusOK // as the login form answers a wrong password
 		}
 		h.render(w, status, templates.Login(v))

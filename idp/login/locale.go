@@ -242,3 +242,10 @@ func (h *Handler) stickLocale(w http.ResponseWriter, r *http.Request, realm *oid
 		h.setCookie(w, r, realm, cookieLocale, l, 0, true)
 	}
 }
+
+// PageFor is Page for a page shown to a known user (the account console,
+// a step after the password): the user's locale attribute counts, after
+// a kc_locale on the request, as in Keycloak.
+func (h *Handler) PageFor(r *http.Request, realm *oidc.Realm, user *store.User) templates.Page {
+	return h.page(h.withUserLocale(r, realm, "", user), realm)
+}
