@@ -1,6 +1,8 @@
 package test
 
 import (
+	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"html"
 	"io"
@@ -12,6 +14,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -416,5 +420,73 @@ func TestOTPBrowserPolicy(t *testing.T) {
 	login(b3)
 	if loc := b3.post(s.URL, "kc-otp-login-form", url.Values{"otp": {next}}); loc != "" || !strings.Contains(b3.page, "Invalid authenticator code") {
 		t.Fatalf("a code used in another browser was accepted: %s", loc)
+	}
+}
+
+// TestOTPReplicas: two keygate processes on one PostgreSQL schema. A code
+// spent at one is refused at the other, and of grants racing with one
+// fresh code across both, exactly one gets tokens.
+func TestOTPReplicas(t *testing.T) {
+	dsn := os.Getenv("KEYGATE_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("PostgreSQL replica test is off: set KEYGATE_TEST_POSTGRES (see README)")
+	}
+	schema := "keygate_otp_" + strings.ToLower(rand.Text()[:10])
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("schema", schema)
+	u.RawQuery = q.Encode()
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer db.Close()
+		if _, err := db.Exec(`DROP SCHEMA IF EXISTS "` + schema + `" CASCADE`); err != nil {
+			t.Error(err)
+		}
+	})
+	file := filepath.Join(t.TempDir(), "acme-otp.json")
+	if err := os.WriteFile(file, []byte(otpRealm), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"KEYGATE_DB_KEY=otp-replicas-database-key-01"}
+	a := startServer(t, u.String(), env, "--import-realm", file)
+	b := startServer(t, u.String(), env, "--import-realm", file)
+	grant := func(s *server, totp string) int {
+		st, _ := postForm(t, s.URL+"/realms/acme-otp/protocol/openid-connect/token", url.Values{"grant_type": {"password"},
+			"client_id": {"cli"}, "username": {"alice"}, "password": {"alice-pw"}, "totp": {totp}})
+		return st
+	}
+	const sd = `{"value":"Kz8mQ2pL9vXw4RtY7nBc"}`
+	const cd = `{"subType":"totp","digits":6,"counter":0,"period":30,"algorithm":"HmacSHA1"}`
+	now := time.Now()
+	if st := grant(a, otpCode(t, sd, cd, now, 0)); st != http.StatusOK {
+		t.Fatalf("first use at A: %d", st)
+	}
+	if st := grant(b, otpCode(t, sd, cd, now, 0)); st == http.StatusOK {
+		t.Fatal("the code spent at A was accepted at B")
+	}
+	fresh := otpCode(t, sd, cd, now.Add(30*time.Second), 0)
+	var wg sync.WaitGroup
+	var wins atomic.Int32
+	for i := range 6 {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			if grant(s, fresh) == http.StatusOK {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d of 6 racing grants with one code got tokens, want 1", wins.Load())
 	}
 }
