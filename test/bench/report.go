@@ -256,13 +256,6 @@ func boundRate(raw rawRates, sigs *sigShape, hash bool) float64 {
 	return 1 / t
 }
 
-func sigsOf(res result, ok bool) string {
-	if !ok || res.sigs == nil {
-		return "?"
-	}
-	return res.sigs.String()
-}
-
 func verdict(pass bool) string {
 	if pass {
 		return "PASS"
