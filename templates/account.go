@@ -3,6 +3,7 @@ package templates
 import (
 	"context"
 	"io"
+	"strings"
 
 	"github.com/a-h/templ"
 )
@@ -62,7 +63,7 @@ type SigningInView struct {
 	PasswordReadOnly bool
 	ErrorField       string // "password", "password-new", "password-confirm"
 	OTP              []AccountCredential
-	OTPSetupURL      string // "" = setting up an authenticator is not offered
+	OTPSetupAction   string // POST target running CONFIGURE_TOTP, "" = not offered
 }
 
 // AccountCredential is one stored credential the user may remove.
@@ -117,4 +118,18 @@ func (v AccountView) initial() string {
 		return string([]rune{r})
 	}
 	return ""
+}
+
+// clientName is the client's name as the login page shows it: a name of
+// Keycloak's "${client_account-console}" form is a message key of the
+// page's language.
+func (v LoginView) clientName() string { return v.T(ClientNameKey(v.ClientName)) }
+
+// ClientNameKey is the message key a client name of the "${key}" form
+// names, or the name itself (Message answers an unknown key with itself).
+func ClientNameKey(name string) string {
+	if k, ok := strings.CutPrefix(name, "${"); ok && strings.HasSuffix(k, "}") {
+		return strings.TrimSuffix(k, "}")
+	}
+	return name
 }

@@ -274,6 +274,15 @@ var Messages = map[string]string{
 	"totpAppFreeOTPName":                "FreeOTP",
 	"totpAppGoogleName":                 "Google Authenticator",
 	"totpAppMicrosoftAuthenticatorName": "Microsoft Authenticator",
+
+	// Account console (Keycloak's account theme keys, {{x}} as {0}).
+	// Account console errors (Keycloak's login and account message keys).
+	// Built-in clients' names (Keycloak's ${client_...}).
+	"client_account":         "Account",
+	"client_account-console": "Account Console",
+	// Account console, keygate-specific.
+
+	// One-time passwords (Keycloak's login-otp and login-config-totp).
 }
 
 // Message returns the text for key with {0}, {1}, ... replaced by args.

@@ -233,4 +233,6 @@ var messagesDE = map[string]string{
 	"usernameExistsMessage":                          "Benutzername existiert bereits.",
 	"usernameOrEmail":                                "Benutzername oder E-Mail",
 	"verifyEmailMessage":                             "Sie müssen Ihre E-Mail-Adresse verifizieren, um Ihr Konto zu aktivieren.",
+	"client_account":                                 "Konto",
+	"client_account-console":                         "Kontoverwaltung",
 }

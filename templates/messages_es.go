@@ -233,4 +233,6 @@ var messagesES = map[string]string{
 	"usernameExistsMessage":                          "El nombre de usuario ya existe.",
 	"usernameOrEmail":                                "Nombre de usuario o correo electrónico",
 	"verifyEmailMessage":                             "Debe verificar su dirección de correo electrónico para activar su cuenta.",
+	"client_account":                                 "Cuenta",
+	"client_account-console":                         "Consola de cuenta",
 }

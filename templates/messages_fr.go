@@ -233,4 +233,6 @@ var messagesFR = map[string]string{
 	"usernameExistsMessage":                          "Le nom d'utilisateur existe déjà.",
 	"usernameOrEmail":                                "Nom d'utilisateur ou courriel",
 	"verifyEmailMessage":                             "Vous devez vérifier votre courriel pour activer votre compte.",
+	"client_account":                                 "Compte",
+	"client_account-console":                         "Console de compte",
 }

@@ -233,4 +233,6 @@ var messagesNL = map[string]string{
 	"usernameExistsMessage":                          "Gebruikersnaam bestaat al.",
 	"usernameOrEmail":                                "Gebruikersnaam of e-mailadres",
 	"verifyEmailMessage":                             "U moet uw e-mailadres verifiëren om uw account te activeren.",
+	"client_account":                                 "Account",
+	"client_account-console":                         "Accountconsole",
 }

@@ -49,7 +49,7 @@ func TestE2EAccountConsole(t *testing.T) {
 		"realm": "acctui", "enabled": true, "displayName": "Acme Observability", "passwordPolicy": "length(10) and digits(1)",
 		"clients": []map[string]any{{"clientId": "kjs", "name": "Acme Dashboards", "publicClient": true, "redirectUris": []string{app + "/*"},
 			"webOrigins": []string{"+"}, "attributes": map[string]string{"post.logout.redirect.uris": "+", "pkce.code.challenge.method": "S256"}}},
-		"users": []map[string]any{user("eve"), user("max")},
+		"users": []map[string]any{user("eve"), user("max"), user("ida")},
 		"identityProviders": []map[string]any{{"alias": "corp", "displayName": "Corporate SSO", "providerId": "oidc", "enabled": true,
 			"config": map[string]string{"clientId": "kg", "clientSecret": "s", "authorizationUrl": "http://127.0.0.1:1/auth",
 				"tokenUrl": "http://127.0.0.1:1/token", "issuer": "http://127.0.0.1:1"}}},

@@ -90,6 +90,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+a+signingInPath, rh(h.signingInPage))
 	mux.HandleFunc("POST "+a+signingInPath+"/password", rh(h.changePassword))
 	mux.HandleFunc("POST "+a+signingInPath+"/otp/{id}/delete", rh(h.removeOTPForm))
+	mux.HandleFunc("POST "+a+signingInPath+"/otp/set-up", rh(h.setUpOTP))
 	mux.HandleFunc("GET "+a+deviceActivityPath, rh(h.deviceActivityPage))
 	mux.HandleFunc("POST "+a+deviceActivityPath+"/sign-out", rh(h.signOutForm))
 	mux.HandleFunc("GET "+a+linkedAccountsPath, rh(h.linkedAccountsPage))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keygate/keygate/idp/authn"
 	"github.com/keygate/keygate/idp/events"
+	"github.com/keygate/keygate/idp/login"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/idp/rep"
@@ -80,11 +81,7 @@ func (h *Handler) referrer(w http.ResponseWriter, r *http.Request, realm *oidc.R
 	if fromQuery {
 		h.setCookie(w, r, realm, cookieReferrer, url.Values{"c": {clientID}, "u": {uri}}.Encode(), 0)
 	}
-	name := c.Settings.Name
-	if name == "" || strings.HasPrefix(name, "${") {
-		name = clientID
-	}
-	return uri, name
+	return uri, h.clientName(r, realm, clientID)
 }
 
 // ---- personal info
@@ -208,18 +205,50 @@ func (h *Handler) renderSigningIn(w http.ResponseWriter, r *http.Request, c *con
 		v.OTP = append(v.OTP, templates.AccountCredential{ID: cr.ID, Label: label, Created: formatTime(cr.Created),
 			RemoveAction: b + signingInPath + "/otp/" + url.PathEscape(cr.ID) + "/delete"})
 	}
-	v.OTPSetupURL = h.otpSetupURL(r, c.realm)
+	v.OTPSetupAction = h.otpSetupAction(r, c.realm)
 	if fe != nil {
 		v.Error, v.ErrorField = v.T(fe.Key, anys(fe.Params)...), fe.Field
 	}
 	h.login.Render(w, status, templates.AccountSigningInPage(v))
 }
 
-// otpSetupURL is where "Set up authenticator application" goes: the
-// realm's login with kc_action=CONFIGURE_TOTP for the console, once the
-// required-action pages can run it; "" until then.
-func (h *Handler) otpSetupURL(r *http.Request, realm *oidc.Realm) string {
-	return ""
+// otpSetupAction is the form that sets up an authenticator: the realm's
+// CONFIGURE_TOTP page run for the signed-in user (login.RunActions), back
+// to the console after; "" when the realm has the action disabled.
+func (h *Handler) otpSetupAction(r *http.Request, realm *oidc.Realm) string {
+	if !configureTOTPEnabled(realm) {
+		return ""
+	}
+	return base(r, realm) + signingInPath + "/otp/set-up"
+}
+
+func configureTOTPEnabled(realm *oidc.Realm) bool {
+	if !login.Implemented("CONFIGURE_TOTP") {
+		return false
+	}
+	for _, a := range realm.Settings.RequiredActions {
+		if a.Alias == "CONFIGURE_TOTP" {
+			return a.Enabled
+		}
+	}
+	return false
+}
+
+// setUpOTP runs CONFIGURE_TOTP (the QR code, the key, a code checked
+// before the device is stored) for the signed-in user, as Keycloak's
+// console does through its application-initiated action, then offers the
+// way back to the signing-in page.
+func (h *Handler) setUpOTP(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) {
+	c, ok := h.form(w, r, realm, roleManageAccount)
+	if !ok {
+		return
+	}
+	if !configureTOTPEnabled(realm) {
+		h.login.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage")
+		return
+	}
+	h.login.RunActions(w, r, realm, c.user, consoleClient, []string{"CONFIGURE_TOTP"},
+		login.ActionsEnd{RedirectURI: realm.Issuer + "/account" + signingInPath})
 }
 
 // changePassword is the console's password form: the current password
@@ -541,16 +570,23 @@ func (h *Handler) sessionClientNames(r *http.Request, realm *oidc.Realm, sid str
 	ids := h.sessionClientIDs(r.Context(), realm, sid)
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
-		out = append(out, h.clientName(r.Context(), realm, id))
+		out = append(out, h.clientName(r, realm, id))
 	}
 	return out
 }
 
-func (h *Handler) clientName(ctx context.Context, realm *oidc.Realm, id string) string {
-	if c, err := h.p.Client(ctx, realm, id); err == nil && c.Settings.Name != "" && !strings.HasPrefix(c.Settings.Name, "${") {
-		return c.Settings.Name
+func (h *Handler) clientName(r *http.Request, realm *oidc.Realm, id string) string {
+	c, err := h.p.Client(r.Context(), realm, id)
+	if err != nil || c.Settings.Name == "" {
+		return id
 	}
-	return id
+	if k := templates.ClientNameKey(c.Settings.Name); k != c.Settings.Name {
+		if n := h.login.Page(r, realm).T(k); n != k {
+			return n
+		}
+		return id
+	}
+	return c.Settings.Name
 }
 
 // ---- linked accounts

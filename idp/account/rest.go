@@ -356,7 +356,7 @@ func (h *Handler) sessionReps(w http.ResponseWriter, r *http.Request, realm *oid
 			Expires: sessionExpires(realm, s).Unix(), Browser: "Other/Unknown", Current: s.ID == current, Clients: []clientRep{}}
 		for _, id := range h.sessionClientIDs(r.Context(), realm, s.ID) {
 			cr := clientRep{ClientID: id}
-			if n := h.clientName(r.Context(), realm, id); n != id {
+			if n := h.clientName(r, realm, id); n != id {
 				cr.ClientName = n
 			}
 			rep.Clients = append(rep.Clients, cr)

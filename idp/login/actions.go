@@ -349,6 +349,11 @@ func (h *Handler) RunActions(w http.ResponseWriter, r *http.Request, realm *oidc
 	}
 	rec := actionRecord{AttemptID: randomToken(), UserID: user.ID, ClientID: clientID, Started: time.Now(),
 		Steps: steps, End: &end}
+	// The browser's own SSO session of the user (the account console's)
+	// is the one a step's "sign out other devices" keeps.
+	if sso := h.Session(r, realm); sso != nil && sso.UserID == user.ID {
+		rec.SessionID = sso.ID
+	}
 	if len(steps) == 0 {
 		h.endActions(w, r, realm, rec)
 		return

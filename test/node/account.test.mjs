@@ -1,6 +1,7 @@
 // The account console in a real Chromium against keygate (run by test/e2e_account_test.go).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 const KG = process.env.KEYGATE_URL;
@@ -125,5 +126,48 @@ test("keycloak-js accountManagement() lands on the console with a link back", as
   await back.click();
   await page.waitForURL((u) => u.href.startsWith(APP), { timeout: 15000 });
   await page.locator('#status').filter({ hasText: 'authenticated:max' }).waitFor({ timeout: 15000 });
+  await ctx.close();
+});
+
+// RFC 6238 TOTP (SHA-1, 6 digits, 30 s) from a BASE32 key.
+function totp(b32) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0, value = 0;
+  const key = [];
+  for (const c of b32.replace(/[\s=]/g, '').toUpperCase()) {
+    value = (value << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) { key.push((value >>> (bits - 8)) & 0xff); bits -= 8; }
+  }
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
+  const mac = createHmac('sha1', Buffer.from(key)).update(msg).digest();
+  const off = mac[mac.length - 1] & 0xf;
+  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1e6).padStart(6, '0');
+}
+
+test('set up an authenticator from the console, then remove it', async () => {
+  const ctx = await browser.newContext(viewports.desktop);
+  const page = await signIn(ctx, 'ida', 'ida-pass-1', '/account-security/signing-in');
+  assert.equal(await page.locator('#otp-credentials').count(), 0);
+  await page.click('#otp-set-up');
+  await page.waitForSelector('#kc-totp-settings-form');
+  const key = await page.locator('#kc-totp-secret-key').innerText();
+  await page.fill('#totp', totp(key));
+  await page.fill('#userLabel', 'Phone');
+  await page.click('#saveTOTPBtn');
+  // Keycloak's "Your account has been updated." with the way back.
+  await page.waitForSelector('#backToApplication');
+  await page.click('#backToApplication');
+  await page.waitForSelector('#otp-credentials');
+  assert.match(await page.locator('#otp-credentials').innerText(), /Phone/);
+  for (const [name, size] of [['desktop', viewports.desktop.viewport], ['phone', viewports.phone.viewport]]) {
+    await page.setViewportSize(size);
+    await page.screenshot({ path: `${OUT}/account-signing-in-otp-${name}.png`, fullPage: true });
+  }
+  await page.setViewportSize(viewports.desktop.viewport);
+  await page.locator('#otp-credentials button').click();
+  await page.waitForSelector('#kc-account-notice');
+  assert.equal(await page.locator('#otp-credentials').count(), 0);
   await ctx.close();
 });
