@@ -194,7 +194,7 @@ func TestForgotPasswordOtherBrowser(t *testing.T) {
 // address and a disabled user get the page a real user gets, and no mail.
 func TestForgotPasswordSameAnswer(t *testing.T) {
 	mp := mailtest.Start(t, mailtest.Options{})
-	k, _ := mailKeygate(t, mp, "")
+	k, admin := mailKeygate(t, mp, `"eventsEnabled": true`)
 	norm := regexp.MustCompile(`(?s)<form.*?</form>|href="[^"]*"`)
 	var want string
 	for _, name := range []string{"alice", "nobody", "nobody@example.com", "bob", "dave"} {
@@ -222,6 +222,24 @@ func TestForgotPasswordSameAnswer(t *testing.T) {
 	}
 	if n := mp.Count("alice@example.com"); n != 1 {
 		t.Fatalf("alice got %d mails", n)
+	}
+	// The administrator sees what happened (Keycloak's event types).
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		sent := k.events(t, admin, "type=SEND_RESET_PASSWORD")
+		failed := k.events(t, admin, "type=SEND_RESET_PASSWORD_ERROR")
+		errs := map[string]int{}
+		for _, e := range failed {
+			errs[e.Error]++
+		}
+		if len(sent) == 1 && sent[0].Details["email"] == "alice@example.com" &&
+			errs["user_not_found"] == 2 && errs["invalid_email"] == 1 && errs["user_disabled"] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events: sent %+v, failed %v", sent, errs)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	// A second request within the cooldown mails nothing, says the same.
 	if _, _, page := newBrowser(t).forgot(k, "alice"); norm.ReplaceAllString(page, "") != want {

@@ -32,6 +32,22 @@ const (
 	mailTimeout  = 10 * time.Second // mail.DefaultTimeout
 )
 
+// Keycloak's event types of the mail flows.
+const (
+	evSendResetPassword      = "SEND_RESET_PASSWORD"
+	evSendResetPasswordError = "SEND_RESET_PASSWORD_ERROR"
+	evSendVerifyEmail        = "SEND_VERIFY_EMAIL"
+	evSendVerifyEmailError   = "SEND_VERIFY_EMAIL_ERROR"
+	evVerifyEmail            = "VERIFY_EMAIL"
+	evActionToken            = "EXECUTE_ACTION_TOKEN"
+	evActionTokenError       = "EXECUTE_ACTION_TOKEN_ERROR"
+)
+
+// mailEvent records a mail flow's event (never a link or a token).
+func (h *Handler) mailEvent(r *http.Request, realm *oidc.Realm, typ, clientID, userID, errCode string, det map[string]string) {
+	h.oidc.Event(r, realm, store.Event{Type: typ, ClientID: clientID, UserID: userID, Error: errCode, Details: det})
+}
+
 // mailFlow is what the mail flows need: the realms' mailer and the
 // per-address request counts.
 type mailFlow struct {
@@ -230,11 +246,24 @@ func (h *Handler) resetCredentials(w http.ResponseWriter, r *http.Request, realm
 	// Everyone's request costs one SMTP session (and fails alike when the
 	// server is down); the mail itself goes out after the answer, so how
 	// long the answer takes does not tell whether the name exists.
+	det := map[string]string{"auth_method": "openid-connect", "auth_type": "code", "username": username}
 	if err := h.mail.mailer.Probe(ctx, realm); err != nil {
 		h.log.ErrorContext(ctx, "reset credentials: failed to send email: the mail server is unusable", "realm", realm.Row.Name, "err", err)
+		h.mailEvent(r, realm, evSendResetPasswordError, clientID, "", "email_send_failed", det)
 		w.Header().Set("Retry-After", "60")
 		h.render(w, http.StatusServiceUnavailable, templates.ResetPassword(view(username, "emailSendErrorMessage")))
 		return
+	}
+	switch {
+	case u == nil:
+		h.mailEvent(r, realm, evSendResetPasswordError, clientID, "", "user_not_found", det)
+	case !u.Enabled:
+		h.mailEvent(r, realm, evSendResetPasswordError, clientID, u.ID, "user_disabled", det)
+	case u.Email == "":
+		h.mailEvent(r, realm, evSendResetPasswordError, clientID, u.ID, "invalid_email", det)
+	case send:
+		det["email"] = u.Email
+		h.mailEvent(r, realm, evSendResetPassword, clientID, u.ID, "", det)
 	}
 	if send {
 		user, clientID, attempt := *u, clientID, usermail.AttemptHash(id)
@@ -298,9 +327,11 @@ func (h *Handler) actionToken(w http.ResponseWriter, r *http.Request, realm *oid
 	t, err := usermail.Verify(realm, key)
 	switch {
 	case errors.Is(err, usermail.ErrExpired):
+		h.mailEvent(r, realm, evActionTokenError, t.ClientID, t.UserID, "expired_code", map[string]string{"action": t.Type})
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "expiredActionTokenNoSessionMessage")
 		return
 	case err != nil:
+		h.mailEvent(r, realm, evActionTokenError, r.URL.Query().Get("client_id"), "", "invalid_code", nil)
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage")
 		return
 	}
@@ -345,12 +376,14 @@ func (h *Handler) actionToken(w http.ResponseWriter, r *http.Request, realm *oid
 	}
 	if err := usermail.Spend(ctx, h.st, realm.Row.ID, t); err != nil {
 		if errors.Is(err, usermail.ErrSpent) {
+			h.mailEvent(r, realm, evActionTokenError, t.ClientID, t.UserID, "expired_code", map[string]string{"action": t.Type})
 			h.ErrorPage(w, r, realm, http.StatusBadRequest, "expiredActionTokenNoSessionMessage")
 			return
 		}
 		h.storeError(w, r, realm, "action token", err)
 		return
 	}
+	h.mailEvent(r, realm, evActionToken, t.ClientID, t.UserID, "", map[string]string{"action": t.Type})
 	switch t.Type {
 	case usermail.TypeResetCredentials:
 		h.resetFromToken(w, r, realm, t, u)
@@ -434,6 +467,7 @@ func (h *Handler) verifyFromToken(w http.ResponseWriter, r *http.Request, realm 
 			h.storeError(w, r, realm, "verify email", err)
 			return
 		}
+		h.mailEvent(r, realm, evVerifyEmail, t.ClientID, u.ID, "", map[string]string{"email": u.Email})
 		msg = "emailVerifiedMessage"
 	}
 	p := h.page(r, realm)

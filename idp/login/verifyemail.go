@@ -75,11 +75,14 @@ func (h *Handler) sendVerifyEmail(ctx context.Context, s *Step) {
 		return
 	}
 	if ok {
+		det := map[string]string{"email": s.User.Email}
 		if err := h.sendActionMail(ctx, s.Realm, s.User, usermail.Token{Type: usermail.TypeVerifyEmail, ClientID: s.ClientID},
 			templates.EmailVerification); err != nil {
+			h.mailEvent(s.Request, s.Realm, evSendVerifyEmailError, s.ClientID, s.User.ID, "email_send_failed", det)
 			s.Data["error"] = "emailSendErrorMessage"
 			return
 		}
+		h.mailEvent(s.Request, s.Realm, evSendVerifyEmail, s.ClientID, s.User.ID, "", det)
 	}
 	s.Data["notice"] = "emailSentMessage"
 }
