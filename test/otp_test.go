@@ -383,8 +383,8 @@ func TestOTPBrowserPolicy(t *testing.T) {
 	}
 	b := newBrowserSession(t)
 	login(b)
-	for _, want := range []string{`id="kc-totp-algorithm" style="margin:0">SHA256<`, `id="kc-totp-digits" style="margin:0">8<`,
-		`id="kc-totp-period" style="margin:0">60<`, `src="data:image/png;base64,`} {
+	for _, want := range []string{`id="kc-totp-algorithm">SHA256<`, `id="kc-totp-digits">8<`,
+		`id="kc-totp-period">60<`, `src="data:image/png;base64,`} {
 		if !strings.Contains(b.page, want) {
 			t.Fatalf("setup page lacks %s:\n%s", want, b.page)
 		}
