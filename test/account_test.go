@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -49,7 +50,12 @@ func accountRealm(t *testing.T) *server {
 // console page.
 func consoleLogin(t *testing.T, s *server, b *browser, username, password, path string) page {
 	t.Helper()
-	acct := s.URL + "/realms/acct/account"
+	return consoleLoginIn(t, s, b, "acct", username, password, path)
+}
+
+func consoleLoginIn(t *testing.T, s *server, b *browser, realm, username, password, path string) page {
+	t.Helper()
+	acct := s.URL + "/realms/" + realm + "/account"
 	p := b.get(acct + path)
 	if p.status != http.StatusFound {
 		t.Fatalf("console without a session: %d %q", p.status, p.location)
@@ -59,7 +65,7 @@ func consoleLogin(t *testing.T, s *server, b *browser, username, password, path 
 		t.Fatal(err)
 	}
 	q := auth.Query()
-	if auth.Path != "/realms/acct/protocol/openid-connect/auth" || q.Get("client_id") != "account-console" ||
+	if auth.Path != "/realms/"+realm+"/protocol/openid-connect/auth" || q.Get("client_id") != "account-console" ||
 		q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("redirect_uri") != acct+"/login-redirect" {
 		t.Fatalf("console sends the browser to %q, not to the realm's login as account-console with PKCE", p.location)
 	}
@@ -69,7 +75,7 @@ func consoleLogin(t *testing.T, s *server, b *browser, username, password, path 
 		t.Fatalf("login: %d %q %.300s", done.status, done.location, done.body)
 	}
 	back := b.get(done.location)
-	if !isRedirect(back.status) || back.location != "/realms/acct/account"+path {
+	if !isRedirect(back.status) || back.location != "/realms/"+realm+"/account"+path {
 		t.Fatalf("the console's redirect URI: %d %q %.300s (log %s)", back.status, back.location, back.body, lastLines(s.logs.String(), 5))
 	}
 	return b.get(s.URL + back.location)
@@ -415,4 +421,75 @@ func TestAccountConsole(t *testing.T) {
 			t.Error("a back link to an unregistered URI")
 		}
 	})
+}
+
+// Linking through the broker: the console's Link button sends the browser
+// to a second keygate (the realm's link-only OpenID Connect provider),
+// whose login links its account to the signed-in user, back on the
+// console's linked-accounts page; the answer replayed is refused.
+func TestAccountLinkThroughBroker(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no second loopback address: %v", err)
+	}
+	down := l.Addr().String()
+	l.Close()
+	downURL := "http://" + down
+	upRealm := map[string]any{"realm": "up", "enabled": true,
+		"clients": []map[string]any{{"clientId": "down", "secret": "down-secret", "standardFlowEnabled": true,
+			"redirectUris": []string{downURL + "/realms/acct2/broker/up/endpoint"}}},
+		"users": []map[string]any{{"username": "uma", "enabled": true, "email": "uma@up.example", "emailVerified": true,
+			"firstName": "Uma", "lastName": "Up", "credentials": []map[string]any{{"type": "password", "value": "uma-pass-1"}}}},
+	}
+	dir := t.TempDir()
+	data, _ := json.Marshal(upRealm)
+	if err := os.WriteFile(filepath.Join(dir, "up.json"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	up := startServer(t, "", nil, "--import-realm", filepath.Join(dir, "up.json"))
+	oc := up.URL + "/realms/up/protocol/openid-connect"
+	acct2 := map[string]any{"realm": "acct2", "enabled": true,
+		"users": []map[string]any{{"username": "dan", "enabled": true, "email": "dan@example.com", "firstName": "Dan", "lastName": "Down",
+			"credentials": []map[string]any{{"type": "password", "value": "dan-pass-1"}},
+			"clientRoles": map[string][]string{"account": {"manage-account", "view-profile"}}}},
+		"identityProviders": []map[string]any{{"alias": "up", "displayName": "Upstream", "providerId": "keycloak-oidc", "enabled": true,
+			"linkOnly": true, "config": map[string]string{"issuer": up.URL + "/realms/up", "authorizationUrl": oc + "/auth",
+				"tokenUrl": oc + "/token", "jwksUrl": oc + "/certs", "userInfoUrl": oc + "/userinfo", "clientId": "down",
+				"clientSecret": "down-secret", "clientAuthMethod": "client_secret_post", "pkceEnabled": "true", "pkceMethod": "S256",
+				"validateSignature": "true", "useJwksUrl": "true", "defaultScope": "openid profile email"}}},
+	}
+	data, _ = json.Marshal(acct2)
+	if err := os.WriteFile(filepath.Join(dir, "acct2.json"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "", nil, "--http-addr", down, "--import-realm", filepath.Join(dir, "acct2.json"))
+	acct := s.URL + "/realms/acct2/account"
+
+	b := newBrowser(t)
+	p := consoleLoginIn(t, s, b, "acct2", "dan", "dan-pass-1", "/account-security/linked-accounts")
+	if find(p.doc, byID("unlinked-up")) == nil {
+		t.Fatalf("the link-only provider is not offered for linking: %.600s", p.body)
+	}
+	start := b.post(acct+"/account-security/linked-accounts/up/link", url.Values{"csrf_token": {csrfOf(t, p)}})
+	if !isRedirect(start.status) || !strings.HasPrefix(start.location, oc+"/auth?") {
+		t.Fatalf("link: %d %q %.300s", start.status, start.location, start.body)
+	}
+	action, csrf := loginForm(t, up.URL, b.get(start.location))
+	back := b.post(action, url.Values{"username": {"uma"}, "password": {"uma-pass-1"}, "csrf_token": {csrf}})
+	if !isRedirect(back.status) || !strings.HasPrefix(back.location, downURL+"/realms/acct2/broker/up/endpoint?") {
+		t.Fatalf("upstream login: %d %q", back.status, back.location)
+	}
+	done := b.get(back.location)
+	if !isRedirect(done.status) || done.location != "/realms/acct2/account/account-security/linked-accounts?linked=up" {
+		t.Fatalf("broker endpoint: %d %q %.300s (log %s)", done.status, done.location, done.body, lastLines(s.logs.String(), 8))
+	}
+	p = b.get(s.URL + done.location)
+	row := find(p.doc, byID("linked-up"))
+	if row == nil || !strings.Contains(textOf(row), "uma") || find(p.doc, byID("kc-account-notice")) == nil {
+		t.Fatalf("after linking: %.800s", p.body)
+	}
+	// The answer again (a replay) links nothing more and is refused.
+	if again := b.get(back.location); again.status < 400 {
+		t.Errorf("the provider's answer replayed: %d %q", again.status, again.location)
+	}
 }
