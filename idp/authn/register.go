@@ -3,20 +3,31 @@ package authn
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
+	"github.com/keygate/keygate/federation"
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
 )
 
 // Registration refusals, as Keycloak's registration form words them
-// (usernameExistsMessage, emailExistsMessage).
+// (usernameExistsMessage, emailExistsMessage). A directory's own refusal
+// is a *federation.RefusedError.
 var (
 	ErrUsernameExists = errors.New("authn: username exists")
 	ErrEmailExists    = errors.New("authn: email exists")
 )
+
+// directoryRegistrar is federation.Service's creation of users in a
+// WRITABLE provider with syncRegistrations.
+type directoryRegistrar interface {
+	RegistrationProvider(ctx context.Context, realmID string) (*federation.Provider, error)
+	RegisterUser(ctx context.Context, p *federation.Provider, u store.User, password string, commit func(federation.Identity) error) error
+}
 
 // Registration is a person's self-registration (Keycloak's registration
 // form): the new user, its password, and the realm's defaults to apply.
@@ -36,6 +47,11 @@ type Registration struct {
 // the password hashed under the policy through the bounded pool (ErrBusy
 // when it is full). The user is enabled, its email not verified. A store
 // that cannot answer is store.ErrUnavailable.
+//
+// A realm whose WRITABLE directory syncs registrations gets the user
+// there first, with the password (no local credential), linked to the new
+// entry, as Keycloak's UserStorageManager.addUser does; a directory that
+// cannot answer is ErrUnavailable and leaves no user behind.
 func (a *Authenticator) Register(ctx context.Context, s rep.RealmSettings, reg Registration) (store.User, error) {
 	u := reg.User
 	policy, err := password.ParsePolicy(s.PasswordPolicy)
@@ -71,6 +87,15 @@ func (a *Authenticator) Register(ctx context.Context, s rep.RealmSettings, reg R
 		}
 		nu.GroupIDs = ids
 	}
+	if dr, ok := a.fed.(directoryRegistrar); ok {
+		p, err := dr.RegistrationProvider(ctx, u.RealmID)
+		if err != nil {
+			return store.User{}, err
+		}
+		if p != nil {
+			return a.registerInDirectory(ctx, s, dr, p, nu, reg.Password)
+		}
+	}
 	cred, err := NewPasswordCredential(ctx, a.lim, policy, u.ID, reg.Password)
 	if err != nil {
 		return store.User{}, err
@@ -90,6 +115,43 @@ func (a *Authenticator) Register(ctx context.Context, s rep.RealmSettings, reg R
 		return store.User{}, err
 	}
 	return u, nil
+}
+
+// registerInDirectory creates nu in p's directory, then locally, linked
+// to the entry (LDAP_ID, LDAP_ENTRY_DN, what the mappers read).
+func (a *Authenticator) registerInDirectory(ctx context.Context, s rep.RealmSettings, dr directoryRegistrar, p *federation.Provider, nu store.NewUser, pw string) (store.User, error) {
+	u := nu.User
+	u.FederationLink, u.FederationID = p.Component.ID, ""
+	nu.User = u
+	err := dr.RegisterUser(ctx, p, u, pw, func(id federation.Identity) error {
+		attrs := maps.Clone(u.Attributes)
+		if attrs == nil {
+			attrs = map[string][]string{}
+		}
+		for k, v := range id.Attributes {
+			if _, given := attrs[k]; !given && v != nil {
+				attrs[k] = slices.Clone(v)
+			}
+		}
+		attrs[federation.AttrExternalID] = []string{id.ExternalID}
+		attrs[federation.AttrEntryDN] = []string{id.DN}
+		nu.User.Attributes, nu.User.FederationID = attrs, id.ExternalID
+		return a.st.CreateUsers(ctx, []store.NewUser{nu})
+	})
+	switch {
+	case err == nil:
+		return nu.User, nil
+	case errors.Is(err, federation.ErrConflict) && !errors.Is(err, store.ErrConflict):
+		return store.User{}, ErrUsernameExists // the directory has the name
+	case errors.Is(err, store.ErrConflict):
+		if uerr := a.unique(ctx, s, u); uerr != nil {
+			return store.User{}, uerr
+		}
+		return store.User{}, ErrEmailExists
+	case errors.Is(err, federation.ErrUnavailable), errors.Is(err, federation.ErrReadOnly):
+		return store.User{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return store.User{}, err
 }
 
 // unique refuses a username or (unless duplicates are allowed) an email

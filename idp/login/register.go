@@ -244,6 +244,13 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request, realm *oidc.R
 	case errors.Is(err, authn.ErrEmailExists):
 		refuse("emailExistsMessage", "email", "email_in_use")
 		return
+	case errors.Is(err, authn.ErrUnavailable) && !errors.Is(err, store.ErrUnavailable):
+		// The directory that takes registrations cannot answer: the page
+		// stays, the person may try again in a moment.
+		w.Header().Set("Retry-After", "5")
+		h.renderRegister(w, r, realm, tok.ClientID, id, r.PostForm.Get("csrf_token"), at.Query, f,
+			"userStorageUnavailableMessage", "", http.StatusServiceUnavailable)
+		return
 	case errors.Is(err, authn.ErrBusy):
 		w.Header().Set("Retry-After", "1")
 		h.ErrorPage(w, r, realm, http.StatusServiceUnavailable, "temporarilyUnavailable")

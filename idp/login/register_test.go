@@ -318,7 +318,9 @@ func TestRegistrationRefusals(t *testing.T) {
 			"Invalid password: minimum length 12.", "password"},
 		{"policy digits", func(f map[string]string) { f["password"], f["password-confirm"] = "long-enough-1x", "long-enough-1x" },
 			"Invalid password: must contain at least 2 numerical digits.", "password"},
-		{"policy notUsername", func(f map[string]string) { f["username"], f["password"], f["password-confirm"] = "bob12345678901", "bob12345678901", "bob12345678901" },
+		{"policy notUsername", func(f map[string]string) {
+			f["username"], f["password"], f["password-confirm"] = "bob12345678901", "bob12345678901", "bob12345678901"
+		},
 			"Invalid password: must not be equal to the username.", "password"},
 		{"mismatch", func(f map[string]string) { f["password-confirm"] = "other-pass-99" }, "Passwords don't match.", "password-confirm"},
 		{"no password", func(f map[string]string) { f["password"], f["password-confirm"] = "", "" }, "Please specify password.", "password"},
