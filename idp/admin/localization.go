@@ -39,7 +39,6 @@ func (a *API) saveTexts(c *call, r rep.Realm) error {
 		return err
 	}
 	c.realm = row
-	a.p.Invalidate(row.ID, row.Name)
 	return nil
 }
 

@@ -132,7 +132,6 @@ func (a *API) updateRealm(c *call) error {
 	if err := a.st.UpdateRealm(c.ctx, row); err != nil {
 		return err
 	}
-	a.p.Invalidate(c.realm.ID, c.realm.Name)
 	c.realm = row
 	return c.noContent()
 }
