@@ -83,13 +83,13 @@ func (h *Handler) userOTPs(ctx context.Context, userID string) ([]store.Credenti
 // otpFormApplies: a user who has an OTP device and just presented a
 // password (not an identity provider's login) is asked for a code.
 func otpFormApplies(ctx context.Context, s *Step) (bool, error) {
-	if s.Details.IdentityProvider != "" {
+	if s.Details.IdentityProvider != "" || s.H.otpAuthn() == nil {
+		// Without a verifier the password step never asks for a code
+		// either (authn answers no ErrOTPRequired).
 		return false, nil
 	}
+	// A store that cannot list credentials fails the login (closed).
 	otps, err := s.H.userOTPs(ctx, s.User.ID)
-	if errors.Is(err, errNoOTP) {
-		return false, nil
-	}
 	return len(otps) > 0, err
 }
 
@@ -264,8 +264,8 @@ func processConfigureTOTP(ctx context.Context, s *Step) Result {
 		return Fail(http.StatusInternalServerError, "unexpectedErrorMessage")
 	}
 	label := strings.TrimSpace(s.Form.Get("userLabel"))
-	if len(label) > 255 {
-		label = label[:255]
+	if r := []rune(label); len(r) > 255 {
+		label = string(r[:255])
 	}
 	s.Data["userLabel"] = label
 	s.Data["logoutSessions"] = s.Form.Get("logout-sessions")
