@@ -112,7 +112,7 @@ func (r otpResult) String() string {
 		verdict = "MISSED"
 	}
 	return fmt.Sprintf("OTP login (password grant + totp, c=1, interleaved with password-only logins of the same realm, %d each):\n"+
-		"  p50 %.2f ms vs %.2f ms, trimmed mean %.2f ms vs %.2f ms: +%.2f ms p50 (target <= %v) %s",
+		"  p50 %.2f ms vs %.2f ms, trimmed mean %.2f ms vs %.2f ms: %+.2f ms at p50 (target <= +%v) %s",
 		r.n, msf(r.otpP50), msf(r.pwP50), msf(r.otpMean), msf(r.pwMean), msf(r.extra), targetOTPExtra, verdict)
 }
 
