@@ -100,17 +100,21 @@ func realmName(realm *oidc.Realm) string {
 	return realm.Row.Name
 }
 
-// localizer is the user's language (the "locale" attribute) when the
-// realm offers several, else the realm's default, as Keycloak picks the
-// language of a mail.
+// localizer is the language of a mail as Keycloak picks it: English when
+// the realm has internationalization off, else the user's "locale"
+// attribute, else the realm's default; the realm's localizationTexts for
+// that language override the catalog, as on its pages.
 func localizer(realm *oidc.Realm, user store.User) *templates.Localizer {
-	lang := realm.Settings.DefaultLocale
+	lang := "en"
 	if realm.Settings.InternationalizationEnabled {
+		if realm.Settings.DefaultLocale != "" {
+			lang = realm.Settings.DefaultLocale
+		}
 		if v := user.Attributes["locale"]; len(v) > 0 && v[0] != "" {
 			lang = v[0]
 		}
 	}
-	return templates.NewLocalizer(lang, nil)
+	return templates.NewLocalizer(lang, realm.Rep.LocalizationTexts[lang])
 }
 
 // Link is the action-token URL Keycloak mails:
