@@ -70,6 +70,8 @@ func (h *Handler) showStep(w http.ResponseWriter, r *http.Request, realm *oidc.R
 			status = http.StatusOK // as the login form answers a wrong password
 		}
 		h.render(w, status, templates.Login(v))
+	case "reauth-otp":
+		h.showReauthOTP(w, r, realm, rec, action, csrf, errKey)
 	}
 }
 
@@ -142,6 +144,11 @@ func (h *Handler) firstBrokerLogin(w http.ResponseWriter, r *http.Request, realm
 			h.ErrorPage(w, r, realm, http.StatusBadRequest, "accountDisabledMessage")
 		case errors.Is(err, authn.ErrInvalidCredentials):
 			h.showStep(w, r, realm, rec, "reauth", "invalidUserMessage", "password")
+		case errors.Is(err, authn.ErrOTPRequired) && got.ID == u.ID:
+			// The password was right and the account has an OTP device:
+			// its code too proves ownership (Keycloak's first broker
+			// login, conditional OTP), on a page of its own.
+			h.showStep(w, r, realm, rec, "reauth-otp", "", "")
 		case err != nil:
 			h.storeError(w, r, realm, "re-authenticate to link", err)
 		case got.ID != u.ID:
@@ -149,6 +156,8 @@ func (h *Handler) firstBrokerLogin(w http.ResponseWriter, r *http.Request, realm
 		default:
 			h.linkAndComplete(w, r, realm, p, rec, rec.Identity, u.ID)
 		}
+	case "reauth-otp":
+		h.reauthOTP(w, r, realm, p, rec)
 	default:
 		h.expiredPage(w, r, realm)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/keygate/keygate/idp/authn"
 	"github.com/keygate/keygate/idp/events"
+	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/otp"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
@@ -307,4 +308,64 @@ func processConfigureTOTP(ctx context.Context, s *Step) Result {
 		h.endOtherSessions(ctx, s)
 	}
 	return Done()
+}
+
+// showReauthOTP is the first broker login's OTP page: a user linking an
+// identity provider account to an existing account with an OTP device
+// proves it with a code after the password (reaching this step of the
+// server-side record means the password was right).
+func (h *Handler) showReauthOTP(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, rec brokerRecord, action, csrf, errKey string) {
+	p := h.page(r, realm)
+	v := templates.OTPLoginView{Page: p, FormAction: action, CSRFToken: csrf}
+	if errKey != "" {
+		v.Error = p.T(errKey)
+	}
+	otps, err := h.userOTPs(r.Context(), rec.LinkUserID)
+	if err != nil {
+		h.storeError(w, r, realm, "first broker login otp", err)
+		return
+	}
+	for _, c := range otps {
+		v.Credentials = append(v.Credentials, templates.OTPCredentialOption{ID: c.ID, Label: c.UserLabel})
+	}
+	if len(otps) > 0 {
+		v.Selected = otps[0].ID
+	}
+	h.render(w, http.StatusOK, templates.OTPLogin(v))
+}
+
+// reauthOTP takes the first broker login's OTP page: a right code links
+// the account and signs in; a wrong one (counted by brute-force
+// protection) shows the page again.
+func (h *Handler) reauthOTP(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, p idpInfo, rec brokerRecord) {
+	ctx := r.Context()
+	a := h.otpAuthn()
+	if a == nil {
+		h.ErrorPage(w, r, realm, http.StatusInternalServerError, "unexpectedErrorMessage")
+		return
+	}
+	u, err := h.st.GetUser(ctx, realm.Row.ID, rec.LinkUserID)
+	if err != nil {
+		h.expiredPage(w, r, realm)
+		return
+	}
+	code := r.PostForm.Get("otp")
+	if strings.TrimSpace(code) == "" {
+		h.showStep(w, r, realm, rec, "reauth-otp", "missingTotpMessage", "otp")
+		return
+	}
+	_, err = a.VerifyOTP(ctx, realm.Row.ID, realm.Settings, u, strings.TrimSpace(r.PostForm.Get("selectedCredentialId")), code, h.oidc.ClientIP(r))
+	switch {
+	case errors.Is(err, authn.ErrInvalidCredentials):
+		h.showStep(w, r, realm, rec, "reauth-otp", "invalidTotpMessage", "otp")
+	case errors.Is(err, authn.ErrUserDisabled):
+		h.ErrorPage(w, r, realm, http.StatusBadRequest, "accountDisabledMessage")
+	case errors.Is(err, authn.ErrUnavailable):
+		w.Header().Set("Retry-After", "5")
+		h.ErrorPage(w, r, realm, http.StatusServiceUnavailable, "temporarilyUnavailable")
+	case err != nil:
+		h.storeError(w, r, realm, "first broker login otp", err)
+	default:
+		h.linkAndComplete(w, r, realm, p, rec, rec.Identity, u.ID)
+	}
 }
