@@ -161,6 +161,16 @@ func TestForgotPassword(t *testing.T) {
 	if status, _, page := newBrowser(t).passwordLogin(k, "alice", "alice-new-pass-2"); status/100 != 3 {
 		t.Fatalf("login with the new password: %d\n%.800s", status, page)
 	}
+	// Another internal token of the realm (the SSO cookie, same HMAC key)
+	// is no action token.
+	kcURL, _ := url.Parse(k.URL + "/realms/down/")
+	for _, ck := range b.c.Jar.Cookies(kcURL) {
+		if ck.Name == "KEYCLOAK_IDENTITY" {
+			if status, _, _ := newBrowser(t).do(http.MethodGet, k.URL+"/realms/down/login-actions/action-token?key="+ck.Value, nil); status != 400 {
+				t.Fatalf("SSO cookie as a key: %d", status)
+			}
+		}
+	}
 	// Never a link or a body in the log.
 	if strings.Contains(k.log.String(), "action-token?key=") || strings.Contains(k.log.String(), m.ActionLink()[len(k.URL):]) {
 		t.Fatal("the log holds the link")
@@ -168,7 +178,7 @@ func TestForgotPassword(t *testing.T) {
 }
 
 // TestForgotPasswordOtherBrowser: the link opened elsewhere runs the
-// password update on its own and ends on "Your account has been updated".
+// password update on its own and ends on "Your password has been updated".
 func TestForgotPasswordOtherBrowser(t *testing.T) {
 	mp := mailtest.Start(t, mailtest.Options{})
 	k, _ := mailKeygate(t, mp, "")
@@ -182,7 +192,7 @@ func TestForgotPasswordOtherBrowser(t *testing.T) {
 		t.Fatalf("after the link: %d %s\n%.800s", status, at, page)
 	}
 	status, _, page = b.updatePassword(at, page, "alice-new-pass-3", "alice-new-pass-3")
-	if status != 200 || !strings.Contains(page, "Your account has been updated.") {
+	if status != 200 || !strings.Contains(page, "Your password has been updated.") {
 		t.Fatalf("end: %d\n%.800s", status, page)
 	}
 	if status, _, _ := newBrowser(t).passwordLogin(k, "alice", "alice-new-pass-3"); status/100 != 3 {
@@ -444,6 +454,19 @@ func TestAdminMail(t *testing.T) {
 	status, _, page = newBrowser(t).follow(vm.ActionLink())
 	if status != 200 || !strings.Contains(page, "Your email address has been verified.") || !userNamed(t, k, "carol").EmailVerified {
 		t.Fatalf("verify link: %d\n%.800s", status, page)
+	}
+	// A link to an address the user no longer has is void.
+	if status, body := adminDo(t, http.MethodPut, realmURL+"/users/"+users["carol"]+"/send-verify-email", token, nil); status != 204 {
+		t.Fatalf("send-verify-email: %d %s", status, body)
+	}
+	vm2 := mp.Wait("carol@example.com", 2, 10*time.Second)
+	carol := userNamed(t, k, "carol")
+	carol.Email = "carol.new@example.com"
+	if err := k.st.UpdateUser(t.Context(), carol); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, _ := newBrowser(t).follow(vm2.ActionLink()); status != 400 {
+		t.Fatalf("link to a changed address: %d", status)
 	}
 	if strings.Contains(k.log.String(), "smtp-secret-pw") || strings.Contains(k.log.String(), "action-token?key=") {
 		t.Fatal("the log holds the SMTP password or a link")

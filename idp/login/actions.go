@@ -222,6 +222,9 @@ type actionRecord struct {
 // "Your account has been updated" with a link back to RedirectURI when set.
 type ActionsEnd struct {
 	RedirectURI string `json:"redirectUri,omitempty"`
+	// Message is the end page's message key; "" = accountUpdatedMessage
+	// (a reset password says accountPasswordUpdatedMessage).
+	Message string `json:"message,omitempty"`
 }
 
 // details are the login's Details; Session, when the login continues one,
@@ -627,8 +630,11 @@ func (h *Handler) parseStored(w http.ResponseWriter, r *http.Request, realm *oid
 // endActions ends a flow outside a login: Keycloak's "Your account has
 // been updated" page.
 func (h *Handler) endActions(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, rec actionRecord) {
-	v := templates.InfoView{Page: h.page(r, realm), Title: templates.Message("accountUpdatedTitle"),
-		Message: templates.Message("accountUpdatedMessage")}
+	p, msg := h.page(r, realm), "accountUpdatedMessage"
+	if rec.End != nil && rec.End.Message != "" {
+		msg = rec.End.Message
+	}
+	v := templates.InfoView{Page: p, Title: p.T("accountUpdatedTitle"), Message: p.T(msg)}
 	if rec.End != nil {
 		v.BackURL = rec.End.RedirectURI
 	}

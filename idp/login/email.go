@@ -456,7 +456,8 @@ func (h *Handler) resetFromToken(w http.ResponseWriter, r *http.Request, realm *
 			return
 		}
 	}
-	h.RunActions(w, r, realm, u, t.ClientID, []string{updatePasswordAlias}, ActionsEnd{RedirectURI: h.tokenRedirect(ctx, realm, t)})
+	h.RunActions(w, r, realm, u, t.ClientID, []string{updatePasswordAlias},
+		ActionsEnd{RedirectURI: h.tokenRedirect(ctx, realm, t), Message: "accountPasswordUpdatedMessage"})
 }
 
 // verifyFromToken marks the address verified and says so.
