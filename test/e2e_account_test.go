@@ -62,7 +62,7 @@ func TestE2EAccountConsole(t *testing.T) {
 	s := startServer(t, "", nil, "--import-realm", file)
 	kgURL = s.URL
 	runNode(t, "account.test.mjs", "KEYGATE_URL="+s.URL, "APP_URL="+app)
-	for _, secret := range []string{"eve-pass-1", "eve-pass-22", "max-pass-1"} {
+	for _, secret := range []string{"eve-pass-1", "eve-pass-22", "max-pass-1", "ida-pass-1", "ida-pass-22"} {
 		if strings.Contains(s.logs.String(), secret) {
 			t.Error("the server log contains a password")
 		}

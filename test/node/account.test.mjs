@@ -166,6 +166,13 @@ test('set up an authenticator from the console, then remove it', async () => {
     await page.screenshot({ path: `${OUT}/account-signing-in-otp-${name}.png`, fullPage: true });
   }
   await page.setViewportSize(viewports.desktop.viewport);
+  // With an authenticator, the current password still checks as right.
+  await page.fill('#password', 'ida-pass-1');
+  await page.fill('#password-new', 'ida-pass-22');
+  await page.fill('#password-confirm', 'ida-pass-22');
+  await page.click('#save-password');
+  await page.waitForSelector('#kc-account-notice');
+  assert.match(await page.locator('#kc-account-notice').innerText(), /password has been updated/i);
   await page.locator('#otp-credentials button').click();
   await page.waitForSelector('#kc-account-notice');
   assert.equal(await page.locator('#otp-credentials').count(), 0);
