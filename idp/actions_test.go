@@ -425,3 +425,49 @@ func TestBrokeredUserGetsDefaultActions(t *testing.T) {
 		t.Fatalf("first brokered login: %d %s", status, at)
 	}
 }
+
+// kc_action: the app asks for an action (keycloak-js login({action})); the
+// user may cancel one they do not owe.
+func TestApplicationInitiatedAction(t *testing.T) {
+	k := actionsRealm(t, "", "", `{"username": "ivy", "enabled": true,
+		  "credentials": [{"type": "password", "value": "ivy-pass-1"}]}`)
+	aia := url.Values{"kc_action": {"UPDATE_PASSWORD"}}
+	b := newBrowser(t)
+	_, at, page := b.do(http.MethodGet, authorizeURL(k, aia), nil)
+	action, f := formOf(t, at, page, "kc-form-login")
+	f.Set("username", "ivy")
+	f.Set("password", "ivy-pass-1")
+	status, at, page := b.do(http.MethodPost, action, f)
+	if status != 200 || at.Query().Get("execution") != "UPDATE_PASSWORD" || !strings.Contains(page, `name="cancel-aia"`) {
+		t.Fatalf("kc_action after the password: %d %s", status, at)
+	}
+	action, f = formOf(t, at, page, "kc-passwd-update-form")
+	f.Set("cancel-aia", "true")
+	status, cb, _ := b.do(http.MethodPost, action, f)
+	if status/100 != 3 || exchange(t, k, cb)["preferred_username"] != "ivy" {
+		t.Fatalf("cancelled: %d %s", status, cb)
+	}
+	// With the SSO session (just signed in): the page at once, no form.
+	status, at, page = b.do(http.MethodGet, authorizeURL(k, aia), nil)
+	if status != 200 || at.Query().Get("execution") != "UPDATE_PASSWORD" {
+		t.Fatalf("kc_action with SSO: %d %s", status, at)
+	}
+	if status, cb, _ = b.updatePassword(at, page, "Ivy-Pass-2", "Ivy-Pass-2"); status/100 != 3 || !strings.HasPrefix(cb.String(), appRedirect) {
+		t.Fatalf("changed: %d %s", status, cb)
+	}
+	if status, cb, _ := newBrowser(t).passwordLogin(k, "ivy", "Ivy-Pass-2"); status/100 != 3 || !strings.HasPrefix(cb.String(), appRedirect) {
+		t.Fatalf("new password: %d %s", status, cb)
+	}
+	// An unknown action is ignored; an owed one has no Cancel.
+	if status, cb, _ := b.do(http.MethodGet, authorizeURL(k, url.Values{"kc_action": {"nope"}}), nil); status/100 != 3 || cb.Query().Get("code") == "" {
+		t.Fatalf("unknown kc_action: %d %s", status, cb)
+	}
+	u := userNamed(t, k, "ivy")
+	u.RequiredActions = []string{"UPDATE_PASSWORD"}
+	if err := k.st.UpdateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, page := b.do(http.MethodGet, authorizeURL(k, aia), nil); !strings.Contains(page, "kc-passwd-update-form") || strings.Contains(page, "cancel-aia") {
+		t.Fatalf("owed action offers cancel:\n%.800s", page)
+	}
+}

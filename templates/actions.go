@@ -13,6 +13,8 @@ type UpdatePasswordView struct {
 	Username              string // for password managers (hidden)
 	// LogoutSessions pre-ticks "Sign out from other devices".
 	LogoutSessions bool
+	// Cancelable shows Cancel (cancel-aia): an action the app asked for.
+	Cancelable bool
 }
 
 // UpdateProfileView feeds UpdateProfile.
@@ -23,6 +25,7 @@ type UpdateProfileView struct {
 	EditUsername                         bool // editUsernameAllowed (and not email-as-username)
 	ShowEmail                            bool
 	Error, ErrorField                    string
+	Cancelable                           bool // Cancel (cancel-aia): an action the app asked for
 }
 
 // TermsView feeds Terms.

@@ -25,7 +25,7 @@ func init() {
 func showUpdatePassword(s *Step) templ.Component {
 	return templates.UpdatePassword(templates.UpdatePasswordView{Page: s.Page, FormAction: s.FormAction,
 		CSRFToken: s.CSRFToken, Error: s.Error, ErrorField: s.ErrorField, Username: s.User.Username,
-		LogoutSessions: s.Error == "" || s.Data["logoutSessions"] == "on"})
+		LogoutSessions: s.Error == "" || s.Data["logoutSessions"] == "on", Cancelable: s.Cancelable})
 }
 
 func processUpdatePassword(ctx context.Context, s *Step) Result {

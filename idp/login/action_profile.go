@@ -29,7 +29,7 @@ func editUsername(s *Step) bool {
 func showUpdateProfile(s *Step) templ.Component {
 	v := templates.UpdateProfileView{Page: s.Page, FormAction: s.FormAction, CSRFToken: s.CSRFToken,
 		Username: s.User.Username, Email: s.User.Email, FirstName: s.User.FirstName, LastName: s.User.LastName,
-		EditUsername: editUsername(s), ShowEmail: true, Error: s.Error, ErrorField: s.ErrorField}
+		EditUsername: editUsername(s), ShowEmail: true, Error: s.Error, ErrorField: s.ErrorField, Cancelable: s.Cancelable}
 	if s.Error != "" {
 		// Show what the person typed, not what is stored.
 		v.Username, v.Email, v.FirstName, v.LastName = s.Data["username"], s.Data["email"], s.Data["firstName"], s.Data["lastName"]

@@ -89,6 +89,11 @@ type Step struct {
 	// Error is the already-localized message of the last attempt, "" for
 	// none; ErrorField the field it is about.
 	Error, ErrorField string
+	// Cancelable: the step is an application-initiated action (the
+	// request's kc_action) that the user does not owe, so the page may
+	// offer a Cancel button named cancel-aia; the framework handles it
+	// (the login goes on without the action).
+	Cancelable bool
 	// Data is the step's own state, kept server-side between its pages
 	// (Prepare and Process may change it; Retry keeps it).
 	Data map[string]string
@@ -198,6 +203,9 @@ type actionRecord struct {
 	Query     string    `json:"authz,omitempty"` // the authorization request; "" outside a login
 	ClientID  string    `json:"client,omitempty"`
 	Started   time.Time `json:"started"`
+	// AIA is the application-initiated action (kc_action) the request
+	// asked for, "" for none.
+	AIA string `json:"aia,omitempty"`
 
 	ACR         string          `json:"acr"`
 	AuthTime    time.Time       `json:"authTime"`
@@ -300,6 +308,12 @@ func (h *Handler) beginSteps(w http.ResponseWriter, r *http.Request, realm *oidc
 		h.storeError(w, r, realm, "login steps", err)
 		return
 	}
+	// Keycloak's application-initiated action: the app asks for one
+	// (keycloak-js login({action})), run after what the user owes.
+	aia := applicationAction(realm, at.Request.Form().Get("kc_action"))
+	if aia != "" && !slices.Contains(steps, aia) {
+		steps = append(steps, aia)
+	}
 	if len(steps) == 0 && unknown == "" {
 		h.finishLogin(w, r, realm, at, user, d)
 		return
@@ -320,9 +334,15 @@ func (h *Handler) beginSteps(w http.ResponseWriter, r *http.Request, realm *oidc
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "accountNotSetUpMessage")
 		return
 	}
+	if aia == "UPDATE_PASSWORD" && d.Session != nil && time.Since(d.AuthTime) > maxAuthAge {
+		// A new password needs a recent sign-in (Keycloak's maxAuthAge):
+		// the password form first, then the action.
+		h.StartLogin(w, r, realm, at.Request.Client, at.Request.Form())
+		return
+	}
 	rec := actionRecord{AttemptID: at.ID, UserID: user.ID, Query: at.Request.Form().Encode(),
 		ClientID: at.Request.Client.Row.ClientID, Started: at.Started, ACR: d.ACR, AuthTime: d.AuthTime,
-		RememberMe: d.RememberMe, IdP: d.IdentityProvider, SessionData: d.SessionData, Steps: steps}
+		RememberMe: d.RememberMe, IdP: d.IdentityProvider, SessionData: d.SessionData, Steps: steps, AIA: aia}
 	if d.Session != nil {
 		rec.SessionID = d.Session.ID
 	}
@@ -333,6 +353,24 @@ func (h *Handler) beginSteps(w http.ResponseWriter, r *http.Request, realm *oidc
 		h.setCookie(w, r, realm, cookieAttempt, rec.AttemptID, 0, true)
 	}
 	h.enterStep(w, r, realm, s, rec)
+}
+
+// maxAuthAge is how old a sign-in may be for an application-initiated
+// UPDATE_PASSWORD (Keycloak's default maxAuthAge).
+const maxAuthAge = 300 * time.Second
+
+// applicationAction is kc_action's alias when keygate has its page and the
+// realm has it enabled, else "" (an unknown one is ignored).
+func applicationAction(realm *oidc.Realm, alias string) string {
+	if alias == "" || !Implemented(alias) {
+		return ""
+	}
+	for _, p := range realm.Settings.RequiredActions {
+		if p.Alias == alias && p.Enabled {
+			return alias
+		}
+	}
+	return ""
 }
 
 // RunActions runs actions (required-action aliases) for user outside a
@@ -459,7 +497,7 @@ func (h *Handler) stepFor(w http.ResponseWriter, r *http.Request, realm *oidc.Re
 	r = h.withUserLocale(r, realm, rec.Query, &u)
 	s := &Step{H: h, Request: r, Realm: realm, User: u, Details: rec.details(), ClientID: rec.ClientID, Alias: a.Alias,
 		Page: h.page(r, realm), FormAction: actionURL(r, realm, rec, id), CSRFToken: rec.CSRF,
-		ErrorField: rec.ErrField, Data: rec.Data}
+		ErrorField: rec.ErrField, Data: rec.Data, Cancelable: rec.AIA == a.Alias && !slices.Contains(u.RequiredActions, a.Alias)}
 	if s.Data == nil {
 		s.Data = map[string]string{}
 	}
@@ -522,6 +560,10 @@ func (h *Handler) processAction(w http.ResponseWriter, r *http.Request, realm *o
 		} else {
 			h.expiredPage(w, r, realm)
 		}
+		return
+	}
+	if s.Cancelable && r.PostForm.Has("cancel-aia") {
+		h.stepDone(w, r, realm, rec, a)
 		return
 	}
 	s.Form, s.Writer = r.PostForm, w

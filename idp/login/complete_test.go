@@ -281,6 +281,31 @@ func TestCompleteLoginUnknownAction(t *testing.T) {
 	}
 }
 
+// kc_action=UPDATE_PASSWORD on an SSO session older than Keycloak's
+// maxAuthAge asks for the password again first.
+func TestCompleteLoginAIANeedsRecentAuth(t *testing.T) {
+	e := newCompleteEnv(t)
+	old := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
+	s := store.Session{ID: "sso-old", RealmID: e.admin.RealmID, UserID: e.admin.ID, Created: old, LastSeen: time.Now(), AuthTime: old}
+	if err := e.st.CreateSession(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	e.complete = func(req *oidc.AuthorizeRequest) (login.Attempt, store.User, login.Details) {
+		return login.Attempt{Request: req, Started: req.RequestedAt()}, e.admin, login.Details{ACR: "0", AuthTime: s.AuthTime, Session: &s}
+	}
+	resp := e.get(t, url.Values{"kc_action": {"UPDATE_PASSWORD"}})
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `id="kc-form-login"`) {
+		t.Fatalf("old session: %d %.500s", resp.StatusCode, body)
+	}
+	// A recent one goes to the page.
+	s.AuthTime = time.Now().Truncate(time.Second)
+	resp = e.get(t, url.Values{"kc_action": {"UPDATE_PASSWORD"}})
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "execution=UPDATE_PASSWORD") {
+		t.Fatalf("recent session: %d %s", resp.StatusCode, loc)
+	}
+}
+
 func sha256Base64(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
