@@ -49,6 +49,10 @@ type PersonalInfoView struct {
 	EmailVerified                        bool
 	EditUsername                         bool // editUsernameAllowed (and not email-as-username)
 	ShowUsername                         bool // false when the email is the username
+	// DeleteAction is the POST target deleting the account (the realm's
+	// delete_account page), "" when the realm or the user's roles do not
+	// allow it.
+	DeleteAction string
 	ErrorField                           string
 }
 

@@ -283,6 +283,15 @@ var Messages = map[string]string{
 	// Account console, keygate-specific.
 
 	// One-time passwords (Keycloak's login-otp and login-config-totp).
+
+	// Account console (Keycloak's account theme keys, {{x}} as {0}).
+	"deleteAccount":        "Delete account",
+	"deleteAccountWarning": "This is irreversible. All your data will be permanently destroyed, and irretrievable.",
+	// Account console errors (Keycloak's login and account message keys).
+	// Built-in clients' names (Keycloak's ${client_...}).
+	// Account console, keygate-specific.
+
+	// One-time passwords (Keycloak's login-otp and login-config-totp).
 }
 
 // Message returns the text for key with {0}, {1}, ... replaced by args.

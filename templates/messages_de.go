@@ -235,4 +235,6 @@ var messagesDE = map[string]string{
 	"verifyEmailMessage":                             "Sie müssen Ihre E-Mail-Adresse verifizieren, um Ihr Konto zu aktivieren.",
 	"client_account":                                 "Konto",
 	"client_account-console":                         "Kontoverwaltung",
+	"deleteAccount":                                  "Konto löschen",
+	"deleteAccountWarning":                           "Dies kann nicht rückgängig gemacht werden. Alle Ihre Daten werden dauerhaft und unwiederbringlich gelöscht.",
 }

@@ -235,4 +235,6 @@ var messagesES = map[string]string{
 	"verifyEmailMessage":                             "Debe verificar su dirección de correo electrónico para activar su cuenta.",
 	"client_account":                                 "Cuenta",
 	"client_account-console":                         "Consola de cuenta",
+	"deleteAccount":                                  "Eliminar cuenta",
+	"deleteAccountWarning":                           "Esta acción es irreversible. Todos sus datos se destruirán de forma permanente e irrecuperable.",
 }

@@ -235,4 +235,6 @@ var messagesFR = map[string]string{
 	"verifyEmailMessage":                             "Vous devez vérifier votre courriel pour activer votre compte.",
 	"client_account":                                 "Compte",
 	"client_account-console":                         "Console de compte",
+	"deleteAccount":                                  "Supprimer le compte",
+	"deleteAccountWarning":                           "Cette action est irréversible. Toutes vos données seront définitivement détruites et irrécupérables.",
 }

@@ -235,4 +235,6 @@ var messagesNL = map[string]string{
 	"verifyEmailMessage":                             "U moet uw e-mailadres verifiëren om uw account te activeren.",
 	"client_account":                                 "Account",
 	"client_account-console":                         "Accountconsole",
+	"deleteAccount":                                  "Account verwijderen",
+	"deleteAccountWarning":                           "Dit kan niet ongedaan worden gemaakt. Al uw gegevens worden permanent en onherstelbaar vernietigd.",
 }

@@ -32,7 +32,7 @@ func accountRealm(t *testing.T) *server {
 		"clients": []map[string]any{{"clientId": "app", "secret": "app-secret", "directAccessGrantsEnabled": true,
 			"redirectUris": []string{"http://127.0.0.1:9999/*"}, "webOrigins": []string{"http://127.0.0.1:9999"}}},
 		"users": []map[string]any{user("ann", "manage-account", "view-profile"), user("vera", "view-profile"), user("nora"),
-			user("otto", "manage-account", "view-profile")},
+			user("otto", "manage-account", "view-profile"), user("dora", "manage-account", "view-profile", "delete-account")},
 		"identityProviders": []map[string]any{{"alias": "upstream", "displayName": "Upstream SSO", "providerId": "oidc", "enabled": true,
 			"config": map[string]string{"clientId": "kg", "clientSecret": "s", "authorizationUrl": "http://127.0.0.1:1/auth",
 				"tokenUrl": "http://127.0.0.1:1/token", "issuer": "http://127.0.0.1:1", "validateSignature": "false"}}},
@@ -406,6 +406,46 @@ func TestAccountConsole(t *testing.T) {
 		code, body, _ = accountAPI(t, s, "GET", "/linked-accounts", at, nil)
 		if code != 200 || !strings.Contains(string(body), `"connected":true`) {
 			t.Errorf("linked-accounts: %d %s", code, body)
+		}
+	})
+
+	t.Run("delete account: the role and the realm's delete_account", func(t *testing.T) {
+		b := newBrowser(t)
+		p := consoleLogin(t, s, b, "dora", "dora-pass-1", "/")
+		if find(p.doc, byID("delete-account-form")) != nil {
+			t.Error("delete account offered while the realm's delete_account is disabled")
+		}
+		if r := b.post(acct+"/delete-account", url.Values{"csrf_token": {csrfOf(t, p)}}); r.status != 403 {
+			t.Errorf("delete account with delete_account disabled: %d", r.status)
+		}
+		if code, body := s.adminAPI(t, "PUT", "/acct/authentication/required-actions/delete_account", map[string]any{
+			"alias": "delete_account", "name": "Delete Account", "providerId": "delete_account", "enabled": true}); code != 204 {
+			t.Fatalf("enable delete_account: %d %s", code, body)
+		}
+		other := newBrowser(t)
+		if op := consoleLogin(t, s, other, "otto", "a-long-pass-99", "/"); find(op.doc, byID("delete-account-form")) != nil {
+			t.Error("delete account offered to a user without the delete-account role")
+		}
+		p = b.get(acct + "/")
+		if find(p.doc, byID("delete-account-form")) == nil {
+			t.Fatalf("no delete account form: %.500s", p.body)
+		}
+		r := b.post(acct+"/delete-account", url.Values{"csrf_token": {csrfOf(t, p)}})
+		if !isRedirect(r.status) {
+			t.Fatalf("delete account: %d %.300s", r.status, r.body)
+		}
+		confirm := b.get(s.URL + r.location)
+		form := find(confirm.doc, byID("kc-deleteaccount-form"))
+		if form == nil {
+			t.Fatalf("no confirmation page: %d %.400s", confirm.status, confirm.body)
+		}
+		action, _ := url.Parse(attr(form, "action"))
+		done := b.post(s.URL+action.String(), url.Values{"csrf_token": {inputValue(confirm, "csrf_token")}})
+		if done.status >= 400 {
+			t.Fatalf("confirm: %d %.300s", done.status, done.body)
+		}
+		if code, _ := passwordToken(t, s, "dora", "dora-pass-1"); code == 200 {
+			t.Error("the deleted user still signs in")
 		}
 	})
 

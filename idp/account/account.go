@@ -85,6 +85,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("OPTIONS "+a+"/{rest...}", rh(h.preflight))
 	mux.HandleFunc("GET "+a+loginRedirectPath, rh(h.loginRedirect))
+	mux.HandleFunc("POST "+a+"/delete-account", rh(h.deleteAccount))
 
 	// The console's pages and forms.
 	mux.HandleFunc("GET "+a+signingInPath, rh(h.signingInPage))

@@ -104,6 +104,9 @@ func (h *Handler) renderPersonalInfo(w http.ResponseWriter, r *http.Request, c *
 	if c.user.FederationLink != "" {
 		v.CanManage = false
 	}
+	if c.roles["delete-account"] && actionEnabled(c.realm, "delete_account") {
+		v.DeleteAction = base(r, c.realm) + "/delete-account"
+	}
 	if fe != nil {
 		v.Error, v.ErrorField = v.T(fe.Key, anys(fe.Params)...), fe.Field
 	}
@@ -222,16 +225,36 @@ func (h *Handler) otpSetupAction(r *http.Request, realm *oidc.Realm) string {
 	return base(r, realm) + signingInPath + "/otp/set-up"
 }
 
-func configureTOTPEnabled(realm *oidc.Realm) bool {
-	if !login.Implemented("CONFIGURE_TOTP") {
+func configureTOTPEnabled(realm *oidc.Realm) bool { return actionEnabled(realm, "CONFIGURE_TOTP") }
+
+// actionEnabled says whether the realm enables required action alias and
+// keygate has its pages.
+func actionEnabled(realm *oidc.Realm, alias string) bool {
+	if !login.Implemented(alias) {
 		return false
 	}
 	for _, a := range realm.Settings.RequiredActions {
-		if a.Alias == "CONFIGURE_TOTP" {
+		if a.Alias == alias {
 			return a.Enabled
 		}
 	}
 	return false
+}
+
+// deleteAccount runs the realm's delete_account page (Keycloak's
+// delete-account confirmation) for the signed-in user, who must hold the
+// account client's delete-account role.
+func (h *Handler) deleteAccount(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) {
+	c, ok := h.form(w, r, realm, roleManageAccount)
+	if !ok {
+		return
+	}
+	if !c.roles["delete-account"] || !actionEnabled(realm, "delete_account") {
+		h.login.ErrorPage(w, r, realm, http.StatusForbidden, "accountConsoleForbiddenMessage")
+		return
+	}
+	h.login.RunActions(w, r, realm, c.user, consoleClient, []string{"delete_account"},
+		login.ActionsEnd{RedirectURI: realm.Issuer + "/account/"})
 }
 
 // setUpOTP runs CONFIGURE_TOTP (the QR code, the key, a code checked
