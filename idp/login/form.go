@@ -123,7 +123,8 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, realm *oi
 	c := req.Client
 	username := r.PostForm.Get("username")
 	u, err := h.authn.Authenticate(ctx, realm.Row.ID, realm.Settings, username, r.PostForm.Get("password"), h.oidc.ClientIP(r))
-	if errors.Is(err, authn.ErrOTPRequired) {
+	otpPending := errors.Is(err, authn.ErrOTPRequired)
+	if otpPending {
 		// The password was right; CompleteLogin's OTP form (otp.go, a
 		// pre-step for users with an OTP device) asks for the code.
 		err = nil
@@ -157,6 +158,9 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, realm *oi
 	if err := h.st.DeactivateToken(ctx, store.KindLogin, id); err != nil {
 		h.expiredPage(w, r, realm)
 		return
+	}
+	if !otpPending {
+		h.rememberLocale(r, realm, form, &u)
 	}
 	h.CompleteLogin(w, r, realm, &Attempt{ID: id, Request: req, Started: at.Created}, u, Details{
 		ACR: acrCredential, AuthTime: time.Now(),

@@ -249,3 +249,30 @@ func (h *Handler) stickLocale(w http.ResponseWriter, r *http.Request, realm *oid
 func (h *Handler) PageFor(r *http.Request, realm *oidc.Realm, user *store.User) templates.Page {
 	return h.page(h.withUserLocale(r, realm, "", user), realm)
 }
+
+// rememberLocale keeps the language the person picked on the login page
+// (the attempt's kc_locale) as the user's locale attribute once the
+// password is right, as Keycloak's locale updater does, so their next
+// pages and mails speak it without the cookie. Directory users are left
+// alone (their attributes are the directory's). Best effort: a failed
+// write is logged and the login goes on.
+func (h *Handler) rememberLocale(r *http.Request, realm *oidc.Realm, form url.Values, u *store.User) {
+	if !realm.Settings.InternationalizationEnabled || u.FederationLink != "" {
+		return
+	}
+	l := matchLocale(supportedLocales(realm), form.Get(paramLocale))
+	if cur := u.Attributes["locale"]; l == "" || len(cur) == 1 && cur[0] == l {
+		return
+	}
+	next := *u
+	next.Attributes = make(map[string][]string, len(u.Attributes)+1)
+	for k, v := range u.Attributes {
+		next.Attributes[k] = v
+	}
+	next.Attributes["locale"] = []string{l}
+	if err := h.st.UpdateUser(r.Context(), next); err != nil {
+		h.log.WarnContext(r.Context(), "remember the user's language", "realm", realm.Row.Name, "err", err)
+		return
+	}
+	*u = next
+}

@@ -612,3 +612,31 @@ func TestLocalizationTextsOverride(t *testing.T) {
 		t.Errorf("English doLogIn = %q", getAttr(en.byID("kc-login"), "value"))
 	}
 }
+
+// A language picked on the login page becomes the user's locale
+// attribute once the password is right (Keycloak's locale updater).
+func TestLoginRemembersPickedLanguage(t *testing.T) {
+	e := newRegEnv(t, i18nRealm(nil))
+	b := e.browser()
+	p := b.submit(b.authorize(url.Values{"kc_locale": {"nl"}}), "kc-form-login", map[string]string{"username": "alice", "password": "wrong"})
+	if p.lang() != "nl" {
+		t.Fatalf("lang %q", p.lang())
+	}
+	u, _ := e.st.GetUserByUsername(t.Context(), e.realm.ID, "alice")
+	if len(u.Attributes["locale"]) != 0 {
+		t.Errorf("a wrong password stored the language: %v", u.Attributes)
+	}
+	if done := b.submit(p, "kc-form-login", map[string]string{"username": "alice", "password": "alice-pass-1"}); codeOf(t, done) == "" {
+		t.Fatalf("login: %d", done.status)
+	}
+	u, _ = e.st.GetUserByUsername(t.Context(), e.realm.ID, "alice")
+	if got := u.Attributes["locale"]; len(got) != 1 || got[0] != "nl" {
+		t.Errorf("locale attribute = %v, want [nl]", got)
+	}
+	// Another browser, nothing asked: the user's language shows on pages
+	// after the password (required actions) through withUserLocale.
+	other := e.browser()
+	if en := other.authorize(nil); en.lang() != "en" {
+		t.Errorf("a fresh browser before sign-in: %q", en.lang())
+	}
+}
