@@ -141,12 +141,6 @@ func New(st store.Store, authn Authenticator, opts Options) (*Provider, error) {
 // Keyring exposes the realm keys (for rotation by the admin API).
 func (p *Provider) Keyring() *Keyring { return p.keys }
 
-// Invalidate does nothing: the caches follow the store's change counters
-// (store/cache), so every write is seen without it, whoever made it.
-//
-// Deprecated: drop the call; kept while callers written before remain.
-func (p *Provider) Invalidate(realmID, realmName string) {}
-
 // SetUnavailablePage sets how a realm endpoint answers when its realm
 // cannot be read because the database is unavailable: f answers browser
 // pages (an error page) and reports true, or leaves the request to the
