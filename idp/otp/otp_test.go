@@ -288,3 +288,35 @@ func (testSealer) Reveal(v string) (string, error) {
 	}
 	return string(b), nil
 }
+
+// A device made under a HOTP policy starts at the policy's initial
+// counter; Accept (the setup's check) moves it past the code, a TOTP one
+// reports the step to spend.
+func TestNewAndAccept(t *testing.T) {
+	p := rep.OTPPolicy{Type: HOTP, Algorithm: rep.OTPHmacSHA256, Digits: 8, InitialCounter: 7, LookAheadWindow: 1}
+	c, err := New(p, "u1", "c1", "token", NewSecret(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Data.Counter != 7 || c.Data.Period != 0 || c.Data.Digits != 8 || c.Data.Algorithm != rep.OTPHmacSHA256 {
+		t.Fatalf("new HOTP device: %+v", c.Data)
+	}
+	if _, ok := c.Accept(c.CodeAt(6), time.Now(), p); ok {
+		t.Fatal("a code behind the counter accepted")
+	}
+	if _, ok := c.Accept(c.CodeAt(8), time.Now(), p); !ok || c.Data.Counter != 9 || !strings.Contains(c.Row.CredentialData, `"counter":9`) {
+		t.Fatalf("within the look-ahead: counter %d, row %s", c.Data.Counter, c.Row.CredentialData)
+	}
+	tp := rep.OTPPolicy{Type: TOTP, Algorithm: rep.OTPHmacSHA512, Digits: 6, Period: 60, LookAheadWindow: 0}
+	tc, err := New(tp, "u1", "c2", "", NewSecret(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if step, ok := tc.Accept(tc.Code(now), now, tp); !ok || step != now.Unix()/60 {
+		t.Fatalf("TOTP accept: %d %v", step, ok)
+	}
+	if !strings.Contains(tc.Row.CredentialData, `"period":60`) || strings.Contains(tc.Row.CredentialData, "secretEncoding") {
+		t.Fatalf("TOTP credentialData %s", tc.Row.CredentialData)
+	}
+}
