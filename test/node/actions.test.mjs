@@ -72,6 +72,15 @@ test('a temporary password forces the update page, then keycloak-js gets tokens'
   // The new password signs in at once.
   const second = await startLogin('tina', 'Brand-New-Pass-1');
   await status(second.page).filter({ hasText: 'authenticated:tina' }).waitFor({ timeout: 15000 });
+
+  // keycloak-js asks for the action itself (kc_action); one not owed can be cancelled.
+  // (login() navigates away: started after evaluate returns.)
+  await second.page.evaluate(() => { setTimeout(() => window.kc.login({ action: 'UPDATE_PASSWORD' }), 0); });
+  await second.page.waitForSelector('#kc-passwd-update-form', { timeout: 15000 });
+  assert.match(second.page.url(), /execution=UPDATE_PASSWORD/);
+  await shoot(second.page, 'update-password-aia');
+  await second.page.click('#kc-cancel');
+  await status(second.page).filter({ hasText: 'authenticated:tina' }).waitFor({ timeout: 15000 });
   await second.ctx.close();
 });
 
