@@ -111,6 +111,7 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	}}
 	// One hashing worker per CPU; the queue is bounded by the wait it
 	// implies, and by a count only to bound memory when hashes are cheap.
+	password.CheckFastPBKDF2(cfg.Logger) // the fast PBKDF2 against crypto/pbkdf2, before any login
 	s.limiter = password.NewLimiter(0, maxHashQueue)
 	s.limiter.SetMaxWait(cfg.MaxQueuedLoginWait)
 	met := newServerMetrics(s.reg)

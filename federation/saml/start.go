@@ -90,8 +90,8 @@ func (b *Broker) Start(_ context.Context, req federation.BrokerRequest) (federat
 	}
 	if signMethod == "" {
 		// Unsigned: the same URL crewjam builds, without its fresh level-9
-		// compressor per request (about 1 MB allocated and cleared: most of
-		// this endpoint's CPU).
+		// compressor per request (a large buffer allocated and cleared each
+		// time: most of this endpoint's CPU).
 		u, err := unsignedRedirect(b.cfg.ssoURL, ar.Element(), req.RelayState)
 		if err != nil {
 			return federation.BrokerStart{}, fmt.Errorf("saml: the AuthnRequest redirect: %w", err)

@@ -12,32 +12,30 @@ import (
 // errLocked aborts a reservation: the user is locked out.
 var errLocked = errors.New("authn: locked out")
 
-// reserve counts this attempt as a failed login before its password is
-// checked, in one compare-and-swap on the user's counter row (a row lock in
-// one transaction, so concurrent attempts and other replicas see each
-// other's reservations). It reports allowed=false, writing nothing, when
-// the user is locked out already; the attempt that reaches a lockout is
-// still checked, as in Keycloak, where the lockout follows the
-// failureFactor-th failure. disableOnFailure says this attempt reached the
-// permanent-lockout limit: the user is disabled if its password is wrong.
-//
-// Counting follows Keycloak's brute-force protector: failures older than
-// maxDeltaTime are forgotten; every failureFactor failures add
-// waitIncrement to the lockout (capped at maxFailureWait); two failures
-// closer than quickLoginCheck lock for minimumQuickLoginWait.
-func (a *Authenticator) reserve(ctx context.Context, realmID, userID, ip string, s rep.BruteForceSettings) (allowed, disableOnFailure bool, err error) {
-	r, err := a.reserveRows(ctx, realmID, userID, ip, s)
-	return r.allowed, r.disable, err
-}
-
-// reservation is reserve's outcome, with the counter row as it was before
-// and as this attempt wrote it, so that release can take it back.
+// reservation is reserveRows' outcome, with the counter row as it was
+// before and as this attempt wrote it, so that release can take it back.
 type reservation struct {
 	allowed, disable bool
 	before, after    store.LoginFailure
 }
 
-// reserveRows is reserve, keeping the rows.
+// reserveRows counts this attempt as a failed login before its password is
+// checked, in one compare-and-swap on the user's counter row (a row lock in
+// one transaction, so concurrent attempts and other replicas see each
+// other's reservations). It reports allowed=false, writing nothing, when
+// the user is locked out already; the attempt that reaches a lockout is
+// still checked, as in Keycloak, where the lockout follows the
+// failureFactor-th failure. res.disable says this attempt reached the
+// permanent-lockout limit: the user is disabled if its password is wrong.
+//
+// Counting follows Keycloak's brute-force protector: failures older than
+// maxDeltaTime are forgotten; from failureFactor failures on, each failure
+// locks for waitIncrement times the number of failureFactor multiples
+// reached (MULTIPLE) or times the failures past failureFactor plus one
+// (LINEAR), capped at maxFailureWait; below that, two failures closer than
+// quickLoginCheck lock for minimumQuickLoginWait. With permanentLockout
+// the user is disabled after maxTemporaryLockouts temporary lockouts, or
+// at failureFactor failures when that is 0.
 func (a *Authenticator) reserveRows(ctx context.Context, realmID, userID, ip string, s rep.BruteForceSettings) (res reservation, err error) {
 	var disableOnFailure bool
 	err = a.st.UpdateLoginFailure(ctx, realmID, userID, func(f store.LoginFailure) (store.LoginFailure, error) {
@@ -46,45 +44,54 @@ func (a *Authenticator) reserveRows(ctx context.Context, realmID, userID, ip str
 		if t.Before(f.FailedLoginNotBefore) {
 			return f, errLocked
 		}
+		// Keycloak's DefaultBruteForceProtector.failure, step by step.
+		// permanentOnly: permanent lockout with no temporary lockouts
+		// first, where failures are never forgotten nor waited out.
+		permanentOnly := s.PermanentLockout && s.MaxTemporaryLockouts == 0
 		var delta time.Duration
-		if !f.LastFailure.IsZero() {
+		hadFailure := !f.LastFailure.IsZero()
+		if hadFailure {
 			delta = t.Sub(f.LastFailure)
-			if delta > s.MaxDeltaTime {
-				f.NumFailures = 0
+			if !permanentOnly && delta > s.MaxDeltaTime {
+				f.NumFailures, f.NumTempLockouts = 0, 0
 			}
 		}
 		f.RealmID, f.UserID = realmID, userID
 		f.LastFailure, f.LastIPFailure = t, ip
 		f.NumFailures++
-		factor := max(s.FailureFactor, 1)
 		var wait time.Duration
-		if f.NumFailures >= factor {
-			steps := f.NumFailures / factor
-			if s.Strategy == "LINEAR" || steps <= 1 {
-				wait = s.WaitIncrement * time.Duration(steps)
+		if factor := s.FailureFactor; !permanentOnly && factor > 0 {
+			if s.Strategy == "LINEAR" {
+				// One increment more for every failure from failureFactor on.
+				wait = s.WaitIncrement * time.Duration(1+f.NumFailures-factor)
 			} else {
-				// MULTIPLE (Keycloak 25+ default): lockouts happen on each
-				// multiple of failureFactor, each as long as the count says.
-				if f.NumFailures%factor == 0 {
-					wait = s.WaitIncrement * time.Duration(steps)
-				}
-			}
-			if f.NumFailures%factor == 0 {
-				f.NumTempLockouts++
+				// MULTIPLE (Keycloak 25+'s default): one increment per
+				// failureFactor failures so far.
+				wait = s.WaitIncrement * time.Duration(f.NumFailures/factor)
 			}
 		}
-		if wait == 0 && delta > 0 && delta < s.QuickLoginCheck {
-			wait = s.MinimumQuickLoginWait
-		}
-		if wait > s.MaxFailureWait {
-			wait = s.MaxFailureWait
+		quick := false
+		if wait <= 0 {
+			wait = 0
+			if hadFailure && delta < s.QuickLoginCheck {
+				wait, quick = s.MinimumQuickLoginWait, true
+			}
 		}
 		if wait > 0 {
-			f.FailedLoginNotBefore = t.Add(wait)
+			if !s.PermanentLockout || s.MaxTemporaryLockouts > 0 {
+				wait = min(wait, s.MaxFailureWait)
+			}
+			if !quick {
+				f.NumTempLockouts++
+			}
+			if quick || !s.PermanentLockout || f.NumTempLockouts <= s.MaxTemporaryLockouts {
+				// Keycloak keeps the lockout's end in whole seconds.
+				f.FailedLoginNotBefore = t.Truncate(time.Second).Add(wait)
+			}
 		}
 		// fn may run again on a newer row: decide from this run only.
-		disableOnFailure = s.PermanentLockout && f.NumFailures >= factor &&
-			(s.MaxTemporaryLockouts == 0 || f.NumTempLockouts > s.MaxTemporaryLockouts)
+		disableOnFailure = s.PermanentLockout && (f.NumTempLockouts > s.MaxTemporaryLockouts ||
+			(s.MaxTemporaryLockouts == 0 && f.NumFailures >= s.FailureFactor))
 		res.after = f
 		return f, nil
 	})

@@ -3,30 +3,42 @@ package password
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding"
 	"encoding/binary"
 	"errors"
 	"hash"
+	"log/slog"
+	"strings"
 	"sync"
 )
 
-// yieldEvery is how many HMAC iterations run between yields: about 0.1 ms
-// of SHA-256 work on this class of CPU.
+// yieldEvery is how many HMAC iterations run between yields: short enough
+// that a token request never waits long behind a hash, long enough that
+// yielding costs nothing measurable (make bench compares the two PBKDF2s).
 const yieldEvery = 512
 
 // pbkdf2Key is PBKDF2 (RFC 8018) that calls yield every few hundred
-// iterations. A 20000-iteration hash holds a core for ~3 ms; with every core
+// iterations. A hash holds a core for milliseconds; with every core
 // hashing during a login flood, the Go scheduler would leave a token request
 // waiting a full time slice behind each hash. Yielding the processor
 // (runtime.Gosched) keeps those requests' latency low while logins still use
 // every core, and lets the Limiter hand the hash's slot to another realm's
-// login (see Limiter). Results equal crypto/pbkdf2's; a test checks it.
+// login (see Limiter). crypto/pbkdf2 cannot yield, hence this function.
+//
+// For the digests that passed CheckFastPBKDF2 it takes the chained path
+// (pbkdf2Chained), else the standard library's HMAC. Results equal
+// crypto/pbkdf2's either way; tests check both paths.
 func pbkdf2Key(newHash func() hash.Hash, password string, salt []byte, iter, keyLen int, yield func()) ([]byte, error) {
 	if iter < 1 || keyLen < 1 {
 		return nil, errors.New("pbkdf2: invalid parameters")
 	}
-	if h, ok := newHash().(stateHash); ok && chainable(newHash, h) {
-		return pbkdf2Chained(h, password, salt, iter, keyLen, yield), nil
+	CheckFastPBKDF2(slog.Default()) // once per process; the server does it at start-up
+	if h, ok := newHash().(stateHash); ok && fastPBKDF2.digests[shapeOf(h)] {
+		return chainedPBKDF2(h, password, salt, iter, keyLen, yield), nil
 	}
 	prf := hmac.New(newHash, []byte(password))
 	hLen := prf.Size()
@@ -74,10 +86,14 @@ type stateHash interface {
 // So each iteration restores the saved ipad (opad) state, writes that one
 // block (the digest compresses it at once) and reads the new chaining value
 // back from the saved state, where it sits right after the 4-byte format
-// prefix. That skips the copying and padding of Sum: here 2.31 ms per
-// SHA-256 20000-iteration hash against crypto/pbkdf2's 2.74 ms (make bench:
-// 950 vs 710 hashes/s on both cores). chainable checks the state layout
-// against the ordinary HMAC before this is used.
+// prefix. That skips the copying and padding of Sum, which is most of an
+// iteration's cost beyond the compression itself: logins are hashing-bound,
+// so this raises the login rate a machine sustains (make bench prints both
+// PBKDF2s' rates, per digest and on every core).
+//
+// It relies on the standard library's MarshalBinary layout of SHA-1 and
+// SHA-2 states, which Go does not promise: CheckFastPBKDF2 compares it with
+// crypto/pbkdf2 before it is used.
 func pbkdf2Chained(h stateHash, password string, salt []byte, iter, keyLen int, yield func()) []byte {
 	size, bs := h.Size(), h.BlockSize()
 	key := []byte(password)
@@ -142,39 +158,76 @@ func pbkdf2Chained(h stateHash, password string, salt []byte, iter, keyLen int, 
 	return dk[:keyLen]
 }
 
-// chainable reports whether pbkdf2Chained gives the ordinary HMAC's results
-// for this hash (state layout as expected), checked once per hash shape.
-func chainable(newHash func() hash.Hash, h stateHash) bool {
-	k := [2]int{h.Size(), h.BlockSize()}
-	if v, ok := chainableShapes.Load(k); ok {
-		return v.(bool)
-	}
-	ok := false
-	if h.Size()+1+8 <= h.BlockSize() {
-		pw, salt := "chainable?", []byte("salt")
-		got := pbkdf2Chained(newHash().(stateHash), pw, salt, 3, 2*h.Size()+1, func() {})
-		mac := hmac.New(newHash, []byte(pw))
-		var want []byte
-		for block := uint32(1); block <= 3; block++ {
-			mac.Reset()
-			mac.Write(salt)
-			mac.Write(binary.BigEndian.AppendUint32(nil, block))
-			u := mac.Sum(nil)
-			t := append([]byte(nil), u...)
-			for range 2 {
-				mac.Reset()
-				mac.Write(u)
-				u = mac.Sum(u[:0])
-				for x := range t {
-					t[x] ^= u[x]
-				}
-			}
-			want = append(want, t...)
+// fastPBKDF2 holds the digests (by size and block size) for which the
+// chained path gave crypto/pbkdf2's results at start-up.
+var fastPBKDF2 struct {
+	once    sync.Once
+	digests map[[2]int]bool
+}
+
+// chainedPBKDF2 is pbkdf2Chained; the fallback test replaces it with a
+// broken one.
+var chainedPBKDF2 = pbkdf2Chained
+
+func shapeOf(h hash.Hash) [2]int { return [2]int{h.Size(), h.BlockSize()} }
+
+// CheckFastPBKDF2 checks, once per process, that the chained PBKDF2 gives
+// crypto/pbkdf2's results for every digest it serves (SHA-1, SHA-256 and
+// SHA-512). A digest that fails (a Go release that changed its hash state
+// layout) is hashed with the standard library's HMAC instead, said in one
+// log line; logins then cost more but stay correct. The server calls it at
+// start-up; otherwise the first hash does.
+func CheckFastPBKDF2(log *slog.Logger) {
+	fastPBKDF2.once.Do(func() { fastPBKDF2.digests = checkFastPBKDF2(log) })
+}
+
+func checkFastPBKDF2(log *slog.Logger) map[[2]int]bool {
+	ok := map[[2]int]bool{}
+	var failed []string
+	for _, d := range []struct {
+		name    string
+		newHash func() hash.Hash
+	}{{"SHA-1", sha1.New}, {"SHA-256", sha256.New}, {"SHA-512", sha512.New}} {
+		h := d.newHash()
+		good := chainedAgrees(d.newHash)
+		ok[shapeOf(h)] = good
+		if !good {
+			failed = append(failed, d.name)
 		}
-		ok = bytes.Equal(got, want[:len(got)])
 	}
-	chainableShapes.Store(k, ok)
+	if len(failed) > 0 {
+		log.Warn("fast PBKDF2 disabled: its results differ from crypto/pbkdf2 on this Go release; hashing with the standard library's HMAC instead (slower logins, same hashes)",
+			"digests", strings.Join(failed, ","))
+	}
 	return ok
 }
 
-var chainableShapes sync.Map // [size, block size] -> bool
+// chainedAgrees compares the chained path with crypto/pbkdf2 for newHash:
+// one and several iterations and blocks, a partial last block, and a
+// password longer than the hash's block (hashed to a key first).
+func chainedAgrees(newHash func() hash.Hash) bool {
+	h, ok := newHash().(stateHash)
+	if !ok || h.Size()+1+16 > h.BlockSize() {
+		return false // no state to restore, or no room for the final block's padding
+	}
+	size := h.Size()
+	for _, c := range []struct {
+		pw           string
+		iter, keyLen int
+	}{
+		{"a", 1, size},
+		{"self-check", 3, 2*size + 1},
+		{strings.Repeat("a password longer than one block of the hash ", 4), 2, size},
+	} {
+		salt := []byte("keygate pbkdf2 self-check")
+		want, err := pbkdf2.Key(newHash, c.pw, salt, c.iter, c.keyLen)
+		if err != nil {
+			return false
+		}
+		got := chainedPBKDF2(newHash().(stateHash), c.pw, salt, c.iter, c.keyLen, func() {})
+		if !bytes.Equal(got, want) {
+			return false
+		}
+	}
+	return true
+}

@@ -414,8 +414,8 @@ func checkCommon(t *testing.T, r *rendered) {
 		}
 	}
 
-	// Sized from the measured idle RSS (~28 MiB): requests above it, a
-	// memory limit with headroom for hashing, no CPU limit.
+	// Sized from the idle RSS (make bench's login flood prints it): requests above it,
+	// a memory limit with headroom for hashing, no CPU limit.
 	req, lim := c.Resources.Requests.Memory(), c.Resources.Limits.Memory()
 	if req.Cmp(resource.MustParse("32Mi")) < 0 || lim.Cmp(*req) <= 0 || lim.Cmp(resource.MustParse("192Mi")) < 0 {
 		t.Errorf("memory request %v limit %v", req, lim)
