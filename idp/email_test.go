@@ -505,3 +505,27 @@ func adminDo(t *testing.T, method, u, token string, body any) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestForgotPasswordNotAllowed: no link and no reset page without
+// resetPasswordAllowed, or without UPDATE_PASSWORD to set the new one.
+func TestForgotPasswordNotAllowed(t *testing.T) {
+	mp := mailtest.Start(t, mailtest.Options{})
+	for name, extra := range map[string]string{
+		"resetPasswordAllowed false": `"resetPasswordAllowed": false`,
+		"UPDATE_PASSWORD disabled": `"requiredActions": [{"alias": "UPDATE_PASSWORD", "name": "Update Password",
+			"providerId": "UPDATE_PASSWORD", "enabled": false, "defaultAction": false, "priority": 30}]`,
+	} {
+		k, _ := mailKeygate(t, mp, extra)
+		b := newBrowser(t)
+		_, at, page := b.do(http.MethodGet, authorizeURL(k, nil), nil)
+		if _, ok := links(t, page)["kc-forgot-password"]; ok || !strings.Contains(page, `id="kc-form-login"`) {
+			t.Fatalf("%s: login page offers Forgot Password?\n%.800s", name, page)
+		}
+		action, _ := formOf(t, at, page, "kc-form-login")
+		u, _ := url.Parse(action)
+		reset := k.URL + "/realms/down/login-actions/reset-credentials?" + u.RawQuery
+		if status, _, page := b.do(http.MethodGet, reset, nil); status != 400 || !strings.Contains(page, "Reset Credential not allowed") {
+			t.Fatalf("%s: reset page: %d\n%.800s", name, status, page)
+		}
+	}
+}

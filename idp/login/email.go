@@ -75,10 +75,25 @@ func (h *Handler) registerMail(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+la+"action-token", h.oidc.RealmHandler(h.actionToken))
 }
 
+// resetAllowed: the realm lets people reset their password by mail
+// (resetPasswordAllowed) and has the page that sets the new one
+// (UPDATE_PASSWORD enabled), and this server can send mail.
+func (h *Handler) resetAllowed(realm *oidc.Realm) bool {
+	if h.mail == nil || !realm.Settings.ResetPasswordAllowed || !Implemented(updatePasswordAlias) {
+		return false
+	}
+	for _, p := range realm.Settings.RequiredActions {
+		if p.Alias == updatePasswordAlias {
+			return p.Enabled
+		}
+	}
+	return false
+}
+
 // resetPasswordURL is the login form's "Forgot Password?" link for
 // attempt id, "" when the realm does not allow resetting passwords.
 func (h *Handler) resetPasswordURL(r *http.Request, realm *oidc.Realm, clientID, id string) string {
-	if h.mail == nil || !realm.Settings.ResetPasswordAllowed {
+	if !h.resetAllowed(realm) {
 		return ""
 	}
 	return realmPath(r, realm) + "login-actions/reset-credentials?" + url.Values{"session_code": {id}, "client_id": {clientID}}.Encode()
@@ -182,7 +197,7 @@ func restartURL(r *http.Request, realm *oidc.Realm, at attemptRecord) string {
 // reset-credentials link.
 func (h *Handler) resetCredentials(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) {
 	ctx := r.Context()
-	if h.mail == nil || !realm.Settings.ResetPasswordAllowed {
+	if !h.resetAllowed(realm) {
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "resetCredentialNotAllowedMessage")
 		return
 	}
@@ -347,6 +362,12 @@ func (h *Handler) actionToken(w http.ResponseWriter, r *http.Request, realm *oid
 	}
 	if !u.Enabled {
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "accountDisabledMessage")
+		return
+	}
+	if t.Type == usermail.TypeResetCredentials && !h.resetAllowed(realm) {
+		// Turned off since the mail went out: the link would sign in
+		// without a new password.
+		h.ErrorPage(w, r, realm, http.StatusBadRequest, "resetCredentialNotAllowedMessage")
 		return
 	}
 	if t.Type == usermail.TypeExecuteActions {
