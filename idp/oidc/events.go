@@ -154,7 +154,7 @@ func (p *Provider) CredentialsError(r *http.Request, realm *Realm, username stri
 	// on failures only.
 	name := strings.TrimSpace(username)
 	u, lerr := p.st.GetUserByUsername(r.Context(), realm.Row.ID, name)
-	if errors.Is(lerr, store.ErrNotFound) && strings.Contains(name, "@") {
+	if errors.Is(lerr, store.ErrNotFound) && realm.Settings.EmailLogin() && strings.Contains(name, "@") {
 		u, lerr = p.st.GetUserByEmail(r.Context(), realm.Row.ID, name)
 	}
 	switch {
