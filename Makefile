@@ -96,8 +96,11 @@ clean:
 # `make release` cross-builds static binaries into dist/ (RELEASE_TARGETS=
 # linux/amd64 builds one), each as keygate_VERSION_OS_ARCH.tar.gz with the
 # LICENSE and README, a CycloneDX SBOM per target and SHA256SUMS, then checks
-# them. `make image` writes dist/keygate_VERSION_linux_ARCH.oci.tar (an OCI
-# layout that docker/podman load, skopeo and crane read) without a daemon.
+# them. `make image` writes dist/keygate_VERSION_linux.oci.tar without a
+# daemon: an OCI layout whose index.json names one multi-platform image
+# index (IMAGE_PLATFORMS: linux/amd64 and linux/arm64) for skopeo (--all),
+# crane and podman, and whose manifest.json names the first platform's
+# image for docker load.
 # `make ship-test` builds the image and runs the image, chart and unit tests.
 
 # Read once, so that one run names everything alike.
@@ -116,10 +119,8 @@ RELEASE_LDFLAGS   := -s -w -X main.version=$(RELEASE_VERSION) -X main.commit=$(C
 CYCLONEDX         := bin/cyclonedx-gomod
 CYCLONEDX_VERSION := v1.10.0
 IMAGE             ?= ghcr.io/keygate/keygate
-IMAGE_PLATFORM    ?= linux/$(shell $(GO) env GOARCH)
-IMAGE_ARCH         = $(lastword $(subst /, ,$(IMAGE_PLATFORM)))
-IMAGE_BIN          = $(DIST)/keygate_$(RELEASE_VERSION)_linux_$(IMAGE_ARCH)/keygate
-IMAGE_TAR          = $(DIST)/keygate_$(RELEASE_VERSION)_linux_$(IMAGE_ARCH).oci.tar
+IMAGE_PLATFORMS   ?= linux/amd64 linux/arm64
+IMAGE_TAR          = $(DIST)/keygate_$(RELEASE_VERSION)_linux.oci.tar
 
 .PHONY: release image ship-test
 
@@ -151,9 +152,13 @@ $(CYCLONEDX):
 	env -u GOOS -u GOARCH GOBIN=$(abspath bin) $(GO) install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$(CYCLONEDX_VERSION)
 
 image:
-	mkdir -p $(dir $(IMAGE_BIN))
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -ldflags '$(RELEASE_LDFLAGS)' -o $(IMAGE_BIN) ./cmd/keygate
-	cd deploy/image && $(GO) run . -binary $(abspath $(IMAGE_BIN)) -platform $(IMAGE_PLATFORM) \
+	@set -e; args=; for p in $(IMAGE_PLATFORMS); do arch=$${p#*/}; \
+	  bin=$(abspath $(DIST))/keygate_$(RELEASE_VERSION)_linux_$$arch/keygate; mkdir -p $$(dirname $$bin); \
+	  echo "== linux/$$arch"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(RELEASE_LDFLAGS)' -o $$bin ./cmd/keygate; \
+	  args="$$args -binary $$bin -platform $$p"; \
+	done; \
+	cd deploy/image && $(GO) run . $$args \
 	  -version '$(RELEASE_VERSION)' -revision '$(COMMIT)' -created $(SOURCE_DATE_EPOCH) -repository $(IMAGE) \
 	  -out $(abspath $(IMAGE_TAR))
 
@@ -162,7 +167,7 @@ image:
 # packages; systemd-analyze verifies the unit (installed when missing).
 ship-test: image
 	cd deploy/image && KEYGATE_IMAGE=$(abspath $(IMAGE_TAR)) KEYGATE_IMAGE_VERSION='$(RELEASE_VERSION)' \
-	  KEYGATE_IMAGE_REVISION='$(COMMIT)' $(GO) test -count=1 ./...
+	  KEYGATE_IMAGE_REVISION='$(COMMIT)' KEYGATE_IMAGE_PLATFORMS='$(IMAGE_PLATFORMS)' $(GO) test -count=1 ./...
 	cd deploy/helm/test && $(GO) test -count=1 ./...
 	@command -v systemd-analyze >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd; }
 	KEYGATE_REQUIRE_SYSTEMD_ANALYZE=1 $(GO) test -count=1 ./deploy/systemd/

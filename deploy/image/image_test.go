@@ -29,14 +29,17 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
 // The image under test: $KEYGATE_IMAGE (make ship-test passes the archive
-// make image wrote, with $KEYGATE_IMAGE_VERSION and $KEYGATE_IMAGE_REVISION),
-// or one this test builds from a fresh CGO_ENABLED=0 build of cmd/keygate.
+// make image wrote, with $KEYGATE_IMAGE_VERSION, $KEYGATE_IMAGE_REVISION and
+// $KEYGATE_IMAGE_PLATFORMS), or one this test builds from fresh
+// CGO_ENABLED=0 builds of cmd/keygate for linux/amd64 and linux/arm64.
 type underTest struct {
 	path, version, revision string
+	platforms               []string // in the index's order
 }
 
 var (
@@ -49,9 +52,9 @@ func imageUnderTest(t *testing.T) underTest {
 	t.Helper()
 	imageOnce.Do(func() {
 		if p := os.Getenv("KEYGATE_IMAGE"); p != "" {
-			image = underTest{p, os.Getenv("KEYGATE_IMAGE_VERSION"), os.Getenv("KEYGATE_IMAGE_REVISION")}
-			if image.version == "" || image.revision == "" {
-				imageErr = fmt.Errorf("KEYGATE_IMAGE is set: set KEYGATE_IMAGE_VERSION and KEYGATE_IMAGE_REVISION too")
+			image = underTest{p, os.Getenv("KEYGATE_IMAGE_VERSION"), os.Getenv("KEYGATE_IMAGE_REVISION"), strings.Fields(os.Getenv("KEYGATE_IMAGE_PLATFORMS"))}
+			if image.version == "" || image.revision == "" || len(image.platforms) == 0 {
+				imageErr = fmt.Errorf("KEYGATE_IMAGE is set: set KEYGATE_IMAGE_VERSION, KEYGATE_IMAGE_REVISION and KEYGATE_IMAGE_PLATFORMS too")
 			}
 			return
 		}
@@ -60,23 +63,34 @@ func imageUnderTest(t *testing.T) underTest {
 			imageErr = err
 			return
 		}
-		image = underTest{filepath.Join(dir, "image.tar"), "v0.0.0-imagetest", "0123456789abcdef0123456789abcdef01234567"}
-		bin := filepath.Join(dir, "keygate")
-		build := exec.Command("go", "build", "-trimpath",
-			"-ldflags", "-s -w -X main.version="+image.version+" -X main.commit="+image.revision,
-			"-o", bin, "./cmd/keygate")
-		build.Dir = "../.."
-		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
-		if out, err := build.CombinedOutput(); err != nil {
-			imageErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
+		image = underTest{filepath.Join(dir, "image.tar"), "v0.0.0-imagetest", "0123456789abcdef0123456789abcdef01234567",
+			[]string{"linux/amd64", "linux/arm64"}}
+		var imgs []v1.Image
+		for _, p := range image.platforms {
+			arch := strings.TrimPrefix(p, "linux/")
+			bin := filepath.Join(dir, arch, "keygate")
+			build := exec.Command("go", "build", "-trimpath",
+				"-ldflags", "-s -w -X main.version="+image.version+" -X main.commit="+image.revision,
+				"-o", bin, "./cmd/keygate")
+			build.Dir = "../.."
+			build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+			if out, err := build.CombinedOutput(); err != nil {
+				imageErr = fmt.Errorf("go build: %v\n%s", err, out)
+				return
+			}
+			img, err := build0(bin, p, time.Unix(1700000000, 0).UTC())
+			if err != nil {
+				imageErr = err
+				return
+			}
+			imgs = append(imgs, img)
 		}
-		img, err := build0(bin)
+		idx, err := buildIndex(imgs, image.version, image.revision)
 		if err != nil {
 			imageErr = err
 			return
 		}
-		imageErr = writeArchive(image.path, img, "ghcr.io/keygate/keygate:"+tagOf(image.version))
+		imageErr = writeArchive(image.path, idx, imgs, "ghcr.io/keygate/keygate:"+tagOf(image.version))
 	})
 	if imageErr != nil {
 		t.Fatal(imageErr)
@@ -84,10 +98,21 @@ func imageUnderTest(t *testing.T) underTest {
 	return image
 }
 
-func build0(bin string) (v1.Image, error) {
-	return build(options{Binary: bin, Platform: "linux/" + runtime.GOARCH, CABundle: "/etc/ssl/certs/ca-certificates.crt",
+func build0(bin, platform string, created time.Time) (v1.Image, error) {
+	return build(options{Binary: bin, Platform: platform, CABundle: "/etc/ssl/certs/ca-certificates.crt",
 		RootFS: "rootfs", Version: image.version, Revision: image.revision, Repository: "ghcr.io/keygate/keygate",
-		Created: time.Unix(1700000000, 0).UTC()})
+		Created: created})
+}
+
+// hostImage is the image of imgs this machine can run, else the first.
+func hostImage(t *testing.T, imgs []v1.Image) v1.Image {
+	t.Helper()
+	for _, img := range imgs {
+		if cf, err := img.ConfigFile(); err == nil && cf.Architecture == runtime.GOARCH {
+			return img
+		}
+	}
+	return imgs[0]
 }
 
 // readTar returns the archive's entries by name.
@@ -115,9 +140,10 @@ func readTar(t *testing.T, r io.Reader) (map[string]*tar.Header, map[string][]by
 	return hdrs, data
 }
 
-// openImage checks the archive as a whole and returns its image, read
-// through the OCI layout (the Docker manifest.json view must agree).
-func openImage(t *testing.T, ut underTest) v1.Image {
+// openImage checks the archive as a whole and returns its images, one per
+// platform in the index's order, read through the OCI layout (the Docker
+// manifest.json view must agree with the first).
+func openImage(t *testing.T, ut underTest) []v1.Image {
 	t.Helper()
 	f, err := os.Open(ut.path)
 	if err != nil {
@@ -144,8 +170,8 @@ func openImage(t *testing.T, ut underTest) v1.Image {
 			t.Errorf("%s owned by %d:%d", name, h.Uid, h.Gid)
 		}
 	}
-	if blobs != 3 {
-		t.Errorf("%d blobs, want manifest, config and one layer", blobs)
+	if want := 1 + 3*len(ut.platforms); blobs != want {
+		t.Errorf("%d blobs, want %d: the index, and a manifest, config and one layer per platform", blobs, want)
 	}
 	if got := string(data["oci-layout"]); got != `{"imageLayoutVersion":"1.0.0"}` {
 		t.Errorf("oci-layout %q", got)
@@ -177,23 +203,55 @@ func openImage(t *testing.T, ut underTest) v1.Image {
 		t.Fatal(err)
 	}
 	if len(im.Manifests) != 1 {
-		t.Fatalf("index has %d manifests", len(im.Manifests))
+		t.Fatalf("index.json has %d manifests, want the one image index", len(im.Manifests))
 	}
 	desc := im.Manifests[0]
 	wantRef := "ghcr.io/keygate/keygate:" + tagOf(ut.version)
 	if desc.Annotations["org.opencontainers.image.ref.name"] != tagOf(ut.version) || desc.Annotations["io.containerd.image.name"] != wantRef {
 		t.Errorf("index annotations %v, want tag %s", desc.Annotations, wantRef)
 	}
-	if desc.Platform == nil || desc.Platform.OS != "linux" || desc.Platform.Architecture == "" {
-		t.Errorf("index platform %+v", desc.Platform)
+	if desc.MediaType != types.OCIImageIndex {
+		t.Fatalf("index.json names a %s, want an OCI image index", desc.MediaType)
 	}
-	img, err := idx.Image(desc.Digest)
+	multi, err := idx.ImageIndex(desc.Digest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := validate.Image(img); err != nil {
-		t.Fatalf("OCI image does not validate: %v", err)
+	if err := validate.Index(multi); err != nil {
+		t.Fatalf("the image index does not validate: %v", err)
 	}
+	mm, err := multi.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mm.MediaType != types.OCIImageIndex || mm.Annotations["org.opencontainers.image.revision"] != ut.revision {
+		t.Errorf("image index media type %s, annotations %v", mm.MediaType, mm.Annotations)
+	}
+	var imgs []v1.Image
+	var platforms []string
+	for _, d := range mm.Manifests {
+		if d.Platform == nil || d.Platform.OS != "linux" || d.MediaType != types.OCIManifestSchema1 {
+			t.Errorf("index entry %+v", d)
+			continue
+		}
+		platforms = append(platforms, d.Platform.OS+"/"+d.Platform.Architecture)
+		img, err := multi.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cf.OS != d.Platform.OS || cf.Architecture != d.Platform.Architecture || cf.Variant != d.Platform.Variant {
+			t.Errorf("index says %+v, the image's config %s/%s %s", d.Platform, cf.OS, cf.Architecture, cf.Variant)
+		}
+		imgs = append(imgs, img)
+	}
+	if !equal(platforms, ut.platforms) {
+		t.Fatalf("index platforms %v, want %v", platforms, ut.platforms)
+	}
+	img := imgs[0]
 
 	// The docker load view: manifest.json names the same config and tag.
 	dimg, err := tarball.ImageFromPath(ut.path, nil)
@@ -212,12 +270,21 @@ func openImage(t *testing.T, ut underTest) v1.Image {
 	if err := json.Unmarshal(data["manifest.json"], &dm); err != nil || len(dm) != 1 || len(dm[0].RepoTags) != 1 || dm[0].RepoTags[0] != wantRef {
 		t.Errorf("manifest.json tags %+v (%v), want %s", dm, err, wantRef)
 	}
-	return img
+	return imgs
 }
 
 func TestImageTarball(t *testing.T) {
 	ut := imageUnderTest(t)
-	img := openImage(t, ut)
+	imgs := openImage(t, ut)
+	host := hostImage(t, imgs)
+	for i, img := range imgs {
+		t.Run(ut.platforms[i], func(t *testing.T) { checkImage(t, ut, img, img == host) })
+	}
+}
+
+// checkImage checks one platform's image: its config, its files, and its
+// binary, which it runs when run is set (the image of this machine).
+func checkImage(t *testing.T, ut underTest, img v1.Image, run bool) {
 	cf, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
@@ -316,7 +383,7 @@ func TestImageTarball(t *testing.T) {
 	if err := checkStatic(bin, cf.Architecture); err != nil {
 		t.Fatal(err)
 	}
-	if cf.Architecture != runtime.GOARCH {
+	if !run || cf.Architecture != runtime.GOARCH {
 		t.Skipf("image is linux/%s: cannot run its binary on %s", cf.Architecture, runtime.GOARCH)
 	}
 	out, err := exec.Command(bin, "version").CombinedOutput()
@@ -440,33 +507,43 @@ func get(ctx context.Context, url string) (string, int, error) {
 // another time gives another digest.
 func TestBuildIsReproducible(t *testing.T) {
 	ut := imageUnderTest(t)
-	img := openImage(t, ut)
-	cf, err := img.ConfigFile()
+	imgs := openImage(t, ut)
+	var o options
+	var agains []v1.Image
+	for _, img := range imgs {
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc := mutate.Extract(img)
+		_, files := readTar(t, rc)
+		rc.Close()
+		bin := filepath.Join(t.TempDir(), "keygate")
+		if err := os.WriteFile(bin, files["usr/local/bin/keygate"], 0o755); err != nil {
+			t.Fatal(err)
+		}
+		o = options{Binary: bin, Platform: "linux/" + cf.Architecture, CABundle: "/etc/ssl/certs/ca-certificates.crt",
+			RootFS: "rootfs", Version: ut.version, Revision: ut.revision, Repository: "ghcr.io/keygate/keygate",
+			Created: cf.Created.Time}
+		again, err := build(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := img.Digest()
+		if got, _ := again.Digest(); got != want {
+			t.Errorf("%s: rebuilt digest %s, archive has %s", o.Platform, got, want)
+		}
+		agains = append(agains, again)
+	}
+	idx, err := buildIndex(agains, ut.version, ut.revision)
 	if err != nil {
 		t.Fatal(err)
-	}
-	rc := mutate.Extract(img)
-	_, files := readTar(t, rc)
-	rc.Close()
-	bin := filepath.Join(t.TempDir(), "keygate")
-	if err := os.WriteFile(bin, files["usr/local/bin/keygate"], 0o755); err != nil {
-		t.Fatal(err)
-	}
-	o := options{Binary: bin, Platform: "linux/" + cf.Architecture, CABundle: "/etc/ssl/certs/ca-certificates.crt",
-		RootFS: "rootfs", Version: ut.version, Revision: ut.revision, Repository: "ghcr.io/keygate/keygate",
-		Created: cf.Created.Time}
-	again, err := build(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, _ := img.Digest()
-	if got, _ := again.Digest(); got != want {
-		t.Errorf("rebuilt digest %s, archive has %s", got, want)
 	}
 	path := filepath.Join(t.TempDir(), "again.tar")
-	if err := writeArchive(path, again, "ghcr.io/keygate/keygate:"+tagOf(ut.version)); err != nil {
+	if err := writeArchive(path, idx, agains, "ghcr.io/keygate/keygate:"+tagOf(ut.version)); err != nil {
 		t.Fatal(err)
 	}
+	want, _ := agains[len(agains)-1].Digest()
 	a, _ := os.ReadFile(ut.path)
 	b, _ := os.ReadFile(path)
 	if !bytes.Equal(a, b) {
@@ -484,7 +561,7 @@ func TestBuildIsReproducible(t *testing.T) {
 
 func TestBuildRefusesUnfitInputs(t *testing.T) {
 	ut := imageUnderTest(t)
-	img := openImage(t, ut)
+	img := hostImage(t, openImage(t, ut))
 	cf, _ := img.ConfigFile()
 	rc := mutate.Extract(img)
 	_, files := readTar(t, rc)
@@ -745,7 +822,7 @@ func TestDockerfileMatchesBuilder(t *testing.T) {
 	}
 
 	// Files: the same destinations as the builder's layer.
-	img := openImage(t, imageUnderTest(t))
+	img := hostImage(t, openImage(t, imageUnderTest(t)))
 	rc := mutate.Extract(img)
 	hdrs, _ := readTar(t, rc)
 	rc.Close()

@@ -1,14 +1,16 @@
-// Command image builds keygate's OCI image without a container daemon: one
-// layer holding the static linux binary, the build machine's CA bundle,
-// /etc/passwd and /etc/group with the non-root user keygate (uid 65532), and
-// the /data and /tmp directories, on nothing (FROM scratch). It writes an
-// OCI image layout as a tar archive that also carries Docker's
-// manifest.json, so docker load, podman load, skopeo (oci-archive:) and
-// crane all read it.
+// Command image builds keygate's OCI image without a container daemon: per
+// platform, one layer holding the static linux binary, the build machine's
+// CA bundle, /etc/passwd and /etc/group with the non-root user keygate (uid
+// 65532), and the /data and /tmp directories, on nothing (FROM scratch);
+// the platforms' images are gathered in one multi-platform image index. It
+// writes an OCI image layout as a tar archive whose index.json names that
+// index with the tag, and which also carries Docker's manifest.json for
+// the first platform's image, so docker load, podman load, skopeo
+// (oci-archive:, --all for every platform) and crane all read it.
 //
-//	go run . -binary ../../dist/keygate_v1.0.0_linux_amd64/keygate \
-//	  -platform linux/amd64 -version v1.0.0 -revision $(git rev-parse HEAD) \
-//	  -out ../../dist/keygate_v1.0.0_linux_amd64.oci.tar
+//	go run . -binary ../../dist/keygate_v1.0.0_linux_amd64/keygate -platform linux/amd64 \
+//	  -binary ../../dist/keygate_v1.0.0_linux_arm64/keygate -platform linux/arm64 \
+//	  -version v1.0.0 -revision $(git rev-parse HEAD) -out ../../dist/keygate_v1.0.0_linux.oci.tar
 //
 // The same inputs give the same bytes: file times and the config's created
 // time come from -created (make image passes the commit's time).
@@ -17,9 +19,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
-	"crypto/sha256"
 	"debug/elf"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -27,6 +27,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,11 +51,18 @@ type options struct {
 	Created    time.Time // file times and config created
 }
 
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
 func main() {
 	var o options
 	var out, created string
-	flag.StringVar(&o.Binary, "binary", "", "static linux keygate binary (required)")
-	flag.StringVar(&o.Platform, "platform", "linux/amd64", "image platform os/arch (linux/amd64 or linux/arm64)")
+	var binaries, platforms stringList
+	flag.Var(&binaries, "binary", "static linux keygate binary, one per -platform and in the same order (required)")
+	flag.Var(&platforms, "platform", "image platform os/arch, linux/amd64 or linux/arm64 (repeatable; default linux/amd64)")
 	flag.StringVar(&o.CABundle, "ca-bundle", "/etc/ssl/certs/ca-certificates.crt", "PEM CA bundle to ship")
 	flag.StringVar(&o.RootFS, "rootfs", "rootfs", "directory with etc/passwd and etc/group")
 	flag.StringVar(&o.Version, "version", "dev", "version label and tag")
@@ -63,7 +71,11 @@ func main() {
 	flag.StringVar(&created, "created", os.Getenv("SOURCE_DATE_EPOCH"), "creation time, Unix seconds (default $SOURCE_DATE_EPOCH, else 0)")
 	flag.StringVar(&out, "out", "", "OCI archive to write (required)")
 	flag.Parse()
-	if o.Binary == "" || out == "" {
+	if len(platforms) == 0 {
+		platforms = stringList{"linux/amd64"}
+	}
+	if len(binaries) == 0 || out == "" || len(binaries) != len(platforms) {
+		fmt.Fprintln(os.Stderr, "image: name -out and one -binary per -platform")
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -76,15 +88,49 @@ func main() {
 	} else {
 		o.Created = time.Unix(0, 0).UTC()
 	}
-	img, err := build(o)
+	var imgs []v1.Image
+	for i, p := range platforms {
+		if slices.Contains(platforms[:i], p) {
+			fatal(fmt.Errorf("-platform %s given twice", p))
+		}
+		o.Binary, o.Platform = binaries[i], p
+		img, err := build(o)
+		if err != nil {
+			fatal(err)
+		}
+		imgs = append(imgs, img)
+		d, _ := img.Digest()
+		fmt.Printf("%s: %s %s\n", out, p, d)
+	}
+	idx, err := buildIndex(imgs, o.Version, o.Revision)
 	if err != nil {
 		fatal(err)
 	}
-	if err := writeArchive(out, img, o.Repository+":"+tagOf(o.Version)); err != nil {
+	if err := writeArchive(out, idx, imgs, o.Repository+":"+tagOf(o.Version)); err != nil {
 		fatal(err)
 	}
-	d, _ := img.Digest()
-	fmt.Printf("%s: %s:%s %s %s\n", out, o.Repository, tagOf(o.Version), o.Platform, d)
+	d, _ := idx.Digest()
+	fmt.Printf("%s: %s:%s index %s\n", out, o.Repository, tagOf(o.Version), d)
+}
+
+// buildIndex gathers the platforms' images in one OCI image index, each
+// named by its platform, with the image's annotations.
+func buildIndex(imgs []v1.Image, version, revision string) (v1.ImageIndex, error) {
+	adds := make([]mutate.IndexAddendum, 0, len(imgs))
+	for _, img := range imgs {
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, err
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{MediaType: types.OCIManifestSchema1,
+			Platform: &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}}})
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	ann, ok := mutate.Annotations(idx, labels(version, revision)).(v1.ImageIndex)
+	if !ok {
+		return nil, errors.New("annotating the index did not give an index")
+	}
+	return ann, nil
 }
 
 func fatal(err error) {
@@ -272,58 +318,22 @@ func build(o options) (v1.Image, error) {
 	return ann, nil
 }
 
-// writeArchive writes img as an OCI image layout in a tar (oci-layout,
-// index.json, blobs/sha256/...) plus Docker's manifest.json naming the same
-// blobs, with ref as the tag. Written to a temporary file, then renamed.
-func writeArchive(path string, img v1.Image, ref string) error {
-	manifest, err := img.RawManifest()
-	if err != nil {
-		return err
+// writeArchive writes an OCI image layout in a tar: oci-layout, the blobs
+// of every image and of idx (blobs/sha256/...), and index.json naming idx
+// with ref as the tag; plus Docker's manifest.json naming the first
+// image (docker load without the containerd image store reads one image
+// per tag). Written to a temporary file, then renamed.
+func writeArchive(path string, idx v1.ImageIndex, imgs []v1.Image, ref string) error {
+	if len(imgs) == 0 {
+		return errors.New("no image to write")
 	}
-	config, err := img.RawConfigFile()
-	if err != nil {
-		return err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return err
-	}
-	layers, err := img.Layers()
+	cf, err := imgs[0].ConfigFile()
 	if err != nil {
 		return err
 	}
 	mtime := cf.Created.Time
 	blobPath := func(h v1.Hash) string { return "blobs/" + h.Algorithm + "/" + h.Hex }
-	md, mdSize := sha256.Sum256(manifest), int64(len(manifest))
-	mdHash := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(md[:])}
-	cfgHash, err := img.ConfigName()
-	if err != nil {
-		return err
-	}
 	_, tag, _ := strings.Cut(ref[strings.LastIndex(ref, "/")+1:], ":")
-	index := v1.IndexManifest{
-		SchemaVersion: 2,
-		MediaType:     types.OCIImageIndex,
-		Manifests: []v1.Descriptor{{
-			MediaType: types.OCIManifestSchema1,
-			Size:      mdSize,
-			Digest:    mdHash,
-			Platform:  &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant},
-			Annotations: map[string]string{
-				"org.opencontainers.image.ref.name": tag,
-				"io.containerd.image.name":          ref,
-			},
-		}},
-	}
-	indexJSON, err := json.Marshal(index)
-	if err != nil {
-		return err
-	}
-	docker := []struct {
-		Config   string
-		RepoTags []string
-		Layers   []string
-	}{{Config: blobPath(cfgHash), RepoTags: []string{ref}}}
 
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".image-*.tar")
 	if err != nil {
@@ -346,32 +356,99 @@ func writeArchive(path string, img v1.Image, ref string) error {
 	if err := put("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
 		return err
 	}
-	if err := put(blobPath(cfgHash), config); err != nil {
+	written := map[v1.Hash]bool{}
+	blob := func(h v1.Hash, data []byte) error {
+		if written[h] {
+			return nil
+		}
+		written[h] = true
+		return put(blobPath(h), data)
+	}
+	docker := []struct {
+		Config   string
+		RepoTags []string
+		Layers   []string
+	}{{RepoTags: []string{ref}}}
+	for i, img := range imgs {
+		config, err := img.RawConfigFile()
+		if err != nil {
+			return err
+		}
+		cfgHash, err := img.ConfigName()
+		if err != nil {
+			return err
+		}
+		if err := blob(cfgHash, config); err != nil {
+			return err
+		}
+		layers, err := img.Layers()
+		if err != nil {
+			return err
+		}
+		for _, l := range layers {
+			h, err := l.Digest()
+			if err != nil {
+				return err
+			}
+			rc, err := l.Compressed()
+			if err != nil {
+				return err
+			}
+			data, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				return err
+			}
+			if err := blob(h, data); err != nil {
+				return err
+			}
+			if i == 0 {
+				docker[0].Layers = append(docker[0].Layers, blobPath(h))
+			}
+		}
+		manifest, err := img.RawManifest()
+		if err != nil {
+			return err
+		}
+		mh, err := img.Digest()
+		if err != nil {
+			return err
+		}
+		if err := blob(mh, manifest); err != nil {
+			return err
+		}
+		if i == 0 {
+			docker[0].Config = blobPath(cfgHash)
+		}
+	}
+	idxJSON, err := idx.RawManifest()
+	if err != nil {
 		return err
 	}
-	for _, l := range layers {
-		h, err := l.Digest()
-		if err != nil {
-			return err
-		}
-		rc, err := l.Compressed()
-		if err != nil {
-			return err
-		}
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			return err
-		}
-		if err := put(blobPath(h), data); err != nil {
-			return err
-		}
-		docker[0].Layers = append(docker[0].Layers, blobPath(h))
-	}
-	if err := put(blobPath(mdHash), manifest); err != nil {
+	idxHash, err := idx.Digest()
+	if err != nil {
 		return err
 	}
-	if err := put("index.json", indexJSON); err != nil {
+	if err := blob(idxHash, idxJSON); err != nil {
+		return err
+	}
+	layoutIndex, err := json.Marshal(v1.IndexManifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIImageIndex,
+		Manifests: []v1.Descriptor{{
+			MediaType: types.OCIImageIndex,
+			Size:      int64(len(idxJSON)),
+			Digest:    idxHash,
+			Annotations: map[string]string{
+				"org.opencontainers.image.ref.name": tag,
+				"io.containerd.image.name":          ref,
+			},
+		}},
+	})
+	if err != nil {
+		return err
+	}
+	if err := put("index.json", layoutIndex); err != nil {
 		return err
 	}
 	dockerJSON, err := json.Marshal(docker)
