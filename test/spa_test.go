@@ -322,3 +322,39 @@ func TestSPAWelcomeAndAdminMisses(t *testing.T) {
 		t.Errorf("GET users without a token: %d, want 401", code)
 	}
 }
+
+// A code issued to prompt=none from a live SSO session (an SPA's silent
+// renew in an iframe, keycloak-js's check-sso) is redeemed with an ID
+// token: fosite compares auth_time with the authorization request's time,
+// which the token endpoint must carry over.
+func TestSPAPromptNoneCodeRedeems(t *testing.T) {
+	s := seeded(t)
+	ctx := testContext(t)
+	provider, err := oidc.NewProvider(ctx, s.URL+"/realms/test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cb = "http://127.0.0.1:9999/cb"
+	conf := &oauth2.Config{ClientID: "webapp", ClientSecret: "webapp-secret", Endpoint: provider.Endpoint(), RedirectURL: cb,
+		Scopes: []string{oidc.ScopeOpenID, "profile"}}
+	b := newBrowser(t)
+	action, csrf := loginForm(t, s.URL, b.get(conf.AuthCodeURL("s0")))
+	if ok := b.post(action, url.Values{"username": {"alice"}, "password": {"alice-pass"}, "csrf_token": {csrf}}); !isRedirect(ok.status) {
+		t.Fatalf("login: %d", ok.status)
+	}
+	time.Sleep(1100 * time.Millisecond) // the renew comes in a later second than the login
+	v := oauth2.GenerateVerifier()
+	p := b.get(conf.AuthCodeURL("s1", oauth2.S256ChallengeOption(v), oauth2.SetAuthURLParam("prompt", "none"), oidc.Nonce("renew-nonce")))
+	loc, _ := url.Parse(p.location)
+	if !isRedirect(p.status) || loc.Query().Get("code") == "" {
+		t.Fatalf("prompt=none with a session: %d %q", p.status, p.location)
+	}
+	tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatalf("redeeming the prompt=none code: %v", err)
+	}
+	idt, err := provider.Verifier(&oidc.Config{ClientID: "webapp"}).Verify(ctx, tok.Extra("id_token").(string))
+	if err != nil || idt.Nonce != "renew-nonce" {
+		t.Fatalf("ID token: %v", err)
+	}
+}

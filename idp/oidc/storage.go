@@ -529,6 +529,10 @@ func (s *storage) GetOpenIDConnectSession(ctx context.Context, code string, toke
 	if tokenReq != nil {
 		if cur, ok := tokenReq.GetSession().(*Session); ok && cur.id != nil {
 			if stored, ok := req.GetSession().(*Session); ok && stored.UserID == cur.UserID {
+				// fosite checks prompt=none and max_age against the time of
+				// the authorization request, which the claims computed at
+				// the token endpoint do not know.
+				cur.id.RequestedAt = req.GetRequestedAt()
 				req.(*fosite.Request).Session = cur
 			}
 		}
