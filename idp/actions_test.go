@@ -274,11 +274,15 @@ func TestActionsRunInOrder(t *testing.T) {
 }
 
 // Declining the terms ends the login with access_denied at the client.
+// The realm's own terms (its termsText) are shown as plain text.
 func TestTermsDeclined(t *testing.T) {
-	k := actionsRealm(t, "", realmActions, `{"username": "erin", "enabled": true, "requiredActions": ["TERMS_AND_CONDITIONS"],
+	k := actionsRealm(t, "", realmActions+`, "localizationTexts": {"en": {"termsText": "<p>Be <b>nice</b> &amp; kind.</p>"}}`, `{"username": "erin", "enabled": true, "requiredActions": ["TERMS_AND_CONDITIONS"],
 		  "credentials": [{"type": "password", "value": "erin-pass-1"}]}`)
 	b := newBrowser(t)
 	_, at, page := b.passwordLogin(k, "erin", "erin-pass-1")
+	if !strings.Contains(page, `<div id="kc-terms-text" class="kg-text" style="text-align: left; margin-bottom: 24px">Be nice &amp; kind.</div>`) {
+		t.Fatalf("terms text:\n%.1500s", page)
+	}
 	action, f := formOf(t, at, page, "kc-terms-form")
 	f.Set("cancel", "Decline")
 	status, cb, _ := b.do(http.MethodPost, action, f)

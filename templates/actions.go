@@ -32,6 +32,7 @@ type UpdateProfileView struct {
 type TermsView struct {
 	Page
 	FormAction, CSRFToken string
+	Text                  string // the terms, plain text
 }
 
 // DeleteAccountView feeds DeleteAccount.

@@ -2,7 +2,10 @@ package login
 
 import (
 	"context"
+	"html"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"
@@ -23,7 +26,23 @@ func init() {
 const termsAttribute = "terms_and_conditions"
 
 func showTerms(s *Step) templ.Component {
-	return templates.Terms(templates.TermsView{Page: s.Page, FormAction: s.FormAction, CSRFToken: s.CSRFToken})
+	return templates.Terms(templates.TermsView{Page: s.Page, FormAction: s.FormAction, CSRFToken: s.CSRFToken,
+		Text: termsText(s)})
+}
+
+// markup matches the HTML tags of a realm's termsText.
+var markup = regexp.MustCompile(`<[^>]*>`)
+
+// termsText is the realm's own terms (Keycloak's termsText message, set
+// through the realm's localization texts) as plain text, its HTML tags
+// dropped, else keygate's placeholder (termsPlainText).
+func termsText(s *Step) string {
+	if t := s.Page.T("termsText"); t != "termsText" {
+		if t = strings.TrimSpace(html.UnescapeString(markup.ReplaceAllString(t, " "))); t != "" {
+			return strings.Join(strings.Fields(t), " ")
+		}
+	}
+	return s.Page.T("termsPlainText")
 }
 
 func processTerms(ctx context.Context, s *Step) Result {
