@@ -29,7 +29,7 @@ var notices = map[string]bool{
 // view is what every page shares, for c on section.
 func (h *Handler) view(w http.ResponseWriter, r *http.Request, c *console, section string) templates.AccountView {
 	b := base(r, c.realm)
-	page := h.login.Page(r, c.realm)
+	page := h.login.PageFor(r, c.realm, &c.user) // the user's locale attribute counts
 	v := templates.AccountView{
 		Page: page, Section: section, Username: c.user.Username, CSRFToken: c.csrf, CanManage: c.may(roleManageAccount),
 		SignOutURL: oidc.PathPrefix(r.Context()) + "/realms/" + c.realm.Row.Name + "/protocol/openid-connect/logout?" +
