@@ -53,7 +53,7 @@ type PersonalInfoView struct {
 	// delete_account page), "" when the realm or the user's roles do not
 	// allow it.
 	DeleteAction string
-	ErrorField                           string
+	ErrorField   string
 }
 
 // SigningInView feeds AccountSigningInPage.
