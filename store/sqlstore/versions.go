@@ -37,7 +37,14 @@ func (s *Store) newVersions() *cache.Versions {
 }
 
 // readVersions reads every realm's counters: one small table, one query.
+// It runs outside the caller's transaction, on a connection of its own (a
+// poll that fails or times out must not abort the caller's work), unless
+// the store has only the one connection the transaction holds (SQLite
+// in memory).
 func (s *Store) readVersions(ctx context.Context) (map[string]store.RealmVersion, error) {
+	if s.rdb.Stats().MaxOpenConnections != 1 {
+		ctx = context.WithValue(ctx, txKey{}, (*txFrame)(nil))
+	}
 	type row struct {
 		id string
 		v  store.RealmVersion

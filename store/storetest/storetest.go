@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Timezone", testTimezone},
 		{"BulkUsers", testBulkUsers},
 		{"CacheVersions", testCacheVersions},
+		{"CacheVersionsInTx", testCacheVersionsInTx},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
