@@ -1,0 +1,101 @@
+package account_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/keygate/keygate/idp"
+	"github.com/keygate/keygate/idp/account"
+	"github.com/keygate/keygate/idp/login"
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/sqlite"
+)
+
+// downStore is a store whose sessions and credentials cannot be read: the
+// database is gone.
+type downStore struct{ store.Store }
+
+func (downStore) ListUserSessions(context.Context, string, string) ([]store.Session, error) {
+	return nil, fmt.Errorf("sqlstore: list sessions: %w", store.ErrUnavailable)
+}
+
+func (downStore) ListCredentials(context.Context, string) ([]store.Credential, error) {
+	return nil, fmt.Errorf("sqlstore: list credentials: %w", store.ErrUnavailable)
+}
+
+var (
+	actionRE = regexp.MustCompile(`id="kc-form-login"[^>]*action="([^"]+)"`)
+	csrfRE   = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
+)
+
+// A database that cannot answer is 503 with Retry-After on the console's
+// pages, never a 500, a login loop or a page that blames the person.
+func TestConsoleStoreUnavailableIs503(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	log := slog.New(slog.DiscardHandler)
+	srv, err := idp.NewServer(st, idp.Config{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idp.Bootstrap(ctx, st, srv.Limiter(), "admin", "admin-secret-pw"); err != nil {
+		t.Fatal(err)
+	}
+	live := httptest.NewServer(srv.Handler())
+	t.Cleanup(live.Close)
+
+	// Sign in to the real console (account-console, PKCE) for an SSO cookie.
+	jar, _ := cookiejar.New(nil)
+	b := &http.Client{Jar: jar}
+	resp, err := b.Get(live.URL + "/realms/master/account/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m, c := actionRE.FindSubmatch(page), csrfRE.FindSubmatch(page)
+	if m == nil || c == nil {
+		t.Fatalf("no login form: %d %.300s", resp.StatusCode, page)
+	}
+	action := strings.ReplaceAll(string(m[1]), "&amp;", "&")
+	resp, err = b.PostForm(live.URL+action, url.Values{"username": {"admin"}, "password": {"admin-secret-pw"}, "csrf_token": {string(c[1])}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), `id="kc-account-form"`) {
+		t.Fatalf("console after login: %d %.300s", resp.StatusCode, page)
+	}
+
+	// The same realm's console over a store that cannot answer.
+	mux := http.NewServeMux()
+	lh := login.New(st, srv.Provider(), nil, log)
+	account.New(downStore{st}, srv.Provider(), lh, nil, srv.Limiter(), nil, log).Register(mux)
+	down := httptest.NewServer(mux)
+	t.Cleanup(down.Close)
+	for _, path := range []string{"/account-security/device-activity", "/account-security/signing-in", "/account-security/linked-accounts"} {
+		resp, err := b.Get(down.URL + "/realms/master/account" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s: status %d, Retry-After %q: %.200s", path, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+}
