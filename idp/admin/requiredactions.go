@@ -222,4 +222,3 @@ func (a *API) moveRequiredAction(c *call, dir int) error {
 	}
 	return c.noContent()
 }
-

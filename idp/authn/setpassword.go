@@ -121,4 +121,3 @@ func (a *Authenticator) SetPassword(ctx context.Context, realmID string, s rep.R
 		return nil
 	})
 }
-
