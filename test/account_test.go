@@ -322,6 +322,21 @@ func TestAccountConsole(t *testing.T) {
 		if me["firstName"] != "Annie" || me["emailVerified"] != false {
 			t.Errorf("after POST: %s", body)
 		}
+		// With editUsernameAllowed the username changes, unless it is taken.
+		if code, body := s.adminAPI(t, "PUT", "/acct", map[string]any{"editUsernameAllowed": true}); code != 204 {
+			t.Fatalf("editUsernameAllowed: %d %s", code, body)
+		}
+		if code, body, _ := accountAPI(t, s, "POST", "", at, map[string]any{"username": "vera"}); code != 400 || !strings.Contains(string(body), "usernameExistsMessage") {
+			t.Errorf("a taken username: %d %s", code, body)
+		}
+		if code, body, _ := accountAPI(t, s, "POST", "", at, map[string]any{"username": "ann2"}); code != 204 {
+			t.Errorf("a new username: %d %s", code, body)
+		}
+		if code, _ := passwordToken(t, s, "ann2", "ann-pass-1"); code != 200 {
+			t.Errorf("signing in with the new username: %d", code)
+		}
+		accountAPI(t, s, "POST", "", at, map[string]any{"username": "ann"})
+		s.adminAPI(t, "PUT", "/acct", map[string]any{"editUsernameAllowed": false})
 		code, body, _ = accountAPI(t, s, "GET", "/credentials", at, nil)
 		var creds []map[string]any
 		_ = json.Unmarshal(body, &creds)
