@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -29,9 +30,10 @@ import (
 const appRedirect = "http://app.localhost/cb"
 
 type keygate struct {
-	URL string
-	st  store.Store
-	log *logBuffer
+	URL  string
+	st   store.Store
+	log  *logBuffer
+	mgmt http.Handler // /metrics
 }
 
 // logBuffer keeps what the server logged, to check that no secret is.
@@ -54,7 +56,25 @@ func newKeygate(t *testing.T) *keygate {
 	srv.SetReady()
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &keygate{URL: ts.URL, st: st, log: logs}
+	return &keygate{URL: ts.URL, st: st, log: logs, mgmt: srv.ManagementHandler()}
+}
+
+// metric is the value of the /metrics line that starts with series
+// (name{labels...} as the text format writes them, labels sorted); -1
+// when there is none.
+func (k *keygate) metric(t *testing.T, series string) float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	k.mgmt.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(rest, 64)
+			if err == nil {
+				return v
+			}
+		}
+	}
+	return -1
 }
 
 func (k *keygate) importRealm(t *testing.T, doc string) {
@@ -370,6 +390,17 @@ func TestBrokerOIDCLogin(t *testing.T) {
 				if strings.Contains(down.log.String(), secret) {
 					t.Errorf("down's log holds a secret")
 				}
+			}
+			// The broker's calls show in the metrics: two logins started
+			// and finished (with the token and userinfo calls upstream).
+			for _, op := range []string{"start", "finish"} {
+				series := `keygate_broker_operation_seconds_count{op="` + op + `",provider="` + providerID + `"}`
+				if n := down.metric(t, series); n < 2 {
+					t.Errorf("%s = %v, want 2 or more", series, n)
+				}
+			}
+			if n := up.metric(t, `keygate_logins_total{client="down-broker",outcome="success",realm="up"}`); n < 2 {
+				t.Errorf("upstream logins of the broker's client: %v", n)
 			}
 		})
 	}
