@@ -334,9 +334,9 @@ func (h *Handler) beginSteps(w http.ResponseWriter, r *http.Request, realm *oidc
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "accountNotSetUpMessage")
 		return
 	}
-	if aia == "UPDATE_PASSWORD" && d.Session != nil && time.Since(d.AuthTime) > maxAuthAge {
-		// A new password needs a recent sign-in (Keycloak's maxAuthAge):
-		// the password form first, then the action.
+	if reauthActions[aia] && d.Session != nil && time.Since(d.AuthTime) > maxAuthAge {
+		// A new password, device or a deletion needs a recent sign-in
+		// (Keycloak's maxAuthAge): the password form first, then the action.
 		h.StartLogin(w, r, realm, at.Request.Client, at.Request.Form())
 		return
 	}
@@ -356,8 +356,13 @@ func (h *Handler) beginSteps(w http.ResponseWriter, r *http.Request, realm *oidc
 }
 
 // maxAuthAge is how old a sign-in may be for an application-initiated
-// UPDATE_PASSWORD (Keycloak's default maxAuthAge).
+// action of reauthActions (Keycloak's default maxAuthAge).
 const maxAuthAge = 300 * time.Second
+
+// reauthActions are the actions that, asked for by an app, need a recent
+// sign-in, as Keycloak's do: they change how the user signs in, or delete
+// the account.
+var reauthActions = map[string]bool{"UPDATE_PASSWORD": true, "CONFIGURE_TOTP": true, "delete_account": true}
 
 // applicationAction is kc_action's alias when keygate has its page and the
 // realm has it enabled, else "" (an unknown one is ignored).

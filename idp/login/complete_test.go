@@ -298,6 +298,11 @@ func TestCompleteLoginAIANeedsRecentAuth(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `id="kc-form-login"`) {
 		t.Fatalf("old session: %d %.500s", resp.StatusCode, body)
 	}
+	// So does CONFIGURE_TOTP (a new device).
+	resp = e.get(t, url.Values{"kc_action": {"CONFIGURE_TOTP"}})
+	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `id="kc-form-login"`) {
+		t.Fatalf("old session, CONFIGURE_TOTP: %d %.500s", resp.StatusCode, body)
+	}
 	// A recent one goes to the page.
 	s.AuthTime = time.Now().Truncate(time.Second)
 	resp = e.get(t, url.Values{"kc_action": {"UPDATE_PASSWORD"}})
