@@ -30,12 +30,15 @@ type env struct {
 	url   string
 	st    store.Store
 	admin string // master admin's access token
+	// dbPath is the SQLite file, for a second process's store.
+	dbPath string
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
+	dbPath := t.TempDir() + "/db"
+	st, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +53,7 @@ func newEnv(t testing.TB) *env {
 	srv.SetReady()
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	e := &env{t: t, url: ts.URL, st: st}
+	e := &env{t: t, url: ts.URL, st: st, dbPath: dbPath}
 	e.admin = e.login("master", "admin", "admin-secret-pw")
 	return e
 }
