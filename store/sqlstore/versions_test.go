@@ -1,0 +1,27 @@
+package sqlstore
+
+import "testing"
+
+// Which writes make the process read the change counters at once: those
+// to a cached table, and deletions of users (their mappings cascade),
+// whatever the statement's shape.
+func TestWritesCached(t *testing.T) {
+	for q, want := range map[string]bool{
+		`INSERT INTO roles (id) VALUES (?)`:                                 true,
+		"INSERT INTO user_roles (realm_id, user_id, role_id)\n\t\tSELECT ?": true,
+		`insert or ignore into group_roles VALUES (?)`:                      true,
+		`INSERT INTO keys (id) VALUES (?) ON CONFLICT DO NOTHING`:           true,
+		`UPDATE realms SET settings = ? WHERE id = ?`:                       true,
+		"WITH RECURSIVE sub (id) AS (SELECT id FROM groups WHERE id = ?)\n\t\tDELETE FROM groups WHERE id IN (SELECT id FROM sub)": true,
+		`DELETE FROM users WHERE realm_id = ? AND id = ?`:                                                                          true,
+		`UPDATE users SET enabled = ? WHERE id = ?`:                                                                                false,
+		`INSERT INTO tokens (signature) VALUES (?) ON CONFLICT (signature) DO UPDATE SET active = FALSE`:                           false,
+		`UPDATE tokens SET active = FALSE WHERE request_id = ?`:                                                                    false,
+		`INSERT INTO sessions (id, updated_at) VALUES (?, ?)`:                                                                      false,
+		`ANALYZE users`: false,
+	} {
+		if got := writesCached(q); got != want {
+			t.Errorf("writesCached(%q) = %v, want %v", q, got, want)
+		}
+	}
+}
