@@ -12,7 +12,9 @@ import (
 
 // CachedTables are the tables whose writes move a realm's change counters
 // (store.RealmVersion), by kind. Migration 0009's triggers do the counting
-// in the database; TestCacheTriggers checks that they cover this list.
+// in the database; storetest.RunCacheVersionsShared checks that they cover
+// this list. A cache that comes to read another table needs it here and a
+// migration with its triggers, or it serves stale data.
 var CachedTables = map[string]cache.Kind{
 	"realms": cache.Config, "clients": cache.Config, "client_scopes": cache.Config,
 	"roles": cache.Config, "role_composites": cache.Config, "groups": cache.Config,
