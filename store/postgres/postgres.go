@@ -4,6 +4,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -17,11 +18,24 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/store/sqlstore"
 )
 
 // MaxConns bounds the connection pool; every open transaction holds one.
 const MaxConns = 25
+
+// ConnectTimeout bounds a new connection, TCP, TLS and the server's
+// greeting together, when the DSN sets no connect_timeout: a server that
+// is down, unreachable or accepts and never answers is store.ErrUnavailable
+// within seconds instead of holding a request (and, once MaxConns are
+// stuck so, every request) for the kernel's minutes-long TCP timeouts.
+const ConnectTimeout = 3 * time.Second
+
+// keepAlive detects a peer that vanished under an idle pooled connection
+// (a blackholed server, a dropped NAT entry) within seconds, so the pool
+// stops handing it out: probes after 5 s of silence, 3 more 2 s apart.
+var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: 2 * time.Second, Count: 3}
 
 // Open connects to dsn (a postgres:// URL or key=value string) and applies
 // pending migrations.
@@ -47,6 +61,11 @@ func Connect(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = ConnectTimeout
+	}
+	dialer := &net.Dialer{KeepAliveConfig: keepAlive}
+	cfg.DialFunc = dialer.DialContext
 	schema, create := cfg.RuntimeParams["schema"]
 	if create {
 		delete(cfg.RuntimeParams, "schema")
@@ -58,7 +77,7 @@ func Connect(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 	ping := stdlib.OptionShouldPing(func(ctx context.Context, p stdlib.ShouldPingParams) bool {
 		return p.IdleDuration > time.Second || sqlstore.Retrying(ctx)
 	})
-	db := stdlib.OpenDB(*cfg, ping)
+	db := sql.OpenDB(&breaker{Connector: stdlib.GetConnector(*cfg, ping), timeout: cfg.ConnectTimeout})
 	db.SetMaxOpenConns(MaxConns)
 	db.SetMaxIdleConns(MaxConns)
 	if create {
@@ -71,6 +90,9 @@ func Connect(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 	}
 	if err != nil {
 		db.Close()
+		if unavailable(err) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("postgres: connect: %w (%w)", store.ErrUnavailable, err)
+		}
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	s := sqlstore.New(db, db, dialect)
