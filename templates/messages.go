@@ -226,6 +226,8 @@ var Messages = map[string]string{
 	"link":                       "Link account",
 	"unLink":                     "Unlink account",
 	"unLinkSuccess":              "Successfully unlinked account",
+	"deleteAccount":              "Delete account",
+	"deleteAccountWarning":       "This is irreversible. All your data will be permanently destroyed, and irretrievable.",
 	// Account console errors (Keycloak's login and account message keys).
 	"invalidPasswordExistingMessage":               "Invalid existing password.",
 	"readOnlyUserMessage":                          "You can't update your account as it is read-only.",
@@ -234,6 +236,9 @@ var Messages = map[string]string{
 	"sessionNotActiveMessage":                      "Session not active.",
 	"federatedIdentityNotActiveMessage":            "This identity is not active anymore.",
 	"federatedIdentityRemovingLastProviderMessage": "You can't remove last federated identity as you don't have a password.",
+	// Built-in clients' names (Keycloak's ${client_...}).
+	"client_account":         "Account",
+	"client_account-console": "Account Console",
 	// Account console, keygate-specific.
 	"passwordCurrent":                "Current password",
 	"emailNotVerified":               "This email address is not verified yet.",
@@ -274,24 +279,6 @@ var Messages = map[string]string{
 	"totpAppFreeOTPName":                "FreeOTP",
 	"totpAppGoogleName":                 "Google Authenticator",
 	"totpAppMicrosoftAuthenticatorName": "Microsoft Authenticator",
-
-	// Account console (Keycloak's account theme keys, {{x}} as {0}).
-	// Account console errors (Keycloak's login and account message keys).
-	// Built-in clients' names (Keycloak's ${client_...}).
-	"client_account":         "Account",
-	"client_account-console": "Account Console",
-	// Account console, keygate-specific.
-
-	// One-time passwords (Keycloak's login-otp and login-config-totp).
-
-	// Account console (Keycloak's account theme keys, {{x}} as {0}).
-	"deleteAccount":        "Delete account",
-	"deleteAccountWarning": "This is irreversible. All your data will be permanently destroyed, and irretrievable.",
-	// Account console errors (Keycloak's login and account message keys).
-	// Built-in clients' names (Keycloak's ${client_...}).
-	// Account console, keygate-specific.
-
-	// One-time passwords (Keycloak's login-otp and login-config-totp).
 }
 
 // Message returns the text for key with {0}, {1}, ... replaced by args.
