@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"golang.org/x/net/html"
+
+	"github.com/keygate/keygate/federation/ldap/ldaptest"
 )
 
 // accountRealm is a realm for the account console's tests: ann may manage
@@ -546,5 +548,53 @@ func TestAccountLinkThroughBroker(t *testing.T) {
 	// The answer again (a replay) links nothing more and is refused.
 	if again := b.get(back.location); again.status < 400 {
 		t.Errorf("the provider's answer replayed: %d %q", again.status, again.location)
+	}
+}
+
+// A directory's user changes the password in the console: with a
+// WRITABLE LDAP provider it is written to the directory (the current one
+// checked by a bind), and the next login binds with the new one.
+func TestAccountLDAPPassword(t *testing.T) {
+	dir := ldaptest.Start(t, ldaptest.Options{Users: 2})
+	realm := map[string]any{"realm": "corp2", "enabled": true,
+		"clients": []map[string]any{{"clientId": "app", "secret": "app-secret", "directAccessGrantsEnabled": true,
+			"redirectUris": []string{"http://127.0.0.1:9999/*"}}},
+		"components": map[string]any{
+			"org.keycloak.storage.UserStorageProvider": []any{map[string]any{"name": "corp-ldap", "providerId": "ldap",
+				"config": map[string][]string{"connectionUrl": {dir.URL()}, "bindDn": {dir.AdminDN}, "bindCredential": {dir.AdminPassword},
+					"usersDn": {dir.PeopleDN}, "editMode": {"WRITABLE"}, "usernameLDAPAttribute": {"uid"}, "rdnLDAPAttribute": {"uid"},
+					"uuidLDAPAttribute": {"entryUUID"}, "userObjectClasses": {"inetOrgPerson"}},
+				"subComponents": map[string]any{"org.keycloak.storage.ldap.mappers.LDAPStorageMapper": []any{
+					map[string]any{"name": "username", "providerId": "user-attribute-ldap-mapper",
+						"config": map[string][]string{"ldap.attribute": {"uid"}, "user.model.attribute": {"username"}}},
+				}}}}}}
+	data, _ := json.Marshal(realm)
+	file := filepath.Join(t.TempDir(), "corp2.json")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "", nil, "--import-realm", file)
+	user := ldaptest.Username(0)
+	b := newBrowser(t)
+	p := consoleLoginIn(t, s, b, "corp2", user, ldaptest.DefaultUserPassword, "/account-security/signing-in")
+	if find(p.doc, byID("kc-password-form")) == nil {
+		t.Fatalf("no password form for a WRITABLE directory's user: %.600s", p.body)
+	}
+	post := func(cur, nu string) page {
+		return b.post(s.URL+"/realms/corp2/account/account-security/signing-in/password", url.Values{"csrf_token": {csrfOf(t, p)},
+			"password": {cur}, "password-new": {nu}, "password-confirm": {nu}})
+	}
+	if r := post("not-the-password", "Directory-pass-2"); r.status != 400 || !strings.Contains(r.body, "Invalid existing password.") {
+		t.Errorf("wrong current password of a directory user: %d %.300s", r.status, r.body)
+	}
+	if r := post(ldaptest.DefaultUserPassword, "Directory-pass-2"); r.status != http.StatusSeeOther {
+		t.Fatalf("password change of a directory user: %d %.300s (log %s)", r.status, r.body, lastLines(s.logs.String(), 6))
+	}
+	grant := func(pw string) int {
+		code, _ := postForm(t, s.oc("corp2")+"/token", url.Values{"grant_type": {"password"}, "username": {user}, "password": {pw}}, "app", "app-secret")
+		return code
+	}
+	if grant("Directory-pass-2") != 200 || grant(ldaptest.DefaultUserPassword) == 200 {
+		t.Errorf("after the change: new password %d, old password %d", grant("Directory-pass-2"), grant(ldaptest.DefaultUserPassword))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keygate/keygate/federation"
 	"github.com/keygate/keygate/idp/authn"
 	"github.com/keygate/keygate/idp/events"
 	"github.com/keygate/keygate/idp/login"
@@ -195,7 +196,10 @@ func (h *Handler) renderSigningIn(w http.ResponseWriter, r *http.Request, c *con
 		v.PasswordSet, v.PasswordSince = true, formatTime(pw.Created)
 	}
 	if c.user.FederationLink != "" {
-		v.PasswordSet, v.PasswordReadOnly = true, true
+		// The directory holds the password; keygate writes it there when
+		// the provider is WRITABLE (a READ_ONLY one refuses the change).
+		_, canSet := h.authn.(passwordSetter)
+		v.PasswordSet, v.PasswordReadOnly = true, !canSet
 	}
 	for _, cr := range creds {
 		if cr.Type != "otp" {
@@ -296,6 +300,12 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, realm *
 		w.Header().Set("Retry-After", "1")
 		h.login.ErrorPage(w, r, realm, http.StatusServiceUnavailable, "temporarilyUnavailable")
 		return
+	case errors.Is(err, federation.ErrUnavailable), errors.Is(err, authn.ErrUnavailable):
+		// The directory (or the database) could not answer: not the person's fault.
+		h.log.WarnContext(r.Context(), "change password: user storage unavailable", "realm", realm.Row.Name, "err", err)
+		w.Header().Set("Retry-After", "5")
+		h.login.ErrorPage(w, r, realm, http.StatusServiceUnavailable, "userStorageUnavailableMessage")
+		return
 	case err != nil:
 		h.login.StoreError(w, r, realm, "change password", err)
 		return
@@ -315,14 +325,16 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, realm *
 func (h *Handler) setPassword(r *http.Request, c *console, current, pw, confirm string) error {
 	ctx := r.Context()
 	realm := c.realm
-	if c.user.FederationLink != "" {
+	federated := c.user.FederationLink != ""
+	if _, canSet := h.authn.(passwordSetter); federated && !canSet {
 		return &fieldError{Field: "password", Key: "readOnlyPasswordMessage"}
 	}
 	creds, err := h.st.ListCredentials(ctx, c.user.ID)
 	if err != nil {
 		return err
 	}
-	if _, set := hasPassword(creds); set {
+	// A directory's user always has a password there.
+	if _, set := hasPassword(creds); set || federated {
 		if current == "" {
 			return &fieldError{Field: "password", Key: "invalidPasswordExistingMessage"}
 		}
@@ -348,6 +360,8 @@ func (h *Handler) setPassword(r *http.Request, c *console, current, pw, confirm 
 	var pe *password.PolicyError
 	if err := h.storePassword(ctx, realm, c.user, pw); errors.As(err, &pe) {
 		return &fieldError{Field: "password-new", Key: pe.Key, Params: pe.Params}
+	} else if errors.Is(err, federation.ErrReadOnly) {
+		return &fieldError{Field: "password", Key: "readOnlyPasswordMessage"}
 	} else if err != nil {
 		return err
 	}
