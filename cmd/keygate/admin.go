@@ -92,7 +92,7 @@ func cmdRealmExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	db := storeFlags(fs)
 	users := fs.Bool("users", false, "include users and their credentials (hashes included, as Keycloak exports them)")
 	secrets := fs.Bool("include-secrets", false, "include component secrets (an LDAP provider's bindCredential) instead of **********")
-	dbKey := fs.String("db-key", "", "with --include-secrets: the --db-key the server seals them with (prefer KEYGATE_DB_KEY)")
+	dbKey := fs.String("db-key", "", "with --include-secrets or --users: the --db-key the server seals secrets with (prefer KEYGATE_DB_KEY)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
