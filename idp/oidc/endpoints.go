@@ -231,6 +231,19 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, realm *Realm) {
 			return
 		}
 		defer release()
+	} else {
+		// The other grants' issuance (their signatures, most of their cost)
+		// takes turns in arrival order, GOMAXPROCS at a time: under a burst
+		// every answer waits its turn instead of the scheduler sharing the
+		// CPU among all of them, which keeps the slowest answers near the
+		// median's multiple of the queue.
+		release, ok := p.signing.enter(ctx, "")
+		if !ok {
+			p.tokenEvent(r, realm, ar, authn.ErrBusy)
+			p.writeTokenError(w, r, authn.ErrBusy)
+			return
+		}
+		defer release()
 	}
 	resp, err := p.oauth.NewAccessResponse(ctx, ar)
 	p.tokenEvent(r, realm, ar, err)

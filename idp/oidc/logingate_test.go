@@ -42,3 +42,32 @@ func TestLoginGate(t *testing.T) {
 		t.Fatal("a cancelled login got a slot of a full realm")
 	}
 }
+
+// The gate serves its waiters in the order they came: under a burst the
+// token endpoint's answers keep their arrival order, and none waits for
+// all the others.
+func TestGateServesInArrivalOrder(t *testing.T) {
+	g := &loginGate{limit: 1, wait: 5 * time.Second, slots: map[string]chan struct{}{}}
+	ctx := context.Background()
+	hold, _ := g.enter(ctx, "")
+	const n = 8
+	order := make(chan int, n)
+	for i := range n {
+		go func() {
+			release, ok := g.enter(ctx, "")
+			if !ok {
+				order <- -1
+				return
+			}
+			order <- i
+			release()
+		}()
+		time.Sleep(5 * time.Millisecond) // let each one queue before the next
+	}
+	hold()
+	for want := range n {
+		if got := <-order; got != want {
+			t.Fatalf("waiter %d served in place %d", got, want)
+		}
+	}
+}

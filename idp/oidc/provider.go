@@ -64,6 +64,7 @@ type Provider struct {
 	// strategy computes token signatures (the keys token records are stored under).
 	strategy *tokenStrategy
 	logins   *loginGate
+	signing  *loginGate // every other grant's token issuance, in arrival order
 	// browser is the login form, SSO session and pages (SetBrowser).
 	browser Browser
 	// unavailablePage answers a browser page whose realm could not be
@@ -94,7 +95,7 @@ func New(st store.Store, authn Authenticator, opts Options) (*Provider, error) {
 	p := &Provider{
 		st: st, authn: authn, opts: opts, cfg: cfg, keys: keys,
 		models: newModelCache(st, versions), realms: newRealmCache(st, versions),
-		log: opts.Logger, logins: newLoginGate(opts.MaxQueuedLoginWait),
+		log: opts.Logger, logins: newLoginGate(opts.MaxQueuedLoginWait), signing: newLoginGate(0),
 	}
 	stor := &storage{st: st, models: p.models, tx: tx, authn: authn}
 	strat := &tokenStrategy{codes: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: cfg}, cfg)}
