@@ -25,7 +25,7 @@ type authCache struct {
 const authTTL = time.Second
 
 func newAuthCache(v *cache.Versions) authCache {
-	observe := func(hit bool) { cachemetrics.Lookup("admin-auth", hit) }
+	observe := cachemetrics.Observer("admin-auth")
 	return authCache{
 		callers: cache.New(v, cache.Options[string, *caller]{
 			Kinds: cache.Config | cache.Grants, MaxAge: authTTL, NoStale: true, Observe: observe,

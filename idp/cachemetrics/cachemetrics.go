@@ -15,13 +15,22 @@ var lookups = prometheus.NewCounterVec(prometheus.CounterOpts{
 
 // Lookup counts one read of the cache named cache (a constant such as
 // "realm", "model", "keys", "admin-auth"): a hit when it was served from
-// memory, a miss when it had to be loaded.
-func Lookup(cache string, hit bool) {
-	result := "miss"
-	if hit {
-		result = "hit"
+// memory, a miss when it had to be loaded. A cache's Observe should use
+// Observer instead, which finds the two series once rather than on every
+// read.
+func Lookup(cache string, hit bool) { Observer(cache)(hit) }
+
+// Observer returns the counting function of the cache named cache, its
+// hit and miss series found once: for Options.Observe (store/cache).
+func Observer(cache string) func(hit bool) {
+	h, m := lookups.WithLabelValues(cache, "hit"), lookups.WithLabelValues(cache, "miss")
+	return func(hit bool) {
+		if hit {
+			h.Inc()
+		} else {
+			m.Inc()
+		}
 	}
-	lookups.WithLabelValues(cache, result).Inc()
 }
 
 // Collectors are the package's metrics, for the server's registry.
