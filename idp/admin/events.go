@@ -83,6 +83,40 @@ func dateParam(q url.Values, name string, end bool) (time.Time, error) {
 	return t, nil
 }
 
+// maxFilterValues bounds each list filter of an event search (type,
+// operationTypes, resourceTypes): Keycloak's own sets are smaller.
+const maxFilterValues = 256
+
+// filterValues is a list filter as the store gets it: duplicates dropped,
+// at most maxFilterValues (400 past it), its length rounded up to a power
+// of two by repeating the last value. IN (...) matches the same rows, and
+// the store sees a few statement shapes instead of one per length a caller
+// picks (it keeps every query text it was given).
+func filterValues(name string, vs []string) ([]string, error) {
+	if len(vs) == 0 {
+		return nil, nil
+	}
+	out := make([]string, 0, len(vs))
+	seen := make(map[string]bool, len(vs))
+	for _, v := range vs {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	if len(out) > maxFilterValues {
+		return nil, badRequest("Too many values for '" + name + "'")
+	}
+	n := 1
+	for n < len(out) {
+		n *= 2
+	}
+	for len(out) < n {
+		out = append(out, out[len(out)-1])
+	}
+	return out, nil
+}
+
 func (a *API) flushEvents(ctx context.Context) {
 	if a.events != nil {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -98,7 +132,11 @@ func (a *API) listEvents(c *call) error {
 	if err != nil {
 		return err
 	}
-	eq := store.EventQuery{Types: q["type"], Client: q.Get("client"), User: q.Get("user"), IPAddress: q.Get("ipAddress"),
+	types, err := filterValues("type", q["type"])
+	if err != nil {
+		return err
+	}
+	eq := store.EventQuery{Types: types, Client: q.Get("client"), User: q.Get("user"), IPAddress: q.Get("ipAddress"),
 		First: first, Max: max}
 	if eq.From, err = dateParam(q, "dateFrom", false); err != nil {
 		return err
@@ -126,7 +164,15 @@ func (a *API) listAdminEvents(c *call) error {
 	if err != nil {
 		return err
 	}
-	aq := store.AdminEventQuery{OperationTypes: q["operationTypes"], ResourceTypes: q["resourceTypes"],
+	ops, err := filterValues("operationTypes", q["operationTypes"])
+	if err != nil {
+		return err
+	}
+	kinds, err := filterValues("resourceTypes", q["resourceTypes"])
+	if err != nil {
+		return err
+	}
+	aq := store.AdminEventQuery{OperationTypes: ops, ResourceTypes: kinds,
 		ResourcePath: q.Get("resourcePath"), AuthRealm: q.Get("authRealm"), AuthClient: q.Get("authClient"),
 		AuthUser: q.Get("authUser"), AuthIPAddress: q.Get("authIpAddress"), First: first, Max: max}
 	if aq.From, err = dateParam(q, "dateFrom", false); err != nil {
