@@ -654,6 +654,10 @@ func (h *Handler) stepDone(w http.ResponseWriter, r *http.Request, realm *oidc.R
 	d := rec.details()
 	if rec.SessionID != "" {
 		sso, err := h.st.GetSession(ctx, realm.Row.ID, rec.SessionID)
+		if errors.Is(err, store.ErrUnavailable) {
+			h.storeError(w, r, realm, "login step", err)
+			return
+		}
 		if err != nil || sso.UserID != u.ID {
 			// The session ended meanwhile (signed out elsewhere).
 			h.clearCookie(w, r, realm, cookieAttempt, true)
