@@ -35,7 +35,11 @@ func (c *console) may(role string) bool { return c.roles[role] || c.roles[roleMa
 // manage-account sees a 403 page. ok=false means the answer was written.
 func (h *Handler) browser(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) (*console, bool) {
 	ctx := r.Context()
-	sso := h.login.Session(r, realm)
+	sso, err := h.login.LiveSession(r, realm)
+	if err != nil {
+		h.login.StoreError(w, r, realm, "account console session", err)
+		return nil, false
+	}
 	if sso == nil {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h.login.ErrorPage(w, r, realm, http.StatusForbidden, "sessionNotActiveMessage")

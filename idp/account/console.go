@@ -543,7 +543,7 @@ func (h *Handler) liveSessions(r *http.Request, realm *oidc.Realm, userID, curre
 	now := time.Now()
 	out := all[:0]
 	for _, s := range all {
-		idle, _ := lifespans(realm, s)
+		idle, _ := login.SessionLifespans(realm, s)
 		if now.After(s.LastSeen.Add(idle)) || now.After(sessionExpires(realm, s)) {
 			continue
 		}
@@ -561,22 +561,8 @@ func (h *Handler) liveSessions(r *http.Request, realm *oidc.Realm, userID, curre
 	return out, nil
 }
 
-func lifespans(realm *oidc.Realm, s store.Session) (idle, max time.Duration) {
-	rs := realm.Settings
-	idle, max = rs.SSOSessionIdleTimeout, rs.SSOSessionMaxLifespan
-	if s.RememberMe && rs.RememberMe {
-		if rs.SSOSessionIdleTimeoutRememberMe > 0 {
-			idle = rs.SSOSessionIdleTimeoutRememberMe
-		}
-		if rs.SSOSessionMaxLifespanRememberMe > 0 {
-			max = rs.SSOSessionMaxLifespanRememberMe
-		}
-	}
-	return idle, max
-}
-
 func sessionExpires(realm *oidc.Realm, s store.Session) time.Time {
-	_, max := lifespans(realm, s)
+	_, max := login.SessionLifespans(realm, s)
 	return s.Created.Add(max)
 }
 

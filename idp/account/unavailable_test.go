@@ -37,9 +37,10 @@ var (
 	csrfRE   = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
 )
 
-// A database that cannot answer is 503 with Retry-After on the console's
-// pages, never a 500, a login loop or a page that blames the person.
-func TestConsoleStoreUnavailableIs503(t *testing.T) {
+// signedIn is a live server over a fresh store and a browser signed in to
+// its master realm's console (account-console, PKCE) as admin.
+func signedIn(t *testing.T) (store.Store, *idp.Server, *http.Client, *slog.Logger) {
+	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
 	if err != nil {
@@ -81,6 +82,14 @@ func TestConsoleStoreUnavailableIs503(t *testing.T) {
 		t.Fatalf("console after login: %d %.300s", resp.StatusCode, page)
 	}
 
+	return st, srv, b, log
+}
+
+// A database that cannot answer is 503 with Retry-After on the console's
+// pages, never a 500, a login loop or a page that blames the person.
+func TestConsoleStoreUnavailableIs503(t *testing.T) {
+	st, srv, b, log := signedIn(t)
+
 	// The same realm's console over a store that cannot answer.
 	mux := http.NewServeMux()
 	lh := login.New(st, srv.Provider(), nil, log)
@@ -96,6 +105,45 @@ func TestConsoleStoreUnavailableIs503(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 			t.Errorf("%s: status %d, Retry-After %q: %.200s", path, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+}
+
+// sessionDownStore cannot read SSO sessions: the database is gone.
+type sessionDownStore struct{ store.Store }
+
+func (sessionDownStore) GetSession(context.Context, string, string) (store.Session, error) {
+	return store.Session{}, fmt.Errorf("sqlstore: get session: %w", store.ErrUnavailable)
+}
+
+// A signed-in browser whose SSO session cannot be read is not signed
+// out: a page is 503 (not a trip to the login), a form is 503 (not 403
+// "session not active").
+func TestConsoleSessionUnreadableIs503(t *testing.T) {
+	st, srv, b, log := signedIn(t)
+	mux := http.NewServeMux()
+	down := sessionDownStore{st}
+	lh := login.New(down, srv.Provider(), nil, log)
+	account.New(down, srv.Provider(), lh, nil, srv.Limiter(), nil, log).Register(mux)
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	b.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, tc := range []struct{ method, path string }{
+		{http.MethodGet, "/"},
+		{http.MethodGet, "/account-security/device-activity"},
+		{http.MethodPost, "/account-security/device-activity/sign-out"},
+		{http.MethodPost, "/"},
+	} {
+		req, _ := http.NewRequest(tc.method, ts.URL+"/realms/master/account"+tc.path, strings.NewReader("csrf_token=x"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := b.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s: status %d, Retry-After %q: %.200s", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Retry-After"), body)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package login
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -24,32 +25,51 @@ const (
 // the realm's idle and maximum lifespans (the Remember Me ones for a
 // remembered session) are checked.
 func (h *Handler) Session(r *http.Request, realm *oidc.Realm) *store.Session {
+	s, _ := h.LiveSession(r, realm)
+	return s
+}
+
+// LiveSession is Session telling a store that could not answer
+// (store.ErrUnavailable: answer 503, the browser may well be signed in)
+// from no live session (nil, nil).
+func (h *Handler) LiveSession(r *http.Request, realm *oidc.Realm) (*store.Session, error) {
 	ck, err := r.Cookie(cookieIdentity)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	claims, err := realm.VerifyInternal(ck.Value)
 	if err != nil || strClaim(claims, "typ") != "Serialized-ID" {
-		return nil
+		return nil, nil
 	}
 	s, err := h.st.GetSession(r.Context(), realm.Row.ID, strClaim(claims, "sid"))
+	if errors.Is(err, store.ErrUnavailable) {
+		return nil, err
+	}
 	if err != nil || s.UserID != strClaim(claims, "sub") {
-		return nil
+		return nil, nil
 	}
-	t := time.Now()
-	idle, max := realm.Settings.SSOSessionIdleTimeout, realm.Settings.SSOSessionMaxLifespan
-	if s.RememberMe && realm.Settings.RememberMe {
-		if v := realm.Settings.SSOSessionIdleTimeoutRememberMe; v > 0 {
-			idle = v
+	idle, max := SessionLifespans(realm, s)
+	if t := time.Now(); t.After(s.LastSeen.Add(idle)) || t.After(s.Created.Add(max)) {
+		return nil, nil
+	}
+	return &s, nil
+}
+
+// SessionLifespans are the idle timeout and maximum lifespan of SSO
+// session s: the realm's, or its Remember Me ones for a remembered
+// session.
+func SessionLifespans(realm *oidc.Realm, s store.Session) (idle, max time.Duration) {
+	rs := realm.Settings
+	idle, max = rs.SSOSessionIdleTimeout, rs.SSOSessionMaxLifespan
+	if s.RememberMe && rs.RememberMe {
+		if rs.SSOSessionIdleTimeoutRememberMe > 0 {
+			idle = rs.SSOSessionIdleTimeoutRememberMe
 		}
-		if v := realm.Settings.SSOSessionMaxLifespanRememberMe; v > 0 {
-			max = v
+		if rs.SSOSessionMaxLifespanRememberMe > 0 {
+			max = rs.SSOSessionMaxLifespanRememberMe
 		}
 	}
-	if t.After(s.LastSeen.Add(idle)) || t.After(s.Created.Add(max)) {
-		return nil
-	}
-	return &s
+	return idle, max
 }
 
 // setSSOCookies names s in the browser: KEYCLOAK_IDENTITY (signed, HttpOnly)
