@@ -313,6 +313,19 @@ func TestAccountConsole(t *testing.T) {
 
 		_, ann := passwordToken(t, s, "ann", "ann-pass-1")
 		at := ann["access_token"].(string)
+		// Another user's session id is as good as unknown: 204, and it lives on.
+		_, body, _ = accountAPI(t, s, "GET", "/sessions", vt, nil)
+		var veraSessions []map[string]any
+		_ = json.Unmarshal(body, &veraSessions)
+		if len(veraSessions) == 0 {
+			t.Fatalf("vera's sessions: %s", body)
+		}
+		if code, _, _ := accountAPI(t, s, "DELETE", "/sessions/"+veraSessions[0]["id"].(string), at, nil); code != 204 {
+			t.Errorf("DELETE another user's session: %d", code)
+		}
+		if code, _, _ := accountAPI(t, s, "GET", "", vt, nil); code != 200 {
+			t.Errorf("vera's session ended by ann's DELETE /sessions/{id}: %d", code)
+		}
 		if code, body, _ := accountAPI(t, s, "POST", "", at, map[string]any{"email": "not-an-email"}); code != 400 || !strings.Contains(string(body), `"field":"email"`) {
 			t.Errorf("an invalid email: %d %s", code, body)
 		}

@@ -509,6 +509,11 @@ func (h *Handler) signOut(r *http.Request, c *console, id string) error {
 	if s.UserID != c.user.ID {
 		return store.ErrNotFound
 	}
+	return h.endSession(r, c, id)
+}
+
+// endSession deletes session id, known to be c's user's.
+func (h *Handler) endSession(r *http.Request, c *console, id string) error {
 	if err := h.st.DeleteSession(r.Context(), c.realm.Row.ID, id); err != nil {
 		return err
 	}
@@ -526,7 +531,8 @@ func (h *Handler) signOutOthers(r *http.Request, c *console) error {
 		if c.sso != nil && s.ID == c.sso.ID {
 			continue
 		}
-		if err := h.signOut(r, c, s.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		// Listed by user: no second read to check whose it is.
+		if err := h.endSession(r, c, s.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 	}
