@@ -394,7 +394,8 @@ type TokenStore interface {
 	// the SSO session next.SessionID's LastSeen up to touch unless touch is
 	// zero, and creates next. ErrNotFound when oldSig is no longer active
 	// (a concurrent refresh spent it, or it was revoked) or the session is
-	// gone. PostgreSQL runs it as one statement: one round trip.
+	// gone; then nothing is written. PostgreSQL runs it as one statement:
+	// one round trip.
 	RotateRefresh(ctx context.Context, oldSig string, touch time.Time, next Token) error
 	// RevokeRequest records that requestID's access tokens are revoked until
 	// until (a KindRevoked record; an existing one is kept).

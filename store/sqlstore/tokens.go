@@ -43,11 +43,13 @@ func (s *Store) DeactivateToken(ctx context.Context, kind store.TokenKind, signa
 // rotateRefreshSQL is RotateRefresh in one PostgreSQL statement: the
 // data-modifying CTEs run in one snapshot, each later one only when the
 // token was spent (and the session touched), and the statement is atomic.
-// A spent token whose session is gone stays spent: that refresh fails
-// anyway. Parameters are cast because INSERT ... SELECT cannot infer them.
+// A touching rotation spends nothing when its session is gone, as the
+// SQLite transaction rolls back. Parameters are cast because INSERT ...
+// SELECT cannot infer them.
 const rotateRefreshSQL = `WITH spent AS (
 	UPDATE tokens SET active = FALSE
 	WHERE kind IN ('refresh', 'offline') AND signature = ?::text AND active = TRUE
+		AND (NOT ?::boolean OR EXISTS (SELECT 1 FROM sessions WHERE realm_id = ?::text AND id = ?::text))
 	RETURNING 1
 ), touched AS (
 	UPDATE sessions SET last_seen = GREATEST(last_seen, ?::bigint)
@@ -93,7 +95,8 @@ func (s *Store) rotateRefreshPG(ctx context.Context, oldSig string, touch time.T
 	}
 	doTouch := !touch.IsZero()
 	var n int64
-	err = st.QueryRowContext(context.WithoutCancel(ctx), oldSig, ms(touch), doTouch, next.RealmID, next.SessionID,
+	err = st.QueryRowContext(context.WithoutCancel(ctx), oldSig, doTouch, next.RealmID, next.SessionID,
+		ms(touch), doTouch, next.RealmID, next.SessionID,
 		string(next.Kind), next.Signature, next.RequestID, next.RealmID, next.ClientID, next.Subject, next.SessionID,
 		next.Active, ms(next.Requested), ms(next.Expires), string(next.Request), doTouch).Scan(&n)
 	if err != nil {

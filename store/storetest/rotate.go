@@ -38,7 +38,7 @@ func testRotateRefresh(t *testing.T, s store.Store) {
 	eq(t, "LastSeen kept", get[store.Session](t)(s.GetSession(ctx, "r1", "s1")).LastSeen, t0.Add(time.Minute))
 
 	// Offline tokens rotate too; with their session gone a touching
-	// rotation fails and creates nothing.
+	// rotation fails, spends nothing and creates nothing.
 	ok(t, s.CreateToken(ctx, token(store.KindOffline, "o1", "q2", "s1", exp)))
 	ok(t, s.RotateRefresh(ctx, "o1", time.Time{}, token(store.KindOffline, "o2", "q2", "s1", exp)))
 	eq(t, "offline spent", get[store.Token](t)(s.GetToken(ctx, store.KindOffline, "o1")).Active, false)
@@ -46,6 +46,7 @@ func testRotateRefresh(t *testing.T, s store.Store) {
 	isErr(t, s.RotateRefresh(ctx, "o2", t0.Add(time.Hour), token(store.KindOffline, "o3", "q2", "s1", exp)), store.ErrNotFound)
 	_, err = s.GetToken(ctx, store.KindOffline, "o3")
 	isErr(t, err, store.ErrNotFound)
+	eq(t, "o2 still active (all or nothing)", get[store.Token](t)(s.GetToken(ctx, store.KindOffline, "o2")).Active, true)
 
 	// Inside a transaction it joins it: a rollback undoes it.
 	ok(t, s.CreateSession(ctx, store.Session{ID: "s2", RealmID: "r1", UserID: "u1", Created: t0, LastSeen: t0, AuthTime: t0}))
