@@ -57,11 +57,17 @@ func signedIn(t *testing.T) (store.Store, *idp.Server, *http.Client, *slog.Logge
 	}
 	live := httptest.NewServer(srv.Handler())
 	t.Cleanup(live.Close)
+	return st, srv, consoleSignIn(t, live.URL), log
+}
 
+// consoleSignIn is a new browser signed in to the master realm's console
+// at base as admin.
+func consoleSignIn(t *testing.T, base string) *http.Client {
+	t.Helper()
 	// Sign in to the real console (account-console, PKCE) for an SSO cookie.
 	jar, _ := cookiejar.New(nil)
 	b := &http.Client{Jar: jar}
-	resp, err := b.Get(live.URL + "/realms/master/account/")
+	resp, err := b.Get(base + "/realms/master/account/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +78,7 @@ func signedIn(t *testing.T) (store.Store, *idp.Server, *http.Client, *slog.Logge
 		t.Fatalf("no login form: %d %.300s", resp.StatusCode, page)
 	}
 	action := strings.ReplaceAll(string(m[1]), "&amp;", "&")
-	resp, err = b.PostForm(live.URL+action, url.Values{"username": {"admin"}, "password": {"admin-secret-pw"}, "csrf_token": {string(c[1])}})
+	resp, err = b.PostForm(base+action, url.Values{"username": {"admin"}, "password": {"admin-secret-pw"}, "csrf_token": {string(c[1])}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +88,7 @@ func signedIn(t *testing.T) (store.Store, *idp.Server, *http.Client, *slog.Logge
 		t.Fatalf("console after login: %d %.300s", resp.StatusCode, page)
 	}
 
-	return st, srv, b, log
+	return b
 }
 
 // A database that cannot answer is 503 with Retry-After on the console's
@@ -145,5 +151,58 @@ func TestConsoleSessionUnreadableIs503(t *testing.T) {
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 			t.Errorf("%s %s: status %d, Retry-After %q: %.200s", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Retry-After"), body)
 		}
+	}
+}
+
+// A console form's CSRF token is bound to the browser's SSO session: the
+// token of another session of the same user is refused, and the page's
+// own is taken.
+func TestConsoleCSRFBoundToSession(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idp.Bootstrap(ctx, st, srv.Limiter(), "admin", "admin-secret-pw"); err != nil {
+		t.Fatal(err)
+	}
+	live := httptest.NewServer(srv.Handler())
+	t.Cleanup(live.Close)
+	a, b := consoleSignIn(t, live.URL), consoleSignIn(t, live.URL)
+	page := live.URL + "/realms/master/account/"
+	token := func(c *http.Client) string {
+		resp, err := c.Get(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := csrfRE.FindSubmatch(body)
+		if m == nil {
+			t.Fatalf("no csrf token: %d %.200s", resp.StatusCode, body)
+		}
+		return string(m[1])
+	}
+	post := func(c *http.Client, tok string) int {
+		resp, err := c.PostForm(page, url.Values{"csrf_token": {tok}, "firstName": {"Ada"}, "lastName": {"Admin"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(a, token(b)); code != http.StatusForbidden {
+		t.Errorf("another session's token: %d, want 403", code)
+	}
+	if code := post(a, ""); code != http.StatusForbidden {
+		t.Errorf("no token: %d, want 403", code)
+	}
+	if code := post(a, token(a)); code != http.StatusOK {
+		t.Errorf("the session's own token: %d, want 200 (after the redirect)", code)
 	}
 }

@@ -1,7 +1,6 @@
 package login
 
 import (
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"net/url"
@@ -41,30 +40,15 @@ func (h *Handler) StoreError(w http.ResponseWriter, r *http.Request, realm *oidc
 }
 
 // SessionCSRF is a CSRF token for the forms of purpose shown to the
-// browser of SSO session sid: signed with the realm's HMAC key, bound to
-// the session and the purpose, checked statelessly by SessionCSRFValid
-// (as the logout form's token is).
+// browser of SSO session sid: signedCSRF bound to the session and the
+// purpose, checked statelessly by SessionCSRFValid.
 func SessionCSRF(realm *oidc.Realm, sid, purpose string) string {
-	tok, err := realm.SignInternal(map[string]any{
-		"typ": "csrf", "sid": sid, "purpose": purpose,
-		"exp": time.Now().Add(realm.Settings.SSOSessionIdleTimeout).Unix(),
-	})
-	if err != nil {
-		return ""
-	}
-	return tok
+	return signedCSRF(realm, "csrf-"+purpose, sid, time.Now().Add(realm.Settings.SSOSessionIdleTimeout))
 }
 
 // SessionCSRFValid checks a token SessionCSRF made for sid and purpose.
 func SessionCSRFValid(realm *oidc.Realm, sid, purpose, tok string) bool {
-	if tok == "" || sid == "" {
-		return false
-	}
-	claims, err := realm.VerifyInternal(tok)
-	if err != nil || strClaim(claims, "typ") != "csrf" || strClaim(claims, "purpose") != purpose {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(strClaim(claims, "sid")), []byte(sid)) == 1
+	return sid != "" && tok != "" && signedCSRFValid(realm, "csrf-"+purpose, sid, tok)
 }
 
 // LinkableProvider reports whether alias is an enabled identity provider of
