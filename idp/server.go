@@ -168,7 +168,6 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	s.login.Register(mux)
 	adm := admin.New(st, s.oidc, s.limiter, cfg.Logger)
 	adm.SetFederationEnv(fedEnv)
-	adm.OnFederationChange(s.fedReg.Invalidate)
 	adm.SetFederation(s.fed)
 	adm.SetBrokers(s.brokers)
 	adm.SetEvents(s.events)

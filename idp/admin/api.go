@@ -41,11 +41,9 @@ type API struct {
 	// users group-commits user creations.
 	users *userBatcher
 	auth  authCache // callers, realm rows, default roles (authcache.go)
-	// fedChange are told of user federation component writes; fedEnv is
-	// what LDAP tests connect with (federation.go).
-	fedChange []func(realmID string)
-	fedEnv    federation.Env
-	fed       Federation // nil: no user federation
+	// fedEnv is what LDAP tests connect with (federation.go).
+	fedEnv federation.Env
+	fed    Federation // nil: no user federation
 	// brokers open identity providers (their SP metadata); nil: export
 	// answers 404 (idps.go).
 	brokers *federation.Brokers

@@ -24,11 +24,6 @@ import (
 // ldap-server-capabilities, the user-storage actions, and the READ_ONLY
 // edit mode's refusals.
 
-// OnFederationChange registers fn, called with a realm's id after every
-// write to one of its user storage components or their mappers (the
-// federation registry drops what it opened from them).
-func (a *API) OnFederationChange(fn func(realmID string)) { a.fedChange = append(a.fedChange, fn) }
-
 // SetFederationEnv sets what testLDAPConnection and ldap-server-capabilities
 // connect with (the truststore's roots, the logger); the zero Env uses the
 // system roots.
@@ -135,12 +130,6 @@ func syncError(c *call, err error, unsupported string) error {
 		return errMsg(http.StatusServiceUnavailable, "The user storage provider is unavailable: "+err.Error())
 	}
 	return err
-}
-
-func (a *API) federationChanged(realmID string) {
-	for _, fn := range a.fedChange {
-		fn(realmID)
-	}
 }
 
 // isFederation reports whether a component of type typ is user federation.
@@ -251,11 +240,7 @@ func (a *API) createFederated(c *call, row store.Component) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	a.federationChanged(c.realm.ID)
-	return nil
+	return err
 }
 
 // deleteFederated deletes a component; a user storage provider takes the
@@ -272,11 +257,7 @@ func (a *API) deleteFederated(c *call, row store.Component) error {
 		}
 		return a.st.DeleteComponent(ctx, c.realm.ID, row.ID)
 	})
-	if err != nil {
-		return err
-	}
-	a.federationChanged(c.realm.ID)
-	return nil
+	return err
 }
 
 // eachLinkedUser calls fn for every user of realmID imported by provider

@@ -192,9 +192,6 @@ func (a *API) updateComponent(c *call) error {
 	if err := a.st.UpdateComponent(c.ctx, next); err != nil {
 		return err
 	}
-	if isFederation(row.ProviderType) || isFederation(next.ProviderType) {
-		a.federationChanged(c.realm.ID)
-	}
 	return c.noContent()
 }
 
