@@ -72,9 +72,10 @@ func (a *Authenticator) secondFactor(ctx context.Context, realmID string, s rep.
 
 // checkCode verifies code; a credential that cannot be used (malformed,
 // sealed under another key) fails the login and is logged, never the code.
+// Any other error is ours (the store's), not a wrong code: it is returned.
 func (a *Authenticator) checkCode(ctx context.Context, realmID string, s rep.RealmSettings, creds []store.Credential, credID, code string) (bool, error) {
 	ok, err := a.otp.Verify(ctx, realmID, s.OTP, creds, credID, code)
-	if errors.Is(err, otp.ErrMalformed) || errors.Is(err, otp.ErrSealed) || (err != nil && !errors.Is(err, store.ErrUnavailable)) {
+	if errors.Is(err, otp.ErrMalformed) || errors.Is(err, otp.ErrSealed) {
 		a.log.WarnContext(ctx, "stored OTP credential cannot be verified", "err", err)
 		return false, nil
 	}

@@ -120,10 +120,14 @@ func (s *storage) Authenticate(ctx context.Context, username, password string) (
 		// fosite answers server_error with err wrapped; clientError finds
 		// the cause and answers 503 temporarily_unavailable.
 		return "", err
-	case err != nil:
+	case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, authn.ErrUserDisabled), errors.Is(err, authn.ErrOTPRequired):
 		// fosite maps ErrNotFound to invalid_grant; keep the cause for our
 		// error writer, which answers Keycloak's generic message.
 		return "", fmt.Errorf("%w: %w", fosite.ErrNotFound, err)
+	case err != nil:
+		// Anything else went wrong on our side: a server error, never a
+		// wrong password.
+		return "", err
 	}
 	if len(r.Settings.PendingRequiredActions(u.RequiredActions)) > 0 {
 		// The password was right, but the account is not ready: refuse
