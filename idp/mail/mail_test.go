@@ -130,3 +130,66 @@ func TestBuildMultipartAlternative(t *testing.T) {
 		t.Error("subject with a line break accepted")
 	}
 }
+
+// The sender's headers are built from parsed addresses: a display name is
+// RFC 2047-encoded when not ASCII, a from value that names itself
+// ("Name <addr>") gives only its address, and no header value may carry a
+// line break (header injection), whichever setting it comes from.
+func TestBuildSenderHeaders(t *testing.T) {
+	msgTo := Message{To: "alice@example.com", Subject: "s", Text: "t", HTML: "h"}
+	raw, err := Build(Settings{From: "Example IdP <idp@example.com>", FromDisplayName: "Ünïcødé IdP"}, msgTo, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _, _ := strings.Cut(string(raw), "\r\n\r\n")
+	for i := 0; i < len(head); i++ {
+		if head[i] >= 0x80 {
+			t.Fatalf("raw 8-bit octet in the headers:\n%s", head)
+		}
+	}
+	msg, err := mail.ReadMessage(strings.NewReader(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg.Header.Get("From"), "=?utf-8?") {
+		t.Errorf("display name not encoded: %q", msg.Header.Get("From"))
+	}
+	if from, err := msg.Header.AddressList("From"); err != nil || len(from) != 1 || from[0].Name != "Ünïcødé IdP" || from[0].Address != "idp@example.com" {
+		t.Errorf("from %q: %v %v", msg.Header.Get("From"), from, err)
+	}
+	if id := msg.Header.Get("Message-ID"); !strings.HasSuffix(id, "@example.com>") {
+		t.Errorf("message id %q", id)
+	}
+	// A from value with its own name and no fromDisplayName keeps its name.
+	raw, err = Build(Settings{From: "Example IdP <idp@example.com>"}, msgTo, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ = mail.ReadMessage(strings.NewReader(string(raw)))
+	if from, err := msg.Header.AddressList("From"); err != nil || len(from) != 1 || from[0].Name != "Example IdP" || from[0].Address != "idp@example.com" {
+		t.Errorf("from %q: %v %v", msg.Header.Get("From"), from, err)
+	}
+
+	inject := "\r\nBcc: x@evil.example"
+	for name, s := range map[string]Settings{
+		"fromDisplayName":    {From: "idp@example.com", FromDisplayName: "IdP" + inject},
+		"from":               {From: "idp@example.com" + inject},
+		"replyTo":            {From: "idp@example.com", ReplyTo: "help@example.com" + inject},
+		"replyToDisplayName": {From: "idp@example.com", ReplyTo: "help@example.com", ReplyToDisplayName: "Help" + inject},
+		"envelopeFrom":       {From: "idp@example.com", EnvelopeFrom: "bounce@example.com" + inject},
+		"lone LF":            {From: "idp@example.com", FromDisplayName: "IdP\nBcc: x@evil.example"},
+	} {
+		raw, err := Build(s, msgTo, time.Now())
+		if err == nil {
+			t.Errorf("%s with a line break accepted:\n%s", name, raw)
+		}
+	}
+	// Parse refuses them too, before anything is stored.
+	for _, k := range []string{KeyFrom, KeyFromDisplayName, KeyReplyTo, KeyReplyToDisplayName, KeyEnvelopeFrom} {
+		m := map[string]string{KeyHost: "smtp.example.com", KeyFrom: "idp@example.com"}
+		m[k] = "x@example.com" + inject
+		if _, err := Parse(m); err == nil {
+			t.Errorf("Parse: %s with a line break accepted", k)
+		}
+	}
+}

@@ -32,16 +32,29 @@ func Build(s Settings, msg Message, now time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, errors.New("mail: invalid recipient address")
 	}
-	if strings.ContainsAny(msg.Subject, "\r\n") {
-		return nil, errors.New("mail: the subject holds a line break")
+	// Settings need not come from Parse: every value that reaches a
+	// header (or the envelope) is checked here, so none can add a header.
+	for _, v := range []string{msg.Subject, s.From, s.FromDisplayName, s.ReplyTo, s.ReplyToDisplayName, s.EnvelopeFrom} {
+		if strings.ContainsAny(v, "\r\n") {
+			return nil, errors.New("mail: a header value (subject, sender or reply-to) holds a line break")
+		}
 	}
-	from := &mail.Address{Name: s.FromDisplayName, Address: s.From}
+	from, err := address(s.From, s.FromDisplayName)
+	if err != nil {
+		return nil, errors.New("mail: invalid sender address")
+	}
 	var buf bytes.Buffer
 	hdr := func(k, v string) { fmt.Fprintf(&buf, "%s: %s\r\n", k, v) }
+	// mail.Address.String quotes the name, or RFC 2047-encodes it when it
+	// is not printable ASCII.
 	hdr("From", from.String())
 	hdr("To", (&mail.Address{Address: to.Address}).String())
 	if s.ReplyTo != "" {
-		hdr("Reply-To", (&mail.Address{Name: s.ReplyToDisplayName, Address: s.ReplyTo}).String())
+		rt, err := address(s.ReplyTo, s.ReplyToDisplayName)
+		if err != nil {
+			return nil, errors.New("mail: invalid reply-to address")
+		}
+		hdr("Reply-To", rt.String())
 	}
 	hdr("Subject", mime.QEncoding.Encode("utf-8", msg.Subject))
 	hdr("Date", now.Format(time.RFC1123Z))
@@ -74,6 +87,19 @@ func Build(s Settings, msg Message, now time.Time) ([]byte, error) {
 	}
 	buf.Write(body.Bytes())
 	return buf.Bytes(), nil
+}
+
+// address is the mailbox a setting names: addr parsed (it may be
+// "Name <a@b>"), named name when that is set.
+func address(addr, name string) (*mail.Address, error) {
+	a, err := mail.ParseAddress(addr)
+	if err != nil {
+		return nil, err
+	}
+	if name != "" {
+		a.Name = name
+	}
+	return a, nil
 }
 
 // crlf normalises line ends to CRLF, as SMTP's DATA wants them.
