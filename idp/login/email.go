@@ -130,11 +130,20 @@ func (h *Handler) cooldown(ctx context.Context, realmID, kind, userID string) (b
 	err := h.st.CreateToken(ctx, rec)
 	if errors.Is(err, store.ErrConflict) {
 		old, gerr := h.st.GetToken(ctx, store.KindReplay, sig)
-		if gerr != nil || now.Before(old.Expires) {
+		switch {
+		case errors.Is(gerr, store.ErrNotFound):
+			// Swept meanwhile: take the free place.
+		case gerr != nil:
+			// A store that cannot say is not "one went out just now".
+			return false, gerr
+		case now.Before(old.Expires):
 			return false, nil
+		default:
+			// Expired but not yet swept: take its place.
+			if derr := h.st.DeleteToken(ctx, store.KindReplay, sig); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+				return false, derr
+			}
 		}
-		// Expired but not yet swept: take its place.
-		_ = h.st.DeleteToken(ctx, store.KindReplay, sig)
 		err = h.st.CreateToken(ctx, rec)
 		if errors.Is(err, store.ErrConflict) {
 			return false, nil
@@ -455,7 +464,14 @@ func (h *Handler) resetFromToken(w http.ResponseWriter, r *http.Request, realm *
 		tok, err := h.st.GetToken(ctx, store.KindLogin, ck.Value)
 		var at attemptRecord
 		if err == nil && tok.RealmID == realm.Row.ID && tok.Active && time.Now().Before(tok.Expires) &&
-			json.Unmarshal(tok.Request, &at) == nil && h.st.DeactivateToken(ctx, store.KindLogin, ck.Value) == nil {
+			json.Unmarshal(tok.Request, &at) == nil {
+			// Spent here, or by another tab just before (then the flow
+			// runs on its own below); a store that cannot say is a 503.
+			err = h.st.DeactivateToken(ctx, store.KindLogin, ck.Value)
+		} else if err == nil {
+			err = store.ErrNotFound
+		}
+		if err == nil {
 			form, err := url.ParseQuery(at.Query)
 			if err != nil {
 				h.expiredPage(w, r, realm)
