@@ -152,6 +152,14 @@ func (h *Handler) cooldown(ctx context.Context, realmID, kind, userID string) (b
 	return err == nil, err
 }
 
+// clearCooldown gives back the reservation cooldown made for a mail that
+// did not go out, so the user may ask again at once.
+func (h *Handler) clearCooldown(ctx context.Context, kind, userID string) {
+	if err := h.st.DeleteToken(ctx, store.KindReplay, "mail:"+kind+":"+userID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.log.WarnContext(ctx, "mail cooldown not cleared after a failed send", "kind", kind, "user", userID, "err", err)
+	}
+}
+
 // resetAttempt is the login attempt a reset-credentials request belongs
 // to: the session_code the browser's AUTH_SESSION_ID names, still open.
 func (h *Handler) resetAttempt(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) (string, attemptRecord, bool) {
@@ -294,9 +302,12 @@ func (h *Handler) resetCredentials(w http.ResponseWriter, r *http.Request, realm
 		go func() {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*mailTimeout)
 			defer cancel()
-			// The mailer logs a failure for the administrator.
-			_ = h.sendActionMail(ctx, realm, user, usermail.Token{Type: usermail.TypeResetCredentials, ClientID: clientID,
-				Attempt: attempt}, templates.EmailPasswordReset)
+			// The mailer logs a failure for the administrator; the user
+			// may ask again at once.
+			if err := h.sendActionMail(ctx, realm, user, usermail.Token{Type: usermail.TypeResetCredentials, ClientID: clientID,
+				Attempt: attempt}, templates.EmailPasswordReset); err != nil {
+				h.clearCooldown(ctx, usermail.TypeResetCredentials, user.ID)
+			}
 		}()
 	}
 	sent()

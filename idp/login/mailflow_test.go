@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -160,4 +162,58 @@ func TestResetLinkAttemptUnspendableIs503(t *testing.T) {
 		t.Fatalf("attempt unspendable: %d %s, Retry-After %q\n%.800s", p.status, p.resp.Header.Get("Location"),
 			p.resp.Header.Get("Retry-After"), p.body)
 	}
+}
+
+// A verification mail the mail server refused does not hold the resend
+// button for the cooldown: once the server is back, "Click here to
+// re-send" sends at once.
+func TestVerifyEmailResendAfterFailedSend(t *testing.T) {
+	ctx := t.Context()
+	mp := mailtest.Start(t, mailtest.Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := mp.Settings("idp@example.com")
+	down["port"] = strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close() // nothing listens there: the mail server is down
+	e, _ := newMailEnv(t, down, map[string]any{"verifyEmail": true})
+	b := e.browser()
+	login := b.authorize(nil)
+	p := b.submit(login, "kc-form-login", map[string]string{"username": "carol", "password": "carol-pass-1"})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("login: %d\n%.800s", p.status, p.body)
+	}
+	p = b.do(http.MethodGet, p.resp.Header.Get("Location"), nil)
+	if p.status != http.StatusOK || p.byID("kc-verify-email-form") == nil || !strings.Contains(p.body, "Failed to send email") {
+		t.Fatalf("verify email page with the server down: %d\n%.1500s", p.status, p.body)
+	}
+
+	// The mail server is back.
+	realm, err := e.st.GetRealmByName(ctx, "reg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := rep.DecodeRealm(realm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SMTPServer = mp.Settings("idp@example.com")
+	if realm.Settings, err = json.Marshal(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.UpdateRealm(ctx, realm); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the realm cache follows its counters
+	p = b.do(http.MethodGet, p.resp.Request.URL.String(), nil)
+	p = b.submit(p, "kc-verify-email-form", map[string]string{"resend": "on"})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("resend: %d\n%.800s", p.status, p.body)
+	}
+	p = b.do(http.MethodGet, p.resp.Header.Get("Location"), nil)
+	if strings.Contains(p.body, "Failed to send email") {
+		t.Fatalf("resend failed again:\n%.1500s", p.body)
+	}
+	mp.Wait("carol@example.com", 1, 10*time.Second)
 }

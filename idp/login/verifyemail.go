@@ -78,6 +78,8 @@ func (h *Handler) sendVerifyEmail(ctx context.Context, s *Step) {
 		det := map[string]string{"email": s.User.Email}
 		if err := h.sendActionMail(ctx, s.Realm, s.User, usermail.Token{Type: usermail.TypeVerifyEmail, ClientID: s.ClientID},
 			templates.EmailVerification); err != nil {
+			// No mail went out: the resend button must work at once.
+			h.clearCooldown(ctx, usermail.TypeVerifyEmail, s.User.ID)
 			h.mailEvent(s.Request, s.Realm, evSendVerifyEmailError, s.ClientID, s.User.ID, "email_send_failed", det)
 			s.Data["error"] = "emailSendErrorMessage"
 			return
