@@ -381,6 +381,14 @@ type Token struct {
 	Request json.RawMessage
 }
 
+// TokenSubject is a token with the SSO session (Token.SessionID) and the
+// user (Token.Subject) it names; nil when it names none or they are gone.
+type TokenSubject struct {
+	Token   Token
+	Session *Session
+	User    *User
+}
+
 type TokenStore interface {
 	CreateToken(ctx context.Context, t Token) error
 	GetToken(ctx context.Context, kind TokenKind, signature string) (Token, error)
@@ -397,6 +405,10 @@ type TokenStore interface {
 	// gone; then nothing is written. PostgreSQL runs it as one statement:
 	// one round trip.
 	RotateRefresh(ctx context.Context, oldSig string, touch time.Time, next Token) error
+	// GetTokenSubject is a refresh grant's one read: the token of one of
+	// kinds with that signature, with its SSO session and its user as the
+	// same query found them. ErrNotFound when there is no such token.
+	GetTokenSubject(ctx context.Context, signature string, kinds ...TokenKind) (TokenSubject, error)
 	// RevokeRequest records that requestID's access tokens are revoked until
 	// until (a KindRevoked record; an existing one is kept).
 	RevokeRequest(ctx context.Context, realmID, requestID string, until time.Time) error
