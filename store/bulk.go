@@ -26,7 +26,8 @@ type BulkUserWriter interface {
 	// CreateUsers inserts every user with its credentials and role and group
 	// mappings, all or nothing. Usernames and emails are stored lower-cased as
 	// CreateUser does. ErrConflict on a duplicate id, username or email (among
-	// users or against the store); ErrNotFound when a role or group is not in
+	// users or against the store; an email only in a realm that does not
+	// allow duplicate emails); ErrNotFound when a role or group is not in
 	// the user's realm.
 	CreateUsers(ctx context.Context, users []NewUser) error
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -25,6 +26,13 @@ var (
 	// a bad token. The backend sets it, keeping the driver's error in the
 	// chain, so one classification serves every caller.
 	ErrUnavailable = errors.New("store: database unavailable")
+	// ErrAmbiguous means a lookup that names one user matched several
+	// (GetUserByEmail in a realm that allows duplicate emails; Keycloak's
+	// ModelDuplicateException). It is also ErrNotFound: there is no one
+	// user, so a caller that looks a person up (login, forgot password,
+	// linking) treats it as nobody, and one that checks an email is free
+	// tests ErrAmbiguous first.
+	ErrAmbiguous = fmt.Errorf("%w: several users match", ErrNotFound)
 )
 
 // Prober is offered by stores that can check reads and writes on
@@ -79,6 +87,10 @@ type Realm struct {
 	Enabled  bool
 	Settings json.RawMessage
 	Created  time.Time
+	// DuplicateEmailsAllowed is Keycloak's duplicateEmailsAllowed (also in
+	// Settings), kept where the store enforces it: unless it is set, no two
+	// users of the realm have the same non-empty email.
+	DuplicateEmailsAllowed bool
 }
 
 type RealmStore interface {
@@ -86,7 +98,10 @@ type RealmStore interface {
 	GetRealm(ctx context.Context, id string) (Realm, error)
 	GetRealmByName(ctx context.Context, name string) (Realm, error)
 	ListRealms(ctx context.Context) ([]Realm, error)
-	UpdateRealm(ctx context.Context, r Realm) error // renames allowed; ErrConflict on name clash
+	// UpdateRealm replaces the realm row; renames allowed. ErrConflict on a
+	// name clash, and when DuplicateEmailsAllowed goes from true to false
+	// while users of the realm share an email (nothing is written).
+	UpdateRealm(ctx context.Context, r Realm) error
 	// DeleteRealm removes the realm and every row that belongs to it.
 	DeleteRealm(ctx context.Context, id string) error
 }
@@ -244,9 +259,14 @@ type UserQuery struct {
 }
 
 type UserStore interface {
-	CreateUser(ctx context.Context, u User) error // ErrConflict on duplicate id, username or email
+	// CreateUser stores u. ErrConflict on a duplicate id or username, or a
+	// duplicate non-empty email unless the realm allows duplicate emails.
+	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, realmID, id string) (User, error)
 	GetUserByUsername(ctx context.Context, realmID, username string) (User, error)
+	// GetUserByEmail finds the one user with that (non-empty) email:
+	// ErrNotFound when nobody has it, ErrAmbiguous (also ErrNotFound) when
+	// several users do, which only a realm allowing duplicates has.
 	GetUserByEmail(ctx context.Context, realmID, email string) (User, error)
 	GetServiceAccountUser(ctx context.Context, realmID, clientID string) (User, error)
 	// GetUserByFederationID finds the user provider link imported with the
@@ -257,6 +277,7 @@ type UserStore interface {
 	ListFederationIDs(ctx context.Context, realmID, link string) (map[string]string, error)
 	ListUsers(ctx context.Context, realmID string, q UserQuery) ([]User, error)
 	CountUsers(ctx context.Context, realmID string, q UserQuery) (int, error)
+	// UpdateUser replaces the user's row; ErrConflict as CreateUser.
 	UpdateUser(ctx context.Context, u User) error
 	DeleteUser(ctx context.Context, realmID, id string) error
 

@@ -15,9 +15,11 @@ import (
 // and export do that).
 
 // RealmToStore turns r into a realm row: collections dropped (they have
-// their own tables), enabled defaulting to true.
+// their own tables), enabled defaulting to true, duplicateEmailsAllowed
+// copied to the column the store enforces it by.
 func RealmToStore(r Realm) (store.Realm, error) {
-	row := store.Realm{ID: r.ID, Name: r.Realm, Enabled: boolOr(r.Enabled, true)}
+	row := store.Realm{ID: r.ID, Name: r.Realm, Enabled: boolOr(r.Enabled, true),
+		DuplicateEmailsAllowed: boolOr(r.DuplicateEmailsAllowed, false)}
 	r.Roles, r.Groups, r.Users, r.Clients, r.ClientScopes = nil, nil, nil, nil, nil
 	r.IdentityProviders, r.IdentityProviderMappers, r.Components = nil, nil, nil
 	r.UserFederationProviders, r.UserFederationMappers = nil, nil

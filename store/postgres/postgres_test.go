@@ -102,6 +102,13 @@ func TestFederationIDBackfill(t *testing.T) {
 	storetest.RunFederationIDBackfill(t, s)
 }
 
+func TestDuplicateEmailsMigration(t *testing.T) {
+	schema := "keygate_test_" + strings.ToLower(rand.Text()[:12])
+	s := connect(t, schema)
+	t.Cleanup(func() { dropSchema(t, s, schema) })
+	storetest.RunDuplicateEmailsMigration(t, s)
+}
+
 func dropSchema(t testing.TB, s *sqlstore.Store, schema string) {
 	if _, err := s.DB().ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 		t.Errorf("dropping test schema: %v", err)

@@ -59,6 +59,15 @@ func TestFederationIDBackfill(t *testing.T) {
 	storetest.RunFederationIDBackfill(t, s)
 }
 
+func TestDuplicateEmailsMigration(t *testing.T) {
+	s, err := sqlite.Connect(t.Context(), filepath.Join(t.TempDir(), "keygate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	storetest.RunDuplicateEmailsMigration(t, s)
+}
+
 func TestPragmas(t *testing.T) {
 	s := openFile(t)
 	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "synchronous": "1", "busy_timeout": "5000"} {

@@ -94,11 +94,12 @@ func (s *Store) CreateUsers(ctx context.Context, users []store.NewUser) error {
 	if len(users) == 0 {
 		return nil
 	}
-	var urows, crows, rrows, grows, frows [][]any
+	var crows, rrows, grows, frows [][]any
 	roles, groups := map[[2]string]bool{}, map[[2]string]bool{}
+	realms := map[string]bool{}
 	for _, nu := range users {
 		u := nu.User
-		urows = append(urows, append(userArgs(u), u.ID, u.RealmID, ms(u.Created)))
+		realms[u.RealmID] = true
 		for _, c := range nu.Credentials {
 			crows = append(crows, []any{c.ID, u.RealmID, u.ID, c.Type, c.UserLabel, ms(c.Created), c.SecretData, c.CredentialData, c.Priority})
 		}
@@ -117,6 +118,19 @@ func (s *Store) CreateUsers(ctx context.Context, users []store.NewUser) error {
 		}
 	}
 	return wrap(s.Tx(ctx, func(ctx context.Context) error {
+		// Each row copies its realm's duplicate_emails (migration 0010),
+		// read once per batch in the batch's transaction: SQLite's one
+		// writer keeps it current; on PostgreSQL a concurrent flip makes the
+		// rows' foreign-key check fail rather than store a stale copy.
+		dup, err := s.duplicateEmails(ctx, realms)
+		if err != nil {
+			return err
+		}
+		urows := make([][]any, 0, len(users))
+		for _, nu := range users {
+			u := nu.User
+			urows = append(urows, append(userArgs(u), u.ID, u.RealmID, ms(u.Created), dup[u.RealmID]))
+		}
 		// The foreign keys prove a role exists, not that it is in the user's
 		// realm; one COUNT per realm does.
 		if err := s.inRealm(ctx, "roles", roles); err != nil {
@@ -130,7 +144,8 @@ func (s *Store) CreateUsers(ctx context.Context, users []store.NewUser) error {
 			rows        [][]any
 		}{
 			{"users", `username, email, email_verified, first_name, last_name, first_lower, last_lower, enabled,
-				federation_link, federation_id, service_account, attributes, required_actions, not_before, id, realm_id, created`, urows},
+				federation_link, federation_id, service_account, attributes, required_actions, not_before, id, realm_id, created,
+				duplicate_emails`, urows},
 			{"credentials", `id, realm_id, user_id, type, user_label, created, secret_data, credential_data, priority`, crows},
 			{"user_roles", `realm_id, user_id, role_id`, rrows},
 			{"user_groups", `realm_id, user_id, group_id`, grows},
@@ -147,6 +162,31 @@ func (s *Store) CreateUsers(ctx context.Context, users []store.NewUser) error {
 		}
 		return nil
 	}), "create %d users", len(users))
+}
+
+// duplicateEmails reads the duplicate_emails setting of each realm; a
+// missing realm is false (its users then fail their foreign key).
+func (s *Store) duplicateEmails(ctx context.Context, realms map[string]bool) (map[string]bool, error) {
+	ids := make([]any, 0, len(realms))
+	for id := range realms {
+		ids = append(ids, id)
+	}
+	type row struct {
+		id  string
+		dup bool
+	}
+	out := map[string]bool{}
+	for chunk := range slices.Chunk(ids, inChunk) {
+		rs, err := list(ctx, s, func(r scanner) (x row, err error) { return x, r.Scan(&x.id, &x.dup) },
+			`SELECT id, duplicate_emails FROM realms WHERE id IN (`+placeholders(len(chunk))+`)`, chunk...)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			out[r.id] = r.dup
+		}
+	}
+	return out, nil
 }
 
 // inRealm checks that every (realm, id) of want is a row of table.

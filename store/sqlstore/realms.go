@@ -6,16 +6,16 @@ import (
 	"github.com/keygate/keygate/store"
 )
 
-const realmCols = `id, name, enabled, settings, created`
+const realmCols = `id, name, enabled, settings, created, duplicate_emails`
 
 func scanRealm(r scanner) (x store.Realm, err error) {
-	err = r.Scan(&x.ID, &x.Name, &x.Enabled, rawCol{&x.Settings}, msTime{&x.Created})
+	err = r.Scan(&x.ID, &x.Name, &x.Enabled, rawCol{&x.Settings}, msTime{&x.Created}, &x.DuplicateEmailsAllowed)
 	return x, err
 }
 
 func (s *Store) CreateRealm(ctx context.Context, r store.Realm) error {
-	_, err := s.exec(ctx, `INSERT INTO realms (`+realmCols+`) VALUES (?, ?, ?, ?, ?)`,
-		r.ID, r.Name, r.Enabled, string(r.Settings), ms(r.Created))
+	_, err := s.exec(ctx, `INSERT INTO realms (`+realmCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		r.ID, r.Name, r.Enabled, string(r.Settings), ms(r.Created), r.DuplicateEmailsAllowed)
 	return wrap(err, "create realm %q", r.Name)
 }
 
@@ -34,9 +34,14 @@ func (s *Store) ListRealms(ctx context.Context) ([]store.Realm, error) {
 	return rs, wrap(err, "list realms")
 }
 
+// UpdateRealm writes the realm row in one statement. A change of
+// duplicate_emails rewrites the copy on each of the realm's users in that
+// statement (PostgreSQL: ON UPDATE CASCADE, SQLite: a trigger; migration
+// 0010), so turning duplicates off while users share an email violates
+// users_email_unique: ErrConflict, and nothing is written.
 func (s *Store) UpdateRealm(ctx context.Context, r store.Realm) error {
-	err := s.execOne(ctx, `UPDATE realms SET name = ?, enabled = ?, settings = ? WHERE id = ?`,
-		r.Name, r.Enabled, string(r.Settings), r.ID)
+	err := s.execOne(ctx, `UPDATE realms SET name = ?, enabled = ?, settings = ?, duplicate_emails = ? WHERE id = ?`,
+		r.Name, r.Enabled, string(r.Settings), r.DuplicateEmailsAllowed, r.ID)
 	return wrap(err, "update realm %s", r.ID)
 }
 

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"math"
 	"slices"
@@ -28,12 +29,27 @@ func userArgs(u store.User) []any {
 }
 
 // CreateUser stores u with username and email lower-cased. ErrConflict on a
-// duplicate id, username, non-empty email or service-account client.
+// duplicate id, username, service-account client or non-empty email (the
+// last unless the realm allows duplicate emails).
+//
+// The row copies its realm's duplicate_emails, read in the statement
+// itself (see migration 0010). On PostgreSQL, a realm that flipped the
+// setting between the statement's read and its foreign-key check fails
+// that check (ErrNotFound, as for a missing realm): outside a transaction
+// the insert runs once more, with the new setting.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
-	_, err := s.exec(ctx, `INSERT INTO users (username, email, email_verified, first_name, last_name, first_lower, last_lower,
-		enabled, federation_link, federation_id, service_account, attributes, required_actions, not_before, id, realm_id, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		append(userArgs(u), u.ID, u.RealmID, ms(u.Created))...)
+	insert := func(ctx context.Context) error {
+		_, err := s.exec(ctx, `INSERT INTO users (username, email, email_verified, first_name, last_name, first_lower, last_lower,
+		enabled, federation_link, federation_id, service_account, attributes, required_actions, not_before, id, realm_id, created,
+		duplicate_emails) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+		COALESCE((SELECT duplicate_emails FROM realms WHERE id = ?), FALSE))`,
+			append(userArgs(u), u.ID, u.RealmID, ms(u.Created), u.RealmID)...)
+		return err
+	}
+	err := insert(ctx)
+	if errors.Is(err, store.ErrNotFound) && s.txOf(ctx) == nil {
+		err = insert(ctx)
+	}
 	return wrap(err, "create user %q", u.Username)
 }
 
@@ -76,12 +92,22 @@ func (s *Store) GetUserByUsername(ctx context.Context, realmID, username string)
 	return u, wrap(err, "get user %q", username)
 }
 
-// GetUserByEmail finds the user with that email; "" finds nobody. The
-// "email is not empty" term lets the planners use the partial unique index.
+// GetUserByEmail finds the one user with that email; "" finds nobody, and
+// several are store.ErrAmbiguous. The "email is not empty" term lets the
+// planners use the partial index users_email.
 func (s *Store) GetUserByEmail(ctx context.Context, realmID, email string) (store.User, error) {
-	u, err := get(ctx, s, scanUser, `SELECT `+userCols+` FROM users u WHERE u.realm_id = ? AND u.email <> '' AND u.email = ?`,
-		realmID, strings.ToLower(email))
-	return u, wrap(err, "get user by email %q", email)
+	us, err := list(ctx, s, scanUser, `SELECT `+userCols+` FROM users u WHERE u.realm_id = ? AND u.email <> '' AND u.email = ?
+		LIMIT 2`, realmID, strings.ToLower(email))
+	switch {
+	case err != nil:
+	case len(us) == 0:
+		err = store.ErrNotFound
+	case len(us) > 1:
+		err = store.ErrAmbiguous
+	default:
+		return us[0], nil
+	}
+	return store.User{}, wrap(err, "get user by email %q", email)
 }
 
 func (s *Store) GetServiceAccountUser(ctx context.Context, realmID, clientID string) (store.User, error) {
