@@ -631,8 +631,10 @@ func (h *Handler) stepDone(w http.ResponseWriter, r *http.Request, realm *oidc.R
 		return
 	}
 	// Actions added meanwhile (or triggered now) run too; none runs twice.
+	// Triggers always apply here: only a login (rec.Query set) gets this
+	// far, a flow outside one (execute-actions, rec.End) ended above.
 	s := &Step{H: h, Request: r, Realm: realm, User: u, Details: rec.details(), ClientID: rec.ClientID}
-	steps, unknown, err := h.pendingSteps(ctx, s, false, rec.End == nil, rec.Done)
+	steps, unknown, err := h.pendingSteps(ctx, s, false, true, rec.Done)
 	if err != nil {
 		h.storeError(w, r, realm, "login steps", err)
 		return

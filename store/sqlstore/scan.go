@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 )
 
@@ -98,4 +100,70 @@ func textBytes(src any) []byte {
 func scanInt(r scanner) (n int, err error) {
 	err = r.Scan(&n)
 	return n, err
+}
+
+// qualify prefixes each of a column list's names with a table alias.
+func qualify(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// values is a row already read into driver values, scanned again into a
+// table scanner's destinations: lets one joined row feed several of them.
+// A NULL (a LEFT JOIN that found nothing) leaves the destination zero.
+type values []any
+
+func (v values) Scan(dest ...any) error {
+	if len(dest) != len(v) {
+		return fmt.Errorf("sqlstore: %d destinations for %d columns", len(dest), len(v))
+	}
+	for i, d := range dest {
+		if err := assign(d, v[i]); err != nil {
+			return fmt.Errorf("column %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func assign(dest, src any) error {
+	if src == nil {
+		return nil
+	}
+	if s, ok := dest.(sql.Scanner); ok {
+		return s.Scan(src)
+	}
+	d := reflect.ValueOf(dest)
+	if d.Kind() != reflect.Pointer {
+		return fmt.Errorf("destination %T is not a pointer", dest)
+	}
+	d = d.Elem()
+	switch d.Kind() {
+	case reflect.String:
+		switch v := src.(type) {
+		case string:
+			d.SetString(v)
+			return nil
+		case []byte:
+			d.SetString(string(v))
+			return nil
+		}
+	case reflect.Bool:
+		switch v := src.(type) {
+		case bool:
+			d.SetBool(v)
+			return nil
+		case int64:
+			d.SetBool(v != 0)
+			return nil
+		}
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		if v, ok := src.(int64); ok {
+			d.SetInt(v)
+			return nil
+		}
+	}
+	return fmt.Errorf("cannot scan %T into %T", src, dest)
 }

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate/store"
@@ -132,4 +134,64 @@ func (s *Store) DeactivateRequest(ctx context.Context, kind store.TokenKind, req
 func (s *Store) DeleteExpiredTokens(ctx context.Context, before time.Time) (int, error) {
 	n, err := s.exec(ctx, `DELETE FROM tokens WHERE expires > 0 AND expires < ?`, ms(before))
 	return int(n), wrap(err, "delete expired tokens")
+}
+
+// tokenSubjectSQL joins a token to its session and user: one statement, so
+// a refresh on PostgreSQL makes one round trip to read and one to write.
+var tokenSubjectSQL = `SELECT ` + qualify("t.", tokenCols) + `, ` + qualify("s.", sessionCols) + `, ` + userCols + `
+	FROM tokens t
+	LEFT JOIN sessions s ON s.realm_id = t.realm_id AND s.id = t.session_id
+	LEFT JOIN users u ON u.realm_id = t.realm_id AND u.id = t.subject
+	WHERE t.kind IN (%s) AND t.signature = ?`
+
+// GetTokenSubject implements store.Store.
+func (s *Store) GetTokenSubject(ctx context.Context, signature string, kinds ...store.TokenKind) (store.TokenSubject, error) {
+	if len(kinds) == 0 {
+		return store.TokenSubject{}, wrap(store.ErrNotFound, "get token")
+	}
+	args := make([]any, 0, len(kinds)+1)
+	for _, k := range kinds {
+		args = append(args, string(k))
+	}
+	args = append(args, signature)
+	query := fmt.Sprintf(tokenSubjectSQL, strings.TrimSuffix(strings.Repeat("?, ", len(kinds)), ", "))
+	x, err := get(ctx, s, scanTokenSubject, query, args...)
+	return x, wrap(err, "get %s token", kinds[0])
+}
+
+var (
+	tokenColCount   = strings.Count(tokenCols, ",") + 1
+	sessionColCount = strings.Count(sessionCols, ",") + 1
+	userColCount    = strings.Count(userCols, ",") + 1
+)
+
+// scanTokenSubject reads the row once, then hands each table's columns to
+// that table's own scanner; the LEFT JOINed ones may be NULL.
+func scanTokenSubject(r scanner) (x store.TokenSubject, err error) {
+	vals := make([]any, tokenColCount+sessionColCount+userColCount)
+	ptrs := make([]any, len(vals))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := r.Scan(ptrs...); err != nil {
+		return x, err
+	}
+	if x.Token, err = scanToken(values(vals[:tokenColCount])); err != nil {
+		return x, err
+	}
+	sess, err := scanSession(values(vals[tokenColCount : tokenColCount+sessionColCount]))
+	if err != nil {
+		return x, err
+	}
+	if sess.ID != "" {
+		x.Session = &sess
+	}
+	u, err := scanUser(values(vals[tokenColCount+sessionColCount:]))
+	if err != nil {
+		return x, err
+	}
+	if u.ID != "" {
+		x.User = &u
+	}
+	return x, nil
 }

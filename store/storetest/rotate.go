@@ -76,3 +76,43 @@ func testRotateRefresh(t *testing.T, s store.Store) {
 	}
 	eq(t, "racing rotations won", won, 1)
 }
+
+// testTokenSubject: a refresh grant's one read finds the token of either
+// kind with its session and user, and says plainly when they are gone.
+func testTokenSubject(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	realm(t, s, "r1")
+	exp := t0.Add(time.Hour)
+	u := store.User{ID: "u1", RealmID: "r1", Username: "alice", Email: "alice@example.com", EmailVerified: true, FirstName: "Alice",
+		Enabled: true, Created: t0, Attributes: map[string][]string{"dept": {"ops"}}, RequiredActions: []string{"VERIFY_EMAIL"}, NotBefore: 7}
+	ok(t, s.CreateUser(ctx, u))
+	sess := store.Session{ID: "s1", RealmID: "r1", UserID: "u1", Created: t0, LastSeen: t0.Add(time.Minute), AuthTime: t0,
+		RememberMe: true, IPAddress: "192.0.2.1", Data: raw(`{"k":"v"}`)}
+	ok(t, s.CreateSession(ctx, sess))
+	refresh := token(store.KindRefresh, "r1", "q1", "s1", exp)
+	offline := token(store.KindOffline, "o1", "q2", "s1", exp)
+	ok(t, s.CreateToken(ctx, refresh))
+	ok(t, s.CreateToken(ctx, offline))
+
+	got := get[store.TokenSubject](t)(s.GetTokenSubject(ctx, "r1", store.KindRefresh, store.KindOffline))
+	eq(t, "refresh token", got, store.TokenSubject{Token: refresh, Session: &sess, User: &u})
+	got = get[store.TokenSubject](t)(s.GetTokenSubject(ctx, "o1", store.KindRefresh, store.KindOffline))
+	eq(t, "offline token", got.Token, offline)
+	_, err := s.GetTokenSubject(ctx, "o1", store.KindRefresh)
+	isErr(t, err, store.ErrNotFound)
+	_, err = s.GetTokenSubject(ctx, "nope", store.KindRefresh, store.KindOffline)
+	isErr(t, err, store.ErrNotFound)
+
+	// An inactive token is still found (reuse detection needs it).
+	ok(t, s.DeactivateToken(ctx, store.KindRefresh, "r1"))
+	refresh.Active = false
+	eq(t, "spent", get[store.TokenSubject](t)(s.GetTokenSubject(ctx, "r1", store.KindRefresh)).Token, refresh)
+
+	// Session and user gone: the token alone, with nil for them.
+	ok(t, s.DeleteSession(ctx, "r1", "s1"))
+	ok(t, s.DeleteUser(ctx, "r1", "u1"))
+	ok(t, s.CreateToken(ctx, token(store.KindRefresh, "r2", "q3", "s1", exp)))
+	got = get[store.TokenSubject](t)(s.GetTokenSubject(ctx, "r2", store.KindRefresh))
+	eq(t, "orphan", got, store.TokenSubject{Token: token(store.KindRefresh, "r2", "q3", "s1", exp)})
+
+}

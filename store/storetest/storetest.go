@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FositeTransactions", testFositeTransactions},
 		{"RefreshInTransaction", testRefreshInTransaction},
 		{"RotateRefresh", testRotateRefresh},
+		{"TokenSubject", testTokenSubject},
 		{"Timezone", testTimezone},
 		{"BulkUsers", testBulkUsers},
 		{"CacheVersions", testCacheVersions},
