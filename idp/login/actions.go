@@ -204,8 +204,11 @@ type actionRecord struct {
 	ClientID  string    `json:"client,omitempty"`
 	Started   time.Time `json:"started"`
 	// AIA is the application-initiated action (kc_action) the request
-	// asked for, "" for none.
-	AIA string `json:"aia,omitempty"`
+	// asked for, "" for none; AIAStatus is Keycloak's kc_action_status
+	// once known: "success", "cancelled", or "error" (asked for an action
+	// the realm cannot run).
+	AIA       string `json:"aia,omitempty"`
+	AIAStatus string `json:"aiaStatus,omitempty"`
 
 	ACR         string          `json:"acr"`
 	AuthTime    time.Time       `json:"authTime"`
@@ -310,12 +313,19 @@ func (h *Handler) beginSteps(w http.ResponseWriter, r *http.Request, realm *oidc
 	}
 	// Keycloak's application-initiated action: the app asks for one
 	// (keycloak-js login({action})), run after what the user owes.
-	aia := applicationAction(realm, at.Request.Form().Get("kc_action"))
+	kcAction := at.Request.Form().Get("kc_action")
+	aia := applicationAction(realm, kcAction)
 	if aia != "" && !slices.Contains(steps, aia) {
 		steps = append(steps, aia)
 	}
+	aiaStatus := ""
+	if kcAction != "" && aia == "" {
+		// Keycloak goes on with the login and tells the app the action
+		// could not run (unknown, disabled, or without a page here).
+		aiaStatus = aiaError
+	}
 	if len(steps) == 0 && unknown == "" {
-		h.finishLogin(w, r, realm, at, user, d)
+		h.finishLogin(aiaResponse(w, "", aiaStatus), r, realm, at, user, d)
 		return
 	}
 	// A silent request learns that the user must interact, as Keycloak
@@ -342,7 +352,8 @@ func (h *Handler) beginSteps(w http.ResponseWriter, r *http.Request, realm *oidc
 	}
 	rec := actionRecord{AttemptID: at.ID, UserID: user.ID, Query: at.Request.Form().Encode(),
 		ClientID: at.Request.Client.Row.ClientID, Started: at.Started, ACR: d.ACR, AuthTime: d.AuthTime,
-		RememberMe: d.RememberMe, IdP: d.IdentityProvider, SessionData: d.SessionData, Steps: steps, AIA: aia}
+		RememberMe: d.RememberMe, IdP: d.IdentityProvider, SessionData: d.SessionData, Steps: steps, AIA: aia,
+		AIAStatus: aiaStatus}
 	if d.Session != nil {
 		rec.SessionID = d.Session.ID
 	}
@@ -568,6 +579,9 @@ func (h *Handler) processAction(w http.ResponseWriter, r *http.Request, realm *o
 		return
 	}
 	if s.Cancelable && r.PostForm.Has("cancel-aia") {
+		// As Keycloak: the login goes on, and the app learns the user
+		// cancelled (kc_action_status=cancelled with the code).
+		rec.AIAStatus = aiaCancelled
 		h.stepDone(w, r, realm, rec, a)
 		return
 	}
@@ -617,6 +631,9 @@ func (h *Handler) stepDone(w http.ResponseWriter, r *http.Request, realm *oidc.R
 			h.storeError(w, r, realm, "login step", err)
 			return
 		}
+	}
+	if a.Alias == rec.AIA && rec.AIAStatus == "" {
+		rec.AIAStatus = aiaSuccess
 	}
 	rec.Done = append(rec.Done, a.Alias)
 	rec.Steps = rec.Steps[1:]
@@ -668,7 +685,91 @@ func (h *Handler) stepDone(w http.ResponseWriter, r *http.Request, realm *oidc.R
 		}
 		d.Session = &sso
 	}
-	h.finishLogin(w, r, realm, &Attempt{ID: rec.AttemptID, Request: req, Started: rec.Started}, u, d)
+	ran := ""
+	if rec.AIAStatus == aiaSuccess || rec.AIAStatus == aiaCancelled {
+		ran = rec.AIA
+	}
+	h.finishLogin(aiaResponse(w, ran, rec.AIAStatus), r, realm, &Attempt{ID: rec.AttemptID, Request: req, Started: rec.Started}, u, d)
+}
+
+// Keycloak's kc_action_status values (RequiredActionContext.KcActionStatus).
+const (
+	aiaSuccess   = "success"
+	aiaCancelled = "cancelled"
+	aiaError     = "error"
+)
+
+// aiaResponse is w for the authorization response of a login whose app
+// asked for an action (kc_action): as Keycloak's OIDCLoginProtocol, the
+// redirect with the code also carries kc_action_status and, when the
+// action ran, kc_action naming it, in the response's own part (query or
+// fragment). w itself when there is nothing to say.
+//
+// The response is fosite's redirect, written in idp/oidc; the parameters
+// are added to its Location here. A form_post response is left as it is.
+func aiaResponse(w http.ResponseWriter, alias, status string) http.ResponseWriter {
+	if status == "" {
+		return w
+	}
+	add := url.Values{"kc_action_status": {status}}
+	if alias != "" {
+		add.Set("kc_action", alias)
+	}
+	return &aiaWriter{ResponseWriter: w, add: add}
+}
+
+type aiaWriter struct {
+	http.ResponseWriter
+	add     url.Values
+	written bool
+}
+
+func (a *aiaWriter) WriteHeader(code int) {
+	if !a.written && code/100 == 3 {
+		if loc := a.Header().Get("Location"); loc != "" {
+			a.Header().Set("Location", withResponseParams(loc, a.add))
+		}
+	}
+	a.written = true
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *aiaWriter) Write(b []byte) (int, error) {
+	if !a.written {
+		a.WriteHeader(http.StatusOK)
+	}
+	return a.ResponseWriter.Write(b)
+}
+
+// withResponseParams adds add to the authorization response in loc: to
+// its fragment when the response is there (response_mode=fragment), else
+// to its query; loc unchanged when it holds no successful response (an
+// error goes back as it is).
+func withResponseParams(loc string, add url.Values) string {
+	success := func(v url.Values) bool { return v.Has("code") || v.Has("access_token") || v.Has("id_token") }
+	if i := strings.IndexByte(loc, '#'); i >= 0 {
+		f, err := url.ParseQuery(loc[i+1:])
+		if err != nil || !success(f) {
+			return loc
+		}
+		for k, v := range add {
+			f[k] = v
+		}
+		return loc[:i] + "#" + f.Encode()
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return loc
+	}
+	q := u.Query()
+	if !success(q) {
+		return loc
+	}
+	for k, v := range add {
+		q[k] = v
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func (h *Handler) parseStored(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, query string) (*oidc.AuthorizeRequest, bool) {
