@@ -15,6 +15,7 @@ import (
 
 	"github.com/keygate/keygate/idp"
 	"github.com/keygate/keygate/store/postgres"
+	"github.com/keygate/keygate/store/sqlite"
 	"github.com/keygate/keygate/store/sqlstore"
 )
 
@@ -28,31 +29,7 @@ func TestRefreshIsOneWriteOnPostgres(t *testing.T) {
 	if dsn == "" {
 		t.Skip("set KEYGATE_TEST_POSTGRES to count a refresh's statements on PostgreSQL")
 	}
-	ctx := t.Context()
-	schema := "keygate_refresh_" + strings.ToLower(strings.ReplaceAll(time.Now().Format("150405.000000"), ".", ""))
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("schema", schema)
-	u.RawQuery = q.Encode()
-	st, err := postgres.Open(ctx, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		st.Close()
-		db, err := pgx.Connect(context.Background(), dsn)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer db.Close(context.Background())
-		if _, err := db.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Error(err)
-		}
-	})
+	st := pgSchema(t, dsn)
 	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -97,4 +74,190 @@ func TestRefreshIsOneWriteOnPostgres(t *testing.T) {
 	// 5.2.2.3, fosite): that write goes through a real transaction.
 	refresh(rt, 400)
 	refresh(next, 400)
+}
+
+// TestRefreshReadsOnce: a refresh reads the store once (the token joined to
+// its session and user) on both engines; role and group mappings come from
+// the grants cache, yet a change to them, to the user or to the session
+// shows in the very next refresh.
+func TestRefreshReadsOnce(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		st, err := sqlite.Open(t.Context(), t.TempDir()+"/kg.db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		testRefreshReadsOnce(t, st)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := os.Getenv("KEYGATE_TEST_POSTGRES")
+		if dsn == "" {
+			t.Skip("set KEYGATE_TEST_POSTGRES")
+		}
+		testRefreshReadsOnce(t, pgSchema(t, dsn))
+	})
+}
+
+func testRefreshReadsOnce(t *testing.T, st *sqlstore.Store) {
+	ctx := t.Context()
+	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	srv.SetReady()
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	k := &keygate{URL: ts.URL, st: st, log: &logBuffer{}}
+	k.importRealm(t, `{"realm": "ro", "enabled": true, "sslRequired": "none",
+		"roles": {"realm": [{"name": "viewer"}, {"name": "ops"}]},
+		"groups": [{"name": "staff", "realmRoles": ["ops"]}],
+		"clients": [{"clientId": "svc", "enabled": true, "secret": "svc-secret-1", "publicClient": false,
+			"directAccessGrantsEnabled": true}],
+		"users": [{"username": "dave", "enabled": true, "credentials": [{"type": "password", "value": "dave-pass-1"}]}]}`)
+	realm, err := st.GetRealmByName(ctx, "ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := st.GetUserByUsername(ctx, realm.ID, "dave")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := postToken(t, k.URL, "ro", url.Values{"grant_type": {"password"}, "client_id": {"svc"}, "client_secret": {"svc-secret-1"},
+		"username": {"dave"}, "password": {"dave-pass-1"}, "scope": {"openid"}}, 200)
+	rt := tok["refresh_token"].(string)
+	refresh := func(want int) map[string]any {
+		t.Helper()
+		body := postToken(t, k.URL, "ro", url.Values{"grant_type": {"refresh_token"}, "client_id": {"svc"},
+			"client_secret": {"svc-secret-1"}, "refresh_token": {rt}}, want)
+		if want == 200 {
+			rt = body["refresh_token"].(string)
+		}
+		return body
+	}
+	realmRoles := func(body map[string]any) []string {
+		t.Helper()
+		ra, _ := jwtClaims(t, body["access_token"].(string))["realm_access"].(map[string]any)
+		var out []string
+		roles, _ := ra["roles"].([]any)
+		for _, r := range roles {
+			if r == "viewer" || r == "ops" {
+				out = append(out, r.(string))
+			}
+		}
+		return out
+	}
+	refresh(200) // warm the caches (realm, keys, model, grants)
+
+	var mu sync.Mutex
+	counts := map[string]int{}
+	st.ObserveQueries(func(kind string, _ time.Duration, _ error) {
+		mu.Lock()
+		counts[kind]++
+		mu.Unlock()
+	})
+	body := refresh(200)
+	st.ObserveQueries(func(string, time.Duration, error) {})
+	mu.Lock()
+	// One read, and at most one more: the change counters, polled every
+	// 250 ms whatever the traffic. Before GetTokenSubject and the grants
+	// cache a refresh read five times (token, session, user, roles, groups).
+	if counts[sqlstore.QueryRead] < 1 || counts[sqlstore.QueryRead] > 2 {
+		t.Errorf("a refresh ran %d reads (all statements: %v), want 1 (+1 counter poll at most)", counts[sqlstore.QueryRead], counts)
+	}
+	mu.Unlock()
+	if got := realmRoles(body); len(got) != 0 {
+		t.Fatalf("roles before any mapping: %v", got)
+	}
+
+	// Mappings written straight to the store (as another replica or
+	// `keygate users import` would) show in the next refresh.
+	viewer, err := st.GetRoleByName(ctx, realm.ID, "", "viewer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.GrantUserRoles(ctx, realm.ID, user.ID, []string{viewer.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := realmRoles(refresh(200)); strings.Join(got, ",") != "viewer" {
+		t.Fatalf("after granting viewer: %v", got)
+	}
+	groups, err := st.ListGroups(ctx, realm.ID)
+	if err != nil || len(groups) != 1 {
+		t.Fatalf("groups: %v %v", groups, err)
+	}
+	if err := st.AddUserToGroup(ctx, realm.ID, user.ID, groups[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := realmRoles(refresh(200)); strings.Join(got, ",") != "viewer,ops" && strings.Join(got, ",") != "ops,viewer" {
+		t.Fatalf("after joining staff: %v", got)
+	}
+	if err := st.RevokeUserRoles(ctx, realm.ID, user.ID, []string{viewer.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RemoveUserFromGroup(ctx, realm.ID, user.ID, groups[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := realmRoles(refresh(200)); len(got) != 0 {
+		t.Fatalf("after revoking both: %v", got)
+	}
+	// The user's row is read with the token: an edit shows at once, and a
+	// disabled user is refused.
+	user.Email = "dave@example.com"
+	if err := st.UpdateUser(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	if c := jwtClaims(t, refresh(200)["access_token"].(string)); c["email"] != "dave@example.com" {
+		t.Fatalf("email after the edit: %v", c["email"])
+	}
+	user.Enabled = false
+	if err := st.UpdateUser(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	if body := refresh(400); body["error"] != "invalid_grant" {
+		t.Fatalf("disabled user refreshed: %v", body)
+	}
+	user.Enabled = true
+	if err := st.UpdateUser(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	refresh(200)
+	// So is the session: gone, the refresh is refused.
+	sid, _ := jwtClaims(t, tok["access_token"].(string))["sid"].(string)
+	if err := st.DeleteSession(ctx, realm.ID, sid); err != nil {
+		t.Fatal(err)
+	}
+	if body := refresh(400); body["error"] != "invalid_grant" {
+		t.Fatalf("refresh of an ended session: %v", body)
+	}
+}
+
+// pgSchema opens a store in a fresh PostgreSQL schema, dropped at cleanup.
+func pgSchema(t *testing.T, dsn string) *sqlstore.Store {
+	t.Helper()
+	schema := "keygate_refresh_" + strings.ToLower(strings.ReplaceAll(time.Now().Format("150405.000000"), ".", ""))
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("schema", schema)
+	u.RawQuery = q.Encode()
+	st, err := postgres.Open(t.Context(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		st.Close()
+		db, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer db.Close(context.Background())
+		if _, err := db.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Error(err)
+		}
+	})
+	return st
 }

@@ -561,17 +561,16 @@ func (p *Provider) loadSubject(ctx context.Context, r *Realm, m *realmModel, c *
 	var err error
 	if l := sess.loaded; l != nil && l.ID == sess.UserID && l.RealmID == r.Row.ID {
 		u = *l
+	} else if f := sess.found; f != nil && f.User != nil && f.User.ID == sess.UserID && f.User.RealmID == r.Row.ID {
+		u = *f.User
 	} else if u, err = p.st.GetUser(ctx, r.Row.ID, sess.UserID); err != nil {
 		return subject{}, m, err
 	}
-	direct, err := p.st.ListUserRoles(ctx, r.Row.ID, u.ID)
+	g, err := p.grants.get(ctx, r.Row.ID, u.ID)
 	if err != nil {
 		return subject{}, m, err
 	}
-	groups, err := p.st.ListUserGroups(ctx, r.Row.ID, u.ID)
-	if err != nil {
-		return subject{}, m, err
-	}
+	direct, groups := g.roles, g.groups
 	if m, err = p.models.current(ctx, r.Row.ID, m, direct, groups); err != nil {
 		return subject{}, m, err
 	}

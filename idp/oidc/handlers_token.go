@@ -89,7 +89,7 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 		sess.UserID, sess.Username, sess.ServiceAccount, sess.AuthTime = u.ID, u.Username, true, t.Truncate(time.Second)
 		sess.loaded = &u
 	case sess.SessionID != "": // refresh_token, authorization_code
-		s, err := st.GetSession(ctx, r.Row.ID, sess.SessionID)
+		s, err := foundSession(ctx, st, r, sess)
 		if errors.Is(err, store.ErrNotFound) {
 			return fosite.ErrInvalidGrant.WithWrap(errSessionNotActive).WithHint("Session not active")
 		} else if err != nil {
@@ -240,4 +240,13 @@ func halfHash(token string) string {
 func sha256Sum(b []byte) []byte {
 	s := sha256.Sum256(b)
 	return s[:]
+}
+
+// foundSession is sess's SSO session: as the refresh token's read found it,
+// or read now.
+func foundSession(ctx context.Context, st store.Store, r *Realm, sess *Session) (store.Session, error) {
+	if f := sess.found; f != nil && f.Session != nil && f.Session.ID == sess.SessionID && f.Session.RealmID == r.Row.ID {
+		return *f.Session, nil
+	}
+	return st.GetSession(ctx, r.Row.ID, sess.SessionID)
 }

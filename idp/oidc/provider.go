@@ -59,6 +59,7 @@ type Provider struct {
 	oauth  *fosite.Fosite
 	keys   *Keyring
 	models *modelCache
+	grants *grantCache
 	realms *realmCache
 	log    *slog.Logger
 	// strategy computes token signatures (the keys token records are stored under).
@@ -94,7 +95,7 @@ func New(st store.Store, authn Authenticator, opts Options) (*Provider, error) {
 	versions := cache.For(st)
 	p := &Provider{
 		st: st, authn: authn, opts: opts, cfg: cfg, keys: keys,
-		models: newModelCache(st, versions), realms: newRealmCache(st, versions),
+		models: newModelCache(st, versions), realms: newRealmCache(st, versions), grants: newGrantCache(st, versions),
 		log: opts.Logger, logins: newLoginGate(opts.MaxQueuedLoginWait), signing: newLoginGate(0),
 	}
 	stor := &storage{st: st, models: p.models, tx: tx, authn: authn}

@@ -41,6 +41,9 @@ type Session struct {
 	// loaded is the user the grant handler has just read (a service
 	// account), so that the claims do not read it again.
 	loaded *store.User
+	// found is what the refresh token's one read found with it (its SSO
+	// session and user), so that the grant reads neither again.
+	found *store.TokenSubject
 	// refreshLifespan replaces the SSO idle timeout (offline tokens), and
 	// refreshMax caps the refresh token's exp (the session's max lifespan).
 	refreshLifespan time.Duration

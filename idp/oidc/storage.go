@@ -231,6 +231,15 @@ func (s *storage) get(ctx context.Context, kind store.TokenKind, sig string, ina
 		return nil, err
 	}
 	t, err := s.st.GetToken(ctx, kind, sig)
+	req, err := s.request(ctx, r, t, err, inactiveErr)
+	if req == nil {
+		return nil, err // a typed nil would not be a nil fosite.Requester
+	}
+	return req, err
+}
+
+// request rebuilds the fosite request of a token read for realm r.
+func (s *storage) request(ctx context.Context, r *Realm, t store.Token, err, inactiveErr error) (*fosite.Request, error) {
 	if errors.Is(err, store.ErrNotFound) || (err == nil && t.RealmID != r.Row.ID) {
 		return nil, fosite.ErrNotFound
 	}
@@ -429,10 +438,27 @@ func (s *storage) CreateRefreshTokenSession(ctx context.Context, sig, _ string, 
 // offline session's.
 var refreshKinds = [...]store.TokenKind{store.KindRefresh, store.KindOffline}
 
+// GetRefreshTokenSession reads the token of either kind together with its
+// SSO session and user (one query), which the grant then uses instead of
+// reading them again.
 func (s *storage) GetRefreshTokenSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
-	req, err := s.get(ctx, store.KindRefresh, sig, fosite.ErrInactiveToken)
-	if errors.Is(err, fosite.ErrNotFound) {
-		return s.get(ctx, store.KindOffline, sig, fosite.ErrInactiveToken)
+	ctx, err := s.bind(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := mustRealm(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := s.st.GetTokenSubject(ctx, sig, refreshKinds[:]...)
+	req, err := s.request(ctx, r, ts.Token, err, fosite.ErrInactiveToken)
+	if req != nil {
+		if sess, ok := req.Session.(*Session); ok {
+			sess.found = &ts
+		}
+	}
+	if req == nil {
+		return nil, err // a typed nil would not be a nil fosite.Requester
 	}
 	return req, err
 }
