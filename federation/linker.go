@@ -153,7 +153,9 @@ func (l *Linker) plan(ctx context.Context, r userReader, realmID string, d Realm
 		email = cur.Email // the source does not decide it: keep it
 	}
 	if email != "" && !d.DuplicateEmailsAllowed && (plan.create || cur.Email != email) {
-		if other, err := r.GetUserByEmail(ctx, realmID, email); err == nil && other.ID != cur.ID {
+		if other, err := r.GetUserByEmail(ctx, realmID, email); errors.Is(err, store.ErrAmbiguous) {
+			return nil, fmt.Errorf("%w: email %q of %q is taken by several users", ErrConflict, email, username)
+		} else if err == nil && other.ID != cur.ID {
 			if other.FederationLink == p.Component.ID && other.FederationID == id.ExternalID {
 				// A concurrent login imported this entry after the username
 				// lookup above: plan again.
@@ -632,11 +634,13 @@ type pageView struct {
 	known                     map[string]string // external id -> user id; nil: not read
 	byID, byUsername, byEmail map[string]store.User
 	byExt                     map[string]store.User
+	sharedEmail               map[string]bool // emails several users have (GetUserByEmail: ErrAmbiguous)
 }
 
 func (l *Linker) prefetch(ctx context.Context, realmID string, p *Provider, ids []Identity, known map[string]string) (*pageView, error) {
 	v := &pageView{Store: l.st, link: p.Component.ID, known: known, byID: map[string]store.User{},
-		byUsername: map[string]store.User{}, byEmail: map[string]store.User{}, byExt: map[string]store.User{}}
+		byUsername: map[string]store.User{}, byEmail: map[string]store.User{}, byExt: map[string]store.User{},
+		sharedEmail: map[string]bool{}}
 	bw, ok := l.st.(store.BulkUserWriter)
 	if !ok {
 		v.known = nil
@@ -667,6 +671,9 @@ func (l *Linker) prefetch(ctx context.Context, realmID string, p *Provider, ids 
 func (v *pageView) add(u store.User) {
 	v.byID[u.ID], v.byUsername[u.Username] = u, u
 	if u.Email != "" {
+		if o, taken := v.byEmail[u.Email]; taken && o.ID != u.ID {
+			v.sharedEmail[u.Email] = true
+		}
 		v.byEmail[u.Email] = u
 	}
 	if u.FederationLink == v.link && u.FederationID != "" {
@@ -683,7 +690,11 @@ func (v *pageView) GetUserByUsername(_ context.Context, _, username string) (sto
 }
 
 func (v *pageView) GetUserByEmail(_ context.Context, _, email string) (store.User, error) {
-	if u, ok := v.byEmail[strings.ToLower(email)]; ok {
+	email = strings.ToLower(email)
+	if v.sharedEmail[email] {
+		return store.User{}, store.ErrAmbiguous
+	}
+	if u, ok := v.byEmail[email]; ok {
 		return u, nil
 	}
 	return store.User{}, store.ErrNotFound

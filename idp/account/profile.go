@@ -57,7 +57,7 @@ func (h *Handler) applyProfile(ctx context.Context, realm *oidc.Realm, u store.U
 		if email != u.Email {
 			if !s.DuplicateEmailsAllowed {
 				other, err := h.st.GetUserByEmail(ctx, realm.Row.ID, email)
-				if err == nil && other.ID != u.ID {
+				if err == nil && other.ID != u.ID || errors.Is(err, store.ErrAmbiguous) {
 					return u, false, &fieldError{Field: "email", Key: "emailExistsMessage"}
 				} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 					return u, false, err

@@ -130,6 +130,12 @@ func (a *API) updateRealm(c *call) error {
 		}
 	}
 	if err := a.st.UpdateRealm(c.ctx, row); err != nil {
+		if errors.Is(err, store.ErrConflict) && c.realm.DuplicateEmailsAllowed && !row.DuplicateEmailsAllowed {
+			// Keycloak turns the setting off regardless and leaves the
+			// existing duplicates to the database administrator; the store
+			// refuses to hold a rule its own rows break.
+			return conflict("Duplicate emails cannot be disallowed: some users of this realm share an email")
+		}
 		return err
 	}
 	c.realm = row

@@ -377,7 +377,8 @@ func (a *API) checkUnique(ctx context.Context, realmID, selfID string, u store.U
 	if u.Email == "" || s.DuplicateEmailsAllowed {
 		return nil
 	}
-	if other, err := a.st.GetUserByEmail(ctx, realmID, u.Email); err == nil && other.ID != selfID {
+	// Several users with the email (ErrAmbiguous) is taken too.
+	if other, err := a.st.GetUserByEmail(ctx, realmID, u.Email); err == nil && other.ID != selfID || errors.Is(err, store.ErrAmbiguous) {
 		return conflict("User exists with same email")
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err

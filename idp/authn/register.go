@@ -107,8 +107,8 @@ func (a *Authenticator) Register(ctx context.Context, s rep.RealmSettings, reg R
 				return store.User{}, uerr
 			}
 			if u.Email != "" {
-				// The store keeps emails unique per realm even where the
-				// realm allows duplicates.
+				// The store refused the email: the realm disallowed
+				// duplicates after s was read.
 				return store.User{}, ErrEmailExists
 			}
 		}
@@ -165,7 +165,7 @@ func (a *Authenticator) unique(ctx context.Context, s rep.RealmSettings, u store
 	if u.Email == "" || s.DuplicateEmailsAllowed {
 		return nil
 	}
-	if _, err := a.st.GetUserByEmail(ctx, u.RealmID, u.Email); err == nil {
+	if _, err := a.st.GetUserByEmail(ctx, u.RealmID, u.Email); err == nil || errors.Is(err, store.ErrAmbiguous) {
 		return ErrEmailExists
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err

@@ -76,7 +76,7 @@ func processUpdateProfile(ctx context.Context, s *Step) Result {
 	}
 	if lowerEmail != u.Email && !set.DuplicateEmailsAllowed {
 		o, err := h.st.GetUserByEmail(ctx, realm.Row.ID, lowerEmail)
-		if err == nil && o.ID != u.ID {
+		if err == nil && o.ID != u.ID || errors.Is(err, store.ErrAmbiguous) {
 			return Retry("email", "emailExistsMessage")
 		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return storeRetry(s, err)

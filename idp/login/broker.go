@@ -535,7 +535,7 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 			next.LinkUserID, next.LinkBy = u.ID, "email"
 			h.showStep(w, r, realm, next, "confirm", "", "")
 			return
-		} else if !errors.Is(err, store.ErrNotFound) {
+		} else if !errors.Is(err, store.ErrNotFound) { // several users (ErrAmbiguous) link to none
 			h.storeError(w, r, realm, "find user by email", err)
 			return
 		}
