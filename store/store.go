@@ -345,6 +345,11 @@ type SessionStore interface {
 	// TouchSession moves LastSeen forward (never backwards).
 	TouchSession(ctx context.Context, realmID, id string, at time.Time) error
 	ListUserSessions(ctx context.Context, realmID, userID string) ([]Session, error)
+	// ListSessionsClients names, for each of the SSO sessions sessionIDs,
+	// the clients holding a live refresh token (or an unredeemed code) of
+	// it, sorted: Keycloak's client sessions, as the account console lists
+	// them, in one read for all (a session without any has no entry).
+	ListSessionsClients(ctx context.Context, realmID string, sessionIDs []string) (map[string][]string, error)
 	// DeleteSession removes the session and its tokens, except offline
 	// session tokens (KindOffline), which outlive it.
 	DeleteSession(ctx context.Context, realmID, id string) error

@@ -462,12 +462,17 @@ func (h *Handler) deviceActivityPage(w http.ResponseWriter, r *http.Request, rea
 		h.login.StoreError(w, r, realm, "list sessions", err)
 		return
 	}
+	clients, err := h.sessionsClientIDs(r.Context(), realm, sessions)
+	if err != nil {
+		h.login.StoreError(w, r, realm, "list clients of sessions", err)
+		return
+	}
 	b := base(r, realm)
 	v := templates.DeviceActivityView{AccountView: h.view(w, r, c, templates.AccountDeviceActivity), SignOutOthers: b + deviceActivityPath + "/sign-out"}
 	for _, s := range sessions {
 		as := templates.AccountSession{ID: s.ID, IPAddress: s.IPAddress, Started: formatTime(s.Created), LastAccess: formatTime(s.LastSeen),
 			StartedISO: s.Created.UTC().Format(time.RFC3339), LastAccessISO: s.LastSeen.UTC().Format(time.RFC3339),
-			Expires: formatTime(sessionExpires(realm, s)), Current: s.ID == c.sso.ID, Clients: h.sessionClientNames(r, realm, s.ID)}
+			Expires: formatTime(sessionExpires(realm, s)), Current: s.ID == c.sso.ID, Clients: h.clientNames(r, realm, clients[s.ID])}
 		if !as.Current {
 			as.SignOutAction = b + deviceActivityPath + "/sign-out?" + url.Values{"session": {s.ID}}.Encode()
 			v.HasOtherActive = true
@@ -572,31 +577,24 @@ func sessionExpires(realm *oidc.Realm, s store.Session) time.Time {
 	return s.Created.Add(max)
 }
 
-// sessionClients is a store that can name the clients a session has
-// tokens for (sqlstore); with another store the console lists none.
-type sessionClients interface {
-	ListSessionClients(ctx context.Context, realmID, sessionID string) ([]string, error)
+// sessionsClientIDs are the clients signed in through each of sessions,
+// by session and client id, read at once (not once per session). A store
+// that cannot answer is an error for the caller to show (503), not an
+// empty list.
+func (h *Handler) sessionsClientIDs(ctx context.Context, realm *oidc.Realm, sessions []store.Session) (map[string][]string, error) {
+	if len(sessions) == 0 {
+		return map[string][]string{}, nil
+	}
+	ids := make([]string, len(sessions))
+	for i, s := range sessions {
+		ids[i] = s.ID
+	}
+	return h.st.ListSessionsClients(ctx, realm.Row.ID, ids)
 }
 
-// sessionClientIDs are the clients signed in through session sid, by
-// client id ("" on a store that cannot say).
-func (h *Handler) sessionClientIDs(ctx context.Context, realm *oidc.Realm, sid string) []string {
-	sc, ok := h.st.(sessionClients)
-	if !ok {
-		return nil
-	}
-	ids, err := sc.ListSessionClients(ctx, realm.Row.ID, sid)
-	if err != nil {
-		h.log.WarnContext(ctx, "list clients of a session", "err", err)
-		return nil
-	}
-	return ids
-}
-
-// sessionClientNames are sessionClientIDs as the console shows them: the
-// client's name where it has one of its own.
-func (h *Handler) sessionClientNames(r *http.Request, realm *oidc.Realm, sid string) []string {
-	ids := h.sessionClientIDs(r.Context(), realm, sid)
+// clientNames are client ids as the console shows them: the client's
+// name where it has one of its own.
+func (h *Handler) clientNames(r *http.Request, realm *oidc.Realm, ids []string) []string {
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
 		out = append(out, h.clientName(r, realm, id))

@@ -350,11 +350,16 @@ func (h *Handler) sessionReps(w http.ResponseWriter, r *http.Request, realm *oid
 		h.apiStoreError(w, r, "list sessions", err)
 		return nil, false
 	}
+	clients, err := h.sessionsClientIDs(r.Context(), realm, sessions)
+	if err != nil {
+		h.apiStoreError(w, r, "list clients of sessions", err)
+		return nil, false
+	}
 	out := []sessionRep{}
 	for _, s := range sessions {
 		rep := sessionRep{ID: s.ID, IPAddress: s.IPAddress, Started: s.Created.Unix(), LastAccess: s.LastSeen.Unix(),
 			Expires: sessionExpires(realm, s).Unix(), Browser: "Other/Unknown", Current: s.ID == current, Clients: []clientRep{}}
-		for _, id := range h.sessionClientIDs(r.Context(), realm, s.ID) {
+		for _, id := range clients[s.ID] {
 			cr := clientRep{ClientID: id}
 			if n := h.clientName(r, realm, id); n != id {
 				cr.ClientName = n

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Credentials", testCredentials},
 		{"ConcurrentCredentialUpdate", testConcurrentCredentialUpdate},
 		{"Sessions", testSessions},
+		{"SessionsClients", testSessionsClients},
 		{"Tokens", testTokens},
 		{"Keys", testKeys},
 		{"ConcurrentCreateActiveKey", testConcurrentCreateActiveKey},
