@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -153,19 +155,28 @@ func (h *Handler) loginRedirect(w http.ResponseWriter, r *http.Request, realm *o
 		h.login.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage")
 		return
 	}
-	h.clearCookie(w, r, realm, cookieLogin)
 	if e := q.Get("error"); e != "" || q.Get("code") == "" {
+		h.clearCookie(w, r, realm, cookieLogin)
 		h.log.InfoContext(r.Context(), "account console login failed", "realm", realm.Row.Name, "error", e)
 		h.login.ErrorPage(w, r, realm, http.StatusBadRequest, "expiredCodeMessage")
 		return
 	}
 	if h.token != nil {
 		if err := h.redeem(r, realm, q.Get("code"), verifier); err != nil {
+			var re *redeemError
+			if errors.As(err, &re) && re.status == http.StatusServiceUnavailable {
+				// The database could not answer: the code is not spent
+				// and the cookie stays, so a reload may finish the login.
+				h.login.StoreError(w, r, realm, "account console login", fmt.Errorf("%w: %v", store.ErrUnavailable, err))
+				return
+			}
+			h.clearCookie(w, r, realm, cookieLogin)
 			h.log.WarnContext(r.Context(), "account console: code not redeemed", "realm", realm.Row.Name, "err", err)
 			h.login.ErrorPage(w, r, realm, http.StatusBadRequest, "expiredCodeMessage")
 			return
 		}
 	}
+	h.clearCookie(w, r, realm, cookieLogin)
 	if !strings.HasPrefix(ret, base(r, realm)) || strings.HasPrefix(ret, base(r, realm)+loginRedirectPath) {
 		ret = base(r, realm) + "/"
 	}
