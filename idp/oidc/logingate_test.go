@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -10,7 +11,7 @@ import (
 // next login wait, and give up after the wait, without touching another
 // realm's.
 func TestLoginGate(t *testing.T) {
-	g := &loginGate{limit: 2, wait: 50 * time.Millisecond, slots: map[string]chan struct{}{}}
+	g := &loginGate{limit: 2, wait: 50 * time.Millisecond, slots: map[string]*gateSlots{}}
 	ctx := context.Background()
 	r1, ok1 := g.enter(ctx, "a")
 	_, ok2 := g.enter(ctx, "a")
@@ -47,7 +48,7 @@ func TestLoginGate(t *testing.T) {
 // token endpoint's answers keep their arrival order, and none waits for
 // all the others.
 func TestGateServesInArrivalOrder(t *testing.T) {
-	g := &loginGate{limit: 1, wait: 5 * time.Second, slots: map[string]chan struct{}{}}
+	g := &loginGate{limit: 1, wait: 5 * time.Second, slots: map[string]*gateSlots{}}
 	ctx := context.Background()
 	hold, _ := g.enter(ctx, "")
 	const n = 8
@@ -70,4 +71,78 @@ func TestGateServesInArrivalOrder(t *testing.T) {
 			t.Fatalf("waiter %d served in place %d", got, want)
 		}
 	}
+}
+
+// TestGateSlotPause: a request waiting on the database steps out of its
+// slot, letting a queued one in, and steps back in ahead of every newcomer;
+// the books balance once all have left.
+func TestGateSlotPause(t *testing.T) {
+	g := &loginGate{limit: 1, wait: 5 * time.Second, slots: map[string]*gateSlots{}}
+	ctx := context.Background()
+	a, ok := g.admit(ctx, "")
+	if !ok {
+		t.Fatal("first request refused")
+	}
+	got := make(chan *gateSlot)
+	go func() {
+		b, _ := g.admit(ctx, "")
+		got <- b
+	}()
+	time.Sleep(10 * time.Millisecond)
+	a.pause()
+	b := <-got
+	if b == nil {
+		t.Fatal("a queued request did not get the paused slot")
+	}
+	order := make(chan string, 2)
+	go func() { // a newcomer, queued before a comes back
+		c, ok := g.admit(ctx, "")
+		if !ok {
+			order <- "c refused"
+			return
+		}
+		order <- "c"
+		c.release()
+	}()
+	time.Sleep(10 * time.Millisecond)
+	go func() {
+		a.resume()
+		order <- "a"
+	}()
+	time.Sleep(10 * time.Millisecond)
+	select {
+	case who := <-order:
+		t.Fatalf("%s got in while b held the only slot", who)
+	default:
+	}
+	b.release()
+	if first := <-order; first != "a" {
+		t.Fatalf("%s went before the resuming request", first)
+	}
+	a.release()
+	if second := <-order; second != "c" {
+		t.Fatalf("then %s, want c", second)
+	}
+	a.release() // twice is once
+	e, ok := g.admit(ctx, "")
+	if !ok {
+		t.Fatal("no slot after everyone left")
+	}
+	g.wait = 20 * time.Millisecond
+	if _, ok := g.admit(ctx, ""); ok {
+		t.Fatal("a second slot appeared from the pauses' books")
+	}
+	// awayFromGate steps the context's slot out around the store call.
+	err := awayFromGate(withSlot(ctx, e), func() error {
+		f, ok := g.admit(ctx, "")
+		if !ok {
+			return errors.New("the slot stayed taken while its request waited on the store")
+		}
+		f.release()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.release()
 }

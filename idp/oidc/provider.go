@@ -60,6 +60,10 @@ type Provider struct {
 	keys   *Keyring
 	models *modelCache
 	grants *grantCache
+	// remoteStore: the database is across the network (PostgreSQL), so a
+	// token request's wait on it leaves the CPU idle and its gate slot
+	// steps out meanwhile. On SQLite the wait is the store's own CPU work.
+	remoteStore bool
 	realms *realmCache
 	log    *slog.Logger
 	// strategy computes token signatures (the keys token records are stored under).
@@ -97,6 +101,9 @@ func New(st store.Store, authn Authenticator, opts Options) (*Provider, error) {
 		st: st, authn: authn, opts: opts, cfg: cfg, keys: keys,
 		models: newModelCache(st, versions), realms: newRealmCache(st, versions), grants: newGrantCache(st, versions),
 		log: opts.Logger, logins: newLoginGate(opts.MaxQueuedLoginWait), signing: newLoginGate(0),
+	}
+	if r, ok := st.(interface{ Remote() bool }); ok {
+		p.remoteStore = r.Remote()
 	}
 	stor := &storage{st: st, models: p.models, tx: tx, authn: authn}
 	strat := &tokenStrategy{codes: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: cfg}, cfg)}

@@ -397,7 +397,7 @@ func (s *storage) CreateRefreshTokenSession(ctx context.Context, sig, _ string, 
 		if err != nil {
 			return err
 		}
-		err = s.st.RotateRefresh(f.t.parent, f.t.spend, sess.touch, next)
+		err = awayFromGate(ctx, func() error { return s.st.RotateRefresh(f.t.parent, f.t.spend, sess.touch, next) })
 		if errors.Is(err, store.ErrNotFound) {
 			// A concurrent refresh spent the token first (or the session
 			// ended): fosite answers as for a lost race.
@@ -413,20 +413,22 @@ func (s *storage) CreateRefreshTokenSession(ctx context.Context, sig, _ string, 
 		return err
 	}
 	if sess == nil || (sess.pending == nil && sess.touch.IsZero()) {
-		return s.create(ctx, kind, sig, req)
+		return awayFromGate(ctx, func() error { return s.create(ctx, kind, sig, req) })
 	}
-	err = s.st.Tx(ctx, func(ctx context.Context) error {
-		if p := sess.pending; p != nil {
-			if err := s.st.CreateSession(ctx, *p); err != nil {
-				return err
+	err = awayFromGate(ctx, func() error {
+		return s.st.Tx(ctx, func(ctx context.Context) error {
+			if p := sess.pending; p != nil {
+				if err := s.st.CreateSession(ctx, *p); err != nil {
+					return err
+				}
 			}
-		}
-		if !sess.touch.IsZero() {
-			if err := s.st.TouchSession(ctx, sess.RealmID, sess.SessionID, sess.touch); err != nil {
-				return err
+			if !sess.touch.IsZero() {
+				if err := s.st.TouchSession(ctx, sess.RealmID, sess.SessionID, sess.touch); err != nil {
+					return err
+				}
 			}
-		}
-		return s.create(ctx, kind, sig, req)
+			return s.create(ctx, kind, sig, req)
+		})
 	})
 	if err == nil {
 		sess.pending, sess.touch = nil, time.Time{}
@@ -689,7 +691,7 @@ func (s *storage) Commit(ctx context.Context) error {
 	if t.tx == nil {
 		return nil
 	}
-	return s.tx.Commit(t.tx)
+	return awayFromGate(ctx, func() error { return s.tx.Commit(t.tx) })
 }
 
 func (s *storage) Rollback(ctx context.Context) error {

@@ -109,6 +109,10 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Dialect returns the dialect the store was opened with.
 func (s *Store) Dialect() Dialect { return s.d }
 
+// Remote says the database is reached over the network (PostgreSQL): a
+// wait on it is idle time for this process, not its CPU work.
+func (s *Store) Remote() bool { return s.d.Name == "postgres" }
+
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlstore: ping: %w", s.classify(err))
