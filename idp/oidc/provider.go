@@ -64,8 +64,8 @@ type Provider struct {
 	// token request's wait on it leaves the CPU idle and its gate slot
 	// steps out meanwhile. On SQLite the wait is the store's own CPU work.
 	remoteStore bool
-	realms *realmCache
-	log    *slog.Logger
+	realms      *realmCache
+	log         *slog.Logger
 	// strategy computes token signatures (the keys token records are stored under).
 	strategy *tokenStrategy
 	logins   *loginGate
