@@ -94,14 +94,25 @@ func computeClaims(m *realmModel, sub subject, granted []string) claimSet {
 	cs := claimSet{access: map[string]any{}, id: map[string]any{}, userinfo: map[string]any{}}
 	cs.scope = scopeParam(scopes, granted)
 
-	var mappers []rep.ProtocolMapper
-	mappers = append(mappers, sub.client.Settings.ProtocolMappers...)
-	for _, s := range scopes {
-		mappers = append(mappers, s.ProtocolMappers...)
+	// The client's mappers, then its applied scopes', in place (copying
+	// them was an allocation per issuance).
+	mappers := func(yield func(*rep.ProtocolMapper) bool) {
+		for i := range sub.client.Settings.ProtocolMappers {
+			if !yield(&sub.client.Settings.ProtocolMappers[i]) {
+				return
+			}
+		}
+		for _, s := range scopes {
+			for i := range s.ProtocolMappers {
+				if !yield(&s.ProtocolMappers[i]) {
+					return
+				}
+			}
+		}
 	}
 	// Hardcoded roles join the user's roles before role mappers run.
 	roles := sub.roles
-	for _, pm := range mappers {
+	for pm := range mappers {
 		if pm.ProtocolMapper == "oidc-hardcoded-role-mapper" {
 			roles = withRole(roles, pm.Config["role"])
 		}
@@ -109,11 +120,11 @@ func computeClaims(m *realmModel, sub subject, granted []string) claimSet {
 	sub.roles = roles
 	// Audience resolve runs last: it reads resource_access as built.
 	var resolveAccess, resolveID bool
-	for _, pm := range mappers {
+	for pm := range mappers {
 		if pm.Protocol != "" && pm.Protocol != "openid-connect" {
 			continue
 		}
-		targets := mapperTargets(pm)
+		targets := targetsOf(*pm)
 		if pm.ProtocolMapper == "oidc-audience-resolve-mapper" {
 			resolveAccess = resolveAccess || pm.Config[toAccess] != "false"
 			resolveID = resolveID || pm.Config[toID] == "true"
@@ -125,23 +136,23 @@ func computeClaims(m *realmModel, sub subject, granted []string) claimSet {
 				aud = pm.Config["included.custom.audience"]
 			}
 			if aud != "" {
-				if targets[toAccess] {
+				if targets.access {
 					cs.accessAud = appendUnique(cs.accessAud, aud)
 				}
-				if targets[toID] {
+				if targets.id {
 					cs.idAud = appendUnique(cs.idAud, aud)
 				}
 			}
 			continue
 		}
-		name, value, ok := mapperValue(pm, sub)
+		name, value, ok := mapperValue(*pm, sub)
 		if !ok {
 			continue
 		}
 		for _, dst := range []struct {
 			on bool
 			m  map[string]any
-		}{{targets[toAccess], cs.access}, {targets[toID], cs.id}, {targets[toUserinfo], cs.userinfo}} {
+		}{{targets.access, cs.access}, {targets.id, cs.id}, {targets.userinfo, cs.userinfo}} {
 			if dst.on {
 				setClaim(dst.m, name, value)
 			}
@@ -172,25 +183,21 @@ func computeClaims(m *realmModel, sub subject, granted []string) claimSet {
 	return cs
 }
 
-// mapperTargets reads which tokens a mapper writes to. A missing
-// introspection flag follows the access-token flag (Keycloak 25 migration).
-func mapperTargets(pm rep.ProtocolMapper) map[string]bool {
-	t := map[string]bool{
-		toAccess:   pm.Config[toAccess] == "true",
-		toID:       pm.Config[toID] == "true",
-		toUserinfo: pm.Config[toUserinfo] == "true",
-	}
-	if v, ok := pm.Config[toIntrospection]; ok {
-		t[toIntrospection] = v == "true"
-	} else {
-		t[toIntrospection] = t[toAccess]
+// mapperTargets are the tokens a mapper writes to (introspection answers
+// with the access token's claims). A struct, not a map: it is read for
+// every mapper of every issuance.
+type mapperTargets struct{ access, id, userinfo bool }
+
+func targetsOf(pm rep.ProtocolMapper) mapperTargets {
+	t := mapperTargets{
+		access:   pm.Config[toAccess] == "true",
+		id:       pm.Config[toID] == "true",
+		userinfo: pm.Config[toUserinfo] == "true",
 	}
 	// Some built-in mappers write fixed places whatever the config says.
 	switch pm.ProtocolMapper {
-	case "oidc-allowed-origins-mapper":
-		t[toAccess] = pm.Config[toAccess] != "false"
-	case "oidc-sub-mapper":
-		t[toAccess] = pm.Config[toAccess] != "false"
+	case "oidc-allowed-origins-mapper", "oidc-sub-mapper":
+		t.access = pm.Config[toAccess] != "false"
 	}
 	return t
 }

@@ -139,7 +139,8 @@ func New(st store.Store, authn Authenticator, opts Options) (*Provider, error) {
 	// Order matters: claims first (it computes what the strategies sign),
 	// the password ID token after the grant issued its access token.
 	cfg.TokenEndpointHandlers = fosite.TokenEndpointHandlers{
-		claimsHandler{p}, authCode, refresh, ropc, cc, oidcCode, oidcRefresh, pkceH,
+		claimsHandler{p}, onlyIfHandles{authCode}, onlyIfHandles{refresh}, onlyIfHandles{ropc}, onlyIfHandles{cc},
+		onlyIfHandles{oidcCode}, onlyIfHandles{oidcRefresh}, pkceH,
 		passwordIDTokenHandler{ids: ids, p: p},
 	}
 	cfg.RevocationHandlers = fosite.RevocationHandlers{revoke}
@@ -270,4 +271,17 @@ func firstValue(h string) string {
 		h = h[:i]
 	}
 	return strings.TrimSpace(h)
+}
+
+// onlyIfHandles asks a fosite handler to populate only the responses of
+// grants it handles. fosite asks every handler, and each of the others
+// answers with an error carrying a stack trace (runtime.Callers): a cost
+// every grant paid several times over.
+type onlyIfHandles struct{ fosite.TokenEndpointHandler }
+
+func (h onlyIfHandles) PopulateTokenEndpointResponse(ctx context.Context, req fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !h.CanHandleTokenEndpointRequest(ctx, req) {
+		return fosite.ErrUnknownRequest
+	}
+	return h.TokenEndpointHandler.PopulateTokenEndpointResponse(ctx, req, resp)
 }
