@@ -325,7 +325,8 @@ func (h *Handler) beginSteps(w http.ResponseWriter, r *http.Request, realm *oidc
 		aiaStatus = aiaError
 	}
 	if len(steps) == 0 && unknown == "" {
-		h.finishLogin(aiaResponse(w, "", aiaStatus), r, realm, at, user, d)
+		aiaResponse(at.Request, "", aiaStatus)
+		h.finishLogin(w, r, realm, at, user, d)
 		return
 	}
 	// A silent request learns that the user must interact, as Keycloak
@@ -689,7 +690,8 @@ func (h *Handler) stepDone(w http.ResponseWriter, r *http.Request, realm *oidc.R
 	if rec.AIAStatus == aiaSuccess || rec.AIAStatus == aiaCancelled {
 		ran = rec.AIA
 	}
-	h.finishLogin(aiaResponse(w, ran, rec.AIAStatus), r, realm, &Attempt{ID: rec.AttemptID, Request: req, Started: rec.Started}, u, d)
+	aiaResponse(req, ran, rec.AIAStatus)
+	h.finishLogin(w, r, realm, &Attempt{ID: rec.AttemptID, Request: req, Started: rec.Started}, u, d)
 }
 
 // Keycloak's kc_action_status values (RequiredActionContext.KcActionStatus).
@@ -699,77 +701,18 @@ const (
 	aiaError     = "error"
 )
 
-// aiaResponse is w for the authorization response of a login whose app
-// asked for an action (kc_action): as Keycloak's OIDCLoginProtocol, the
-// redirect with the code also carries kc_action_status and, when the
-// action ran, kc_action naming it, in the response's own part (query or
-// fragment). w itself when there is nothing to say.
-//
-// The response is fosite's redirect, written in idp/oidc; the parameters
-// are added to its Location here. A form_post response is left as it is.
-func aiaResponse(w http.ResponseWriter, alias, status string) http.ResponseWriter {
+// aiaResponse tells the app how the action it asked for (kc_action)
+// went: as Keycloak's OIDCLoginProtocol, the authorization response carries
+// kc_action_status and, when the action ran, kc_action naming it, in
+// whichever response mode it goes (query, fragment or form_post).
+func aiaResponse(req *oidc.AuthorizeRequest, alias, status string) {
 	if status == "" {
-		return w
+		return
 	}
-	add := url.Values{"kc_action_status": {status}}
+	req.AddResponseParameter("kc_action_status", status)
 	if alias != "" {
-		add.Set("kc_action", alias)
+		req.AddResponseParameter("kc_action", alias)
 	}
-	return &aiaWriter{ResponseWriter: w, add: add}
-}
-
-type aiaWriter struct {
-	http.ResponseWriter
-	add     url.Values
-	written bool
-}
-
-func (a *aiaWriter) WriteHeader(code int) {
-	if !a.written && code/100 == 3 {
-		if loc := a.Header().Get("Location"); loc != "" {
-			a.Header().Set("Location", withResponseParams(loc, a.add))
-		}
-	}
-	a.written = true
-	a.ResponseWriter.WriteHeader(code)
-}
-
-func (a *aiaWriter) Write(b []byte) (int, error) {
-	if !a.written {
-		a.WriteHeader(http.StatusOK)
-	}
-	return a.ResponseWriter.Write(b)
-}
-
-// withResponseParams adds add to the authorization response in loc: to
-// its fragment when the response is there (response_mode=fragment), else
-// to its query; loc unchanged when it holds no successful response (an
-// error goes back as it is).
-func withResponseParams(loc string, add url.Values) string {
-	success := func(v url.Values) bool { return v.Has("code") || v.Has("access_token") || v.Has("id_token") }
-	if i := strings.IndexByte(loc, '#'); i >= 0 {
-		f, err := url.ParseQuery(loc[i+1:])
-		if err != nil || !success(f) {
-			return loc
-		}
-		for k, v := range add {
-			f[k] = v
-		}
-		return loc[:i] + "#" + f.Encode()
-	}
-	u, err := url.Parse(loc)
-	if err != nil {
-		return loc
-	}
-	q := u.Query()
-	if !success(q) {
-		return loc
-	}
-	for k, v := range add {
-		q[k] = v
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func (h *Handler) parseStored(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, query string) (*oidc.AuthorizeRequest, bool) {

@@ -74,6 +74,15 @@ func TestApplicationInitiatedActionStatus(t *testing.T) {
 		}
 	}
 
+	// form_post carries them as hidden fields of the auto-posted form.
+	p := b.authorize(url.Values{"kc_action": {"no-such-action"}, "response_mode": {"form_post"}})
+	if p.status != http.StatusOK || !strings.Contains(p.body, `name="code"`) {
+		t.Fatalf("form_post: %d, no code field:\n%.800s", p.status, p.body)
+	}
+	if !strings.Contains(p.body, `name="kc_action_status" value="error"`) {
+		t.Errorf("form_post without kc_action_status=error:\n%.1500s", p.body)
+	}
+
 	// No kc_action, no status.
 	if v := response("plain", b.authorize(nil)); v.Has("kc_action_status") || v.Has("kc_action") {
 		t.Errorf("plain login: %v", v)

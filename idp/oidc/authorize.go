@@ -47,6 +47,16 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, realm *Real
 type AuthorizeRequest struct {
 	ar     fosite.AuthorizeRequester
 	Client *Client
+	extra  url.Values
+}
+
+// AddResponseParameter adds a parameter to the successful authorization
+// response, in whichever response mode it goes (Keycloak's kc_action_status).
+func (a *AuthorizeRequest) AddResponseParameter(key, value string) {
+	if a.extra == nil {
+		a.extra = url.Values{}
+	}
+	a.extra.Set(key, value)
 }
 
 // Form is the request's parameters.
@@ -170,6 +180,9 @@ func (p *Provider) IssueAuthorizeResponse(w http.ResponseWriter, r *http.Request
 	}
 	resp.AddParameter("session_state", sso.ID)
 	resp.AddParameter("iss", realm.Issuer)
+	for k := range req.extra {
+		resp.AddParameter(k, req.extra.Get(k))
+	}
 	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
 		p.formPost(w, r, ar, resp.GetParameters())
 		return
