@@ -220,36 +220,25 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, realm *Realm) {
 			ar.GrantScope(s)
 		}
 	}
+	// The password grant's signatures wait for the realm's turn (the
+	// password is checked already, hashed in the realm's share of the pool
+	// or bound by a directory). The other grants' issuance (their
+	// signatures, most of their cost) takes turns in arrival order,
+	// GOMAXPROCS at a time: under a burst every answer waits its turn
+	// instead of the scheduler sharing the CPU among all of them.
+	gate, gateKey := p.signing, ""
 	if ar.GetGrantTypes().ExactOne("password") {
-		// The password is checked (hashed in the realm's share of the pool,
-		// or bound by a directory); the tokens' signatures wait for the
-		// realm's turn.
-		sl, ok := p.logins.admit(ctx, realm.Row.ID)
-		if !ok {
-			p.tokenEvent(r, realm, ar, authn.ErrBusy)
-			p.writeTokenError(w, r, authn.ErrBusy)
-			return
-		}
-		defer sl.release()
-		if p.remoteStore {
-			ctx = withSlot(ctx, sl) // steps out while it waits on the database
-		}
-	} else {
-		// The other grants' issuance (their signatures, most of their cost)
-		// takes turns in arrival order, GOMAXPROCS at a time: under a burst
-		// every answer waits its turn instead of the scheduler sharing the
-		// CPU among all of them, which keeps the slowest answers near the
-		// median's multiple of the queue.
-		sl, ok := p.signing.admit(ctx, "")
-		if !ok {
-			p.tokenEvent(r, realm, ar, authn.ErrBusy)
-			p.writeTokenError(w, r, authn.ErrBusy)
-			return
-		}
-		defer sl.release()
-		if p.remoteStore {
-			ctx = withSlot(ctx, sl) // steps out while it waits on the database
-		}
+		gate, gateKey = p.logins, realm.Row.ID
+	}
+	sl, ok := gate.admit(ctx, gateKey)
+	if !ok {
+		p.tokenEvent(r, realm, ar, authn.ErrBusy)
+		p.writeTokenError(w, r, authn.ErrBusy)
+		return
+	}
+	defer sl.release()
+	if p.remoteStore {
+		ctx = withSlot(ctx, sl) // steps out while it waits on the database
 	}
 	resp, err := p.oauth.NewAccessResponse(ctx, ar)
 	p.tokenEvent(r, realm, ar, err)

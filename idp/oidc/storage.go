@@ -231,15 +231,13 @@ func (s *storage) get(ctx context.Context, kind store.TokenKind, sig string, ina
 		return nil, err
 	}
 	t, err := s.st.GetToken(ctx, kind, sig)
-	req, err := s.request(ctx, r, t, err, inactiveErr)
-	if req == nil {
-		return nil, err // a typed nil would not be a nil fosite.Requester
-	}
-	return req, err
+	return s.request(ctx, r, t, err, inactiveErr, nil)
 }
 
-// request rebuilds the fosite request of a token read for realm r.
-func (s *storage) request(ctx context.Context, r *Realm, t store.Token, err, inactiveErr error) (*fosite.Request, error) {
+// request rebuilds the fosite request of a token read for realm r; found,
+// when the read also brought the token's session and user, goes with its
+// session so that the grant reads neither again.
+func (s *storage) request(ctx context.Context, r *Realm, t store.Token, err, inactiveErr error, found *store.TokenSubject) (fosite.Requester, error) {
 	if errors.Is(err, store.ErrNotFound) || (err == nil && t.RealmID != r.Row.ID) {
 		return nil, fosite.ErrNotFound
 	}
@@ -249,6 +247,9 @@ func (s *storage) request(ctx context.Context, r *Realm, t store.Token, err, ina
 	req, err := s.rebuild(ctx, r, t)
 	if err != nil {
 		return nil, err
+	}
+	if sess, ok := req.Session.(*Session); ok && found != nil {
+		sess.found = found
 	}
 	if !t.Active {
 		return req, inactiveErr
@@ -453,16 +454,7 @@ func (s *storage) GetRefreshTokenSession(ctx context.Context, sig string, _ fosi
 		return nil, err
 	}
 	ts, err := s.st.GetTokenSubject(ctx, sig, refreshKinds[:]...)
-	req, err := s.request(ctx, r, ts.Token, err, fosite.ErrInactiveToken)
-	if req != nil {
-		if sess, ok := req.Session.(*Session); ok {
-			sess.found = &ts
-		}
-	}
-	if req == nil {
-		return nil, err // a typed nil would not be a nil fosite.Requester
-	}
-	return req, err
+	return s.request(ctx, r, ts.Token, err, fosite.ErrInactiveToken, &ts)
 }
 
 func (s *storage) DeleteRefreshTokenSession(ctx context.Context, sig string) error {

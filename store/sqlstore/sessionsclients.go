@@ -5,9 +5,10 @@ import (
 	"slices"
 )
 
-// ListSessionsClients is ListSessionClients for many sessions at once
-// (the account console's session list), chunked like the bulk reads.
-// The partial index on tokens(session_id) serves it.
+// ListSessionsClients names the clients holding a live refresh token (or
+// an unredeemed code) of each of sessionIDs, in one read per chunk of
+// sessions (the account console's session list). The partial index on
+// tokens(session_id) serves it.
 func (s *Store) ListSessionsClients(ctx context.Context, realmID string, sessionIDs []string) (map[string][]string, error) {
 	out := map[string][]string{}
 	type pair struct{ session, client string }
