@@ -261,3 +261,90 @@ func pgSchema(t *testing.T, dsn string) *sqlstore.Store {
 	})
 	return st
 }
+
+// TestRefreshSeesAnotherProcessesGrants: the grants cache follows role
+// mappings written by another process (a second store on the same file,
+// as `keygate users import` or a replica would be): a granted role shows,
+// and a revoked one goes, within the change counters' poll interval, and
+// never stays past it.
+func TestRefreshSeesAnotherProcessesGrants(t *testing.T) {
+	ctx := t.Context()
+	path := t.TempDir() + "/kg.db"
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	other, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	srv.SetReady()
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	k := &keygate{URL: ts.URL, st: st, log: &logBuffer{}}
+	k.importRealm(t, `{"realm": "rp", "enabled": true, "sslRequired": "none",
+		"roles": {"realm": [{"name": "auditor"}]},
+		"clients": [{"clientId": "svc", "enabled": true, "secret": "svc-secret-1", "publicClient": false,
+			"directAccessGrantsEnabled": true}],
+		"users": [{"username": "erin", "enabled": true, "credentials": [{"type": "password", "value": "erin-pass-1"}]}]}`)
+	realm, err := other.GetRealmByName(ctx, "rp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := other.GetUserByUsername(ctx, realm.ID, "erin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	role, err := other.GetRoleByName(ctx, realm.ID, "", "auditor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := postToken(t, k.URL, "rp", url.Values{"grant_type": {"password"}, "client_id": {"svc"}, "client_secret": {"svc-secret-1"},
+		"username": {"erin"}, "password": {"erin-pass-1"}}, 200)["refresh_token"].(string)
+	hasAuditor := func() bool {
+		t.Helper()
+		body := postToken(t, k.URL, "rp", url.Values{"grant_type": {"refresh_token"}, "client_id": {"svc"},
+			"client_secret": {"svc-secret-1"}, "refresh_token": {rt}}, 200)
+		rt = body["refresh_token"].(string)
+		ra, _ := jwtClaims(t, body["access_token"].(string))["realm_access"].(map[string]any)
+		roles, _ := ra["roles"].([]any)
+		for _, r := range roles {
+			if r == "auditor" {
+				return true
+			}
+		}
+		return false
+	}
+	if hasAuditor() {
+		t.Fatal("auditor before any mapping")
+	}
+	// waitFor refreshes until the role is as wanted; the counters are
+	// polled every 250 ms, so 2 s is far past any honest delay.
+	waitFor := func(want bool) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for !time.Now().After(start.Add(2 * time.Second)) {
+			if hasAuditor() == want {
+				return time.Since(start)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("auditor=%v not seen 2 s after another process's write", want)
+		return 0
+	}
+	if err := other.GrantUserRoles(ctx, realm.ID, user.ID, []string{role.ID}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("granted elsewhere, seen after %v", waitFor(true))
+	if err := other.RevokeUserRoles(ctx, realm.ID, user.ID, []string{role.ID}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("revoked elsewhere, gone after %v", waitFor(false))
+}
