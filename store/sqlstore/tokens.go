@@ -144,6 +144,22 @@ var tokenSubjectSQL = `SELECT ` + qualify("t.", tokenCols) + `, ` + qualify("s."
 	LEFT JOIN users u ON u.realm_id = t.realm_id AND u.id = t.subject
 	WHERE t.kind IN (%s) AND t.signature = ?`
 
+// tokenSubjectQueries are tokenSubjectSQL for 1 to 4 kinds, built once:
+// a refresh asks for two, and should not format its query each time.
+var tokenSubjectQueries = func() (q [5]string) {
+	for n := 1; n < len(q); n++ {
+		q[n] = fmt.Sprintf(tokenSubjectSQL, placeholders(n))
+	}
+	return q
+}()
+
+func tokenSubjectQuery(n int) string {
+	if n < len(tokenSubjectQueries) {
+		return tokenSubjectQueries[n]
+	}
+	return fmt.Sprintf(tokenSubjectSQL, placeholders(n))
+}
+
 // GetTokenSubject implements store.Store.
 func (s *Store) GetTokenSubject(ctx context.Context, signature string, kinds ...store.TokenKind) (store.TokenSubject, error) {
 	if len(kinds) == 0 {
@@ -154,8 +170,7 @@ func (s *Store) GetTokenSubject(ctx context.Context, signature string, kinds ...
 		args = append(args, string(k))
 	}
 	args = append(args, signature)
-	query := fmt.Sprintf(tokenSubjectSQL, strings.TrimSuffix(strings.Repeat("?, ", len(kinds)), ", "))
-	x, err := get(ctx, s, scanTokenSubject, query, args...)
+	x, err := get(ctx, s, scanTokenSubject, tokenSubjectQuery(len(kinds)), args...)
 	return x, wrap(err, "get %s token", kinds[0])
 }
 
