@@ -5,6 +5,10 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/sqlstore"
+	"github.com/keygate/keygate/store/storetest/backends"
 )
 
 // TestLoginGate: each realm has its own slots; a full realm makes its
@@ -145,4 +149,27 @@ func TestGateSlotPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.release()
+}
+
+// remoteSQLite is a store that says it is reached over the network.
+type remoteSQLite struct{ *sqlstore.Store }
+
+func (remoteSQLite) Remote() bool { return true }
+
+// The token endpoint steps out of its gate slot only where the database is
+// remote: on SQLite the wait is the store's own CPU work.
+func TestRemoteStoreSteppingOut(t *testing.T) {
+	st := backends.SQLite(t)
+	for _, tc := range []struct {
+		st   store.Store
+		want bool
+	}{{st, false}, {remoteSQLite{st}, true}} {
+		p, err := New(tc.st, nil, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.remoteStore != tc.want {
+			t.Errorf("%T: remoteStore %v, want %v", tc.st, p.remoteStore, tc.want)
+		}
+	}
 }
