@@ -19,7 +19,7 @@ import (
 	"github.com/keygate/keygate/idp"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
-	"github.com/keygate/keygate/store/sqlite"
+	"github.com/keygate/keygate/store/storetest/backends"
 )
 
 // Brokered logins through the real HTTP handlers of two in-process
@@ -43,16 +43,18 @@ func (b *logBuffer) Write(p []byte) (int, error) { return b.Builder.Write(p) }
 
 func newKeygate(t *testing.T) *keygate {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), t.TempDir()+"/db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	return keygateOn(t, backends.SQLite(t))
+}
+
+// keygateOn serves a keygate on st until t ends.
+func keygateOn(t *testing.T, st store.Store) *keygate {
+	t.Helper()
 	logs := &logBuffer{}
 	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { srv.Close() })
 	srv.SetReady()
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

@@ -1,22 +1,15 @@
 package idp_test
 
 import (
-	"context"
-	"log/slog"
-	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/keygate/keygate/idp"
-	"github.com/keygate/keygate/store/postgres"
 	"github.com/keygate/keygate/store/sqlite"
 	"github.com/keygate/keygate/store/sqlstore"
+	"github.com/keygate/keygate/store/storetest/backends"
 )
 
 // TestRefreshIsOneWriteOnPostgres: a refresh grant's write (spending the
@@ -25,20 +18,8 @@ import (
 // trip, where BEGIN, three statements and COMMIT took five. The rotation
 // still refuses the spent token, and a reuse still revokes the chain.
 func TestRefreshIsOneWriteOnPostgres(t *testing.T) {
-	dsn := os.Getenv("KEYGATE_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("set KEYGATE_TEST_POSTGRES to count a refresh's statements on PostgreSQL")
-	}
-	st := pgSchema(t, dsn)
-	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	srv.SetReady()
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	k := &keygate{URL: ts.URL, st: st, log: &logBuffer{}}
+	st := backends.Postgres(t)
+	k := keygateOn(t, st)
 	k.importRealm(t, `{"realm": "rt", "enabled": true, "sslRequired": "none",
 		"clients": [{"clientId": "svc", "enabled": true, "secret": "svc-secret-1", "publicClient": false,
 			"directAccessGrantsEnabled": true}],
@@ -81,34 +62,13 @@ func TestRefreshIsOneWriteOnPostgres(t *testing.T) {
 // the grants cache, yet a change to them, to the user or to the session
 // shows in the very next refresh.
 func TestRefreshReadsOnce(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqlite.Open(t.Context(), t.TempDir()+"/kg.db")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		testRefreshReadsOnce(t, st)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		dsn := os.Getenv("KEYGATE_TEST_POSTGRES")
-		if dsn == "" {
-			t.Skip("set KEYGATE_TEST_POSTGRES")
-		}
-		testRefreshReadsOnce(t, pgSchema(t, dsn))
-	})
+	t.Run("sqlite", func(t *testing.T) { testRefreshReadsOnce(t, backends.SQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { testRefreshReadsOnce(t, backends.Postgres(t)) })
 }
 
 func testRefreshReadsOnce(t *testing.T, st *sqlstore.Store) {
 	ctx := t.Context()
-	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	srv.SetReady()
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	k := &keygate{URL: ts.URL, st: st, log: &logBuffer{}}
+	k := keygateOn(t, st)
 	k.importRealm(t, `{"realm": "ro", "enabled": true, "sslRequired": "none",
 		"roles": {"realm": [{"name": "viewer"}, {"name": "ops"}]},
 		"groups": [{"name": "staff", "realmRoles": ["ops"]}],
@@ -232,36 +192,6 @@ func testRefreshReadsOnce(t *testing.T, st *sqlstore.Store) {
 	}
 }
 
-// pgSchema opens a store in a fresh PostgreSQL schema, dropped at cleanup.
-func pgSchema(t *testing.T, dsn string) *sqlstore.Store {
-	t.Helper()
-	schema := "keygate_refresh_" + strings.ToLower(strings.ReplaceAll(time.Now().Format("150405.000000"), ".", ""))
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("schema", schema)
-	u.RawQuery = q.Encode()
-	st, err := postgres.Open(t.Context(), u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		st.Close()
-		db, err := pgx.Connect(context.Background(), dsn)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer db.Close(context.Background())
-		if _, err := db.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Error(err)
-		}
-	})
-	return st
-}
-
 // TestRefreshSeesAnotherProcessesGrants: the grants cache follows role
 // mappings written by another process (a second store on the same file,
 // as `keygate users import` or a replica would be): a granted role shows,
@@ -280,15 +210,7 @@ func TestRefreshSeesAnotherProcessesGrants(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { other.Close() })
-	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	srv.SetReady()
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	k := &keygate{URL: ts.URL, st: st, log: &logBuffer{}}
+	k := keygateOn(t, st)
 	k.importRealm(t, `{"realm": "rp", "enabled": true, "sslRequired": "none",
 		"roles": {"realm": [{"name": "auditor"}]},
 		"clients": [{"clientId": "svc", "enabled": true, "secret": "svc-secret-1", "publicClient": false,
