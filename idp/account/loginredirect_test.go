@@ -2,7 +2,6 @@ package account_test
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -11,10 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/keygate/keygate/idp"
 	"github.com/keygate/keygate/idp/account"
 	"github.com/keygate/keygate/idp/login"
-	"github.com/keygate/keygate/store/sqlite"
 )
 
 // The console's way back from the login redeems its code at the token
@@ -22,20 +19,7 @@ import (
 // page with Retry-After, not "the code has expired", and the reload
 // after it may still finish; a refused code is still "expired".
 func TestConsoleLoginRedirectTokenUnavailableIs503(t *testing.T) {
-	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	log := slog.New(slog.DiscardHandler)
-	srv, err := idp.NewServer(st, idp.Config{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := idp.Bootstrap(ctx, st, srv.Limiter(), "admin", "admin-secret-pw"); err != nil {
-		t.Fatal(err)
-	}
+	st, srv, log := bootstrapped(t)
 	var tokenStatus atomic.Int32
 	tokenStatus.Store(http.StatusServiceUnavailable)
 	token := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -4,18 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"github.com/keygate/keygate/idp"
 	"github.com/keygate/keygate/idp/account"
 	"github.com/keygate/keygate/idp/login"
 	"github.com/keygate/keygate/store"
-	"github.com/keygate/keygate/store/sqlite"
 )
 
 // sessionsClientsStore counts the reads of sessions' clients, and fails
@@ -38,20 +35,7 @@ func (s *sessionsClientsStore) ListSessionsClients(ctx context.Context, realmID 
 // sessions (not one per session), through any store.Store; a store that
 // cannot answer is a 503, not sessions shown without their clients.
 func TestConsoleSessionsClients(t *testing.T) {
-	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	log := slog.New(slog.DiscardHandler)
-	srv, err := idp.NewServer(st, idp.Config{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := idp.Bootstrap(ctx, st, srv.Limiter(), "admin", "admin-secret-pw"); err != nil {
-		t.Fatal(err)
-	}
+	st, srv, log := bootstrapped(t)
 	live := httptest.NewServer(srv.Handler())
 	t.Cleanup(live.Close)
 	b := consoleSignIn(t, live.URL)

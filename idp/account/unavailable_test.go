@@ -17,7 +17,7 @@ import (
 	"github.com/keygate/keygate/idp/account"
 	"github.com/keygate/keygate/idp/login"
 	"github.com/keygate/keygate/store"
-	"github.com/keygate/keygate/store/sqlite"
+	"github.com/keygate/keygate/store/storetest/backends"
 )
 
 // downStore is a store whose sessions and credentials cannot be read: the
@@ -41,23 +41,27 @@ var (
 // its master realm's console (account-console, PKCE) as admin.
 func signedIn(t *testing.T) (store.Store, *idp.Server, *http.Client, *slog.Logger) {
 	t.Helper()
-	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st, srv, log := bootstrapped(t)
+	live := httptest.NewServer(srv.Handler())
+	t.Cleanup(live.Close)
+	return st, srv, consoleSignIn(t, live.URL), log
+}
+
+// bootstrapped is a server over a fresh store whose master realm has the
+// admin user (admin / admin-secret-pw).
+func bootstrapped(t *testing.T) (store.Store, *idp.Server, *slog.Logger) {
+	t.Helper()
+	st := backends.SQLite(t)
 	log := slog.New(slog.DiscardHandler)
 	srv, err := idp.NewServer(st, idp.Config{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := idp.Bootstrap(ctx, st, srv.Limiter(), "admin", "admin-secret-pw"); err != nil {
+	t.Cleanup(func() { srv.Close() })
+	if err := idp.Bootstrap(t.Context(), st, srv.Limiter(), "admin", "admin-secret-pw"); err != nil {
 		t.Fatal(err)
 	}
-	live := httptest.NewServer(srv.Handler())
-	t.Cleanup(live.Close)
-	return st, srv, consoleSignIn(t, live.URL), log
+	return st, srv, log
 }
 
 // consoleSignIn is a new browser signed in to the master realm's console
@@ -158,19 +162,7 @@ func TestConsoleSessionUnreadableIs503(t *testing.T) {
 // token of another session of the same user is refused, and the page's
 // own is taken.
 func TestConsoleCSRFBoundToSession(t *testing.T) {
-	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := idp.Bootstrap(ctx, st, srv.Limiter(), "admin", "admin-secret-pw"); err != nil {
-		t.Fatal(err)
-	}
+	_, srv, _ := bootstrapped(t)
 	live := httptest.NewServer(srv.Handler())
 	t.Cleanup(live.Close)
 	a, b := consoleSignIn(t, live.URL), consoleSignIn(t, live.URL)
