@@ -4,22 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/keygate/keygate/idp"
 	"github.com/keygate/keygate/idp/mail/mailtest"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
-	"github.com/keygate/keygate/store/sqlite"
 	"github.com/keygate/keygate/store/sqlstore"
+	"github.com/keygate/keygate/store/storetest/backends"
 )
 
 // mailFaults is a store whose mail flow records can be made to fail as a
@@ -49,19 +46,9 @@ func (f *mailFaults) DeactivateToken(ctx context.Context, kind store.TokenKind, 
 // resetPasswordAllowed and the extra realm settings.
 func newMailEnv(t *testing.T, smtp map[string]string, settings map[string]any) (*regEnv, *mailFaults) {
 	t.Helper()
-	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := backends.SQLite(t)
 	fs := &mailFaults{Store: st}
-	srv, err := idp.NewServer(fs, idp.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	realm := map[string]any{
+	return serveRealm(t, fs, st, map[string]any{
 		"realm": "reg", "enabled": true, "sslRequired": "none", "resetPasswordAllowed": true, "smtpServer": smtp,
 		"clients": []any{map[string]any{"clientId": "app", "publicClient": true, "redirectUris": []string{regRedirect},
 			"standardFlowEnabled": true}},
@@ -70,21 +57,7 @@ func newMailEnv(t *testing.T, smtp map[string]string, settings map[string]any) (
 				"credentials": []any{map[string]any{"type": "password", "value": "alice-pass-1"}}},
 			map[string]any{"username": "carol", "email": "carol@example.com", "enabled": true, "emailVerified": false,
 				"credentials": []any{map[string]any{"type": "password", "value": "carol-pass-1"}}}},
-	}
-	for k, v := range settings {
-		realm[k] = v
-	}
-	data, _ := json.Marshal(realm)
-	if _, err := rep.ImportRealm(ctx, st, data, rep.ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	r, err := st.GetRealmByName(ctx, "reg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &regEnv{t: t, st: st, url: ts.URL, realm: r}, fs
+	}, settings), fs
 }
 
 // forgot opens the login page, follows "Forgot Password?" and posts name.

@@ -18,7 +18,7 @@ import (
 	"github.com/keygate/keygate/idp"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
-	"github.com/keygate/keygate/store/sqlite"
+	"github.com/keygate/keygate/store/storetest/backends"
 )
 
 // regEnv is a keygate server (the whole HTTP handler) with one realm
@@ -35,17 +35,8 @@ const regRedirect = "https://app.example.com/cb"
 
 func newRegEnv(t *testing.T, settings map[string]any) *regEnv {
 	t.Helper()
-	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	realm := map[string]any{
+	st := backends.SQLite(t)
+	return serveRealm(t, st, st, map[string]any{
 		"realm": "reg", "enabled": true, "sslRequired": "none",
 		"groups": []any{map[string]any{"name": "newcomers"}},
 		"clients": []any{map[string]any{"clientId": "app", "publicClient": true, "redirectUris": []string{regRedirect},
@@ -53,7 +44,19 @@ func newRegEnv(t *testing.T, settings map[string]any) *regEnv {
 		"users": []any{map[string]any{"username": "alice", "email": "alice@example.com", "enabled": true,
 			"firstName": "Alice", "lastName": "Liddell",
 			"credentials": []any{map[string]any{"type": "password", "value": "alice-pass-1"}}}},
+	}, settings)
+}
+
+// serveRealm imports realm (with settings over it) into st and serves a
+// keygate on serve (st itself, or a wrapper of it) until t ends.
+func serveRealm(t *testing.T, serve, st store.Store, realm, settings map[string]any) *regEnv {
+	t.Helper()
+	ctx := t.Context()
+	srv, err := idp.NewServer(serve, idp.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { srv.Close() })
 	for k, v := range settings {
 		realm[k] = v
 	}
@@ -63,7 +66,7 @@ func newRegEnv(t *testing.T, settings map[string]any) *regEnv {
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	r, err := st.GetRealmByName(ctx, "reg")
+	r, err := st.GetRealmByName(ctx, realm["realm"].(string))
 	if err != nil {
 		t.Fatal(err)
 	}
