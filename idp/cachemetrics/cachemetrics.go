@@ -1,7 +1,7 @@
 // Package cachemetrics counts the hits and misses of keygate's in-process
-// caches (realm settings, the role and scope model, keys, admin
-// authorization) for the server's /metrics. A cache calls Lookup on every
-// read; the server registers Collectors once.
+// caches (realm settings, the role and scope model, keys, users' grants,
+// service accounts, admin authorization) for the server's /metrics. A cache
+// counts through its Observer; the server registers Collectors once.
 package cachemetrics
 
 import "github.com/prometheus/client_golang/prometheus"
@@ -12,13 +12,6 @@ var lookups = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Name: "keygate_cache_lookups_total",
 	Help: "Reads of an in-process cache, by cache and result (hit: served from memory; miss: loaded from the store).",
 }, []string{"cache", "result"})
-
-// Lookup counts one read of the cache named cache (a constant such as
-// "realm", "model", "keys", "admin-auth"): a hit when it was served from
-// memory, a miss when it had to be loaded. A cache's Observe should use
-// Observer instead, which finds the two series once rather than on every
-// read.
-func Lookup(cache string, hit bool) { Observer(cache)(hit) }
 
 // Observer returns the counting function of the cache named cache, its
 // hit and miss series found once: for Options.Observe (store/cache).

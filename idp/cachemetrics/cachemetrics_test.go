@@ -31,7 +31,7 @@ func count(t *testing.T, cache, result string) float64 {
 }
 
 // TestObserver: hits and misses land on their own series of their own
-// cache, through Observer and Lookup alike, and a read costs no allocation.
+// cache, and a read costs no allocation.
 func TestObserver(t *testing.T) {
 	hit := func(c string) float64 { return count(t, c, "hit") }
 	miss := func(c string) float64 { return count(t, c, "miss") }
@@ -40,7 +40,7 @@ func TestObserver(t *testing.T) {
 	obs(true)
 	obs(true)
 	obs(false)
-	Lookup("t-a", false)
+	Observer("t-a")(false)
 	if got := hit("t-a") - h0; got != 2 {
 		t.Errorf("hits = %v, want 2", got)
 	}

@@ -127,7 +127,7 @@ func NewKeyring(st store.KeyStore, dbKey string) (*Keyring, error) {
 	}
 	realms := cache.New(cache.For(st), cache.Options[string, *realmKeys]{
 		Kinds:   cache.Config,
-		Observe: func(hit bool) { cachemetrics.Lookup("keys", hit) },
+		Observe: cachemetrics.Observer("keys"),
 	})
 	return &Keyring{st: st, realms: realms, rsaBits: 2048, seal: aead}, nil
 }

@@ -37,7 +37,7 @@ type modelCache struct {
 func newModelCache(st store.Store, v *cache.Versions) *modelCache {
 	return &modelCache{st: st, c: cache.New(v, cache.Options[string, *realmModel]{
 		Kinds:   cache.Config,
-		Observe: func(hit bool) { cachemetrics.Lookup("model", hit) },
+		Observe: cachemetrics.Observer("model"),
 	})}
 }
 
