@@ -80,7 +80,7 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 		sess.SessionID, sess.AuthTime = s.ID, t.Truncate(time.Second)
 		capRefresh(r, sess, s, offline)
 	case req.GetGrantTypes().ExactOne("client_credentials"):
-		u, err := st.GetServiceAccountUser(ctx, r.Row.ID, c.Row.ID)
+		u, err := h.p.serviceAccounts.get(ctx, r.Row.ID, c.Row.ID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Enabled) {
 			return keycloakError(http.StatusBadRequest, "unauthorized_client", "Client not enabled to retrieve service account")
 		} else if err != nil {

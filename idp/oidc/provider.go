@@ -60,6 +60,8 @@ type Provider struct {
 	keys   *Keyring
 	models *modelCache
 	grants *grantCache
+	// serviceAccounts: clients' service-account users, for client_credentials.
+	serviceAccounts *serviceAccountCache
 	// remoteStore: the database is across the network (PostgreSQL), so a
 	// token request's wait on it leaves the CPU idle and its gate slot
 	// steps out meanwhile. On SQLite the wait is the store's own CPU work.
@@ -100,7 +102,8 @@ func New(st store.Store, authn Authenticator, opts Options) (*Provider, error) {
 	p := &Provider{
 		st: st, authn: authn, opts: opts, cfg: cfg, keys: keys,
 		models: newModelCache(st, versions), realms: newRealmCache(st, versions), grants: newGrantCache(st, versions),
-		log: opts.Logger, logins: newLoginGate(opts.MaxQueuedLoginWait), signing: newLoginGate(0),
+		serviceAccounts: newServiceAccountCache(st, versions),
+		log:             opts.Logger, logins: newLoginGate(opts.MaxQueuedLoginWait), signing: newLoginGate(0),
 	}
 	if r, ok := st.(interface{ Remote() bool }); ok {
 		p.remoteStore = r.Remote()
@@ -188,7 +191,7 @@ func newRealmCache(st store.RealmStore, v *cache.Versions) *realmCache {
 	return &realmCache{st: st, c: cache.New(v, cache.Options[string, *cachedRealm]{
 		Kinds:   cache.Config,
 		Realm:   func(_ string, cr *cachedRealm) string { return cr.row.ID },
-		Observe: func(hit bool) { cachemetrics.Lookup("realm", hit) },
+		Observe: cachemetrics.Observer("realm"),
 	})}
 }
 

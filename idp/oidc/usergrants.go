@@ -51,3 +51,34 @@ func (c *grantCache) get(ctx context.Context, realmID, userID string) (userGrant
 		return userGrants{realmID: realmID, roles: roles, groups: groups}, nil
 	})
 }
+
+// serviceAccountCache keeps each client's service-account user, so that a
+// client_credentials grant reads no row. The user is part of its client's
+// configuration: any write to a service-account row moves the realm's
+// config counter (migration 0011), so a disabled or edited account is seen
+// by this process's next grant and by other replicas within the poll
+// interval. NoStale, as for grants: an outage never serves an account that
+// may have been disabled meanwhile.
+type serviceAccountCache struct {
+	st store.Store
+	c  *cache.Cache[serviceAccountKey, store.User]
+}
+
+type serviceAccountKey struct{ realmID, clientID string }
+
+func newServiceAccountCache(st store.Store, v *cache.Versions) *serviceAccountCache {
+	return &serviceAccountCache{st: st, c: cache.New(v, cache.Options[serviceAccountKey, store.User]{
+		Kinds: cache.Config, NoStale: true, Max: maxCachedGrants,
+		Realm:   func(k serviceAccountKey, _ store.User) string { return k.realmID },
+		Observe: cachemetrics.Observer("service-accounts"),
+	})}
+}
+
+// get returns the client's service-account user (store.ErrNotFound for a
+// client without one, never cached). The user shares its maps and slices
+// with the cache: callers only read it.
+func (c *serviceAccountCache) get(ctx context.Context, realmID, clientID string) (store.User, error) {
+	return c.c.Get(ctx, serviceAccountKey{realmID, clientID}, func(ctx context.Context) (store.User, error) {
+		return c.st.GetServiceAccountUser(ctx, realmID, clientID)
+	})
+}

@@ -11,7 +11,8 @@ import (
 )
 
 // CachedTables are the tables whose writes move a realm's change counters
-// (store.RealmVersion), by kind. Migration 0009's triggers do the counting
+// (store.RealmVersion), by kind (and users, whose service-account rows move
+// config: migration 0011). Migration 0009's triggers do the counting
 // in the database; storetest.RunCacheVersionsShared checks that they cover
 // this list. A cache that comes to read another table needs it here and a
 // migration with its triggers, or it serves stale data.
@@ -93,8 +94,9 @@ var (
 	writeKinds  sync.Map // query text -> bool
 )
 
-// writesCached says query writes a cached table, or deletes users (their
-// role and group mappings cascade). Decided once per query text.
+// writesCached says query writes a cached table, or users (a deleted
+// user's role and group mappings cascade; a service account's row moves
+// config, migration 0011). Decided once per query text.
 func writesCached(query string) bool {
 	if v, ok := writeKinds.Load(query); ok {
 		return v.(bool)
@@ -103,7 +105,7 @@ func writesCached(query string) bool {
 	if m := writeTarget.FindStringSubmatch(query); m != nil {
 		table := strings.ToLower(m[2])
 		_, hit = CachedTables[table]
-		hit = hit || (table == "users" && strings.HasPrefix(strings.ToUpper(m[1]), "DELETE"))
+		hit = hit || table == "users"
 	}
 	writeKinds.Store(query, hit)
 	return hit

@@ -3,8 +3,8 @@ package sqlstore
 import "testing"
 
 // Which writes make the process read the change counters at once: those
-// to a cached table, and deletions of users (their mappings cascade),
-// whatever the statement's shape.
+// to a cached table, and to users (a deletion's mappings cascade; a
+// service account's row moves config), whatever the statement's shape.
 func TestWritesCached(t *testing.T) {
 	for q, want := range map[string]bool{
 		`INSERT INTO roles (id) VALUES (?)`:                                 true,
@@ -14,7 +14,7 @@ func TestWritesCached(t *testing.T) {
 		`UPDATE realms SET settings = ? WHERE id = ?`:                       true,
 		"WITH RECURSIVE sub (id) AS (SELECT id FROM groups WHERE id = ?)\n\t\tDELETE FROM groups WHERE id IN (SELECT id FROM sub)": true,
 		`DELETE FROM users WHERE realm_id = ? AND id = ?`:                                                                          true,
-		`UPDATE users SET enabled = ? WHERE id = ?`:                                                                                false,
+		`UPDATE users SET enabled = ? WHERE id = ?`:                                                                                true,
 		`INSERT INTO tokens (signature) VALUES (?) ON CONFLICT (signature) DO UPDATE SET active = FALSE`:                           false,
 		`UPDATE tokens SET active = FALSE WHERE request_id = ?`:                                                                    false,
 		`INSERT INTO sessions (id, updated_at) VALUES (?, ?)`:                                                                      false,

@@ -120,6 +120,22 @@ func testCacheVersions(t *testing.T, s store.Store) {
 		return s.CreateToken(ctx, store.Token{Kind: store.KindAccess, Signature: "a-sig", RequestID: "a-req", RealmID: "a",
 			ClientID: "app", Active: true, Requested: t0, Expires: t0})
 	})
+	still("user updated", func() error {
+		u, err := s.GetUser(ctx, "a", "a-user")
+		if err != nil {
+			return err
+		}
+		u.FirstName = "Alice"
+		return s.UpdateUser(ctx, u)
+	})
+	// A service account is part of its client: the token endpoint caches it.
+	sa := store.User{ID: "a-sa", RealmID: "a", Username: "service-account-app", Enabled: true, Created: t0, ServiceAccount: "a-client"}
+	exact("service-account user", cache.Config, func() error { return s.CreateUser(ctx, sa) })
+	exact("service-account user disabled", cache.Config, func() error {
+		sa.Enabled = false
+		return s.UpdateUser(ctx, sa)
+	})
+	exact("service-account user deleted", cache.Config, func() error { return s.DeleteUser(ctx, "a", "a-sa") })
 	exact("user role", cache.Grants, func() error { return s.GrantUserRoles(ctx, "a", "a-user", []string{"a-role"}) })
 	exact("user group", cache.Grants, func() error { return s.AddUserToGroup(ctx, "a", "a-user", "a-group") })
 	exact("user deleted (mappings cascade)", cache.Grants, func() error { return s.DeleteUser(ctx, "a", "a-user") })
