@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,12 +47,8 @@ type subject struct {
 
 // appliedScopes are the client scopes in effect: the client's defaults plus
 // the optional ones the request named. Unknown names were refused earlier.
-func appliedScopes(m *realmModel, c *Client, granted []string) []rep.ClientScope {
-	want := map[string]bool{}
-	for _, s := range granted {
-		want[s] = true
-	}
-	var out []rep.ClientScope
+func appliedScopes(m *realmModel, c *Client, granted []string) []*rep.ClientScope {
+	out := make([]*rep.ClientScope, 0, len(c.Settings.DefaultClientScopes)+len(granted))
 	add := func(name string) {
 		if cs, ok := m.scopes[name]; ok && (cs.Protocol == "" || cs.Protocol == "openid-connect") {
 			out = append(out, cs)
@@ -61,7 +58,7 @@ func appliedScopes(m *realmModel, c *Client, granted []string) []rep.ClientScope
 		add(n)
 	}
 	for _, n := range c.Settings.OptionalClientScopes {
-		if want[n] {
+		if slices.Contains(granted, n) {
 			add(n)
 		}
 	}
@@ -71,7 +68,7 @@ func appliedScopes(m *realmModel, c *Client, granted []string) []rep.ClientScope
 // scopeParam is the scope claim: "openid" when asked for, then each applied
 // scope that is included in the token scope (Keycloak leaves out roles,
 // web-origins, acr and basic through include.in.token.scope=false).
-func scopeParam(scopes []rep.ClientScope, granted []string) string {
+func scopeParam(scopes []*rep.ClientScope, granted []string) string {
 	var parts []string
 	for _, g := range granted {
 		if g == "openid" {

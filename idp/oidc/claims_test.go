@@ -98,7 +98,7 @@ func TestCheckPKCE(t *testing.T) {
 // with a client-id placeholder, groups with and without full paths, and the
 // audience-resolve mapper (which skips the client itself).
 func TestComputeClaims(t *testing.T) {
-	m := &realmModel{scopes: map[string]rep.ClientScope{
+	m := &realmModel{scopes: map[string]*rep.ClientScope{
 		"roles": {Name: "roles", Attributes: map[string]string{"include.in.token.scope": "false"}, ProtocolMappers: []rep.ProtocolMapper{
 			{ProtocolMapper: "oidc-usermodel-realm-role-mapper", Config: map[string]string{"claim.name": "realm_access.roles", "multivalued": "true", "access.token.claim": "true"}},
 			{ProtocolMapper: "oidc-usermodel-client-role-mapper", Config: map[string]string{"claim.name": "resource_access.${client_id}.roles", "multivalued": "true", "access.token.claim": "true"}},

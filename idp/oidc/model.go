@@ -24,7 +24,7 @@ type realmModel struct {
 	composites map[string][]string   // parent id -> child ids
 	clientIDs  map[string]string     // client internal id -> clientId
 	clients    map[string]*Client    // clientId -> decoded client
-	scopes     map[string]rep.ClientScope
+	scopes     map[string]*rep.ClientScope
 	groups     map[string]store.Group // by id
 	docs       discoveryDocs          // encoded discovery documents, by issuer
 }
@@ -76,7 +76,7 @@ func loadModel(ctx context.Context, st store.Store, realmID string) (*realmModel
 	m := &realmModel{
 		realmID: realmID,
 		roles:   map[string]store.Role{}, byName: map[roleKey]string{}, composites: map[string][]string{},
-		clientIDs: map[string]string{}, clients: map[string]*Client{}, scopes: map[string]rep.ClientScope{},
+		clientIDs: map[string]string{}, clients: map[string]*Client{}, scopes: map[string]*rep.ClientScope{},
 		groups: map[string]store.Group{},
 	}
 	roles, err := st.ListAllRoles(ctx, realmID)
@@ -118,7 +118,7 @@ func loadModel(ctx context.Context, st store.Store, realmID string) (*realmModel
 			return nil, err
 		}
 		cs.ID, cs.Name = s.ID, s.Name
-		m.scopes[s.Name] = cs
+		m.scopes[s.Name] = &cs
 	}
 	groups, err := st.ListGroups(ctx, realmID)
 	if err != nil {
@@ -250,7 +250,7 @@ func (m *realmModel) groupRoleIDs(ctx context.Context, st store.Store, realmID s
 // the token keeps only the user's roles that the client may carry — its own
 // client roles, plus roles scope-mapped to the client or to one of its
 // applied client scopes (composites expanded on both sides).
-func (m *realmModel) limitToScope(ur userRoles, s rep.RealmSettings, c *Client, scopes []rep.ClientScope) userRoles {
+func (m *realmModel) limitToScope(ur userRoles, s rep.RealmSettings, c *Client, scopes []*rep.ClientScope) userRoles {
 	ok := m.scopeOf(s, c, scopes)
 	keep := func(clientID, name string) bool { return ok[m.roleID(clientID, name)] }
 	out := userRoles{client: map[string][]string{}}
@@ -272,7 +272,7 @@ func (m *realmModel) limitToScope(ur userRoles, s rep.RealmSettings, c *Client, 
 // scopeOf is the set of roles client c may carry when it does not have
 // full scope: its own roles and those scope-mapped to it or to one of the
 // client scopes, composites expanded.
-func (m *realmModel) scopeOf(s rep.RealmSettings, c *Client, scopes []rep.ClientScope) map[string]bool {
+func (m *realmModel) scopeOf(s rep.RealmSettings, c *Client, scopes []*rep.ClientScope) map[string]bool {
 	scopeNames := map[string]bool{}
 	for _, cs := range scopes {
 		scopeNames[cs.Name] = true
