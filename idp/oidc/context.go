@@ -9,7 +9,9 @@ import (
 )
 
 // Realm is a resolved realm for one request: its row, its settings with
-// Keycloak defaults applied, and the issuer URL it is reached under.
+// Keycloak defaults applied, and the issuer URL it is reached under. It is
+// shared by every request that resolves the realm under the same issuer
+// and keys: read it, never write it.
 type Realm struct {
 	Row      store.Realm
 	Rep      rep.Realm

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ory/fosite"
@@ -175,6 +176,10 @@ type cachedRealm struct {
 	row      store.Realm
 	rep      rep.Realm
 	settings rep.RealmSettings
+	// resolved is the last Realm Resolve built from this entry: it is
+	// immutable, and rebuilding it (a copy of the three values above) on
+	// every request was the token endpoint's largest allocation.
+	resolved atomic.Pointer[Realm]
 }
 
 // realmCache keeps decoded realms by name until the realm changes: every
@@ -228,10 +233,13 @@ func (p *Provider) Resolve(r *http.Request, name string) (*Realm, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Realm{
-		Row: cr.row, Rep: cr.rep, Settings: cr.settings,
-		Issuer: p.BaseURL(r) + "/realms/" + cr.row.Name, keys: keys,
-	}, nil
+	issuer := p.BaseURL(r) + "/realms/" + cr.row.Name
+	if rl := cr.resolved.Load(); rl != nil && rl.keys == keys && rl.Issuer == issuer {
+		return rl, nil
+	}
+	rl := &Realm{Row: cr.row, Rep: cr.rep, Settings: cr.settings, Issuer: issuer, keys: keys}
+	cr.resolved.Store(rl)
+	return rl, nil
 }
 
 // BaseURL is the public base URL for r: --hostname, or the request's own
