@@ -78,15 +78,15 @@ func (p *Provider) RealmHandler(h RealmHandlerFunc) http.HandlerFunc {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := jsonMarshal(v)
+	err := withJSON(v, func(body []byte) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+	})
 	if err != nil {
 		http.Error(w, "encoding error", http.StatusInternalServerError)
-		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }
 
 // ---- discovery, realm info, JWKS

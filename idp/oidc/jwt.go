@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -21,13 +22,33 @@ var (
 )
 
 func jsonMarshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	var out []byte
+	err := withJSON(v, func(b []byte) { out = bytes.Clone(b) })
+	return out, err
+}
+
+// jsonBuffers are encoding buffers for withJSON: claims and token
+// responses are a few KiB each, and growing a new buffer to that size on
+// every issuance was the token endpoint's largest allocation.
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// withJSON encodes v as jsonMarshal does and hands the bytes to use, which
+// must not keep them.
+func withJSON(v any, use func([]byte)) error {
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 64<<10 { // an outsized document's buffer is not kept
+			jsonBuffers.Put(buf)
+		}
+	}()
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return nil, err
+		return err
 	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	use(bytes.TrimRight(buf.Bytes(), "\n"))
+	return nil
 }
 
 // sign serializes claims and signs them with key, returning the compact JWT
