@@ -56,7 +56,8 @@ $(OAUTH2_PROXY):
 $(MAILPIT):
 	GOBIN=$(abspath bin) $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 
-# Load benchmark against the real server; prints figures and ratios. Then
+# Load benchmark against the real server (built with -tags pprof, so each
+# grant is also profiled for its crypto share); prints figures and ratios. Then
 # the admin API's search/create figures (in-process, real SQLite store),
 # idp/password's PBKDF2 against crypto/pbkdf2 for SHA-1, SHA-256 and SHA-512
 # (the reason it has its own), and
@@ -69,8 +70,9 @@ $(MAILPIT):
 # 3-minute SQLite soak (file and WAL sizes); each prints FAIL and the
 # missed target rather than stopping the run.
 bench: build
-	KEYGATE_BIN=$(abspath $(BIN)) $(GO) run ./test/bench
-	$(if $(PG_DSN),KEYGATE_BIN=$(abspath $(BIN)) $(GO) run ./test/bench -db '$(PG_DSN)' -only '^(password|client_credentials|refresh|refresh_16)$$')
+	CGO_ENABLED=0 $(GO) build -trimpath -tags pprof -ldflags '$(LDFLAGS)' -o $(BIN)-pprof ./cmd/keygate
+	KEYGATE_BIN=$(abspath $(BIN))-pprof $(GO) run ./test/bench
+	$(if $(PG_DSN),KEYGATE_BIN=$(abspath $(BIN))-pprof $(GO) run ./test/bench -db '$(PG_DSN)' -only '^(password|client_credentials|refresh|refresh_16)$$')
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./idp/admin/
 	$(GO) test -run '^$$' -bench '^BenchmarkPBKDF2$$' -benchtime 20x ./idp/password/
 	KEYGATE_BIN=$(abspath $(BIN)) $(GO) run ./test/bench/userimport -pg '$(PG_DSN)'

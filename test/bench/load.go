@@ -64,6 +64,8 @@ type scenario struct {
 	key   string
 	probe func(ctx context.Context, t *target) (string, error)
 	loads []load
+	// profile: a grant, whose server is profiled for its crypto share.
+	profile bool
 }
 
 // result is a load's figures over the measured window.
@@ -75,6 +77,7 @@ type result struct {
 	total      int             // all answers, warm-up and window
 	window     time.Duration   // measured window
 	latencies  []time.Duration // 200 answers in the window, sorted
+	prof       *profileShare   // the server's profile in the window (profiled scenarios)
 	firstError string
 	// CPU cores the server, the load generator and everything else on the
 	// machine used in the window, for the whole scenario (set on its first

@@ -26,6 +26,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -48,11 +49,11 @@ const (
 
 // The scenarios, in table order. -only matches their keys.
 var scenarios = []scenario{
-	{key: "password", loads: []load{passwordLoad("password grant", 4)}},
-	{key: "password_es256", loads: []load{inRealm(passwordLoad("password grant, ES256 realm", 4), esRealmName)}},
-	{key: "client_credentials", loads: []load{clientCredentialsLoad("client_credentials", 4)}},
+	{key: "password", loads: []load{passwordLoad("password grant", 4)}, profile: true},
+	{key: "password_es256", loads: []load{inRealm(passwordLoad("password grant, ES256 realm", 4), esRealmName)}, profile: true},
+	{key: "client_credentials", loads: []load{clientCredentialsLoad("client_credentials", 4)}, profile: true},
 	{key: "client_credentials_16", loads: []load{clientCredentialsLoad("client_credentials", 16)}},
-	{key: "refresh", loads: []load{refreshLoad("refresh", 4)}},
+	{key: "refresh", loads: []load{refreshLoad("refresh", 4)}, profile: true},
 	{key: "refresh_16", loads: []load{refreshLoad("refresh", 16)}},
 	{key: "discovery", loads: []load{getLoad("discovery", 8, "/.well-known/openid-configuration", `"issuer"`)}},
 	{key: "jwks", loads: []load{getLoad("jwks", 8, "/protocol/openid-connect/certs", `"keys"`)}},
@@ -152,7 +153,17 @@ func run() int {
 			continue
 		}
 		progress("scenario %s: %v warm-up + %v", sc.key, warmUp, *dur)
+		// The profile covers the middle half of the measured window.
+		var prof profileShare
+		var pwg sync.WaitGroup
+		if sc.profile {
+			pwg.Go(func() { prof = captureProfile(ctx, srv.pprof, warmUp+*dur/4, *dur/2) })
+		}
 		res, err := runScenario(ctx, t, sc, warmUp, *dur, cpu)
+		pwg.Wait()
+		if sc.profile && err == nil {
+			res[0].prof = &prof
+		}
 		if ctx.Err() != nil {
 			return fail("interrupted")
 		}

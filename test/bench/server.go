@@ -19,6 +19,7 @@ import (
 // server is one running `keygate serve` process.
 type server struct {
 	URL    string // http://127.0.0.1:PORT
+	pprof  string // where a -tags pprof build serves net/http/pprof
 	cmd    *exec.Cmd
 	logs   *logSink
 	exited chan struct{} // closed once the process has been waited for
@@ -31,9 +32,14 @@ var listenRE = regexp.MustCompile(`msg=listening addr=(\S+) scheme=http\b`)
 // stopped again on any error.
 func startServer(ctx context.Context, bin string, args ...string) (*server, time.Duration, error) {
 	logs := &logSink{addr: make(chan string, 1)}
+	pprofAddr, err := freeAddr()
+	if err != nil {
+		return nil, 0, err
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logs, logs
-	s := &server{cmd: cmd, logs: logs, exited: make(chan struct{})}
+	cmd.Env = append(os.Environ(), "KEYGATE_PPROF_ADDR="+pprofAddr)
+	s := &server{cmd: cmd, logs: logs, exited: make(chan struct{}), pprof: pprofAddr}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, 0, err
