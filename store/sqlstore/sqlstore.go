@@ -79,6 +79,7 @@ type Store struct {
 	probeR, probeW *sql.DB
 	d              Dialect
 	queries        sync.Map // query text as written -> text for this dialect
+	nqueries       atomic.Int64
 	stmts          sync.Map // stmtKey -> *sql.Stmt
 	preparing      sync.Map // stmtKey -> struct{}: first seen inside a transaction, being prepared
 	nstmts         atomic.Int64
@@ -174,8 +175,20 @@ func (s *Store) q(query string) string {
 		return v.(string)
 	}
 	out := dollarize(query)
-	s.queries.Store(query, out)
+	if cacheable(query, &s.nqueries) {
+		if _, loaded := s.queries.LoadOrStore(query, out); !loaded {
+			s.nqueries.Add(1)
+		}
+	}
 	return out
+}
+
+// cacheable says a per-text cache may keep query: texts built per call
+// (IN lists of any length) would grow it without bound, so, as for
+// prepared statements, only texts with few placeholders are kept, and only
+// the first maxCachedStmts of them (n counts the cache's entries).
+func cacheable(query string, n *atomic.Int64) bool {
+	return strings.Count(query, "?") <= maxCachedArgs && n.Load() < maxCachedStmts
 }
 
 // dollarize numbers the ? placeholders of q outside string literals.
@@ -241,11 +254,11 @@ func (s *Store) prepare(ctx context.Context, write bool, query string) (querier,
 	case cached:
 		return v.(*sql.Stmt), nil
 	case t != nil:
-		if strings.Count(query, "?") <= maxCachedArgs && s.nstmts.Load() < maxCachedStmts {
+		if cacheable(query, &s.nstmts) {
 			s.prepareLater(key)
 		}
 		return textQuery{t.tx, s.q(query)}, nil
-	case strings.Count(query, "?") > maxCachedArgs || s.nstmts.Load() >= maxCachedStmts:
+	case !cacheable(query, &s.nstmts):
 		return textQuery{db, s.q(query)}, nil
 	}
 	st, err := db.PrepareContext(ctx, s.q(query))

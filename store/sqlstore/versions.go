@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/store/cache"
@@ -92,6 +93,7 @@ func (s *Store) committed(t *txn) {
 var (
 	writeTarget = regexp.MustCompile(`(?is)\b(INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+(\w+)`)
 	writeKinds  sync.Map // query text -> bool
+	nWriteKinds atomic.Int64
 )
 
 // writesCached says query writes a cached table, or users (a deleted
@@ -107,6 +109,10 @@ func writesCached(query string) bool {
 		_, hit = CachedTables[table]
 		hit = hit || table == "users"
 	}
-	writeKinds.Store(query, hit)
+	if cacheable(query, &nWriteKinds) {
+		if _, loaded := writeKinds.LoadOrStore(query, hit); !loaded {
+			nWriteKinds.Add(1)
+		}
+	}
 	return hit
 }

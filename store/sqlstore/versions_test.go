@@ -1,6 +1,10 @@
 package sqlstore
 
-import "testing"
+import (
+	"strings"
+	"sync/atomic"
+	"testing"
+)
 
 // Which writes make the process read the change counters at once: those
 // to a cached table, and to users (a deletion's mappings cascade; a
@@ -23,5 +27,22 @@ func TestWritesCached(t *testing.T) {
 		if got := writesCached(q); got != want {
 			t.Errorf("writesCached(%q) = %v, want %v", q, got, want)
 		}
+	}
+}
+
+// Texts built per call (an IN list as long as its input) are decided but
+// not kept: the per-text caches stay bounded whatever the inputs.
+func TestWritesCachedKeepsNoLongTexts(t *testing.T) {
+	long := "DELETE FROM user_roles WHERE role_id IN (" + strings.Repeat("?, ", maxCachedArgs) + "?)"
+	if !writesCached(long) {
+		t.Fatal("a long write to a cached table was not recognised")
+	}
+	if _, kept := writeKinds.Load(long); kept {
+		t.Error("a text with more than maxCachedArgs placeholders was kept")
+	}
+	var n atomic.Int64
+	n.Store(maxCachedStmts)
+	if cacheable("SELECT 1", &n) {
+		t.Error("a full cache took another text")
 	}
 }
