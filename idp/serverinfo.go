@@ -7,6 +7,7 @@ import (
 	"os/user"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"time"
@@ -175,14 +176,26 @@ func formatUptime(d time.Duration) string {
 // memoryInfo is Keycloak's MemoryInfoRepresentation: total is the Go
 // memory limit when one is set (GOMEMLIMIT), else the memory the runtime
 // holds from the OS; used is the heap and stacks in use.
+// (Read from runtime/metrics: runtime.ReadMemStats stops the world.)
 func memoryInfo() map[string]any {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	total := int64(ms.Sys)
+	samples := []metrics.Sample{
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/memory/classes/heap/stacks:bytes"},
+	}
+	metrics.Read(samples)
+	v := func(i int) int64 {
+		if samples[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return int64(samples[i].Value.Uint64())
+	}
+	total := v(0)
 	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
 		total = limit
 	}
-	used := int64(ms.HeapInuse + ms.StackInuse)
+	used := v(1) + v(2) + v(3)
 	free := max(total-used, 0)
 	pct := int64(0)
 	if total > 0 {
