@@ -99,13 +99,7 @@ func (v *Verifier) Verify(ctx context.Context, realmID string, p rep.OTPPolicy, 
 	if p.CodeReusable {
 		return true, nil
 	}
-	// The step stays acceptable until it leaves the window: remember it
-	// that long, on every replica.
-	until := time.Unix((step+int64(p.LookAheadWindow)+1)*int64(cred.Data.Period), 0)
-	sig := replaySignature(cred.Row.ID, step)
-	err = v.st.CreateToken(ctx, store.Token{Kind: store.KindReplay, Signature: sig, RequestID: sig, RealmID: realmID,
-		Subject: cred.Row.UserID, Active: true, Requested: now, Expires: until.Add(time.Second)})
-	switch {
+	switch err := v.recordStep(ctx, realmID, p, cred, step, now); {
 	case errors.Is(err, store.ErrConflict):
 		return false, nil // this step's code was used already
 	case err != nil:
@@ -192,14 +186,20 @@ func (v *Verifier) Spend(ctx context.Context, realmID string, p rep.OTPPolicy, c
 	if c.Data.SubType == HOTP || p.CodeReusable {
 		return nil
 	}
+	if err := v.recordStep(ctx, realmID, p, c, step, v.now()); !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	return nil
+}
+
+// recordStep stores the replay record of c's TOTP step (store.ErrConflict
+// when it is there already). The step stays acceptable until it leaves
+// the window: the record lives that long, on every replica.
+func (v *Verifier) recordStep(ctx context.Context, realmID string, p rep.OTPPolicy, c Credential, step int64, now time.Time) error {
 	until := time.Unix((step+int64(p.LookAheadWindow)+1)*int64(c.Data.Period), 0)
 	sig := replaySignature(c.Row.ID, step)
-	err := v.st.CreateToken(ctx, store.Token{Kind: store.KindReplay, Signature: sig, RequestID: sig, RealmID: realmID,
-		Subject: c.Row.UserID, Active: true, Requested: v.now(), Expires: until.Add(time.Second)})
-	if errors.Is(err, store.ErrConflict) {
-		return nil
-	}
-	return err
+	return v.st.CreateToken(ctx, store.Token{Kind: store.KindReplay, Signature: sig, RequestID: sig, RealmID: realmID,
+		Subject: c.Row.UserID, Active: true, Requested: now, Expires: until.Add(time.Second)})
 }
 
 // Now is the verifier's clock.
