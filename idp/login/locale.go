@@ -106,7 +106,12 @@ func resolveLocale(r *http.Request, realm *oidc.Realm) string {
 	if l := matchLocale(sup, hints.user); l != "" {
 		return l
 	}
-	for _, t := range strings.Fields(hints.client) {
+	// At most maxLocaleHints tags, as for Accept-Language: each is matched
+	// against every supported locale, and the query string is large.
+	for i, t := range strings.Fields(hints.client) {
+		if i == maxLocaleHints {
+			break
+		}
 		if l := matchLocale(sup, t); l != "" {
 			return l
 		}
@@ -149,6 +154,10 @@ func matchLocale(supported []string, tag string) string {
 	return ""
 }
 
+// maxLocaleHints bounds the language tags read from one ui_locales or
+// Accept-Language value.
+const maxLocaleHints = 32
+
 // acceptLanguage is the supported language the Accept-Language header
 // ranks highest (RFC 9110 quality values; "*" and q=0 ignored).
 func acceptLanguage(supported []string, header string) string {
@@ -161,7 +170,7 @@ func acceptLanguage(supported []string, header string) string {
 		i   int
 	}
 	var prefs []pref
-	for i, part := range strings.SplitN(header, ",", 32) {
+	for i, part := range strings.SplitN(header, ",", maxLocaleHints) {
 		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		q := 1.0
 		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {

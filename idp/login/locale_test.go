@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/keygate/keygate/idp/oidc"
@@ -38,6 +39,10 @@ func TestResolveLocaleOrder(t *testing.T) {
 		{name: "kc_locale of the attempt", form: url.Values{"kc_locale": {"nl"}, "ui_locales": {"de"}}, user: user("fr"), want: "nl"},
 		{name: "kc_locale of this request", query: "kc_locale=en", form: url.Values{"kc_locale": {"nl"}}, want: "en"},
 		{name: "unsupported everything", query: "kc_locale=it", cookie: "ja", accept: "ru", want: "es"},
+		// Only the first 32 ui_locales tags are read (each is matched
+		// against every supported locale).
+		{name: "ui_locales past the cap", form: url.Values{"ui_locales": {strings.Repeat("xx ", maxLocaleHints) + "de"}}, want: "es"},
+		{name: "ui_locales at the cap", form: url.Values{"ui_locales": {strings.Repeat("xx ", maxLocaleHints-1) + "de"}}, want: "de"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, "/realms/r/x?"+tc.query, nil)
