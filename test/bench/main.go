@@ -77,6 +77,7 @@ func run() int {
 	quick := flag.Bool("quick", false, "2 s per scenario and 1 s per crypto primitive (CI smoke)")
 	only := flag.String("only", "", "run only the scenarios whose key matches this regexp; keys: "+scenarioKeys())
 	db := flag.String("db", "", "a postgres:// DSN to run the server on PostgreSQL (in a fresh schema, dropped after); default a fresh SQLite file")
+	profiles := flag.String("profiles", "", "a directory to keep each grant's CPU profile in (<scenario>.pprof; read with go tool pprof)")
 	flag.Parse()
 	cryptoDur := 3 * time.Second
 	if *quick {
@@ -157,7 +158,11 @@ func run() int {
 		var prof profileShare
 		var pwg sync.WaitGroup
 		if sc.profile {
-			pwg.Go(func() { prof = captureProfile(ctx, srv.pprof, warmUp+*dur/4, *dur/2) })
+			save := ""
+			if *profiles != "" {
+				save = filepath.Join(*profiles, sc.key+".pprof")
+			}
+			pwg.Go(func() { prof = captureProfile(ctx, srv.pprof, warmUp+*dur/4, *dur/2, save) })
 		}
 		res, err := runScenario(ctx, t, sc, warmUp, *dur, cpu)
 		pwg.Wait()

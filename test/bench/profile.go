@@ -54,8 +54,9 @@ func (p profileShare) share() float64 {
 }
 
 // captureProfile waits until after, then takes a CPU profile of the server
-// at addr for d and measures its crypto share.
-func captureProfile(ctx context.Context, addr string, after, d time.Duration) profileShare {
+// at addr for d and measures its crypto share; the profile is also written
+// to save when that is not "" (-profiles).
+func captureProfile(ctx context.Context, addr string, after, d time.Duration, save string) profileShare {
 	if !sleepUntil(ctx, time.Now().Add(after)) {
 		return profileShare{err: ctx.Err()}
 	}
@@ -72,6 +73,11 @@ func captureProfile(ctx context.Context, addr string, after, d time.Duration) pr
 	body, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return profileShare{err: fmt.Errorf("profile: %d %v", resp.StatusCode, err)}
+	}
+	if save != "" {
+		if err := os.WriteFile(save, body, 0o644); err != nil {
+			return profileShare{err: err}
+		}
 	}
 	return cryptoShare(ctx, body)
 }
