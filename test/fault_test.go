@@ -203,6 +203,13 @@ func TestPostgresCut(t *testing.T) {
 	if a := send(t, "GET", oc+"/userinfo", access, nil); a.status != 200 {
 		t.Fatalf("userinfo: %s", a)
 	}
+	// client_credentials reads nothing once warm (its service account is
+	// cached): the cache must still stop vouching for it while cut.
+	for range 2 {
+		if a := send(t, "POST", oc+"/token", "", url.Values{"grant_type": {"client_credentials"}}, client...); a.status != 200 {
+			t.Fatalf("client_credentials: %s", a)
+		}
+	}
 
 	p.Cut()
 	cutAt := time.Now()

@@ -22,7 +22,10 @@ type Options[K comparable, V any] struct {
 	// Max bounds the entries; past it the cache starts over. 0 means 4096.
 	Max int
 	// NoStale turns off serving the last value when a load finds the
-	// store unavailable: for rights, which must not outlive a check.
+	// store unavailable, and serving any entry once the counters have gone
+	// unread past a poll and a read's timeout (the store down, or this
+	// process cut off from it): for rights, which must not outlive a check
+	// (another replica may have revoked them meanwhile).
 	NoStale bool
 	// Observe, when set, is told of every Get: hit when it was answered
 	// from memory (for the server's metrics).
@@ -155,6 +158,8 @@ func (c *Cache[K, V]) load(ctx context.Context, key K, f *flight[V], snap *Snaps
 func (c *Cache[K, V]) valid(e *entry[V], snap *Snapshot) bool {
 	switch {
 	case e.stale || snap == nil:
+		return false
+	case c.opts.NoStale && time.Since(snap.verified) > c.v.unverifiedAfter():
 		return false
 	case c.opts.MaxAge > 0 && time.Since(e.at) > c.opts.MaxAge:
 		return false

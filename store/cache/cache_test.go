@@ -344,3 +344,39 @@ func BenchmarkHit(b *testing.B) {
 		}
 	})
 }
+
+// NoStale entries are not served once the counters have gone unread past
+// a poll and a read's timeout: a right revoked through another replica
+// during the outage must not be vouched for by this process's memory. The
+// other caches keep serving (TestCountersUnreadable).
+func TestNoStaleWhileCountersUnreadable(t *testing.T) {
+	f := &fakeStore{realms: map[string]store.RealmVersion{"r": {Config: 1, Grants: 1, Components: 1}}}
+	src := f.source(time.Millisecond)
+	src.Timeout = 10 * time.Millisecond
+	v := NewVersions(src)
+	ns := New[string, int64](v, Options[string, int64]{Kinds: Config, NoStale: true})
+	ld := &counter{}
+	if _, err := ns.Get(t.Context(), "r", ld.load); err != nil {
+		t.Fatal(err)
+	}
+	if x, err := ns.Get(t.Context(), "r", ld.load); err != nil || x != 1 {
+		t.Fatalf("while up: %d %v, want the cached value", x, err)
+	}
+	f.mu.Lock()
+	f.down = true
+	f.mu.Unlock()
+	ld.err = fmt.Errorf("load: %w", store.ErrUnavailable)
+	time.Sleep(v.unverifiedAfter() + 5*time.Millisecond)
+	if x, err := ns.Get(t.Context(), "r", ld.load); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("counters unread for %v: %d %v, want store.ErrUnavailable", v.unverifiedAfter(), x, err)
+	}
+	f.mu.Lock()
+	f.down = false
+	f.mu.Unlock()
+	ld.err = nil
+	time.Sleep(2 * time.Millisecond)
+	// The counters read again and unmoved vouch for the entry once more.
+	if x, err := ns.Get(t.Context(), "r", ld.load); err != nil || x != 1 {
+		t.Fatalf("after recovery: %d %v, want the entry, confirmed", x, err)
+	}
+}

@@ -60,6 +60,8 @@ type Source struct {
 	Dirty func(ctx context.Context) bool
 	// Every is the polling interval; 0 means PollInterval.
 	Every time.Duration
+	// Timeout bounds one read of the counters; 0 means pollTimeout.
+	Timeout time.Duration
 }
 
 // Versions follows one store's change counters for every cache of the
@@ -78,7 +80,10 @@ type Snapshot struct {
 	realms map[string]store.RealmVersion
 	local  uint64    // Source.Local before the read
 	at     time.Time // when it was read (or last found current)
-	epoch  int64     // fallbackTTL periods since the epoch; stores without counters
+	// verified is when the store last answered a read of the counters:
+	// at, unless the reads since failed.
+	verified time.Time
+	epoch    int64 // fallbackTTL periods since the epoch; stores without counters
 }
 
 // NewVersions returns the version follower of a store; a store with
@@ -87,6 +92,9 @@ type Snapshot struct {
 func NewVersions(src Source) *Versions {
 	if src.Every <= 0 {
 		src.Every = PollInterval
+	}
+	if src.Timeout <= 0 {
+		src.Timeout = pollTimeout
 	}
 	return &Versions{src: src}
 }
@@ -140,7 +148,7 @@ func (v *Versions) Current(ctx context.Context) *Snapshot {
 	if s != nil && s.local >= local && time.Since(s.at) < v.src.Every {
 		return s
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pollTimeout)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.src.Timeout)
 	defer cancel()
 	v.reads.Add(1)
 	m, err := v.src.Read(rctx)
@@ -149,10 +157,10 @@ func (v *Versions) Current(ctx context.Context) *Snapshot {
 	case err == nil && s != nil && sameVersions(s.realms, m):
 		// Nothing moved: the entries checked against s stay checked.
 		n := *s
-		n.local, n.at = local, now
+		n.local, n.at, n.verified = local, now, now
 		s = &n
 	case err == nil:
-		s = &Snapshot{seq: v.seq.Add(1), realms: m, local: local, at: now}
+		s = &Snapshot{seq: v.seq.Add(1), realms: m, local: local, at: now, verified: now}
 	case s != nil:
 		// Stale beats down: the last reading stays in force for another
 		// interval rather than every request waiting on the database.
@@ -173,10 +181,16 @@ func (v *Versions) fallback() *Snapshot {
 	if s := v.cur.Load(); s != nil && s.epoch == epoch {
 		return s
 	}
-	s := &Snapshot{seq: v.seq.Add(1), epoch: epoch, at: time.Now()}
+	s := &Snapshot{seq: v.seq.Add(1), epoch: epoch, at: time.Now(), verified: time.Now()}
 	v.cur.Store(s)
 	return s
 }
+
+// unverifiedAfter is how long a snapshot may go without the store
+// answering a read of the counters while the store is up: a poll interval
+// before the read is due, the read's timeout, and an interval's margin.
+// Past it the store is taken for down.
+func (v *Versions) unverifiedAfter() time.Duration { return 2*v.src.Every + v.src.Timeout }
 
 // Realm returns realmID's counters in s (zero for a realm s does not know).
 func (s *Snapshot) Realm(realmID string) store.RealmVersion {
