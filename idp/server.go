@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -436,9 +437,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			if route == "" {
 				route = "unmatched"
 			}
-			reqs.WithLabelValues(route, fmt.Sprint(sw.code)).Inc()
+			reqs.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
 			dur.WithLabelValues(route).Observe(time.Since(start).Seconds())
-			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.code, "ip", o.ip, "ms", time.Since(start).Milliseconds())
+			if s.log.Enabled(ctx, slog.LevelDebug) { // the arguments alone cost allocations
+				s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.code, "ip", o.ip, "ms", time.Since(start).Milliseconds())
+			}
 		}()
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
