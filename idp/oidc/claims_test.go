@@ -1,8 +1,10 @@
 package oidc
 
 import (
+	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/keygate/keygate/idp/rep"
@@ -138,5 +140,28 @@ func TestComputeClaims(t *testing.T) {
 	// Without the optional scope, its mappers do not run.
 	if cs := computeClaims(m, sub, []string{"openid"}); cs.id["groups"] != nil {
 		t.Errorf("optional scope not requested, yet groups = %v", cs.id["groups"])
+	}
+}
+
+// Claim names nest on dots; an escaped dot ("\.") stays in the name, as in
+// Keycloak's mappers (a client id with dots in resource_access).
+func TestSplitClaim(t *testing.T) {
+	for name, want := range map[string][]string{
+		"preferred_username":               {"preferred_username"},
+		"realm_access.roles":               {"realm_access", "roles"},
+		`resource_access.my\.client.roles`: {"resource_access", "my.client", "roles"},
+		`a\.b`:                             {"a.b"},
+		"trailing.":                        {"trailing", ""},
+	} {
+		if got := splitClaim(name); !slices.Equal(got, want) {
+			t.Errorf("splitClaim(%q) = %q, want %q", name, got, want)
+		}
+	}
+	dst := map[string]any{}
+	setClaim(dst, "groups", []any{"a"})
+	setClaim(dst, "groups", []any{"b", "a"})
+	setClaim(dst, `x\.y.z`, "v")
+	if got := fmt.Sprint(dst); got != "map[groups:[a b] x.y:map[z:v]]" {
+		t.Errorf("claims %s", got)
 	}
 }
