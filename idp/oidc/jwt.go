@@ -86,6 +86,45 @@ var verifyAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.HS512}
 // and its exp, and returns its claims. wantAlg pins the algorithm so an RS256
 // token can never be presented where an HS512 one is expected, or vice versa.
 func verify(rk *realmKeys, token, wantAlg string, now time.Time) (map[string]any, error) {
+	payload, err := verifiedPayload(rk, token, wantAlg)
+	if err != nil {
+		return nil, err
+	}
+	var claims map[string]any
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if err := dec.Decode(&claims); err != nil {
+		return nil, errTokenMalformed
+	}
+	switch err := checkExp(claims["exp"], now); err {
+	case nil, errTokenExpired:
+		return claims, err // an expired token's claims serve logout hints
+	default:
+		return nil, err
+	}
+}
+
+// verifyExp is verify for a caller that needs no claims (fosite's token
+// validation): the payload is decoded for its exp only, not into a map.
+func verifyExp(rk *realmKeys, token, wantAlg string, now time.Time) error {
+	payload, err := verifiedPayload(rk, token, wantAlg)
+	if err != nil {
+		return err
+	}
+	var c struct {
+		Exp any `json:"exp"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if err := dec.Decode(&c); err != nil {
+		return errTokenMalformed
+	}
+	return checkExp(c.Exp, now)
+}
+
+// verifiedPayload checks token's algorithm, key and signature and returns
+// its payload.
+func verifiedPayload(rk *realmKeys, token, wantAlg string) ([]byte, error) {
 	obj, err := jose.ParseSigned(token, verifyAlgs)
 	if err != nil || len(obj.Signatures) != 1 {
 		return nil, errTokenMalformed
@@ -109,20 +148,24 @@ func verify(rk *realmKeys, token, wantAlg string, now time.Time) (map[string]any
 	if err != nil {
 		return nil, errTokenSignature
 	}
-	var claims map[string]any
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	if err := dec.Decode(&claims); err != nil {
-		return nil, errTokenMalformed
-	}
-	exp, ok := numClaim(claims, "exp")
+	return payload, nil
+}
+
+// checkExp: exp must be an integer (a json.Number), and past now the token
+// has expired.
+func checkExp(v any, now time.Time) error {
+	n, ok := v.(json.Number)
 	if !ok {
-		return nil, errTokenMalformed
+		return errTokenMalformed
+	}
+	exp, err := n.Int64()
+	if err != nil {
+		return errTokenMalformed
 	}
 	if now.Unix() >= exp {
-		return claims, errTokenExpired
+		return errTokenExpired
 	}
-	return claims, nil
+	return nil
 }
 
 // SignInternal signs claims with the realm's HMAC key (HS512), as
