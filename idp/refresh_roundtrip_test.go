@@ -199,17 +199,7 @@ func testRefreshReadsOnce(t *testing.T, st *sqlstore.Store) {
 // never stays past it.
 func TestRefreshSeesAnotherProcessesGrants(t *testing.T) {
 	ctx := t.Context()
-	path := t.TempDir() + "/kg.db"
-	st, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	other, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
+	st, other := twoProcesses(t)
 	k := keygateOn(t, st)
 	k.importRealm(t, `{"realm": "rp", "enabled": true, "sslRequired": "none",
 		"roles": {"realm": [{"name": "auditor"}]},
@@ -269,4 +259,20 @@ func TestRefreshSeesAnotherProcessesGrants(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("revoked elsewhere, gone after %v", waitFor(false))
+}
+
+// twoProcesses opens two stores on one new SQLite file, as two processes
+// (a replica, `keygate users import`) would; closed at the end.
+func twoProcesses(t *testing.T) (st, other *sqlstore.Store) {
+	t.Helper()
+	path := t.TempDir() + "/kg.db"
+	for _, s := range []**sqlstore.Store{&st, &other} {
+		var err error
+		if *s, err = sqlite.Open(t.Context(), path); err != nil {
+			t.Fatal(err)
+		}
+		db := *s
+		t.Cleanup(func() { db.Close() })
+	}
+	return st, other
 }

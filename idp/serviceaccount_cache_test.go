@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/store"
-	"github.com/keygate/keygate/store/sqlite"
 	"github.com/keygate/keygate/store/sqlstore"
 	"github.com/keygate/keygate/store/storetest/backends"
 )
@@ -95,17 +94,7 @@ func testClientCredentialsReadsNothing(t *testing.T, st *sqlstore.Store) {
 // interval, and never later.
 func TestClientCredentialsSeesAnotherProcessesDisable(t *testing.T) {
 	ctx := t.Context()
-	path := t.TempDir() + "/kg.db"
-	st, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	other, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
+	st, other := twoProcesses(t)
 	k := keygateOn(t, st)
 	k.importRealm(t, serviceAccountRealm)
 	clientCredentials(t, k.URL, 200)

@@ -1,35 +1,17 @@
 package oidc
 
 import (
-	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"errors"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/keygate/keygate/store"
 )
 
 // verify and verifyExp (fosite's validations, which need no claims) agree
 // on every token: good, expired, without or with a malformed exp, signed
 // with another algorithm or an unknown key, or altered.
 func TestVerifyAndVerifyExpAgree(t *testing.T) {
-	pk, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(pk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kid, _ := rsaKID(&pk.PublicKey)
-	rk, err := buildRealmKeys([]store.Key{
-		{ID: kid, Algorithm: algRS256, Use: "sig", Active: true, Private: der, Created: time.Now()},
-		{ID: "h", Algorithm: algHS512, Use: "sig", Active: true, Private: bytes.Repeat([]byte{7}, 64), Created: time.Now()},
-	}, nil)
+	rk, err := buildRealmKeys(testKeys(t, time.Now()), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

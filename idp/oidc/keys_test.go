@@ -20,20 +20,14 @@ import (
 // The JWKS carries each RSA key's self-signed certificate as Keycloak does
 // (x5c, x5t, x5t#S256), derived from the key: the same on every rebuild.
 func TestJWKSCertificates(t *testing.T) {
-	pk, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(pk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kid, _ := rsaKID(&pk.PublicKey)
 	created := time.UnixMilli(1714979289123)
-	keys := []store.Key{
-		{ID: kid, Algorithm: algRS256, Use: "sig", Active: true, Private: der, Created: created},
-		{ID: "h", Algorithm: algHS512, Use: "sig", Active: true, Private: bytes.Repeat([]byte{7}, 64), Created: created},
+	keys := testKeys(t, created)
+	kid := keys[0].ID
+	parsed, err := x509.ParsePKCS8PrivateKey(keys[0].Private)
+	if err != nil {
+		t.Fatal(err)
 	}
+	pk := parsed.(*rsa.PrivateKey)
 	var jwks [2][]byte
 	for i := range jwks {
 		rk, err := buildRealmKeys(keys, nil)
@@ -91,15 +85,10 @@ func TestJWKSCertificateEC(t *testing.T) {
 	}
 	der, _ := x509.MarshalPKCS8PrivateKey(pk)
 	kid, _ := rsaKID(&pk.PublicKey)
-	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	rsaDER, _ := x509.MarshalPKCS8PrivateKey(rsaKey)
-	rsaKID, _ := rsaKID(&rsaKey.PublicKey)
 	created := time.UnixMilli(1714979289123)
-	keys := []store.Key{
-		{ID: kid, Algorithm: algES256, Use: "sig", Active: true, Private: der, Created: created},
-		{ID: rsaKID, Algorithm: algRS256, Use: "sig", Active: true, Private: rsaDER, Created: created},
-		{ID: "h", Algorithm: algHS512, Use: "sig", Active: true, Private: bytes.Repeat([]byte{7}, 64), Created: created},
-	}
+	keys := append([]store.Key{{ID: kid, Algorithm: algES256, Use: "sig", Active: true, Private: der, Created: created}},
+		testKeys(t, created)...)
+	rsaID := keys[1].ID
 	a, err := buildRealmKeys(keys, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +102,7 @@ func TestJWKSCertificateEC(t *testing.T) {
 	}
 	// A reload reuses the certificates it already derived.
 	c, err := buildRealmKeys(keys, a)
-	if err != nil || c.byKID[kid].cert != a.byKID[kid].cert || c.byKID[rsaKID].cert != a.byKID[rsaKID].cert || !bytes.Equal(c.jwks, a.jwks) {
+	if err != nil || c.byKID[kid].cert != a.byKID[kid].cert || c.byKID[rsaID].cert != a.byKID[rsaID].cert || !bytes.Equal(c.jwks, a.jwks) {
 		t.Errorf("a rebuild from the previous keys derived its certificates again (%v)", err)
 	}
 	var set struct {
@@ -133,5 +122,23 @@ func TestJWKSCertificateEC(t *testing.T) {
 	}
 	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
 		t.Errorf("EC certificate not self-signed by its key: %v", err)
+	}
+}
+
+// testKeys is a realm's key rows: a new active RS256 key and an HS512 one.
+func testKeys(t *testing.T, created time.Time) []store.Key {
+	t.Helper()
+	pk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, _ := rsaKID(&pk.PublicKey)
+	return []store.Key{
+		{ID: kid, Algorithm: algRS256, Use: "sig", Active: true, Private: der, Created: created},
+		{ID: "h", Algorithm: algHS512, Use: "sig", Active: true, Private: bytes.Repeat([]byte{7}, 64), Created: created},
 	}
 }
