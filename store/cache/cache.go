@@ -159,8 +159,8 @@ func (c *Cache[K, V]) valid(e *entry[V], snap *Snapshot) bool {
 	switch {
 	case e.stale || snap == nil:
 		return false
-	case c.opts.NoStale && time.Since(snap.verified) > c.v.unverifiedAfter():
-		return false
+	case c.opts.NoStale && snap.epoch == 0 && time.Since(snap.verified) > c.v.unverifiedAfter():
+		return false // (a store without counters reads nothing to verify)
 	case c.opts.MaxAge > 0 && time.Since(e.at) > c.opts.MaxAge:
 		return false
 	case e.seq == snap.seq:

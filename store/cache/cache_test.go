@@ -314,6 +314,13 @@ func TestFallbackWithoutCounters(t *testing.T) {
 	if x, _ := c.Get(t.Context(), "r", ld.load); x != 1 {
 		t.Fatal("entry not kept")
 	}
+	// NoStale too: there are no counters to go unread.
+	ns := New[string, int64](v, Options[string, int64]{Kinds: Config, NoStale: true})
+	ld2 := &counter{}
+	ns.Get(t.Context(), "r", ld2.load)
+	if x, _ := ns.Get(t.Context(), "r", ld2.load); x != 1 {
+		t.Fatal("NoStale entry not kept without counters")
+	}
 }
 
 // A value keyed by something else than its realm follows the realm that

@@ -181,7 +181,7 @@ func (v *Versions) fallback() *Snapshot {
 	if s := v.cur.Load(); s != nil && s.epoch == epoch {
 		return s
 	}
-	s := &Snapshot{seq: v.seq.Add(1), epoch: epoch, at: time.Now(), verified: time.Now()}
+	s := &Snapshot{seq: v.seq.Add(1), epoch: epoch, at: time.Now()}
 	v.cur.Store(s)
 	return s
 }
