@@ -18,8 +18,8 @@ import (
 // TestUnknownUserCostsLikeWrongPassword: a login naming nobody must take as
 // long as one naming a real user with a wrong password, or response times
 // enumerate usernames. Medians of 30 interleaved tries each must be within
-// 25% of each other (robust on a loaded 2-core machine: the work compared
-// is one PBKDF2 run, which dwarfs the rest).
+// 25% of each other in one of three rounds (robust on a loaded 2-core
+// machine: the work compared is one PBKDF2 run, which dwarfs the rest).
 func TestUnknownUserCostsLikeWrongPassword(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing test")
@@ -65,17 +65,33 @@ func TestUnknownUserCostsLikeWrongPassword(t *testing.T) {
 	}
 	try("warm-up", "x")
 	try("alice", "x")
-	var unknown, wrong []time.Duration
-	for i := range 30 {
-		unknown = append(unknown, try(fmt.Sprintf("nobody-%d", i), "guess"))
-		wrong = append(wrong, try("alice", "guess"))
+	costsAlike(t, "wrong password", func(name string) time.Duration { return try(name, "guess") },
+		func() time.Duration { return try("alice", "guess") })
+}
+
+// costsAlike checks that a failed login naming nobody (unknown, given a
+// fresh name per try) takes what the other failure (known) takes: the
+// medians of 30 interleaved tries each within 25%, in one of up to three
+// rounds (other work on the machine can skew one round; a real difference
+// between the two paths shows in every round).
+func costsAlike(t *testing.T, what string, unknown func(name string) time.Duration, known func() time.Duration) {
+	t.Helper()
+	var mu, mk time.Duration
+	var ratio float64
+	for round := range 3 {
+		var us, ks []time.Duration
+		for i := range 30 {
+			us = append(us, unknown(fmt.Sprintf("nobody-%d-%d", round, i)))
+			ks = append(ks, known())
+		}
+		mu, mk = median(us), median(ks)
+		ratio = float64(max(mu, mk)) / float64(min(mu, mk))
+		t.Logf("round %d: median unknown user %s, %s %s (ratio %.2f)", round+1, mu, what, mk, ratio)
+		if ratio <= 1.25 {
+			return
+		}
 	}
-	mu, mw := median(unknown), median(wrong)
-	ratio := float64(max(mu, mw)) / float64(min(mu, mw))
-	t.Logf("median unknown user %s, wrong password %s (ratio %.2f)", mu, mw, ratio)
-	if ratio > 1.25 {
-		t.Errorf("unknown user %s vs wrong password %s: %.0f%% apart, want within 25%%", mu, mw, (ratio-1)*100)
-	}
+	t.Errorf("unknown user %s vs %s %s: %.0f%% apart in every round, want within 25%%", mu, what, mk, (ratio-1)*100)
 }
 
 func median(ds []time.Duration) time.Duration {
