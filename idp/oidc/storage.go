@@ -222,11 +222,7 @@ func tokenTypeOf(kind store.TokenKind) fosite.TokenType {
 // get loads a token record and rebuilds its fosite request. An inactive
 // record comes back with the request and inactiveErr, as fosite requires.
 func (s *storage) get(ctx context.Context, kind store.TokenKind, sig string, inactiveErr error) (fosite.Requester, error) {
-	ctx, err := s.bind(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := mustRealm(ctx)
+	ctx, r, err := s.bindRealm(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -445,11 +441,7 @@ var refreshKinds = [...]store.TokenKind{store.KindRefresh, store.KindOffline}
 // SSO session and user (one query), which the grant then uses instead of
 // reading them again.
 func (s *storage) GetRefreshTokenSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
-	ctx, err := s.bind(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := mustRealm(ctx)
+	ctx, r, err := s.bindRealm(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -622,6 +614,17 @@ func (s *storage) BeginTX(ctx context.Context) (context.Context, error) {
 		return context.WithValue(ctx, lazyTxKey{}, &lazyFrame{t: f.t}), nil
 	}
 	return context.WithValue(ctx, lazyTxKey{}, &lazyFrame{t: &lazyTx{parent: ctx}, owner: true}), nil
+}
+
+// bindRealm is bind, and the realm the request runs in: what a read of a
+// token record needs.
+func (s *storage) bindRealm(ctx context.Context) (context.Context, *Realm, error) {
+	ctx, err := s.bind(ctx)
+	if err != nil {
+		return ctx, nil, err
+	}
+	r, err := mustRealm(ctx)
+	return ctx, r, err
 }
 
 // bind returns ctx inside the store's transaction, beginning it (and
