@@ -1,6 +1,7 @@
 package idp_test
 
 import (
+	"maps"
 	"net/url"
 	"strings"
 	"sync"
@@ -33,20 +34,8 @@ func TestRefreshIsOneWriteOnPostgres(t *testing.T) {
 	// Warm the caches (realm, keys, model), then count one refresh.
 	rt := refresh(tok["refresh_token"].(string), 200)["refresh_token"].(string)
 
-	var mu sync.Mutex
-	counts := map[string]int{}
-	st.ObserveQueries(func(kind string, _ time.Duration, _ error) {
-		mu.Lock()
-		counts[kind]++
-		mu.Unlock()
-	})
-	next := refresh(rt, 200)["refresh_token"].(string)
-	mu.Lock()
-	got := map[string]int{}
-	for k, v := range counts {
-		got[k] = v
-	}
-	mu.Unlock()
+	var next string
+	got := countQueries(st, func() { next = refresh(rt, 200)["refresh_token"].(string) })
 	if got[sqlstore.QueryWrite] != 1 || got[sqlstore.QueryBegin] != 0 {
 		t.Errorf("a refresh ran %d writes and %d transactions (all statements: %v), want 1 write and no transaction",
 			got[sqlstore.QueryWrite], got[sqlstore.QueryBegin], got)
@@ -109,23 +98,14 @@ func testRefreshReadsOnce(t *testing.T, st *sqlstore.Store) {
 	}
 	refresh(200) // warm the caches (realm, keys, model, grants)
 
-	var mu sync.Mutex
-	counts := map[string]int{}
-	st.ObserveQueries(func(kind string, _ time.Duration, _ error) {
-		mu.Lock()
-		counts[kind]++
-		mu.Unlock()
-	})
-	body := refresh(200)
-	st.ObserveQueries(func(string, time.Duration, error) {})
-	mu.Lock()
+	var body map[string]any
+	counts := countQueries(st, func() { body = refresh(200) })
 	// One read, and at most one more: the change counters, polled every
 	// 250 ms whatever the traffic. Before GetTokenSubject and the grants
 	// cache a refresh read five times (token, session, user, roles, groups).
 	if counts[sqlstore.QueryRead] < 1 || counts[sqlstore.QueryRead] > 2 {
 		t.Errorf("a refresh ran %d reads (all statements: %v), want 1 (+1 counter poll at most)", counts[sqlstore.QueryRead], counts)
 	}
-	mu.Unlock()
 	if got := realmRoles(body); len(got) != 0 {
 		t.Fatalf("roles before any mapping: %v", got)
 	}
@@ -275,4 +255,20 @@ func twoProcesses(t *testing.T) (st, other *sqlstore.Store) {
 		t.Cleanup(func() { db.Close() })
 	}
 	return st, other
+}
+
+// countQueries counts, by kind, the statements st runs during fn.
+func countQueries(st *sqlstore.Store, fn func()) map[string]int {
+	var mu sync.Mutex
+	counts := map[string]int{}
+	st.ObserveQueries(func(kind string, _ time.Duration, _ error) {
+		mu.Lock()
+		counts[kind]++
+		mu.Unlock()
+	})
+	fn()
+	st.ObserveQueries(func(string, time.Duration, error) {})
+	mu.Lock()
+	defer mu.Unlock()
+	return maps.Clone(counts)
 }

@@ -3,7 +3,6 @@ package idp_test
 import (
 	"net/http"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,22 +40,12 @@ func testClientCredentialsReadsNothing(t *testing.T, st *sqlstore.Store) {
 	clientCredentials(t, k.URL, 200)
 	clientCredentials(t, k.URL, 200)
 
-	var mu sync.Mutex
-	counts := map[string]int{}
-	st.ObserveQueries(func(kind string, _ time.Duration, _ error) {
-		mu.Lock()
-		counts[kind]++
-		mu.Unlock()
-	})
-	clientCredentials(t, k.URL, 200)
-	st.ObserveQueries(func(string, time.Duration, error) {})
-	mu.Lock()
+	counts := countQueries(st, func() { clientCredentials(t, k.URL, 200) })
 	// At most one read: the change counters, polled every 250 ms whatever
 	// the traffic. Before the cache every grant read the account's row.
 	if counts[sqlstore.QueryRead] > 1 || counts[sqlstore.QueryWrite] > 0 {
 		t.Errorf("a client_credentials grant ran %v, want no statement but a counter poll", counts)
 	}
-	mu.Unlock()
 
 	sa.Email = "robot@example.com"
 	if err := st.UpdateUser(ctx, sa); err != nil {

@@ -34,22 +34,12 @@ func TestConsoleEmailChangeDuplicateEmails(t *testing.T) {
 	}
 	post := func() (int, string) {
 		t.Helper()
-		resp, err := b.Get(base + "/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		c := csrfRE.FindSubmatch(page)
-		if c == nil {
-			t.Fatalf("no form on the console: %d %.300s", resp.StatusCode, page)
-		}
-		resp, err = b.PostForm(base+"/", url.Values{"csrf_token": {string(c[1])}, "email": {"TAKEN@example.com"},
+		resp, err := b.PostForm(base+"/", url.Values{"csrf_token": {consoleCSRF(t, b, base+"/")}, "email": {"TAKEN@example.com"},
 			"firstName": {"Ad"}, "lastName": {"Min"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		page, _ = io.ReadAll(resp.Body)
+		page, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		return resp.StatusCode, resp.Request.URL.String() + "\n" + string(page)
 	}

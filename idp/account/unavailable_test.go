@@ -66,6 +66,22 @@ func bootstrapped(t *testing.T) (store.Store, *idp.Server, *slog.Logger) {
 
 // consoleSignIn is a new browser signed in to the master realm's console
 // at base as admin.
+// consoleCSRF is the CSRF token of the console form at page, as c sees it.
+func consoleCSRF(t *testing.T, c *http.Client, page string) string {
+	t.Helper()
+	resp, err := c.Get(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfRE.FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no csrf token: %d %.300s", resp.StatusCode, body)
+	}
+	return string(m[1])
+}
+
 func consoleSignIn(t *testing.T, base string) *http.Client {
 	t.Helper()
 	// Sign in to the real console (account-console, PKCE) for an SSO cookie.
@@ -167,19 +183,7 @@ func TestConsoleCSRFBoundToSession(t *testing.T) {
 	t.Cleanup(live.Close)
 	a, b := consoleSignIn(t, live.URL), consoleSignIn(t, live.URL)
 	page := live.URL + "/realms/master/account/"
-	token := func(c *http.Client) string {
-		resp, err := c.Get(page)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		m := csrfRE.FindSubmatch(body)
-		if m == nil {
-			t.Fatalf("no csrf token: %d %.200s", resp.StatusCode, body)
-		}
-		return string(m[1])
-	}
+	token := func(c *http.Client) string { return consoleCSRF(t, c, page) }
 	post := func(c *http.Client, tok string) int {
 		resp, err := c.PostForm(page, url.Values{"csrf_token": {tok}, "firstName": {"Ada"}, "lastName": {"Admin"}})
 		if err != nil {
