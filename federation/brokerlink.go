@@ -123,10 +123,10 @@ func (l *Linker) planBrokered(ctx context.Context, realmID string, d RealmDefaul
 	email := strings.ToLower(strings.TrimSpace(id.Email))
 	if email != "" && email != cur.Email {
 		if !d.DuplicateEmailsAllowed {
-			if other, err := l.st.GetUserByEmail(ctx, realmID, email); err == nil && other.ID != cur.ID || errors.Is(err, store.ErrAmbiguous) {
-				return nil, fmt.Errorf("%w: email of %q is taken", ErrConflict, next.Username)
-			} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			if taken, err := store.EmailTaken(ctx, l.st, realmID, email, cur.ID); err != nil {
 				return nil, err
+			} else if taken {
+				return nil, fmt.Errorf("%w: email of %q is taken", ErrConflict, next.Username)
 			}
 		}
 		next.Email, next.EmailVerified = email, id.EmailVerified

@@ -56,11 +56,10 @@ func (h *Handler) applyProfile(ctx context.Context, realm *oidc.Realm, u store.U
 		}
 		if email != u.Email {
 			if !s.DuplicateEmailsAllowed {
-				other, err := h.st.GetUserByEmail(ctx, realm.Row.ID, email)
-				if err == nil && other.ID != u.ID || errors.Is(err, store.ErrAmbiguous) {
-					return u, false, &fieldError{Field: "email", Key: "emailExistsMessage"}
-				} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+				if taken, err := store.EmailTaken(ctx, h.st, realm.Row.ID, email, u.ID); err != nil {
 					return u, false, err
+				} else if taken {
+					return u, false, &fieldError{Field: "email", Key: "emailExistsMessage"}
 				}
 			}
 			out.Email, out.EmailVerified = email, false

@@ -377,11 +377,10 @@ func (a *API) checkUnique(ctx context.Context, realmID, selfID string, u store.U
 	if u.Email == "" || s.DuplicateEmailsAllowed {
 		return nil
 	}
-	// Several users with the email (ErrAmbiguous) is taken too.
-	if other, err := a.st.GetUserByEmail(ctx, realmID, u.Email); err == nil && other.ID != selfID || errors.Is(err, store.ErrAmbiguous) {
-		return conflict("User exists with same email")
-	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if taken, err := store.EmailTaken(ctx, a.st, realmID, u.Email, selfID); err != nil {
 		return err
+	} else if taken {
+		return conflict("User exists with same email")
 	}
 	return nil
 }

@@ -165,10 +165,10 @@ func (a *Authenticator) unique(ctx context.Context, s rep.RealmSettings, u store
 	if u.Email == "" || s.DuplicateEmailsAllowed {
 		return nil
 	}
-	if _, err := a.st.GetUserByEmail(ctx, u.RealmID, u.Email); err == nil || errors.Is(err, store.ErrAmbiguous) {
-		return ErrEmailExists
-	} else if !errors.Is(err, store.ErrNotFound) {
+	if taken, err := store.EmailTaken(ctx, a.st, u.RealmID, u.Email, ""); err != nil {
 		return err
+	} else if taken {
+		return ErrEmailExists
 	}
 	return nil
 }

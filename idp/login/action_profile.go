@@ -75,11 +75,10 @@ func processUpdateProfile(ctx context.Context, s *Step) Result {
 		}
 	}
 	if lowerEmail != u.Email && !set.DuplicateEmailsAllowed {
-		o, err := h.st.GetUserByEmail(ctx, realm.Row.ID, lowerEmail)
-		if err == nil && o.ID != u.ID || errors.Is(err, store.ErrAmbiguous) {
-			return Retry("email", "emailExistsMessage")
-		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if taken, err := store.EmailTaken(ctx, h.st, realm.Row.ID, lowerEmail, u.ID); err != nil {
 			return storeRetry(s, err)
+		} else if taken {
+			return Retry("email", "emailExistsMessage")
 		}
 	}
 	details := map[string]string{"username": u.Username, "context": "REQUIRED_ACTION"}
