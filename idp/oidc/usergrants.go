@@ -11,9 +11,8 @@ import (
 // userGrants are a user's direct role mappings and groups: with the realm
 // model, what every issuance computes the roles and groups claims from.
 type userGrants struct {
-	realmID string
-	roles   []store.Role
-	groups  []store.Group
+	roles  []store.Role
+	groups []store.Group
 }
 
 // grantCache keeps users' grants until their realm's role or group mappings
@@ -48,7 +47,7 @@ func (c *grantCache) get(ctx context.Context, realmID, userID string) (userGrant
 		if err != nil {
 			return userGrants{}, err
 		}
-		return userGrants{realmID: realmID, roles: roles, groups: groups}, nil
+		return userGrants{roles: roles, groups: groups}, nil
 	})
 }
 
