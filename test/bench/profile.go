@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -95,7 +94,8 @@ func cryptoShare(ctx context.Context, prof []byte) profileShare {
 		return profileShare{err: err}
 	}
 	f.Close()
-	out, err := exec.CommandContext(ctx, filepath.Join(goRoot(), "bin", "go"), "tool", "pprof", "-traces", f.Name()).Output()
+	// The toolchain that runs the bench (`go run`) reads the profile.
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-traces", f.Name()).Output()
 	if err != nil {
 		return profileShare{err: fmt.Errorf("go tool pprof: %w", err)}
 	}
@@ -149,17 +149,4 @@ func parseTraces(out []byte) profileShare {
 		p.err = fmt.Errorf("profile has no samples")
 	}
 	return p
-}
-
-// goRoot is the toolchain running the bench (`go run`), whose pprof reads
-// the profile.
-func goRoot() string {
-	if r := os.Getenv("GOROOT"); r != "" {
-		return r
-	}
-	out, err := exec.Command("go", "env", "GOROOT").Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
 }
