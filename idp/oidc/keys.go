@@ -49,6 +49,9 @@ type realmKeys struct {
 	hmac   *signingKey            // HS512 key for refresh tokens and codes
 	byKID  map[string]*signingKey // every key, active and passive, for verification
 	jwks   []byte                 // the serialized public JWKS
+	// hs512 maps the header segment each HS512 key signs with to the key,
+	// so verifying the realm's own tokens parses no header.
+	hs512 map[string]*signingKey
 }
 
 type signingKey struct {
@@ -264,7 +267,7 @@ func rsaKID(pub any) (string, error) {
 // signature, and reloads run on a request's path after every change to the
 // realm's configuration.
 func buildRealmKeys(keys []store.Key, prev *realmKeys) (*realmKeys, error) {
-	rk := &realmKeys{byKID: map[string]*signingKey{}}
+	rk := &realmKeys{byKID: map[string]*signingKey{}, hs512: map[string]*signingKey{}}
 	var pub []jose.JSONWebKey
 	for _, key := range keys {
 		sk := &signingKey{kid: key.ID, alg: key.Algorithm, active: key.Active}
@@ -302,6 +305,11 @@ func buildRealmKeys(keys []store.Key, prev *realmKeys) (*realmKeys, error) {
 			if key.Active {
 				rk.hmac = sk
 			}
+			hdr, err := headerSegment(sk)
+			if err != nil {
+				return nil, err
+			}
+			rk.hs512[hdr] = sk
 		default:
 			continue // keys of other algorithms are not ours to use
 		}

@@ -126,7 +126,7 @@ func TestJWKSCertificateEC(t *testing.T) {
 }
 
 // testKeys is a realm's key rows: a new active RS256 key and an HS512 one.
-func testKeys(t *testing.T, created time.Time) []store.Key {
+func testKeys(t testing.TB, created time.Time) []store.Key {
 	t.Helper()
 	pk, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
