@@ -93,20 +93,6 @@ func parseHS512Header(rk *realmKeys, h string) (*signingKey, error) {
 	return key, nil
 }
 
-// headerSegment is the header segment sk's signer writes.
-func headerSegment(sk *signingKey) (string, error) {
-	obj, err := sk.signer.Sign([]byte("{}"))
-	if err != nil {
-		return "", err
-	}
-	tok, err := obj.CompactSerialize()
-	if err != nil {
-		return "", err
-	}
-	h, _, _ := strings.Cut(tok, ".")
-	return h, nil
-}
-
 // decodeSegment decodes one base64url segment of a compact JWS, without
 // padding, as go-jose does.
 func decodeSegment(s string) ([]byte, error) {

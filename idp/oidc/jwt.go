@@ -55,15 +55,9 @@ func withJSON(v any, use func([]byte)) error {
 // sign serializes claims and signs them with key, returning the compact JWT
 // and its signature segment (the value fosite stores tokens under).
 func sign(key *signingKey, claims map[string]any) (token, signature string, err error) {
-	payload, err := jsonMarshal(claims)
-	if err != nil {
-		return "", "", err
+	if encErr := withJSON(claims, func(payload []byte) { token, err = key.compact(payload) }); encErr != nil {
+		return "", "", encErr
 	}
-	obj, err := key.signer.Sign(payload)
-	if err != nil {
-		return "", "", err
-	}
-	token, err = obj.CompactSerialize()
 	if err != nil {
 		return "", "", err
 	}

@@ -58,8 +58,11 @@ type signingKey struct {
 	kid    string
 	alg    string
 	active bool
-	key    any // *rsa.PrivateKey or []byte
-	signer jose.Signer
+	key    any // *rsa.PrivateKey, *ecdsa.PrivateKey or []byte
+	// header is the compact header segment this key signs with (alg, kid,
+	// typ), written once by go-jose so it stays byte for byte what earlier
+	// versions wrote (see jws.go).
+	header string
 	cert   *x509.Certificate // asymmetric keys: see keyCertificate
 }
 
@@ -279,7 +282,7 @@ func buildRealmKeys(keys []store.Key, prev *realmKeys) (*realmKeys, error) {
 				return nil, err
 			}
 			sk.key = pk
-			if sk.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(key.Algorithm), Key: pk}, opts); err != nil {
+			if sk.header, err = headerSegment(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(key.Algorithm), Key: pk}, opts); err != nil {
 				return nil, err
 			}
 			if old := prev.byKIDOrNil(key.ID); old != nil && old.cert != nil && old.alg == key.Algorithm {
@@ -299,17 +302,13 @@ func buildRealmKeys(keys []store.Key, prev *realmKeys) (*realmKeys, error) {
 		case algHS512:
 			sk.key = key.Private
 			var err error
-			if sk.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.HS512, Key: key.Private}, opts); err != nil {
+			if sk.header, err = headerSegment(jose.SigningKey{Algorithm: jose.HS512, Key: key.Private}, opts); err != nil {
 				return nil, err
 			}
 			if key.Active {
 				rk.hmac = sk
 			}
-			hdr, err := headerSegment(sk)
-			if err != nil {
-				return nil, err
-			}
-			rk.hs512[hdr] = sk
+			rk.hs512[sk.header] = sk
 		default:
 			continue // keys of other algorithms are not ours to use
 		}
