@@ -357,6 +357,22 @@ func TestOIDCWithRealClients(t *testing.T) {
 		if r := strs(body["realm_access"].(map[string]any)["roles"]); !slices.Contains(r, "viewer") {
 			t.Errorf("carol's composite stackstate-admin should include viewer: %v", r)
 		}
+		// Keycloak 26: the token's own claims, then what the mappers that
+		// are on for introspection give (a mapper stored without the key
+		// counts when it is on for the access token).
+		for k, want := range map[string]any{"introspected": "yes", "tenant": "acme", "token_type": "Bearer",
+			"typ": "Bearer", "azp": "webapp", "iss": issuer, "preferred_username": "carol"} {
+			if body[k] != want {
+				t.Errorf("introspection %s = %v, want %v", k, body[k], want)
+			}
+		}
+		if v, ok := body["token_only"]; ok {
+			t.Errorf("token_only (off for introspection) is in the answer: %v", v)
+		}
+		at := claimsOf(t, tok.AccessToken)
+		if at["token_only"] != "yes" || at["introspected"] != nil || at["sub"] != body["sub"] || at["jti"] != body["jti"] || at["exp"] != body["exp"] {
+			t.Errorf("access token %v against introspection %v", at, body)
+		}
 		code, body = postForm(t, intro, url.Values{"token": {tok.RefreshToken}}, "webapp", "webapp-secret")
 		if code != 200 || body["active"] != true || body["typ"] != "Refresh" {
 			t.Errorf("introspect refresh token: %d %v", code, body)

@@ -25,8 +25,11 @@ const (
 // claimSet is what one issuance computes: the claims of each token kind.
 type claimSet struct {
 	access, id, userinfo map[string]any
-	accessAud, idAud     []string
-	scope                string // the scope claim / response parameter
+	// introspection: the mappers' claims for an introspection answer, when
+	// the subject asked for them (nil otherwise).
+	introspection    map[string]any
+	accessAud, idAud []string
+	scope            string // the scope claim / response parameter
 	// offlineAllowed: the user holds the offline_access role, within the
 	// client's scope, as Keycloak requires for offline tokens.
 	offlineAllowed bool
@@ -43,6 +46,8 @@ type subject struct {
 	sess     *Session
 	client   *Client
 	clientIP string
+	// introspect: compute claimSet.introspection too.
+	introspect bool
 }
 
 // appliedScopes are the client scopes in effect: the client's defaults plus
@@ -89,6 +94,9 @@ func scopeParam(scopes []*rep.ClientScope, granted []string) string {
 func computeClaims(m *realmModel, sub subject, granted []string) claimSet {
 	scopes := appliedScopes(m, sub.client, granted)
 	cs := claimSet{access: map[string]any{}, id: map[string]any{}, userinfo: map[string]any{}}
+	if sub.introspect {
+		cs.introspection = map[string]any{}
+	}
 	cs.scope = scopeParam(scopes, granted)
 
 	// The client's mappers, then its applied scopes', in place (copying
@@ -149,7 +157,7 @@ func computeClaims(m *realmModel, sub subject, granted []string) claimSet {
 		for _, dst := range []struct {
 			on bool
 			m  map[string]any
-		}{{targets.access, cs.access}, {targets.id, cs.id}, {targets.userinfo, cs.userinfo}} {
+		}{{targets.access, cs.access}, {targets.id, cs.id}, {targets.userinfo, cs.userinfo}, {targets.introspection && sub.introspect, cs.introspection}} {
 			if dst.on {
 				setClaim(dst.m, name, value)
 			}
@@ -180,10 +188,10 @@ func computeClaims(m *realmModel, sub subject, granted []string) claimSet {
 	return cs
 }
 
-// mapperTargets are the tokens a mapper writes to (introspection answers
-// with the access token's claims). A struct, not a map: it is read for
+// mapperTargets are the tokens a mapper writes to, and whether its claim
+// shows in an introspection answer. A struct, not a map: it is read for
 // every mapper of every issuance.
-type mapperTargets struct{ access, id, userinfo bool }
+type mapperTargets struct{ access, id, userinfo, introspection bool }
 
 func targetsOf(pm rep.ProtocolMapper) mapperTargets {
 	t := mapperTargets{
@@ -195,6 +203,14 @@ func targetsOf(pm rep.ProtocolMapper) mapperTargets {
 	switch pm.ProtocolMapper {
 	case "oidc-allowed-origins-mapper", "oidc-sub-mapper":
 		t.access = pm.Config[toAccess] != "false"
+	}
+	// Keycloak's includeInIntrospection: a mapper stored before the option
+	// existed (no key at all) shows in introspection when it is in the
+	// access token.
+	if v, ok := pm.Config[toIntrospection]; ok {
+		t.introspection = v == "true"
+	} else {
+		t.introspection = t.access
 	}
 	return t
 }

@@ -1,11 +1,14 @@
 package oidc
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -423,13 +426,76 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 			return
 		}
 	}
+	if kind == store.KindAccess {
+		out, err := p.introspectionClaims(ctx, realm, req, claims)
+		if errors.Is(err, store.ErrUnavailable) {
+			p.log.WarnContext(ctx, "introspection: database unavailable", "err", err)
+			WriteUnavailable(w)
+			return
+		} else if err != nil {
+			writeJSON(w, http.StatusOK, inactive)
+			return
+		}
+		claims = out
+	} else {
+		claims["username"] = sess.Username
+	}
 	claims["active"] = true
 	claims["client_id"] = req.GetClient().GetID()
-	claims["username"] = sess.Username
-	if kind == store.KindAccess {
-		claims["token_type"] = "Bearer"
-	}
 	writeJSON(w, http.StatusOK, claims)
+}
+
+// introspectionBasics are the access token's own claims an introspection
+// answer repeats, as Keycloak 26 does; every other claim comes from the
+// mappers that are on for introspection, computed now from the user as
+// they are (so a claim left out of the access token can still show here,
+// and one kept out of introspection does not).
+var introspectionBasics = []string{"jti", "typ", "sub", "iat", "exp", "azp", "iss", "nonce", "scope", "sid", "aud", "cnf",
+	// Keycloak keeps these as session notes of the service account's
+	// session; keygate has them only in the token it issued.
+	"client_id", "clientHost", "clientAddress"}
+
+// introspectionClaims is the answer for an active access token, without
+// "active" and "client_id".
+func (p *Provider) introspectionClaims(ctx context.Context, realm *Realm, req fosite.Requester, token map[string]any) (map[string]any, error) {
+	c, ok := req.GetClient().(*Client)
+	if !ok {
+		return nil, fmt.Errorf("oidc: unexpected client type %T", req.GetClient())
+	}
+	sess := req.GetSession().(*Session)
+	// The login's acr and auth_time are in the token, not in the store.
+	if acr, ok := token["acr"].(string); ok {
+		sess.ACR = acr
+	}
+	if at, ok := numClaim(token, "auth_time"); ok {
+		sess.AuthTime = time.Unix(at, 0)
+	}
+	m, err := p.models.get(ctx, realm.Row.ID)
+	if err != nil {
+		return nil, err
+	}
+	cs, sub, err := p.claimsOf(ctx, realm, m, c, sess, req.GetGrantedScopes(), true)
+	if err != nil {
+		return nil, err
+	}
+	out := cs.introspection
+	for _, k := range introspectionBasics {
+		if v, ok := token[k]; ok {
+			out[k] = v
+		}
+	}
+	if s, _ := out["scope"].(string); strings.TrimSpace(s) == "" {
+		delete(out, "scope")
+	}
+	if _, ok := out["username"]; !ok {
+		if pu, ok := out["preferred_username"].(string); ok {
+			out["username"] = pu
+		} else {
+			out["username"] = sub.user.Username
+		}
+	}
+	out["token_type"] = "Bearer"
+	return out, nil
 }
 
 // hdrAlg reads a JWT's alg without verifying anything.

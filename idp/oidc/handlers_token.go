@@ -155,7 +155,7 @@ func (p *Provider) fillClaims(ctx context.Context, r *Realm, c *Client, sess *Se
 	if err != nil {
 		return claimSet{}, fosite.ErrServerError.WithWrap(err)
 	}
-	sub, m, err := p.loadSubject(ctx, r, m, c, sess)
+	cs, sub, err := p.claimsOf(ctx, r, m, c, sess, granted, false)
 	if errors.Is(err, store.ErrNotFound) {
 		return claimSet{}, fosite.ErrInvalidGrant.WithWrap(errSessionNotActive).WithHint("Session not active")
 	} else if err != nil {
@@ -165,10 +165,6 @@ func (p *Provider) fillClaims(ctx context.Context, r *Realm, c *Client, sess *Se
 		return claimSet{}, fosite.ErrInvalidGrant.WithWrap(errSessionNotActive).WithHint("Session not active")
 	}
 	sess.Username = sub.user.Username
-	if !c.Settings.FullScopeAllowed {
-		sub.roles = m.limitToScope(sub.roles, r.Settings, c, appliedScopes(m, c, granted))
-	}
-	cs := computeClaims(m, sub, granted)
 	cs.offlineAllowed = slices.Contains(sub.roles.realm, "offline_access")
 	cs.notSetUp = len(r.Settings.PendingRequiredActions(sub.user.RequiredActions)) > 0
 	sess.access, sess.accessAud, sess.scope = cs.access, cs.accessAud, cs.scope
@@ -191,6 +187,21 @@ func (p *Provider) fillClaims(ctx context.Context, r *Realm, c *Client, sess *Se
 		idc.Audience = append([]string{c.Row.ClientID}, cs.idAud...)
 	}
 	return cs, nil
+}
+
+// claimsOf loads sess's user with their roles and groups, keeps the roles
+// within the client's scope, and runs the mappers: what every issuance and
+// an introspection (introspect) compute.
+func (p *Provider) claimsOf(ctx context.Context, r *Realm, m *realmModel, c *Client, sess *Session, granted []string, introspect bool) (claimSet, subject, error) {
+	sub, m, err := p.loadSubject(ctx, r, m, c, sess)
+	if err != nil {
+		return claimSet{}, subject{}, err
+	}
+	if !c.Settings.FullScopeAllowed {
+		sub.roles = m.limitToScope(sub.roles, r.Settings, c, appliedScopes(m, c, granted))
+	}
+	sub.introspect = introspect
+	return computeClaims(m, sub, granted), sub, nil
 }
 
 func newIDClaims(sess *Session) *idClaims {

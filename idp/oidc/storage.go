@@ -369,6 +369,7 @@ func (s *storage) accessRequest(ctx context.Context, r *Realm, claims map[string
 	exp, _ := numClaim(claims, "exp")
 	sess := newSession(r.Row.ID)
 	sess.UserID, sess.Username, sess.SessionID, sess.ServiceAccount = u.ID, u.Username, sid, u.ServiceAccount != ""
+	sess.loaded = &u // the claims an introspection computes read no user again
 	sess.Expires[fosite.AccessToken] = time.Unix(exp, 0)
 	return &fosite.Request{
 		ID: reqID, RequestedAt: time.Unix(iat, 0), Client: c,
