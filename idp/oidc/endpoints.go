@@ -396,6 +396,21 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 		writeJSON(w, http.StatusOK, inactive)
 		return
 	}
+	// failed answers a failed lookup: 503 when the database is down
+	// ("active": false would tell the resource server the token is dead),
+	// else inactive. It reports whether it answered.
+	failed := func(err error) bool {
+		switch {
+		case err == nil:
+			return false
+		case errors.Is(err, store.ErrUnavailable):
+			p.log.WarnContext(ctx, "introspection: database unavailable", "err", err)
+			WriteUnavailable(w)
+		default:
+			writeJSON(w, http.StatusOK, inactive)
+		}
+		return true
+	}
 	st := &storage{st: p.st, models: p.models}
 	var req fosite.Requester
 	if kind == store.KindAccess {
@@ -403,13 +418,10 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 	} else {
 		req, err = st.GetRefreshTokenSession(WithRealm(ctx, realm), signatureOf(token), nil)
 	}
-	if errors.Is(err, store.ErrUnavailable) {
-		// "active": false would tell the resource server the token is dead.
-		p.log.WarnContext(ctx, "introspection: database unavailable", "err", err)
-		WriteUnavailable(w)
+	if failed(err) {
 		return
 	}
-	if err != nil || (kind == store.KindRefresh && req.GetClient().GetID() != client.GetID()) {
+	if kind == store.KindRefresh && req.GetClient().GetID() != client.GetID() {
 		// A refresh token is its client's secret: to any other client it
 		// is as good as unknown.
 		writeJSON(w, http.StatusOK, inactive)
@@ -417,23 +429,13 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 	}
 	sess := req.GetSession().(*Session)
 	if kind == store.KindRefresh && sess.SessionID != "" && !req.GetGrantedScopes().Has("offline_access") {
-		if _, err := p.st.GetSession(ctx, realm.Row.ID, sess.SessionID); errors.Is(err, store.ErrUnavailable) {
-			p.log.WarnContext(ctx, "introspection: database unavailable", "err", err)
-			WriteUnavailable(w)
-			return
-		} else if err != nil {
-			writeJSON(w, http.StatusOK, inactive)
+		if _, err := p.st.GetSession(ctx, realm.Row.ID, sess.SessionID); failed(err) {
 			return
 		}
 	}
 	if kind == store.KindAccess {
 		out, err := p.introspectionClaims(ctx, realm, req, claims)
-		if errors.Is(err, store.ErrUnavailable) {
-			p.log.WarnContext(ctx, "introspection: database unavailable", "err", err)
-			WriteUnavailable(w)
-			return
-		} else if err != nil {
-			writeJSON(w, http.StatusOK, inactive)
+		if failed(err) {
 			return
 		}
 		claims = out
