@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"testing"
 	"time"
@@ -46,18 +45,11 @@ func TestCompactMatchesJOSE(t *testing.T) {
 			if _, err := verify(rk, tok, want, time.Now()); err != nil {
 				t.Fatalf("keygate refuses its own token: %v", err)
 			}
-			var key any = sk.key
-			switch k := sk.key.(type) {
-			case *rsa.PrivateKey:
-				key = &k.PublicKey
-			case *ecdsa.PrivateKey:
-				key = &k.PublicKey
-			}
 			obj, err := jose.ParseSigned(tok, verifyAlgs)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := obj.Verify(key)
+			got, err := obj.Verify(sk.verifier())
 			if err != nil || string(got) != string(payload) {
 				t.Fatalf("go-jose: %v, payload %q, want %q", err, got, payload)
 			}

@@ -148,14 +148,7 @@ func verifiedJOSE(rk *realmKeys, token, wantAlg string) ([]byte, error) {
 	if key == nil || key.alg != hdr.Algorithm {
 		return nil, errTokenSignature
 	}
-	var vk any = key.key
-	switch pk := key.key.(type) {
-	case *rsa.PrivateKey:
-		vk = &pk.PublicKey
-	case *ecdsa.PrivateKey:
-		vk = &pk.PublicKey
-	}
-	payload, err := obj.Verify(vk)
+	payload, err := obj.Verify(key.verifier())
 	if err != nil {
 		return nil, errTokenSignature
 	}
@@ -220,4 +213,16 @@ func numClaim(claims map[string]any, name string) (int64, bool) {
 func strClaim(claims map[string]any, name string) string {
 	s, _ := claims[name].(string)
 	return s
+}
+
+// verifier is what checks k's signatures: the public half of an
+// asymmetric key, the secret of an HMAC one.
+func (k *signingKey) verifier() any {
+	switch pk := k.key.(type) {
+	case *rsa.PrivateKey:
+		return &pk.PublicKey
+	case *ecdsa.PrivateKey:
+		return &pk.PublicKey
+	}
+	return k.key
 }
