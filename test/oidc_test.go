@@ -374,8 +374,12 @@ func TestOIDCWithRealClients(t *testing.T) {
 			t.Errorf("access token %v against introspection %v", at, body)
 		}
 		code, body = postForm(t, intro, url.Values{"token": {tok.RefreshToken}}, "webapp", "webapp-secret")
-		if code != 200 || body["active"] != true || body["typ"] != "Refresh" {
+		if code != 200 || body["active"] != true || body["typ"] != "Refresh" || body["token_type"] != "Refresh" || body["username"] != "carol" ||
+			body["introspected"] != "yes" || body["token_only"] != nil || body["client_id"] != "webapp" {
 			t.Errorf("introspect refresh token: %d %v", code, body)
+		}
+		if r, _ := body["realm_access"].(map[string]any); !slices.Contains(strs(r["roles"]), "viewer") {
+			t.Errorf("refresh token introspection without the roles mapper's claim: %v", body)
 		}
 		code, _ = postForm(t, intro, url.Values{"token": {tok.AccessToken}})
 		if code != 401 {
@@ -776,14 +780,25 @@ func TestAccessTokenEndsWithItsSubject(t *testing.T) {
 	}
 
 	carol = login("carol", "carol-pass")
+	refreshLive := func() bool {
+		t.Helper()
+		_, body := postForm(t, base+"/token/introspect", url.Values{"token": {carol["refresh_token"].(string)}}, "webapp", "webapp-secret")
+		return body["active"] == true
+	}
 	id := uid("carol")
 	admin("PUT", "/users/"+id, map[string]any{"enabled": false})
 	if a, ui := live(carol); a || ui != 401 {
 		t.Errorf("user disabled: active %v, userinfo %d", a, ui)
 	}
+	if refreshLive() {
+		t.Error("user disabled: the refresh token introspects as active")
+	}
 	admin("PUT", "/users/"+id, map[string]any{"enabled": true})
 	if a, ui := live(carol); !a || ui != 200 {
 		t.Errorf("user enabled again: active %v, userinfo %d", a, ui)
+	}
+	if !refreshLive() {
+		t.Error("user enabled again: the refresh token introspects as inactive")
 	}
 
 	// A disabled client's tokens die with it (the model cache holds clients

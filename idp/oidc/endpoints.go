@@ -433,32 +433,28 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 			return
 		}
 	}
-	if kind == store.KindAccess {
-		out, err := p.introspectionClaims(ctx, realm, req, claims)
-		if failed(err) {
-			return
-		}
-		claims = out
-	} else {
-		claims["username"] = sess.Username
+	out, err := p.introspectionClaims(ctx, realm, req, claims)
+	if failed(err) {
+		return
 	}
-	claims["active"] = true
-	claims["client_id"] = req.GetClient().GetID()
-	writeJSON(w, http.StatusOK, claims)
+	out["active"] = true
+	out["client_id"] = req.GetClient().GetID()
+	writeJSON(w, http.StatusOK, out)
 }
 
-// introspectionBasics are the access token's own claims an introspection
-// answer repeats, as Keycloak 26 does; every other claim comes from the
-// mappers that are on for introspection, computed now from the user as
-// they are (so a claim left out of the access token can still show here,
-// and one kept out of introspection does not).
+// introspectionBasics are the token's own claims an introspection answer
+// repeats, as Keycloak 26 does for access and refresh tokens alike; every
+// other claim comes from the mappers that are on for introspection,
+// computed now from the user as they are (so a claim left out of the
+// access token can still show here, and one kept out of introspection
+// does not).
 var introspectionBasics = []string{"jti", "typ", "sub", "iat", "exp", "azp", "iss", "nonce", "scope", "sid", "aud", "cnf",
 	// Keycloak keeps these as session notes of the service account's
 	// session; keygate has them only in the token it issued.
 	"client_id", "clientHost", "clientAddress"}
 
-// introspectionClaims is the answer for an active access token, without
-// "active" and "client_id".
+// introspectionClaims is the answer for an active token, without "active"
+// and "client_id"; a disabled user's token is inactive.
 func (p *Provider) introspectionClaims(ctx context.Context, realm *Realm, req fosite.Requester, token map[string]any) (map[string]any, error) {
 	c, ok := req.GetClient().(*Client)
 	if !ok {
@@ -480,6 +476,9 @@ func (p *Provider) introspectionClaims(ctx context.Context, realm *Realm, req fo
 	if err != nil {
 		return nil, err
 	}
+	if !sub.user.Enabled {
+		return nil, fosite.ErrInactiveToken
+	}
 	out := cs.introspection
 	for _, k := range introspectionBasics {
 		if v, ok := token[k]; ok {
@@ -496,7 +495,12 @@ func (p *Provider) introspectionClaims(ctx context.Context, realm *Realm, req fo
 			out["username"] = sub.user.Username
 		}
 	}
-	out["token_type"] = "Bearer"
+	// Keycloak's token_type is the token's typ: Bearer, Refresh, Offline.
+	if typ, ok := token["typ"].(string); ok && typ != "" {
+		out["token_type"] = typ
+	} else {
+		out["token_type"] = "Bearer"
+	}
 	return out, nil
 }
 
