@@ -10,7 +10,9 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/go-jose/go-jose/v4"
 )
@@ -23,7 +25,14 @@ import (
 // byte for byte what go-jose makes (TestCompactMatchesJOSE).
 func (k *signingKey) compact(payload []byte) (string, error) {
 	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, len(k.header)+2+enc.EncodedLen(len(payload))+enc.EncodedLen(512))
+	bp := compactBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 { // an outsized token's buffer is not kept
+			compactBuffers.Put(bp)
+		}
+	}()
+	buf := slices.Grow((*bp)[:0], len(k.header)+2+enc.EncodedLen(len(payload))+enc.EncodedLen(512))
+	defer func() { *bp = buf }()
 	buf = append(buf, k.header...)
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, payload)
@@ -57,6 +66,10 @@ func (k *signingKey) compact(payload []byte) (string, error) {
 	buf = enc.AppendEncode(buf, sig)
 	return string(buf), nil
 }
+
+// compactBuffers hold a token while it is built: the token itself is then
+// one exact-size string, the only allocation it needs.
+var compactBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // headerSegment is the header segment go-jose's signer for key writes.
 func headerSegment(key jose.SigningKey, opts *jose.SignerOptions) (string, error) {
