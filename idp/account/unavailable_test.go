@@ -64,8 +64,6 @@ func bootstrapped(t *testing.T) (store.Store, *idp.Server, *slog.Logger) {
 	return st, srv, log
 }
 
-// consoleSignIn is a new browser signed in to the master realm's console
-// at base as admin.
 // consoleCSRF is the CSRF token of the console form at page, as c sees it.
 func consoleCSRF(t *testing.T, c *http.Client, page string) string {
 	t.Helper()
@@ -82,6 +80,8 @@ func consoleCSRF(t *testing.T, c *http.Client, page string) string {
 	return string(m[1])
 }
 
+// consoleSignIn is a new browser signed in to the master realm's console
+// at base as admin.
 func consoleSignIn(t *testing.T, base string) *http.Client {
 	t.Helper()
 	// Sign in to the real console (account-console, PKCE) for an SSO cookie.
