@@ -114,14 +114,7 @@ func verifyExp(rk *realmKeys, token, wantAlg string, now time.Time) error {
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return errTokenMalformed
 	}
-	exp, err := strconv.ParseInt(string(c.Exp), 10, 64)
-	if err != nil {
-		return errTokenMalformed
-	}
-	if now.Unix() >= exp {
-		return errTokenExpired
-	}
-	return nil
+	return checkExpLiteral(string(c.Exp), now)
 }
 
 // verifiedPayload checks token's algorithm, key and signature and returns
@@ -162,11 +155,17 @@ func checkExp(v any, now time.Time) error {
 	if !ok {
 		return errTokenMalformed
 	}
-	exp, err := n.Int64()
+	return checkExpLiteral(string(n), now)
+}
+
+// checkExpLiteral is checkExp for exp's JSON text, which must be an
+// integer.
+func checkExpLiteral(exp string, now time.Time) error {
+	n, err := strconv.ParseInt(exp, 10, 64)
 	if err != nil {
 		return errTokenMalformed
 	}
-	if now.Unix() >= exp {
+	if now.Unix() >= n {
 		return errTokenExpired
 	}
 	return nil

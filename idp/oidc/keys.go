@@ -60,8 +60,7 @@ type signingKey struct {
 	active bool
 	key    any // *rsa.PrivateKey, *ecdsa.PrivateKey or []byte
 	// header is the compact header segment this key signs with (alg, kid,
-	// typ), written once by go-jose so it stays byte for byte what earlier
-	// versions wrote (see jws.go).
+	// typ; see headerSegment).
 	header string
 	cert   *x509.Certificate // asymmetric keys: see keyCertificate
 }
@@ -274,7 +273,6 @@ func buildRealmKeys(keys []store.Key, prev *realmKeys) (*realmKeys, error) {
 	var pub []jose.JSONWebKey
 	for _, key := range keys {
 		sk := &signingKey{kid: key.ID, alg: key.Algorithm, active: key.Active}
-		var opts = (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", key.ID)
 		switch key.Algorithm {
 		case algRS256, algES256:
 			pk, err := parseSigningKey(key)
@@ -282,7 +280,7 @@ func buildRealmKeys(keys []store.Key, prev *realmKeys) (*realmKeys, error) {
 				return nil, err
 			}
 			sk.key = pk
-			if sk.header, err = headerSegment(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(key.Algorithm), Key: pk}, opts); err != nil {
+			if sk.header, err = headerSegment(key.Algorithm, key.ID); err != nil {
 				return nil, err
 			}
 			if old := prev.byKIDOrNil(key.ID); old != nil && old.cert != nil && old.alg == key.Algorithm {
@@ -302,7 +300,7 @@ func buildRealmKeys(keys []store.Key, prev *realmKeys) (*realmKeys, error) {
 		case algHS512:
 			sk.key = key.Private
 			var err error
-			if sk.header, err = headerSegment(jose.SigningKey{Algorithm: jose.HS512, Key: key.Private}, opts); err != nil {
+			if sk.header, err = headerSegment(algHS512, key.ID); err != nil {
 				return nil, err
 			}
 			if key.Active {
