@@ -94,7 +94,7 @@ func (s *gateSlots) release() {
 		w := e.Value.(*gateWaiter)
 		w.granted = true
 		s.held++
-		close(w.ch)
+		grants.wake(w.ch)
 	}
 	s.mu.Unlock()
 }
