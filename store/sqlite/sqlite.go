@@ -18,6 +18,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -32,8 +33,10 @@ const (
 	common = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
 	// auto_vacuum comes first: it takes effect without a VACUUM only on a
 	// file that has no table yet (see housekeeper.convert for older files).
-	writer = "_pragma=auto_vacuum(2)&" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	reader = common + "&_pragma=query_only(1)"
+	writer = "_pragma=auto_vacuum(2)&" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(" + walBackstopPages + ")&_txlock=immediate"
+	// The background checkpoint's connection (checkpointer).
+	checkpoints = common + "&_pragma=synchronous(NORMAL)"
+	reader      = common + "&_pragma=query_only(1)"
 	// Readiness's own connections (sqlstore.Store.SetProbes) wait less for
 	// SQLite's file locks: a probe answers within its timeout.
 	probeWriter = "_pragma=busy_timeout(2000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
@@ -107,6 +110,14 @@ func connect(ctx context.Context, path string) (*sqlstore.Store, error) {
 	}, func() (uint64, error) { return freeSpace(path) })
 	hk := &housekeeper{path: path, open: func(ctx context.Context) (*sql.DB, error) { return openDB(ctx, path+"?"+common, 1) }}
 	d.Maintain = func(ctx context.Context) (string, error) { return hk.run(ctx, db) }
+	cdb, err := openDB(ctx, path+"?"+checkpoints, 1)
+	if err != nil {
+		db.Close()
+		rdb.Close()
+		return nil, err
+	}
+	cp := startCheckpointer(cdb, 100*time.Millisecond)
+	d.Wrote, d.Close = cp.wrote, cp.close
 	s := sqlstore.New(db, rdb, d)
 	// Readiness's connections, opened on first use: a second writer
 	// connection to the file, so that the heartbeat takes SQLite's write

@@ -65,6 +65,11 @@ type Dialect struct {
 	// (SQLite: WAL checkpoints and incremental vacuum); the server runs it
 	// on its sweep. It returns a line worth logging, or "".
 	Maintain func(ctx context.Context) (string, error)
+	// Wrote, when set, is told after each write statement or commit (SQLite:
+	// its background checkpoint). It must not block.
+	Wrote func()
+	// Close, when set, runs first in Store.Close.
+	Close func() error
 	// Migrations is the embedded migrations tree; nil means migrations.FS.
 	Migrations fs.FS
 }
@@ -147,11 +152,15 @@ func (s *Store) Maintain(ctx context.Context) (string, error) {
 }
 
 func (s *Store) Close() error {
+	var err error
+	if s.d.Close != nil {
+		err = s.d.Close()
+	}
 	s.stmts.Range(func(k, v any) bool {
 		v.(*sql.Stmt).Close()
 		return true
 	})
-	err := s.db.Close()
+	err = errors.Join(err, s.db.Close())
 	if s.rdb != s.db {
 		err = errors.Join(err, s.rdb.Close())
 	}
@@ -399,6 +408,9 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (_ int64, e
 		return 0, s.classify(err)
 	}
 	s.wrote(ctx, query)
+	if s.d.Wrote != nil {
+		s.d.Wrote()
+	}
 	n, err := res.RowsAffected()
 	return n, s.classify(err)
 }

@@ -108,6 +108,9 @@ func (s *Store) Commit(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
 	s.committed(f.t)
+	if s.d.Wrote != nil {
+		s.d.Wrote()
+	}
 	return nil
 }
 
