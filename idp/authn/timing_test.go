@@ -73,11 +73,12 @@ func TestUnknownUserCostsLikeWrongPassword(t *testing.T) {
 // fresh name per try) takes what the other failure (known) takes: the
 // medians of 30 interleaved tries each within 25%, in one of up to three
 // rounds (other work on the machine can skew one round; a real difference
-// between the two paths shows in every round).
+// between the two paths shows in every round, the same way).
 func costsAlike(t *testing.T, what string, unknown func(name string) time.Duration, known func() time.Duration) {
 	t.Helper()
 	var mu, mk time.Duration
 	var ratio float64
+	slower := map[bool]int{} // rounds apart, by whether the unknown user was the slower
 	for round := range 3 {
 		var us, ks []time.Duration
 		for i := range 30 {
@@ -97,6 +98,13 @@ func costsAlike(t *testing.T, what string, unknown func(name string) time.Durati
 		if ratio <= 1.25 {
 			return
 		}
+		slower[mu > mk]++
+	}
+	if slower[true] > 0 && slower[false] > 0 {
+		// Apart in every round, but not the same way: the machine's other
+		// work, not one path costing more.
+		t.Logf("apart in every round, but the slower side changed between rounds: noise")
+		return
 	}
 	t.Errorf("unknown user %s vs %s %s: %.0f%% apart in every round, want within 25%%", mu, what, mk, (ratio-1)*100)
 }
