@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/sqlstore"
 )
 
 func pragmaInt(t *testing.T, db *sql.DB, pragma string) int {
@@ -119,15 +120,7 @@ func TestHousekeepingSoak(t *testing.T) {
 	}
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "soak.db")
-	st, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.CreateRealm(ctx, store.Realm{ID: "r", Name: "r", Settings: []byte(`{}`), Created: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	req, _ := json.Marshal(map[string]string{"payload": strings.Repeat("x", 1500)})
+	st, req := openTokenStore(t, path)
 
 	sctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -222,4 +215,20 @@ func TestHousekeepingSoak(t *testing.T) {
 	if db >= last.db && last.db > 256<<10 {
 		t.Errorf("database file %d bytes when idle, not below its peak %d under load", db, last.db)
 	}
+}
+
+// openTokenStore opens a new database at path, closed after the test,
+// with realm "r" and a token request payload that fills most of a page.
+func openTokenStore(t *testing.T, path string) (*sqlstore.Store, []byte) {
+	t.Helper()
+	st, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.CreateRealm(t.Context(), store.Realm{ID: "r", Name: "r", Settings: []byte(`{}`), Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := json.Marshal(map[string]string{"payload": strings.Repeat("x", 1500)})
+	return st, req
 }
