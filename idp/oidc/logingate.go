@@ -79,6 +79,8 @@ func (s *gateSlots) acquire(resume bool, wait time.Duration, done <-chan struct{
 }
 
 func (s *gateSlots) release() {
+	var buf [2]chan struct{}
+	woken := buf[:0]
 	s.mu.Lock()
 	s.held--
 	for s.held < s.limit {
@@ -94,9 +96,12 @@ func (s *gateSlots) release() {
 		w := e.Value.(*gateWaiter)
 		w.granted = true
 		s.held++
-		grants.wake(w.ch)
+		woken = append(woken, w.ch)
 	}
 	s.mu.Unlock()
+	for _, ch := range woken { // the handoff's pipe write, outside the lock
+		grants.wake(ch)
+	}
 }
 
 // gateSlot is one admitted request's place. While it waits on the
