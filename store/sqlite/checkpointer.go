@@ -48,8 +48,8 @@ func (c *checkpointer) wrote() {
 
 func (c *checkpointer) loop() {
 	defer close(c.done)
-	t := time.NewTimer(0)
-	<-t.C
+	t := time.NewTimer(c.after)
+	t.Stop() // armed by the first write
 	for {
 		select {
 		case <-c.stop:
