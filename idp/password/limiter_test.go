@@ -381,27 +381,30 @@ func seedCost(t *testing.T, l *Limiter, n int, d time.Duration) {
 
 func TestLimiterShedsByImpliedWait(t *testing.T) {
 	l := NewLimiter(1, 100)
-	l.SetMaxWait(50 * time.Millisecond)
-	seedCost(t, l, 1, 20*time.Millisecond)
-	if c := l.Cost(); c < 20*time.Millisecond || c > 40*time.Millisecond {
-		t.Fatalf("measured cost %v after a 20 ms call", c)
+	seedCost(t, l, 1, 200*time.Millisecond)
+	c := l.Cost()
+	if c < 200*time.Millisecond || c > 400*time.Millisecond {
+		t.Fatalf("measured cost %v after a 200 ms call", c)
 	}
+	// The bound is set from the cost as measured (a loaded machine
+	// oversleeps), and long enough that the queued callers' own maxWait
+	// timers do not fire while the test looks at them: two queued callers
+	// imply 2c of wait (under 2.5c); a third would imply 3c.
+	l.SetMaxWait(c * 5 / 2)
 	release := blockWorkers(t, l, 1)
-	// At about 20 ms a call, two queued callers imply 40 ms of wait (under
-	// 50 ms); a third would imply 60 ms.
 	results := make(chan error, 2)
 	for i := range 2 {
 		go func() { results <- l.Do(context.Background(), func() {}) }()
 		waitFor(t, "queued callers", func() bool { return l.waiting() == i+1 })
 	}
 	if err := doWithin(t, l, time.Second); !errors.Is(err, ErrBusy) {
-		t.Fatalf("Do with 40 ms of work queued and a 50 ms bound = %v, want ErrBusy", err)
+		t.Fatalf("Do with 2 calls of %v queued and a bound of 2.5 of them = %v, want ErrBusy", c, err)
 	}
 	if !l.Saturated("") || l.Saturated("other") {
 		t.Errorf("Saturated: %v for the full key, %v for another; want true, false", l.Saturated(""), l.Saturated("other"))
 	}
 	// Another key, with nobody waiting, still queues: its first caller
-	// shares the worker with one waiting key, 2 × 20 ms.
+	// shares the worker with one waiting key, 2c.
 	other := make(chan error, 1)
 	go func() {
 		other <- l.do(context.Background(), "other", false, func(func()) {})
@@ -420,8 +423,11 @@ func TestLimiterShedsByImpliedWait(t *testing.T) {
 
 func TestLimiterCostFollowsLoad(t *testing.T) {
 	l := NewLimiter(1, 100)
-	l.SetMaxWait(50 * time.Millisecond)
-	seedCost(t, l, 1, 20*time.Millisecond)
+	// At the slow cost ten queued callers would imply 2 s, over the 1 s
+	// bound; the bound is long so that the queued callers' own timers do
+	// not fire while a loaded machine runs the test.
+	l.SetMaxWait(time.Second)
+	seedCost(t, l, 1, 200*time.Millisecond)
 	slow := l.Cost()
 	// Cheap calls bring the estimate down within a few dozen calls, and
 	// with it the implied wait: many more callers may queue.
