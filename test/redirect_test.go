@@ -101,6 +101,20 @@ func TestRedirectAttacksRefusedAtAuthorizeAndLogout(t *testing.T) {
 			t.Errorf("post_logout_redirect_uri %q: %d, Location %q", ru, p.status, p.location)
 		}
 	}
+	// A refused parameter is named on the page, as Keycloak names it.
+	for _, tc := range []struct {
+		q    url.Values
+		want string
+	}{
+		{url.Values{"id_token_hint": {idToken[:len(idToken)-4] + "AAAA"}}, "Invalid parameter: id_token_hint"},
+		{url.Values{"id_token_hint": {idToken}, "client_id": {"webapp"}}, "Invalid parameter: client_id"},
+	} {
+		p := newBrowser(t).get(lo + tc.q.Encode())
+		msg := find(p.doc, byID("kc-error-message"))
+		if p.status != http.StatusBadRequest || msg == nil || !strings.Contains(textOf(msg), tc.want) || strings.Contains(p.body, "{0}") {
+			t.Errorf("logout with %v: %d, want 400 saying %q; page %.300s", tc.q, p.status, tc.want, p.body)
+		}
+	}
 	p := newBrowser(t).get(lo + url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {"http://localhost:3000/bye"}, "state": {"s"}}.Encode())
 	if !isRedirect(p.status) || p.location != "http://localhost:3000/bye?state=s" {
 		t.Errorf("legitimate post-logout redirect: %d %q", p.status, p.location)

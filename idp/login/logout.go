@@ -37,14 +37,14 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, realm *oidc.Rea
 	if hint := f.Get("id_token_hint"); hint != "" {
 		claims, err := realm.VerifyIDTokenHint(hint)
 		if err != nil {
-			h.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidParameterMessage")
+			h.invalidParameter(w, r, realm, "id_token_hint")
 			return
 		}
 		hintSID, hintClient = strClaim(claims, "sid"), strClaim(claims, "azp")
 	}
 	clientID := f.Get("client_id")
 	if clientID != "" && hintClient != "" && clientID != hintClient {
-		h.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidParameterMessage")
+		h.invalidParameter(w, r, realm, "client_id")
 		return
 	}
 	if clientID == "" {

@@ -52,6 +52,15 @@ func (h *Handler) ErrorPage(w http.ResponseWriter, r *http.Request, realm *oidc.
 	}))
 }
 
+// invalidParameter is the error page for a request parameter that is
+// wrong, naming it as Keycloak does ("Invalid parameter: id_token_hint").
+func (h *Handler) invalidParameter(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, name string) {
+	p := h.page(r, realm)
+	h.render(w, http.StatusBadRequest, templates.Error(templates.ErrorView{
+		Page: p, Title: p.T("errorTitle"), Message: p.T("invalidParameterMessage", name), Status: http.StatusBadRequest,
+	}))
+}
+
 // RealmErrorPage shows keygate's error page with message msgKey for the
 // realm named name (displayName shown), to middleware that has no
 // resolved realm (sslRequired's "HTTPS required").
