@@ -97,6 +97,7 @@ func TestLoginFlood(t *testing.T) {
 	}
 	before := rss(t, s)
 
+	cpuBefore := cpuTimes(s)
 	fctx, cancel := context.WithTimeout(ctx, dur)
 	defer cancel()
 	var (
@@ -165,6 +166,11 @@ func TestLoginFlood(t *testing.T) {
 	})
 	wg.Wait()
 	load := loadAverage()
+	// The load average lags by a minute: work that started with the
+	// flood (another package's tests, under make test) shows in the CPU
+	// time the machine spent on other processes than this one and the
+	// server.
+	others := cpuTimes(s).othersShare(cpuBefore)
 	client.CloseIdleConnections()
 
 	slices.Sort(accepted)
@@ -180,9 +186,15 @@ func TestLoginFlood(t *testing.T) {
 		t.Errorf("want both accepted and shed logins at concurrency %d: %d accepted, %d shed", conc, len(accepted), shed.Load())
 	}
 	check := t.Errorf
-	if busy {
+	switch {
+	case busy:
 		t.Logf("load average %s on %d CPUs before the flood: latency targets reported, not asserted", loadBefore, runtime.NumCPU())
 		check = t.Logf
+	case os.Getenv("KEYGATE_FLOOD") == "" && others > 0.1:
+		t.Logf("other processes took %.0f%% of the machine's CPU during the flood: latency targets reported, not asserted", others*100)
+		check = t.Logf
+	default:
+		t.Logf("other processes took %.0f%% of the machine's CPU during the flood", others*100)
 	}
 	if p := pctl(accepted, 0.99); p > 1500*time.Millisecond {
 		check("accepted logins p99 = %v, want <= 1.5 s", p)
@@ -287,6 +299,52 @@ func rss(t *testing.T, s *server) int64 {
 func loadOne(avg string) float64 {
 	f, _ := strconv.ParseFloat(strings.Fields(avg + " ")[0], 64)
 	return f
+}
+
+// cpuClock is the CPU time, in clock ticks, the machine spent in all (all
+// CPUs, busy or idle) and busy, and this process and the server used.
+type cpuClock struct{ all, busy, ours int64 }
+
+// cpuTimes reads /proc; on a system without it every field is 0.
+func cpuTimes(s *server) (c cpuClock) {
+	if data, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(data), "\n")
+		// cpu user nice system idle iowait irq softirq steal ...
+		for i, f := range strings.Fields(line)[1:] {
+			n, _ := strconv.ParseInt(f, 10, 64)
+			if i < 8 {
+				c.all += n
+			}
+			if i < 8 && i != 3 && i != 4 {
+				c.busy += n
+			}
+		}
+	}
+	for _, pid := range []int{os.Getpid(), s.cmd.Process.Pid} {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ... utime stime: fields 14 and 15.
+		_, rest, _ := strings.Cut(string(data), ") ")
+		if f := strings.Fields(rest); len(f) > 12 {
+			for _, x := range f[11:13] {
+				n, _ := strconv.ParseInt(x, 10, 64)
+				c.ours += n
+			}
+		}
+	}
+	return c
+}
+
+// othersShare is the share of the machine's CPU time since before that
+// went to other processes than this one and the server.
+func (c cpuClock) othersShare(before cpuClock) float64 {
+	all := c.all - before.all
+	if all <= 0 {
+		return 0
+	}
+	return float64(max(0, (c.busy-before.busy)-(c.ours-before.ours))) / float64(all)
 }
 
 // loadAverage is the 1, 5 and 15 minute load averages, for the log.
