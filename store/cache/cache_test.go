@@ -122,7 +122,10 @@ func TestSingleFlight(t *testing.T) {
 // elsewhere once the poll interval has passed; a write to another realm
 // leaves the entry alone.
 func TestInvalidationByCounters(t *testing.T) {
-	f, v := newFake(50 * time.Millisecond)
+	// A poll interval long enough that no pause of a loaded machine
+	// between the last poll and "right after a remote write" outlasts it.
+	const every = 500 * time.Millisecond
+	f, v := newFake(every)
 	f.realms["other"] = store.RealmVersion{Config: 1}
 	c := New[string, int64](v, Options[string, int64]{Kinds: Config})
 	ld := &counter{}
@@ -150,7 +153,7 @@ func TestInvalidationByCounters(t *testing.T) {
 	if x := get(); x != 2 {
 		t.Fatalf("right after a remote write: %d, want the entry until the next poll", x)
 	}
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(every + 100*time.Millisecond)
 	if x := get(); x != 3 {
 		t.Fatalf("after the poll interval: %d, want a reload", x)
 	}
@@ -267,14 +270,17 @@ func TestDirtyTransactionBypasses(t *testing.T) {
 
 // MaxAge ends an entry the counters cannot see changing.
 func TestMaxAge(t *testing.T) {
+	// Long enough that no pause of a loaded machine between the first two
+	// Gets outlasts it.
+	const maxAge = 500 * time.Millisecond
 	_, v := newFake(time.Hour)
-	c := New[string, int64](v, Options[string, int64]{Kinds: Config, MaxAge: 20 * time.Millisecond})
+	c := New[string, int64](v, Options[string, int64]{Kinds: Config, MaxAge: maxAge})
 	ld := &counter{}
 	c.Get(t.Context(), "r", ld.load)
 	if x, _ := c.Get(t.Context(), "r", ld.load); x != 1 {
 		t.Fatal("entry not kept within MaxAge")
 	}
-	time.Sleep(30 * time.Millisecond)
+	time.Sleep(maxAge + 100*time.Millisecond)
 	if x, _ := c.Get(t.Context(), "r", ld.load); x != 2 {
 		t.Fatalf("past MaxAge: %d, want a reload", x)
 	}
