@@ -365,7 +365,10 @@ func BenchmarkHit(b *testing.B) {
 func TestNoStaleWhileCountersUnreadable(t *testing.T) {
 	f := &fakeStore{realms: map[string]store.RealmVersion{"r": {Config: 1, Grants: 1, Components: 1}}}
 	src := f.source(time.Millisecond)
-	src.Timeout = 10 * time.Millisecond
+	// The entry goes unvouched for 2 polls and a timeout after the last
+	// read: long enough that no pause of a loaded machine between a read
+	// and the Get that follows it outlasts it.
+	src.Timeout = 250 * time.Millisecond
 	v := NewVersions(src)
 	ns := New[string, int64](v, Options[string, int64]{Kinds: Config, NoStale: true})
 	ld := &counter{}
