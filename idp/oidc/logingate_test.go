@@ -67,7 +67,7 @@ func TestGateServesInArrivalOrder(t *testing.T) {
 			order <- i
 			release()
 		}()
-		time.Sleep(5 * time.Millisecond) // let each one queue before the next
+		waitQueued(t, g, "", i+1) // each one queues before the next comes
 	}
 	hold()
 	for want := range n {
@@ -92,7 +92,7 @@ func TestGateSlotPause(t *testing.T) {
 		b, _ := g.admit(ctx, "")
 		got <- b
 	}()
-	time.Sleep(10 * time.Millisecond)
+	waitQueued(t, g, "", 1)
 	a.pause()
 	b := <-got
 	if b == nil {
@@ -108,12 +108,12 @@ func TestGateSlotPause(t *testing.T) {
 		order <- "c"
 		c.release()
 	}()
-	time.Sleep(10 * time.Millisecond)
+	waitQueued(t, g, "", 1)
 	go func() {
 		a.resume()
 		order <- "a"
 	}()
-	time.Sleep(10 * time.Millisecond)
+	waitQueued(t, g, "", 2)
 	select {
 	case who := <-order:
 		t.Fatalf("%s got in while b held the only slot", who)
@@ -149,6 +149,29 @@ func TestGateSlotPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.release()
+}
+
+// waitQueued waits (up to 5 s) until n requests wait at realm's gate,
+// arriving or resuming: a goroutine just started may take a while to get
+// there on a loaded machine.
+func waitQueued(t *testing.T, g *loginGate, realm string, n int) {
+	t.Helper()
+	queued := func() int {
+		g.mu.Lock()
+		s := g.slots[realm]
+		g.mu.Unlock()
+		if s == nil {
+			return 0
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.queue.Len() + s.back.Len()
+	}
+	for deadline := time.Now().Add(5 * time.Second); queued() != n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests waiting at the gate, want %d", queued(), n)
+		}
+	}
 }
 
 // remoteSQLite is a store that says it is reached over the network.
