@@ -56,16 +56,19 @@ func TestCacheSeesOtherProcess(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// Within 1 s: no token asked for more than 1 s after the write lacks
+	// it (when the request started, not when its answer came: a password
+	// grant's hashing on a loaded machine can take most of a second).
 	wrote := time.Now()
-	for !slices.Contains(roles(), "auditor") {
-		if time.Since(wrote) > 5*time.Second {
-			t.Fatal("the server's tokens lack the composite added by another process after 5 s")
+	for {
+		asked := time.Since(wrote)
+		if slices.Contains(roles(), "auditor") {
+			break
+		}
+		if asked > time.Second {
+			t.Fatalf("a token asked for %s after the write lacks the composite, want within 1 s", asked.Round(time.Millisecond))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	d := time.Since(wrote)
-	t.Logf("composite added by another process: in the server's tokens after %s", d.Round(time.Millisecond))
-	if d > time.Second {
-		t.Errorf("seen after %s, want within 1 s", d)
-	}
+	t.Logf("composite added by another process: in the server's tokens after %s", time.Since(wrote).Round(time.Millisecond))
 }

@@ -179,21 +179,23 @@ func replicasSeeAdminWrites(t *testing.T, a, b *server) {
 		return strs(ra["roles"])
 	}
 	// seen polls B's tokens for user until they carry role, and reports
-	// how long after the write's answer that took.
+	// how long after the write's answer that took. Within 1 s: no token
+	// asked for more than 1 s after the write lacks it (when the request
+	// started, not when its answer came: a password grant's hashing on a
+	// loaded machine can take most of a second).
 	seen := func(what, user, pw, role string, since time.Time) {
 		t.Helper()
 		for {
+			asked := time.Since(since)
 			roles := tokenAtB(user, pw)
 			if slices.Contains(roles, role) {
-				d := time.Since(since)
-				t.Logf("%s: in B's tokens %s after A answered", what, d.Round(time.Millisecond))
-				if d > time.Second {
-					t.Errorf("%s: B's tokens carried it only after %s, want within 1 s", what, d)
-				}
+				t.Logf("%s: in B's tokens %s after A answered (asked for %s after)", what,
+					time.Since(since).Round(time.Millisecond), asked.Round(time.Millisecond))
 				return
 			}
-			if time.Since(since) > 10*time.Second {
-				t.Fatalf("%s: B's tokens still lack %s after 10 s: %v", what, role, roles)
+			if asked > time.Second {
+				t.Errorf("%s: a token B issued to a request made %s after A answered lacks it, want within 1 s: %v", what, asked.Round(time.Millisecond), roles)
+				return
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
