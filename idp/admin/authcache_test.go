@@ -39,14 +39,18 @@ func TestRightsFollowWrites(t *testing.T) {
 	if err := other.RevokeUserRoles(t.Context(), r.ID, self, []string{e.roleID("master", rm, "view-users")}); err != nil {
 		t.Fatal(err)
 	}
+	// Within 1 s: no request made more than 1 s after the write is still
+	// allowed (when the request started, not when its answer came, which
+	// a loaded machine can delay).
 	wrote := time.Now()
-	for e.do("GET", users, mu, nil).status != 403 {
-		if time.Since(wrote) > 5*time.Second {
-			t.Fatal("the caller kept a right another process took away")
+	for {
+		asked := time.Since(wrote)
+		if e.do("GET", users, mu, nil).status == 403 {
+			break
+		}
+		if asked > time.Second {
+			t.Fatalf("a request made %s after another process took the right away was allowed, want refused within 1 s", asked.Round(time.Millisecond))
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-	if d := time.Since(wrote); d > time.Second {
-		t.Errorf("a right taken away by another process ended after %s, want within 1 s", d)
 	}
 }
