@@ -95,6 +95,7 @@ func TestClientCredentialsSeesAnotherProcessesDisable(t *testing.T) {
 	start := time.Now()
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"robot"}, "client_secret": {"robot-secret-1"}}
 	for {
+		asked := time.Now() // judged by when it was asked: a loaded machine can be slow to answer
 		resp, err := http.PostForm(k.URL+"/realms/sa/protocol/openid-connect/token", form)
 		if err != nil {
 			t.Fatal(err)
@@ -107,7 +108,7 @@ func TestClientCredentialsSeesAnotherProcessesDisable(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("client_credentials: %d", resp.StatusCode)
 		}
-		if time.Since(start) > 2*time.Second {
+		if asked.Sub(start) > 2*time.Second {
 			t.Fatal("a service account disabled by another process still got tokens 2 s later")
 		}
 		time.Sleep(20 * time.Millisecond)
