@@ -387,15 +387,22 @@ func TestHugeResponseRefusedQuickly(t *testing.T) {
 	b := newTestBroker(t, nil)
 	huge := bytes.Repeat([]byte("<a>x</a>"), (10<<20)/8)
 	params := form(huge)
-	start := time.Now()
-	id, err := b.Finish(context.Background(), testRequest(), encodeState(testReqID), params)
-	mustRefuse(t, id, err)
-	if d := time.Since(start); d > 50*time.Millisecond {
-		t.Fatalf("a 10 MB response took %s to refuse", d)
+	// The fastest of three: a loaded machine can deschedule one attempt
+	// for longer than the bound, but a broker that decoded or parsed the
+	// 10 MB would be slow every time.
+	fastest := time.Hour
+	for range 3 {
+		start := time.Now()
+		id, err := b.Finish(context.Background(), testRequest(), encodeState(testReqID), params)
+		fastest = min(fastest, time.Since(start))
+		mustRefuse(t, id, err)
+	}
+	if fastest > 50*time.Millisecond {
+		t.Fatalf("a 10 MB response took %s to refuse (the fastest of 3)", fastest)
 	}
 	// Just over the bound after decoding, under it in base64 length.
 	big := append([]byte("<r>"), bytes.Repeat([]byte("x"), maxMessageSize)...)
-	id, err = b.Finish(context.Background(), testRequest(), encodeState(testReqID), form(big))
+	id, err := b.Finish(context.Background(), testRequest(), encodeState(testReqID), form(big))
 	mustRefuse(t, id, err)
 }
 
