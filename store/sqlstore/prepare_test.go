@@ -49,11 +49,13 @@ func TestStatementsFirstMetInTransactionsGetPrepared(t *testing.T) {
 	}
 }
 
-// settled waits until no preparation has finished for 200 ms.
+// settled waits until no preparation has finished for 1 s: the
+// preparations run in the background, and a loaded machine can hold one
+// back for a few hundred milliseconds.
 func settled(s interface{ PreparedStatements() int64 }) int64 {
 	n := s.PreparedStatements()
 	for {
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(time.Second)
 		m := s.PreparedStatements()
 		if m == n {
 			return n
