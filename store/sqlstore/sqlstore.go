@@ -66,8 +66,8 @@ type Dialect struct {
 	// on its sweep. It returns a line worth logging, or "".
 	Maintain func(ctx context.Context) (string, error)
 	// Wrote, when set, is told after each write committed: a statement
-	// outside a transaction, or a Commit (SQLite: its background
-	// checkpoint). It must not block.
+	// outside a transaction, or the Commit of one that wrote (SQLite: its
+	// background checkpoint). It must not block.
 	Wrote func()
 	// Close, when set, runs first in Store.Close.
 	Close func() error
@@ -409,9 +409,6 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (_ int64, e
 		return 0, s.classify(err)
 	}
 	s.wrote(ctx, query)
-	if s.d.Wrote != nil && s.txOf(ctx) == nil { // a transaction's writes count at its Commit
-		s.d.Wrote()
-	}
 	n, err := res.RowsAffected()
 	return n, s.classify(err)
 }

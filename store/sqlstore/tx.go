@@ -20,6 +20,7 @@ type txn struct {
 	rollbackOnly atomic.Bool // a joined frame rolled back
 	bulk         bulkState   // bulk writes in this transaction (bulk.go)
 	cached       atomic.Bool // it wrote a cached table (versions.go)
+	wrote        atomic.Bool // it wrote anything (Dialect.Wrote at its Commit)
 }
 
 // txFrame is one Begin of a transaction: the outermost owns it, nested ones
@@ -108,9 +109,6 @@ func (s *Store) Commit(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
 	s.committed(f.t)
-	if s.d.Wrote != nil {
-		s.d.Wrote()
-	}
 	return nil
 }
 

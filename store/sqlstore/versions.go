@@ -68,25 +68,36 @@ func (s *Store) readVersions(ctx context.Context) (map[string]store.RealmVersion
 	return m, nil
 }
 
-// wrote records that a write statement ran: one that may move the change
-// counters marks its transaction, or (outside one) counts at once, so the
-// process's next cache lookup reads the counters. The database counts
-// whatever this misses; the process then sees it within the poll interval.
+// wrote records that a write statement ran, in its transaction or (outside
+// one) at once: the dialect is told of it (Dialect.Wrote), and one that may
+// move the change counters makes the process's next cache lookup read them.
+// The database counts whatever this misses; the process then sees it
+// within the poll interval.
 func (s *Store) wrote(ctx context.Context, query string) {
+	t := s.txOf(ctx)
+	if t != nil {
+		t.wrote.Store(true)
+	} else if s.d.Wrote != nil {
+		s.d.Wrote()
+	}
 	if !writesCached(query) {
 		return
 	}
-	if t := s.txOf(ctx); t != nil {
+	if t != nil {
 		t.cached.Store(true)
 		return
 	}
 	s.localWrites.Add(1)
 }
 
-// committed counts a committed transaction that wrote a cached table.
+// committed counts a committed transaction that wrote a cached table, and
+// tells the dialect of one that wrote anything.
 func (s *Store) committed(t *txn) {
 	if t.cached.Load() {
 		s.localWrites.Add(1)
+	}
+	if t.wrote.Load() && s.d.Wrote != nil {
+		s.d.Wrote()
 	}
 }
 
