@@ -25,9 +25,10 @@ type handoff struct {
 	broken  bool // the pipe failed: grants are direct from then on
 }
 
-// grants is the process's handoff; nil (no pipe could be made) means
-// direct grants.
-var grants = newHandoff()
+// grants is the process's handoff, made at the first grant that waited
+// (not at start-up: commands that issue no token make no pipe); nil (no
+// pipe could be made) means direct grants.
+var grants = sync.OnceValue(newHandoff)
 
 func newHandoff() *handoff {
 	r, w, err := os.Pipe()

@@ -100,7 +100,7 @@ func (s *gateSlots) release() {
 	}
 	s.mu.Unlock()
 	for _, ch := range woken { // the handoff's pipe write, outside the lock
-		grants.wake(ch)
+		grants().wake(ch)
 	}
 }
 
