@@ -46,19 +46,21 @@ func (h *Handler) render(w http.ResponseWriter, status int, c templ.Component) {
 // ErrorPage shows keygate's error page with message msgKey
 // (templates.Message) and status.
 func (h *Handler) ErrorPage(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, status int, msgKey string) {
+	h.errorPage(w, r, realm, status, msgKey)
+}
+
+// errorPage is ErrorPage with the message's arguments ({0}, {1}...).
+func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, status int, msgKey string, args ...any) {
 	p := h.page(r, realm)
 	h.render(w, status, templates.Error(templates.ErrorView{
-		Page: p, Title: p.T("errorTitle"), Message: p.T(msgKey), Status: status,
+		Page: p, Title: p.T("errorTitle"), Message: p.T(msgKey, args...), Status: status,
 	}))
 }
 
 // invalidParameter is the error page for a request parameter that is
 // wrong, naming it as Keycloak does ("Invalid parameter: id_token_hint").
 func (h *Handler) invalidParameter(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, name string) {
-	p := h.page(r, realm)
-	h.render(w, http.StatusBadRequest, templates.Error(templates.ErrorView{
-		Page: p, Title: p.T("errorTitle"), Message: p.T("invalidParameterMessage", name), Status: http.StatusBadRequest,
-	}))
+	h.errorPage(w, r, realm, http.StatusBadRequest, "invalidParameterMessage", name)
 }
 
 // RealmErrorPage shows keygate's error page with message msgKey for the
