@@ -132,3 +132,54 @@ func BenchmarkListUsersSearch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRefreshStore is a refresh grant's store work on SQLite: the one
+// read (GetTokenSubject) and the one write (RotateRefresh), round-robin over
+// 64 sessions' refresh chains, as make bench's refresh load does it.
+func BenchmarkRefreshStore(b *testing.B) {
+	s := openFile(b)
+	ctx := b.Context()
+	now := time.Now()
+	req := []byte(`{"scopes":["openid","profile","email"],"granted_scopes":["openid","profile","email"],"session":{"subject":"u1","extra":{"sid":"s1"}}}`)
+	const chains = 64
+	sigs := make([]string, chains)
+	err := s.Tx(ctx, func(ctx context.Context) error {
+		if err := s.CreateRealm(ctx, store.Realm{ID: "r", Name: "r", Created: now}); err != nil {
+			return err
+		}
+		if err := s.CreateUser(ctx, store.User{ID: "u1", RealmID: "r", Username: "u1", Enabled: true, Created: now}); err != nil {
+			return err
+		}
+		for i := range chains {
+			sid := "s" + strconv.Itoa(i)
+			if err := s.CreateSession(ctx, store.Session{ID: sid, RealmID: "r", UserID: "u1", Created: now, LastSeen: now, AuthTime: now}); err != nil {
+				return err
+			}
+			sigs[i] = fmt.Sprintf("sig-%d-0", i)
+			if err := s.CreateToken(ctx, store.Token{Kind: store.KindRefresh, Signature: sigs[i], RequestID: "req" + sid, RealmID: "r",
+				ClientID: "app", Subject: "u1", SessionID: sid, Active: true, Requested: now, Expires: now.Add(time.Hour), Request: req}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for b.Loop() {
+		i := n % chains
+		n++
+		x, err := s.GetTokenSubject(ctx, sigs[i], store.KindRefresh)
+		if err != nil || x.Session == nil || x.User == nil {
+			b.Fatalf("GetTokenSubject: %v (session %v, user %v)", err, x.Session != nil, x.User != nil)
+		}
+		next := x.Token
+		next.Signature = fmt.Sprintf("sig-%d-%d", i, n)
+		next.Requested, next.Expires = time.Now(), time.Now().Add(time.Hour)
+		if err := s.RotateRefresh(ctx, sigs[i], next.Requested, next); err != nil {
+			b.Fatal(err)
+		}
+		sigs[i] = next.Signature
+	}
+}
