@@ -120,9 +120,11 @@ func (s *Store) RevokeRequest(ctx context.Context, realmID, requestID string, un
 	return wrap(err, "revoke request %s", requestID)
 }
 
-// A refresh chain keeps its request id and its rotated-out (inactive) rows,
-// so revoking it must seek on (request_id, kind, active), never walk the
-// chain: TestTokenQueryPlans pins it.
+// A refresh chain keeps its request id and its rotated-out (inactive) rows.
+// On SQLite revoking it seeks on (request_id, kind, active), never walking
+// the chain: TestTokenQueryPlans pins it. On PostgreSQL it reads the chain
+// by (request_id, kind): active is in no index there, so that the spend in
+// every refresh is a heap-only update (migration 0013); revoking is rare.
 const deactivateRequestSQL = `UPDATE tokens SET active = FALSE WHERE request_id = ? AND kind = ? AND active = TRUE`
 
 func (s *Store) DeactivateRequest(ctx context.Context, kind store.TokenKind, requestID string) error {
