@@ -16,6 +16,9 @@ import (
 // exactly, a kid naming one of the realm's HS512 keys, and an HMAC-SHA512
 // over the first two segments, compared in constant time.
 func verifiedHS512(rk *realmKeys, token string) ([]byte, error) {
+	if !compactForm(token) {
+		return nil, errTokenMalformed
+	}
 	h, rest, ok := strings.Cut(token, ".")
 	if !ok {
 		return nil, errTokenMalformed

@@ -129,7 +129,10 @@ func verifiedPayload(rk *realmKeys, token, wantAlg string) ([]byte, error) {
 // verifiedJOSE is verifiedPayload through go-jose: asymmetric tokens, and
 // the oracle verifiedHS512 is tested against.
 func verifiedJOSE(rk *realmKeys, token, wantAlg string) ([]byte, error) {
-	obj, err := jose.ParseSigned(token, verifyAlgs)
+	if !compactForm(token) {
+		return nil, errTokenMalformed
+	}
+	obj, err := jose.ParseSignedCompact(token, verifyAlgs)
 	if err != nil || len(obj.Signatures) != 1 {
 		return nil, errTokenMalformed
 	}
@@ -147,6 +150,57 @@ func verifiedJOSE(rk *realmKeys, token, wantAlg string) ([]byte, error) {
 	}
 	return payload, nil
 }
+
+// compactForm reports whether token is a compact JWS as sign writes it:
+// three segments of unpadded base64url, with no other byte and no set bit
+// after a segment's last full byte. go-jose's ParseSigned also took the
+// JSON serialization and stripped whitespace, and base64 decoding skips
+// CR and LF and ignores those trailing bits, so a genuine token could be
+// presented in many spellings; a token is accepted in the one spelling
+// keygate issued it in.
+func compactForm(token string) bool {
+	dots, start := 0, 0
+	for i := 0; i <= len(token); i++ {
+		if i < len(token) && token[i] != '.' {
+			if !base64URL[token[i]] {
+				return false
+			}
+			continue
+		}
+		if !canonicalSegment(token[start:i]) {
+			return false
+		}
+		dots, start = dots+1, i+1
+	}
+	return dots == 3
+}
+
+// canonicalSegment: a segment's length leaves no lone character, and the
+// bits of its last character past the last byte are zero.
+func canonicalSegment(seg string) bool {
+	if len(seg) == 0 {
+		return true
+	}
+	last := strings.IndexByte(base64URLAlphabet, seg[len(seg)-1])
+	switch len(seg) % 4 {
+	case 1:
+		return false
+	case 2:
+		return last&0x0f == 0
+	case 3:
+		return last&0x03 == 0
+	}
+	return true
+}
+
+const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+var base64URL = func() (t [256]bool) {
+	for i := range len(base64URLAlphabet) {
+		t[base64URLAlphabet[i]] = true
+	}
+	return t
+}()
 
 // checkExp: exp must be an integer (a json.Number), and past now the token
 // has expired.
