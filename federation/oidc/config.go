@@ -236,6 +236,12 @@ func parseSettings(c map[string]string) (*settings, error) {
 		if s.filterClaim == "" {
 			return nil, errors.New("claimFilterName: required with filteredByClaim")
 		}
+		// The value must be a regular expression by itself: wrapped
+		// first, "a)|(b" compiled as ^(?:a)|(b)$, which matches any
+		// claim that starts with a or ends with b.
+		if _, err := regexp.Compile(s.filterValue); err != nil {
+			return nil, fmt.Errorf("claimFilterValue: %w", err)
+		}
 		re, err := regexp.Compile(`^(?:` + s.filterValue + `)$`)
 		if err != nil {
 			return nil, fmt.Errorf("claimFilterValue: %w", err)

@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -480,7 +481,11 @@ func (b *Broker) verifyIDToken(ctx context.Context, raw string, st pending) (*oi
 		return nil, nil, refused("token of type %q where an ID token belongs", sanitize(typ, 32))
 	}
 	if jti, _ := claims["jti"].(string); jti != "" && b.env.Replay != nil {
-		err := b.env.Replay(ctx, "oidc:"+idt.Issuer+":"+jti, idt.Expiry.Add(b.skew))
+		// Until the expiry checked above: go-oidc's Expiry overflows as
+		// numericDate did, into the past, which would let the record go
+		// while the token is still good.
+		exp, _ := numericDate(claims["exp"])
+		err := b.env.Replay(ctx, "oidc:"+idt.Issuer+":"+jti, exp.Add(b.skew))
 		if errors.Is(err, store.ErrConflict) {
 			return nil, nil, refused("ID token replayed")
 		}
@@ -516,18 +521,40 @@ func (b *Broker) checkIssuerAndTimes(claims map[string]any, what string, needExp
 }
 
 func numericDate(v any) (time.Time, bool) {
+	var f float64
 	switch x := v.(type) {
 	case float64:
-		return time.Unix(0, 0).Add(time.Duration(x * float64(time.Second))), true
+		f = x
 	case json.Number:
-		f, err := x.Float64()
-		return time.Unix(0, 0).Add(time.Duration(f * float64(time.Second))), err == nil
+		var err error
+		if f, err = x.Float64(); err != nil {
+			return time.Time{}, false
+		}
 	case string:
-		f, err := strconv.ParseFloat(x, 64)
-		return time.Unix(0, 0).Add(time.Duration(f * float64(time.Second))), err == nil
+		var err error
+		if f, err = strconv.ParseFloat(x, 64); err != nil {
+			return time.Time{}, false
+		}
+	default:
+		return time.Time{}, false
 	}
-	return time.Time{}, false
+	if math.IsNaN(f) {
+		return time.Time{}, false
+	}
+	// Seconds as a time.Duration overflowed past 2262 (to 1677 on amd64:
+	// an nbf or iat of 1e10 passed, an exp of 1e10 had expired); a date
+	// past the years 1 to 9999 is taken as that bound.
+	f = max(min(f, float64(maxDate.Unix())), float64(minDate.Unix()))
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
 }
+
+// The dates numericDate gives, at most: a far enough future for an exp
+// to mean never, and one a database stores (the replay record's expiry).
+var (
+	minDate = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxDate = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+)
 
 // verifyJWT verifies a JWT other than the ID token (a Keycloak access
 // token, a signed userinfo): signature, issuer and times.
