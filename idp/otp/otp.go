@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -129,8 +130,10 @@ func Check(cd CredentialData, sd SecretData) ([]byte, error) {
 		return nil, fmt.Errorf("%w: credentialData.algorithm must be HmacSHA1, HmacSHA256 or HmacSHA512, got %q", ErrMalformed, cd.Algorithm)
 	case cd.SubType == TOTP && (cd.Period <= 0 || cd.Period > 3600):
 		return nil, fmt.Errorf("%w: credentialData.period must be 1 to 3600 seconds, got %d", ErrMalformed, cd.Period)
-	case cd.SubType == HOTP && cd.Counter < 0:
-		return nil, fmt.Errorf("%w: credentialData.counter must not be negative", ErrMalformed)
+	case cd.SubType == HOTP && (cd.Counter < 0 || cd.Counter > math.MaxInt32):
+		// Keycloak's counter is a Java int; a larger one (an import's)
+		// made matchHOTP's loop wrap around and never end.
+		return nil, fmt.Errorf("%w: credentialData.counter must be 0 to %d", ErrMalformed, math.MaxInt32)
 	case sd.Value == "":
 		return nil, fmt.Errorf("%w: secretData.value is empty", ErrMalformed)
 	}
@@ -226,7 +229,8 @@ func (c Credential) matchTOTP(code string, t time.Time, window int) (int64, bool
 // HmacOTP.validateHOTP).
 func (c Credential) matchHOTP(code string, window int) (int, bool) {
 	next, ok := 0, false
-	for n := c.Data.Counter; n <= c.Data.Counter+window; n++ {
+	for d := 0; d <= window; d++ {
+		n := c.Data.Counter + d
 		if equal(c.code(uint64(n)), code) && !ok {
 			next, ok = n+1, true
 		}
