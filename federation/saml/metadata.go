@@ -179,6 +179,9 @@ func describeIdP(ed *crewsaml.EntityDescriptor, groupValidUntil, now time.Time) 
 			continue
 		}
 		data := strings.Join(strings.Fields(k.KeyInfo.X509Data.X509Certificates[0].Data), "")
+		if data == "" {
+			continue // an empty element is no certificate (and made signingCertificate ",")
+		}
 		switch k.Use {
 		case "signing":
 			d.signing = append(d.signing, data)
