@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -175,7 +176,9 @@ func acceptLanguage(supported []string, header string) string {
 		q := 1.0
 		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
+			if err != nil || math.IsNaN(f) {
+				// q=NaN compares false with every quality: sorted among
+				// the others, it kept a lower one ahead of a higher one.
 				continue
 			}
 			q = f
