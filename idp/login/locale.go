@@ -174,8 +174,9 @@ func acceptLanguage(supported []string, header string) string {
 	for i, part := range strings.SplitN(header, ",", maxLocaleHints) {
 		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		// "q" is case-insensitive, as every ABNF literal (RFC 9110 12.4.2).
+		if p := strings.TrimSpace(params); len(p) >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=' {
+			f, err := strconv.ParseFloat(strings.TrimSpace(p[2:]), 64)
 			if err != nil || math.IsNaN(f) {
 				// q=NaN compares false with every quality: sorted among
 				// the others, it kept a lower one ahead of a higher one.
