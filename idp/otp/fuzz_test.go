@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -122,13 +123,27 @@ func TestHOTPCounterBeyondKeycloakInt(t *testing.T) {
 			t.Errorf("counter %s: %v", n, err)
 		}
 	}
-	c, err := Parse(store.Credential{Type: Type, SecretData: `{"value":"12345678901234567890"}`,
-		CredentialData: `{"subType":"hotp","digits":6,"counter":2147483647,"algorithm":"HmacSHA1"}`}, nil)
-	if err != nil {
-		t.Fatal(err)
+	// Near the limit a good code must not store a counter past it, which
+	// Parse would then refuse: the credential is used up there instead.
+	parse := func(counter int) Credential {
+		t.Helper()
+		c, err := Parse(store.Credential{Type: Type, SecretData: `{"value":"12345678901234567890"}`,
+			CredentialData: fmt.Sprintf(`{"subType":"hotp","digits":6,"counter":%d,"algorithm":"HmacSHA1"}`, counter)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
-	want := c.CodeAt(2147483647 + 2)
-	if _, ok := c.Accept(want, fuzzOTPNow, rep.OTPPolicy{LookAheadWindow: 10}); !ok || c.Data.Counter != 2147483647+3 {
-		t.Errorf("the code two past the largest counter: %v, counter %d", ok, c.Data.Counter)
+	const top = math.MaxInt32
+	c := parse(top - 3)
+	if _, ok := c.Accept(c.CodeAt(top-1), fuzzOTPNow, rep.OTPPolicy{LookAheadWindow: 10}); !ok || c.Data.Counter != top {
+		t.Errorf("the code at the largest counter but one: %v, counter %d", ok, c.Data.Counter)
+	}
+	parse(c.Data.Counter) // what was stored still reads
+	for _, from := range []int{top - 3, top} {
+		c := parse(from)
+		if _, ok := c.Accept(c.CodeAt(top), fuzzOTPNow, rep.OTPPolicy{LookAheadWindow: 10}); ok {
+			t.Errorf("from %d, the code at the largest counter was accepted and would store %d", from, c.Data.Counter)
+		}
 	}
 }

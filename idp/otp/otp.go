@@ -231,6 +231,9 @@ func (c Credential) matchHOTP(code string, window int) (int, bool) {
 	next, ok := 0, false
 	for d := 0; d <= window; d++ {
 		n := c.Data.Counter + d
+		if n >= math.MaxInt32 {
+			break // the counter stored next must stay a Java int (see Check)
+		}
 		if equal(c.code(uint64(n)), code) && !ok {
 			next, ok = n+1, true
 		}
