@@ -14,6 +14,9 @@ import (
 // PostgreSQL neither writes the spent row into every index nor leaves dead
 // entries there for vacuum. It reads the table's HOT counter after 100
 // rotations; with active in tokens_request (0003's index) it stays at 0.
+// It checks the cause only: the "about 28% less WAL" that 0013's comment
+// cites next to this test was measured once, by hand (1,153 to 826 bytes
+// per refresh, 5,000 refreshes on 64 chains), and nothing repeats it.
 func TestRefreshSpendIsHOT(t *testing.T) {
 	s := open(t)
 	ctx := t.Context()
