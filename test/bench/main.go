@@ -143,6 +143,9 @@ func run() int {
 	if rep.idleRSS, _, err = srv.memory(); err != nil {
 		return fail("idle RSS: %v", err)
 	}
+	if rep.idleAnon, rep.idleFile, err = srv.residentParts(); err != nil {
+		return fail("idle RSS: %v", err)
+	}
 
 	t := newTarget(srv.URL)
 	cpu := func() cpuSample {

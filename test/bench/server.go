@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,33 +102,48 @@ func (s *server) stop() {
 // memory reads the process's resident set size and its peak (VmRSS, VmHWM)
 // in bytes from /proc.
 func (s *server) memory() (rss, peak int64, err error) {
+	v, err := s.status("VmRSS", "VmHWM")
+	return v[0], v[1], err
+}
+
+// residentParts splits the resident set: anonymous memory (heap, stacks,
+// written data) and file-backed pages, nearly all the binary's own text
+// and read-only data, which the kernel maps in around each page touched
+// (fault-around) and can drop again at any time.
+func (s *server) residentParts() (anon, file int64, err error) {
+	v, err := s.status("RssAnon", "RssFile")
+	return v[0], v[1], err
+}
+
+// status reads the named kB fields of /proc/PID/status, in bytes.
+func (s *server) status(names ...string) ([]int64, error) {
+	out := make([]int64, len(names))
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
 	if err != nil {
-		return 0, 0, err
+		return out, err
 	}
+	found := 0
 	for line := range strings.Lines(string(data)) {
 		name, value, ok := strings.Cut(line, ":")
-		if !ok || (name != "VmRSS" && name != "VmHWM") {
+		i := slices.Index(names, name)
+		if !ok || i < 0 {
 			continue
 		}
 		f := strings.Fields(value) // "12345 kB"
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, 0, fmt.Errorf("/proc status %s: %q", name, value)
+			return out, fmt.Errorf("/proc status %s: %q", name, value)
 		}
 		kb, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
-			return 0, 0, err
+			return out, err
 		}
-		if name == "VmRSS" {
-			rss = kb << 10
-		} else {
-			peak = kb << 10
-		}
+		out[i] = kb << 10
+		found++
 	}
-	if rss == 0 {
-		return 0, 0, errors.New("no VmRSS in /proc status")
+	if found != len(names) {
+		return out, fmt.Errorf("/proc status lacks one of %v", names)
 	}
-	return rss, peak, nil
+	return out, nil
 }
 
 // cpu returns the CPU time (user + system) the process has used so far.
