@@ -162,6 +162,9 @@ func (a *Authenticator) unique(ctx context.Context, s rep.RealmSettings, u store
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	if err := a.inDirectory(ctx, s, u.RealmID, u.Username, false); err != nil {
+		return err
+	}
 	if u.Email == "" || s.DuplicateEmailsAllowed {
 		return nil
 	}
@@ -170,7 +173,34 @@ func (a *Authenticator) unique(ctx context.Context, s rep.RealmSettings, u store
 	} else if taken {
 		return ErrEmailExists
 	}
-	return nil
+	return a.inDirectory(ctx, s, u.RealmID, u.Email, true)
+}
+
+// inDirectory asks the realm's user storage providers for name (an
+// email when byEmail), as Keycloak's uniqueness checks do through
+// UserStorageManager: a directory user without a local copy yet still
+// owns their username and email (and is imported now, as Keycloak does).
+// A directory that cannot answer is ErrUnavailable: the name may be taken.
+func (a *Authenticator) inDirectory(ctx context.Context, s rep.RealmSettings, realmID, name string, byEmail bool) error {
+	if a.fed == nil || name == "" {
+		return nil
+	}
+	d := federation.RealmDefaults{DefaultRole: s.DefaultRole, DefaultGroups: s.DefaultGroups, DuplicateEmailsAllowed: s.DuplicateEmailsAllowed}
+	_, err := a.fed.Resolve(ctx, realmID, d, nil, name, byEmail)
+	switch {
+	case errors.Is(err, federation.ErrNotFound):
+		return nil
+	case errors.Is(err, federation.ErrUnavailable):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case err == nil, errors.Is(err, federation.ErrAmbiguous), errors.Is(err, federation.ErrConflict):
+		// Found (imported now), or found but not importable: taken either way.
+		if byEmail {
+			return ErrEmailExists
+		}
+		return ErrUsernameExists
+	default:
+		return err
+	}
 }
 
 // groupIDs are the ids of the default groups' paths; a path that names
