@@ -179,10 +179,9 @@ func newMembershipMapper(cfg *Config, dir directory, log *slog.Logger, c store.C
 		return nil, errors.New("mode must be READ_ONLY, LDAP_ONLY or IMPORT")
 	}
 	if m.role {
-		if get("use.realm.roles.mapping") != "" && !parseBool(get("use.realm.roles.mapping")) {
-			if m.client = get("client.id"); m.client == "" {
-				return nil, errors.New("client.id is required when use.realm.roles.mapping is false")
-			}
+		var realm bool
+		if m.client, realm = RoleMapperClient(c.Config); !realm && m.client == "" {
+			return nil, errors.New("client.id is required when use.realm.roles.mapping is false")
 		}
 		return m, nil
 	}
@@ -190,12 +189,31 @@ func newMembershipMapper(cfg *Config, dir directory, log *slog.Logger, c store.C
 	if m.inherit && m.memberUID {
 		return nil, errors.New("preserve.group.inheritance cannot be used with membership.attribute.type UID")
 	}
-	p := strings.TrimSpace(get("groups.path"))
+	m.pathPrefix = GroupsPath(c.Config)
+	return m, nil
+}
+
+// RoleMapperClient is how a role-ldap-mapper with config reads
+// use.realm.roles.mapping and client.id: realm roles when the setting is
+// absent or true (Keycloak's RoleMapperConfig), else the roles of client
+// clientID. The admin API's no-escalation check reads it here too, so that
+// it checks the roles the mapper grants.
+func RoleMapperClient(config map[string][]string) (clientID string, realm bool) {
+	if v := first(config["use.realm.roles.mapping"]); v == "" || parseBool(v) {
+		return "", true
+	}
+	return first(config["client.id"]), false
+}
+
+// GroupsPath is the path a group-ldap-mapper with config places its groups
+// under: groups.path with a leading "/" and without trailing ones, "" for
+// the top level. The admin API's no-escalation check reads it here too.
+func GroupsPath(config map[string][]string) string {
+	p := strings.TrimSpace(first(config["groups.path"]))
 	if !strings.HasPrefix(p, "/") {
 		p = "/" + p
 	}
-	m.pathPrefix = strings.TrimRight(p, "/")
-	return m, nil
+	return strings.TrimRight(p, "/")
 }
 
 func or2(v, def string) string {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/keygate/keygate/federation/ldap"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/store"
 )
@@ -224,10 +225,10 @@ func (a *API) mayMapperGrant(c *call, providerID string, config map[string][]str
 	switch providerID {
 	case "role-ldap-mapper":
 		container := ""
-		if first(config["use.realm.roles.mapping"]) != "true" {
-			cl, ok := g.Client(first(config["client.id"]))
+		if clientID, realm := ldap.RoleMapperClient(config); !realm {
+			cl, ok := g.Client(clientID)
 			if !ok {
-				return badRequest("Client " + first(config["client.id"]) + " not found")
+				return badRequest("Client " + clientID + " not found")
 			}
 			container = cl.Row.ID
 		}
@@ -241,7 +242,7 @@ func (a *API) mayMapperGrant(c *call, providerID string, config map[string][]str
 		if err != nil {
 			return err
 		}
-		root := strings.TrimSuffix(first(config["groups.path"]), "/")
+		root := ldap.GroupsPath(config)
 		for id, p := range t.paths {
 			if root == "" || p == root || strings.HasPrefix(p, root+"/") {
 				groups = append(groups, id)
