@@ -15,7 +15,8 @@ import (
 // default user profile: username (only where editUsernameAllowed and the
 // realm does not name users by email), email, first and last name, all
 // required. A changed email is no longer verified; usernames and emails
-// stay unique (emails unless duplicateEmailsAllowed).
+// stay unique (emails unless duplicateEmailsAllowed). A user of a user
+// storage provider may only confirm what the directory says.
 func init() {
 	RegisterAction(Action{Alias: "UPDATE_PROFILE", Show: showUpdateProfile, Process: processUpdateProfile})
 }
@@ -50,6 +51,15 @@ func processUpdateProfile(ctx context.Context, s *Step) Result {
 		username = email
 	}
 	s.Data["username"], s.Data["email"], s.Data["firstName"], s.Data["lastName"] = username, email, first, last
+	if u := s.User; u.FederationLink != "" {
+		// A directory's user: its provider owns these attributes (read-only
+		// in Keycloak's user profile; keygate writes no profile back, as
+		// the account console says). The stored values complete the action.
+		if strings.ToLower(username) != u.Username || strings.ToLower(email) != u.Email || first != u.FirstName || last != u.LastName {
+			return Retry("", "readOnlyUserMessage")
+		}
+		return Done()
+	}
 	switch {
 	case username == "":
 		return Retry("username", "missingUsernameMessage")
