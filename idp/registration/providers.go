@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -282,8 +283,12 @@ func (oidcProvider) encode(c rep.Client, out response) any {
 // http on a loopback host and private-use schemes of native apps (RFC 8252
 // §7.1, "com.example.app:/cb"); then oidc.ValidateClient's rules apply.
 func validateClient(c, base *rep.Client, rs rep.RealmSettings) error {
+	// A mapper of another type passes only as the client has it: one of
+	// its type, changed or under another name, could put any claim in.
 	had := func(m rep.ProtocolMapper) bool {
-		return base != nil && slices.ContainsFunc(base.ProtocolMappers, func(b rep.ProtocolMapper) bool { return b.ProtocolMapper == m.ProtocolMapper })
+		return base != nil && slices.ContainsFunc(base.ProtocolMappers, func(b rep.ProtocolMapper) bool {
+			return b.Name == m.Name && b.Protocol == m.Protocol && b.ProtocolMapper == m.ProtocolMapper && maps.Equal(b.Config, m.Config)
+		})
 	}
 	for _, m := range c.ProtocolMappers {
 		if !slices.Contains(allowedMappers, m.ProtocolMapper) && !had(m) {
