@@ -244,6 +244,9 @@ func (a *API) create(q *req) error {
 	if err != nil {
 		return err
 	}
+	if err := a.checkClientScopes(q, &c, nil, anonymous); err != nil {
+		return err
+	}
 	if anonymous { // Keycloak's anonymous "Full Scope Disabled" policy
 		c.FullScopeAllowed = new(false)
 	}
@@ -359,6 +362,40 @@ func (a *API) anonymousAllowed(q *req) error {
 	return refuse
 }
 
+// checkClientScopes applies Keycloak's "Allowed Client Scopes" policy:
+// a registrant names only the realm's default and optional client scopes,
+// those an allowed-client-templates policy for its kind of registration
+// lists, and on update those its client has (base: an admin may have
+// added them). Any other scope would bring its mappers and scope mappings
+// into the registrant's tokens.
+func (a *API) checkClientScopes(q *req, c, base *rep.Client, anonymous bool) error {
+	s := q.realm.Settings
+	allowed := slices.Concat(s.DefaultDefaultClientScopes, s.DefaultOptionalClientScopes)
+	if base != nil {
+		allowed = slices.Concat(allowed, base.DefaultClientScopes, base.OptionalClientScopes)
+	}
+	comps, err := a.st.ListComponents(q.ctx, q.realm.Row.ID, "", PolicyType)
+	if err != nil {
+		return err
+	}
+	kind := "authenticated"
+	if anonymous {
+		kind = "anonymous"
+	}
+	for _, p := range comps {
+		if p.ProviderID == "allowed-client-templates" && p.SubType == kind {
+			allowed = append(allowed, p.Config["allowed-client-scopes"]...)
+		}
+	}
+	for _, name := range slices.Concat(c.DefaultClientScopes, c.OptionalClientScopes) {
+		if !slices.Contains(allowed, name) {
+			return &regError{http.StatusForbidden, "insufficient_scope",
+				"Policy 'Allowed Client Scopes' rejected request to client-registration service. Details: Not permitted to use specified clientScope"}
+		}
+	}
+	return nil
+}
+
 func hostMatches(ctx context.Context, host string, ip net.IP) bool {
 	if host == "" {
 		return false
@@ -439,6 +476,9 @@ func (a *API) update(q *req) error {
 		return &regError{http.StatusBadRequest, "invalid_client_metadata", "Client Identifier modified"}
 	}
 	if err := validateClient(&c, &cur, q.realm.Settings); err != nil {
+		return err
+	}
+	if err := a.checkClientScopes(q, &c, &cur, anonymous); err != nil {
 		return err
 	}
 	if anonymous && boolVal(c.FullScopeAllowed) && !boolVal(cur.FullScopeAllowed) {
