@@ -209,6 +209,9 @@ type actionRecord struct {
 	// the realm cannot run).
 	AIA       string `json:"aia,omitempty"`
 	AIAStatus string `json:"aiaStatus,omitempty"`
+	// AIAOwed: the user owed the action anyway when the login began (named
+	// or triggered), so it cannot be cancelled.
+	AIAOwed bool `json:"aiaOwed,omitempty"`
 
 	ACR         string          `json:"acr"`
 	AuthTime    time.Time       `json:"authTime"`
@@ -315,7 +318,8 @@ func (h *Handler) beginSteps(w http.ResponseWriter, r *http.Request, realm *oidc
 	// (keycloak-js login({action})), run after what the user owes.
 	kcAction := at.Request.Form().Get("kc_action")
 	aia := applicationAction(realm, kcAction)
-	if aia != "" && !slices.Contains(steps, aia) {
+	aiaOwed := aia != "" && slices.Contains(steps, aia)
+	if aia != "" && !aiaOwed {
 		steps = append(steps, aia)
 	}
 	aiaStatus := ""
@@ -354,7 +358,7 @@ func (h *Handler) beginSteps(w http.ResponseWriter, r *http.Request, realm *oidc
 	rec := actionRecord{AttemptID: at.ID, UserID: user.ID, Query: at.Request.Form().Encode(),
 		ClientID: at.Request.Client.Row.ClientID, Started: at.Started, ACR: d.ACR, AuthTime: d.AuthTime,
 		RememberMe: d.RememberMe, IdP: d.IdentityProvider, SessionData: d.SessionData, Steps: steps, AIA: aia,
-		AIAStatus: aiaStatus}
+		AIAStatus: aiaStatus, AIAOwed: aiaOwed}
 	if d.Session != nil {
 		rec.SessionID = d.Session.ID
 	}
@@ -514,7 +518,21 @@ func (h *Handler) stepFor(w http.ResponseWriter, r *http.Request, realm *oidc.Re
 	r = h.withUserLocale(r, realm, rec.Query, &u)
 	s := &Step{H: h, Request: r, Realm: realm, User: u, Details: rec.details(), ClientID: rec.ClientID, Alias: a.Alias,
 		Page: h.page(r, realm), FormAction: actionURL(r, realm, rec, id), CSRFToken: rec.CSRF,
-		ErrorField: rec.ErrField, Data: rec.Data, Cancelable: rec.AIA == a.Alias && !slices.Contains(u.RequiredActions, a.Alias)}
+		ErrorField: rec.ErrField, Data: rec.Data}
+	if rec.AIA == a.Alias && !rec.AIAOwed && !slices.Contains(u.RequiredActions, a.Alias) {
+		// Only an action the user does not owe may be cancelled: neither
+		// named on the user nor triggered now (VERIFY_EMAIL of an
+		// unverified address in a realm with verifyEmail), as Keycloak
+		// stores a triggered action on the user.
+		owed := false
+		if a.Applies != nil {
+			var err error
+			if owed, err = a.Applies(r.Context(), s); err != nil {
+				owed = true
+			}
+		}
+		s.Cancelable = !owed
+	}
 	if s.Data == nil {
 		s.Data = map[string]string{}
 	}
