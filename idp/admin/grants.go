@@ -230,6 +230,12 @@ func (a *API) mayMapperGrant(c *call, providerID string, config map[string][]str
 			if !ok {
 				return badRequest("Client " + clientID + " not found")
 			}
+			// The mapper creates the directory's roles its client lacks:
+			// in an admin client, admin roles no check has seen, which
+			// only a server admin adds (mayChangeClient).
+			if adminClient(c.realm.Name, clientID) && !c.caller.serverAdmin {
+				return errForbidden
+			}
 			container = cl.Row.ID
 		}
 		g.Roles(func(r store.Role) {

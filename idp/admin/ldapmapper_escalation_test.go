@@ -62,3 +62,27 @@ func merge(a, b map[string][]string) map[string][]string {
 	}
 	return out
 }
+
+// TestEscalationLDAPRoleMapperAdminClient: a role-ldap-mapper creates the
+// directory's roles it does not find in its client, so one mapping into an
+// admin client (here master's acme-realm, whose roles manage realm acme)
+// would create and grant admin roles no check has seen: only a server
+// admin writes one, as only a server admin adds roles to such a client.
+func TestEscalationLDAPRoleMapperAdminClient(t *testing.T) {
+	e := newEnv(t)
+	e.realmWithUser("acme", "alice")
+	mr := e.userWithRoles("master", "mr", "manage-realm")
+	const m = "/admin/realms/master"
+	e.must(201, "POST", m+"/clients", e.admin, map[string]any{"clientId": "acme-realm", "bearerOnly": true})
+	ldap := e.must(201, "POST", m+"/components", mr, map[string]any{"name": "ldap", "providerId": "ldap",
+		"providerType": "org.keycloak.storage.UserStorageProvider", "config": map[string][]string{"connectionUrl": {"ldap://127.0.0.1:1"},
+			"usersDn": {"ou=people,dc=example"}, "editMode": {"READ_ONLY"}}}).id()
+	mapper := func(client string) map[string]any {
+		return map[string]any{"name": "roles-" + client, "providerId": "role-ldap-mapper", "parentId": ldap,
+			"providerType": "org.keycloak.storage.ldap.mappers.LDAPStorageMapper", "config": map[string][]string{
+				"roles.dn": {"ou=roles,dc=example"}, "mode": {"READ_ONLY"}, "use.realm.roles.mapping": {"false"}, "client.id": {client}}}
+	}
+	e.must(403, "POST", m+"/components", mr, mapper("acme-realm"))
+	e.must(201, "POST", m+"/components", mr, mapper("account"))
+	e.must(201, "POST", m+"/components", e.admin, mapper("acme-realm"))
+}
