@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/keygate/keygate/idp/oidc"
+	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
 )
 
@@ -50,7 +51,7 @@ var roleGrants = map[string][]perm{
 
 const (
 	masterRealm = "master"
-	mgmtClient  = "realm-management"
+	mgmtClient  = rep.MgmtClient
 )
 
 // caller is the authenticated user behind the bearer token.
@@ -127,10 +128,9 @@ func (a *API) authorize(c *call, need perm) error {
 }
 
 // fullRoleClients are the clients whose tokens stand for all of their
-// user's roles in the admin API, as Keycloak's MgmtPermissions treats
-// admin-cli and the admin console; any other client's token counts only
-// the roles the client has in scope.
-var fullRoleClients = []string{"admin-cli", "security-admin-console"}
+// user's roles in the admin API (rep.FullRoleClients); any other client's
+// token counts only the roles the client has in scope.
+var fullRoleClients = rep.FullRoleClients
 
 // authenticate verifies the bearer token against the realm that issued it
 // (read from its unverified `iss`; the signature check by that realm's keys

@@ -7,6 +7,7 @@ import (
 
 	"github.com/keygate/keygate/federation/ldap"
 	"github.com/keygate/keygate/idp/oidc"
+	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
 )
 
@@ -20,22 +21,16 @@ import (
 // account) that holds admin rights it lacks: every write to a user or a
 // client passes mayManageUser (guardTarget applies it centrally).
 
-// realmClientSuffix names the master realm's per-realm admin clients,
-// "<realm>-realm", whose roles grant rights in that realm to master users.
-const realmClientSuffix = "-realm"
+// realmClientSuffix names the master realm's per-realm admin clients.
+const realmClientSuffix = rep.RealmClientSuffix
 
-// adminClient reports whether clientID is an admin client of realm: its
-// realm-management client or, in master, a "<realm>-realm" client.
-func adminClient(realm, clientID string) bool {
-	return clientID == mgmtClient || (realm == masterRealm && strings.HasSuffix(clientID, realmClientSuffix))
-}
+// adminClient reports whether clientID is an admin client of realm (see
+// rep.AdminClient).
+func adminClient(realm, clientID string) bool { return rep.AdminClient(realm, clientID) }
 
 // privilegedClient reports whether only a server admin may change client
-// clientID of realm: an admin client, or one whose tokens the admin API
-// takes for all of their user's roles.
-func privilegedClient(realm, clientID string) bool {
-	return adminClient(realm, clientID) || slices.Contains(fullRoleClients, clientID)
-}
+// clientID of realm (see rep.PrivilegedClient).
+func privilegedClient(realm, clientID string) bool { return rep.PrivilegedClient(realm, clientID) }
 
 // adminRole reports whether r is an admin role: master's realm roles admin
 // and create-realm, or a role of an admin client (clientID is its client's

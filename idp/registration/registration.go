@@ -253,6 +253,10 @@ func (a *API) create(q *req) error {
 	if c.ClientID == "" {
 		c.ClientID = newUUID()
 	}
+	if rep.PrivilegedClient(q.realm.Row.Name, c.ClientID) {
+		// The admin API lets only a server admin create these.
+		return invalidMetadata("Client Identifier " + c.ClientID + " is reserved")
+	}
 	c.ID = ""
 	token, hash, err := newRegistrationToken(anonymous)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,37 @@ func (e *DecodeError) Field() string {
 		return ""
 	}
 	return f
+}
+
+// The built-in clients that carry or stand for admin rights, which the
+// admin API lets only a server admin create or change and which client
+// registration never creates.
+const (
+	// MgmtClient is every realm's admin client, whose roles
+	// (realm-admin, manage-users, ...) manage the realm.
+	MgmtClient = "realm-management"
+	// RealmClientSuffix names the master realm's per-realm admin clients,
+	// "<realm>-realm", whose roles grant rights in that realm to master
+	// users.
+	RealmClientSuffix = "-realm"
+)
+
+// FullRoleClients are the clients whose tokens stand for all of their
+// user's roles in the admin API, as Keycloak's MgmtPermissions treats
+// admin-cli and the admin console.
+var FullRoleClients = []string{"admin-cli", "security-admin-console"}
+
+// AdminClient reports whether clientID is an admin client of realm (a
+// realm name): its realm-management client or, in master, a
+// "<realm>-realm" client.
+func AdminClient(realm, clientID string) bool {
+	return clientID == MgmtClient || (realm == "master" && strings.HasSuffix(clientID, RealmClientSuffix))
+}
+
+// PrivilegedClient reports whether clientID of realm is an admin client or
+// one whose tokens stand for all of their user's roles.
+func PrivilegedClient(realm, clientID string) bool {
+	return AdminClient(realm, clientID) || slices.Contains(FullRoleClients, clientID)
 }
 
 // GroupPaths maps each group's id to its path ("/parent/child").
