@@ -61,6 +61,11 @@ func (h *Handler) applyProfile(ctx context.Context, realm *oidc.Realm, u store.U
 				} else if taken {
 					return u, false, &fieldError{Field: "email", Key: "emailExistsMessage"}
 				}
+				if taken, err := h.login.DirectoryTaken(ctx, realm, email, true); err != nil {
+					return u, false, err
+				} else if taken {
+					return u, false, &fieldError{Field: "email", Key: "emailExistsMessage"}
+				}
 			}
 			out.Email, out.EmailVerified = email, false
 		}
@@ -89,6 +94,12 @@ func (h *Handler) applyProfile(ctx context.Context, realm *oidc.Realm, u store.U
 				return u, false, &fieldError{Field: "username", Key: "usernameExistsMessage"}
 			} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return u, false, err
+			}
+			// A directory user without a local copy yet owns the name too.
+			if taken, err := h.login.DirectoryTaken(ctx, realm, name, false); err != nil {
+				return u, false, err
+			} else if taken {
+				return u, false, &fieldError{Field: "username", Key: "usernameExistsMessage"}
 			}
 			out.Username = name
 		}

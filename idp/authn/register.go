@@ -176,6 +176,14 @@ func (a *Authenticator) unique(ctx context.Context, s rep.RealmSettings, u store
 	return a.inDirectory(ctx, s, u.RealmID, u.Email, true)
 }
 
+// DirectoryHas says whether a user storage provider of the realm has a
+// user named name (with that email when byEmail), for a profile change
+// that would take it: ErrUsernameExists or ErrEmailExists when one does,
+// ErrUnavailable when a directory cannot answer, nil when none does.
+func (a *Authenticator) DirectoryHas(ctx context.Context, realmID string, s rep.RealmSettings, name string, byEmail bool) error {
+	return a.inDirectory(ctx, s, realmID, strings.ToLower(strings.TrimSpace(name)), byEmail)
+}
+
 // inDirectory asks the realm's user storage providers for name (an
 // email when byEmail), as Keycloak's uniqueness checks do through
 // UserStorageManager: a directory user without a local copy yet still

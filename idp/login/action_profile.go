@@ -7,6 +7,9 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/keygate/keygate/idp/authn"
+	"github.com/keygate/keygate/idp/oidc"
+	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/templates"
 )
@@ -84,8 +87,20 @@ func processUpdateProfile(ctx context.Context, s *Step) Result {
 			return storeRetry(s, err)
 		}
 	}
+	if lowerName != u.Username {
+		if taken, err := h.DirectoryTaken(ctx, realm, lowerName, false); err != nil {
+			return storeRetry(s, err)
+		} else if taken {
+			return Retry("username", "usernameExistsMessage")
+		}
+	}
 	if lowerEmail != u.Email && !set.DuplicateEmailsAllowed {
 		if taken, err := store.EmailTaken(ctx, h.st, realm.Row.ID, lowerEmail, u.ID); err != nil {
+			return storeRetry(s, err)
+		} else if taken {
+			return Retry("email", "emailExistsMessage")
+		}
+		if taken, err := h.DirectoryTaken(ctx, realm, lowerEmail, true); err != nil {
 			return storeRetry(s, err)
 		} else if taken {
 			return Retry("email", "emailExistsMessage")
@@ -113,11 +128,38 @@ func processUpdateProfile(ctx context.Context, s *Step) Result {
 	return Done()
 }
 
+// directoryNames is authn's DirectoryHas: whether a user storage provider
+// has a user with a name or email that no local user has yet.
+type directoryNames interface {
+	DirectoryHas(ctx context.Context, realmID string, s rep.RealmSettings, name string, byEmail bool) error
+}
+
+// DirectoryTaken says whether a user storage provider of realm has a user
+// named name (an email when byEmail) who may not have a local copy yet:
+// a profile change must not take it, as Keycloak's uniqueness checks ask
+// the providers too. A directory that cannot answer is an error
+// (authn.ErrUnavailable).
+func (h *Handler) DirectoryTaken(ctx context.Context, realm *oidc.Realm, name string, byEmail bool) (bool, error) {
+	dn, ok := h.authn.(directoryNames)
+	if !ok {
+		return false, nil
+	}
+	switch err := dn.DirectoryHas(ctx, realm.Row.ID, realm.Settings, name, byEmail); {
+	case errors.Is(err, authn.ErrUsernameExists), errors.Is(err, authn.ErrEmailExists):
+		return true, nil
+	default:
+		return false, err
+	}
+}
+
 // storeRetry shows the page again after a store failure, saying so.
 func storeRetry(s *Step, err error) Result {
 	s.H.log.ErrorContext(s.Request.Context(), "required action "+s.Alias, "realm", s.Realm.Row.Name, "user", s.User.ID, "err", err)
 	if errors.Is(err, store.ErrUnavailable) {
 		return Retry("", "temporarilyUnavailable")
+	}
+	if errors.Is(err, authn.ErrUnavailable) {
+		return Retry("", "userStorageUnavailableMessage")
 	}
 	return Retry("", "unexpectedErrorMessage")
 }
