@@ -40,7 +40,10 @@ func (h *Handler) api(w http.ResponseWriter, r *http.Request, realm *oidc.Realm,
 	if unavailable(err) {
 		oidc.WriteUnavailable(w)
 		return nil, false
-	} else if err != nil || !u.Enabled {
+	} else if err != nil || !u.Enabled || u.ServiceAccount != "" {
+		// A client's service account holds the default roles too, but is
+		// no one's account: Keycloak's AccountLoader refuses it with 401
+		// ("Service accounts are not allowed to access this service").
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "HTTP 401 Unauthorized"})
 		return nil, false
 	}
