@@ -610,11 +610,9 @@ func (a *API) mappedAttributes(ctx context.Context, u store.User) ([]string, err
 // users change locally; what WRITABLE ones may change is their
 // provider's to say when the change is written to it
 // (writeFederatedUpdate). It returns the edit mode of the user's provider
-// ("" for a local user).
+// ("" for a local user). The link attributes are refused for a local user
+// too.
 func (a *API) checkFederatedUpdate(ctx context.Context, old store.User, next *store.User) (federation.EditMode, error) {
-	if old.FederationLink == "" {
-		return "", nil
-	}
 	locked := func(keys []string, change bool) error {
 		for _, k := range keys {
 			v, ok := next.Attributes[k]
@@ -633,7 +631,9 @@ func (a *API) checkFederatedUpdate(ctx context.Context, old store.User, next *st
 		}
 		return nil
 	}
-	if err := locked(linkAttributes, false); err != nil {
+	// A local user too: its link attributes would tie it to an entry
+	// (admin read-only in Keycloak's user profile).
+	if err := locked(linkAttributes, false); err != nil || old.FederationLink == "" {
 		return "", err
 	}
 	mode, err := a.editMode(ctx, old)

@@ -235,6 +235,13 @@ func (a *API) createUser(c *call) error {
 		return fieldError("username", "error-user-attribute-required")
 	}
 	in.ID, in.ServiceAccountClientID = "", ""
+	// As Keycloak's admin API: no link to a directory entry (federationLink
+	// ignored, the link attributes admin read-only), or the entry's next
+	// login or sync would land on an account the caller set up.
+	in.FederationLink = ""
+	for _, k := range linkAttributes {
+		delete(in.Attributes, k)
+	}
 	u := rep.UserToStore(c.realm.ID, in)
 	u.ID, u.Created = uuid.NewString(), time.Now().UTC()
 	// The realm's default required actions, as Keycloak adds them.
@@ -399,7 +406,7 @@ func (a *API) updateUser(c *call) error {
 		return fieldError("username", "error-user-attribute-required")
 	}
 	next := rep.UserToStore(c.realm.ID, r)
-	next.ID, next.Created, next.ServiceAccount, next.FederationLink = u.ID, u.Created, u.ServiceAccount, u.FederationLink
+	next.ID, next.Created, next.ServiceAccount, next.FederationLink, next.FederationID = u.ID, u.Created, u.ServiceAccount, u.FederationLink, u.FederationID
 	mode, err := a.checkFederatedUpdate(c.ctx, u, &next) // federation.go: READ_ONLY providers
 	if err != nil {
 		return err
