@@ -17,7 +17,7 @@ func TestCreateUserCannotLinkToDirectoryEntry(t *testing.T) {
 		"providerType": "org.keycloak.storage.UserStorageProvider", "config": map[string][]string{"connectionUrl": {"ldap://127.0.0.1:1"},
 			"usersDn": {"ou=people,dc=example"}, "editMode": {"READ_ONLY"}}}).id()
 	id := e.must(201, "POST", b+"/users", mu, map[string]any{"username": "squatter", "enabled": true, "federationLink": ldap,
-		"attributes": map[string][]string{"LDAP_ID": {"0b6e7a4e-entry-of-the-boss"}, "LDAP_ENTRY_DN": {"uid=boss,ou=people,dc=example"}, "team": {"a"}},
+		"attributes":  map[string][]string{"LDAP_ID": {"0b6e7a4e-entry-of-the-boss"}, "LDAP_ENTRY_DN": {"uid=boss,ou=people,dc=example"}, "team": {"a"}},
 		"credentials": []map[string]any{{"type": "password", "value": "Squat-pw-1"}}}).id()
 	var u map[string]any
 	e.must(200, "GET", b+"/users/"+id, e.admin, nil).json(t, &u)
