@@ -115,6 +115,30 @@ func (h *Handler) toLogin(w http.ResponseWriter, r *http.Request, realm *oidc.Re
 	if r.URL.RawQuery != "" {
 		ret += "?" + r.URL.RawQuery
 	}
+	h.toLoginReturn(w, r, realm, ret, nil)
+}
+
+// maxAuthAge is how old the sign-in of the console's session may be for
+// a change of how the user signs in (an authenticator app set up or
+// removed) or deleting the account: Keycloak's console runs these as
+// application-initiated actions, whose maxAuthAge is 300 seconds.
+const maxAuthAge = 300 * time.Second
+
+// recentLogin says whether c's session signed in within maxAuthAge;
+// otherwise the browser is sent through the realm's login again
+// (prompt=login) and back to the console's page ret, and false is
+// returned.
+func (h *Handler) recentLogin(w http.ResponseWriter, r *http.Request, c *console, ret string) bool {
+	if c.sso == nil || time.Since(c.sso.AuthTime) <= maxAuthAge {
+		return true
+	}
+	h.toLoginReturn(w, r, c.realm, ret, url.Values{"prompt": {"login"}})
+	return false
+}
+
+// toLoginReturn is toLogin coming back to ret, with extra parameters of
+// the authorization request.
+func (h *Handler) toLoginReturn(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, ret string, extra url.Values) {
 	st := loginState{State: random(), Verifier: random(), Return: ret}
 	exp := time.Now().Add(realm.Settings.AccessCodeLifespanLogin)
 	tok, err := realm.SignInternal(map[string]any{"typ": "account-login", "state": st.State, "verifier": st.Verifier,
@@ -129,6 +153,9 @@ func (h *Handler) toLogin(w http.ResponseWriter, r *http.Request, realm *oidc.Re
 		"client_id": {consoleClient}, "redirect_uri": {realm.Issuer + "/account" + loginRedirectPath},
 		"response_type": {"code"}, "scope": {"openid"}, "state": {st.State}, "nonce": {random()},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+	}
+	for k, v := range extra {
+		q[k] = v
 	}
 	http.Redirect(w, r, oidc.PathPrefix(r.Context())+"/realms/"+realm.Row.Name+"/protocol/openid-connect/auth?"+q.Encode(), http.StatusFound)
 }

@@ -257,6 +257,9 @@ func (h *Handler) deleteAccount(w http.ResponseWriter, r *http.Request, realm *o
 		h.login.ErrorPage(w, r, realm, http.StatusForbidden, "accountConsoleForbiddenMessage")
 		return
 	}
+	if !h.recentLogin(w, r, c, base(r, realm)+"/") {
+		return
+	}
 	h.login.RunActions(w, r, realm, c.user, consoleClient, []string{"delete_account"},
 		login.ActionsEnd{RedirectURI: realm.Issuer + "/account/"})
 }
@@ -272,6 +275,9 @@ func (h *Handler) setUpOTP(w http.ResponseWriter, r *http.Request, realm *oidc.R
 	}
 	if !configureTOTPEnabled(realm) {
 		h.login.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage")
+		return
+	}
+	if !h.recentLogin(w, r, c, base(r, realm)+signingInPath) {
 		return
 	}
 	h.login.RunActions(w, r, realm, c.user, consoleClient, []string{"CONFIGURE_TOTP"},
@@ -411,7 +417,7 @@ func passwordEventError(fe *fieldError) string {
 
 func (h *Handler) removeOTPForm(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) {
 	c, ok := h.form(w, r, realm, roleManageAccount)
-	if !ok {
+	if !ok || !h.recentLogin(w, r, c, base(r, realm)+signingInPath) {
 		return
 	}
 	switch err := h.removeOTP(r, c, r.PathValue("id")); {
