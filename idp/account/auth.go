@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,6 +64,17 @@ func (h *Handler) browser(w http.ResponseWriter, r *http.Request, realm *oidc.Re
 		h.login.ErrorPage(w, r, realm, http.StatusForbidden, "accountDisabledMessage")
 		return nil, false
 	}
+	if owesActions(realm, u) {
+		// Required actions given since the session signed in (a temporary
+		// password, new terms): the realm's login runs them first, as
+		// Keycloak's console, a client of the realm, gets no token before.
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			h.toLogin(w, r, realm)
+		} else {
+			h.toLoginReturn(w, r, realm, base(r, realm)+"/", nil) // a form is not replayed
+		}
+		return nil, false
+	}
 	roles, err := h.accountRoles(ctx, realm, u.ID)
 	if err != nil {
 		h.login.StoreError(w, r, realm, "account console roles", err)
@@ -75,6 +87,17 @@ func (h *Handler) browser(w http.ResponseWriter, r *http.Request, realm *oidc.Re
 	}
 	c.csrf = login.SessionCSRF(realm, sso.ID, csrfPurpose)
 	return c, true
+}
+
+// owesActions says whether u has a required action the realm has enabled
+// (one a login would run, or refuse for want of its page).
+func owesActions(realm *oidc.Realm, u store.User) bool {
+	for _, p := range realm.Settings.RequiredActions {
+		if p.Enabled && slices.Contains(u.RequiredActions, p.Alias) {
+			return true
+		}
+	}
+	return false
 }
 
 // form authenticates a console form: the session, the posted CSRF token
