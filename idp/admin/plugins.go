@@ -172,6 +172,13 @@ func (a *API) updateComponent(c *call) error {
 	}
 	for k, v := range in.Config {
 		if rep.IsSecretConfigKey(k) && rep.IsMasked(v) {
+			// The stored secret stays with the server it was given for, as
+			// in ldapTestConfig: whoever may edit the provider, without
+			// seeing the secret, could otherwise have keygate send it to a
+			// server of theirs.
+			if strings.TrimSpace(first(in.Config["connectionUrl"])) != strings.TrimSpace(first(row.Config["connectionUrl"])) {
+				return fieldError("config."+k, "config."+k+": enter the "+k+" again when connectionUrl changes")
+			}
 			in.Config[k] = row.Config[k]
 		}
 	}
