@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate/idp/mail"
@@ -17,6 +18,23 @@ import (
 // SetMail gives the API the realms' mailer: testSMTPConnection,
 // execute-actions-email and send-verify-email answer 500 without it.
 func (a *API) SetMail(m *usermail.Mailer) { a.mail = m }
+
+// smtpMaskMoved refuses the masked password with another host or port
+// than the stored settings': whoever may edit them, without seeing the
+// password, could otherwise have keygate log in with it to a server of
+// theirs (as ldapTestConfig and keepMaskedSecret refuse for the LDAP bind
+// credential and an identity provider's client secret).
+func smtpMaskMoved(in, stored map[string]string) error {
+	if in[mail.KeyPassword] != mail.Mask || stored[mail.KeyPassword] == "" {
+		return nil
+	}
+	for _, k := range []string{mail.KeyHost, mail.KeyPort} {
+		if !strings.EqualFold(strings.TrimSpace(in[k]), strings.TrimSpace(stored[k])) {
+			return fieldError("smtpServer.password", "smtpServer.password: enter the password again when "+k+" changes")
+		}
+	}
+	return nil
+}
 
 // accountClient is the client an action link names when the request
 // names none (Keycloak's Constants.ACCOUNT_MANAGEMENT_CLIENT_ID).
@@ -33,6 +51,9 @@ func (a *API) testSMTPConnection(c *call) error {
 	}
 	r, _, err := rep.DecodeRealm(c.realm)
 	if err != nil {
+		return err
+	}
+	if err := smtpMaskMoved(in, r.SMTPServer); err != nil {
 		return err
 	}
 	settings := mail.WithStoredPassword(in, r.SMTPServer)

@@ -106,6 +106,8 @@ func (a *API) updateRealm(c *call) error {
 	// The SMTP password is sealed at rest; the mask keeps the stored one.
 	if r.SMTPServer == nil {
 		r.SMTPServer = smtp
+	} else if err := smtpMaskMoved(r.SMTPServer, smtp); err != nil {
+		return err
 	} else if r.SMTPServer, err = mail.MergeStored(r.SMTPServer, smtp, a.p.Keyring().Secrets().Seal); err != nil {
 		return err
 	}
