@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/keygate/keygate/idp/login"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/store"
 )
@@ -87,7 +88,7 @@ func (h *Handler) applyProfile(ctx context.Context, realm *oidc.Realm, u store.U
 				return u, false, &fieldError{Field: "username", Key: "readOnlyUsernameMessage"}
 			case name == "":
 				return u, false, &fieldError{Field: "username", Key: "missingUsernameMessage"}
-			case utf8.RuneCountInString(name) > maxAttributeLength || strings.ContainsAny(name, "<>&\"'$%!#?§,;:*~/\\|^=[]{}()`"):
+			case utf8.RuneCountInString(name) > maxAttributeLength || !login.ValidUsername(name):
 				return u, false, &fieldError{Field: "username", Key: "invalidUsernameMessage"}
 			}
 			if other, err := h.st.GetUserByUsername(ctx, realm.Row.ID, name); err == nil && other.ID != u.ID {
@@ -120,7 +121,7 @@ func (h *Handler) applyProfile(ctx context.Context, realm *oidc.Realm, u store.U
 		switch {
 		case v == "":
 			return u, false, &fieldError{Field: f.field, Key: f.missing}
-		case utf8.RuneCountInString(v) > maxAttributeLength || strings.ContainsAny(v, "<>&\"$%!#?§;*~/\\|^=[]{}()"):
+		case utf8.RuneCountInString(v) > maxAttributeLength || !login.ValidPersonName(v):
 			return u, false, &fieldError{Field: f.field, Key: "invalidPersonNameMessage"}
 		}
 		*f.dst = v

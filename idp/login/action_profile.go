@@ -18,7 +18,9 @@ import (
 // default user profile: username (only where editUsernameAllowed and the
 // realm does not name users by email), email, first and last name, all
 // required. A changed email is no longer verified; usernames and emails
-// stay unique (emails unless duplicateEmailsAllowed). A user of a user
+// stay unique (emails unless duplicateEmailsAllowed); a new username or
+// name holds none of the characters Keycloak's user profile refuses
+// (ValidUsername, ValidPersonName). A user of a user
 // storage provider may only confirm what the directory says.
 func init() {
 	RegisterAction(Action{Alias: "UPDATE_PROFILE", Show: showUpdateProfile, Process: processUpdateProfile})
@@ -76,6 +78,12 @@ func processUpdateProfile(ctx context.Context, s *Step) Result {
 		return Retry("lastName", "missingLastNameMessage")
 	case len(username) > 255 || len(email) > 255 || len(first) > 255 || len(last) > 255:
 		return Retry("", "invalidParameterMessage", "length")
+	case !strings.EqualFold(username, s.User.Username) && !set.RegistrationEmailAsUsername && !ValidUsername(username):
+		return Retry("username", "invalidUsernameMessage")
+	case first != s.User.FirstName && !ValidPersonName(first):
+		return Retry("firstName", "invalidPersonNameMessage")
+	case last != s.User.LastName && !ValidPersonName(last):
+		return Retry("lastName", "invalidPersonNameMessage")
 	}
 	u := s.User
 	lowerName, lowerEmail := strings.ToLower(username), strings.ToLower(email)

@@ -203,6 +203,15 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request, realm *oidc.R
 	case !s.RegistrationEmailAsUsername && f.username == "":
 		refuse("missingUsernameMessage", "username", "invalid_registration")
 		return
+	case !s.RegistrationEmailAsUsername && !ValidUsername(f.username):
+		refuse("invalidUsernameMessage", "username", "invalid_registration")
+		return
+	case !ValidPersonName(f.firstName):
+		refuse("invalidPersonNameMessage", "firstName", "invalid_registration")
+		return
+	case !ValidPersonName(f.lastName):
+		refuse("invalidPersonNameMessage", "lastName", "invalid_registration")
+		return
 	case tooLong(f.firstName, f.lastName, f.email, f.username):
 		refuse("invalidRequestMessage", "", "invalid_registration")
 		return
