@@ -326,15 +326,27 @@ func (a *API) authorizeCreate(q *req) (func(context.Context) error, bool, error)
 	} else if err != nil {
 		return nil, false, invalidToken("Not authorized to create client. Not valid token")
 	}
-	_, clientRoles, err := a.p.UserRoles(q.ctx, realmID, ti.UserID)
+	// The roles count as the admin API counts them: only those in the
+	// token's client's scope, except for admin-cli and the admin console.
+	g, err := a.p.RoleGraph(q.ctx, realmID, true)
 	if err != nil {
 		return nil, false, err
 	}
-	roles := clientRoles["realm-management"]
-	if !slices.Contains(roles, "create-client") && !slices.Contains(roles, "manage-clients") {
-		return nil, false, &regError{http.StatusForbidden, "insufficient_scope", "Forbidden"}
+	held, err := g.UserRoles(q.ctx, ti.UserID)
+	if err != nil {
+		return nil, false, err
 	}
-	return none, false, nil
+	inScope := func(string) bool { return true }
+	if !slices.Contains(rep.FullRoleClients, ti.ClientID) {
+		inScope = g.InScope(q.realm.Settings, ti.ClientID)
+	}
+	for id := range held {
+		if r, ok := g.Role(id); ok && inScope(id) && g.ClientID(r.ClientID) == rep.MgmtClient &&
+			(r.Name == "create-client" || r.Name == "manage-clients") {
+			return none, false, nil
+		}
+	}
+	return nil, false, &regError{http.StatusForbidden, "insufficient_scope", "Forbidden"}
 }
 
 // anonymousAllowed applies the realm's anonymous `trusted-hosts` policies:
