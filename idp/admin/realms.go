@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"errors"
 
 	"github.com/keygate/keygate/idp/mail"
@@ -126,12 +127,22 @@ func (a *API) updateRealm(c *call) error {
 		return err
 	}
 	row.Created = c.realm.Created
+	var realmClient *store.Client // master's "<realm>-realm", renamed along
 	if row.Name != c.realm.Name {
 		if _, err := a.st.GetRealmByName(c.ctx, row.Name); err == nil {
 			return conflict("Realm " + row.Name + " already exists")
 		}
+		if realmClient, err = a.renamedAdminClient(c, row.Name); err != nil {
+			return err
+		}
 	}
-	if err := a.st.UpdateRealm(c.ctx, row); err != nil {
+	err = a.st.Tx(c.ctx, func(ctx context.Context) error {
+		if err := a.st.UpdateRealm(ctx, row); err != nil || realmClient == nil {
+			return err
+		}
+		return a.st.UpdateClient(ctx, *realmClient)
+	})
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) && c.realm.DuplicateEmailsAllowed && !row.DuplicateEmailsAllowed {
 			// Keycloak turns the setting off regardless and leaves the
 			// existing duplicates to the database administrator; the store
@@ -142,6 +153,42 @@ func (a *API) updateRealm(c *call) error {
 	}
 	c.realm = row
 	return c.noContent()
+}
+
+// renamedAdminClient is master's "<realm>-realm" client of the realm c
+// names, renamed for its new name (nil when there is none), as Keycloak's
+// RealmManager renames it: its roles are the rights master users hold in
+// the realm. A "<name>-realm" client that exists already is a conflict:
+// its role holders would manage the renamed realm.
+func (a *API) renamedAdminClient(c *call, name string) (*store.Client, error) {
+	master, err := a.st.GetRealmByName(c.ctx, masterRealm)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if _, err := a.st.GetClientByClientID(c.ctx, master.ID, name+realmClientSuffix); err == nil {
+		return nil, conflict("Client " + name + realmClientSuffix + " of the master realm already exists: its roles would manage the renamed realm")
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	row, err := a.st.GetClientByClientID(c.ctx, master.ID, c.realm.Name+realmClientSuffix)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	r, err := rep.ClientFromStore(row)
+	if err != nil {
+		return nil, err
+	}
+	r.ClientID = name + realmClientSuffix
+	next, err := rep.ClientToStore(master.ID, r)
+	if err != nil {
+		return nil, err
+	}
+	next.Created, next.Secret, next.RegistrationTokenHash = row.Created, row.Secret, row.RegistrationTokenHash
+	return &next, nil
 }
 
 func (a *API) deleteRealm(c *call) error {
