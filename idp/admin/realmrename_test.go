@@ -29,3 +29,21 @@ func TestRealmRenameFollowsAdminClient(t *testing.T) {
 	e.must(204, "PUT", "/admin/realms/delta", dave, map[string]any{"realm": "beta"})
 	e.clientUUID("master", "beta-realm")
 }
+
+// TestRealmDeleteRemovesAdminClient: deleting a realm deletes master's
+// "<realm>-realm" client, as Keycloak's RealmManager does: left behind,
+// its role holders would manage the next realm created under that name.
+func TestRealmDeleteRemovesAdminClient(t *testing.T) {
+	e := newEnv(t)
+	e.realmWithUser("acme", "alice")
+	const m = "/admin/realms/master"
+	acme := e.must(201, "POST", m+"/clients", e.admin, map[string]any{"clientId": "acme-realm", "bearerOnly": true}).id()
+	e.must(201, "POST", m+"/clients/"+acme+"/roles", e.admin, map[string]any{"name": "realm-admin"})
+	old := e.userWithRoles("master", "old")
+	e.must(204, "POST", m+"/users/"+e.userID("master", "old")+"/role-mappings/clients/"+acme, e.admin, named("realm-admin"))
+	e.must(200, "GET", "/admin/realms/acme/users", old, nil)
+	e.must(204, "DELETE", "/admin/realms/acme", e.admin, nil)
+	e.must(404, "GET", m+"/clients/"+acme, e.admin, nil)
+	e.must(201, "POST", "/admin/realms", e.admin, map[string]any{"realm": "acme", "enabled": true})
+	e.must(403, "GET", "/admin/realms/acme/users", old, nil)
+}

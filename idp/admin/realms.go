@@ -195,7 +195,26 @@ func (a *API) deleteRealm(c *call) error {
 	if c.realm.Name == masterRealm {
 		return badRequest("The master realm cannot be deleted")
 	}
-	if err := a.st.DeleteRealm(c.ctx, c.realm.ID); err != nil {
+	// Master's "<realm>-realm" client goes too, as Keycloak's RealmManager
+	// removes it: left behind, its role holders would manage the next
+	// realm created under this name.
+	master, err := a.st.GetRealmByName(c.ctx, masterRealm)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	err = a.st.Tx(c.ctx, func(ctx context.Context) error {
+		if err := a.st.DeleteRealm(ctx, c.realm.ID); err != nil || master.ID == "" {
+			return err
+		}
+		cl, err := a.st.GetClientByClientID(ctx, master.ID, c.realm.Name+realmClientSuffix)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		return a.st.DeleteClient(ctx, master.ID, cl.ID)
+	})
+	if err != nil {
 		return err
 	}
 	return c.noContent()
