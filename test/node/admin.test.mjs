@@ -350,7 +350,12 @@ test("admin client drives every call", async (t) => {
     const mapper = await kc.components.create({ name: "groups", providerId: "group-ldap-mapper", parentId: id,
       providerType: ldapMapper, config: { "groups.dn": ["ou=groups,dc=example,dc=com"], mode: ["READ_ONLY"] } });
     assert.equal((await kc.components.find({ parent: id })).length, 7);
-    await kc.components.update({ id }, { ...c, config: { ...c.config, connectionUrl: ["ldaps://ldap.example.com"] } });
+    // The masked credential is kept only for the server it was entered for
+    // (as Keycloak's keycloak#51748): a new connectionUrl needs it again.
+    const moved = await status(() => kc.components.update({ id }, { ...c, config: { ...c.config, connectionUrl: ["ldaps://ldap.example.com"] } }));
+    assert.equal(moved.status, 400);
+    assert.equal(moved.data.field, "config.bindCredential");
+    await kc.components.update({ id }, { ...c, config: { ...c.config, connectionUrl: ["ldaps://ldap.example.com"], bindCredential: ["s3cret"] } });
     assert.deepEqual((await kc.components.findOne({ id })).config.connectionUrl, ["ldaps://ldap.example.com"]);
     assert.deepEqual(await kc.userStorageProvider.name({ id }), { id, name: "corp-ldap" });
 
