@@ -72,6 +72,11 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if *httpAddr == "" && *httpsAddr == "" {
 		return usageError{"both --http-addr and --https-addr are off: nothing to serve"}
 	}
+	if *hostname == "" {
+		// Keycloak's production mode refuses to start like this; keygate
+		// starts (make run, local development) but says what it costs.
+		log.Warn("--hostname is not set: issuers, redirects and the links in e-mails (password reset, e-mail verification) are built from each request's Host header, which the client chooses, so a forged Host can send a user's reset link to another server; set --hostname https://sso.example.com outside local development")
+	}
 	var tlsCfg *tls.Config
 	if *httpsAddr != "" {
 		if tlsCfg, err = tlsConfig(*certFile, *keyFile, *selfSigned, *hostname); err != nil {
