@@ -131,6 +131,11 @@ type ClientStore interface {
 	GetClientByClientID(ctx context.Context, realmID, clientID string) (Client, error)
 	ListClients(ctx context.Context, realmID string) ([]Client, error)
 	UpdateClient(ctx context.Context, c Client) error
+	// UpdateClientFromToken is UpdateClient only while the stored
+	// RegistrationTokenHash is still prevHash, ErrNotFound otherwise: a
+	// registration access token is spent by one update, however many run
+	// at once.
+	UpdateClientFromToken(ctx context.Context, c Client, prevHash string) error
 	DeleteClient(ctx context.Context, realmID, id string) error
 }
 

@@ -519,11 +519,16 @@ func (a *API) update(q *req) error {
 	}
 	next.Created, next.RegistrationTokenHash = row.Created, hash
 	err = a.st.Tx(q.ctx, func(ctx context.Context) error {
-		if err := a.st.UpdateClient(ctx, next); err != nil {
+		// Only while the token checked above is still the client's: two
+		// updates made with one token cannot both pass and both rotate.
+		if err := a.st.UpdateClientFromToken(ctx, next, row.RegistrationTokenHash); err != nil {
 			return err
 		}
 		return rep.EnsureServiceAccount(ctx, a.st, q.realm.Row, next)
 	})
+	if errors.Is(err, store.ErrNotFound) {
+		return invalidToken("Not authorized to update client. Not valid token or client credentials provided.")
+	}
 	if err != nil {
 		return err
 	}

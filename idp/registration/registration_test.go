@@ -209,3 +209,47 @@ func TestRegistrationRefusals(t *testing.T) {
 		t.Errorf("a count-2 token registered %d clients", created)
 	}
 }
+
+// TestRegistrationTokenSpentOnce: updates sent at once with one
+// registration access token: exactly one passes and rotates it, the others
+// get 401. The token was compared before the write, so two of eight passed
+// and each answered its own new token.
+func TestRegistrationTokenSpentOnce(t *testing.T) {
+	e := newEnv(t)
+	md := map[string]any{"client_name": "race", "redirect_uris": []string{"https://race.example.com/cb"}}
+	var reg map[string]any
+	e.call(201, "POST", regURL, e.initialAccess(1, 60), md, &reg)
+	clientID, rat := reg["client_id"].(string), reg["registration_access_token"].(string)
+	md["client_id"] = clientID
+	body, _ := json.Marshal(md)
+
+	const n = 8
+	codes := make(chan int, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			req, _ := http.NewRequest("PUT", e.url+regURL+"/"+clientID, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+rat)
+			<-start
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[200] != 1 || count[401] != n-1 {
+		t.Errorf("%d updates with one token: %v, want one 200 and %d 401", n, count, n-1)
+	}
+}

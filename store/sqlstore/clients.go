@@ -41,6 +41,18 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 	return wrap(err, "update client %s", c.ID)
 }
 
+// UpdateClientFromToken implements store.Store: the hash compared in the
+// UPDATE itself, so two updates with one token cannot both pass.
+func (s *Store) UpdateClientFromToken(ctx context.Context, c store.Client, prevHash string) error {
+	if prevHash == "" {
+		return wrap(store.ErrNotFound, "update client %s", c.ID)
+	}
+	err := s.execOne(ctx, `UPDATE clients SET client_id = ?, secret = ?, registration_token_hash = ?, config = ?
+		WHERE realm_id = ? AND id = ? AND registration_token_hash = ?`,
+		c.ClientID, c.Secret, c.RegistrationTokenHash, string(c.Config), c.RealmID, c.ID, prevHash)
+	return wrap(err, "update client %s", c.ID)
+}
+
 // DeleteClient deletes the client, its roles (their mappings cascade) and
 // its service-account user. Client roles reference the client by id without
 // a foreign key, since realm roles carry an empty client_id.

@@ -54,6 +54,14 @@ func testClients(t *testing.T, s store.Store) {
 	ok(t, s.CreateClient(ctx, c2))
 	eq(t, "ListClients", get[[]store.Client](t)(s.ListClients(ctx, "r1")), []store.Client{c2, c})
 
+	// A registration update spends the token it was made with, once.
+	c.RegistrationTokenHash = "def"
+	isErr(t, s.UpdateClientFromToken(ctx, c, "stale"), store.ErrNotFound)
+	isErr(t, s.UpdateClientFromToken(ctx, c, ""), store.ErrNotFound)
+	ok(t, s.UpdateClientFromToken(ctx, c, "abc"))
+	isErr(t, s.UpdateClientFromToken(ctx, c, "abc"), store.ErrNotFound)
+	eq(t, "updated from its token", get[store.Client](t)(s.GetClient(ctx, "r1", "c1")), c)
+
 	c.Secret, c.Config, c.RegistrationTokenHash = "rotated", raw(`{}`), ""
 	ok(t, s.UpdateClient(ctx, c))
 	eq(t, "updated", get[store.Client](t)(s.GetClient(ctx, "r1", "c1")), c)
