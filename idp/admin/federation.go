@@ -668,7 +668,7 @@ func (a *API) writeFederatedUpdate(c *call, s rep.RealmSettings, old store.User,
 		!(s.RegistrationEmailAsUsername && next.Username == next.Email) {
 		return badRequest("Cannot change username if the realm is not configured to allow edit the usernames")
 	}
-	if err := a.checkUnique(c.ctx, c.realm.ID, old.ID, *next, s); err != nil {
+	if err := a.checkUnique(c.ctx, c.realm.ID, old, *next, s); err != nil {
 		return err
 	}
 	id, err := a.fed.UpdateUser(c.ctx, c.realm.ID, old, *next)

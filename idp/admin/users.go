@@ -293,7 +293,7 @@ func (a *API) createUser(c *call) error {
 		}
 	}
 	nu := store.NewUser{User: u, Credentials: creds}
-	if err := a.checkUnique(c.ctx, c.realm.ID, "", u, settings); err != nil {
+	if err := a.checkUnique(c.ctx, c.realm.ID, store.User{}, u, settings); err != nil {
 		return err
 	}
 	if id, err := a.defaultRole(c, settings.DefaultRole); err != nil {
@@ -334,7 +334,7 @@ func (a *API) createUser(c *call) error {
 	}
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) { // lost a race: say with what
-			if uerr := a.checkUnique(c.ctx, c.realm.ID, "", u, settings); uerr != nil {
+			if uerr := a.checkUnique(c.ctx, c.realm.ID, store.User{}, u, settings); uerr != nil {
 				return uerr
 			}
 		}
@@ -374,12 +374,22 @@ func (a *API) defaultRole(c *call, name string) (string, error) {
 }
 
 // checkUnique answers Keycloak's 409s for a username or email that another
-// user (not selfID) has.
-func (a *API) checkUnique(ctx context.Context, realmID, selfID string, u store.User, s rep.RealmSettings) error {
+// user (not prev, the user before the change; zero for a new one) has,
+// and, where the login takes either, for a new username that is another's
+// email or a new email that is another's username.
+func (a *API) checkUnique(ctx context.Context, realmID string, prev, u store.User, s rep.RealmSettings) error {
+	selfID := prev.ID
 	if other, err := a.st.GetUserByUsername(ctx, realmID, u.Username); err == nil && other.ID != selfID {
 		return conflict("User exists with same username")
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
+	}
+	if s.EmailLogin() && u.Username != prev.Username {
+		if taken, err := store.LoginNameTaken(ctx, a.st, realmID, u.Username, selfID, false); err != nil {
+			return err
+		} else if taken {
+			return conflict("User exists with same username")
+		}
 	}
 	if u.Email == "" || s.DuplicateEmailsAllowed {
 		return nil
@@ -388,6 +398,13 @@ func (a *API) checkUnique(ctx context.Context, realmID, selfID string, u store.U
 		return err
 	} else if taken {
 		return conflict("User exists with same email")
+	}
+	if s.EmailLogin() && u.Email != prev.Email {
+		if taken, err := store.LoginNameTaken(ctx, a.st, realmID, u.Email, selfID, true); err != nil {
+			return err
+		} else if taken {
+			return conflict("User exists with same email")
+		}
 	}
 	return nil
 }
@@ -421,7 +438,7 @@ func (a *API) updateUser(c *call) error {
 		}
 	}
 	err = a.st.Tx(c.ctx, func(ctx context.Context) error {
-		if err := a.checkUnique(ctx, c.realm.ID, u.ID, next, settings); err != nil {
+		if err := a.checkUnique(ctx, c.realm.ID, u, next, settings); err != nil {
 			return err
 		}
 		return a.st.UpdateUser(ctx, next)
