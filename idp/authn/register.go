@@ -165,6 +165,13 @@ func (a *Authenticator) unique(ctx context.Context, s rep.RealmSettings, u store
 	if err := a.inDirectory(ctx, s, u.RealmID, u.Username, false); err != nil {
 		return err
 	}
+	if s.EmailLogin() { // another's email as this username (store.LoginNameTaken)
+		if taken, err := store.LoginNameTaken(ctx, a.st, u.RealmID, u.Username, "", false); err != nil {
+			return err
+		} else if taken {
+			return ErrUsernameExists
+		}
+	}
 	if u.Email == "" || s.DuplicateEmailsAllowed {
 		return nil
 	}
@@ -172,6 +179,13 @@ func (a *Authenticator) unique(ctx context.Context, s rep.RealmSettings, u store
 		return err
 	} else if taken {
 		return ErrEmailExists
+	}
+	if s.EmailLogin() { // another's username as this email
+		if taken, err := store.LoginNameTaken(ctx, a.st, u.RealmID, u.Email, "", true); err != nil {
+			return err
+		} else if taken {
+			return ErrEmailExists
+		}
 	}
 	return a.inDirectory(ctx, s, u.RealmID, u.Email, true)
 }
