@@ -102,6 +102,13 @@ func processUpdateProfile(ctx context.Context, s *Step) Result {
 			return Retry("username", "usernameExistsMessage")
 		}
 	}
+	if lowerName != u.Username && set.EmailLogin() { // another's email as this username
+		if taken, err := store.LoginNameTaken(ctx, h.st, realm.Row.ID, lowerName, u.ID, false); err != nil {
+			return storeRetry(s, err)
+		} else if taken {
+			return Retry("username", "usernameExistsMessage")
+		}
+	}
 	if lowerEmail != u.Email && !set.DuplicateEmailsAllowed {
 		if taken, err := store.EmailTaken(ctx, h.st, realm.Row.ID, lowerEmail, u.ID); err != nil {
 			return storeRetry(s, err)
@@ -112,6 +119,13 @@ func processUpdateProfile(ctx context.Context, s *Step) Result {
 			return storeRetry(s, err)
 		} else if taken {
 			return Retry("email", "emailExistsMessage")
+		}
+		if set.EmailLogin() { // another's username as this email
+			if taken, err := store.LoginNameTaken(ctx, h.st, realm.Row.ID, lowerEmail, u.ID, true); err != nil {
+				return storeRetry(s, err)
+			} else if taken {
+				return Retry("email", "emailExistsMessage")
+			}
 		}
 	}
 	details := map[string]string{"username": u.Username, "context": "REQUIRED_ACTION"}
