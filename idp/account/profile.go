@@ -68,6 +68,13 @@ func (h *Handler) applyProfile(ctx context.Context, realm *oidc.Realm, u store.U
 					return u, false, &fieldError{Field: "email", Key: "emailExistsMessage"}
 				}
 			}
+			if s.EmailLogin() { // another's username as this email
+				if taken, err := store.LoginNameTaken(ctx, h.st, realm.Row.ID, email, u.ID, true); err != nil {
+					return u, false, err
+				} else if taken {
+					return u, false, &fieldError{Field: "email", Key: "emailExistsMessage"}
+				}
+			}
 			out.Email, out.EmailVerified = email, false
 		}
 	}
@@ -95,6 +102,13 @@ func (h *Handler) applyProfile(ctx context.Context, realm *oidc.Realm, u store.U
 				return u, false, &fieldError{Field: "username", Key: "usernameExistsMessage"}
 			} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return u, false, err
+			}
+			if s.EmailLogin() { // another's email as this username
+				if taken, err := store.LoginNameTaken(ctx, h.st, realm.Row.ID, name, u.ID, false); err != nil {
+					return u, false, err
+				} else if taken {
+					return u, false, &fieldError{Field: "username", Key: "usernameExistsMessage"}
+				}
 			}
 			// A directory user without a local copy yet owns the name too.
 			if taken, err := h.login.DirectoryTaken(ctx, realm, name, false); err != nil {
