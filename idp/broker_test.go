@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
@@ -427,6 +428,27 @@ func (b *browser) startCorp(down *keygate) (*url.URL, string) {
 func TestBrokerFirstLogin(t *testing.T) {
 	_, down := brokerPair(t, "oidc", "")
 	realm, _ := down.st.GetRealmByName(t.Context(), "down")
+
+	// Where the login takes a username or an email, the review refuses an
+	// email that is another user's username (store.LoginNameTaken).
+	t.Run("review refuses another's username as email", func(t *testing.T) {
+		if err := down.st.CreateUser(t.Context(), store.User{ID: "taken-id", RealmID: realm.ID, Username: "taken@corp.example",
+			Enabled: true, Created: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		b := newBrowser(t)
+		at, page := b.startCorp(down)
+		_, at, page = b.upstreamLogin(at, page, "noemail", "noemail-pass-1")
+		action, f := formOf(t, at, page, "kc-idp-review-profile-form")
+		f.Set("email", "Taken@corp.example")
+		_, at, page = b.do(http.MethodPost, action, f)
+		if !strings.Contains(page, `id="kc-idp-review-profile-form"`) || !strings.Contains(page, "Email already exists") {
+			t.Fatalf("another's username as email: %s %.400s", at, page)
+		}
+		if u, err := down.st.GetUserByEmail(t.Context(), realm.ID, "taken@corp.example"); err == nil {
+			t.Fatalf("created %s with the email", u.Username)
+		}
+	})
 
 	t.Run("review profile", func(t *testing.T) {
 		b := newBrowser(t)

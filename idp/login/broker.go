@@ -562,6 +562,23 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 		h.showStep(w, r, realm, next, "review", "missingEmailMessage", "email")
 		return
 	}
+	if realm.Settings.EmailLogin() {
+		// A username that is another's email, or an email that is
+		// another's username, would sign in to the wrong account
+		// (store.LoginNameTaken): the person picks another.
+		for _, c := range []struct {
+			name, field, msg string
+			asEmail          bool
+		}{{prof.Username, "username", "usernameExistsMessage", false}, {prof.Email, "email", "emailExistsMessage", true}} {
+			if taken, err := store.LoginNameTaken(ctx, h.st, realm.Row.ID, c.name, "", c.asEmail); err != nil {
+				h.storeError(w, r, realm, "find user by login name", err)
+				return
+			} else if taken {
+				h.showStep(w, r, realm, next, "review", c.msg, c.field)
+				return
+			}
+		}
+	}
 	m, err := h.mapIdentity(ctx, realm, p, ident, true)
 	if err != nil {
 		h.brokerError(w, r, realm, p.row.Alias, "mappers", err)
