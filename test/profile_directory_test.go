@@ -55,6 +55,7 @@ func TestProfileChangeCannotTakeDirectoryNames(t *testing.T) {
 		t.Fatalf("mal's token: %d %v", code, tok)
 	}
 	at, _ := tok["access_token"].(string)
+	var retryAfter string // of the last update
 	update := func(body map[string]string) (int, string) {
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequest(http.MethodPost, s.URL+"/realms/corp3/account", strings.NewReader(string(b)))
@@ -70,6 +71,7 @@ func TestProfileChangeCannotTakeDirectoryNames(t *testing.T) {
 			ErrorMessage string `json:"errorMessage"`
 		}
 		_ = json.NewDecoder(resp.Body).Decode(&out)
+		retryAfter = resp.Header.Get("Retry-After")
 		return resp.StatusCode, out.ErrorMessage
 	}
 	profile := func(username, email string) map[string]string {
@@ -89,5 +91,14 @@ func TestProfileChangeCannotTakeDirectoryNames(t *testing.T) {
 		if code, body := grant(ldaptest.Username(i), ldaptest.DefaultUserPassword); code != 200 {
 			t.Errorf("%s's login: %d %v", ldaptest.Username(i), code, body)
 		}
+	}
+	// A directory that cannot answer whether it has the name is a 503
+	// with Retry-After, neither "taken" nor a change let through.
+	dir.Stop(t)
+	if st, msg := update(profile("mal3", "mal2@example.com")); st != http.StatusServiceUnavailable || retryAfter == "" {
+		t.Errorf("rename with the directory down: %d %q, Retry-After %q; want 503 with Retry-After", st, msg, retryAfter)
+	}
+	if code, _ := grant("mal3", "mal-pass-1"); code == 200 {
+		t.Errorf("the rename went through while the directory was down")
 	}
 }
