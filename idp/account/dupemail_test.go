@@ -18,20 +18,8 @@ import (
 // unless the realm allows duplicate emails: then the change is stored and
 // the two users share it.
 func TestConsoleEmailChangeDuplicateEmails(t *testing.T) {
-	st, srv, _, _ := signedIn(t)
-	live := httptest.NewServer(srv.Handler())
-	t.Cleanup(live.Close)
-	b := consoleSignIn(t, live.URL)
-	base := live.URL + "/realms/master/account"
+	st, b, base, master := consoleBesideOther(t, store.User{Username: "other", Email: "taken@example.com"})
 	ctx := t.Context()
-	master, err := st.GetRealmByName(ctx, "master")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateUser(ctx, store.User{ID: "other", RealmID: master.ID, Username: "other",
-		Email: "taken@example.com", Enabled: true, Created: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
 	post := func() (int, string) {
 		t.Helper()
 		resp, err := b.PostForm(base+"/", url.Values{"csrf_token": {consoleCSRF(t, b, base+"/")}, "email": {"TAKEN@example.com"},
@@ -70,4 +58,23 @@ func TestConsoleEmailChangeDuplicateEmails(t *testing.T) {
 	if _, err := st.GetUserByEmail(ctx, master.ID, "taken@example.com"); !errors.Is(err, store.ErrAmbiguous) {
 		t.Errorf("after the change, lookup by the shared email: %v, want ErrAmbiguous", err)
 	}
+}
+
+// consoleBesideOther signs a browser in to master's account console (base
+// is its URL) after creating another master user, other (ID "other").
+func consoleBesideOther(t *testing.T, other store.User) (store.Store, *http.Client, string, store.Realm) {
+	t.Helper()
+	st, srv, _, _ := signedIn(t)
+	live := httptest.NewServer(srv.Handler())
+	t.Cleanup(live.Close)
+	b := consoleSignIn(t, live.URL)
+	master, err := st.GetRealmByName(t.Context(), "master")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.ID, other.RealmID, other.Enabled, other.Created = "other", master.ID, true, time.Now()
+	if err := st.CreateUser(t.Context(), other); err != nil {
+		t.Fatal(err)
+	}
+	return st, b, live.URL + "/realms/master/account", master
 }

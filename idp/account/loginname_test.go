@@ -3,11 +3,9 @@ package account_test
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/keygate/keygate/store"
 )
@@ -17,20 +15,8 @@ import (
 // the default): "other@example.com" would keep signing in to that other
 // account, and this user's logins by email would go there too.
 func TestConsoleEmailIsNotAnothersUsername(t *testing.T) {
-	st, srv, _, _ := signedIn(t)
-	live := httptest.NewServer(srv.Handler())
-	t.Cleanup(live.Close)
-	b := consoleSignIn(t, live.URL)
-	base := live.URL + "/realms/master/account"
+	st, b, base, master := consoleBesideOther(t, store.User{Username: "other@example.com"})
 	ctx := t.Context()
-	master, err := st.GetRealmByName(ctx, "master")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateUser(ctx, store.User{ID: "other", RealmID: master.ID, Username: "other@example.com",
-		Enabled: true, Created: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
 	resp, err := b.PostForm(base+"/", url.Values{"csrf_token": {consoleCSRF(t, b, base+"/")}, "email": {"Other@example.com"},
 		"firstName": {"Ad"}, "lastName": {"Min"}})
 	if err != nil {
