@@ -53,12 +53,12 @@ func processUpdatePassword(ctx context.Context, s *Step) Result {
 		fail("password_rejected")
 		return Retry("password", pe.Key, pe.Params...)
 	case errors.Is(err, authn.ErrBusy):
-		return Retry("password", "temporarilyUnavailable")
+		return Unavailable("password", "temporarilyUnavailable")
 	case err != nil:
 		h.log.ErrorContext(ctx, "update password", "realm", realm.Row.Name, "user", s.User.ID, "err", err)
 		fail("password_update_failed")
 		if errors.Is(err, store.ErrUnavailable) || errors.Is(err, authn.ErrUnavailable) {
-			return Retry("password", "temporarilyUnavailable")
+			return Unavailable("password", "temporarilyUnavailable")
 		}
 		return Retry("password", "unexpectedErrorMessage")
 	}

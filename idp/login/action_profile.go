@@ -178,10 +178,10 @@ func (h *Handler) DirectoryTaken(ctx context.Context, realm *oidc.Realm, name st
 func storeRetry(s *Step, err error) Result {
 	s.H.log.ErrorContext(s.Request.Context(), "required action "+s.Alias, "realm", s.Realm.Row.Name, "user", s.User.ID, "err", err)
 	if errors.Is(err, store.ErrUnavailable) {
-		return Retry("", "temporarilyUnavailable")
+		return Unavailable("", "temporarilyUnavailable")
 	}
 	if errors.Is(err, authn.ErrUnavailable) {
-		return Retry("", "userStorageUnavailableMessage")
+		return Unavailable("", "userStorageUnavailableMessage")
 	}
 	return Retry("", "unexpectedErrorMessage")
 }

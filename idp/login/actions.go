@@ -132,6 +132,14 @@ func Retry(field, key string, args ...string) Result {
 	return Result{kind: resRetry, key: key, field: field, args: args}
 }
 
+// Unavailable is Retry answered 503 with Retry-After (the page rendered
+// in the answer, not after a redirect): a database or directory that
+// cannot answer, or a server shedding load, is not the person's mistake,
+// and clients and monitoring should see it as what it is.
+func Unavailable(field, key string) Result {
+	return Result{kind: resRetry, key: key, field: field, status: http.StatusServiceUnavailable}
+}
+
 // Fail ends the login with the error page (status, message key); the
 // attempt is over.
 func Fail(status int, key string) Result { return Result{kind: resFail, status: status, key: key} }
@@ -442,12 +450,28 @@ func (h *Handler) enterStep(w http.ResponseWriter, r *http.Request, realm *oidc.
 // redirectToStep stores rec as a fresh page record and sends the browser
 // to its page.
 func (h *Handler) redirectToStep(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, rec actionRecord) {
-	id, err := h.putActionRecord(r.Context(), realm, rec)
+	id, _, err := h.putActionRecord(r.Context(), realm, rec)
 	if err != nil {
 		h.storeError(w, r, realm, "login step", err)
 		return
 	}
 	http.Redirect(w, r, actionURL(r, realm, rec, id), http.StatusSeeOther)
+}
+
+// showUnavailable answers a step's post with its page again, as a new
+// record, in a 503 with Retry-After.
+func (h *Handler) showUnavailable(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, rec actionRecord) {
+	id, rec, err := h.putActionRecord(r.Context(), realm, rec)
+	if err != nil {
+		h.storeError(w, r, realm, "login step", err)
+		return
+	}
+	s, a, ok := h.stepFor(w, r, realm, rec, id)
+	if !ok {
+		return
+	}
+	w.Header().Set("Retry-After", oidc.RetryAfterUnavailable)
+	h.render(w, http.StatusServiceUnavailable, a.Show(s))
 }
 
 func actionURL(r *http.Request, realm *oidc.Realm, rec actionRecord, id string) string {
@@ -458,15 +482,17 @@ func actionURL(r *http.Request, realm *oidc.Realm, rec actionRecord, id string) 
 	return realmPath(r, realm) + "login-actions/required-action?" + q.Encode()
 }
 
-func (h *Handler) putActionRecord(ctx context.Context, realm *oidc.Realm, rec actionRecord) (string, error) {
+// putActionRecord stores rec under a new id with a new CSRF token, and
+// returns both the id and the record as stored.
+func (h *Handler) putActionRecord(ctx context.Context, realm *oidc.Realm, rec actionRecord) (string, actionRecord, error) {
 	id := randomToken()
 	rec.CSRF = randomToken()
 	data, err := json.Marshal(rec)
 	if err != nil {
-		return "", err
+		return "", rec, err
 	}
 	now := time.Now()
-	return id, h.st.CreateToken(ctx, store.Token{Kind: kindAction, Signature: id, RequestID: id, RealmID: realm.Row.ID,
+	return id, rec, h.st.CreateToken(ctx, store.Token{Kind: kindAction, Signature: id, RequestID: id, RealmID: realm.Row.ID,
 		ClientID: rec.ClientID, Subject: rec.UserID, Active: true, Requested: now,
 		Expires: now.Add(realm.Settings.AccessCodeLifespanUserAction), Request: data})
 }
@@ -611,6 +637,10 @@ func (h *Handler) processAction(w http.ResponseWriter, r *http.Request, realm *o
 	case resHandled:
 	case resRetry:
 		rec.ErrKey, rec.ErrArgs, rec.ErrField = res.key, res.args, res.field
+		if res.status == http.StatusServiceUnavailable {
+			h.showUnavailable(w, r, realm, rec)
+			return
+		}
 		h.redirectToStep(w, r, realm, rec)
 	case resFail:
 		h.clearCookie(w, r, realm, cookieAttempt, true)

@@ -138,7 +138,7 @@ func processOTPForm(ctx context.Context, s *Step) Result {
 			h.oidc.Event(s.Request, realm, ev)
 			return Fail(http.StatusBadRequest, "accountDisabledMessage")
 		case errors.Is(err, authn.ErrUnavailable), errors.Is(err, store.ErrUnavailable):
-			return Retry("otp", "temporarilyUnavailable")
+			return Unavailable("otp", "temporarilyUnavailable")
 		default:
 			h.log.ErrorContext(ctx, "otp check", "realm", realm.Row.Name, "user", s.User.ID, "err", err)
 			return Retry("otp", "unexpectedErrorMessage")
@@ -294,7 +294,7 @@ func processConfigureTOTP(ctx context.Context, s *Step) Result {
 	}
 	if err := cs.CreateCredential(ctx, row); err != nil {
 		if errors.Is(err, store.ErrUnavailable) {
-			return Retry("totp", "temporarilyUnavailable")
+			return Unavailable("totp", "temporarilyUnavailable")
 		}
 		h.log.ErrorContext(ctx, "configure totp: store", "realm", realm.Row.Name, "user", s.User.ID, "err", err)
 		return Fail(http.StatusInternalServerError, "unexpectedErrorMessage")
