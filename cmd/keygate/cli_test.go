@@ -150,6 +150,8 @@ func TestCLIErrors(t *testing.T) {
 		{"a realm that exists", string(realm), []string{"realm", "import", "--db", db, "-"}, `stdin: nothing imported: realm: realm "test" already exists (pass --skip-existing`},
 		{"a realm with duplicate users", `{"realm":"dup","users":[{"username":"x"},{"username":"x"}]}`, []string{"realm", "import", "--db", db, "-"}, `duplicate username "x"`},
 		{"backup over a file", "", []string{"backup", "--db", db, "--out", existing}, "already exists; name a new file"},
+		{"no hostname on every interface", "", []string{"serve", "--db", db, "--http-addr", ":0"}, "--hostname is not set and keygate would listen on :0"},
+		{"no hostname on a public HTTPS address", "", []string{"serve", "--db", db, "--http-addr", "127.0.0.1:0", "--https-addr", "0.0.0.0:0", "--https-self-signed"}, "--hostname-strict=false"},
 		{"a database that cannot be opened", "", []string{"migrate", "--db", "sqlite:" + filepath.Join(dir, "no", "such", "dir.db")}, "cannot open the database"},
 	} {
 		out, _, msg, code := cli(t, c.in, c.args...)
@@ -220,5 +222,31 @@ func TestCLIBackupToStdout(t *testing.T) {
 	}
 	if _, _, msg, code := cli(t, "", "backup", "--db", db); code != 2 || !strings.Contains(msg, "--out - for stdout") {
 		t.Errorf("backup without --out: %d %q", code, msg)
+	}
+}
+
+// checkHostname: without --hostname only a loopback listener starts,
+// unless --hostname-strict=false says otherwise.
+func TestCheckHostname(t *testing.T) {
+	for _, c := range []struct {
+		hostname string
+		strict   bool
+		addrs    []string
+		ok       bool
+	}{
+		{"", true, []string{"127.0.0.1:8080", ""}, true},
+		{"", true, []string{"localhost:8080"}, true},
+		{"", true, []string{"[::1]:8443"}, true},
+		{"", true, []string{":8080"}, false},
+		{"", true, []string{"0.0.0.0:8080"}, false},
+		{"", true, []string{"192.0.2.7:8080"}, false},
+		{"", true, []string{"127.0.0.1:8080", "[::]:8443"}, false},
+		{"", true, []string{"sso.internal:8080"}, false}, // a name may resolve anywhere
+		{"", false, []string{":8080"}, true},
+		{"https://sso.example.com", true, []string{":8080"}, true},
+	} {
+		if err := checkHostname(c.hostname, c.strict, c.addrs...); (err == nil) != c.ok {
+			t.Errorf("checkHostname(%q, %v, %q) = %v, want ok %v", c.hostname, c.strict, c.addrs, err, c.ok)
+		}
 	}
 }

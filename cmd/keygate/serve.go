@@ -38,6 +38,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	selfSigned := fs.Bool("https-self-signed", false, "serve HTTPS with a generated ECDSA P-384 certificate valid 90 days")
 	db := fs.String("db", defaultDB, "store: sqlite:PATH or postgres://...")
 	hostname := fs.String("hostname", "", "public base URL used in issuers and redirects (default: from each request)")
+	hostnameStrict := fs.Bool("hostname-strict", true, "refuse to start without --hostname on a listen address other than loopback; false builds URLs from each request's Host header (development only)")
 	proxyHeaders := fs.String("proxy-headers", "", `"xforwarded" reads X-Forwarded-Proto, -Host and -For from a reverse proxy`)
 	trustedProxies := fs.String("proxy-trusted-addresses", "", "comma-separated IPs and CIDRs of the proxies whose forwarded headers count (default: every peer)")
 	truststore := fs.String("truststore-paths", "", "comma-separated PEM files or directories of CA certificates for LDAP directories (added to the system roots)")
@@ -72,9 +73,13 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if *httpAddr == "" && *httpsAddr == "" {
 		return usageError{"both --http-addr and --https-addr are off: nothing to serve"}
 	}
+	if err := checkHostname(*hostname, *hostnameStrict, *httpAddr, *httpsAddr); err != nil {
+		return err
+	}
 	if *hostname == "" {
 		// Keycloak's production mode refuses to start like this; keygate
-		// starts (make run, local development) but says what it costs.
+		// starts on loopback (make run, local development) or when told,
+		// but says what it costs.
 		log.Warn("--hostname is not set: issuers, redirects and the links in e-mails (password reset, e-mail verification) are built from each request's Host header, which the client chooses, so a forged Host can send a user's reset link to another server; set --hostname https://sso.example.com outside local development")
 	}
 	var tlsCfg *tls.Config
@@ -256,6 +261,36 @@ func firstEnv(names ...string) string {
 
 // tlsConfig allows TLS 1.2 and 1.3 only, with a certificate from files or a
 // generated self-signed ECDSA P-384 one valid 90 days.
+// checkHostname refuses, as Keycloak's hostname-strict does, a server
+// without --hostname that others can reach: every issuer, redirect and
+// e-mailed link (password reset) would come from the Host header its
+// clients choose. On loopback only this machine's own clients reach it.
+func checkHostname(hostname string, strict bool, addrs ...string) error {
+	if hostname != "" || !strict {
+		return nil
+	}
+	for _, a := range addrs {
+		if a != "" && !loopbackAddr(a) {
+			return usageError{fmt.Sprintf("--hostname is not set and keygate would listen on %s: set --hostname to the public URL (e.g. https://sso.example.com), or --hostname-strict=false to build URLs from each request's Host header (development only: a forged Host sends password-reset links to another server)", a)}
+		}
+	}
+	return nil
+}
+
+// loopbackAddr says whether the listen address addr (host:port) binds only
+// loopback: localhost or a loopback IP, not "" (every interface).
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func tlsConfig(certFile, keyFile string, selfSigned bool, hostname string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13}
 	switch {

@@ -580,6 +580,10 @@ func checkDefaults(t *testing.T, r *rendered) {
 			t.Errorf("defaults set %s", n)
 		}
 	}
+	// Without a hostname keygate refuses to start on :8080 unless told.
+	if v := envValue(t, c, "KEYGATE_HOSTNAME_STRICT"); v != "false" {
+		t.Errorf("defaults: KEYGATE_HOSTNAME_STRICT %q, want false (keygate would not start)", v)
+	}
 	for _, want := range []string{"No bootstrap admin", "hostname is not set", "stored unencrypted"} {
 		if !strings.Contains(r.notes, want) {
 			t.Errorf("NOTES lack %q", want)
@@ -601,6 +605,9 @@ func checkSQLite(t *testing.T, r *rendered) {
 	secretRef(t, c, "KC_BOOTSTRAP_ADMIN_USERNAME", "keygate-admin", "username")
 	secretRef(t, c, "KC_BOOTSTRAP_ADMIN_PASSWORD", "keygate-admin", "password")
 	secretRef(t, c, "KEYGATE_DB_KEY", "keygate-db-key", "db-key")
+	if envVar(c, "KEYGATE_HOSTNAME_STRICT") != nil {
+		t.Error("KEYGATE_HOSTNAME_STRICT set beside a hostname")
+	}
 	if v := envValue(t, c, "KEYGATE_HOSTNAME"); v != "https://sso.example.com" {
 		t.Errorf("KEYGATE_HOSTNAME %q", v)
 	}
