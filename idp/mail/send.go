@@ -59,19 +59,19 @@ func (sn *Sender) Send(ctx context.Context, s Settings, msg Message) error {
 	if envelope == "" {
 		envelope = s.From
 	}
-	from, err := mail.ParseAddress(envelope)
+	from, err := envelopePath(envelope)
 	if err != nil {
 		return &Error{Step: "settings", Err: errors.New("invalid sender address")}
 	}
-	to, err := mail.ParseAddress(msg.To)
+	to, err := envelopePath(msg.To)
 	if err != nil {
 		return &Error{Step: "settings", Err: errors.New("invalid recipient address")}
 	}
 	return sn.session(ctx, s, func(c *smtp.Client) error {
-		if err := c.Mail(from.Address); err != nil {
+		if err := c.Mail(from); err != nil {
 			return &Error{Step: "mail", Err: err}
 		}
-		if err := c.Rcpt(to.Address); err != nil {
+		if err := c.Rcpt(to); err != nil {
 			return &Error{Step: "rcpt", Err: err}
 		}
 		w, err := c.Data()
@@ -86,6 +86,25 @@ func (sn *Sender) Send(ctx context.Context, s Settings, msg Message) error {
 		}
 		return nil
 	})
+}
+
+// envelopePath is addr as MAIL FROM and RCPT TO carry it (RFC 5321
+// Path, without its angle brackets): a local part that is no dot-atom
+// stays a quoted string. net/mail hands the local part back unquoted, and
+// `"x@evil.example> NOTIFY=NEVER"@corp.example` written as it is would
+// name another mailbox (and add parameters) on the command line. A
+// character SMTP cannot carry in a quoted string (a control character,
+// tab included) is refused.
+func envelopePath(addr string) (string, error) {
+	a, err := mail.ParseAddress(addr)
+	if err != nil {
+		return "", err
+	}
+	if strings.ContainsFunc(a.Address, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", errors.New("control character in address")
+	}
+	p := (&mail.Address{Address: a.Address}).String() // "<" local "@" domain ">", local quoted as needed
+	return strings.TrimSuffix(strings.TrimPrefix(p, "<"), ">"), nil
 }
 
 // Probe opens a session as Send does (connection, TLS, authentication)
