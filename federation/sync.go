@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -145,7 +146,7 @@ func (s *Service) sync(ctx context.Context, realmID string, d RealmDefaults, p *
 	if err != nil {
 		return res, err
 	}
-	seen := map[string]bool{}
+	seen := listing{ids: map[string]bool{}, names: map[string]bool{}, dns: map[string]bool{}}
 	err = syncer.SyncUsers(ctx, since, func(page []Identity) error {
 		r, errs, err := s.link.LinkPage(ctx, realmID, d, p, page, known)
 		if err != nil {
@@ -155,7 +156,7 @@ func (s *Service) sync(ctx context.Context, realmID string, d RealmDefaults, p *
 			s.log.WarnContext(ctx, "sync: user not imported", "realm", realmID, "provider", p.Name, "err", e)
 		}
 		for _, id := range page {
-			seen[id.ExternalID] = true
+			seen.add(id)
 		}
 		res.Added += r.Added
 		res.Updated += r.Updated
@@ -190,16 +191,48 @@ func (s *Service) sync(ctx context.Context, realmID string, d RealmDefaults, p *
 	return res, nil
 }
 
+// listing is what a full sync saw of each entry: its id, and its username
+// and DN, so that an entry the provider can no longer identify (its id
+// attribute unreadable, or the configured one changed) does not count as
+// gone.
+type listing struct {
+	ids, names, dns map[string]bool
+}
+
+func (l listing) add(id Identity) {
+	if id.ExternalID != "" {
+		l.ids[id.ExternalID] = true
+	}
+	if n := strings.ToLower(strings.TrimSpace(id.Username)); n != "" {
+		l.names[n] = true
+	}
+	if id.DN != "" {
+		l.dns[strings.ToLower(id.DN)] = true
+	}
+}
+
+// has reports whether the listing showed u's entry: by its id, or, when
+// that did not match, by its username or its entry's DN.
+func (l listing) has(ext string, u store.User) bool {
+	if l.ids[ext] || l.names[u.Username] {
+		return true
+	}
+	dn := first(u.Attributes[AttrEntryDN])
+	return dn != "" && l.dns[strings.ToLower(dn)]
+}
+
 // sweep removes (or disables) p's imported users that a full listing did
-// not show.
-func (s *Service) sweep(ctx context.Context, realmID string, p *Provider, seen map[string]bool) (int, error) {
+// not show. A user whose username or entry DN the listing showed is kept:
+// its entry is there, though the provider could not tie it to the user
+// (Keycloak's sync never removes anyone).
+func (s *Service) sweep(ctx context.Context, realmID string, p *Provider, seen listing) (int, error) {
 	ids, err := s.link.st.ListFederationIDs(ctx, realmID, p.Component.ID)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for ext, userID := range ids {
-		if seen[ext] {
+		if seen.ids[ext] {
 			continue
 		}
 		u, err := s.link.st.GetUser(ctx, realmID, userID)
@@ -208,6 +241,11 @@ func (s *Service) sweep(ctx context.Context, realmID string, p *Provider, seen m
 		}
 		if err != nil {
 			return n, err
+		}
+		if seen.has(ext, u) {
+			s.log.WarnContext(ctx, "sync: user kept: its entry is listed but not under its id", "realm", realmID,
+				"provider", p.Name, "user", u.ID, "id", ext)
+			continue
 		}
 		if !p.RemoveInvalidUsers && !u.Enabled {
 			continue // disabled by an earlier sweep

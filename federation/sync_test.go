@@ -183,3 +183,42 @@ func TestPeriodicSync(t *testing.T) {
 		t.Fatalf("a provider without sync periods was synced: %v", err)
 	}
 }
+
+// TestSyncKeepsUsersOfUnidentifiedEntries: a full sync that lists every
+// entry but cannot tie them to their users (the id attribute became
+// unreadable, or the configured one changed) removes nobody: an entry
+// listed under the user's username or DN is not gone.
+func TestSyncKeepsUsersOfUnidentifiedEntries(t *testing.T) {
+	e := newEnv(t, backends.SQLite(t))
+	f := e.provider("ldap1", "0", map[string][]string{"removeInvalidUsersEnabled": {"true"}})
+	for i := range 3 {
+		f.Add(person(i), "pw")
+	}
+	res, err := e.svc.Sync(e.ctx, realmID, e.d, "ldap1", true, nil)
+	must(t, err)
+	if res.Added != 3 {
+		t.Fatalf("first sync %+v", res)
+	}
+	// user0's entry has no readable id any more (a bad entry: DN only);
+	// user1's id attribute answers another value; user2 is really gone.
+	f.Lock()
+	f.Users = map[string]federation.Identity{}
+	f.Users[""] = federation.Identity{DN: person(0).DN}
+	other := person(1)
+	other.ExternalID = "new-id-1"
+	f.Users[other.ExternalID] = other
+	f.Unlock()
+	res, err = e.svc.Sync(e.ctx, realmID, e.d, "ldap1", true, nil)
+	must(t, err)
+	if res.Removed != 1 || res.Failed != 2 {
+		t.Fatalf("sync over unidentified entries %+v", res)
+	}
+	for _, name := range []string{"user0", "user1"} {
+		if _, err := e.st.GetUserByUsername(e.ctx, realmID, name); err != nil {
+			t.Errorf("%s, whose entry is still listed, was removed: %v", name, err)
+		}
+	}
+	if _, err := e.st.GetUserByUsername(e.ctx, realmID, "user2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("user2, gone from the directory, is still there: %v", err)
+	}
+}
