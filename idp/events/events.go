@@ -396,7 +396,7 @@ func mask(v any, key string) any {
 	case map[string]any:
 		for k, x := range t {
 			lk := strings.ToLower(k)
-			if maskedKeys[lk] || (strings.Contains(lk, "secret") || strings.Contains(lk, "password") || strings.Contains(lk, "credential")) && !isContainer(x) {
+			if maskedKeys[lk] || secretName(lk) && !isContainer(x) {
 				if _, ok := x.(string); ok || x == nil {
 					t[k] = "**********"
 				} else {
@@ -409,7 +409,7 @@ func mask(v any, key string) any {
 		return t
 	case []any:
 		for i, x := range t {
-			if s, ok := x.(string); ok && s != "" && (strings.Contains(key, "secret") || strings.Contains(key, "password") || strings.Contains(key, "credential") || maskedKeys[key]) {
+			if s, ok := x.(string); ok && s != "" && (secretName(key) || maskedKeys[key]) {
 				t[i] = "**********"
 				continue
 			}
@@ -418,6 +418,18 @@ func mask(v any, key string) any {
 		return t
 	}
 	return v
+}
+
+// secretName reports whether a lower-cased representation field name
+// names a secret: a secret, password or credential, a private key
+// ("privateKey", a SAML client's "saml.signing.private.key"), or a token
+// ("accessToken", "refresh_token"; not "tokenUrl").
+func secretName(lk string) bool {
+	if strings.Contains(lk, "secret") || strings.Contains(lk, "password") || strings.Contains(lk, "credential") {
+		return true
+	}
+	n := strings.NewReplacer(".", "", "_", "", "-", "").Replace(lk)
+	return strings.Contains(n, "privatekey") || strings.HasSuffix(n, "token")
 }
 
 func isContainer(v any) bool {
