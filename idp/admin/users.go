@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -234,6 +235,9 @@ func (a *API) createUser(c *call) error {
 	if strings.TrimSpace(in.Username) == "" {
 		return fieldError("username", "error-user-attribute-required")
 	}
+	if p := adminUsernameProblem(in.Username); p != "" && !settings.RegistrationEmailAsUsername {
+		return fieldError("username", p)
+	}
 	in.ID, in.ServiceAccountClientID = "", ""
 	// As Keycloak's admin API: no link to a directory entry (federationLink
 	// ignored, the link attributes admin read-only), or the entry's next
@@ -410,6 +414,18 @@ func (a *API) checkUnique(ctx context.Context, realmID string, prev, u store.Use
 }
 
 // updateUser applies the fields the body has (Keycloak's partial update).
+// adminUsernameProblem is rep.UsernameProblem, as Keycloak's user profile
+// validates the admin API's users too, without its 3-character minimum:
+// keygate's admin API has always taken 2-letter usernames, and scripts
+// written against it do.
+func adminUsernameProblem(name string) string {
+	p := rep.UsernameProblem(name)
+	if p == "error-invalid-length" && utf8.RuneCountInString(name) <= 255 {
+		return rep.UsernameProblem(name + "__") // the other validators still apply
+	}
+	return p
+}
+
 func (a *API) updateUser(c *call) error {
 	u, err := a.user(c)
 	if err != nil {
@@ -422,13 +438,20 @@ func (a *API) updateUser(c *call) error {
 	if strings.TrimSpace(r.Username) == "" {
 		return fieldError("username", "error-user-attribute-required")
 	}
-	next := rep.UserToStore(c.realm.ID, r)
-	next.ID, next.Created, next.ServiceAccount, next.FederationLink, next.FederationID = u.ID, u.Created, u.ServiceAccount, u.FederationLink, u.FederationID
-	mode, err := a.checkFederatedUpdate(c.ctx, u, &next) // federation.go: READ_ONLY providers
+	_, settings, err := c.policy()
 	if err != nil {
 		return err
 	}
-	_, settings, err := c.policy()
+	// A new username passes the user profile's validators; a stored one
+	// (imported, or from a directory) stays as it is.
+	if !strings.EqualFold(r.Username, u.Username) && !settings.RegistrationEmailAsUsername {
+		if p := adminUsernameProblem(r.Username); p != "" {
+			return fieldError("username", p)
+		}
+	}
+	next := rep.UserToStore(c.realm.ID, r)
+	next.ID, next.Created, next.ServiceAccount, next.FederationLink, next.FederationID = u.ID, u.Created, u.ServiceAccount, u.FederationLink, u.FederationID
+	mode, err := a.checkFederatedUpdate(c.ctx, u, &next) // federation.go: READ_ONLY providers
 	if err != nil {
 		return err
 	}
