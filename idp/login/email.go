@@ -337,11 +337,31 @@ func (h *Handler) findResetUser(ctx context.Context, realm *oidc.Realm, name str
 func (h *Handler) sendActionMail(ctx context.Context, realm *oidc.Realm, user store.User, t usermail.Token, kind string) error {
 	lifespan := usermail.Lifespan(realm, t.Type)
 	t.UserID, t.Email, t.Expires = user.ID, user.Email, time.Now().Add(lifespan)
+	if t.Type == usermail.TypeResetCredentials {
+		var err error
+		if t.Password, err = h.passwordStamp(ctx, user.ID); err != nil {
+			return err
+		}
+	}
 	key, err := usermail.Issue(realm, t)
 	if err != nil {
 		return err
 	}
 	return h.mail.mailer.Send(ctx, realm, user, kind, usermail.Link(realm, key, t.ClientID), lifespan, t.Actions)
+}
+
+// passwordStamp is usermail.PasswordStamp of userID's credentials (the
+// same for every user of a store that keeps none).
+func (h *Handler) passwordStamp(ctx context.Context, userID string) (string, error) {
+	cs := h.credentials()
+	if cs == nil {
+		return usermail.PasswordStamp(nil), nil
+	}
+	creds, err := cs.ListCredentials(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	return usermail.PasswordStamp(creds), nil
 }
 
 // actionToken is Keycloak's login-actions/action-token: GET shows what
@@ -383,6 +403,20 @@ func (h *Handler) actionToken(w http.ResponseWriter, r *http.Request, realm *oid
 	if !u.Enabled {
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "accountDisabledMessage")
 		return
+	}
+	if t.Type == usermail.TypeResetCredentials {
+		// A password changed since the mail went out voids the link.
+		stamp, err := h.passwordStamp(ctx, u.ID)
+		if err != nil {
+			h.storeError(w, r, realm, "action token", err)
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(stamp), []byte(t.Password)) != 1 {
+			// Also what a link used once says: its own use set a password.
+			h.mailEvent(r, realm, evActionTokenError, t.ClientID, t.UserID, "expired_code", map[string]string{"action": t.Type})
+			h.ErrorPage(w, r, realm, http.StatusBadRequest, "expiredActionTokenNoSessionMessage")
+			return
+		}
 	}
 	if t.Type == usermail.TypeResetCredentials && !h.resetAllowed(realm) {
 		// Turned off since the mail went out: the link would sign in

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ type Token struct {
 	ID          string // jti
 	Expires     time.Time
 	Attempt     string // hash of the attempt id (AttemptHash), "" for none
+	// Password is the user's password when a reset-credentials token was
+	// issued (PasswordStamp): a password changed since voids the link.
+	Password string
 }
 
 // Errors of Verify and Spend.
@@ -64,6 +68,9 @@ func Issue(realm *oidc.Realm, t Token) (string, error) {
 	if t.Attempt != "" {
 		claims["asid"] = t.Attempt
 	}
+	if t.Password != "" {
+		claims["pwd"] = t.Password
+	}
 	return realm.SignInternal(claims)
 }
 
@@ -78,6 +85,7 @@ func Verify(realm *oidc.Realm, key string) (Token, error) {
 	t := Token{
 		Type: str(claims, "typ"), UserID: str(claims, "sub"), Email: str(claims, "eml"), ID: str(claims, "jti"),
 		RedirectURI: str(claims, "reduri"), ClientID: str(claims, "azp"), Attempt: str(claims, "asid"),
+		Password: str(claims, "pwd"),
 	}
 	if exp, ok := claims["exp"]; ok {
 		t.Expires = time.Unix(toInt64(exp), 0)
@@ -136,6 +144,20 @@ func AttemptHash(attemptID string) string {
 	}
 	s := sha256.Sum256([]byte("asid:" + attemptID))
 	return base64.RawURLEncoding.EncodeToString(s[:16])
+}
+
+// PasswordStamp names the user's current password among creds (the
+// stored password credential's id and creation time, hashed), "none"
+// without one: a reset-credentials token carries it, and a password set
+// since (any SetPassword makes a new credential) no longer matches.
+func PasswordStamp(creds []store.Credential) string {
+	for _, c := range creds {
+		if c.Type == "password" {
+			s := sha256.Sum256([]byte("pwd:" + c.ID + ":" + strconv.FormatInt(c.Created.UnixNano(), 10)))
+			return base64.RawURLEncoding.EncodeToString(s[:12])
+		}
+	}
+	return "none"
 }
 
 func str(claims map[string]any, k string) string {
