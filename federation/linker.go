@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -149,6 +150,11 @@ func (l *Linker) plan(ctx context.Context, r userReader, realmID string, d Realm
 			return nil, err
 		}
 	}
+	if plan.create || cur.Username != username {
+		if err := l.checkLoginName(ctx, r, realmID, d, username, cur.ID); err != nil {
+			return nil, err
+		}
+	}
 	if slices.Contains(id.Unmapped, "email") {
 		email = cur.Email // the source does not decide it: keep it
 	}
@@ -217,6 +223,43 @@ func (l *Linker) plan(ctx context.Context, r userReader, realmID string, d Realm
 		return nil, err
 	}
 	return plan, nil
+}
+
+// checkLoginName refuses a new or renamed username that is another
+// user's email where the login form takes either (loginWithEmailAllowed,
+// emails unique): a login looks the name up as a username first, so the
+// other user's logins by email would go to the directory's entry
+// (store.LoginNameTaken; the admin API and first broker login refuse
+// such a name too).
+func (l *Linker) checkLoginName(ctx context.Context, r userReader, realmID string, d RealmDefaults, username, selfID string) error {
+	if d.DuplicateEmailsAllowed || !strings.Contains(username, "@") {
+		return nil
+	}
+	other, err := r.GetUserByEmail(ctx, realmID, username)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil && !errors.Is(err, store.ErrAmbiguous):
+		return err
+	case err == nil && other.ID == selfID:
+		return nil
+	}
+	realm, err := l.st.GetRealm(ctx, realmID)
+	if err != nil {
+		return err
+	}
+	var s struct {
+		LoginWithEmailAllowed *bool `json:"loginWithEmailAllowed"`
+	}
+	if len(realm.Settings) > 0 {
+		if err := json.Unmarshal(realm.Settings, &s); err != nil {
+			return err
+		}
+	}
+	if s.LoginWithEmailAllowed != nil && !*s.LoginWithEmailAllowed { // Keycloak's default is true
+		return nil
+	}
+	return fmt.Errorf("%w: username %q is another user's email", ErrConflict, username)
 }
 
 func sameUser(a, b store.User) bool {
@@ -648,7 +691,11 @@ func (l *Linker) prefetch(ctx context.Context, realmID string, p *Provider, ids 
 	}
 	var names, emails, userIDs []string
 	for _, id := range ids {
-		names = append(names, strings.ToLower(strings.TrimSpace(id.Username)))
+		name := strings.ToLower(strings.TrimSpace(id.Username))
+		names = append(names, name)
+		if strings.Contains(name, "@") {
+			emails = append(emails, name) // checkLoginName
+		}
 		if e := strings.ToLower(strings.TrimSpace(id.Email)); e != "" {
 			emails = append(emails, e)
 		}
