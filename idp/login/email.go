@@ -2,7 +2,9 @@ package login
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -269,12 +271,20 @@ func (h *Handler) resetCredentials(w http.ResponseWriter, r *http.Request, realm
 		return
 	}
 	send := u != nil && u.Enabled && u.Email != ""
+	// Every name costs the store what a mailable user's does: the
+	// cooldown of a name that mails nothing is kept under a hash of the
+	// name, so neither the answer's timing nor a store failure tells which
+	// names exist.
+	subject := nameCooldown(realm, username)
 	if send {
-		if send, err = h.cooldown(ctx, realm.Row.ID, usermail.TypeResetCredentials, u.ID); err != nil {
-			h.storeError(w, r, realm, "reset credentials", err)
-			return
-		}
+		subject = u.ID
 	}
+	free, err := h.cooldown(ctx, realm.Row.ID, usermail.TypeResetCredentials, subject)
+	if err != nil {
+		h.storeError(w, r, realm, "reset credentials", err)
+		return
+	}
+	send = send && free
 	// Everyone's request costs one SMTP session (and fails alike when the
 	// server is down); the mail itself goes out after the answer, so how
 	// long the answer takes does not tell whether the name exists.
@@ -311,6 +321,13 @@ func (h *Handler) resetCredentials(w http.ResponseWriter, r *http.Request, realm
 		}()
 	}
 	sent()
+}
+
+// nameCooldown is the cooldown subject of a reset request for a name
+// that mails nothing: a hash of the realm and the name, no user id.
+func nameCooldown(realm *oidc.Realm, name string) string {
+	sum := sha256.Sum256([]byte(realm.Row.ID + "\x00" + strings.ToLower(name)))
+	return "name:" + hex.EncodeToString(sum[:16])
 }
 
 // findResetUser is the user a reset form names: by username, else by
