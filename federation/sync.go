@@ -110,6 +110,14 @@ func (s *Service) sync(ctx context.Context, realmID string, d RealmDefaults, p *
 	if !ok {
 		return res, fmt.Errorf("%w: %s", ErrSyncUnsupported, p.Name)
 	}
+	if !p.Enabled {
+		// Keycloak's UserStorageSyncManager ignores a disabled provider:
+		// its directory may be the wrong one, and a full sync removes users.
+		s.log.InfoContext(ctx, "sync ignored: the provider is disabled", "realm", realmID, "provider", p.Name)
+		res.Ignored = true
+		res.setStatus()
+		return res, nil
+	}
 	if !s.syncs.start(componentID) {
 		res.Ignored = true
 		res.setStatus()

@@ -222,3 +222,34 @@ func TestSyncKeepsUsersOfUnidentifiedEntries(t *testing.T) {
 		t.Errorf("user2, gone from the directory, is still there: %v", err)
 	}
 }
+
+// TestSyncOfDisabledProviderIgnored: as Keycloak's UserStorageSyncManager,
+// a sync (the admin endpoint's, the CLI's) of a disabled provider is
+// ignored: it imports nobody and, full, removes nobody.
+func TestSyncOfDisabledProviderIgnored(t *testing.T) {
+	e := newEnv(t, backends.SQLite(t))
+	f := e.provider("ldap1", "0", nil)
+	f.Add(person(1), "pw")
+	if _, err := e.svc.Sync(e.ctx, realmID, e.d, "ldap1", true, nil); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.st.GetComponent(e.ctx, realmID, "ldap1")
+	must(t, err)
+	c.Config["enabled"] = []string{"false"}
+	must(t, e.st.UpdateComponent(e.ctx, c))
+	e.reg.Invalidate(realmID)
+	f.Remove(person(1).ExternalID)
+	f.Add(person(2), "pw")
+	for _, full := range []bool{true, false} {
+		res, err := e.svc.Sync(e.ctx, realmID, e.d, "ldap1", full, nil)
+		if err != nil || !res.Ignored || res.Added+res.Removed != 0 {
+			t.Fatalf("sync (full %t) of a disabled provider: %+v %v", full, res, err)
+		}
+	}
+	if _, err := e.st.GetUserByUsername(e.ctx, realmID, "user1"); err != nil {
+		t.Errorf("user1 removed by a disabled provider's sync: %v", err)
+	}
+	if _, err := e.st.GetUserByUsername(e.ctx, realmID, "user2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("user2 imported by a disabled provider's sync: %v", err)
+	}
+}
