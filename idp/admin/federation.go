@@ -36,6 +36,9 @@ func (a *API) SetFederationEnv(env federation.Env) { a.fedEnv = env }
 type Federation interface {
 	Sync(ctx context.Context, realmID string, d federation.RealmDefaults, componentID string, full bool, progress federation.Progress) (federation.SyncResult, error)
 	SearchUsers(ctx context.Context, realmID string, d federation.RealmDefaults, query string, max int)
+	// Resolve finds (and imports) the directory user of a name no local
+	// user has: the uniqueness checks ask it, as Keycloak's do.
+	Resolve(ctx context.Context, realmID string, d federation.RealmDefaults, local *store.User, name string, byEmail bool) (federation.Account, error)
 	SyncMapper(ctx context.Context, realmID, componentID, mapperID string) (federation.SyncResult, error)
 
 	UpdateUser(ctx context.Context, realmID string, old, next store.User) (federation.Identity, error)

@@ -300,6 +300,9 @@ func (a *API) createUser(c *call) error {
 	if err := a.checkUnique(c.ctx, c.realm.ID, store.User{}, u, settings); err != nil {
 		return err
 	}
+	if err := a.checkDirectoryNames(c.ctx, c.realm.ID, store.User{}, u, settings); err != nil {
+		return err
+	}
 	if id, err := a.defaultRole(c, settings.DefaultRole); err != nil {
 		return err
 	} else if id != "" {
@@ -403,6 +406,7 @@ func (a *API) checkUnique(ctx context.Context, realmID string, prev, u store.Use
 	} else if taken {
 		return conflict("User exists with same email")
 	}
+
 	if s.EmailLogin() && u.Email != prev.Email {
 		if taken, err := store.LoginNameTaken(ctx, a.st, realmID, u.Email, selfID, true); err != nil {
 			return err
@@ -411,6 +415,52 @@ func (a *API) checkUnique(ctx context.Context, realmID string, prev, u store.Use
 		}
 	}
 	return nil
+}
+
+// checkDirectoryNames answers checkUnique's 409s for a new username or
+// email (u's, prev the user before the change) that a user storage
+// provider's user has without a local copy yet. It talks to directories:
+// call it outside a store transaction.
+func (a *API) checkDirectoryNames(ctx context.Context, realmID string, prev, u store.User, s rep.RealmSettings) error {
+	if u.Username != prev.Username {
+		if taken, err := a.directoryTaken(ctx, realmID, s, u.Username, false); err != nil {
+			return err
+		} else if taken {
+			return conflict("User exists with same username")
+		}
+	}
+	if u.Email != "" && !s.DuplicateEmailsAllowed && u.Email != prev.Email {
+		if taken, err := a.directoryTaken(ctx, realmID, s, u.Email, true); err != nil {
+			return err
+		} else if taken {
+			return conflict("User exists with same email")
+		}
+	}
+	return nil
+}
+
+// directoryTaken says whether a user storage provider of the realm has a
+// user named name (an email when byEmail) without a local copy yet, as
+// Keycloak's UsersResource asks UserStorageManager (which imports the
+// entry, as this does): a local user must not take a directory user's
+// name. A directory that cannot answer does not block the admin (a
+// directory down never blocks local users): logged, and not taken.
+func (a *API) directoryTaken(ctx context.Context, realmID string, s rep.RealmSettings, name string, byEmail bool) (bool, error) {
+	if a.fed == nil || strings.TrimSpace(name) == "" {
+		return false, nil
+	}
+	d := federation.RealmDefaults{DefaultRole: s.DefaultRole, DefaultGroups: s.DefaultGroups, DuplicateEmailsAllowed: s.DuplicateEmailsAllowed}
+	_, err := a.fed.Resolve(ctx, realmID, d, nil, strings.ToLower(strings.TrimSpace(name)), byEmail)
+	switch {
+	case errors.Is(err, federation.ErrNotFound):
+		return false, nil
+	case err == nil, errors.Is(err, federation.ErrAmbiguous), errors.Is(err, federation.ErrConflict):
+		return true, nil // found (imported now), or found but not importable
+	case errors.Is(err, federation.ErrUnavailable):
+		a.log.WarnContext(ctx, "admin API: a directory could not say whether it has the name", "realm", realmID, "err", err)
+		return false, nil
+	}
+	return false, err
 }
 
 // updateUser applies the fields the body has (Keycloak's partial update).
@@ -453,6 +503,9 @@ func (a *API) updateUser(c *call) error {
 	next.ID, next.Created, next.ServiceAccount, next.FederationLink, next.FederationID = u.ID, u.Created, u.ServiceAccount, u.FederationLink, u.FederationID
 	mode, err := a.checkFederatedUpdate(c.ctx, u, &next) // federation.go: READ_ONLY providers
 	if err != nil {
+		return err
+	}
+	if err := a.checkDirectoryNames(c.ctx, c.realm.ID, u, next, settings); err != nil {
 		return err
 	}
 	if mode == federation.Writable && a.fed != nil {
