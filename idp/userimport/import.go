@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/keygate/keygate/federation"
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
@@ -610,7 +611,15 @@ func (im *importer) update(ctx context.Context, old store.User, r Record, roleID
 		if u.Attributes == nil {
 			u.Attributes = map[string][]string{}
 		}
-		maps.Copy(u.Attributes, r.Attributes)
+		for k, v := range r.Attributes {
+			if k == federation.AttrExternalID || k == federation.AttrEntryDN {
+				// The link to a directory entry is the provider's: a file
+				// re-pointing it would hand this user (roles, credentials)
+				// to another entry's owner at the next login.
+				continue
+			}
+			u.Attributes[k] = v
+		}
 	}
 	for _, a := range r.RequiredActions {
 		if !slices.Contains(u.RequiredActions, a) {
