@@ -61,3 +61,28 @@ func TestDirectoryUsernameThatIsAnothersEmail(t *testing.T) {
 		t.Fatalf("login without email login: %v", err)
 	}
 }
+
+// TestRevalidateByFederationID: a linked user revalidates against the
+// entry its indexed federation id names (what sync and import look users
+// up by), not whatever its LDAP_ID attribute says: an attribute changed
+// by any other path cannot hand the user, with its roles, to another
+// entry's owner.
+func TestRevalidateByFederationID(t *testing.T) {
+	e := newEnv(t, backends.SQLite(t))
+	f := e.provider("ldap1", "0", nil)
+	f.Add(federation.Identity{ExternalID: "ext-ann", DN: "uid=ann", Username: "ann"}, "ann-pw")
+	f.Add(federation.Identity{ExternalID: "ext-eve", DN: "uid=eve", Username: "eve"}, "eve-pw")
+	ann, err := e.login(nil, "ann", "ann-pw")
+	must(t, err)
+	ann.Attributes["LDAP_ID"] = []string{"ext-eve"}
+	must(t, e.st.UpdateUser(e.ctx, ann))
+	ann, err = e.st.GetUser(e.ctx, realmID, ann.ID)
+	must(t, err)
+	if _, err := e.login(&ann, "ann", "eve-pw"); err == nil {
+		t.Fatal("eve's password signs in ann's account")
+	}
+	got, err := e.login(&ann, "ann", "ann-pw")
+	if err != nil || got.ID != ann.ID || got.Username != "ann" || got.Attributes["LDAP_ID"][0] != "ext-ann" {
+		t.Fatalf("ann's login: %+v %v", got, err)
+	}
+}

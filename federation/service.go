@@ -99,7 +99,7 @@ func (s *Service) revalidate(ctx context.Context, realmID string, d RealmDefault
 	if !p.Enabled {
 		return Account{}, fmt.Errorf("%w: provider %s is disabled", ErrAccountDisabled, p.Name)
 	}
-	extID := first(local.Attributes[AttrExternalID])
+	extID := externalID(*local)
 	if extID == "" {
 		return Account{}, fmt.Errorf("%w: user %s has no %s", ErrNotFound, local.ID, AttrExternalID)
 	}
@@ -116,6 +116,17 @@ func (s *Service) revalidate(ctx context.Context, realmID string, d RealmDefault
 		return Account{}, s.linkFailed(ctx, realmID, p, err)
 	}
 	return Account{User: u, provider: p, identity: id}, nil
+}
+
+// externalID is the immutable id of u's entry: the indexed federation
+// id the linker wrote (which sync and import look users up by), else the
+// LDAP_ID attribute of a user linked before there was one. The attribute
+// alone never decides which entry a user revalidates against.
+func externalID(u store.User) string {
+	if u.FederationID != "" {
+		return u.FederationID
+	}
+	return first(u.Attributes[AttrExternalID])
 }
 
 // gone removes (or disables) a linked user its provider authoritatively
@@ -242,7 +253,7 @@ func (s *Service) writable(ctx context.Context, realmID string, u store.User) (*
 	if p.EditMode != Writable || !p.Enabled {
 		return p, Identity{}, fmt.Errorf("%w: provider %s is %s, enabled %t", ErrReadOnly, p.Name, p.EditMode, p.Enabled)
 	}
-	extID := first(u.Attributes[AttrExternalID])
+	extID := externalID(u)
 	if extID == "" {
 		return p, Identity{}, fmt.Errorf("%w: user %s has no %s", ErrNotFound, u.ID, AttrExternalID)
 	}
