@@ -201,6 +201,8 @@ type importer struct {
 	clientRoles     map[string]map[string]string // clientId -> name -> id
 	groups          map[string]string            // path -> id
 	idps            map[string]bool              // identity provider aliases
+	providers       map[string]bool              // user storage provider (component) ids
+	linked          map[[2]string]uint32         // (provider, LDAP_ID) of this run's linked records
 	defaultRoleName string                       // from the realm's settings
 	defaultRole     string                       // its id, "" when the realm has none
 	emptyRealm      bool                         // no users when the transaction began: skip username and email lookups
@@ -247,6 +249,16 @@ func (im *importer) loadIndex(ctx context.Context) error {
 	im.idps = map[string]bool{}
 	for _, p := range idps {
 		im.idps[p.Alias] = true
+	}
+	comps, err := im.st.ListComponents(ctx, rid, "", federation.UserStorageType)
+	if err != nil {
+		return err
+	}
+	im.providers, im.linked = map[string]bool{}, map[[2]string]uint32{}
+	for _, c := range comps {
+		if c.ParentID == "" || c.ParentID == rid {
+			im.providers[c.ID] = true
+		}
 	}
 	n, err := im.st.CountUsers(ctx, rid, store.UserQuery{IncludeServiceAccounts: true, Max: 1})
 	if err != nil {
@@ -310,11 +322,20 @@ func (im *importer) add(ctx context.Context, rec Record) error {
 			rec.Err = fmt.Errorf("email %q: duplicate of %s", rec.Email, im.sources.get(prev))
 		}
 	}
+	link := im.link(rec)
+	if rec.Err == nil && link[0] != "" {
+		if prev, dup := im.linked[link]; dup {
+			rec.Err = fmt.Errorf("LDAP_ID %q: duplicate of %s", link[1], im.sources.get(prev))
+		}
+	}
 	if rec.Err != nil {
 		im.invalid(rec, rec.Err)
 		return nil
 	}
 	at := im.sources.add(im.file, rec.Source)
+	if link[0] != "" {
+		im.linked[[2]string{strings.Clone(link[0]), strings.Clone(link[1])}] = at
+	}
 	im.usernames[strings.Clone(name)] = at
 	if email != "" {
 		im.emails[strings.Clone(email)] = at
@@ -371,7 +392,10 @@ func (im *importer) flush(ctx context.Context) error {
 			im.res.Skipped++
 			continue
 		}
-		if err := im.clash(r, old, exists, byEmail, byID); err != nil {
+		if err := im.clash(ctx, r, old, exists, byEmail, byID); err != nil {
+			if errors.Is(err, errStore) {
+				return err
+			}
 			im.invalid(r, err)
 			continue
 		}
@@ -416,12 +440,19 @@ func (im *importer) flush(ctx context.Context) error {
 
 // clash says why r cannot become (or update) a user given what the store
 // holds.
-func (im *importer) clash(r Record, old store.User, exists bool, byEmail, byID map[string]store.User) error {
+func (im *importer) clash(ctx context.Context, r Record, old store.User, exists bool, byEmail, byID map[string]store.User) error {
 	if exists && im.opts.OnConflict == ConflictFail {
 		return fmt.Errorf("user %q already exists (--on-conflict fail)", r.Username)
 	}
 	if o, ok := byEmail[strings.ToLower(r.Email)]; ok && r.Email != "" && (!exists || o.ID != old.ID) {
 		return fmt.Errorf("email %q belongs to existing user %q", r.Email, o.Username)
+	}
+	if link := im.link(r); link[0] != "" && !exists {
+		if o, err := im.st.GetUserByFederationID(ctx, im.realm.ID, link[0], link[1]); err == nil {
+			return fmt.Errorf("LDAP_ID %q is linked to existing user %q", link[1], o.Username)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: %w", errStore, err)
+		}
 	}
 	if o, ok := byID[r.ID]; ok && r.ID != "" && !exists {
 		if o.RealmID != im.realm.ID {
@@ -569,6 +600,9 @@ func (im *importer) newUser(r Record, roleIDs, groupIDs []string) store.NewUser 
 	u := store.User{ID: r.ID, RealmID: im.realm.ID, Username: r.Username, Email: r.Email, FirstName: r.FirstName,
 		LastName: r.LastName, Enabled: boolOr(r.Enabled, true), EmailVerified: boolOr(r.EmailVerified, false),
 		Created: r.Created, Attributes: r.Attributes, RequiredActions: r.RequiredActions}
+	if link := im.link(r); link[0] != "" {
+		u.FederationLink, u.FederationID = link[0], link[1]
+	}
 	if u.ID == "" {
 		u.ID = newID()
 	}
@@ -584,6 +618,21 @@ func (im *importer) newUser(r Record, roleIDs, groupIDs []string) store.NewUser 
 		creds[i] = c
 	}
 	return store.NewUser{User: u, Credentials: creds, RoleIDs: roleIDs, GroupIDs: groupIDs, FederatedIdentities: r.FederatedIdentities}
+}
+
+// link is the (provider, LDAP_ID) a new user from r is linked to: a
+// Keycloak export's federationLink kept when the realm has that user
+// storage provider and the record its LDAP_ID, as realm import keeps it;
+// zero otherwise (the user is local, as before).
+func (im *importer) link(r Record) [2]string {
+	ext := ""
+	if v := r.Attributes[federation.AttrExternalID]; len(v) > 0 {
+		ext = v[0]
+	}
+	if r.FederationLink == "" || ext == "" || !im.providers[r.FederationLink] {
+		return [2]string{}
+	}
+	return [2]string{r.FederationLink, ext}
 }
 
 func boolOr(p *bool, def bool) bool {

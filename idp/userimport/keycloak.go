@@ -128,6 +128,7 @@ func (k *keycloakReader) record(raw json.RawMessage, path string) Record {
 	rec.Enabled, rec.EmailVerified = &row.Enabled, &row.EmailVerified
 	rec.Created, rec.Attributes, rec.RequiredActions = row.Created, u.Attributes, u.RequiredActions
 	rec.RealmRoles, rec.ClientRoles, rec.Groups = u.RealmRoles, u.ClientRoles, u.Groups
+	rec.FederationLink = u.FederationLink
 	for _, f := range u.FederatedIdentities {
 		rec.FederatedIdentities = append(rec.FederatedIdentities, store.FederatedIdentity{Alias: f.IdentityProvider,
 			ExternalID: f.UserID, ExternalName: f.UserName})

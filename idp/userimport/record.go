@@ -44,6 +44,10 @@ type Record struct {
 	// FederatedIdentities link the user to identity-provider accounts
 	// (Alias, ExternalID, ExternalName; the writer fills in the rest).
 	FederatedIdentities []store.FederatedIdentity
+	// FederationLink is the user storage provider (component id) a Keycloak
+	// export links the user to; kept when the realm has that provider and
+	// the user its LDAP_ID.
+	FederationLink string
 	// DefaultRole grants the realm's default role to a new user, as Keycloak
 	// does for users it creates; Keycloak exports list every mapping instead.
 	DefaultRole bool
