@@ -39,3 +39,24 @@ func TestAdminCannotTakeDirectoryNames(t *testing.T) {
 	s.Stop(t)
 	e.must(201, "POST", b+"/users", e.admin, map[string]any{"username": "while-down"})
 }
+
+// TestAdminDirectoryNamesOwnEntry: the directory check does not count the
+// user's own entry: an UNSYNCED user's email changed locally can go back
+// to the one its entry has.
+func TestAdminDirectoryNamesOwnEntry(t *testing.T) {
+	s := ldaptest.Start(t, ldaptest.Options{Users: 2})
+	e := newEnv(t)
+	e.must(201, "POST", "/admin/realms", e.admin, map[string]any{"realm": "acme", "enabled": true})
+	const b = "/admin/realms/acme"
+	e.must(201, "POST", b+"/components", e.admin, ldapProvider("corp", ldapConfig(map[string][]string{"editMode": {"UNSYNCED"},
+		"connectionUrl": {s.URL()}, "bindDn": {s.ServiceDN}, "bindCredential": {s.ServicePassword}, "usersDn": {s.PeopleDN}})))
+	if st := e.grantStatus("acme", "user0", ldaptest.DefaultUserPassword); st != 200 {
+		t.Fatalf("user0's login: %d", st)
+	}
+	var users []map[string]any
+	e.must(200, "GET", b+"/users?username=user0&exact=true", e.admin, nil).json(t, &users)
+	u := b + "/users/" + users[0]["id"].(string)
+	e.must(204, "PUT", u, e.admin, map[string]any{"email": "elsewhere@example.org"})
+	e.must(204, "PUT", u, e.admin, map[string]any{"email": "user0@example.org"})
+	e.must(409, "PUT", u, e.admin, map[string]any{"email": "user1@example.org"})
+}

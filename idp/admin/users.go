@@ -423,14 +423,14 @@ func (a *API) checkUnique(ctx context.Context, realmID string, prev, u store.Use
 // call it outside a store transaction.
 func (a *API) checkDirectoryNames(ctx context.Context, realmID string, prev, u store.User, s rep.RealmSettings) error {
 	if u.Username != prev.Username {
-		if taken, err := a.directoryTaken(ctx, realmID, s, u.Username, false); err != nil {
+		if taken, err := a.directoryTaken(ctx, realmID, s, u.Username, prev.ID, false); err != nil {
 			return err
 		} else if taken {
 			return conflict("User exists with same username")
 		}
 	}
 	if u.Email != "" && !s.DuplicateEmailsAllowed && u.Email != prev.Email {
-		if taken, err := a.directoryTaken(ctx, realmID, s, u.Email, true); err != nil {
+		if taken, err := a.directoryTaken(ctx, realmID, s, u.Email, prev.ID, true); err != nil {
 			return err
 		} else if taken {
 			return conflict("User exists with same email")
@@ -445,16 +445,18 @@ func (a *API) checkDirectoryNames(ctx context.Context, realmID string, prev, u s
 // entry, as this does): a local user must not take a directory user's
 // name. A directory that cannot answer does not block the admin (a
 // directory down never blocks local users): logged, and not taken.
-func (a *API) directoryTaken(ctx context.Context, realmID string, s rep.RealmSettings, name string, byEmail bool) (bool, error) {
+func (a *API) directoryTaken(ctx context.Context, realmID string, s rep.RealmSettings, name, selfID string, byEmail bool) (bool, error) {
 	if a.fed == nil || strings.TrimSpace(name) == "" {
 		return false, nil
 	}
 	d := federation.RealmDefaults{DefaultRole: s.DefaultRole, DefaultGroups: s.DefaultGroups, DuplicateEmailsAllowed: s.DuplicateEmailsAllowed}
-	_, err := a.fed.Resolve(ctx, realmID, d, nil, strings.ToLower(strings.TrimSpace(name)), byEmail)
+	acct, err := a.fed.Resolve(ctx, realmID, d, nil, strings.ToLower(strings.TrimSpace(name)), byEmail)
 	switch {
 	case errors.Is(err, federation.ErrNotFound):
 		return false, nil
-	case err == nil, errors.Is(err, federation.ErrAmbiguous), errors.Is(err, federation.ErrConflict):
+	case err == nil:
+		return acct.User.ID != selfID, nil // the user's own entry does not take its name
+	case errors.Is(err, federation.ErrAmbiguous), errors.Is(err, federation.ErrConflict):
 		return true, nil // found (imported now), or found but not importable
 	case errors.Is(err, federation.ErrUnavailable):
 		a.log.WarnContext(ctx, "admin API: a directory could not say whether it has the name", "realm", realmID, "err", err)
