@@ -526,8 +526,13 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 	next.Kind, next.Identity, next.Profile = recFirst, ident, &prof
 	if prof.Email != "" && !realm.Settings.DuplicateEmailsAllowed {
 		if u, err := h.st.GetUserByEmail(ctx, realm.Row.ID, prof.Email); err == nil {
+			// Only the very address the IdP vouched for links at once:
+			// compared with the user's ASCII-case-insensitively, as
+			// strings.ToLower (and the store's lookup) maps non-ASCII
+			// letters onto ASCII ones (the Kelvin sign onto k, U+0130 onto
+			// i), which would let another mailbox take the account.
 			trusted := h.flag(p.rep.TrustEmail) && p.rep.Config["autoLinkByEmail"] == "true" && !reviewed &&
-				strings.EqualFold(prof.Email, ident.Email)
+				strings.EqualFold(prof.Email, ident.Email) && asciiEqualFold(ident.Email, u.Email)
 			if trusted {
 				h.linkAndComplete(w, r, realm, p, rec, ident, u.ID)
 				return
@@ -661,6 +666,27 @@ func (h *Handler) completeBrokered(w http.ResponseWriter, r *http.Request, realm
 	h.CompleteLogin(w, r, realm, &Attempt{ID: rec.AttemptID, Request: req, Started: rec.Started}, u, Details{
 		ACR: acrCredential, AuthTime: time.Now(), IdentityProvider: p.row.Alias, SessionData: data,
 	})
+}
+
+// asciiEqualFold is strings.EqualFold for ASCII letters only: any other
+// byte must be equal.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // storeError answers a store failure: 503 with Retry-After when the
