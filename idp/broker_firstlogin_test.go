@@ -3,6 +3,7 @@ package idp_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,49 @@ import (
 
 // Hostile first broker logins: what the review page and the IdP's profile
 // may not take.
+
+// The review page validates as Keycloak's user profile does (IDP_REVIEW):
+// a homograph username, a username with prohibited characters and markup
+// in a name are refused; before, any of them made the user.
+func TestBrokerReviewValidatesProfile(t *testing.T) {
+	_, down := brokerPair(t, "oidc", "")
+	realm, _ := down.st.GetRealmByName(t.Context(), "down")
+	b := newBrowser(t)
+	at, page := b.startCorp(down)
+	_, at, page = b.upstreamLogin(at, page, "noemail", "noemail-pass-1")
+	for _, c := range []struct{ field, value, want string }{
+		{"username", "b\u043eb.local", "Invalid username"}, // Cyrillic o: bob.local's look-alike
+		{"username", "ann<script>", "Invalid username"},
+		{"username", "\u212Aate", "Invalid username"}, // Kelvin sign, lower-cased to kate
+		{"firstName", "<img src=x onerror=alert(1)>", "Invalid name"},
+		{"lastName", "Robert'); DROP TABLE users;--", "Invalid name"},
+		{"firstName", strings.Repeat("a", 300), "Invalid Request"},
+	} {
+		action, f := formOf(t, at, page, "kc-idp-review-profile-form")
+		f.Set("email", "no.mail@corp.example")
+		f.Set("username", "noemail")
+		f.Set("firstName", "No")
+		f.Set("lastName", "Mail")
+		f.Set(c.field, c.value)
+		var status int
+		status, at, page = b.do(http.MethodPost, action, f)
+		if status != 400 || !strings.Contains(strings.ToLower(page), strings.ToLower(c.want)) ||
+			!strings.Contains(page, `id="kc-idp-review-profile-form"`) {
+			t.Fatalf("%s %q: %d %s %.300s", c.field, c.value, status, at, page)
+		}
+	}
+	if n, _ := down.st.CountUsers(t.Context(), realm.ID, store.UserQuery{}); n != 1 { // bob.local
+		t.Fatalf("%d users after refused reviews", n)
+	}
+	action, f := formOf(t, at, page, "kc-idp-review-profile-form")
+	f.Set("email", "no.mail@corp.example")
+	f.Set("username", "noemail")
+	f.Set("firstName", "No")
+	f.Set("lastName", "Mail")
+	if _, cb, page := b.do(http.MethodPost, action, f); cb == nil {
+		t.Fatalf("a valid review: %.300s", page)
+	}
+}
 
 // trustEmail with autoLinkByEmail links only the very address the IdP
 // vouched for: an email whose Unicode letters lower-case onto another
@@ -70,5 +114,31 @@ func TestBrokerAutoLinkRefusesCaseMappedEmail(t *testing.T) {
 	action, f = b.samlAnswer(down, at, page, "victim2")
 	if _, cb, page = b.do(http.MethodPost, action, f); cb == nil || !strings.HasPrefix(cb.String(), appRedirect) {
 		t.Fatalf("auto-link of the same address: %.300s", page)
+	}
+}
+
+// A username the IdP gives that the user profile refuses (here a
+// Cyrillic look-alike of a Latin name) goes to the review page, as
+// Keycloak's review step shows an invalid profile; before, it made the
+// user.
+func TestBrokerFirstLoginReviewsInvalidIdPUsername(t *testing.T) {
+	corp, down := samlSetup(t)
+	realm, _ := down.st.GetRealmByName(t.Context(), "down")
+	name := "m\u0430llory" // Cyrillic a
+	pw := samlPassword(name)
+	body, _ := json.Marshal(samlidp.User{Name: name, Email: "mallory@corp.example", GivenName: "Mal", Surname: "Lory", PlaintextPassword: &pw})
+	corp.put(t, "/users/"+url.PathEscape(name), body)
+	b := newBrowser(t)
+	at, page, _ := b.samlStart(down, corp, false)
+	action, f := b.samlAnswer(down, at, page, name)
+	status, cb, page := b.do(http.MethodPost, action, f)
+	if cb != nil && strings.HasPrefix(cb.String(), appRedirect) {
+		t.Fatalf("signed in as a homograph username: %s", cb)
+	}
+	if status != 400 || !strings.Contains(page, `id="kc-idp-review-profile-form"`) || !strings.Contains(page, "Invalid username") {
+		t.Fatalf("want the review page: %d %.400s", status, page)
+	}
+	if _, err := down.st.GetUserByUsername(t.Context(), realm.ID, name); err == nil {
+		t.Fatal("user made")
 	}
 }

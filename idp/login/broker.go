@@ -566,6 +566,11 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 	case prof.Email == "":
 		h.showStep(w, r, realm, next, "review", "missingEmailMessage", "email")
 		return
+	case !realm.Settings.RegistrationEmailAsUsername && !ValidUsername(prof.Username):
+		// A name the IdP gave that Keycloak's user profile refuses (a
+		// homograph, a prohibited character): the person picks another.
+		h.showStep(w, r, realm, next, "review", "invalidUsernameMessage", "username")
+		return
 	}
 	if realm.Settings.EmailLogin() {
 		// A username that is another's email, or an email that is

@@ -111,6 +111,21 @@ func (h *Handler) firstBrokerLogin(w http.ResponseWriter, r *http.Request, realm
 		case !validEmail(prof.Email):
 			h.showStep(w, r, realm, rec, "review", "invalidEmailMessage", "email")
 			return
+		case tooLong(prof.Username, prof.Email, prof.FirstName, prof.LastName):
+			h.showStep(w, r, realm, rec, "review", "invalidRequestMessage", "")
+			return
+		// Keycloak's user profile validates the review as a registration:
+		// no homograph or prohibited character in the username, no markup
+		// in the names.
+		case !realm.Settings.RegistrationEmailAsUsername && !ValidUsername(strings.TrimSpace(prof.Username)):
+			h.showStep(w, r, realm, rec, "review", "invalidUsernameMessage", "username")
+			return
+		case !ValidPersonName(prof.FirstName):
+			h.showStep(w, r, realm, rec, "review", "invalidPersonNameMessage", "firstName")
+			return
+		case !ValidPersonName(prof.LastName):
+			h.showStep(w, r, realm, rec, "review", "invalidPersonNameMessage", "lastName")
+			return
 		}
 		rec.LinkUserID, rec.LinkBy = "", ""
 		h.firstLogin(w, r, realm, p, rec, rec.Identity, prof, true)
