@@ -10,6 +10,7 @@ import (
 
 	"github.com/crewjam/saml/samlidp"
 
+	"github.com/keygate/keygate/federation/ldap/ldaptest"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
 )
@@ -140,5 +141,46 @@ func TestBrokerFirstLoginReviewsInvalidIdPUsername(t *testing.T) {
 	}
 	if _, err := down.st.GetUserByUsername(t.Context(), realm.ID, name); err == nil {
 		t.Fatal("user made")
+	}
+}
+
+// A directory (LDAP) user who has not signed in yet owns their email: a
+// first broker login with it offers the link to that user (imported now)
+// after re-authentication, as Keycloak's lookups ask the user storage
+// providers. Before, a local user was made with the directory user's
+// email and username, and the directory user could no longer sign in.
+func TestBrokerFirstLoginFindsDirectoryUser(t *testing.T) {
+	dir := ldaptest.NewFake(t, ldaptest.FakeOptions{LDIF: `dn: uid=alice,ou=people,dc=example,dc=org
+objectClass: inetOrgPerson
+uid: alice
+cn: Alice Liddell
+sn: Liddell
+mail: alice@corp.example
+userPassword: alice-ldap-pass-1
+`})
+	ldap := `"components": {"org.keycloak.storage.UserStorageProvider": [{"name": "corp-ldap", "providerId": "ldap",
+		"config": {"connectionUrl": ["` + dir.URL() + `"], "bindDn": ["` + dir.AdminDN + `"], "bindCredential": ["` + dir.AdminPassword + `"],
+			"usersDn": ["ou=people,dc=example,dc=org"], "editMode": ["READ_ONLY"], "usernameLDAPAttribute": ["uid"], "rdnLDAPAttribute": ["uid"],
+			"uuidLDAPAttribute": ["uid"], "userObjectClasses": ["inetOrgPerson"]},
+		"subComponents": {"org.keycloak.storage.ldap.mappers.LDAPStorageMapper": [
+			{"name": "username", "providerId": "user-attribute-ldap-mapper", "config": {"ldap.attribute": ["uid"], "user.model.attribute": ["username"]}},
+			{"name": "email", "providerId": "user-attribute-ldap-mapper", "config": {"ldap.attribute": ["mail"], "user.model.attribute": ["email"]}}]}}]}`
+	_, down := brokerPairWith(t, "oidc", "", ldap)
+	realm, _ := down.st.GetRealmByName(t.Context(), "down")
+	b := newBrowser(t)
+	at, page := b.startCorp(down)
+	status, cb, page := b.upstreamLogin(at, page, "alice", "alice-pass-1")
+	if cb != nil && strings.HasPrefix(cb.String(), appRedirect) {
+		t.Fatalf("signed in as a new local user: %s", cb)
+	}
+	if status != 200 || !strings.Contains(page, `id="linkAccount"`) {
+		t.Fatalf("want the link confirmation: %d %.400s\n%s", status, page, down.log.String())
+	}
+	u, err := down.st.GetUserByUsername(t.Context(), realm.ID, "alice")
+	if err != nil || u.FederationLink == "" {
+		t.Fatalf("alice is not the directory's user: %+v %v", u, err)
+	}
+	if fis, _ := down.st.ListFederatedIdentities(t.Context(), realm.ID, u.ID); len(fis) != 0 {
+		t.Fatalf("linked before re-authentication: %+v", fis)
 	}
 }

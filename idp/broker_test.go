@@ -94,6 +94,12 @@ func (k *keygate) importRealm(t *testing.T, doc string) {
 // brokerPair starts up and down; idpProvider is corp's providerId and
 // extra its top-level representation fields (JSON, without braces).
 func brokerPair(t *testing.T, providerID, extra string) (up, down *keygate) {
+	return brokerPairWith(t, providerID, extra, "")
+}
+
+// brokerPairWith is brokerPair with realmExtra (top-level fields of down's
+// representation, JSON without braces) added to down.
+func brokerPairWith(t *testing.T, providerID, extra, realmExtra string) (up, down *keygate) {
 	up, down = newKeygate(t), newKeygate(t)
 	callback := down.URL + "/realms/down/broker/corp/endpoint"
 	up.importRealm(t, `{"realm": "up", "enabled": true, "sslRequired": "none",
@@ -113,7 +119,10 @@ func brokerPair(t *testing.T, providerID, extra string) (up, down *keygate) {
 	if extra != "" {
 		extra += ","
 	}
-	down.importRealm(t, `{"realm": "down", "enabled": true, "sslRequired": "none",
+	if realmExtra != "" {
+		realmExtra += ","
+	}
+	down.importRealm(t, `{"realm": "down", "enabled": true, "sslRequired": "none", `+realmExtra+`
 		"roles": {"realm": [{"name": "stackstate-admin"}, {"name": "stackstate-guest"}]},
 		"clients": [{"clientId": "app", "enabled": true, "publicClient": true, "standardFlowEnabled": true,
 			"redirectUris": ["`+appRedirect+`"], "webOrigins": ["+"]}],

@@ -19,6 +19,7 @@ import (
 
 	"github.com/keygate/keygate/federation"
 	fedoidc "github.com/keygate/keygate/federation/oidc"
+	"github.com/keygate/keygate/idp/authn"
 	"github.com/keygate/keygate/idp/events"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/rep"
@@ -524,6 +525,25 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 	}
 	next := rec
 	next.Kind, next.Identity, next.Profile = recFirst, ident, &prof
+	// A user storage provider's (LDAP) user without a local copy yet owns
+	// their email and username as a local user does (Keycloak's lookups ask
+	// the providers): DirectoryTaken imports them, so that the lookups
+	// below find them and offer the link after re-authentication; one that
+	// cannot be imported is refused on the review page.
+	dirEmail, dirName := false, false
+	var err error
+	if prof.Email != "" && !realm.Settings.DuplicateEmailsAllowed {
+		if dirEmail, err = h.DirectoryTaken(ctx, realm, prof.Email, true); err != nil {
+			h.firstLoginStoreError(w, r, realm, err)
+			return
+		}
+	}
+	if prof.Username != "" {
+		if dirName, err = h.DirectoryTaken(ctx, realm, prof.Username, false); err != nil {
+			h.firstLoginStoreError(w, r, realm, err)
+			return
+		}
+	}
 	if prof.Email != "" && !realm.Settings.DuplicateEmailsAllowed {
 		if u, err := h.st.GetUserByEmail(ctx, realm.Row.ID, prof.Email); err == nil {
 			// Only the very address the IdP vouched for links at once:
@@ -545,6 +565,10 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 			return
 		}
 	}
+	if dirEmail {
+		h.showStep(w, r, realm, next, "review", "emailExistsMessage", "email")
+		return
+	}
 	if prof.Username != "" {
 		if u, err := h.st.GetUserByUsername(ctx, realm.Row.ID, prof.Username); err == nil {
 			if reviewed {
@@ -560,6 +584,9 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 		}
 	}
 	switch {
+	case dirName:
+		h.showStep(w, r, realm, next, "review", "usernameExistsMessage", "username")
+		return
 	case prof.Username == "":
 		h.showStep(w, r, realm, next, "review", "missingUsernameMessage", "username")
 		return
@@ -671,6 +698,18 @@ func (h *Handler) completeBrokered(w http.ResponseWriter, r *http.Request, realm
 	h.CompleteLogin(w, r, realm, &Attempt{ID: rec.AttemptID, Request: req, Started: rec.Started}, u, Details{
 		ACR: acrCredential, AuthTime: time.Now(), IdentityProvider: p.row.Alias, SessionData: data,
 	})
+}
+
+// firstLoginStoreError answers a failure of the store or of a user
+// storage provider during a first broker login.
+func (h *Handler) firstLoginStoreError(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, err error) {
+	if errors.Is(err, authn.ErrUnavailable) && !errors.Is(err, store.ErrUnavailable) {
+		h.log.WarnContext(r.Context(), "first broker login: user storage unavailable", "err", err)
+		w.Header().Set("Retry-After", "5")
+		h.ErrorPage(w, r, realm, http.StatusServiceUnavailable, "userStorageUnavailableMessage")
+		return
+	}
+	h.storeError(w, r, realm, "first broker login", err)
 }
 
 // asciiEqualFold is strings.EqualFold for ASCII letters only: any other
