@@ -184,3 +184,39 @@ userPassword: alice-ldap-pass-1
 		t.Fatalf("linked before re-authentication: %+v", fis)
 	}
 }
+
+// A trusted IdP's email that lower-casing maps onto another mailbox (the
+// Kelvin sign onto k) is not marked verified, neither for a new user nor
+// when a later login (syncMode FORCE) changes it: apps that admit by a
+// verified email's domain (oauth2-proxy --email-domain) would take
+// ceo@\u212Aelvin.example's owner for ceo@kelvin.example. Before, both were
+// email_verified.
+func TestBrokerCaseMappedEmailNotVerified(t *testing.T) {
+	corp, down := samlSetup(t)
+	realm, _ := down.st.GetRealmByName(t.Context(), "down")
+	put := func(email string) {
+		pw := samlPassword("mallory")
+		body, _ := json.Marshal(samlidp.User{Name: "mallory", Email: email, GivenName: "Mal", Surname: "Lory", PlaintextPassword: &pw})
+		corp.put(t, "/users/mallory", body)
+	}
+	check := func(want string) {
+		t.Helper()
+		u, err := down.st.GetUserByUsername(t.Context(), realm.ID, "mallory")
+		if err != nil || u.Email != want || u.EmailVerified {
+			t.Fatalf("mallory: %q verified=%v %v, want %q unverified", u.Email, u.EmailVerified, err, want)
+		}
+	}
+	put("ceo@\u212Aelvin.example")
+	newBrowser(t).samlLogin(down, corp, "mallory")
+	check("ceo@kelvin.example")
+
+	// A plain address is verified (trustEmail), then a case-mapped one is not.
+	put("Mallory@Corp.example")
+	newBrowser(t).samlLogin(down, corp, "mallory")
+	if u, _ := down.st.GetUserByUsername(t.Context(), realm.ID, "mallory"); u.Email != "mallory@corp.example" || !u.EmailVerified {
+		t.Fatalf("plain address: %q verified=%v", u.Email, u.EmailVerified)
+	}
+	put("cfo@\u212Aelvin.example")
+	newBrowser(t).samlLogin(down, corp, "mallory")
+	check("cfo@kelvin.example")
+}

@@ -622,8 +622,10 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 		return
 	}
 	m.Username, m.Email, m.FirstName, m.LastName = prof.Username, prof.Email, prof.FirstName, prof.LastName
-	// An email the person typed is not one the IdP vouched for.
-	m.EmailVerified = m.EmailVerified && strings.EqualFold(prof.Email, ident.Email)
+	// An email the person typed is not one the IdP vouched for, nor is
+	// one that lower-casing changed beyond ASCII (the IdP's
+	// ceo@\u212Aelvin.example is not ceo@kelvin.example's mailbox).
+	m.EmailVerified = m.EmailVerified && asciiEqualFold(prof.Email, ident.Email)
 	u, err := h.linker.LinkBrokered(ctx, realm.Row.ID, realmDefaults(realm), federation.BrokerLink{
 		Alias: p.row.Alias, Identity: m, Token: ident.Token})
 	if errors.Is(err, federation.ErrConflict) {
