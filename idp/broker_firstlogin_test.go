@@ -220,3 +220,27 @@ func TestBrokerCaseMappedEmailNotVerified(t *testing.T) {
 	newBrowser(t).samlLogin(down, corp, "mallory")
 	check("cfo@kelvin.example")
 }
+
+// An email the IdP gives that is no address goes to the review page, as
+// Keycloak's review step shows an invalid profile; before, the user was
+// made with it.
+func TestBrokerFirstLoginReviewsInvalidIdPEmail(t *testing.T) {
+	corp, down := samlSetup(t)
+	realm, _ := down.st.GetRealmByName(t.Context(), "down")
+	pw := samlPassword("mallory")
+	body, _ := json.Marshal(samlidp.User{Name: "mallory", Email: "mallory <script>@corp", GivenName: "Mal", Surname: "Lory", PlaintextPassword: &pw})
+	corp.put(t, "/users/mallory", body)
+	b := newBrowser(t)
+	at, page, _ := b.samlStart(down, corp, false)
+	action, f := b.samlAnswer(down, at, page, "mallory")
+	status, cb, page := b.do(http.MethodPost, action, f)
+	if cb != nil && strings.HasPrefix(cb.String(), appRedirect) {
+		t.Fatalf("signed in with an invalid email: %s", cb)
+	}
+	if status != 400 || !strings.Contains(page, `id="kc-idp-review-profile-form"`) || !strings.Contains(page, "Invalid email") {
+		t.Fatalf("want the review page: %d %.400s", status, page)
+	}
+	if _, err := down.st.GetUserByUsername(t.Context(), realm.ID, "mallory"); err == nil {
+		t.Fatal("user made")
+	}
+}

@@ -593,6 +593,10 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 	case prof.Email == "":
 		h.showStep(w, r, realm, next, "review", "missingEmailMessage", "email")
 		return
+	case !validEmail(prof.Email):
+		// An IdP's email Keycloak's user profile refuses: reviewed too.
+		h.showStep(w, r, realm, next, "review", "invalidEmailMessage", "email")
+		return
 	case !realm.Settings.RegistrationEmailAsUsername && !ValidUsername(prof.Username):
 		// A name the IdP gave that Keycloak's user profile refuses (a
 		// homograph, a prohibited character): the person picks another.
