@@ -244,3 +244,51 @@ func TestBrokerFirstLoginReviewsInvalidIdPEmail(t *testing.T) {
 		t.Fatal("user made")
 	}
 }
+
+// Attacks that hold (kept as regressions): the IdP's answer for corp
+// delivered to another alias's endpoint signs no one in; a user disabled
+// locally does not sign in through the IdP.
+func TestBrokerCrossAliasAndDisabledUser(t *testing.T) {
+	_, down := brokerPair(t, "oidc", "")
+	realm, _ := down.st.GetRealmByName(t.Context(), "down")
+	b := newBrowser(t)
+	at, page := b.startCorp(down)
+	action, f := formOf(t, at, page, "kc-form-login")
+	f.Set("username", "alice")
+	f.Set("password", "alice-pass-1")
+	resp, err := b.c.PostForm(action, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	callback, _ := url.Parse(resp.Header.Get("Location"))
+	other := *callback
+	other.Path = "/realms/down/broker/hidden/endpoint"
+	if st, cb, _ := b.do(http.MethodGet, other.String(), nil); st != 400 || (cb != nil && strings.HasPrefix(cb.String(), appRedirect)) {
+		t.Fatalf("corp's answer at hidden's endpoint: %d %v", st, cb)
+	}
+	if n, _ := down.st.CountUsers(t.Context(), realm.ID, store.UserQuery{}); n != 1 {
+		t.Fatalf("%d users after a misdelivered answer", n)
+	}
+
+	// alice signs in once, is disabled, and is refused after the IdP.
+	b = newBrowser(t)
+	at, page = b.startCorp(down)
+	if _, cb, page := b.upstreamLogin(at, page, "alice", "alice-pass-1"); cb == nil {
+		t.Fatalf("first login: %.300s", page)
+	}
+	u, err := down.st.GetUserByUsername(t.Context(), realm.ID, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Enabled = false
+	if err := down.st.UpdateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	b = newBrowser(t)
+	at, page = b.startCorp(down)
+	status, cb, page := b.upstreamLogin(at, page, "alice", "alice-pass-1")
+	if cb != nil && strings.HasPrefix(cb.String(), appRedirect) || status != 400 || !strings.Contains(page, "disabled") {
+		t.Fatalf("disabled user through the IdP: %d %v %.300s", status, cb, page)
+	}
+}
