@@ -292,3 +292,39 @@ func TestBrokerCrossAliasAndDisabledUser(t *testing.T) {
 		t.Fatalf("disabled user through the IdP: %d %v %.300s", status, cb, page)
 	}
 }
+
+// trustEmail with autoLinkByEmail does not link a disabled account: the
+// login is refused before anything is written. Before, the link was
+// written and then the login refused, so the account came back linked to
+// an IdP identity no one approved once an admin enabled it again.
+func TestBrokerAutoLinkSkipsDisabledUser(t *testing.T) {
+	_, down := brokerPair(t, "oidc", `"trustEmail": true`)
+	realm, _ := down.st.GetRealmByName(t.Context(), "down")
+	row, err := down.st.GetIdentityProvider(t.Context(), realm.ID, "corp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := rep.IdentityProviderFromStore(row)
+	p.Config["autoLinkByEmail"] = "true"
+	next, _ := rep.IdentityProviderToStore(realm.ID, p)
+	if err := down.st.UpdateIdentityProvider(t.Context(), next); err != nil {
+		t.Fatal(err)
+	}
+	local, err := down.st.GetUserByUsername(t.Context(), realm.ID, "bob.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	local.Enabled = false
+	if err := down.st.UpdateUser(t.Context(), local); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	at, page := b.startCorp(down)
+	status, cb, page := b.upstreamLogin(at, page, "bob", "bob-pass-1")
+	if cb != nil && strings.HasPrefix(cb.String(), appRedirect) || status != 400 || !strings.Contains(page, "disabled") {
+		t.Fatalf("auto-link to a disabled user: %d %v %.300s", status, cb, page)
+	}
+	if fis, _ := down.st.ListFederatedIdentities(t.Context(), realm.ID, local.ID); len(fis) != 0 {
+		t.Fatalf("disabled user linked: %+v", fis)
+	}
+}

@@ -649,6 +649,16 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 // for a later login), and signs them in.
 func (h *Handler) linkAndComplete(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, p idpInfo, rec brokerRecord, ident *federation.BrokeredIdentity, userID string) {
 	ctx := r.Context()
+	// A disabled user is refused before anything is written: no link (an
+	// automatic one would wait there for the account to be enabled
+	// again), no mapper's update.
+	if cur, err := h.st.GetUser(ctx, realm.Row.ID, userID); err != nil {
+		h.storeError(w, r, realm, "find brokered user", err)
+		return
+	} else if !cur.Enabled {
+		h.ErrorPage(w, r, realm, http.StatusBadRequest, "accountDisabledMessage")
+		return
+	}
 	m, err := h.mapIdentity(ctx, realm, p, ident, false)
 	if err != nil {
 		h.brokerError(w, r, realm, p.row.Alias, "mappers", err)
