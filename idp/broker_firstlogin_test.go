@@ -69,16 +69,7 @@ func TestBrokerReviewValidatesProfile(t *testing.T) {
 func TestBrokerAutoLinkRefusesCaseMappedEmail(t *testing.T) {
 	corp, down := samlSetup(t)
 	realm, _ := down.st.GetRealmByName(t.Context(), "down")
-	row, err := down.st.GetIdentityProvider(t.Context(), realm.ID, "corp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := rep.IdentityProviderFromStore(row)
-	p.Config["autoLinkByEmail"] = "true"
-	next, _ := rep.IdentityProviderToStore(realm.ID, p)
-	if err := down.st.UpdateIdentityProvider(t.Context(), next); err != nil {
-		t.Fatal(err)
-	}
+	patchCorp(t, down, func(p *rep.IdentityProvider) { p.Config["autoLinkByEmail"] = "true" })
 	victim := store.User{ID: "victim-id", RealmID: realm.ID, Username: "victim", Email: "victim@kelvin.example", EmailVerified: true,
 		Enabled: true, Created: time.Now()}
 	if err := down.st.CreateUser(t.Context(), victim); err != nil {
@@ -300,16 +291,7 @@ func TestBrokerCrossAliasAndDisabledUser(t *testing.T) {
 func TestBrokerAutoLinkSkipsDisabledUser(t *testing.T) {
 	_, down := brokerPair(t, "oidc", `"trustEmail": true`)
 	realm, _ := down.st.GetRealmByName(t.Context(), "down")
-	row, err := down.st.GetIdentityProvider(t.Context(), realm.ID, "corp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := rep.IdentityProviderFromStore(row)
-	p.Config["autoLinkByEmail"] = "true"
-	next, _ := rep.IdentityProviderToStore(realm.ID, p)
-	if err := down.st.UpdateIdentityProvider(t.Context(), next); err != nil {
-		t.Fatal(err)
-	}
+	patchCorp(t, down, func(p *rep.IdentityProvider) { p.Config["autoLinkByEmail"] = "true" })
 	local, err := down.st.GetUserByUsername(t.Context(), realm.ID, "bob.local")
 	if err != nil {
 		t.Fatal(err)

@@ -671,3 +671,22 @@ func TestBrokerLinkOnly(t *testing.T) {
 		t.Error("link-only provider has a button")
 	}
 }
+
+// patchCorp changes down's "corp" identity provider in the store.
+func patchCorp(t *testing.T, down *keygate, change func(*rep.IdentityProvider)) {
+	t.Helper()
+	realm, err := down.st.GetRealmByName(t.Context(), "down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := down.st.GetIdentityProvider(t.Context(), realm.ID, "corp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := rep.IdentityProviderFromStore(row)
+	change(&p)
+	next, _ := rep.IdentityProviderToStore(realm.ID, p)
+	if err := down.st.UpdateIdentityProvider(t.Context(), next); err != nil {
+		t.Fatal(err)
+	}
+}
