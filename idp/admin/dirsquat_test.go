@@ -13,7 +13,8 @@ import (
 // the entry), the answer is 409. Otherwise the local account would own
 // the directory user's name and logins, with a password the admin chose,
 // where a READ_ONLY directory lets no admin set that user's password. A
-// directory that cannot answer does not block the admin.
+// directory that cannot answer is a 503 with Retry-After, neither "taken"
+// nor a name let through.
 func TestAdminCannotTakeDirectoryNames(t *testing.T) {
 	s := ldaptest.Start(t, ldaptest.Options{Users: 3})
 	e := newEnv(t)
@@ -35,9 +36,18 @@ func TestAdminCannotTakeDirectoryNames(t *testing.T) {
 	e.must(409, "PUT", loc, e.admin, map[string]any{"email": "user0@example.org"})
 	e.must(204, "PUT", loc, e.admin, map[string]any{"username": "local2"})
 
-	// A directory that is down does not block local users.
+	// A directory that is down cannot say the name is free.
 	s.Stop(t)
-	e.must(201, "POST", b+"/users", e.admin, map[string]any{"username": "while-down"})
+	r := e.do("POST", b+"/users", e.admin, map[string]any{"username": "user9", "enabled": true,
+		"credentials": []map[string]any{{"type": "password", "value": "Admin-chosen-1"}}})
+	if r.status != 503 || r.header.Get("Retry-After") == "" {
+		t.Errorf("create with the directory down: %d %s, Retry-After %q; want 503 with Retry-After", r.status, r.body, r.header.Get("Retry-After"))
+	}
+	var users []map[string]any
+	e.must(200, "GET", b+"/users?username=user9&exact=true&briefRepresentation=true", e.admin, nil).json(t, &users)
+	if len(users) != 0 {
+		t.Errorf("a local user9 was created while the directory was down: %v", users)
+	}
 }
 
 // TestAdminDirectoryNamesOwnEntry: the directory check does not count the

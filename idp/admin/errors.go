@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/keygate/keygate/federation"
 	"io"
 	"net/http"
 	"net/url"
@@ -77,6 +78,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, authn.ErrBusy), errors.Is(err, password.ErrBusy):
 		w.Header().Set("Retry-After", "1")
 		ae = errMsg(http.StatusServiceUnavailable, "Too many concurrent password operations").(*apiError)
+	case errors.Is(err, federation.ErrUnavailable):
+		a.log.WarnContext(r.Context(), "admin API: user storage unavailable", "method", r.Method, "route", r.Pattern, "err", err)
+		w.Header().Set("Retry-After", "30")
+		ae = errMsg(http.StatusServiceUnavailable, "The user storage provider is unavailable").(*apiError)
 	case errors.Is(err, store.ErrUnavailable):
 		a.log.WarnContext(r.Context(), "admin API: database unavailable", "method", r.Method, "route", r.Pattern, "err", err)
 		w.Header().Set("Retry-After", oidc.RetryAfterUnavailable)

@@ -88,7 +88,8 @@ func TestAdminEvents(t *testing.T) {
 		"providerType": "org.keycloak.storage.UserStorageProvider", "config": map[string][]string{
 			"connectionUrl": {"ldap://127.0.0.1:1"}, "bindDn": {"cn=admin"}, "bindCredential": {"ldap-bind-secret-3"},
 			"usersDn": {"ou=people,dc=x"}, "editMode": {"READ_ONLY"}, "vendor": {"other"}, "usernameLDAPAttribute": {"uid"},
-			"rdnLDAPAttribute": {"uid"}, "uuidLDAPAttribute": {"entryUUID"}, "userObjectClasses": {"inetOrgPerson"}}})
+			"rdnLDAPAttribute": {"uid"}, "uuidLDAPAttribute": {"entryUUID"}, "userObjectClasses": {"inetOrgPerson"},
+			"enabled": {"false"}}}) // disabled: a dead directory makes new users 503
 	e.must(204, "DELETE", base+"/users/"+uid, e.admin, nil)
 
 	evs = e.adminEvents("ev", e.admin, "")

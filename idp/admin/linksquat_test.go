@@ -15,7 +15,10 @@ func TestCreateUserCannotLinkToDirectoryEntry(t *testing.T) {
 	const b = "/admin/realms/acme"
 	ldap := e.must(201, "POST", b+"/components", e.admin, map[string]any{"name": "ldap", "providerId": "ldap",
 		"providerType": "org.keycloak.storage.UserStorageProvider", "config": map[string][]string{"connectionUrl": {"ldap://127.0.0.1:1"},
-			"usersDn": {"ou=people,dc=example"}, "editMode": {"READ_ONLY"}}}).id()
+			"usersDn": {"ou=people,dc=example"}, "editMode": {"READ_ONLY"},
+			// Disabled: a provider that cannot answer would make every new
+			// name a 503 (TestAdminCannotTakeDirectoryNames).
+			"enabled": {"false"}}}).id()
 	id := e.must(201, "POST", b+"/users", mu, map[string]any{"username": "squatter", "enabled": true, "federationLink": ldap,
 		"attributes":  map[string][]string{"LDAP_ID": {"0b6e7a4e-entry-of-the-boss"}, "LDAP_ENTRY_DN": {"uid=boss,ou=people,dc=example"}, "team": {"a"}},
 		"credentials": []map[string]any{{"type": "password", "value": "Squat-pw-1"}}}).id()

@@ -443,8 +443,9 @@ func (a *API) checkDirectoryNames(ctx context.Context, realmID string, prev, u s
 // user named name (an email when byEmail) without a local copy yet, as
 // Keycloak's UsersResource asks UserStorageManager (which imports the
 // entry, as this does): a local user must not take a directory user's
-// name. A directory that cannot answer does not block the admin (a
-// directory down never blocks local users): logged, and not taken.
+// name. A directory that cannot answer is 503 (federation.ErrUnavailable),
+// as Keycloak's lookup fails: answering "not taken" would let the name be
+// squatted whenever the directory is unreachable.
 func (a *API) directoryTaken(ctx context.Context, realmID string, s rep.RealmSettings, name, selfID string, byEmail bool) (bool, error) {
 	if a.fed == nil || strings.TrimSpace(name) == "" {
 		return false, nil
@@ -458,14 +459,10 @@ func (a *API) directoryTaken(ctx context.Context, realmID string, s rep.RealmSet
 		return acct.User.ID != selfID, nil // the user's own entry does not take its name
 	case errors.Is(err, federation.ErrAmbiguous), errors.Is(err, federation.ErrConflict):
 		return true, nil // found (imported now), or found but not importable
-	case errors.Is(err, federation.ErrUnavailable):
-		a.log.WarnContext(ctx, "admin API: a directory could not say whether it has the name", "realm", realmID, "err", err)
-		return false, nil
 	}
 	return false, err
 }
 
-// updateUser applies the fields the body has (Keycloak's partial update).
 // adminUsernameProblem is rep.UsernameProblem, as Keycloak's user profile
 // validates the admin API's users too, without its 3-character minimum:
 // keygate's admin API has always taken 2-letter usernames, and scripts
@@ -478,6 +475,7 @@ func adminUsernameProblem(name string) string {
 	return p
 }
 
+// updateUser applies the fields the body has (Keycloak's partial update).
 func (a *API) updateUser(c *call) error {
 	u, err := a.user(c)
 	if err != nil {
