@@ -110,28 +110,35 @@ func TestBrokerAutoLinkRefusesCaseMappedEmail(t *testing.T) {
 }
 
 // A username the IdP gives that the user profile refuses (here a
-// Cyrillic look-alike of a Latin name) goes to the review page, as
-// Keycloak's review step shows an invalid profile; before, it made the
-// user.
+// Cyrillic look-alike of a Latin name), or a first or last name with
+// markup, goes to the review page, as Keycloak's review step shows an
+// invalid profile; before, it made the user.
 func TestBrokerFirstLoginReviewsInvalidIdPUsername(t *testing.T) {
 	corp, down := samlSetup(t)
 	realm, _ := down.st.GetRealmByName(t.Context(), "down")
-	name := "m\u0430llory" // Cyrillic a
-	pw := samlPassword(name)
-	body, _ := json.Marshal(samlidp.User{Name: name, Email: "mallory@corp.example", GivenName: "Mal", Surname: "Lory", PlaintextPassword: &pw})
-	corp.put(t, "/users/"+url.PathEscape(name), body)
-	b := newBrowser(t)
-	at, page, _ := b.samlStart(down, corp, false)
-	action, f := b.samlAnswer(down, at, page, name)
-	status, cb, page := b.do(http.MethodPost, action, f)
-	if cb != nil && strings.HasPrefix(cb.String(), appRedirect) {
-		t.Fatalf("signed in as a homograph username: %s", cb)
-	}
-	if status != 400 || !strings.Contains(page, `id="kc-idp-review-profile-form"`) || !strings.Contains(page, "Invalid username") {
-		t.Fatalf("want the review page: %d %.400s", status, page)
-	}
-	if _, err := down.st.GetUserByUsername(t.Context(), realm.ID, name); err == nil {
-		t.Fatal("user made")
+	for _, c := range []struct {
+		name, given, sur, want string
+	}{
+		{"m\u0430llory", "Mal", "Lory", "Invalid username"}, // Cyrillic a
+		{"mallory2", "<img src=x onerror=alert(1)>", "Lory", "Invalid name"},
+		{"mallory3", "Mal", "Lory{}", "Invalid name"},
+	} {
+		pw := samlPassword(c.name)
+		body, _ := json.Marshal(samlidp.User{Name: c.name, Email: c.name + "@corp.example", GivenName: c.given, Surname: c.sur, PlaintextPassword: &pw})
+		corp.put(t, "/users/"+url.PathEscape(c.name), body)
+		b := newBrowser(t)
+		at, page, _ := b.samlStart(down, corp, false)
+		action, f := b.samlAnswer(down, at, page, c.name)
+		status, cb, page := b.do(http.MethodPost, action, f)
+		if cb != nil && strings.HasPrefix(cb.String(), appRedirect) {
+			t.Fatalf("%s %q %q: signed in without review: %s", c.name, c.given, c.sur, cb)
+		}
+		if status != 400 || !strings.Contains(page, `id="kc-idp-review-profile-form"`) || !strings.Contains(page, c.want) {
+			t.Fatalf("%s %q %q: want the review page saying %q: %d %.400s", c.name, c.given, c.sur, c.want, status, page)
+		}
+		if _, err := down.st.GetUserByUsername(t.Context(), realm.ID, c.name); err == nil {
+			t.Fatalf("%s: user made", c.name)
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -601,6 +602,14 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 		// A name the IdP gave that Keycloak's user profile refuses (a
 		// homograph, a prohibited character): the person picks another.
 		h.showStep(w, r, realm, next, "review", "invalidUsernameMessage", "username")
+		return
+	case !ValidPersonName(prof.FirstName) || utf8.RuneCountInString(prof.FirstName) > 255:
+		// Names with markup from the IdP would go into every token and
+		// mail; Keycloak's IDP_REVIEW profile refuses them too.
+		h.showStep(w, r, realm, next, "review", "invalidPersonNameMessage", "firstName")
+		return
+	case !ValidPersonName(prof.LastName) || utf8.RuneCountInString(prof.LastName) > 255:
+		h.showStep(w, r, realm, next, "review", "invalidPersonNameMessage", "lastName")
 		return
 	}
 	if realm.Settings.EmailLogin() {
