@@ -699,7 +699,23 @@ func (a *API) logoutUser(c *call) error {
 	if err != nil {
 		return err
 	}
-	if err := a.st.DeleteUserSessions(c.ctx, c.realm.ID, u.ID); err != nil {
+	// As Keycloak's UserResource.logout: the user's notBefore moves to now,
+	// so every token issued before it is stale, offline ones included
+	// (DeleteUserSessions leaves the offline tokens).
+	err = a.st.Tx(c.ctx, func(ctx context.Context) error {
+		u, err := a.st.GetUser(ctx, c.realm.ID, u.ID)
+		if err != nil {
+			return err
+		}
+		u.NotBefore = time.Now().Unix()
+		if err := a.st.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return a.st.DeleteUserSessions(ctx, c.realm.ID, u.ID)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("User not found")
+	} else if err != nil {
 		return err
 	}
 	return c.noContent()

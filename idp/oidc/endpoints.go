@@ -184,7 +184,7 @@ func (p *Provider) realmInfo(w http.ResponseWriter, r *http.Request, realm *Real
 		"public_key":        base64.StdEncoding.EncodeToString(der),
 		"token-service":     realm.Issuer + "/protocol/openid-connect",
 		"account-service":   realm.Issuer + "/account",
-		"tokens-not-before": 0,
+		"tokens-not-before": realm.Settings.NotBefore,
 	})
 }
 
@@ -256,7 +256,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request, realm *Realm) {
 		resp.SetExpiresIn(is.accessExp.Sub(is.at)) // Keycloak's exp - currentTime: the lifespan
 	}
 	resp.SetExtra("scope", s.scope)
-	resp.SetExtra("not-before-policy", 0)
+	resp.SetExtra("not-before-policy", realm.Settings.NotBefore)
 	switch {
 	case resp.GetExtra("refresh_token") != nil && ar.GetGrantedScopes().Has("offline_access"):
 		// Keycloak says 0 for offline tokens: no SSO idle timeout applies.
@@ -428,6 +428,17 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 		return
 	}
 	sess := req.GetSession().(*Session)
+	if c, ok := req.GetClient().(*Client); kind == store.KindRefresh && ok {
+		iat, _ := numClaim(claims, "iat")
+		var u *store.User
+		if sess.found != nil {
+			u = sess.found.User
+		}
+		if stale(iat, realm, c, u) {
+			writeJSON(w, http.StatusOK, inactive)
+			return
+		}
+	}
 	if kind == store.KindRefresh && sess.SessionID != "" && !req.GetGrantedScopes().Has("offline_access") {
 		if _, err := p.st.GetSession(ctx, realm.Row.ID, sess.SessionID); failed(err) {
 			return

@@ -164,6 +164,10 @@ func (p *Provider) fillClaims(ctx context.Context, r *Realm, c *Client, sess *Se
 	if !sub.user.Enabled {
 		return claimSet{}, fosite.ErrInvalidGrant.WithWrap(errSessionNotActive).WithHint("Session not active")
 	}
+	if f := sess.found; f != nil && stale(f.Token.Requested.Unix(), r, c, &sub.user) {
+		// The refresh token predates a notBefore: Keycloak's "Stale token".
+		return claimSet{}, fosite.ErrInvalidGrant.WithHint("Stale token")
+	}
 	sess.Username = sub.user.Username
 	cs.offlineAllowed = slices.Contains(sub.roles.realm, "offline_access")
 	cs.notSetUp = len(r.Settings.PendingRequiredActions(sub.user.RequiredActions)) > 0

@@ -354,6 +354,10 @@ func (s *storage) accessRequest(ctx context.Context, r *Realm, claims map[string
 	} else if err != nil {
 		return nil, err
 	}
+	iat, _ := numClaim(claims, "iat")
+	if stale(iat, r, c, &u) {
+		return nil, fosite.ErrInactiveToken
+	}
 	sid := strClaim(claims, "sid")
 	scopes := strings.Fields(strClaim(claims, "scope"))
 	// Tokens of an offline session (scope offline_access) outlive the SSO
@@ -365,7 +369,6 @@ func (s *storage) accessRequest(ctx context.Context, r *Realm, claims map[string
 			return nil, err
 		}
 	}
-	iat, _ := numClaim(claims, "iat")
 	exp, _ := numClaim(claims, "exp")
 	sess := newSession(r.Row.ID)
 	sess.UserID, sess.Username, sess.SessionID, sess.ServiceAccount = u.ID, u.Username, sid, u.ServiceAccount != ""
@@ -375,6 +378,18 @@ func (s *storage) accessRequest(ctx context.Context, r *Realm, claims map[string
 		ID: reqID, RequestedAt: time.Unix(iat, 0), Client: c,
 		RequestedScope: scopes, GrantedScope: scopes, Form: url.Values{}, Session: sess,
 	}, nil
+}
+
+// stale reports whether a token issued at iat (unix seconds) predates the
+// realm's, the client's or the user's notBefore, as Keycloak's
+// NotBeforeCheck: a realm's or client's revocation ("set to now"), an
+// admin's logout of the user. u may be nil.
+func stale(iat int64, r *Realm, c *Client, u *store.User) bool {
+	nb := max(r.Settings.NotBefore, c.Settings.NotBefore)
+	if u != nil {
+		nb = max(nb, u.NotBefore)
+	}
+	return iat < nb
 }
 
 // DeleteAccessTokenSession has nothing to delete; revocation goes through
