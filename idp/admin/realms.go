@@ -58,7 +58,7 @@ func (a *API) createRealm(c *call) error {
 	if _, err := a.st.GetRealmByName(c.ctx, r.Realm); err == nil {
 		return conflict("Conflict detected. See logs for details")
 	}
-	res, err := rep.ImportRealm(c.ctx, a.st, data, rep.ImportOptions{SealSecret: a.p.Keyring().Secrets().Seal})
+	res, err := rep.ImportRealm(c.ctx, a.st, data, rep.ImportOptions{SealSecret: a.p.Keyring().Secrets().Seal, NewRealms: true})
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) || c.ctx.Err() != nil {
 			return err

@@ -38,7 +38,12 @@ type ImportOptions struct {
 	// components (an LDAP provider's bindCredential) before they are stored
 	// (oidc.SecretSealer.Seal with the server's --db-key).
 	SealSecret func(string) (string, error)
-	retried    bool // see importDocs
+	// NewRealms makes every document create a realm: a users file naming
+	// a realm that exists is a conflict like any other document, instead
+	// of adding its users there. The admin API's POST /admin/realms sets
+	// it: its caller (create-realm) may hold no rights in existing realms.
+	NewRealms bool
+	retried   bool // see importDocs
 }
 
 // ImportResult counts what an import created.
@@ -207,7 +212,7 @@ func (d *document) prepare(ctx context.Context, st store.Store, opts ImportOptio
 	policySource := r.PasswordPolicy
 	existing, err := st.GetRealmByName(ctx, r.Realm)
 	switch {
-	case err == nil && d.usersFile:
+	case err == nil && d.usersFile && !opts.NewRealms:
 		d.mode = modeUsers
 		_, s, err := DecodeRealm(existing)
 		if err != nil {
@@ -266,7 +271,7 @@ func (d *document) write(ctx context.Context, st store.Store, opts ImportOptions
 	}
 	existing, err := st.GetRealmByName(ctx, d.realm.Realm)
 	switch {
-	case err == nil && d.usersFile:
+	case err == nil && d.usersFile && !opts.NewRealms:
 		return importUsersFile(ctx, st, existing, d, opts, res)
 	case err == nil && opts.IfExists == IfExistsSkip:
 		res.SkippedRealms = append(res.SkippedRealms, d.realm.Realm)
