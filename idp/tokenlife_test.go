@@ -1,0 +1,151 @@
+package idp_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"testing"
+)
+
+// lifeKeygate is notBeforeKeygate's realm with a second confidential
+// client "other", and a second realm "nb2" with the same client and user.
+func lifeKeygate(t *testing.T) (k *keygate, admin string) {
+	t.Helper()
+	k, _, admin = newEventsKeygate(t)
+	for _, name := range []string{"nb", "nb2"} {
+		k.importRealm(t, `{"realm": "`+name+`", "enabled": true, "sslRequired": "none",
+		"roles": {"realm": [{"name": "offline_access"}]},
+		"clients": [{"clientId": "svc", "enabled": true, "secret": "svc-secret-1", "publicClient": false,
+			"directAccessGrantsEnabled": true},
+			{"clientId": "other", "enabled": true, "secret": "other-secret-1", "publicClient": false,
+			"directAccessGrantsEnabled": true}],
+		"users": [{"username": "carol", "enabled": true, "realmRoles": ["offline_access"],
+			"credentials": [{"type": "password", "value": "carol-pass-1"}]}]}`)
+	}
+	return k, admin
+}
+
+// TestTokenLifecycleAttacks: tokens presented where they do not belong,
+// and after what ends them, are refused.
+func TestTokenLifecycleAttacks(t *testing.T) {
+	k, admin := lifeKeygate(t)
+	realm, _ := k.st.GetRealmByName(t.Context(), "nb")
+	carol, _ := k.st.GetUserByUsername(t.Context(), realm.ID, "carol")
+	userinfo := func(realm, tok string) int {
+		return getJSON(t, k.URL+"/realms/"+realm+"/protocol/openid-connect/userinfo", tok, nil)
+	}
+
+	t.Run("refresh by another client", func(t *testing.T) {
+		tok := nbTokens(t, k, "openid")
+		postToken(t, k.URL, "nb", url.Values{"grant_type": {"refresh_token"}, "client_id": {"other"},
+			"client_secret": {"other-secret-1"}, "refresh_token": {tok["refresh_token"].(string)}}, 400)
+		nbRefresh(t, k, tok["refresh_token"].(string), 200) // and it was not spent by the attempt
+	})
+	t.Run("wrong token kinds as bearer", func(t *testing.T) {
+		tok := nbTokens(t, k, "openid")
+		for name, bad := range map[string]string{"id token": tok["id_token"].(string), "refresh token": tok["refresh_token"].(string)} {
+			if s := userinfo("nb", bad); s != 401 {
+				t.Errorf("userinfo with the %s: %d", name, s)
+			}
+			if s, _ := adminDo(t, "GET", k.URL+"/admin/realms/nb/users", bad, nil); s != 401 {
+				t.Errorf("admin API with the %s: %d", name, s)
+			}
+			if s := getJSON(t, k.URL+"/realms/nb/account/", bad, nil); s != 401 {
+				t.Errorf("account API with the %s: %d", name, s)
+			}
+		}
+		if s := userinfo("nb2", tok["access_token"].(string)); s != 401 {
+			t.Errorf("realm nb's access token at nb2's userinfo: %d", s)
+		}
+		if s := userinfo("nb", tok["access_token"].(string)); s != 200 {
+			t.Errorf("userinfo with the access token: %d", s)
+		}
+	})
+	t.Run("introspection by another client", func(t *testing.T) {
+		tok := nbTokens(t, k, "openid")
+		resp, err := http.PostForm(k.URL+"/realms/nb/protocol/openid-connect/token/introspect", url.Values{
+			"client_id": {"other"}, "client_secret": {"other-secret-1"}, "token": {tok["refresh_token"].(string)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		if out["active"] != false || len(out) != 1 {
+			t.Errorf("svc's refresh token introspected by other: %v", out)
+		}
+	})
+	t.Run("offline role removed", func(t *testing.T) {
+		tok := nbTokens(t, k, "openid offline_access")
+		var role map[string]any
+		getJSON(t, k.URL+"/admin/realms/nb/roles/offline_access", admin, &role)
+		if s, b := adminDo(t, "DELETE", k.URL+"/admin/realms/nb/users/"+carol.ID+"/role-mappings/realm", admin, []any{role}); s != 204 {
+			t.Fatalf("remove role: %d %s", s, b)
+		}
+		defer adminDo(t, "POST", k.URL+"/admin/realms/nb/users/"+carol.ID+"/role-mappings/realm", admin, []any{role})
+		nbRefresh(t, k, tok["refresh_token"].(string), 400)
+	})
+	t.Run("RP logout with the refresh token", func(t *testing.T) {
+		tok := nbTokens(t, k, "openid")
+		resp, err := http.PostForm(k.URL+"/realms/nb/protocol/openid-connect/logout", url.Values{"client_id": {"svc"},
+			"client_secret": {"svc-secret-1"}, "refresh_token": {tok["refresh_token"].(string)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 204 {
+			t.Fatalf("logout: %d", resp.StatusCode)
+		}
+		nbRefresh(t, k, tok["refresh_token"].(string), 400)
+		if s := userinfo("nb", tok["access_token"].(string)); s != 401 {
+			t.Errorf("userinfo after logout: %d", s)
+		}
+		if nbIntrospect(t, k, tok["access_token"].(string)) {
+			t.Error("access token introspects active after logout")
+		}
+	})
+	t.Run("user disabled", func(t *testing.T) {
+		tok := nbTokens(t, k, "openid offline_access")
+		if s, b := adminDo(t, "PUT", k.URL+"/admin/realms/nb/users/"+carol.ID, admin, map[string]any{"enabled": false}); s != 204 {
+			t.Fatalf("disable: %d %s", s, b)
+		}
+		nbRefresh(t, k, tok["refresh_token"].(string), 400)
+		if s := userinfo("nb", tok["access_token"].(string)); s != 401 {
+			t.Errorf("userinfo of a disabled user: %d", s)
+		}
+		if nbIntrospect(t, k, tok["access_token"].(string)) || nbIntrospect(t, k, tok["refresh_token"].(string)) {
+			t.Error("a disabled user's token introspects active")
+		}
+		adminDo(t, "PUT", k.URL+"/admin/realms/nb/users/"+carol.ID, admin, map[string]any{"enabled": true})
+	})
+	t.Run("client disabled", func(t *testing.T) {
+		tok := nbTokens(t, k, "openid offline_access")
+		var clients []map[string]any
+		getJSON(t, k.URL+"/admin/realms/nb/clients?clientId=svc", admin, &clients)
+		c := clients[0]
+		c["enabled"] = false
+		if s, b := adminDo(t, "PUT", k.URL+"/admin/realms/nb/clients/"+c["id"].(string), admin, c); s != 204 {
+			t.Fatalf("disable client: %d %s", s, b)
+		}
+		if s := userinfo("nb", tok["access_token"].(string)); s != 401 {
+			t.Errorf("userinfo with a disabled client's token: %d", s)
+		}
+		c["enabled"] = true
+		adminDo(t, "PUT", k.URL+"/admin/realms/nb/clients/"+c["id"].(string), admin, c)
+	})
+	t.Run("user deleted", func(t *testing.T) {
+		tok := nbTokens(t, k, "openid offline_access")
+		if s, b := adminDo(t, "DELETE", k.URL+"/admin/realms/nb/users/"+carol.ID, admin, nil); s != 204 {
+			t.Fatalf("delete: %d %s", s, b)
+		}
+		nbRefresh(t, k, tok["refresh_token"].(string), 400)
+		if s := userinfo("nb", tok["access_token"].(string)); s != 401 {
+			t.Errorf("userinfo of a deleted user: %d", s)
+		}
+		if nbIntrospect(t, k, tok["refresh_token"].(string)) {
+			t.Error("a deleted user's offline token introspects active")
+		}
+	})
+}
