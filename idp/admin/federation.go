@@ -203,12 +203,10 @@ func (a *API) checkComponent(c *call, in *rep.Component) error {
 	return nil
 }
 
-// sealSecrets seals the secret config values of a user storage component
-// with the server's --db-key (values already sealed stay as they are).
+// sealSecrets seals the secret config values of a component (an LDAP
+// provider's bindCredential, a key provider's privateKey) with the
+// server's --db-key (values already sealed stay as they are).
 func (a *API) sealSecrets(row *store.Component) error {
-	if row.ProviderType != federation.UserStorageType {
-		return nil
-	}
 	s := a.p.Keyring().Secrets()
 	for k, v := range row.Config {
 		if !rep.IsSecretConfigKey(k) || len(v) == 0 || v[0] == "" {

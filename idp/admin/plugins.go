@@ -147,6 +147,8 @@ func (a *API) createComponent(c *call) error {
 		if err := a.createFederated(c, row); err != nil {
 			return err
 		}
+	} else if err := a.sealSecrets(&row); err != nil {
+		return err
 	} else if err := a.st.CreateComponent(c.ctx, row); err != nil {
 		return err
 	}

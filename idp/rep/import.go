@@ -972,8 +972,9 @@ func (x *index) roleString(s string) bool {
 	return false
 }
 
-// sealSecrets seals the secret config values of the planned user storage
-// components and identity providers with seal.
+// sealSecrets seals the secret config values of the planned components
+// (an LDAP provider's bindCredential, a key provider's privateKey) and
+// identity providers with seal.
 func (p *plan) sealSecrets(seal func(string) (string, error)) error {
 	if err := sealPlannedOTP(p.users, seal); err != nil {
 		return err
@@ -998,9 +999,6 @@ func (p *plan) sealSecrets(seal func(string) (string, error)) error {
 		p.idps[i].row = row
 	}
 	for _, c := range p.components {
-		if c.row.ProviderType != federation.UserStorageType {
-			continue
-		}
 		for k, v := range c.row.Config {
 			if !IsSecretConfigKey(k) || len(v) == 0 || v[0] == "" {
 				continue
