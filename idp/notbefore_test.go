@@ -161,3 +161,40 @@ func TestClientNotBefore(t *testing.T) {
 		t.Errorf("tokens-not-before %v, want %d", p, nb)
 	}
 }
+
+// TestRealmNotBeforeEndsSSOCookie: a realm's notBefore ends the browser's
+// SSO too: an identity cookie issued before it signs no one in (Keycloak's
+// verifyIdentityToken: "Identity cookie expired"), and a disabled user's
+// cookie signs no one in either.
+func TestRealmNotBeforeEndsSSOCookie(t *testing.T) {
+	k, _, admin := newEventsKeygate(t)
+	b := newBrowser(t)
+	if status, cb, _ := b.passwordLogin(k, "carol", "carol-pass-1"); status/100 != 3 || cb.Query().Get("code") == "" {
+		t.Fatalf("login: %d %s", status, cb)
+	}
+	if status, cb, _ := b.do(http.MethodGet, authorizeURL(k, url.Values{"prompt": {"none"}}), nil); status/100 != 3 || cb.Query().Get("code") == "" {
+		t.Fatalf("SSO before notBefore: %d %s", status, cb)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if s, body := adminDo(t, "PUT", k.URL+"/admin/realms/down", admin, map[string]any{"notBefore": time.Now().Unix()}); s != 204 {
+		t.Fatalf("put realm: %d %s", s, body)
+	}
+	if status, cb, _ := b.do(http.MethodGet, authorizeURL(k, url.Values{"prompt": {"none"}}), nil); status/100 != 3 || cb.Query().Get("error") != "login_required" {
+		t.Errorf("SSO after notBefore: %d %s, want login_required", status, cb)
+	}
+	// A new login gets a cookie that works.
+	if status, cb, _ := b.passwordLogin(k, "carol", "carol-pass-1"); status/100 != 3 || cb.Query().Get("code") == "" {
+		t.Fatalf("login after notBefore: %d %s", status, cb)
+	}
+	if status, cb, _ := b.do(http.MethodGet, authorizeURL(k, url.Values{"prompt": {"none"}}), nil); status/100 != 3 || cb.Query().Get("code") == "" {
+		t.Fatalf("SSO with the new cookie: %d %s", status, cb)
+	}
+	realm, _ := k.st.GetRealmByName(t.Context(), "down")
+	carol, _ := k.st.GetUserByUsername(t.Context(), realm.ID, "carol")
+	if s, body := adminDo(t, "PUT", k.URL+"/admin/realms/down/users/"+carol.ID, admin, map[string]any{"enabled": false}); s != 204 {
+		t.Fatalf("disable: %d %s", s, body)
+	}
+	if status, cb, _ := b.do(http.MethodGet, authorizeURL(k, url.Values{"prompt": {"none"}}), nil); cb.Query().Get("code") != "" {
+		t.Errorf("SSO of a disabled user: %d %s, want no code", status, cb)
+	}
+}

@@ -3,6 +3,7 @@ package login
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -39,6 +40,12 @@ func (h *Handler) LiveSession(r *http.Request, realm *oidc.Realm) (*store.Sessio
 	}
 	claims, err := realm.VerifyInternal(ck.Value)
 	if err != nil || strClaim(claims, "typ") != "Serialized-ID" {
+		return nil, nil
+	}
+	// A cookie issued before the realm's notBefore ("Revocation: set to
+	// now") is expired, as Keycloak's verifyIdentityToken has it.
+	n, _ := claims["iat"].(json.Number)
+	if iat, err := n.Int64(); err != nil || iat < realm.Settings.NotBefore {
 		return nil, nil
 	}
 	s, err := h.st.GetSession(r.Context(), realm.Row.ID, strClaim(claims, "sid"))
