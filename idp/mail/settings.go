@@ -28,7 +28,15 @@ const (
 	KeyPassword           = "password"
 	KeySSL                = "ssl"
 	KeyStartTLS           = "starttls"
+	// KeyAuthTokenClientSecret is the client secret of Keycloak 26's
+	// XOAUTH2 (authType "token") settings: keygate does not use it, but
+	// keeps, masks and seals it as Keycloak treats it, a secret like the
+	// password.
+	KeyAuthTokenClientSecret = "authTokenClientSecret"
 )
+
+// SecretKeys are the smtpServer keys whose values are secrets.
+var SecretKeys = []string{KeyPassword, KeyAuthTokenClientSecret}
 
 // Mask is what the admin API shows instead of the stored SMTP password
 // (Keycloak's ComponentRepresentation.SECRET_VALUE); sent back, it means
@@ -124,41 +132,47 @@ func (s Settings) port() int {
 	}
 }
 
-// Masked returns m with a set password replaced by Mask, as the admin API
+// Masked returns m with a set password (or other SecretKeys value)
+// replaced by Mask, as the admin API
 // shows a realm (m itself is not changed).
 func Masked(m map[string]string) map[string]string {
 	if m == nil {
 		return nil
 	}
 	out := maps.Clone(m)
-	if out[KeyPassword] != "" {
-		out[KeyPassword] = Mask
+	for _, k := range SecretKeys {
+		if out[k] != "" {
+			out[k] = Mask
+		}
 	}
 	return out
 }
 
 // MergeStored prepares an smtpServer map an administrator sent for
-// storage, as Keycloak's realm update does: a password equal to Mask keeps
-// the stored one (old's, already sealed); any other is sealed with seal.
+// storage, as Keycloak's realm update does: a password (or other
+// SecretKeys value) equal to Mask keeps the stored one (old's, already
+// sealed); any other is sealed with seal.
 // A nil seal stores it as it is.
 func MergeStored(in, old map[string]string, seal func(string) (string, error)) (map[string]string, error) {
 	if in == nil {
 		return nil, nil
 	}
 	out := maps.Clone(in)
-	switch pw := out[KeyPassword]; {
-	case pw == Mask:
-		if v, ok := old[KeyPassword]; ok && v != "" {
-			out[KeyPassword] = v
-		} else {
-			delete(out, KeyPassword)
+	for _, k := range SecretKeys {
+		switch pw := out[k]; {
+		case pw == Mask:
+			if v, ok := old[k]; ok && v != "" {
+				out[k] = v
+			} else {
+				delete(out, k)
+			}
+		case pw != "" && seal != nil:
+			sealed, err := seal(pw)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = sealed
 		}
-	case pw != "" && seal != nil:
-		sealed, err := seal(pw)
-		if err != nil {
-			return nil, err
-		}
-		out[KeyPassword] = sealed
 	}
 	return out, nil
 }
