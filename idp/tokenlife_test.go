@@ -135,6 +135,41 @@ func TestTokenLifecycleAttacks(t *testing.T) {
 		c["enabled"] = true
 		adminDo(t, "PUT", k.URL+"/admin/realms/nb/clients/"+c["id"].(string), admin, c)
 	})
+	t.Run("refresh reuse revokes the family", func(t *testing.T) {
+		tok := nbTokens(t, k, "openid")
+		next := nbRefresh(t, k, tok["refresh_token"].(string), 200)
+		nbRefresh(t, k, tok["refresh_token"].(string), 400)
+		nbRefresh(t, k, next["refresh_token"].(string), 400)
+		if s := userinfo("nb", next["access_token"].(string)); s != 401 {
+			t.Errorf("userinfo with the family's access token after reuse: %d", s)
+		}
+	})
+	t.Run("revocation by another client", func(t *testing.T) {
+		tok := nbTokens(t, k, "openid")
+		for _, which := range []string{"refresh_token", "access_token"} {
+			resp, err := http.PostForm(k.URL+"/realms/nb/protocol/openid-connect/revoke", url.Values{"client_id": {"other"},
+				"client_secret": {"other-secret-1"}, "token": {tok[which].(string)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		if s := userinfo("nb", tok["access_token"].(string)); s != 200 {
+			t.Errorf("other revoked svc's access token: userinfo %d", s)
+		}
+		next := nbRefresh(t, k, tok["refresh_token"].(string), 200)
+		// svc's own revocation of its refresh token ends its access tokens.
+		resp, err := http.PostForm(k.URL+"/realms/nb/protocol/openid-connect/revoke", url.Values{"client_id": {"svc"},
+			"client_secret": {"svc-secret-1"}, "token": {next["refresh_token"].(string)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		nbRefresh(t, k, next["refresh_token"].(string), 400)
+		if s := userinfo("nb", next["access_token"].(string)); s != 401 {
+			t.Errorf("userinfo after svc revoked its refresh token: %d", s)
+		}
+	})
 	t.Run("user deleted", func(t *testing.T) {
 		tok := nbTokens(t, k, "openid offline_access")
 		if s, b := adminDo(t, "DELETE", k.URL+"/admin/realms/nb/users/"+carol.ID, admin, nil); s != 204 {
@@ -148,4 +183,29 @@ func TestTokenLifecycleAttacks(t *testing.T) {
 			t.Error("a deleted user's offline token introspects active")
 		}
 	})
+}
+
+// TestLogoutHintMustBeIDToken: RP-initiated logout takes an ID token as
+// id_token_hint, not an access token (Keycloak checks typ ID): an access
+// token reaches every resource server it is sent to, and one of them
+// would otherwise end the user's SSO session without a confirmation.
+func TestLogoutHintMustBeIDToken(t *testing.T) {
+	k, _ := lifeKeygate(t)
+	logout := func(hint string) int {
+		resp, err := http.Get(k.URL + "/realms/nb/protocol/openid-connect/logout?" + url.Values{"id_token_hint": {hint}}.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	tok := nbTokens(t, k, "openid")
+	if s := logout(tok["access_token"].(string)); s != http.StatusBadRequest {
+		t.Errorf("logout with an access token as id_token_hint: %d, want 400", s)
+	}
+	next := nbRefresh(t, k, tok["refresh_token"].(string), 200) // the session lives
+	if s := logout(next["id_token"].(string)); s != http.StatusOK {
+		t.Errorf("logout with the ID token: %d", s)
+	}
+	nbRefresh(t, k, next["refresh_token"].(string), 400)
 }

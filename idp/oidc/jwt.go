@@ -239,13 +239,18 @@ func (r *Realm) VerifyInternal(token string) (map[string]any, error) {
 	return verify(r.keys, token, algHS512, now())
 }
 
-// VerifyIDTokenHint checks an ID token the realm signed, as an
+// VerifyIDTokenHint checks an ID token (typ ID) the realm signed, as an
 // id_token_hint: the signature counts, its expiry does not (Keycloak
 // accepts expired hints at logout).
 func (r *Realm) VerifyIDTokenHint(token string) (map[string]any, error) {
 	claims, err := verify(r.keys, token, algAsym, now())
 	if errors.Is(err, errTokenExpired) {
 		err = nil
+	}
+	if err == nil && strClaim(claims, "typ") != "ID" {
+		// An access token, which every resource server it is sent to
+		// holds, is no hint (Keycloak checks the type too).
+		return nil, errTokenMalformed
 	}
 	return claims, err
 }
