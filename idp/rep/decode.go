@@ -28,13 +28,25 @@ import (
 // Each level re-reads its part of the input, so nesting is capped at
 // maxDepth containers (real exports nest groups a few levels deep); deeper
 // input is an error instead of quadratic work.
+//
+// The re-reading is also capped in bytes: all containers together may hold
+// reReadFactor times the input (plus reReadSlack). Real exports re-read
+// theirs about six times (users' credentials and attributes sit five or six
+// containers deep); without the cap a 32 MiB body nesting its bulk 128
+// levels deep is read 128 times over, 4 GiB of copies and a minute of CPU.
 func decodeAt(data []byte, v any, path string) error {
-	return decodeValue(bytes.TrimSpace(data), reflect.ValueOf(v).Elem(), path, 0)
+	data = bytes.TrimSpace(data)
+	budget := reReadFactor*len(data) + reReadSlack
+	return decodeValue(data, reflect.ValueOf(v).Elem(), path, 0, &budget)
 }
 
-const maxDepth = 128
+const (
+	maxDepth     = 128
+	reReadFactor = 12
+	reReadSlack  = 1 << 20
+)
 
-func decodeValue(data []byte, v reflect.Value, path string, depth int) error {
+func decodeValue(data []byte, v reflect.Value, path string, depth int, budget *int) error {
 	if len(data) == 0 || string(data) == "null" {
 		return nil // v keeps its zero value, as with encoding/json
 	}
@@ -43,9 +55,15 @@ func decodeValue(data []byte, v reflect.Value, path string, depth int) error {
 		return fmt.Errorf("%s: nested more than %d levels deep", path, maxDepth)
 	}
 	switch t.Kind() {
+	case reflect.Struct, reflect.Slice, reflect.Map:
+		if *budget -= len(data); *budget < 0 {
+			return fmt.Errorf("%s: too much data nested too deep", path)
+		}
+	}
+	switch t.Kind() {
 	case reflect.Pointer:
 		p := reflect.New(t.Elem())
-		if err := decodeValue(data, p.Elem(), path, depth); err != nil {
+		if err := decodeValue(data, p.Elem(), path, depth, budget); err != nil {
 			return err
 		}
 		v.Set(p)
@@ -60,7 +78,7 @@ func decodeValue(data []byte, v reflect.Value, path string, depth int) error {
 			if !ok {
 				continue
 			}
-			if err := decodeValue(bytes.TrimSpace(raw), v.Field(f.index), joinPath(path, f.name), depth+1); err != nil {
+			if err := decodeValue(bytes.TrimSpace(raw), v.Field(f.index), joinPath(path, f.name), depth+1, budget); err != nil {
 				return err
 			}
 		}
@@ -72,7 +90,7 @@ func decodeValue(data []byte, v reflect.Value, path string, depth int) error {
 		}
 		s := reflect.MakeSlice(t, len(arr), len(arr))
 		for i, raw := range arr {
-			if err := decodeValue(bytes.TrimSpace(raw), s.Index(i), fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
+			if err := decodeValue(bytes.TrimSpace(raw), s.Index(i), fmt.Sprintf("%s[%d]", path, i), depth+1, budget); err != nil {
 				return err
 			}
 		}
@@ -91,7 +109,7 @@ func decodeValue(data []byte, v reflect.Value, path string, depth int) error {
 		slices.Sort(keys)
 		for _, k := range keys {
 			e := reflect.New(t.Elem()).Elem()
-			if err := decodeValue(bytes.TrimSpace(obj[k]), e, keyPath(path, k), depth+1); err != nil {
+			if err := decodeValue(bytes.TrimSpace(obj[k]), e, keyPath(path, k), depth+1, budget); err != nil {
 				return err
 			}
 			m.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), e)
