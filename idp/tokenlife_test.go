@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -168,6 +169,14 @@ func TestTokenLifecycleAttacks(t *testing.T) {
 		nbRefresh(t, k, next["refresh_token"].(string), 400)
 		if s := userinfo("nb", next["access_token"].(string)); s != 401 {
 			t.Errorf("userinfo after svc revoked its refresh token: %d", s)
+		}
+	})
+	t.Run("refresh cannot widen to offline", func(t *testing.T) {
+		tok := nbTokens(t, k, "openid")
+		out := postToken(t, k.URL, "nb", url.Values{"grant_type": {"refresh_token"}, "client_id": {"svc"},
+			"client_secret": {"svc-secret-1"}, "refresh_token": {tok["refresh_token"].(string)}, "scope": {"openid offline_access"}}, 200)
+		if c := jwtClaims(t, out["refresh_token"].(string)); c["typ"] != "Refresh" || strings.Contains(out["scope"].(string), "offline") {
+			t.Errorf("a refresh asking offline_access widened the grant: scope %v, refresh token %v", out["scope"], c)
 		}
 	})
 	t.Run("user deleted", func(t *testing.T) {

@@ -890,7 +890,8 @@ func TestES256Realm(t *testing.T) {
 // TestOfflineSession: an offline_access refresh token (typ Offline) outlives
 // the SSO session it began in, as Keycloak's offline sessions do, while an
 // ordinary refresh token dies with it; a logout with the offline token ends
-// the offline session and its access tokens.
+// the offline session and its access tokens, and so does an admin's logout
+// of the user (its notBefore).
 func TestOfflineSession(t *testing.T) {
 	s := seeded(t)
 	base := s.URL + "/realms/test/protocol/openid-connect"
@@ -920,16 +921,18 @@ func TestOfflineSession(t *testing.T) {
 		t.Errorf("offline token for a user without offline_access: %d %v", code, body)
 	}
 
-	// End every SSO session of alice (the admin API's user logout).
-	code, body := postForm(t, s.URL+"/realms/master/protocol/openid-connect/token", url.Values{"grant_type": {"password"},
-		"client_id": {"admin-cli"}, "username": {"admin"}, "password": {"admin-secret-pw"}})
-	if code != 200 {
-		t.Fatalf("admin token: %d %v", code, body)
-	}
-	req := mustReq(t, "POST", s.URL+"/admin/realms/test/users/a11ce000-0000-4000-8000-000000000001/logout", "")
-	req.Header.Set("Authorization", "Bearer "+body["access_token"].(string))
-	if code, body := do(t, req); code != 204 {
-		t.Fatalf("user logout: %d %v", code, body)
+	// End both logins' SSO sessions (RP-initiated logout with their ID
+	// tokens). An admin's logout of the user would end the offline token
+	// too: it sets the user's notBefore, as Keycloak's does.
+	for _, tok := range []map[string]any{online, off} {
+		resp, err := http.Get(base + "/logout?" + url.Values{"id_token_hint": {tok["id_token"].(string)}}.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("logout: %d", resp.StatusCode)
+		}
 	}
 
 	if code, body := refresh(online["refresh_token"].(string)); code != 400 {
@@ -963,5 +966,25 @@ func TestOfflineSession(t *testing.T) {
 	}
 	if active(next["access_token"].(string)) {
 		t.Error("the offline session's access token survived its logout")
+	}
+
+	// An admin's logout of the user ends a new offline token as well.
+	off = login("openid offline_access")
+	time.Sleep(1100 * time.Millisecond) // notBefore counts whole seconds
+	code, body := postForm(t, s.URL+"/realms/master/protocol/openid-connect/token", url.Values{"grant_type": {"password"},
+		"client_id": {"admin-cli"}, "username": {"admin"}, "password": {"admin-secret-pw"}})
+	if code != 200 {
+		t.Fatalf("admin token: %d %v", code, body)
+	}
+	req := mustReq(t, "POST", s.URL+"/admin/realms/test/users/a11ce000-0000-4000-8000-000000000001/logout", "")
+	req.Header.Set("Authorization", "Bearer "+body["access_token"].(string))
+	if code, body := do(t, req); code != 204 {
+		t.Fatalf("user logout: %d %v", code, body)
+	}
+	if code, body := refresh(off["refresh_token"].(string)); code != 400 {
+		t.Errorf("offline token after the admin's logout of the user: %d %v", code, body)
+	}
+	if active(off["access_token"].(string)) {
+		t.Error("an offline access token survived the admin's logout of the user")
 	}
 }
