@@ -218,3 +218,26 @@ func TestLogoutHintMustBeIDToken(t *testing.T) {
 	}
 	nbRefresh(t, k, next["refresh_token"].(string), 400)
 }
+
+// TestOfflineLogoutKeepsSSOSession: a logout with an offline token ends
+// its offline session, not the SSO session it began in (Keycloak's
+// LogoutEndpoint.logoutToken logs the offline session out only).
+func TestOfflineLogoutKeepsSSOSession(t *testing.T) {
+	k, _ := lifeKeygate(t)
+	realm, _ := k.st.GetRealmByName(t.Context(), "nb")
+	off := nbTokens(t, k, "openid offline_access")
+	sid, _ := jwtClaims(t, off["id_token"].(string))["sid"].(string)
+	resp, err := http.PostForm(k.URL+"/realms/nb/protocol/openid-connect/logout", url.Values{"client_id": {"svc"},
+		"client_secret": {"svc-secret-1"}, "refresh_token": {off["refresh_token"].(string)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	nbRefresh(t, k, off["refresh_token"].(string), 400)
+	if _, err := k.st.GetSession(t.Context(), realm.ID, sid); err != nil {
+		t.Errorf("the SSO session %s ended with the offline token's logout: %v", sid, err)
+	}
+}

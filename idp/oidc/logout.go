@@ -10,8 +10,8 @@ import (
 
 // BackchannelLogout is the logout keycloak adapters send from their
 // server: a POST to the logout endpoint with client credentials and a
-// refresh token (its form already parsed). It ends the token's SSO session
-// (and its offline session) and answers 204, or an OAuth error in JSON.
+// refresh token (its form already parsed). It ends the token's SSO session,
+// or an offline token's offline session, and answers 204, or an OAuth error in JSON.
 // A protocol endpoint, not a page: idp/login's logout hands such POSTs
 // here.
 func (p *Provider) BackchannelLogout(w http.ResponseWriter, r *http.Request, realm *Realm) {
@@ -23,11 +23,15 @@ func (p *Provider) BackchannelLogout(w http.ResponseWriter, r *http.Request, rea
 	}
 	rt := r.PostForm.Get("refresh_token")
 	claims, err := verify(realm.keys, rt, algHS512, now())
-	if err != nil || strClaim(claims, "azp") != c.GetID() {
+	typ := strClaim(claims, "typ")
+	// Only a refresh token: the realm's internal tokens share its HMAC key.
+	if err != nil || strClaim(claims, "azp") != c.GetID() || (typ != "Refresh" && typ != "Offline") {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "Invalid refresh token"})
 		return
 	}
-	if sid := strClaim(claims, "sid"); sid != "" {
+	// An offline token's logout ends its offline session only, as
+	// Keycloak's: the SSO session it began in is not its to end.
+	if sid := strClaim(claims, "sid"); sid != "" && typ == "Refresh" {
 		if err := p.st.DeleteSession(ctx, realm.Row.ID, sid); err != nil && !errors.Is(err, store.ErrNotFound) {
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "unknown_error"})
 			return
