@@ -22,6 +22,12 @@ func TestRealmImportAttacksHeld(t *testing.T) {
 
 	evil := []map[string]any{{"username": "evil", "enabled": true, "realmRoles": []string{"admin"},
 		"credentials": []map[string]any{{"type": "password", "value": "Passw0rd-evil"}}}}
+	// Only master's admin and create-realm create realms: not a realm's
+	// own realm-admin, nor master's manage-realm.
+	ra := e.realmWithUser("acme", "ra", "realm-admin")
+	e.must(403, "POST", "/admin/realms", ra, map[string]any{"realm": "byra", "enabled": true})
+	mmr := e.userWithRoles("master", "mmr", "manage-realm")
+	e.must(403, "POST", "/admin/realms", mmr, map[string]any{"realm": "bymmr", "enabled": true})
 	// A users file (realm + users only) naming master.
 	e.must(409, "POST", "/admin/realms", creator, map[string]any{"realm": "master", "users": evil})
 	if r := e.do("GET", "/admin/realms/master/users?username=evil&exact=true", e.admin, nil); strings.TrimSpace(string(r.body)) != "[]" {
