@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // lifeKeygate is notBeforeKeygate's realm with a second confidential
@@ -240,4 +241,40 @@ func TestOfflineLogoutKeepsSSOSession(t *testing.T) {
 	if _, err := k.st.GetSession(t.Context(), realm.ID, sid); err != nil {
 		t.Errorf("the SSO session %s ended with the offline token's logout: %v", sid, err)
 	}
+}
+
+// TestRecreatedClientDoesNotRevive: deleting a client ends its tokens, and
+// a new client given the same clientId does not bring them back (its
+// tokens were issued before it existed; Keycloak keeps them in client
+// sessions of the deleted client's id).
+func TestRecreatedClientDoesNotRevive(t *testing.T) {
+	k, admin := lifeKeygate(t)
+	tok := nbTokens(t, k, "openid offline_access")
+	on := nbTokens(t, k, "openid")
+	var clients []map[string]any
+	getJSON(t, k.URL+"/admin/realms/nb/clients?clientId=svc", admin, &clients)
+	if len(clients) != 1 {
+		t.Fatalf("clients: %v", clients)
+	}
+	if s, b := adminDo(t, "DELETE", k.URL+"/admin/realms/nb/clients/"+clients[0]["id"].(string), admin, nil); s != 204 {
+		t.Fatalf("delete client: %d %s", s, b)
+	}
+	if s := getJSON(t, k.URL+"/realms/nb/protocol/openid-connect/userinfo", on["access_token"].(string), nil); s != 401 {
+		t.Errorf("userinfo with a deleted client's token: %d", s)
+	}
+	time.Sleep(1100 * time.Millisecond) // the new client is from a later second than the tokens
+	if s, b := adminDo(t, "POST", k.URL+"/admin/realms/nb/clients", admin, map[string]any{"clientId": "svc", "enabled": true,
+		"secret": "svc-secret-1", "publicClient": false, "directAccessGrantsEnabled": true}); s != 201 {
+		t.Fatalf("create client: %d %s", s, b)
+	}
+	nbRefresh(t, k, tok["refresh_token"].(string), 400)
+	nbRefresh(t, k, on["refresh_token"].(string), 400)
+	if s := getJSON(t, k.URL+"/realms/nb/protocol/openid-connect/userinfo", on["access_token"].(string), nil); s != 401 {
+		t.Errorf("userinfo with the old client's token after its clientId was reused: %d", s)
+	}
+	if nbIntrospect(t, k, on["access_token"].(string)) || nbIntrospect(t, k, tok["refresh_token"].(string)) {
+		t.Error("the old client's tokens introspect active after its clientId was reused")
+	}
+	fresh := nbTokens(t, k, "openid")
+	nbRefresh(t, k, fresh["refresh_token"].(string), 200)
 }

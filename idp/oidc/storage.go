@@ -383,9 +383,11 @@ func (s *storage) accessRequest(ctx context.Context, r *Realm, claims map[string
 // stale reports whether a token issued at iat (unix seconds) predates the
 // realm's, the client's or the user's notBefore, as Keycloak's
 // NotBeforeCheck: a realm's or client's revocation ("set to now"), an
-// admin's logout of the user. u may be nil.
+// admin's logout of the user. u may be nil. A token from before its
+// client was created is stale too: it was a deleted client's, whose
+// clientId a new client has taken.
 func stale(iat int64, r *Realm, c *Client, u *store.User) bool {
-	nb := max(r.Settings.NotBefore, c.Settings.NotBefore)
+	nb := max(r.Settings.NotBefore, c.Settings.NotBefore, c.Row.Created.Unix())
 	if u != nil {
 		nb = max(nb, u.NotBefore)
 	}
