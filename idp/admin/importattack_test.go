@@ -117,3 +117,27 @@ func TestRealmUpdateCannotGrant(t *testing.T) {
 		t.Fatalf("rename to master: %d %s", r.status, r.body)
 	}
 }
+
+// TestRealmRepNeedsViewRealm: an admin of the realm without view-realm
+// (here view-users) reads its name only, as in Keycloak; the SMTP account
+// and the policies are view-realm's.
+func TestRealmRepNeedsViewRealm(t *testing.T) {
+	e := newEnv(t)
+	vu := e.realmWithUser("acme", "vu", "view-users")
+	vr := e.userWithRoles("acme", "vr", "view-realm")
+	e.must(204, "PUT", "/admin/realms/acme", e.admin, map[string]any{"realm": "acme", "passwordPolicy": "length(12)",
+		"smtpServer": map[string]string{"host": "smtp.example.com", "from": "a@example.com", "auth": "true", "user": "mailer-account"}})
+	for _, p := range []string{"/admin/realms/acme", "/admin/realms"} {
+		if r := e.must(200, "GET", p, vu, nil); strings.Contains(string(r.body), "mailer-account") || strings.Contains(string(r.body), "length(12)") {
+			t.Errorf("view-users reads the realm's settings at %s: %s", p, r.body)
+		}
+		if r := e.must(200, "GET", p, vr, nil); !strings.Contains(string(r.body), "mailer-account") {
+			t.Errorf("view-realm does not read the realm's settings at %s: %s", p, r.body)
+		}
+	}
+	var got map[string]any
+	e.must(200, "GET", "/admin/realms/acme", vu, nil).json(t, &got)
+	if got["realm"] != "acme" {
+		t.Errorf("view-users gets %v", got)
+	}
+}
