@@ -94,6 +94,13 @@ func TestRealmUpdateCannotGrant(t *testing.T) {
 		"groups":        []map[string]any{{"name": "g", "clientRoles": map[string][]string{"realm-management": {"realm-admin"}}}},
 		"clients":       []map[string]any{{"clientId": "sa", "serviceAccountsEnabled": true}},
 		"scopeMappings": []map[string]any{{"client": "admin-cli", "roles": []string{"offline_access"}}},
+		"identityProviders": []map[string]any{{"alias": "evil", "providerId": "oidc", "enabled": true,
+			"config": map[string]string{"clientId": "x", "authorizationUrl": "https://evil.example/auth", "tokenUrl": "https://evil.example/token"}}},
+		"identityProviderMappers": []map[string]any{{"name": "m", "identityProviderAlias": "evil", "identityProviderMapper": "oidc-hardcoded-role-idp-mapper",
+			"config": map[string]string{"role": "realm-management.realm-admin"}}},
+		"components": map[string]any{"org.keycloak.storage.UserStorageProvider": []map[string]any{{"name": "ldap", "providerId": "ldap",
+			"subComponents": map[string]any{"org.keycloak.storage.ldap.mappers.LDAPStorageMapper": []map[string]any{{"name": "r",
+				"providerId": "hardcoded-ldap-role-mapper", "config": map[string][]string{"role": {"realm-management.realm-admin"}}}}}}}},
 	}
 	e.must(204, "PUT", base, mr, body)
 	self := e.userID("acme", "mr")
@@ -104,6 +111,10 @@ func TestRealmUpdateCannotGrant(t *testing.T) {
 		}
 	}
 	e.must(404, "GET", base+"/roles/boss", e.admin, nil)
+	e.must(404, "GET", base+"/identity-provider/instances/evil", e.admin, nil)
+	if r := e.must(200, "GET", base+"/components", e.admin, nil); strings.Contains(string(r.body), "hardcoded-ldap-role-mapper") {
+		t.Fatalf("a realm update created components: %s", r.body)
+	}
 	if got := e.roleNames(base + "/roles/default-roles-acme/composites"); len(got) > 0 {
 		for _, r := range got {
 			if r == "realm-admin" {
