@@ -237,6 +237,11 @@ func (d *document) prepare(ctx context.Context, st store.Store, opts ImportOptio
 	}
 	now := time.Now().UTC()
 	for i := range r.Users {
+		// Hashing plain passwords costs up to a second each: a request
+		// gone (an admin API client that left, ^C on the CLI) stops it.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := resolveCredentials(&r.Users[i], fmt.Sprintf("%s[%d]", joinPath(d.path, "users"), i), policy, now); err != nil {
 			return err
 		}

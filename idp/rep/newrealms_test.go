@@ -3,7 +3,10 @@ package rep
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/keygate/keygate/store"
 )
@@ -33,5 +36,29 @@ func TestImportNewRealmsRefusesUsersFile(t *testing.T) {
 	}
 	if _, err := st.GetRealmByName(ctx, "fresh"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("realm fresh left behind by a failed import: %v", err)
+	}
+}
+
+// TestImportStopsHashingWhenCancelled: plain passwords are hashed before
+// the transaction, up to a second each under a costly policy; a cancelled
+// import (the admin API's client gone) stops there instead of hashing
+// every user of the file.
+func TestImportStopsHashingWhenCancelled(t *testing.T) {
+	st := openStore(t)
+	var users []string
+	for i := range 150 {
+		users = append(users, fmt.Sprintf(`{"username":"u%d","enabled":true,"credentials":[{"type":"password","value":"pw-%d-long-enough"}]}`, i, i))
+	}
+	doc := `{"realm":"slow","enabled":true,"passwordPolicy":"hashAlgorithm(pbkdf2-sha256) and hashIterations(600000)","users":[` +
+		strings.Join(users, ",") + `]}`
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := ImportRealm(ctx, st, []byte(doc), ImportOptions{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("cancelled import: %v", err)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("cancelled import hashed on for %v", d)
 	}
 }
