@@ -278,3 +278,27 @@ func TestRecreatedClientDoesNotRevive(t *testing.T) {
 	fresh := nbTokens(t, k, "openid")
 	nbRefresh(t, k, fresh["refresh_token"].(string), 200)
 }
+
+// TestAccessTokenWithinSessionMax: an access token does not outlive its SSO
+// session's max lifespan (Keycloak caps its exp there), so that a token
+// taken just before the session's end is not good for a whole lifespan
+// after it.
+func TestAccessTokenWithinSessionMax(t *testing.T) {
+	k, _, _ := newEventsKeygate(t)
+	k.importRealm(t, `{"realm": "cap", "enabled": true, "sslRequired": "none", "ssoSessionMaxLifespan": 20,
+		"accessTokenLifespan": 300,
+		"clients": [{"clientId": "svc", "enabled": true, "secret": "svc-secret-1", "publicClient": false,
+			"directAccessGrantsEnabled": true}],
+		"users": [{"username": "carol", "enabled": true, "credentials": [{"type": "password", "value": "carol-pass-1"}]}]}`)
+	tok := postToken(t, k.URL, "cap", url.Values{"grant_type": {"password"}, "client_id": {"svc"}, "client_secret": {"svc-secret-1"},
+		"username": {"carol"}, "password": {"carol-pass-1"}, "scope": {"openid"}}, 200)
+	for _, name := range []string{"access_token", "id_token"} {
+		c := jwtClaims(t, tok[name].(string))
+		if exp, iat := c["exp"].(float64), c["iat"].(float64); exp-iat > 21 {
+			t.Errorf("%s lives %vs past a 20s SSO session", name, exp-iat)
+		}
+	}
+	if e, _ := tok["expires_in"].(float64); e > 21 {
+		t.Errorf("expires_in %v past a 20s SSO session", e)
+	}
+}

@@ -44,10 +44,14 @@ func grantOf(req fosite.Requester) fosite.GrantType {
 }
 
 // accessExpiry is when an access token issued now for req expires: the
-// client's or the realm's lifespan after iat.
-func (is *issuance) accessExpiry(r *Realm, req fosite.Requester) time.Time {
+// client's or the realm's lifespan after iat, but not past the session's
+// max lifespan (refreshMax), as Keycloak caps it.
+func (is *issuance) accessExpiry(r *Realm, sess *Session, req fosite.Requester) time.Time {
 	life := fosite.GetEffectiveLifespan(req.GetClient(), grantOf(req), fosite.AccessToken, r.Settings.AccessTokenLifespan)
 	is.accessExp = is.at.Add(life.Truncate(time.Second))
+	if m := sess.refreshMax; !m.IsZero() && is.accessExp.After(m) {
+		is.accessExp = m.Truncate(time.Second)
+	}
 	return is.accessExp
 }
 

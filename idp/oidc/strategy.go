@@ -49,7 +49,7 @@ func (s *tokenStrategy) GenerateAccessToken(ctx context.Context, req fosite.Requ
 		return "", "", err
 	}
 	is := issuanceOf(ctx)
-	exp := is.accessExpiry(r, req)
+	exp := is.accessExpiry(r, sess, req)
 	sess.SetExpiresAt(fosite.AccessToken, exp)
 	claims := make(map[string]any, len(sess.access)+12)
 	for k, v := range sess.access {
