@@ -38,6 +38,8 @@ var helps = map[string]commandHelp{
 		about: "Write a consistent online backup of the store (SQLite) while servers run on it; --out - writes it to stdout and nothing else there."},
 	"keys seal": {usage: "keygate keys seal --db-key KEY [flags]",
 		about: "Encrypt the realm signing keys stored in the clear with --db-key (stop servers started without it first: they cannot read sealed keys)."},
+	"keys rotate": {usage: "keygate keys rotate --realm REALM [--algorithm RS256|ES256] [flags]",
+		about: "Give REALM a new active signing key while servers run (they sign with it at their next token); the previous key stays passive in the JWKS so the tokens it signed keep verifying."},
 	"users import": {usage: "keygate users import --realm REALM [flags] FILE...   (FILE - reads stdin)",
 		about: "Import users (StackState logins, Keycloak JSON, CSV) in one transaction: an import that fails writes nothing."},
 	"users sync": {usage: "keygate users sync --realm REALM [--provider NAME] [--full] [flags]",
@@ -48,7 +50,7 @@ var helps = map[string]commandHelp{
 var groups = map[string][]string{
 	"realm": {"import", "export"},
 	"users": {"import", "sync"},
-	"keys":  {"seal"},
+	"keys":  {"seal", "rotate"},
 }
 
 // commands are the top-level commands, for suggestions.

@@ -200,14 +200,34 @@ func (k *Keyring) reload(ctx context.Context, realmID, sigAlg string) (*realmKey
 	return buildRealmKeys(keys, prev)
 }
 
-// Rotate creates a new active RS256 key for the realm; the old one stays
-// passive so tokens it signed keep verifying.
-func (k *Keyring) Rotate(ctx context.Context, realmID string) error {
-	nk, err := k.generate(realmID, algRS256)
-	if err != nil {
-		return err
+// Rotate creates a new active signing key (RS256 or ES256) for the realm
+// and returns its kid; the old one stays passive, so tokens it signed keep
+// verifying and the JWKS keeps publishing it. Replicas see the rotation
+// through the realm's change counters. The realm's stored keys must open
+// with this keyring's --db-key, so a rotation never leaves one database
+// with keys sealed and unsealed, or under two secrets.
+func (k *Keyring) Rotate(ctx context.Context, realmID, alg string) (string, error) {
+	if alg != algRS256 && alg != algES256 {
+		return "", fmt.Errorf("rotate: algorithm %q: want RS256 or ES256", alg)
 	}
-	return k.st.RotateKey(ctx, nk)
+	keys, err := k.st.ListKeys(ctx, realmID)
+	if err != nil {
+		return "", fmt.Errorf("load realm keys: %w", err)
+	}
+	for _, key := range keys {
+		if _, err := unseal(k.seal, key); err != nil {
+			return "", fmt.Errorf("realm key %s (%s): %w", key.ID, key.Algorithm, err)
+		}
+	}
+	nk, err := k.generate(realmID, alg)
+	if err != nil {
+		return "", err
+	}
+	if err := k.st.RotateKey(ctx, nk); err != nil {
+		return "", err
+	}
+	k.realms.Invalidate(realmID)
+	return nk.ID, nil
 }
 
 func (k *Keyring) generate(realmID, alg string) (store.Key, error) {

@@ -31,7 +31,7 @@ func TestRotateSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := k.Rotate(ctx, "r"); err != nil {
+	if _, err := k.Rotate(ctx, "r", algRS256); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := st.ListKeys(ctx, "r")
