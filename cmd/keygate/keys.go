@@ -66,11 +66,9 @@ func cmdKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer st.Close()
-	realm, err := st.GetRealmByName(ctx, *realmName)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("keys rotate: realm %q does not exist", *realmName)
-	} else if err != nil {
-		return fmt.Errorf("keys rotate: %w", err)
+	realm, err := realmNamed(ctx, st, "keys rotate", *realmName)
+	if err != nil {
+		return err
 	}
 	kr, err := oidc.NewKeyring(st, *dbKey)
 	if err != nil {
@@ -82,4 +80,16 @@ func cmdKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	fmt.Fprintf(stdout, "realm %s: new active %s key %s; the previous one is passive (still in the JWKS, verifying the tokens it signed)\n", realm.Name, *alg, kid)
 	return nil
+}
+
+// realmNamed reads the realm a command names, saying which command found
+// no such realm.
+func realmNamed(ctx context.Context, st store.RealmStore, cmd, name string) (store.Realm, error) {
+	realm, err := st.GetRealmByName(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return realm, fmt.Errorf("%s: realm %q does not exist", cmd, name)
+	} else if err != nil {
+		return realm, fmt.Errorf("%s: realm %q: %w", cmd, name, err)
+	}
+	return realm, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,7 +17,6 @@ import (
 	"github.com/keygate/keygate/federation/ldap"
 	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/rep"
-	"github.com/keygate/keygate/store"
 )
 
 // cmdUsersSync is `keygate users sync`: the sync of one or every user
@@ -58,12 +56,9 @@ func cmdUsersSync(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer st.Close()
-	realm, err := st.GetRealmByName(ctx, *realmName)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("users sync: realm %q does not exist", *realmName)
-	}
+	realm, err := realmNamed(ctx, st, "users sync", *realmName)
 	if err != nil {
-		return fmt.Errorf("realm %q: %w", *realmName, err)
+		return err
 	}
 	_, rs, err := rep.DecodeRealm(realm)
 	if err != nil {
