@@ -498,3 +498,31 @@ func TestUnmappedPropertiesStayLocal(t *testing.T) {
 		}
 	})
 }
+
+// A directory entry's verified (trustEmail) mail is stored verified only
+// when lower-casing changed ASCII letters alone: ceo@\u212Aelvin.example
+// (Kelvin sign) is not ceo@kelvin.example's mailbox.
+func TestDirectoryEmailFoldedOntoASCIIIsNotVerified(t *testing.T) {
+	each(t, func(e *env) {
+		t := e.t
+		f := e.provider("ldap1", "0", nil)
+		id := alice()
+		id.Email, id.EmailVerified = "ceo@\u212Aelvin.example", true
+		f.Add(id, "pw")
+		u, err := e.login(nil, "alice", "pw")
+		must(t, err)
+		if u.Email != "ceo@kelvin.example" || u.EmailVerified {
+			t.Fatalf("imported %q verified=%v: a Kelvin-sign address must not be a verified ASCII one", u.Email, u.EmailVerified)
+		}
+
+		// ASCII case alone still counts as the very address.
+		b := alice()
+		b.ExternalID, b.DN, b.Username, b.Email, b.EmailVerified = "ext-bob", "uid=bob,ou=people,dc=example", "bob", "Bob@Corp.Example", true
+		f.Add(b, "pw")
+		u, err = e.login(nil, "bob", "pw")
+		must(t, err)
+		if u.Email != "bob@corp.example" || !u.EmailVerified {
+			t.Fatalf("imported %q verified=%v", u.Email, u.EmailVerified)
+		}
+	})
+}
