@@ -408,8 +408,10 @@ func (h *Handler) actionToken(w http.ResponseWriter, r *http.Request, realm *oid
 		return
 	}
 	u, err := h.st.GetUser(ctx, realm.Row.ID, t.UserID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !strings.EqualFold(u.Email, t.Email) {
-		// Gone, or its address changed since the mail went out.
+	if errors.Is(err, store.ErrNotFound) || err == nil && !asciiEqualFold(u.Email, t.Email) {
+		// Gone, or its address changed since the mail went out (an
+		// address strings.EqualFold takes for it, U+017F onto s, is
+		// another mailbox).
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage")
 		return
 	}
