@@ -78,7 +78,9 @@ func processUpdateProfile(ctx context.Context, s *Step) Result {
 		return Retry("lastName", "missingLastNameMessage")
 	case len(username) > 255 || len(email) > 255 || len(first) > 255 || len(last) > 255:
 		return Retry("", "invalidParameterMessage", "length")
-	case !strings.EqualFold(username, s.User.Username) && !set.RegistrationEmailAsUsername && !ValidUsername(username):
+	case strings.ToLower(username) != s.User.Username && !set.RegistrationEmailAsUsername && !ValidUsername(username):
+		// Not strings.EqualFold: it takes "\u017Fam" (LONG S, kept by
+		// lower-casing) for the stored "sam", a rename past the validators.
 		return Retry("username", "invalidUsernameMessage")
 	case first != s.User.FirstName && !ValidPersonName(first):
 		return Retry("firstName", "invalidPersonNameMessage")
