@@ -1,6 +1,9 @@
 package rep
 
-import "slices"
+import (
+	"math"
+	"slices"
+)
 
 // OTPPolicy is a realm's one-time-password policy (Keycloak's otpPolicy*
 // realm fields), resolved: what CONFIGURE_TOTP gives new credentials, and
@@ -30,8 +33,9 @@ const (
 var OTPAlgorithms = []string{OTPHmacSHA1, OTPHmacSHA256, OTPHmacSHA512}
 
 // OTPPolicy resolves r's otpPolicy* fields with Keycloak's defaults. A value
-// Keycloak would not accept (digits other than 6 or 8, an unknown algorithm
-// or type, a non-positive period, a negative window) resolves to the
+// Keycloak would not accept or keygate cannot store (digits other than 6 or
+// 8, an unknown algorithm or type, a period outside 1 to 3600 seconds, a
+// window outside 0 to 10, a counter outside a Java int) resolves to the
 // default, so a hand-edited realm never makes codes nobody can produce.
 func (r *Realm) OTPPolicy() OTPPolicy {
 	p := OTPPolicy{
@@ -48,13 +52,16 @@ func (r *Realm) OTPPolicy() OTPPolicy {
 	if d := intOr(r.OTPPolicyDigits, 6); d == 8 {
 		p.Digits = 8
 	}
-	if n := intOr(r.OTPPolicyPeriod, 30); n > 0 {
+	// A device's period and counter are bounded as idp/otp checks stored
+	// credentials (1 to 3600 seconds; a Java int the next code still
+	// fits): a policy past them would fail every CONFIGURE_TOTP.
+	if n := intOr(r.OTPPolicyPeriod, 30); n > 0 && n <= 3600 {
 		p.Period = n
 	}
 	if n := intOr(r.OTPPolicyLookAheadWindow, 1); n >= 0 && n <= 10 {
 		p.LookAheadWindow = n
 	}
-	if p.InitialCounter < 0 {
+	if p.InitialCounter < 0 || p.InitialCounter >= math.MaxInt32 {
 		p.InitialCounter = 0
 	}
 	if p.SupportedApplications == nil {
