@@ -27,6 +27,13 @@ func TestAdminUsernameValidators(t *testing.T) {
 	}
 	// Two letters, as scripts against keygate's admin API create them.
 	e.must(201, "POST", b+"/users", e.admin, map[string]any{"username": "ed", "enabled": true})
+	// Nor is one strings.EqualFold takes for it: U+017F LONG S, which
+	// lower-casing keeps, would rename sam to ſam past the validators.
+	sam := e.must(201, "POST", b+"/users", e.admin, map[string]any{"username": "sam", "enabled": true}).id()
+	if r := e.do("PUT", b+"/users/"+sam, e.admin, map[string]any{"username": "\u017Fam"}); r.status != 400 ||
+		!strings.Contains(string(r.body), `"field":"username"`) {
+		t.Errorf("rename sam to \u017Fam: %d %s, want 400 naming username", r.status, r.body)
+	}
 	// The same name in other case is no rename.
 	e.must(204, "PUT", b+"/users/"+id, e.admin, map[string]any{"username": "Alice", "firstName": "Alice"})
 }

@@ -494,7 +494,9 @@ func (a *API) updateUser(c *call) error {
 	}
 	// A new username passes the user profile's validators; a stored one
 	// (imported, or from a directory) stays as it is.
-	if !strings.EqualFold(r.Username, u.Username) && !settings.RegistrationEmailAsUsername {
+	// (Not strings.EqualFold: it takes "\u017Fam", which lower-casing
+	// keeps, for the stored "sam".)
+	if strings.ToLower(r.Username) != u.Username && !settings.RegistrationEmailAsUsername {
 		if p := adminUsernameProblem(r.Username); p != "" {
 			return fieldError("username", p)
 		}
