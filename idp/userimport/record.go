@@ -194,8 +194,18 @@ func checkUsername(s string) error {
 		return fmt.Errorf("username: %d characters, at most 255", n)
 	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
 		return fmt.Errorf("username %q: contains whitespace or control characters", s)
+	case foldsOntoASCII(s):
+		return fmt.Errorf("username %q: lower-cases onto another (ASCII) name", s)
 	}
 	return nil
+}
+
+// foldsOntoASCII reports whether strings.ToLower, as the store keys users,
+// maps a non-ASCII letter of s onto an ASCII one (U+212A KELVIN SIGN onto
+// k, U+0130 onto i): the record would merge into another source user's
+// account.
+func foldsOntoASCII(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r >= utf8.RuneSelf && unicode.ToLower(r) < utf8.RuneSelf })
 }
 
 // checkEmail accepts "" or local@domain without whitespace, at most 254
@@ -208,6 +218,9 @@ func checkEmail(s string) error {
 	if at <= 0 || at == len(s)-1 || len(s) > 254 || !utf8.ValidString(s) ||
 		strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
 		return fmt.Errorf("email %q: not an email address", s)
+	}
+	if foldsOntoASCII(s) {
+		return fmt.Errorf("email %q: lower-cases onto another (ASCII) address", s)
 	}
 	return nil
 }
