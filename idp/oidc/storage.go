@@ -106,13 +106,13 @@ func (s *storage) Authenticate(ctx context.Context, username, password string) (
 	if err != nil {
 		return "", err
 	}
-	// A user with an OTP device must send its code as `totp`, checked
-	// with the password (Keycloak's direct grant conditional OTP).
-	totp := ""
+	// A user with an OTP device must send its code, checked with the
+	// password (Keycloak's direct grant conditional OTP).
+	code := ""
 	if ar, ok := ctx.Value(fosite.AccessRequestContextKey).(fosite.AccessRequester); ok {
-		totp = ar.GetRequestForm().Get("totp")
+		code = directGrantCode(ar.GetRequestForm())
 	}
-	ctx = authn.WithDirectGrantOTP(ctx, totp)
+	ctx = authn.WithDirectGrantOTP(ctx, code)
 	u, err := s.authn.Authenticate(ctx, r.Row.ID, r.Settings, username, password, remoteIP(ctx))
 	switch {
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, authn.ErrUnavailable), errors.Is(err, authn.ErrBusy):
@@ -137,6 +137,16 @@ func (s *storage) Authenticate(ctx context.Context, username, password string) (
 	return u.ID, nil
 }
 
+// directGrantCode is the password grant's one-time code as Keycloak's
+// ValidateOTP reads it: `otp`, or `totp` when there is no `otp`
+// (KEYCLOAK-12908); a client that sent `otp` failed every grant here.
+func directGrantCode(form url.Values) string {
+	if form.Has("otp") {
+		return form.Get("otp")
+	}
+	return form.Get("totp")
+}
+
 // ---- token records
 
 // storedRequest is the serialized fosite request kept with every token.
@@ -153,7 +163,7 @@ type storedRequest struct {
 }
 
 // secretFormFields never reach the database.
-var secretFormFields = []string{"password", "totp", "client_secret", "code_verifier", "refresh_token", "code", "client_assertion", "token", "id_token_hint"}
+var secretFormFields = []string{"password", "otp", "totp", "client_secret", "code_verifier", "refresh_token", "code", "client_assertion", "token", "id_token_hint"}
 
 func (s *storage) create(ctx context.Context, kind store.TokenKind, sig string, req fosite.Requester) error {
 	ctx, err := s.bind(ctx)
