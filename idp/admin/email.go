@@ -29,7 +29,9 @@ func smtpMaskMoved(in, stored map[string]string) error {
 		return nil
 	}
 	for _, k := range []string{mail.KeyHost, mail.KeyPort} {
-		if !strings.EqualFold(strings.TrimSpace(in[k]), strings.TrimSpace(stored[k])) {
+		// Exactly: strings.EqualFold takes "\u017Fmtp.example" (U+017F
+		// LONG S) for smtp.example, another name to resolve.
+		if strings.TrimSpace(in[k]) != strings.TrimSpace(stored[k]) {
 			return fieldError("smtpServer.password", "smtpServer.password: enter the password again when "+k+" changes")
 		}
 	}

@@ -27,7 +27,9 @@ func TestSMTPStoredPasswordStaysWithItsServer(t *testing.T) {
 		out[k] = v
 		return out
 	}
-	for _, m := range []map[string]any{moved("host", "127.0.0.1"), moved("port", "2525")} {
+	// "\u017Fmtp.example" (U+017F LONG S) is another host, though
+	// strings.EqualFold takes it for smtp.example.
+	for _, m := range []map[string]any{moved("host", "127.0.0.1"), moved("port", "2525"), moved("host", "\u017Fmtp.example")} {
 		e.must(400, "POST", b+"/testSMTPConnection", mr, m)
 		e.must(400, "PUT", b, mr, map[string]any{"smtpServer": m})
 	}
