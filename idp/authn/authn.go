@@ -151,6 +151,12 @@ func (a *Authenticator) attempt(ctx context.Context, realmID string, s rep.Realm
 	check func() (bool, store.User, error)) (store.User, error) {
 	disableOnFailure := false
 	var res reservation
+	if s.BruteForce.Protected && permanentlyLockedOut(u) {
+		// As Keycloak's getDisabledByBruteForceEventError: the same answer
+		// as a wrong password, or guessing would go on past the lockout
+		// and "Account disabled" would name the right one.
+		return store.User{}, a.fail(ctx, realmID, policy, pw)
+	}
 	if s.BruteForce.Protected {
 		var err error
 		if res, err = a.reserveRows(ctx, realmID, u.ID, ip, s.BruteForce); err != nil {

@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/keygate/keygate/idp/rep"
@@ -125,6 +126,12 @@ func (a *Authenticator) release(ctx context.Context, realmID, userID string, r r
 		f.NumFailures--
 		return f, nil
 	})
+}
+
+// permanentlyLockedOut says whether u was disabled by a permanent lockout
+// (disable), not by an administrator: Keycloak's isPermanentlyLockedOut.
+func permanentlyLockedOut(u store.User) bool {
+	return !u.Enabled && slices.Contains(u.Attributes["disabledReason"], "permanentLockout")
 }
 
 // disable applies Keycloak's permanent lockout to the user.

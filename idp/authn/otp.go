@@ -133,6 +133,9 @@ func (a *Authenticator) verifyOTP(ctx context.Context, realmID string, s rep.Rea
 		return store.User{}, err
 	}
 	if !u.Enabled {
+		if s.BruteForce.Protected && permanentlyLockedOut(u) {
+			return store.User{}, ErrInvalidCredentials // as attempt answers it
+		}
 		return store.User{}, ErrUserDisabled
 	}
 	if s.BruteForce.Protected {
