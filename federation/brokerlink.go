@@ -133,7 +133,7 @@ func (l *Linker) planBrokered(ctx context.Context, realmID string, d RealmDefaul
 		// letters: strings.ToLower maps some non-ASCII letters onto ASCII
 		// ones (the Kelvin sign onto k), another mailbox than the one the
 		// provider vouched for.
-		next.Email, next.EmailVerified = email, id.EmailVerified && email == asciiLower(strings.TrimSpace(id.Email))
+		next.Email, next.EmailVerified = email, id.EmailVerified && email == store.ASCIILower(strings.TrimSpace(id.Email))
 	}
 	if id.FirstName != "" {
 		next.FirstName = id.FirstName
@@ -167,15 +167,4 @@ func (l *Linker) planBrokered(ctx context.Context, realmID string, d RealmDefaul
 		return nil, err
 	}
 	return plan, nil
-}
-
-// asciiLower lower-cases the ASCII letters of s only.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }

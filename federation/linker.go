@@ -187,7 +187,7 @@ func (l *Linker) plan(ctx context.Context, r userReader, realmID string, d Realm
 	// The entry's verified email (trustEmail, an emailVerified mapper) is
 	// one only when lower-casing changed no more than ASCII letters:
 	// strings.ToLower maps a Kelvin sign onto k, another mailbox.
-	vouched := id.EmailVerified && (slices.Contains(id.Unmapped, "email") || email == asciiLower(strings.TrimSpace(id.Email)))
+	vouched := id.EmailVerified && (slices.Contains(id.Unmapped, "email") || email == store.ASCIILower(strings.TrimSpace(id.Email)))
 	next.EmailVerified = vouched || (!plan.create && cur.Email == email && cur.EmailVerified)
 	next.Attributes = maps.Clone(cur.Attributes)
 	if next.Attributes == nil {

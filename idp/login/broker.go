@@ -553,7 +553,7 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 			// letters onto ASCII ones (the Kelvin sign onto k, U+0130 onto
 			// i), which would let another mailbox take the account.
 			trusted := h.flag(p.rep.TrustEmail) && p.rep.Config["autoLinkByEmail"] == "true" && !reviewed &&
-				strings.EqualFold(prof.Email, ident.Email) && asciiEqualFold(ident.Email, u.Email)
+				strings.EqualFold(prof.Email, ident.Email) && store.ASCIILower(ident.Email) == store.ASCIILower(u.Email)
 			if trusted {
 				h.linkAndComplete(w, r, realm, p, rec, ident, u.ID)
 				return
@@ -638,7 +638,7 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 	// An email the person typed is not one the IdP vouched for, nor is
 	// one that lower-casing changed beyond ASCII (the IdP's
 	// ceo@\u212Aelvin.example is not ceo@kelvin.example's mailbox).
-	m.EmailVerified = m.EmailVerified && asciiEqualFold(prof.Email, ident.Email)
+	m.EmailVerified = m.EmailVerified && store.ASCIILower(prof.Email) == store.ASCIILower(ident.Email)
 	u, err := h.linker.LinkBrokered(ctx, realm.Row.ID, realmDefaults(realm), federation.BrokerLink{
 		Alias: p.row.Alias, Identity: m, Token: ident.Token})
 	if errors.Is(err, federation.ErrConflict) {
@@ -735,27 +735,6 @@ func (h *Handler) firstLoginStoreError(w http.ResponseWriter, r *http.Request, r
 		return
 	}
 	h.storeError(w, r, realm, "first broker login", err)
-}
-
-// asciiEqualFold is strings.EqualFold for ASCII letters only: any other
-// byte must be equal.
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // storeError answers a store failure: 503 with Retry-After when the

@@ -408,7 +408,7 @@ func (h *Handler) actionToken(w http.ResponseWriter, r *http.Request, realm *oid
 		return
 	}
 	u, err := h.st.GetUser(ctx, realm.Row.ID, t.UserID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !asciiEqualFold(u.Email, t.Email) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && store.ASCIILower(u.Email) != store.ASCIILower(t.Email) {
 		// Gone, or its address changed since the mail went out (an
 		// address strings.EqualFold takes for it, U+017F onto s, is
 		// another mailbox).
