@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -467,13 +466,7 @@ func (a *API) directoryTaken(ctx context.Context, realmID string, s rep.RealmSet
 // validates the admin API's users too, without its 3-character minimum:
 // keygate's admin API has always taken 2-letter usernames, and scripts
 // written against it do.
-func adminUsernameProblem(name string) string {
-	p := rep.UsernameProblem(name)
-	if p == "error-invalid-length" && utf8.RuneCountInString(name) <= 255 {
-		return rep.UsernameProblem(name + "__") // the other validators still apply
-	}
-	return p
-}
+func adminUsernameProblem(name string) string { return rep.UsernameProblemMin(name, 1) }
 
 // updateUser applies the fields the body has (Keycloak's partial update).
 func (a *API) updateUser(c *call) error {

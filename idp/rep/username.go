@@ -23,8 +23,12 @@ const usernameProhibited = "<>&\"'$%!#?§,;:*~/\\|^=[]{}()`"
 // invisible or compatibility characters: "alice\u200b" or a full-width
 // "ａlice" would otherwise pass for alice) plus UTS #39's highly
 // restrictive script mixing (no Cyrillic "а" inside a Latin name).
-func UsernameProblem(s string) string {
-	if n := utf8.RuneCountInString(s); n < 3 || n > 255 {
+func UsernameProblem(s string) string { return UsernameProblemMin(s, 3) }
+
+// UsernameProblemMin is UsernameProblem with another minimum length (the
+// admin API's, which has always taken 2-letter names).
+func UsernameProblemMin(s string, minLen int) string {
+	if n := utf8.RuneCountInString(s); n < minLen || n > 255 {
 		return "error-invalid-length"
 	}
 	if strings.ContainsFunc(s, func(r rune) bool {
