@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -75,6 +74,30 @@ type brokerRecord struct {
 
 type reviewedProfile struct {
 	Username, Email, FirstName, LastName string
+}
+
+// problem is the message key and field of the first check Keycloak's
+// user profile (IDP_REVIEW, validated as a registration) fails for p, ""
+// when it passes: a username with a homograph or a prohibited character,
+// markup in a name, an address that is none.
+func (p reviewedProfile) problem(s rep.RealmSettings) (key, field string) {
+	switch {
+	case strings.TrimSpace(p.Username) == "":
+		return "missingUsernameMessage", "username"
+	case p.Email == "":
+		return "missingEmailMessage", "email"
+	case !validEmail(p.Email):
+		return "invalidEmailMessage", "email"
+	case tooLong(p.Username, p.Email, p.FirstName, p.LastName):
+		return "invalidRequestMessage", ""
+	case !s.RegistrationEmailAsUsername && !ValidUsername(strings.TrimSpace(p.Username)):
+		return "invalidUsernameMessage", "username"
+	case !ValidPersonName(p.FirstName):
+		return "invalidPersonNameMessage", "firstName"
+	case !ValidPersonName(p.LastName):
+		return "invalidPersonNameMessage", "lastName"
+	}
+	return "", ""
 }
 
 // brokerSession is what an SSO session that came through an identity
@@ -584,32 +607,13 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 			return
 		}
 	}
-	switch {
-	case dirName:
+	if dirName {
 		h.showStep(w, r, realm, next, "review", "usernameExistsMessage", "username")
 		return
-	case prof.Username == "":
-		h.showStep(w, r, realm, next, "review", "missingUsernameMessage", "username")
-		return
-	case prof.Email == "":
-		h.showStep(w, r, realm, next, "review", "missingEmailMessage", "email")
-		return
-	case !validEmail(prof.Email):
-		// An IdP's email Keycloak's user profile refuses: reviewed too.
-		h.showStep(w, r, realm, next, "review", "invalidEmailMessage", "email")
-		return
-	case !realm.Settings.RegistrationEmailAsUsername && !ValidUsername(prof.Username):
-		// A name the IdP gave that Keycloak's user profile refuses (a
-		// homograph, a prohibited character): the person picks another.
-		h.showStep(w, r, realm, next, "review", "invalidUsernameMessage", "username")
-		return
-	case !ValidPersonName(prof.FirstName) || utf8.RuneCountInString(prof.FirstName) > 255:
-		// Names with markup from the IdP would go into every token and
-		// mail; Keycloak's IDP_REVIEW profile refuses them too.
-		h.showStep(w, r, realm, next, "review", "invalidPersonNameMessage", "firstName")
-		return
-	case !ValidPersonName(prof.LastName) || utf8.RuneCountInString(prof.LastName) > 255:
-		h.showStep(w, r, realm, next, "review", "invalidPersonNameMessage", "lastName")
+	}
+	// What the IdP gave is reviewed as the review page's form is.
+	if key, field := prof.problem(realm.Settings); key != "" {
+		h.showStep(w, r, realm, next, "review", key, field)
 		return
 	}
 	if realm.Settings.EmailLogin() {

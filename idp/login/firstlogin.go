@@ -101,30 +101,8 @@ func (h *Handler) firstBrokerLogin(w http.ResponseWriter, r *http.Request, realm
 			prof.Username = prof.Email
 		}
 		rec.Profile = &prof
-		switch {
-		case strings.TrimSpace(prof.Username) == "":
-			h.showStep(w, r, realm, rec, "review", "missingUsernameMessage", "username")
-			return
-		case prof.Email == "":
-			h.showStep(w, r, realm, rec, "review", "missingEmailMessage", "email")
-			return
-		case !validEmail(prof.Email):
-			h.showStep(w, r, realm, rec, "review", "invalidEmailMessage", "email")
-			return
-		case tooLong(prof.Username, prof.Email, prof.FirstName, prof.LastName):
-			h.showStep(w, r, realm, rec, "review", "invalidRequestMessage", "")
-			return
-		// Keycloak's user profile validates the review as a registration:
-		// no homograph or prohibited character in the username, no markup
-		// in the names.
-		case !realm.Settings.RegistrationEmailAsUsername && !ValidUsername(strings.TrimSpace(prof.Username)):
-			h.showStep(w, r, realm, rec, "review", "invalidUsernameMessage", "username")
-			return
-		case !ValidPersonName(prof.FirstName):
-			h.showStep(w, r, realm, rec, "review", "invalidPersonNameMessage", "firstName")
-			return
-		case !ValidPersonName(prof.LastName):
-			h.showStep(w, r, realm, rec, "review", "invalidPersonNameMessage", "lastName")
+		if key, field := prof.problem(realm.Settings); key != "" {
+			h.showStep(w, r, realm, rec, "review", key, field)
 			return
 		}
 		rec.LinkUserID, rec.LinkBy = "", ""
