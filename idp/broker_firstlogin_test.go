@@ -156,13 +156,7 @@ sn: Liddell
 mail: alice@corp.example
 userPassword: alice-ldap-pass-1
 `})
-	ldap := `"components": {"org.keycloak.storage.UserStorageProvider": [{"name": "corp-ldap", "providerId": "ldap",
-		"config": {"connectionUrl": ["` + dir.URL() + `"], "bindDn": ["` + dir.AdminDN + `"], "bindCredential": ["` + dir.AdminPassword + `"],
-			"usersDn": ["ou=people,dc=example,dc=org"], "editMode": ["READ_ONLY"], "usernameLDAPAttribute": ["uid"], "rdnLDAPAttribute": ["uid"],
-			"uuidLDAPAttribute": ["uid"], "userObjectClasses": ["inetOrgPerson"]},
-		"subComponents": {"org.keycloak.storage.ldap.mappers.LDAPStorageMapper": [
-			{"name": "username", "providerId": "user-attribute-ldap-mapper", "config": {"ldap.attribute": ["uid"], "user.model.attribute": ["username"]}},
-			{"name": "email", "providerId": "user-attribute-ldap-mapper", "config": {"ldap.attribute": ["mail"], "user.model.attribute": ["email"]}}]}}]}`
+	ldap := corpLDAP(dir.URL(), dir.AdminDN, dir.AdminPassword)
 	_, down := brokerPairWith(t, "oidc", "", ldap)
 	realm, _ := down.st.GetRealmByName(t.Context(), "down")
 	b := newBrowser(t)
@@ -315,5 +309,37 @@ func TestBrokerAutoLinkSkipsDisabledUser(t *testing.T) {
 	}
 	if fis, _ := down.st.ListFederatedIdentities(t.Context(), realm.ID, local.ID); len(fis) != 0 {
 		t.Fatalf("disabled user linked: %+v", fis)
+	}
+}
+
+// corpLDAP is the realm fields of a READ_ONLY LDAP provider at url (for
+// brokerPairWith), mapping uid and mail.
+func corpLDAP(url, bindDN, bindPW string) string {
+	return `"components": {"org.keycloak.storage.UserStorageProvider": [{"name": "corp-ldap", "providerId": "ldap",
+		"config": {"connectionUrl": ["` + url + `"], "bindDn": ["` + bindDN + `"], "bindCredential": ["` + bindPW + `"],
+			"usersDn": ["ou=people,dc=example,dc=org"], "editMode": ["READ_ONLY"], "usernameLDAPAttribute": ["uid"], "rdnLDAPAttribute": ["uid"],
+			"uuidLDAPAttribute": ["uid"], "userObjectClasses": ["inetOrgPerson"], "connectionTimeout": ["2000"]},
+		"subComponents": {"org.keycloak.storage.ldap.mappers.LDAPStorageMapper": [
+			{"name": "username", "providerId": "user-attribute-ldap-mapper", "config": {"ldap.attribute": ["uid"], "user.model.attribute": ["username"]}},
+			{"name": "email", "providerId": "user-attribute-ldap-mapper", "config": {"ldap.attribute": ["mail"], "user.model.attribute": ["email"]}}]}}]}`
+}
+
+// A first broker login whose directory cannot say whether it has the
+// IdP's email or username is a 503 with Retry-After that names the user
+// storage, and makes no user: neither "taken" nor a name let through.
+func TestBrokerFirstLoginDirectoryDownIs503(t *testing.T) {
+	_, down := brokerPairWith(t, "oidc", "", corpLDAP("ldap://127.0.0.1:1", "cn=admin,dc=example,dc=org", "pw"))
+	realm, _ := down.st.GetRealmByName(t.Context(), "down")
+	b := newBrowser(t)
+	at, page := b.startCorp(down)
+	status, cb, page := b.upstreamLogin(at, page, "alice", "alice-pass-1")
+	if cb != nil && strings.HasPrefix(cb.String(), appRedirect) {
+		t.Fatalf("signed in with the directory down: %s", cb)
+	}
+	if status != http.StatusServiceUnavailable || !strings.Contains(page, "user directory is not reachable") {
+		t.Fatalf("want 503 naming the user storage: %d %.400s", status, page)
+	}
+	if _, err := down.st.GetUserByEmail(t.Context(), realm.ID, "alice@example.com"); err == nil {
+		t.Fatal("a user was made while the directory was down")
 	}
 }

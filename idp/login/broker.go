@@ -558,13 +558,13 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 	var err error
 	if prof.Email != "" && !realm.Settings.DuplicateEmailsAllowed {
 		if dirEmail, err = h.DirectoryTaken(ctx, realm, prof.Email, true); err != nil {
-			h.firstLoginStoreError(w, r, realm, err)
+			h.storeError(w, r, realm, "first broker login", err)
 			return
 		}
 	}
 	if prof.Username != "" {
 		if dirName, err = h.DirectoryTaken(ctx, realm, prof.Username, false); err != nil {
-			h.firstLoginStoreError(w, r, realm, err)
+			h.storeError(w, r, realm, "first broker login", err)
 			return
 		}
 	}
@@ -729,21 +729,17 @@ func (h *Handler) completeBrokered(w http.ResponseWriter, r *http.Request, realm
 	})
 }
 
-// firstLoginStoreError answers a failure of the store or of a user
-// storage provider during a first broker login.
-func (h *Handler) firstLoginStoreError(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, err error) {
+// storeError answers a store failure: 503 with Retry-After when the
+// database or a user storage provider could not answer
+// (store.ErrUnavailable, authn.ErrUnavailable), 500 otherwise.
+func (h *Handler) storeError(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, what string, err error) {
 	if errors.Is(err, authn.ErrUnavailable) && !errors.Is(err, store.ErrUnavailable) {
-		h.log.WarnContext(r.Context(), "first broker login: user storage unavailable", "err", err)
-		w.Header().Set("Retry-After", "5")
+		// A user storage provider (LDAP) that cannot answer.
+		h.log.WarnContext(r.Context(), what+": user storage unavailable", "err", err)
+		w.Header().Set("Retry-After", oidc.RetryAfterUnavailable)
 		h.ErrorPage(w, r, realm, http.StatusServiceUnavailable, "userStorageUnavailableMessage")
 		return
 	}
-	h.storeError(w, r, realm, "first broker login", err)
-}
-
-// storeError answers a store failure: 503 with Retry-After when the
-// database could not answer (store.ErrUnavailable), 500 otherwise.
-func (h *Handler) storeError(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, what string, err error) {
 	if errors.Is(err, store.ErrUnavailable) {
 		h.log.WarnContext(r.Context(), what+": database unavailable", "err", err)
 		w.Header().Set("Retry-After", oidc.RetryAfterUnavailable)
