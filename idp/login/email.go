@@ -356,7 +356,7 @@ func (h *Handler) sendActionMail(ctx context.Context, realm *oidc.Realm, user st
 	t.UserID, t.Email, t.Expires = user.ID, user.Email, time.Now().Add(lifespan)
 	if t.Type == usermail.TypeResetCredentials {
 		var err error
-		if t.Password, err = h.passwordStamp(ctx, user.ID); err != nil {
+		if t.PasswordStamp, err = h.passwordStamp(ctx, user.ID); err != nil {
 			return err
 		}
 	}
@@ -430,7 +430,7 @@ func (h *Handler) actionToken(w http.ResponseWriter, r *http.Request, realm *oid
 			h.storeError(w, r, realm, "action token", err)
 			return
 		}
-		if subtle.ConstantTimeCompare([]byte(stamp), []byte(t.Password)) != 1 {
+		if subtle.ConstantTimeCompare([]byte(stamp), []byte(t.PasswordStamp)) != 1 {
 			// Also what a link used once says: its own use set a password.
 			h.mailEvent(r, realm, evActionTokenError, t.ClientID, t.UserID, "expired_code", map[string]string{"action": t.Type})
 			h.ErrorPage(w, r, realm, http.StatusBadRequest, "expiredActionTokenNoSessionMessage")

@@ -36,9 +36,10 @@ type Token struct {
 	ID          string // jti
 	Expires     time.Time
 	Attempt     string // hash of the attempt id (AttemptHash), "" for none
-	// Password is the user's password when a reset-credentials token was
-	// issued (PasswordStamp): a password changed since voids the link.
-	Password string
+	// PasswordStamp names the user's password credential when a
+	// reset-credentials token was issued (PasswordStamp): a password
+	// changed since voids the link. Never the password itself.
+	PasswordStamp string
 }
 
 // Errors of Verify and Spend.
@@ -68,8 +69,8 @@ func Issue(realm *oidc.Realm, t Token) (string, error) {
 	if t.Attempt != "" {
 		claims["asid"] = t.Attempt
 	}
-	if t.Password != "" {
-		claims["pwd"] = t.Password
+	if t.PasswordStamp != "" {
+		claims["pwd"] = t.PasswordStamp
 	}
 	return realm.SignInternal(claims)
 }
@@ -85,7 +86,7 @@ func Verify(realm *oidc.Realm, key string) (Token, error) {
 	t := Token{
 		Type: str(claims, "typ"), UserID: str(claims, "sub"), Email: str(claims, "eml"), ID: str(claims, "jti"),
 		RedirectURI: str(claims, "reduri"), ClientID: str(claims, "azp"), Attempt: str(claims, "asid"),
-		Password: str(claims, "pwd"),
+		PasswordStamp: str(claims, "pwd"),
 	}
 	if exp, ok := claims["exp"]; ok {
 		t.Expires = time.Unix(toInt64(exp), 0)
