@@ -2,7 +2,6 @@ package federation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -21,6 +20,10 @@ type RealmDefaults struct {
 	DefaultRole            string   // realm role every new user gets ("" none)
 	DefaultGroups          []string // group paths every new user joins
 	DuplicateEmailsAllowed bool
+	// EmailLogin: the login form takes an email for a username
+	// (loginWithEmailAllowed, emails unique), so a username may not be
+	// another user's email.
+	EmailLogin bool
 	// RequiredActions every new user gets (the realm's default actions).
 	RequiredActions []string
 }
@@ -151,7 +154,7 @@ func (l *Linker) plan(ctx context.Context, r userReader, realmID string, d Realm
 		}
 	}
 	if plan.create || cur.Username != username {
-		if err := l.checkLoginName(ctx, r, realmID, d, username, cur.ID); err != nil {
+		if err := checkLoginName(ctx, r, realmID, d, username, cur.ID); err != nil {
 			return nil, err
 		}
 	}
@@ -235,8 +238,8 @@ func (l *Linker) plan(ctx context.Context, r userReader, realmID string, d Realm
 // other user's logins by email would go to the directory's entry
 // (store.LoginNameTaken; the admin API and first broker login refuse
 // such a name too).
-func (l *Linker) checkLoginName(ctx context.Context, r userReader, realmID string, d RealmDefaults, username, selfID string) error {
-	if d.DuplicateEmailsAllowed || !strings.Contains(username, "@") {
+func checkLoginName(ctx context.Context, r userReader, realmID string, d RealmDefaults, username, selfID string) error {
+	if !d.EmailLogin || !strings.Contains(username, "@") {
 		return nil
 	}
 	other, err := r.GetUserByEmail(ctx, realmID, username)
@@ -246,21 +249,6 @@ func (l *Linker) checkLoginName(ctx context.Context, r userReader, realmID strin
 	case err != nil && !errors.Is(err, store.ErrAmbiguous):
 		return err
 	case err == nil && other.ID == selfID:
-		return nil
-	}
-	realm, err := l.st.GetRealm(ctx, realmID)
-	if err != nil {
-		return err
-	}
-	var s struct {
-		LoginWithEmailAllowed *bool `json:"loginWithEmailAllowed"`
-	}
-	if len(realm.Settings) > 0 {
-		if err := json.Unmarshal(realm.Settings, &s); err != nil {
-			return err
-		}
-	}
-	if s.LoginWithEmailAllowed != nil && !*s.LoginWithEmailAllowed { // Keycloak's default is true
 		return nil
 	}
 	return fmt.Errorf("%w: username %q is another user's email", ErrConflict, username)

@@ -17,6 +17,7 @@ import (
 // name harms nobody and is imported.
 func TestDirectoryUsernameThatIsAnothersEmail(t *testing.T) {
 	e := newEnv(t, backends.SQLite(t))
+	e.d.EmailLogin = true // Keycloak's default: loginWithEmailAllowed, emails unique
 	must(t, e.st.CreateUser(e.ctx, store.User{ID: "bob", RealmID: realmID, Username: "bob", Email: "ceo@example.com", Enabled: true}))
 	f := e.provider("ldap1", "0", nil)
 	f.Add(federation.Identity{ExternalID: "ext-ceo", DN: "uid=ceo", Username: "CEO@example.com"}, "pw")
@@ -53,10 +54,7 @@ func TestDirectoryUsernameThatIsAnothersEmail(t *testing.T) {
 
 	// Without email login, nobody logs in by email: imported.
 	f.Remove("ext-ann")
-	r, err := e.st.GetRealm(e.ctx, realmID)
-	must(t, err)
-	r.Settings = []byte(`{"loginWithEmailAllowed":false}`)
-	must(t, e.st.UpdateRealm(e.ctx, r))
+	e.d.EmailLogin = false
 	if _, err := e.svc.Resolve(e.ctx, realmID, e.d, nil, "ceo@example.com", false); err != nil {
 		t.Fatalf("login without email login: %v", err)
 	}

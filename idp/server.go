@@ -244,8 +244,7 @@ func (s *Server) RealmDefaults(ctx context.Context, realmID string) (federation.
 		return federation.RealmDefaults{}, err
 	}
 	_, rs, err := rep.DecodeRealm(r)
-	return federation.RealmDefaults{DefaultRole: rs.DefaultRole, DefaultGroups: rs.DefaultGroups,
-		DuplicateEmailsAllowed: rs.DuplicateEmailsAllowed}, err
+	return rs.FederationDefaults(), err
 }
 
 // brokerEnv is what realmID's identity-provider brokers are opened with:

@@ -76,7 +76,7 @@ func cmdUsersSync(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	d := federation.RealmDefaults{DefaultRole: rs.DefaultRole, DefaultGroups: rs.DefaultGroups, DuplicateEmailsAllowed: rs.DuplicateEmailsAllowed}
+	d := rs.FederationDefaults()
 	ran := 0
 	for _, p := range providers {
 		if *provider != "" && p.Name != *provider && p.Component.ID != *provider {

@@ -54,8 +54,7 @@ func (a *API) SetFederation(f Federation) { a.fed = f }
 // realmDefaults are the call's realm settings that shape imported users.
 func (c *call) realmDefaults() (federation.RealmDefaults, error) {
 	_, s, err := rep.DecodeRealm(c.realm)
-	return federation.RealmDefaults{DefaultRole: s.DefaultRole, DefaultGroups: s.DefaultGroups,
-		DuplicateEmailsAllowed: s.DuplicateEmailsAllowed}, err
+	return s.FederationDefaults(), err
 }
 
 // syncUserStorage serves POST /user-storage/{id}/sync?action=

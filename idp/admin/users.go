@@ -449,7 +449,7 @@ func (a *API) directoryTaken(ctx context.Context, realmID string, s rep.RealmSet
 	if a.fed == nil || strings.TrimSpace(name) == "" {
 		return false, nil
 	}
-	d := federation.RealmDefaults{DefaultRole: s.DefaultRole, DefaultGroups: s.DefaultGroups, DuplicateEmailsAllowed: s.DuplicateEmailsAllowed}
+	d := s.FederationDefaults()
 	acct, err := a.fed.Resolve(ctx, realmID, d, nil, strings.ToLower(strings.TrimSpace(name)), byEmail)
 	switch {
 	case errors.Is(err, federation.ErrNotFound):

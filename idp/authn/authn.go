@@ -319,7 +319,7 @@ func NewPasswordCredential(ctx context.Context, lim *password.Limiter, policy pa
 // provider that cannot answer is ErrUnavailable, before or after the
 // count; a wrong password costs what a local one does.
 func (a *Authenticator) federated(ctx context.Context, realmID string, s rep.RealmSettings, policy password.Policy, local *store.User, username, pw, ip string) (store.User, error) {
-	d := federation.RealmDefaults{DefaultRole: s.DefaultRole, DefaultGroups: s.DefaultGroups, DuplicateEmailsAllowed: s.DuplicateEmailsAllowed}
+	d := s.FederationDefaults()
 	acct, err := a.fed.Resolve(ctx, realmID, d, local, username, false)
 	if errors.Is(err, federation.ErrNotFound) && local == nil && s.EmailLogin() && strings.Contains(username, "@") {
 		acct, err = a.fed.Resolve(ctx, realmID, d, nil, username, true)

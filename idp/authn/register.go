@@ -207,7 +207,7 @@ func (a *Authenticator) inDirectory(ctx context.Context, s rep.RealmSettings, re
 	if a.fed == nil || name == "" {
 		return nil
 	}
-	d := federation.RealmDefaults{DefaultRole: s.DefaultRole, DefaultGroups: s.DefaultGroups, DuplicateEmailsAllowed: s.DuplicateEmailsAllowed}
+	d := s.FederationDefaults()
 	_, err := a.fed.Resolve(ctx, realmID, d, nil, name, byEmail)
 	switch {
 	case errors.Is(err, federation.ErrNotFound):

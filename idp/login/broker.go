@@ -487,9 +487,9 @@ func (h *Handler) flag(v *bool) bool { return v != nil && *v }
 
 // realmDefaults are what a brokered user is created with.
 func realmDefaults(realm *oidc.Realm) federation.RealmDefaults {
-	s := realm.Settings
-	return federation.RealmDefaults{DefaultRole: s.DefaultRole, DefaultGroups: s.DefaultGroups, DuplicateEmailsAllowed: s.DuplicateEmailsAllowed,
-		RequiredActions: s.DefaultUserActions()}
+	d := realm.Settings.FederationDefaults()
+	d.RequiredActions = realm.Settings.DefaultUserActions()
+	return d
 }
 
 // mapIdentity runs p's mappers over ident.
