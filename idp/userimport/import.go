@@ -201,7 +201,7 @@ type importer struct {
 	clientRoles     map[string]map[string]string // clientId -> name -> id
 	groups          map[string]string            // path -> id
 	idps            map[string]bool              // identity provider aliases
-	providers       map[string]bool              // user storage provider (component) ids
+	providers       map[string]map[string]string // user storage provider (component) id -> its users' LDAP_ID -> user id
 	linked          map[[2]string]uint32         // (provider, LDAP_ID) of this run's linked records
 	defaultRoleName string                       // from the realm's settings
 	defaultRole     string                       // its id, "" when the realm has none
@@ -254,10 +254,14 @@ func (im *importer) loadIndex(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	im.providers, im.linked = map[string]bool{}, map[[2]string]uint32{}
+	im.providers, im.linked = map[string]map[string]string{}, map[[2]string]uint32{}
 	for _, c := range comps {
 		if c.ParentID == "" || c.ParentID == rid {
-			im.providers[c.ID] = true
+			// Read once: which entries are linked already (one query per
+			// provider, not one per record).
+			if im.providers[c.ID], err = im.st.ListFederationIDs(ctx, rid, c.ID); err != nil {
+				return err
+			}
 		}
 	}
 	n, err := im.st.CountUsers(ctx, rid, store.UserQuery{IncludeServiceAccounts: true, Max: 1})
@@ -448,10 +452,14 @@ func (im *importer) clash(ctx context.Context, r Record, old store.User, exists 
 		return fmt.Errorf("email %q belongs to existing user %q", r.Email, o.Username)
 	}
 	if link := im.link(r); link[0] != "" && !exists {
-		if o, err := im.st.GetUserByFederationID(ctx, im.realm.ID, link[0], link[1]); err == nil {
-			return fmt.Errorf("LDAP_ID %q is linked to existing user %q", link[1], o.Username)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("%w: %w", errStore, err)
+		if id, linked := im.providers[link[0]][link[1]]; linked {
+			name := id
+			if o, err := im.st.GetUser(ctx, im.realm.ID, id); err == nil {
+				name = o.Username
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("%w: %w", errStore, err)
+			}
+			return fmt.Errorf("LDAP_ID %q is linked to existing user %q", link[1], name)
 		}
 	}
 	if o, ok := byID[r.ID]; ok && r.ID != "" && !exists {
@@ -629,7 +637,7 @@ func (im *importer) link(r Record) [2]string {
 	if v := r.Attributes[federation.AttrExternalID]; len(v) > 0 {
 		ext = v[0]
 	}
-	if r.FederationLink == "" || ext == "" || !im.providers[r.FederationLink] {
+	if _, ok := im.providers[r.FederationLink]; r.FederationLink == "" || ext == "" || !ok {
 		return [2]string{}
 	}
 	return [2]string{r.FederationLink, ext}
