@@ -20,6 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -66,6 +67,15 @@ func Stored(s rep.EventsSettings, t string) bool {
 	}
 	return slices.Contains(s.EnabledEventTypes, t)
 }
+
+// Caps on the caller's text an event keeps: a failed token request's
+// client_id and username are whatever the request said, up to a whole
+// form, and a full queue holds Buffer events. Keycloak's event table
+// keeps ids in 255 characters.
+const (
+	maxIDBytes     = 255
+	maxDetailBytes = 1024
+)
 
 // Options size the writer.
 type Options struct {
@@ -148,6 +158,7 @@ func (r *Recorder) Event(s rep.EventsSettings, e store.Event) {
 		e.RealmID = s.ID
 	}
 	scrubDetails(e.Details)
+	clipEvent(&e)
 	if slices.Contains(s.EventsListeners, "jboss-logging") {
 		r.logEvent(e)
 	}
@@ -356,6 +367,33 @@ func secretDetail(k string) bool {
 		}
 	}
 	return false
+}
+
+// clipEvent bounds e's text (maxIDBytes, maxDetailBytes) and makes it
+// valid UTF-8 without NUL, which PostgreSQL refuses in text columns.
+func clipEvent(e *store.Event) {
+	for _, f := range []*string{&e.ClientID, &e.UserID, &e.SessionID, &e.IPAddress, &e.Error} {
+		*f = clip(*f, maxIDBytes)
+	}
+	for k, v := range e.Details {
+		e.Details[k] = clip(v, maxDetailBytes)
+	}
+}
+
+// clip returns s as valid UTF-8 without NUL, cut to at most n bytes at a
+// character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, ""), "\x00", "")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func scrubDetails(d map[string]string) {

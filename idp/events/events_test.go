@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
@@ -201,5 +202,40 @@ func TestLogLevels(t *testing.T) {
 		if got := strings.Contains(out, "level=WARN msg=event") && strings.Contains(out, "app-failed"); got != tc.failed {
 			t.Errorf("logger at %v: error line shown %v, want %v:\n%s", tc.level, got, tc.failed, out)
 		}
+	}
+}
+
+// A failed token request's client_id and username are the caller's text,
+// up to a whole form: what is queued, stored and logged is clipped, valid
+// UTF-8 and free of NUL (which PostgreSQL refuses in text, failing the
+// whole batch and dropping other users' events with it).
+func TestCallerTextClipped(t *testing.T) {
+	fs := &fakeStore{}
+	var log strings.Builder
+	var mu sync.Mutex
+	r := New(fs, slog.New(slog.NewTextHandler(lockedWriter{&mu, &log}, nil)), Options{Interval: time.Hour})
+	long := strings.Repeat("é", 30<<10) + "\x00\xff"
+	r.Event(on, store.Event{Type: LoginError, Error: "invalid_client_credentials", ClientID: "\x00app\xff" + long,
+		Details: map[string]string{"username": long, "grant_type": "password"}})
+	r.Close()
+	if len(fs.batches) != 1 || len(fs.batches[0]) != 1 {
+		t.Fatalf("batches %v", fs.batches)
+	}
+	e := fs.batches[0][0]
+	for name, v := range map[string]string{"clientId": e.ClientID, "username": e.Details["username"]} {
+		if len(v) > maxDetailBytes || !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+			t.Errorf("%s stored as %d bytes, valid UTF-8 %v, NUL %v", name, len(v), utf8.ValidString(v), strings.ContainsRune(v, 0))
+		}
+	}
+	if !strings.HasPrefix(e.ClientID, "app") || len(e.ClientID) > maxIDBytes {
+		t.Errorf("clientId %.40q (%d bytes)", e.ClientID, len(e.ClientID))
+	}
+	if e.Details["grant_type"] != "password" {
+		t.Errorf("details %v", e.Details)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := log.Len(); n > 4<<10 {
+		t.Errorf("log line of %d bytes", n)
 	}
 }
