@@ -344,6 +344,12 @@ type Session struct {
 	Data json.RawMessage
 }
 
+// SessionUser is an SSO session with its user (nil when the user is gone).
+type SessionUser struct {
+	Session Session
+	User    *User
+}
+
 type SessionStore interface {
 	CreateSession(ctx context.Context, s Session) error
 	GetSession(ctx context.Context, realmID, id string) (Session, error)
@@ -359,6 +365,19 @@ type SessionStore interface {
 	// session tokens (KindOffline), which outlive it.
 	DeleteSession(ctx context.Context, realmID, id string) error
 	DeleteUserSessions(ctx context.Context, realmID, userID string) error
+	// DeleteRealmSessions deletes every SSO session of the realm with its
+	// tokens, offline ones excepted as with DeleteSession (the admin API's
+	// logout-all).
+	DeleteRealmSessions(ctx context.Context, realmID string) error
+	// ListClientSessions lists the SSO sessions in which the client (by
+	// its public client_id) holds a token live at `at`: a refresh or
+	// offline token, or an unredeemed code (Keycloak's client sessions, as
+	// ListSessionsClients counts them). Oldest first, from the first-th,
+	// at most max (all when max < 0), each with its user.
+	ListClientSessions(ctx context.Context, realmID, clientID string, at time.Time, first, max int) ([]SessionUser, error)
+	// CountClientSessions counts those sessions for each client of the
+	// realm that has any, by client_id.
+	CountClientSessions(ctx context.Context, realmID string, at time.Time) (map[string]int, error)
 	// DeleteExpiredSessions removes sessions idle since before idleBefore or
 	// created before createdBefore, across realms that share these limits.
 	DeleteExpiredSessions(ctx context.Context, realmID string, idleBefore, createdBefore time.Time) (int, error)
@@ -445,6 +464,14 @@ type TokenStore interface {
 	RevokeRequest(ctx context.Context, realmID, requestID string, until time.Time) error
 	// DeactivateRequest marks every token of kind issued for requestID inactive.
 	DeactivateRequest(ctx context.Context, kind TokenKind, requestID string) error
+	// ListOfflineTokens lists the realm's offline tokens (KindOffline) live
+	// at `at`, only userID's unless it is "", each with the SSO session it
+	// was issued under (nil once that has ended) and its user: Keycloak's
+	// offline sessions, grouped by Token.SessionID.
+	ListOfflineTokens(ctx context.Context, realmID, userID string, at time.Time) ([]TokenSubject, error)
+	// DeleteOfflineSession deletes the offline tokens issued under the SSO
+	// session id, spent ones included; ErrNotFound when there are none.
+	DeleteOfflineSession(ctx context.Context, realmID, id string) error
 	// DeleteExpiredTokens removes tokens that expired before t.
 	DeleteExpiredTokens(ctx context.Context, before time.Time) (int, error)
 }

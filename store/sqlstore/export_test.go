@@ -14,3 +14,10 @@ func (s *Store) DeactivateRequestSQL() string { return s.q(deactivateRequestSQL)
 
 // PreparedStatements is how many statements s has prepared and cached.
 func (s *Store) PreparedStatements() int64 { return s.nstmts.Load() }
+
+// AdminSessionsSQL returns the admin session reads, in s's dialect: the
+// client sessions list and count, and a user's offline tokens.
+func (s *Store) AdminSessionsSQL() map[string]string {
+	return map[string]string{"list": s.q(listClientSessionsSQL), "count": s.q(countClientSessionsSQL),
+		"offline": s.q(offlineTokensSQL + offlineTokensOfUser + offlineTokensOrder)}
+}

@@ -126,3 +126,81 @@ func TestTokenQueryPlans(t *testing.T) {
 		t.Errorf("active refresh tokens after DeactivateRequest: %d, %v", active, err)
 	}
 }
+
+// TestAdminSessionQueryPlans: the admin API's session reads never scan the
+// tokens table (one row per live token and spent refresh, realm-wide):
+// client sessions probe tokens by session (walking the realm's sessions,
+// by index or not as the planner sees fit), offline ones by user.
+func TestAdminSessionQueryPlans(t *testing.T) {
+	ctx := t.Context()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "plans.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	err = s.Tx(ctx, func(ctx context.Context) error {
+		for _, r := range []string{"r1", "r2"} {
+			if err := s.CreateRealm(ctx, store.Realm{ID: r, Name: r, Created: now}); err != nil {
+				return err
+			}
+			for i := range 300 {
+				u, sid := fmt.Sprint(r, "u", i), fmt.Sprint(r, "s", i)
+				if err := s.CreateUser(ctx, store.User{ID: u, RealmID: r, Username: u, Created: now}); err != nil {
+					return err
+				}
+				if err := s.CreateSession(ctx, store.Session{ID: sid, RealmID: r, UserID: u, Created: now, LastSeen: now, AuthTime: now}); err != nil {
+					return err
+				}
+				for j, kind := range []store.TokenKind{store.KindRefresh, store.KindRefresh, store.KindOffline, store.KindCode} {
+					if err := s.CreateToken(ctx, store.Token{Kind: kind, Signature: fmt.Sprint(sid, j), RequestID: sid + string(kind),
+						RealmID: r, ClientID: fmt.Sprint("c", i%7), Subject: u, SessionID: sid, Active: j > 0,
+						Requested: now, Expires: now.Add(time.Hour)}); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, "ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	q := s.AdminSessionsSQL()
+	for _, tc := range []struct {
+		name string
+		args []any
+		want []string
+	}{
+		{"list", []any{"r1", "c1", now.UnixMilli(), 100, 0}, []string{"tokens_session (session_id=?)"}},
+		{"count", []any{"r1", now.UnixMilli()}, []string{"tokens_session (session_id=?)"}},
+		{"offline", []any{"r1", now.UnixMilli(), "r1u7"}, []string{"tokens_offline (realm_id=? AND subject=?)"}},
+	} {
+		rows, err := s.DB().QueryContext(ctx, "EXPLAIN QUERY PLAN "+q[tc.name], tc.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		all := strings.Join(plan, "\n")
+		for _, w := range tc.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%s: plan lacks %q:\n%s", tc.name, w, all)
+			}
+		}
+		if strings.Contains(all, "SCAN tokens") || strings.Contains(all, "SCAN t ") || strings.HasSuffix(all, "SCAN t") {
+			t.Errorf("%s: scans tokens:\n%s", tc.name, all)
+		}
+	}
+}

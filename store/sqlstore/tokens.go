@@ -182,15 +182,22 @@ var (
 	userColCount    = strings.Count(userCols, ",") + 1
 )
 
-// scanTokenSubject reads the row once, then hands each table's columns to
-// that table's own scanner; the LEFT JOINed ones may be NULL.
-func scanTokenSubject(r scanner) (x store.TokenSubject, err error) {
-	vals := make([]any, tokenColCount+sessionColCount+userColCount)
-	ptrs := make([]any, len(vals))
+// scanValues reads a row of n columns as they come, for scanners of a
+// join to take their table's part each.
+func scanValues(r scanner, n int) ([]any, error) {
+	vals := make([]any, n)
+	ptrs := make([]any, n)
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	if err := r.Scan(ptrs...); err != nil {
+	return vals, r.Scan(ptrs...)
+}
+
+// scanTokenSubject reads the row once, then hands each table's columns to
+// that table's own scanner; the LEFT JOINed ones may be NULL.
+func scanTokenSubject(r scanner) (x store.TokenSubject, err error) {
+	vals, err := scanValues(r, tokenColCount+sessionColCount+userColCount)
+	if err != nil {
 		return x, err
 	}
 	if x.Token, err = scanToken(values(vals[:tokenColCount])); err != nil {

@@ -270,6 +270,10 @@ func (s *Store) DeleteUser(ctx context.Context, realmID, id string) error {
 		if err := s.deleteUserSessions(ctx, realmID, id); err != nil {
 			return err
 		}
+		// Offline tokens outlive sessions, not their user (tokens_offline).
+		if _, err := s.exec(ctx, `DELETE FROM tokens WHERE kind = 'offline' AND realm_id = ? AND subject = ?`, realmID, id); err != nil {
+			return err
+		}
 		_, err := s.exec(ctx, `DELETE FROM login_failures WHERE realm_id = ? AND user_id = ?`, realmID, id)
 		return err
 	}), "delete user %s", id)

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentCredentialUpdate", testConcurrentCredentialUpdate},
 		{"Sessions", testSessions},
 		{"SessionsClients", testSessionsClients},
+		{"AdminSessions", testAdminSessions},
 		{"Tokens", testTokens},
 		{"Keys", testKeys},
 		{"ConcurrentCreateActiveKey", testConcurrentCreateActiveKey},

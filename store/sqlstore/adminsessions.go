@@ -1,0 +1,116 @@
+package sqlstore
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/keygate/keygate/store"
+)
+
+// clientSessionKinds are the live records that make a client part of an
+// SSO session, as ListSessionsClients counts them.
+const clientSessionKinds = `t.kind IN ('refresh', 'offline', 'code') AND t.active = TRUE AND (t.expires = 0 OR t.expires > ?)`
+
+var (
+	listClientSessionsSQL = `SELECT ` + qualify("s.", sessionCols) + `, ` + userCols + `
+		FROM sessions s LEFT JOIN users u ON u.realm_id = s.realm_id AND u.id = s.user_id
+		WHERE s.realm_id = ? AND EXISTS (SELECT 1 FROM tokens t WHERE t.session_id <> '' AND t.session_id = s.id
+			AND t.realm_id = s.realm_id AND t.client_id = ? AND ` + clientSessionKinds + `)
+		ORDER BY s.created, s.id LIMIT ? OFFSET ?`
+	countClientSessionsSQL = `SELECT t.client_id, COUNT(DISTINCT s.id) FROM sessions s
+		JOIN tokens t ON t.session_id <> '' AND t.session_id = s.id AND t.realm_id = s.realm_id
+		WHERE s.realm_id = ? AND t.client_id <> '' AND ` + clientSessionKinds + `
+		GROUP BY t.client_id`
+	offlineTokensSQL = `SELECT ` + qualify("t.", tokenCols) + `, ` + qualify("s.", sessionCols) + `, ` + userCols + `
+		FROM tokens t
+		LEFT JOIN sessions s ON s.realm_id = t.realm_id AND s.id = t.session_id
+		LEFT JOIN users u ON u.realm_id = t.realm_id AND u.id = t.subject
+		WHERE t.kind = 'offline' AND t.realm_id = ? AND t.active = TRUE AND (t.expires = 0 OR t.expires > ?)`
+	offlineTokensOfUser = ` AND t.subject = ?`
+	offlineTokensOrder  = ` ORDER BY t.session_id, t.client_id, t.signature`
+)
+
+// DeleteRealmSessions implements store.Store.
+func (s *Store) DeleteRealmSessions(ctx context.Context, realmID string) error {
+	return wrap(s.Tx(ctx, func(ctx context.Context) error {
+		if _, err := s.exec(ctx, `DELETE FROM tokens WHERE kind <> 'offline' AND session_id <> '' AND session_id IN
+			(SELECT id FROM sessions WHERE realm_id = ?)`, realmID); err != nil {
+			return err
+		}
+		_, err := s.exec(ctx, `DELETE FROM sessions WHERE realm_id = ?`, realmID)
+		return err
+	}), "delete sessions of realm %s", realmID)
+}
+
+// ListClientSessions implements store.Store. It walks the realm's sessions
+// (sessions_user's realm_id prefix) and probes each one's tokens through
+// the partial index on tokens(session_id): an admin read, never on a
+// grant's path, so tokens carry no index by client.
+func (s *Store) ListClientSessions(ctx context.Context, realmID, clientID string, at time.Time, first, limit int) ([]store.SessionUser, error) {
+	if limit < 0 {
+		limit = math.MaxInt32
+	}
+	xs, err := list(ctx, s, scanSessionUser, listClientSessionsSQL, realmID, clientID, ms(at), limit, max(first, 0))
+	return xs, wrap(err, "list sessions of client %s", clientID)
+}
+
+// CountClientSessions implements store.Store.
+func (s *Store) CountClientSessions(ctx context.Context, realmID string, at time.Time) (map[string]int, error) {
+	type count struct {
+		client string
+		n      int
+	}
+	xs, err := list(ctx, s, func(r scanner) (c count, err error) {
+		err = r.Scan(&c.client, &c.n)
+		return c, err
+	}, countClientSessionsSQL, realmID, ms(at))
+	if err != nil {
+		return nil, wrap(err, "count client sessions of realm %s", realmID)
+	}
+	out := make(map[string]int, len(xs))
+	for _, c := range xs {
+		out[c.client] = c.n
+	}
+	return out, nil
+}
+
+// ListOfflineTokens implements store.Store, through tokens_offline.
+func (s *Store) ListOfflineTokens(ctx context.Context, realmID, userID string, at time.Time) ([]store.TokenSubject, error) {
+	q := offlineTokensSQL
+	args := []any{realmID, ms(at)}
+	if userID != "" {
+		q += offlineTokensOfUser
+		args = append(args, userID)
+	}
+	xs, err := list(ctx, s, scanTokenSubject, q+offlineTokensOrder, args...)
+	return xs, wrap(err, "list offline tokens of realm %s", realmID)
+}
+
+// DeleteOfflineSession implements store.Store.
+func (s *Store) DeleteOfflineSession(ctx context.Context, realmID, id string) error {
+	n, err := s.exec(ctx, `DELETE FROM tokens WHERE kind = 'offline' AND session_id <> '' AND session_id = ? AND realm_id = ?`, id, realmID)
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
+	return wrap(err, "delete offline session %s", id)
+}
+
+// scanSessionUser reads a session's columns and its LEFT JOINed user's.
+func scanSessionUser(r scanner) (x store.SessionUser, err error) {
+	vals, err := scanValues(r, sessionColCount+userColCount)
+	if err != nil {
+		return x, err
+	}
+	if x.Session, err = scanSession(values(vals[:sessionColCount])); err != nil {
+		return x, err
+	}
+	u, err := scanUser(values(vals[sessionColCount:]))
+	if err != nil {
+		return x, err
+	}
+	if u.ID != "" {
+		x.User = &u
+	}
+	return x, nil
+}

@@ -1,0 +1,144 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/store"
+)
+
+// testAdminSessions: what the admin API's session endpoints read and
+// delete. A client session is a live refresh, offline or code record of
+// the client in an SSO session that still exists; spent, expired, access
+// and other realms' records are not. Offline sessions are live offline
+// tokens, kept after their SSO session ends and deleted with their user.
+func testAdminSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	realm(t, s, "r1")
+	realm(t, s, "r2")
+	alice, bob := user(t, s, "r1", "u1", "alice"), user(t, s, "r1", "u2", "bob")
+	user(t, s, "r2", "v1", "alice") // the same name in another realm
+	now := t0.Add(24 * time.Hour)
+	live, dead := now.Add(time.Hour), now.Add(-time.Second)
+	sess := func(realmID, id, userID string, created time.Time) store.Session {
+		x := store.Session{ID: id, RealmID: realmID, UserID: userID, Created: created, LastSeen: created, AuthTime: created,
+			IPAddress: "192.0.2.9", Data: raw(`{}`)}
+		ok(t, s.CreateSession(ctx, x))
+		return x
+	}
+	s1 := sess("r1", "s1", "u1", t0.Add(2*time.Minute))
+	sess("r1", "s2", "u2", t0.Add(time.Minute))
+	sess("r1", "s3", "u1", t0.Add(3*time.Minute))
+	sess("r2", "x1", "v1", t0)
+	tok := func(kind store.TokenKind, sig, realmID, client, userID, session string, exp time.Time) store.Token {
+		x := token(kind, sig, "q-"+sig, session, exp)
+		x.RealmID, x.ClientID, x.Subject = realmID, client, userID
+		ok(t, s.CreateToken(ctx, x))
+		return x
+	}
+	tok(store.KindRefresh, "a1", "r1", "web", "u1", "s1", live)
+	tok(store.KindCode, "a2", "r1", "app", "u1", "s1", live)
+	tok(store.KindRefresh, "a3", "r1", "web", "u2", "s2", live)
+	tok(store.KindRefresh, "a4", "r1", "app", "u2", "s2", dead) // expired
+	tok(store.KindRefresh, "a5", "r1", "app", "u1", "s3", live) // spent below
+	tok(store.KindAccess, "a6", "r1", "app", "u1", "s3", live)  // no client session
+	tok(store.KindRefresh, "a7", "r2", "web", "v1", "x1", live)
+	tok(store.KindRefresh, "a8", "r1", "web", "u1", "gone", live) // its session ended
+	ok(t, s.DeactivateToken(ctx, store.KindRefresh, "a5"))
+	o1 := tok(store.KindOffline, "o1", "r1", "cli", "u1", "s1", live)
+	tok(store.KindOffline, "o2", "r1", "cli", "u1", "old", live) // outlives its session
+	tok(store.KindOffline, "o3", "r1", "web", "u2", "s2", live)
+	tok(store.KindOffline, "o4", "r1", "cli", "u2", "s2", dead)
+	tok(store.KindOffline, "o5", "r2", "cli", "v1", "x1", live)
+	tok(store.KindOffline, "o6", "r1", "cli", "u1", "old", live) // spent below
+	ok(t, s.DeactivateToken(ctx, store.KindOffline, "o6"))
+
+	counts, err := s.CountClientSessions(ctx, "r1", now)
+	ok(t, err)
+	eq(t, "CountClientSessions", counts, map[string]int{"web": 2, "app": 1, "cli": 1})
+
+	ids := func(xs []store.SessionUser) (out []string) {
+		for _, x := range xs {
+			if x.User == nil {
+				t.Fatalf("session %s without its user", x.Session.ID)
+			}
+			out = append(out, x.Session.ID+"/"+x.User.Username)
+		}
+		return out
+	}
+	web, err := s.ListClientSessions(ctx, "r1", "web", now, 0, -1)
+	ok(t, err)
+	eq(t, "ListClientSessions web", ids(web), []string{"s2/bob", "s1/alice"}) // oldest first
+	eq(t, "its session", web[1].Session, s1)
+	page, err := s.ListClientSessions(ctx, "r1", "web", now, 1, 1)
+	ok(t, err)
+	eq(t, "second page", ids(page), []string{"s1/alice"})
+	page, err = s.ListClientSessions(ctx, "r1", "web", now, 0, 1)
+	ok(t, err)
+	eq(t, "first page", ids(page), []string{"s2/bob"})
+	app, err := s.ListClientSessions(ctx, "r1", "app", now, 0, -1)
+	ok(t, err)
+	eq(t, "ListClientSessions app", ids(app), []string{"s1/alice"})
+	later, err := s.ListClientSessions(ctx, "r1", "web", live.Add(time.Second), 0, -1)
+	ok(t, err)
+	eq(t, "all expired", len(later), 0)
+
+	off, err := s.ListOfflineTokens(ctx, "r1", "u1", now)
+	ok(t, err)
+	sigs := func(xs []store.TokenSubject) (out []string) {
+		for _, x := range xs {
+			out = append(out, x.Token.Signature)
+		}
+		return out
+	}
+	eq(t, "ListOfflineTokens u1", sigs(off), []string{"o2", "o1"}) // by session id
+	if off[0].Session != nil || off[1].Session == nil || off[1].User == nil || off[0].User == nil {
+		t.Fatalf("ListOfflineTokens joins: %+v", off)
+	}
+	eq(t, "the live session", *off[1].Session, s1)
+	eq(t, "the user", *off[1].User, alice)
+	eq(t, "its token", off[1].Token, o1)
+	all, err := s.ListOfflineTokens(ctx, "r1", "", now)
+	ok(t, err)
+	eq(t, "ListOfflineTokens realm", sigs(all), []string{"o2", "o1", "o3"})
+
+	isErr(t, s.DeleteOfflineSession(ctx, "r2", "old"), store.ErrNotFound) // another realm's id
+	isErr(t, s.DeleteOfflineSession(ctx, "r1", "s3"), store.ErrNotFound)  // no offline token
+	ok(t, s.DeleteOfflineSession(ctx, "r1", "old"))
+	isErr(t, s.DeleteOfflineSession(ctx, "r1", "old"), store.ErrNotFound)
+	for _, sig := range []string{"o2", "o6"} {
+		_, err := s.GetToken(ctx, store.KindOffline, sig)
+		isErr(t, err, store.ErrNotFound)
+	}
+
+	// logout-all: every SSO session of the realm and its online tokens go;
+	// offline tokens and other realms stay.
+	ok(t, s.DeleteRealmSessions(ctx, "r1"))
+	for _, id := range []string{"s1", "s2", "s3"} {
+		_, err := s.GetSession(ctx, "r1", id)
+		isErr(t, err, store.ErrNotFound)
+	}
+	for _, sig := range []string{"a1", "a3", "a5"} {
+		_, err := s.GetToken(ctx, store.KindRefresh, sig)
+		isErr(t, err, store.ErrNotFound)
+	}
+	_, err = s.GetSession(ctx, "r2", "x1")
+	ok(t, err)
+	_, err = s.GetToken(ctx, store.KindRefresh, "a7")
+	ok(t, err)
+	counts, err = s.CountClientSessions(ctx, "r1", now)
+	ok(t, err)
+	eq(t, "no client sessions", counts, map[string]int{})
+	all, err = s.ListOfflineTokens(ctx, "r1", "", now)
+	ok(t, err)
+	eq(t, "offline tokens outlive logout-all", sigs(all), []string{"o1", "o3"})
+
+	// Deleting a user deletes its offline tokens, not another realm's.
+	ok(t, s.DeleteUser(ctx, "r1", bob.ID))
+	all, err = s.ListOfflineTokens(ctx, "r1", "", now)
+	ok(t, err)
+	eq(t, "bob's offline token went with him", sigs(all), []string{"o1"})
+	all, err = s.ListOfflineTokens(ctx, "r2", "", now)
+	ok(t, err)
+	eq(t, "other realm", sigs(all), []string{"o5"})
+}
