@@ -25,6 +25,10 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, realm *Real
 		p.browser.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage")
 		return
 	}
+	if formSize(r.Form) > maxAuthorizeBytes {
+		p.browser.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage")
+		return
+	}
 	req, ok := p.ParseAuthorizeRequest(w, r, realm, r.Form)
 	if !ok {
 		return
@@ -39,6 +43,24 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, realm *Real
 		return
 	}
 	p.browser.StartLogin(w, r, realm, req.Client, r.Form)
+}
+
+// maxAuthorizeBytes bounds an authorization request's parameters. The
+// login form stores the request with its attempt before anyone signs in,
+// so without it every unauthenticated request could store a whole
+// header's and form's worth of padding. Keycloak (Quarkus) refuses a
+// request line past 4 KiB; this leaves room for long states.
+const maxAuthorizeBytes = 16 << 10
+
+// formSize is the length of f's names and values.
+func formSize(f url.Values) int {
+	n := 0
+	for k, vs := range f {
+		for _, v := range vs {
+			n += len(k) + len(v) + 2
+		}
+	}
+	return n
 }
 
 // AuthorizeRequest is a validated authorization request: its client may
