@@ -140,6 +140,7 @@ func (a *API) routes() []route {
 		{"PUT " + R + "/users/{id}/groups/{group}", manageUsers, a.joinGroup},
 		{"DELETE " + R + "/users/{id}/groups/{group}", manageUsers, a.leaveGroup},
 		{"GET " + R + "/users/{id}/sessions", viewUsers, a.userSessions},
+		{"GET " + R + "/users/{id}/offline-sessions/{client}", viewUsers, a.userOfflineSessions},
 		{"POST " + R + "/users/{id}/logout", manageUsers, a.logoutUser},
 		{"GET " + R + "/users/{id}/federated-identity", viewUsers, a.federatedIdentities},
 		{"POST " + R + "/users/{id}/federated-identity/{alias}", manageUsers, a.addFederatedIdentity},
@@ -184,6 +185,10 @@ func (a *API) routes() []route {
 		{"GET " + R + "/clients/{client}/client-secret", viewClients, a.getSecret},
 		{"POST " + R + "/clients/{client}/client-secret", manageClients, a.regenerateSecret},
 		{"GET " + R + "/clients/{client}/service-account-user", viewClients, a.serviceAccountUser},
+		{"GET " + R + "/clients/{client}/user-sessions", viewClients, a.clientSessions},
+		{"GET " + R + "/clients/{client}/offline-sessions", viewClients, a.clientOfflineSessions},
+		{"GET " + R + "/clients/{client}/session-count", viewClients, a.clientSessionCount(false)},
+		{"GET " + R + "/clients/{client}/offline-session-count", viewClients, a.clientSessionCount(true)},
 		{"GET " + R + "/clients/{client}/roles", viewClients, a.listRoles},
 		{"POST " + R + "/clients/{client}/roles", manageClients, a.createRole},
 		{"GET " + R + "/clients/{client}/roles/{role}", viewClients, a.getRole},
@@ -228,6 +233,10 @@ func (a *API) routes() []route {
 		{"DELETE " + R + "/attack-detection/brute-force/users", manageUsers, a.bruteForceUnlockAll},
 
 		{"GET " + R + "/keys", viewRealm, a.realmKeys},
+
+		{"GET " + R + "/client-session-stats", viewRealm, a.clientSessionStats},
+		{"DELETE " + R + "/sessions/{session}", manageUsers, a.deleteSession},
+		{"POST " + R + "/logout-all", manageUsers, a.logoutAll},
 
 		{"GET " + R + "/events", viewEvents, a.listEvents},
 		{"DELETE " + R + "/events", manageEvents, a.clearEvents},

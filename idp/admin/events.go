@@ -346,6 +346,7 @@ var routeKinds = []struct{ has, kind string }{
 	{"user-storage/", "USER_FEDERATION_PROVIDER"},
 	{"components", "COMPONENT"},
 	{"users", "USER"},
+	{"sessions/", "USER_SESSION"},
 	{"events/config", "REALM"},
 }
 
@@ -363,6 +364,8 @@ func classifyRoute(method, pattern string) (op, rt string) {
 		return "", ""
 	case "testLDAPConnection", "ldap-server-capabilities", "identity-provider/import-config":
 		return "", "" // nothing written
+	case "logout-all":
+		return "ACTION", "REALM"
 	case "":
 		return "UPDATE", "REALM"
 	}

@@ -672,23 +672,6 @@ func (a *API) deleteCredential(c *call) error {
 	return c.noContent()
 }
 
-func (a *API) userSessions(c *call) error {
-	u, err := a.user(c)
-	if err != nil {
-		return err
-	}
-	sessions, err := a.st.ListUserSessions(c.ctx, c.realm.ID, u.ID)
-	if err != nil {
-		return err
-	}
-	out := []map[string]any{}
-	for _, s := range sessions {
-		out = append(out, map[string]any{"id": s.ID, "username": u.Username, "userId": u.ID, "ipAddress": s.IPAddress,
-			"start": s.Created.UnixMilli(), "lastAccess": s.LastSeen.UnixMilli(), "rememberMe": s.RememberMe, "clients": map[string]string{}})
-	}
-	return c.ok(out)
-}
-
 func (a *API) logoutUser(c *call) error {
 	u, err := a.user(c)
 	if err != nil {

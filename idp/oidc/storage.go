@@ -754,3 +754,18 @@ func remoteIP(ctx context.Context) string {
 	s, _ := ctx.Value(ipKey{}).(string)
 	return s
 }
+
+// AuthTimeOf is the sign-in time a stored token record carries (its
+// session's auth_time), or zero: the start the admin API shows for an
+// offline session, which keeps it through every rotation.
+func AuthTimeOf(t store.Token) time.Time {
+	var sr struct {
+		Session struct {
+			AuthTime time.Time `json:"auth_time"`
+		} `json:"session"`
+	}
+	if json.Unmarshal(t.Request, &sr) != nil {
+		return time.Time{}
+	}
+	return sr.Session.AuthTime
+}

@@ -412,6 +412,49 @@ test("admin client drives every call", async (t) => {
     assert.equal(anon.status, 401);
   });
 
+  await t.test("sessions", async () => {
+    const { id: cliId } = await kc.clients.create({ clientId: "sess-cli", publicClient: true, directAccessGrantsEnabled: true });
+    const grant = async (form) => fetch(`${baseUrl}/realms/${realm}/protocol/openid-connect/token`, {
+      method: "POST", body: new URLSearchParams({ client_id: "sess-cli", ...form }) });
+    const res = await grant({ grant_type: "password", username: "alice", password: "wonderland-1", scope: "openid offline_access" });
+    assert.equal(res.status, 200);
+    const tok = await res.json();
+    const mine = (xs) => xs.filter((s) => s.id === tok.session_state);
+
+    const [s] = mine(await kc.users.listSessions({ id: userId }));
+    assert.equal(s.userId, userId);
+    assert.equal(s.username, "alice");
+    assert.deepEqual(s.clients, { [cliId]: "sess-cli" });
+    assert.ok(s.start > 0 && s.lastAccess >= s.start);
+    assert.deepEqual((await kc.clients.listSessions({ id: cliId })).map((x) => x.id), [tok.session_state]);
+    assert.deepEqual(await kc.clients.getSessionCount({ id: cliId }), { count: 1 });
+    assert.deepEqual(await kc.clients.getOfflineSessionCount({ id: cliId }), { count: 1 });
+    assert.deepEqual((await kc.clients.listOfflineSessions({ id: cliId })).map((x) => x.id), [tok.session_state]);
+    const [off] = await kc.users.listOfflineSessions({ id: userId, clientId: cliId });
+    assert.equal(off.id, tok.session_state);
+    assert.deepEqual(off.clients, { [cliId]: "sess-cli" });
+    const stat = (await kc.realms.getClientSessionStats({ realm })).find((x) => x.clientId === "sess-cli");
+    assert.deepEqual(stat, { id: cliId, clientId: "sess-cli", active: "1", offline: "1" });
+
+    // Revoking the offline session ends its token; the SSO session stays
+    // until removed.
+    await kc.realms.deleteSession({ realm, session: tok.session_state, isOffline: true });
+    assert.equal((await grant({ grant_type: "refresh_token", refresh_token: tok.refresh_token })).status, 400);
+    assert.deepEqual(await kc.clients.getOfflineSessionCount({ id: cliId }), { count: 0 });
+    assert.equal(mine(await kc.users.listSessions({ id: userId })).length, 1);
+    await kc.realms.removeSession({ realm, sessionId: tok.session_state });
+    assert.equal(mine(await kc.users.listSessions({ id: userId })).length, 0);
+    assert.equal((await status(() => kc.realms.deleteSession({ realm, session: tok.session_state, isOffline: false }))).status, 404);
+
+    // logout-all ends every session, and a token issued before it is stale.
+    const again = await (await grant({ grant_type: "password", username: "alice", password: "wonderland-1", scope: "openid" })).json();
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5)); // notBefore has a one-second grain
+    await kc.realms.logoutAll({ realm });
+    assert.deepEqual(await kc.users.listSessions({ id: userId }), []);
+    assert.equal((await grant({ grant_type: "refresh_token", refresh_token: again.refresh_token })).status, 400);
+    assert.ok((await kc.realms.findOne({ realm })).notBefore > 0);
+  });
+
   await t.test("deletes", async () => {
     await kc.clients.del({ id: clientUuid });
     assert.equal(await kc.clients.findOne({ id: clientUuid }), null);

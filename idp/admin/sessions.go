@@ -1,0 +1,375 @@
+package admin
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/keygate/keygate/idp/oidc"
+	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
+)
+
+// Keycloak's session endpoints. A client session is a client's live
+// refresh or offline token (or unredeemed code) in an SSO session; an
+// offline session is the offline tokens issued under one SSO session id,
+// which outlive it. keygate sends no logout to clients (Keycloak's admin
+// URL push), so logout-all answers an empty GlobalRequestResult.
+
+// userSessionRep is Keycloak's UserSessionRepresentation; clients maps
+// each client's internal id to its clientId.
+type userSessionRep struct {
+	ID         string            `json:"id"`
+	Username   string            `json:"username"`
+	UserID     string            `json:"userId"`
+	IPAddress  string            `json:"ipAddress"`
+	Start      int64             `json:"start"`
+	LastAccess int64             `json:"lastAccess"`
+	RememberMe bool              `json:"rememberMe"`
+	Clients    map[string]string `json:"clients"`
+}
+
+// clientIDs maps the realm's clientIds to their internal ids, for the
+// clients maps (tokens name clients by clientId).
+func (a *API) clientIDs(ctx context.Context, realmID string) (map[string]string, error) {
+	cls, err := a.st.ListClients(ctx, realmID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(cls))
+	for _, cl := range cls {
+		out[cl.ClientID] = cl.ID
+	}
+	return out, nil
+}
+
+// onlineReps shows SSO sessions with their clients.
+func (a *API) onlineReps(ctx context.Context, realmID string, sessions []store.SessionUser) ([]userSessionRep, error) {
+	out := []userSessionRep{}
+	if len(sessions) == 0 {
+		return out, nil
+	}
+	ids := make([]string, len(sessions))
+	for i, s := range sessions {
+		ids[i] = s.Session.ID
+	}
+	byID, err := a.clientIDs(ctx, realmID)
+	if err != nil {
+		return nil, err
+	}
+	clients, err := a.st.ListSessionsClients(ctx, realmID, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sessions {
+		if s.User == nil {
+			continue // the user is being deleted with its sessions
+		}
+		r := userSessionRep{ID: s.Session.ID, Username: s.User.Username, UserID: s.User.ID, IPAddress: s.Session.IPAddress,
+			Start: s.Session.Created.UnixMilli(), LastAccess: s.Session.LastSeen.UnixMilli(), RememberMe: s.Session.RememberMe,
+			Clients: map[string]string{}}
+		for _, cid := range clients[s.Session.ID] {
+			if id, ok := byID[cid]; ok {
+				r.Clients[id] = cid
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// offlineSession is one offline session, from its live offline tokens.
+type offlineSession struct {
+	rep userSessionRep
+	// last is each client's (by clientId) last refresh.
+	last map[string]time.Time
+}
+
+// offlineSessions groups the realm's (or userID's) live offline tokens
+// into sessions, oldest first.
+func (a *API) offlineSessions(ctx context.Context, realmID, userID string) ([]offlineSession, error) {
+	toks, err := a.st.ListOfflineTokens(ctx, realmID, userID, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	byID, err := a.clientIDs(ctx, realmID)
+	if err != nil {
+		return nil, err
+	}
+	var out []offlineSession
+	index := map[string]int{}
+	for _, t := range toks {
+		if t.User == nil || t.Token.SessionID == "" {
+			continue
+		}
+		i, ok := index[t.Token.SessionID]
+		if !ok {
+			i = len(out)
+			index[t.Token.SessionID] = i
+			r := userSessionRep{ID: t.Token.SessionID, Username: t.User.Username, UserID: t.User.ID, Clients: map[string]string{}}
+			if s := t.Session; s != nil {
+				r.IPAddress, r.RememberMe = s.IPAddress, s.RememberMe
+			}
+			out = append(out, offlineSession{rep: r, last: map[string]time.Time{}})
+		}
+		o := &out[i]
+		start := oidc.AuthTimeOf(t.Token)
+		if start.IsZero() {
+			start = t.Token.Requested
+		}
+		if ms := start.UnixMilli(); o.rep.Start == 0 || ms < o.rep.Start {
+			o.rep.Start = ms
+		}
+		o.rep.LastAccess = max(o.rep.LastAccess, t.Token.Requested.UnixMilli())
+		o.last[t.Token.ClientID] = t.Token.Requested
+		if id, ok := byID[t.Token.ClientID]; ok {
+			o.rep.Clients[id] = t.Token.ClientID
+		}
+	}
+	slices.SortStableFunc(out, func(x, y offlineSession) int {
+		return cmp.Or(cmp.Compare(x.rep.Start, y.rep.Start), cmp.Compare(x.rep.ID, y.rep.ID))
+	})
+	return out, nil
+}
+
+// forClient keeps the sessions cl takes part in, each with cl's own last
+// refresh as lastAccess (as Keycloak shows a client's offline sessions).
+func forClient(sessions []offlineSession, cl store.Client) []userSessionRep {
+	out := []userSessionRep{}
+	for _, s := range sessions {
+		if last, ok := s.last[cl.ClientID]; ok {
+			r := s.rep
+			r.LastAccess = last.UnixMilli()
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// pageOf is xs[first:first+max] within bounds; max 0 means all.
+func pageOf[T any](xs []T, first, max int) []T {
+	first = min(first, len(xs))
+	xs = xs[first:]
+	if max > 0 && max < len(xs) {
+		xs = xs[:max]
+	}
+	return xs
+}
+
+// userSessions serves GET /users/{id}/sessions.
+func (a *API) userSessions(c *call) error {
+	u, err := a.user(c)
+	if err != nil {
+		return err
+	}
+	sessions, err := a.st.ListUserSessions(c.ctx, c.realm.ID, u.ID)
+	if err != nil {
+		return err
+	}
+	withUser := make([]store.SessionUser, len(sessions))
+	for i, s := range sessions {
+		withUser[i] = store.SessionUser{Session: s, User: &u}
+	}
+	out, err := a.onlineReps(c.ctx, c.realm.ID, withUser)
+	if err != nil {
+		return err
+	}
+	return c.ok(out)
+}
+
+// userOfflineSessions serves GET /users/{id}/offline-sessions/{client}.
+func (a *API) userOfflineSessions(c *call) error {
+	u, err := a.user(c)
+	if err != nil {
+		return err
+	}
+	cl, err := a.client(c)
+	if err != nil {
+		return err
+	}
+	sessions, err := a.offlineSessions(c.ctx, c.realm.ID, u.ID)
+	if err != nil {
+		return err
+	}
+	return c.ok(forClient(sessions, cl))
+}
+
+// clientSessions serves GET /clients/{client}/user-sessions.
+func (a *API) clientSessions(c *call) error {
+	cl, err := a.client(c)
+	if err != nil {
+		return err
+	}
+	first, max, err := c.page(100)
+	if err != nil {
+		return err
+	}
+	if max == 0 {
+		max = -1
+	}
+	sessions, err := a.st.ListClientSessions(c.ctx, c.realm.ID, cl.ClientID, time.Now(), first, max)
+	if err != nil {
+		return err
+	}
+	out, err := a.onlineReps(c.ctx, c.realm.ID, sessions)
+	if err != nil {
+		return err
+	}
+	return c.ok(out)
+}
+
+// clientOfflineSessions serves GET /clients/{client}/offline-sessions.
+func (a *API) clientOfflineSessions(c *call) error {
+	cl, err := a.client(c)
+	if err != nil {
+		return err
+	}
+	first, max, err := c.page(100)
+	if err != nil {
+		return err
+	}
+	sessions, err := a.offlineSessions(c.ctx, c.realm.ID, "")
+	if err != nil {
+		return err
+	}
+	return c.ok(pageOf(forClient(sessions, cl), first, max))
+}
+
+// clientSessionCount serves GET /clients/{client}/session-count and, when
+// offline, /offline-session-count.
+func (a *API) clientSessionCount(offline bool) handler {
+	return func(c *call) error {
+		cl, err := a.client(c)
+		if err != nil {
+			return err
+		}
+		n := 0
+		if offline {
+			sessions, err := a.offlineSessions(c.ctx, c.realm.ID, "")
+			if err != nil {
+				return err
+			}
+			n = len(forClient(sessions, cl))
+		} else {
+			counts, err := a.st.CountClientSessions(c.ctx, c.realm.ID, time.Now())
+			if err != nil {
+				return err
+			}
+			n = counts[cl.ClientID]
+		}
+		return c.ok(map[string]int{"count": n})
+	}
+}
+
+// clientSessionStats serves GET /client-session-stats: for each client with
+// sessions, its active and offline counts, as strings (Keycloak's shape).
+func (a *API) clientSessionStats(c *call) error {
+	counts, err := a.st.CountClientSessions(c.ctx, c.realm.ID, time.Now())
+	if err != nil {
+		return err
+	}
+	sessions, err := a.offlineSessions(c.ctx, c.realm.ID, "")
+	if err != nil {
+		return err
+	}
+	offline := map[string]int{}
+	for _, s := range sessions {
+		for cid := range s.last {
+			offline[cid]++
+		}
+	}
+	byID, err := a.clientIDs(c.ctx, c.realm.ID)
+	if err != nil {
+		return err
+	}
+	out := []map[string]string{}
+	for cid, id := range byID {
+		if counts[cid] == 0 && offline[cid] == 0 {
+			continue
+		}
+		out = append(out, map[string]string{"id": id, "clientId": cid,
+			"active": strconv.Itoa(counts[cid]), "offline": strconv.Itoa(offline[cid])})
+	}
+	slices.SortFunc(out, func(x, y map[string]string) int { return cmp.Compare(x["clientId"], y["clientId"]) })
+	return c.ok(out)
+}
+
+// deleteSession serves DELETE /sessions/{session}[?isOffline=true]: it ends
+// one SSO session with its tokens, or revokes one offline session. The
+// caller must be allowed to manage the session's user.
+func (a *API) deleteSession(c *call) error {
+	id, err := c.id("session", "Session")
+	if err != nil {
+		return err
+	}
+	offline := c.flag("isOffline", false)
+	var userID string
+	if offline {
+		sessions, err := a.offlineSessions(c.ctx, c.realm.ID, "")
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(sessions, func(s offlineSession) bool { return s.rep.ID == id })
+		if i < 0 {
+			return notFound("Session not found")
+		}
+		userID = sessions[i].rep.UserID
+	} else {
+		s, err := a.st.GetSession(c.ctx, c.realm.ID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("Session not found")
+		} else if err != nil {
+			return err
+		}
+		userID = s.UserID
+	}
+	if err := a.mayManageUser(c, userID); err != nil {
+		return err
+	}
+	if offline {
+		err = a.st.DeleteOfflineSession(c.ctx, c.realm.ID, id)
+	} else {
+		err = a.st.DeleteSession(c.ctx, c.realm.ID, id)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("Session not found")
+	} else if err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+// logoutAll serves POST /logout-all, as Keycloak's: the realm's notBefore
+// moves to now, so every token issued before it is stale (offline ones
+// included), and every SSO session ends.
+func (a *API) logoutAll(c *call) error {
+	err := a.st.Tx(c.ctx, func(ctx context.Context) error {
+		realm, err := a.st.GetRealm(ctx, c.realm.ID)
+		if err != nil {
+			return err
+		}
+		r, _, err := rep.DecodeRealm(realm)
+		if err != nil {
+			return err
+		}
+		now := int(time.Now().Unix())
+		r.NotBefore = &now
+		row, err := rep.RealmToStore(r)
+		if err != nil {
+			return err
+		}
+		row.ID, row.Created = realm.ID, realm.Created
+		if err := a.st.UpdateRealm(ctx, row); err != nil {
+			return err
+		}
+		c.realm = row
+		return a.st.DeleteRealmSessions(ctx, c.realm.ID)
+	})
+	if err != nil {
+		return err
+	}
+	return c.ok(struct{}{}) // GlobalRequestResult: no client was sent anything
+}
