@@ -57,7 +57,14 @@ type health struct {
 	beatAt   time.Time     // when the last heartbeat write started
 	inflight chan struct{} // closed when the running write ends; nil when none
 	last     beat          // the last finished write
+	reading  *readFlight   // the read check running now; nil when none
 	wasUp    bool          // the last answer, to log changes once
+}
+
+// readFlight is one read check that concurrent probes share.
+type readFlight struct {
+	done chan struct{} // closed when err is set
+	err  error
 }
 
 type beat struct {
@@ -113,11 +120,11 @@ func (h *health) ready(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	var readErr, writeErr error
 	if h.prober == nil {
-		readErr = h.st.Ping(ctx)
+		readErr = h.readCheck(ctx, h.st.Ping)
 	} else {
 		var wg sync.WaitGroup
 		wg.Go(func() { writeErr = h.writeCheck(ctx) })
-		readErr = h.prober.ProbeRead(ctx)
+		readErr = h.readCheck(ctx, h.prober.ProbeRead)
 		wg.Wait()
 	}
 	up := readErr == nil && writeErr == nil
@@ -127,6 +134,36 @@ func (h *health) ready(w http.ResponseWriter, r *http.Request) {
 		checks = append(checks, check{"database write", status(writeErr == nil)})
 	}
 	writeHealth(w, up, checks)
+}
+
+// readCheck joins the read in flight, or starts one with read: anyone
+// can ask /health/ready on the public listeners, and a read each would
+// queue on the probe's connections, the orchestrator's probe behind a
+// flood of them. The read runs under probeTimeout of its own, so a
+// caller that gives up does not fail the others.
+func (h *health) readCheck(ctx context.Context, read func(context.Context) error) error {
+	h.mu.Lock()
+	f := h.reading
+	if f == nil {
+		f = &readFlight{done: make(chan struct{})}
+		h.reading = f
+		go func() {
+			rctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+			err := read(rctx)
+			cancel()
+			h.mu.Lock()
+			f.err, h.reading = err, nil
+			h.mu.Unlock()
+			close(f.done)
+		}()
+	}
+	h.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 var errNoHeartbeat = errors.New("no heartbeat written yet")

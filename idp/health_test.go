@@ -22,15 +22,31 @@ type fakeProber struct {
 	mu              sync.Mutex
 	readErr, wrErr  error
 	wrDelay         time.Duration
+	rdDelay         time.Duration
+	rdConn          chan struct{} // non-nil: reads take rdDelay each, one at a time
 	reads, writes   atomic.Int64
 	instanceWritten string
 }
 
-func (f *fakeProber) ProbeRead(context.Context) error {
+func (f *fakeProber) ProbeRead(ctx context.Context) error {
 	f.reads.Add(1)
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.readErr
+	d, err, conn := f.rdDelay, f.readErr, f.rdConn
+	f.mu.Unlock()
+	if conn != nil { // one connection, as SQLite's probe reader has
+		select {
+		case conn <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-conn }()
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return err
 }
 
 func (f *fakeProber) ProbeWrite(ctx context.Context, instance string, _ time.Time) error {
@@ -215,5 +231,33 @@ func TestReadinessNotQueuedBehindSQLiteWriter(t *testing.T) {
 		if r.code != 200 || r.took > 500*time.Millisecond {
 			t.Fatalf("with the writer held: %d in %s %v, want 200 at once", r.code, r.took, r.body)
 		}
+	}
+}
+
+// Readiness is served on the public listeners: a flood of probes shares
+// the read in flight instead of queueing one read each on the probe's
+// single connection, where the orchestrator's own probe would wait past
+// probeTimeout behind them and take the replica out of service.
+func TestReadinessFloodSharesRead(t *testing.T) {
+	f := &fakeProber{rdDelay: 50 * time.Millisecond, rdConn: make(chan struct{}, 1)}
+	h := newTestHealth(f)
+	h.every = time.Hour
+	probe(t, h, "/health/ready") // the heartbeat, written once
+	f.reads.Store(0)
+	const n = 40
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { codes[i] = probe(t, h, "/health/ready").code })
+	}
+	wg.Wait()
+	down := 0
+	for _, c := range codes {
+		if c != http.StatusOK {
+			down++
+		}
+	}
+	if down > 0 || f.reads.Load() > n/4 {
+		t.Errorf("%d concurrent probes: %d DOWN, %d reads", n, down, f.reads.Load())
 	}
 }
