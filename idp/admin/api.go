@@ -141,6 +141,8 @@ func (a *API) routes() []route {
 		{"DELETE " + R + "/users/{id}/groups/{group}", manageUsers, a.leaveGroup},
 		{"GET " + R + "/users/{id}/sessions", viewUsers, a.userSessions},
 		{"GET " + R + "/users/{id}/offline-sessions/{client}", viewUsers, a.userOfflineSessions},
+		{"GET " + R + "/users/{id}/consents", viewUsers, a.userConsents},
+		{"DELETE " + R + "/users/{id}/consents/{client}", manageUsers, a.revokeConsent},
 		{"POST " + R + "/users/{id}/logout", manageUsers, a.logoutUser},
 		{"GET " + R + "/users/{id}/federated-identity", viewUsers, a.federatedIdentities},
 		{"POST " + R + "/users/{id}/federated-identity/{alias}", manageUsers, a.addFederatedIdentity},

@@ -352,7 +352,8 @@ var routeKinds = []struct{ has, kind string }{
 
 // actions are writes Keycloak records as ACTION rather than CREATE/UPDATE.
 var actions = []string{"/reset-password", "/execute-actions-email", "/send-verify-email", "/logout", "/client-secret",
-	"/sync", "/remove-imported-users", "/unlink-users", "/testLDAPConnection", "/ldap-server-capabilities", "/import-config"}
+	"/sync", "/remove-imported-users", "/unlink-users", "/testLDAPConnection", "/ldap-server-capabilities", "/import-config",
+	"/consents/{client}"}
 
 // classifyRoute is the operation and resource type of a write route; ""
 // for writes that are no admin event (reads through POST, event clears).

@@ -373,3 +373,67 @@ func (a *API) logoutAll(c *call) error {
 	}
 	return c.ok(struct{}{}) // GlobalRequestResult: no client was sent anything
 }
+
+// consentRep is one entry of GET /users/{id}/consents. keygate asks for no
+// consent (clients' consentRequired is not enforced), so the entries are
+// Keycloak's for a client holding an offline token without a consent.
+type consentRep struct {
+	ClientID            string              `json:"clientId"`
+	GrantedClientScopes []string            `json:"grantedClientScopes"`
+	AdditionalGrants    []map[string]string `json:"additionalGrants"`
+}
+
+// userConsents serves GET /users/{id}/consents: each client the user has
+// given offline access, with Keycloak's "Offline Token" grant.
+func (a *API) userConsents(c *call) error {
+	u, err := a.user(c)
+	if err != nil {
+		return err
+	}
+	sessions, err := a.offlineSessions(c.ctx, c.realm.ID, u.ID)
+	if err != nil {
+		return err
+	}
+	byID, err := a.clientIDs(c.ctx, c.realm.ID)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	out := []consentRep{}
+	for _, s := range sessions {
+		for cid := range s.last {
+			id, ok := byID[cid]
+			if !ok || seen[cid] {
+				continue
+			}
+			seen[cid] = true
+			out = append(out, consentRep{ClientID: cid, GrantedClientScopes: []string{},
+				AdditionalGrants: []map[string]string{{"client": id, "key": "Offline Token"}}})
+		}
+	}
+	slices.SortFunc(out, func(x, y consentRep) int { return cmp.Compare(x.ClientID, y.ClientID) })
+	return c.ok(out)
+}
+
+// revokeConsent serves DELETE /users/{id}/consents/{client} ({client} is a
+// clientId, as in Keycloak): the user's offline tokens of that client go.
+func (a *API) revokeConsent(c *call) error {
+	u, err := a.user(c)
+	if err != nil {
+		return err
+	}
+	cl, err := a.st.GetClientByClientID(c.ctx, c.realm.ID, c.r.PathValue("client"))
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("Client not found")
+	} else if err != nil {
+		return err
+	}
+	n, err := a.st.DeleteUserOfflineTokens(c.ctx, c.realm.ID, u.ID, cl.ClientID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound("Consent nor offline token not found")
+	}
+	return c.noContent()
+}

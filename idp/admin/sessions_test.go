@@ -217,6 +217,32 @@ func TestAdminSessions(t *testing.T) {
 		t.Errorf("cli's offline sessions after the revocation: %v", got)
 	}
 
+	// Consents: a client holding an offline token is listed with Keycloak's
+	// "Offline Token" grant; revoking it ends the user's offline tokens of
+	// that client.
+	var consents []struct {
+		ClientID         string              `json:"clientId"`
+		AdditionalGrants []map[string]string `json:"additionalGrants"`
+	}
+	e.must(200, "GET", base+"/users/"+alice+"/consents", viewer, nil).json(t, &consents)
+	if len(consents) != 1 || consents[0].ClientID != "cli" || len(consents[0].AdditionalGrants) != 1 ||
+		consents[0].AdditionalGrants[0]["client"] != cliID || consents[0].AdditionalGrants[0]["key"] != "Offline Token" {
+		t.Errorf("alice's consents: %+v", consents)
+	}
+	e.must(200, "GET", base+"/users/"+bob+"/consents", viewer, nil).json(t, &consents)
+	if len(consents) != 0 {
+		t.Errorf("bob's consents: %+v", consents)
+	}
+	e.must(403, "DELETE", base+"/users/"+alice+"/consents/cli", viewer, nil)
+	e.must(404, "DELETE", base+"/users/"+alice+"/consents/no-such-client", userAdmin, nil)
+	e.must(404, "DELETE", base+"/users/"+alice+"/consents/web", userAdmin, nil) // no offline token of web
+	e.must(204, "DELETE", base+"/users/"+alice+"/consents/cli", userAdmin, nil)
+	e.must(404, "DELETE", base+"/users/"+alice+"/consents/cli", userAdmin, nil)
+	if code := refresh("cli", offA2); code != 400 {
+		t.Errorf("offline refresh after its consent was revoked: %d, want 400", code)
+	}
+	offA3 := login("cli", "alice", "openid offline_access")
+
 	// logout-all: every session ends, and tokens issued before it, offline
 	// ones included, are stale (notBefore has a one-second grain).
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
@@ -231,7 +257,7 @@ func TestAdminSessions(t *testing.T) {
 	for _, tc := range []struct {
 		client string
 		tok    tokens
-	}{{"web", a2}, {"web", b1}, {"cli", offA2}} {
+	}{{"web", a2}, {"web", b1}, {"cli", offA3}} {
 		if code := refresh(tc.client, tc.tok); code != 400 {
 			t.Errorf("%s refresh after logout-all: %d, want 400", tc.client, code)
 		}
@@ -255,11 +281,11 @@ func TestAdminSessions(t *testing.T) {
 
 	// Admin events as Keycloak records them.
 	var seen []string
-	for _, ev := range e.adminEvents(realm, e.admin, "resourceTypes=USER_SESSION&resourceTypes=REALM") {
+	for _, ev := range e.adminEvents(realm, e.admin, "resourceTypes=USER_SESSION&resourceTypes=REALM&resourceTypes=USER") {
 		seen = append(seen, ev.OperationType+" "+ev.ResourceType+" "+ev.ResourcePath)
 	}
 	for _, want := range []string{"DELETE USER_SESSION sessions/" + a1.Session, "DELETE USER_SESSION sessions/" + offA.Session,
-		"ACTION REALM logout-all"} {
+		"ACTION REALM logout-all", "ACTION USER users/" + alice + "/consents/cli"} {
 		if !slices.Contains(seen, want) {
 			t.Errorf("admin events %q lack %q", seen, want)
 		}

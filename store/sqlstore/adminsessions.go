@@ -96,6 +96,13 @@ func (s *Store) DeleteOfflineSession(ctx context.Context, realmID, id string) er
 	return wrap(err, "delete offline session %s", id)
 }
 
+// DeleteUserOfflineTokens implements store.Store, through tokens_offline.
+func (s *Store) DeleteUserOfflineTokens(ctx context.Context, realmID, userID, clientID string) (int, error) {
+	n, err := s.exec(ctx, `DELETE FROM tokens WHERE kind = 'offline' AND realm_id = ? AND subject = ? AND client_id = ?`,
+		realmID, userID, clientID)
+	return int(n), wrap(err, "delete offline tokens of user %s", userID)
+}
+
 // scanSessionUser reads a session's columns and its LEFT JOINed user's.
 func scanSessionUser(r scanner) (x store.SessionUser, err error) {
 	vals, err := scanValues(r, sessionColCount+userColCount)

@@ -133,6 +133,15 @@ func testAdminSessions(t *testing.T, s store.Store) {
 	ok(t, err)
 	eq(t, "offline tokens outlive logout-all", sigs(all), []string{"o1", "o3"})
 
+	// Revoking a client's offline access: only that user's and client's.
+	tok(store.KindOffline, "o7", "r1", "web", "u1", "s9", live)
+	n, err := s.DeleteUserOfflineTokens(ctx, "r1", "u1", "web")
+	ok(t, err)
+	eq(t, "offline tokens of u1 and web", n, 1)
+	n, err = s.DeleteUserOfflineTokens(ctx, "r1", "u1", "web")
+	ok(t, err)
+	eq(t, "none left", n, 0)
+
 	// Deleting a user deletes its offline tokens, not another realm's.
 	ok(t, s.DeleteUser(ctx, "r1", bob.ID))
 	all, err = s.ListOfflineTokens(ctx, "r1", "", now)

@@ -446,6 +446,15 @@ test("admin client drives every call", async (t) => {
     assert.equal(mine(await kc.users.listSessions({ id: userId })).length, 0);
     assert.equal((await status(() => kc.realms.deleteSession({ realm, session: tok.session_state, isOffline: false }))).status, 404);
 
+    // A client with an offline token is a consent with an "Offline Token"
+    // grant; revoking it ends the token.
+    const off2 = await (await grant({ grant_type: "password", username: "alice", password: "wonderland-1", scope: "openid offline_access" })).json();
+    const consents = await kc.users.listConsents({ id: userId });
+    assert.deepEqual(consents, [{ clientId: "sess-cli", grantedClientScopes: [], additionalGrants: [{ client: cliId, key: "Offline Token" }] }]);
+    await kc.users.revokeConsent({ id: userId, clientId: "sess-cli" });
+    assert.deepEqual(await kc.users.listConsents({ id: userId }), []);
+    assert.equal((await grant({ grant_type: "refresh_token", refresh_token: off2.refresh_token })).status, 400);
+
     // logout-all ends every session, and a token issued before it is stale.
     const again = await (await grant({ grant_type: "password", username: "alice", password: "wonderland-1", scope: "openid" })).json();
     await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5)); // notBefore has a one-second grain
