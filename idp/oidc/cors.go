@@ -98,14 +98,14 @@ func (p *Provider) preflightAllowed(r *http.Request, realm *Realm, origin string
 		c, err := loadClient(r.Context(), p.models, realm, id)
 		return err == nil && c.allowsOrigin(realm, origin)
 	}
+	o, reason := parseOrigin(origin)
+	if reason != "" {
+		return false
+	}
 	m, err := p.models.get(r.Context(), realm.Row.ID)
 	if err != nil {
 		return false
 	}
-	for id := range m.clients {
-		if c, err := loadClient(r.Context(), p.models, realm, id); err == nil && c.allowsOrigin(realm, origin) {
-			return true
-		}
-	}
-	return false
+	s := m.origins.get(m, realm)
+	return s.any || s.origins[o]
 }

@@ -27,6 +27,7 @@ type realmModel struct {
 	scopes     map[string]*rep.ClientScope
 	groups     map[string]store.Group // by id
 	docs       discoveryDocs          // encoded discovery documents, by issuer
+	origins    preflightOrigins       // origins the clients admit, by issuer
 }
 
 type modelCache struct {
