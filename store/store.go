@@ -66,6 +66,7 @@ type Store interface {
 	UserStore
 	CredentialStore
 	SessionStore
+	ConsentStore
 	TokenStore
 	KeyStore
 	BruteForceStore
@@ -381,6 +382,31 @@ type SessionStore interface {
 	// DeleteExpiredSessions removes sessions idle since before idleBefore or
 	// created before createdBefore, across realms that share these limits.
 	DeleteExpiredSessions(ctx context.Context, realmID string, idleBefore, createdBefore time.Time) (int, error)
+}
+
+// ---------------------------------------------------------------------------
+// User consents
+
+// Consent is a user's consent to a client that asks for one (Keycloak's
+// UserConsent): the client scopes granted.
+type Consent struct {
+	RealmID  string
+	UserID   string
+	ClientID string   // the client's internal id
+	Scopes   []string // granted client scope ids, sorted
+	Created  time.Time
+	Updated  time.Time
+}
+
+type ConsentStore interface {
+	GetConsent(ctx context.Context, realmID, userID, clientID string) (Consent, error)
+	// PutConsent creates c, or replaces the user's consent to the client
+	// (keeping its Created); ErrNotFound when the user or client is gone.
+	PutConsent(ctx context.Context, c Consent) error
+	ListUserConsents(ctx context.Context, realmID, userID string) ([]Consent, error)
+	// DeleteConsent removes the user's consent to the client; ErrNotFound
+	// when there is none.
+	DeleteConsent(ctx context.Context, realmID, userID, clientID string) error
 }
 
 // ---------------------------------------------------------------------------

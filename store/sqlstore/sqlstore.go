@@ -492,7 +492,7 @@ var realmTables = []string{
 	"clients", "client_scopes", "roles", "role_composites", "groups", "group_roles",
 	"users", "user_roles", "user_groups", "credentials", "sessions", "tokens", "keys",
 	"login_failures", "components", "identity_providers", "identity_provider_mappers", "initial_access_tokens",
-	"federated_identities", "events", "admin_events",
+	"federated_identities", "events", "admin_events", "user_consents",
 }
 
 // CountRealmRows counts the rows each table holds for realmID (the realms

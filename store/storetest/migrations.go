@@ -244,6 +244,9 @@ func readBack(t *testing.T, s *sqlstore.Store) {
 			x, err := s.ListAdminEvents(ctx, k[0], store.AdminEventQuery{AuthUser: k[1]})
 			return nonEmpty(len(x), err)
 		}},
+		"user_consents": {"realm_id, user_id, client_id", func(ctx context.Context, k []string) error {
+			return second(s.GetConsent(ctx, k[0], k[1], k[2]))
+		}},
 		"realm_versions": {"realm_id", func(ctx context.Context, k []string) error {
 			if cache.For(s).Current(ctx).Realm(k[0]) == (store.RealmVersion{}) {
 				return store.ErrNotFound

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions", testSessions},
 		{"SessionsClients", testSessionsClients},
 		{"AdminSessions", testAdminSessions},
+		{"Consents", testConsents},
 		{"Tokens", testTokens},
 		{"Keys", testKeys},
 		{"ConcurrentCreateActiveKey", testConcurrentCreateActiveKey},
@@ -184,6 +185,8 @@ func seedRealm(t *testing.T, s store.Store, id string) map[string]func() error {
 	ok(t, s.CreateIdentityProviderMapper(ctx, store.IdentityProviderMapper{ID: p("mapper"), RealmID: id, Alias: "corp", Name: "email", Mapper: "attr"}))
 	ok(t, s.AddFederatedIdentity(ctx, store.FederatedIdentity{RealmID: id, UserID: p("user"), Alias: "corp", ExternalID: p("ext")}))
 	ok(t, s.CreateInitialAccessToken(ctx, store.InitialAccessToken{ID: p("iat"), RealmID: id, TokenHash: p("hash"), Created: t0, Count: 1, RemainingCount: 1}))
+	ok(t, s.PutConsent(ctx, store.Consent{RealmID: id, UserID: p("user"), ClientID: p("client"), Scopes: []string{p("scope")},
+		Created: t0, Updated: t0}))
 	ok(t, s.AddEvents(ctx, []store.Event{{ID: p("event"), RealmID: id, Time: t0, Type: "LOGIN", UserID: p("user")}},
 		[]store.AdminEvent{{ID: p("aevent"), RealmID: id, Time: t0, OperationType: "CREATE", AuthUserID: p("user")}}))
 
@@ -213,6 +216,7 @@ func seedRealm(t *testing.T, s store.Store, id string) map[string]func() error {
 		"key":       func() error { k, err := s.ListKeys(ctx, id); return first(len(k), err) },
 		"failure":   func() error { _, err := s.GetLoginFailure(ctx, id, p("user")); return err },
 		"component": func() error { _, err := s.GetComponent(ctx, id, p("ldap")); return err },
+		"consent":   func() error { _, err := s.GetConsent(ctx, id, p("user"), p("client")); return err },
 		"federated": func() error { _, err := s.GetUserByFederatedIdentity(ctx, id, "corp", p("ext")); return err },
 		"idp":       func() error { _, err := s.GetIdentityProvider(ctx, id, "corp"); return err },
 		"iat":       func() error { _, err := s.GetInitialAccessTokenByHash(ctx, id, p("hash")); return err },

@@ -1,0 +1,74 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/store"
+)
+
+// testConsents: a user's consents to clients, replaced in place (Created
+// kept, scopes sorted), refused for another realm's user or client, and
+// gone with their user or client.
+func testConsents(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	realm(t, s, "r1")
+	realm(t, s, "r2")
+	user(t, s, "r1", "u1", "alice")
+	user(t, s, "r1", "u2", "bob")
+	user(t, s, "r2", "v1", "alice")
+	for _, c := range []store.Client{{ID: "c1", RealmID: "r1", ClientID: "app"}, {ID: "c2", RealmID: "r1", ClientID: "web"},
+		{ID: "x1", RealmID: "r2", ClientID: "app"}} {
+		c.Created = t0
+		ok(t, s.CreateClient(ctx, c))
+	}
+	_, err := s.GetConsent(ctx, "r1", "u1", "c1")
+	isErr(t, err, store.ErrNotFound)
+
+	c := store.Consent{RealmID: "r1", UserID: "u1", ClientID: "c1", Scopes: []string{"s2", "s1"}, Created: t0, Updated: t0}
+	ok(t, s.PutConsent(ctx, c))
+	got, err := s.GetConsent(ctx, "r1", "u1", "c1")
+	ok(t, err)
+	c.Scopes = []string{"s1", "s2"}
+	eq(t, "GetConsent", got, c)
+
+	later := t0.Add(time.Hour)
+	ok(t, s.PutConsent(ctx, store.Consent{RealmID: "r1", UserID: "u1", ClientID: "c1", Scopes: []string{"s3"}, Created: later, Updated: later}))
+	got, err = s.GetConsent(ctx, "r1", "u1", "c1")
+	ok(t, err)
+	eq(t, "replaced", got, store.Consent{RealmID: "r1", UserID: "u1", ClientID: "c1", Scopes: []string{"s3"}, Created: t0, Updated: later})
+
+	ok(t, s.PutConsent(ctx, store.Consent{RealmID: "r1", UserID: "u1", ClientID: "c2", Created: later, Updated: later}))
+	ok(t, s.PutConsent(ctx, store.Consent{RealmID: "r1", UserID: "u2", ClientID: "c1", Created: t0, Updated: t0}))
+	list, err := s.ListUserConsents(ctx, "r1", "u1")
+	ok(t, err)
+	if len(list) != 2 || list[0].ClientID != "c1" || list[1].ClientID != "c2" || list[1].Scopes != nil {
+		t.Fatalf("ListUserConsents: %+v", list)
+	}
+
+	// Another realm's user or client, or one that does not exist.
+	for _, x := range []store.Consent{
+		{RealmID: "r1", UserID: "v1", ClientID: "c1"}, {RealmID: "r1", UserID: "u1", ClientID: "x1"},
+		{RealmID: "r2", UserID: "u1", ClientID: "c1"}, {RealmID: "r1", UserID: "nobody", ClientID: "c1"},
+	} {
+		x.Created, x.Updated = t0, t0
+		isErr(t, s.PutConsent(ctx, x), store.ErrNotFound)
+	}
+	_, err = s.GetConsent(ctx, "r2", "u1", "c1")
+	isErr(t, err, store.ErrNotFound)
+
+	ok(t, s.DeleteConsent(ctx, "r1", "u1", "c2"))
+	isErr(t, s.DeleteConsent(ctx, "r1", "u1", "c2"), store.ErrNotFound)
+	isErr(t, s.DeleteConsent(ctx, "r2", "u1", "c1"), store.ErrNotFound)
+
+	// They go with their client and with their user.
+	ok(t, s.DeleteClient(ctx, "r1", "c1"))
+	list, err = s.ListUserConsents(ctx, "r1", "u1")
+	ok(t, err)
+	eq(t, "after the client went", len(list), 0)
+	ok(t, s.PutConsent(ctx, store.Consent{RealmID: "r1", UserID: "u2", ClientID: "c2", Created: t0, Updated: t0}))
+	ok(t, s.DeleteUser(ctx, "r1", "u2"))
+	list, err = s.ListUserConsents(ctx, "r1", "u2")
+	ok(t, err)
+	eq(t, "after the user went", len(list), 0)
+}
