@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -27,10 +28,11 @@ import (
 
 // Sending limits: one mail of a kind per user per mailCooldown (shared by
 // every replica through the store), and mailsPerIP reset requests per
-// minute from one address (this replica's count).
+// minute from one address, or IPv6 /64 (this replica's count).
 const (
 	mailCooldown = 60 * time.Second
 	mailsPerIP   = 10
+	maxMailAddrs = 10000            // networks counted in a minute (allowIP)
 	mailTimeout  = 10 * time.Second // mail.DefaultTimeout
 )
 
@@ -51,22 +53,22 @@ func (h *Handler) mailEvent(r *http.Request, realm *oidc.Realm, typ, clientID, u
 }
 
 // mailFlow is what the mail flows need: the realms' mailer and the
-// per-address request counts.
+// per-address request counts of the current minute.
 type mailFlow struct {
 	mailer *usermail.Mailer
 	mu     sync.Mutex
-	perIP  map[string]*ipWindow
-}
-
-type ipWindow struct {
-	start time.Time
-	n     int
+	minute int64          // the minute perIP counts (Unix time / 60)
+	perIP  map[string]int // by network (mailNetwork)
 }
 
 // SetMail gives the browser flow the realms' mailer: without it the
 // "Forgot Password?" link is not shown and mails cannot be sent.
 func (h *Handler) SetMail(m *usermail.Mailer) {
-	h.mail = &mailFlow{mailer: m, perIP: map[string]*ipWindow{}}
+	h.mail = newMailFlow(m)
+}
+
+func newMailFlow(m *usermail.Mailer) *mailFlow {
+	return &mailFlow{mailer: m, perIP: map[string]int{}}
 }
 
 func (h *Handler) registerMail(mux *http.ServeMux) {
@@ -101,25 +103,39 @@ func (h *Handler) resetPasswordURL(r *http.Request, realm *oidc.Realm, clientID,
 	return realmPath(r, realm) + "login-actions/reset-credentials?" + url.Values{"session_code": {id}, "client_id": {clientID}}.Encode()
 }
 
-// allowIP counts a mail request from ip; false past mailsPerIP a minute.
+// allowIP counts a mail request from ip's network; false past mailsPerIP
+// in the minute. The counts start over each minute, so a request costs
+// the same however many addresses asked; past maxMailAddrs networks in a
+// minute a new one is refused rather than counted, so a flood from many
+// addresses neither grows memory nor gets through uncounted.
 func (m *mailFlow) allowIP(ip string) bool {
+	key := mailNetwork(ip)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := time.Now()
-	if len(m.perIP) > 10000 { // forget old windows rather than grow
-		for k, w := range m.perIP {
-			if now.Sub(w.start) > time.Minute {
-				delete(m.perIP, k)
-			}
-		}
+	if now := time.Now().Unix() / 60; now != m.minute {
+		m.minute = now
+		clear(m.perIP)
 	}
-	w := m.perIP[ip]
-	if w == nil || now.Sub(w.start) > time.Minute {
-		w = &ipWindow{start: now}
-		m.perIP[ip] = w
+	n, seen := m.perIP[key]
+	if !seen && len(m.perIP) >= maxMailAddrs {
+		return false
 	}
-	w.n++
-	return w.n <= mailsPerIP
+	m.perIP[key] = n + 1
+	return n+1 <= mailsPerIP
+}
+
+// mailNetwork is what allowIP counts ip under: an IPv4 address, or the
+// /64 of an IPv6 one, the least a single IPv6 client is given (it could
+// otherwise use a fresh address for every request).
+func mailNetwork(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is6() {
+		return netip.PrefixFrom(a, 64).Masked().String()
+	}
+	return a.String()
 }
 
 // cooldown reserves the next mail of kind to userID: false when one went
