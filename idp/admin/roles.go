@@ -342,8 +342,10 @@ func (a *API) owner(c *call) (owner, error) {
 		direct: direct,
 		grant:  func(ctx context.Context, ids []string) error { return a.st.GrantGroupRoles(ctx, realmID, g.ID, ids) },
 		revoke: func(ctx context.Context, ids []string) error { return a.st.RevokeGroupRoles(ctx, realmID, g.ID, ids) },
+		// As Keycloak's GroupModel.hasRole: a group holds what its parents
+		// hold, as its members do.
 		effective: func(ctx context.Context) ([]string, map[string][]string, error) {
-			roles, err := direct(ctx)
+			roles, err := a.lineageRoles(ctx, realmID, g)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -354,6 +356,30 @@ func (a *API) owner(c *call) (owner, error) {
 			return a.roleNames(ctx, realmID, expanded)
 		},
 	}, err
+}
+
+// lineageRoles are the roles mapped directly to g and to each of its
+// ancestors.
+func (a *API) lineageRoles(ctx context.Context, realmID string, g store.Group) ([]store.Role, error) {
+	var out []store.Role
+	seen := map[string]bool{}
+	for depth := 0; depth < 64 && !seen[g.ID]; depth++ { // bounded against a corrupt cycle
+		seen[g.ID] = true
+		roles, err := a.st.ListGroupRoles(ctx, realmID, g.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, roles...)
+		if g.ParentID == "" {
+			break
+		}
+		if g, err = a.st.GetGroup(ctx, realmID, g.ParentID); errors.Is(err, store.ErrNotFound) {
+			break // a parent deleted meanwhile takes its roles with it
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // expand adds every role roles include through composites.
@@ -436,7 +462,8 @@ func (a *API) listMappings(view mappingView) handler {
 	}
 }
 
-// allMappings is GET /users/{id}/role-mappings.
+// allMappings is GET /users/{id}/role-mappings and
+// /groups/{group}/role-mappings: the direct mappings.
 func (a *API) allMappings(c *call) error {
 	o, err := a.owner(c)
 	if err != nil {

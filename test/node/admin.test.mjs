@@ -263,6 +263,30 @@ test("admin client drives every call", async (t) => {
     assert.deepEqual((await kc.groups.listMembers({ id: child.id })).map((u) => u.username), ["alice"]);
     await kc.users.delFromGroup({ id: userId, groupId: child.id });
     assert.equal((await kc.groups.listMembers({ id: child.id })).length, 0);
+
+    // Role mappings of a group: the child's effective roles include its
+    // parent's (Keycloak's GroupModel.hasRole walks the parents).
+    await kc.roles.create({ name: "staffer" });
+    await kc.roles.create({ name: "unused" });
+    const staffer = await kc.roles.findOneByName({ name: "staffer" });
+    await kc.groups.addRealmRoleMappings({ id, roles: [{ id: staffer.id, name: "staffer" }] });
+    const { id: gApp } = await kc.clients.create({ clientId: "group-app" });
+    await kc.clients.createRole({ id: gApp, name: "use" });
+    await kc.clients.createRole({ id: gApp, name: "spare" });
+    const use = await kc.clients.findRole({ id: gApp, roleName: "use" });
+    await kc.groups.addClientRoleMappings({ id, clientUniqueId: gApp, roles: [{ id: use.id, name: "use" }] });
+    const mappings = await kc.groups.listRoleMappings({ id });
+    assert.deepEqual(mappings.realmMappings.map((r) => r.name), ["staffer"]);
+    assert.deepEqual(mappings.clientMappings["group-app"].mappings.map((r) => r.name), ["use"]);
+    assert.deepEqual(await kc.groups.listRoleMappings({ id: child.id }), {});
+    assert.deepEqual((await kc.groups.listCompositeRealmRoleMappings({ id: child.id })).map((r) => r.name), ["staffer"]);
+    const availableRealm = (await kc.groups.listAvailableRealmRoleMappings({ id: child.id })).map((r) => r.name);
+    assert.ok(availableRealm.includes("unused") && !availableRealm.includes("staffer"));
+    assert.deepEqual((await kc.groups.listCompositeClientRoleMappings({ id: child.id, clientUniqueId: gApp })).map((r) => r.name), ["use"]);
+    assert.deepEqual((await kc.groups.listAvailableClientRoleMappings({ id: child.id, clientUniqueId: gApp })).map((r) => r.name), ["spare"]);
+    await kc.clients.del({ id: gApp });
+    await kc.roles.delByName({ name: "staffer" });
+    await kc.roles.delByName({ name: "unused" });
     await kc.groups.update({ id }, { name: "people" });
     assert.equal((await kc.groups.findOne({ id })).name, "people");
     await kc.groups.del({ id });
