@@ -169,6 +169,7 @@ func (a *API) routes() []route {
 		{"GET " + R + "/groups/{group}/children", viewUsers, a.listChildren},
 		{"POST " + R + "/groups/{group}/children", manageUsers, a.createGroup},
 		{"GET " + R + "/groups/{group}/members", viewUsers, a.groupMembers},
+		{"GET " + R + "/group-by-path/{path...}", viewUsers, a.groupByPath},
 		{"GET " + R + "/default-groups", viewRealm, a.defaultGroups},
 		{"PUT " + R + "/default-groups/{group}", manageRealm, a.changeDefaultGroup(true)},
 		{"DELETE " + R + "/default-groups/{group}", manageRealm, a.changeDefaultGroup(false)},

@@ -175,6 +175,49 @@ func (a *API) getGroup(c *call) error {
 	return c.ok(r)
 }
 
+// groupByPath is GET /group-by-path/{path...}: the group at path ("/a/b"
+// or "a/b"; a "/" inside a name is "~/", as paths show it) with its whole
+// subtree, each group with its roles and attributes (Keycloak's
+// toGroupHierarchy(group, true)).
+func (a *API) groupByPath(c *call) error {
+	t, err := a.tree(c.ctx, c.realm.ID)
+	if err != nil {
+		return err
+	}
+	want := "/" + strings.TrimSuffix(strings.TrimPrefix(c.r.PathValue("path"), "/"), "/")
+	for id, p := range t.paths {
+		if p != want {
+			continue
+		}
+		r := t.rep(t.byID[id], func(store.Group) bool { return true }, 0)
+		if err := a.withRoles(c, &r, 0); err != nil {
+			return err
+		}
+		return c.ok(r)
+	}
+	return notFound("Group path does not exist")
+}
+
+// withRoles fills in the role names of r and of its sub-groups.
+func (a *API) withRoles(c *call, r *rep.Group, depth int) error {
+	roles, err := a.st.ListGroupRoles(c.ctx, c.realm.ID, r.ID)
+	if err != nil {
+		return err
+	}
+	if r.RealmRoles, r.ClientRoles, err = a.roleNames(c.ctx, c.realm.ID, roles); err != nil {
+		return err
+	}
+	for i := range r.SubGroups {
+		if depth >= 64 { // tree.rep nests no deeper
+			break
+		}
+		if err := a.withRoles(c, &r.SubGroups[i], depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // roleNames splits roles into realm role names and client role names by
 // clientId.
 func (a *API) roleNames(ctx context.Context, realmID string, roles []store.Role) ([]string, map[string][]string, error) {

@@ -257,6 +257,11 @@ test("admin client drives every call", async (t) => {
     assert.deepEqual(subs.map((g) => g.path), ["/staff/ops"]);
     const g = await kc.groups.findOne({ id });
     assert.equal(g.subGroupCount, 1);
+    const byPath = await kc.realms.getGroupByPath({ realm, path: "staff" });
+    assert.equal(byPath.id, id);
+    assert.deepEqual(byPath.subGroups.map((x) => x.path), ["/staff/ops"]);
+    assert.equal((await kc.realms.getGroupByPath({ realm, path: "staff/ops" })).id, child.id); // sent as staff%2Fops
+    assert.equal((await status(() => kc.realms.getGroupByPath({ realm, path: "staff/nope" }))).status, 404);
     assert.ok((await kc.groups.find()).some((x) => x.name === "staff"));
     await kc.users.addToGroup({ id: userId, groupId: child.id });
     assert.deepEqual((await kc.users.listGroups({ id: userId })).map((x) => x.path), ["/staff/ops"]);
