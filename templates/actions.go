@@ -35,6 +35,14 @@ type TermsView struct {
 	Text                  string // the terms, plain text
 }
 
+// ConsentView feeds Consent.
+type ConsentView struct {
+	Page
+	FormAction, CSRFToken string
+	Client                string   // the client's name, else its clientId
+	Scopes                []string // what it asks for, already localized
+}
+
 // DeleteAccountView feeds DeleteAccount.
 type DeleteAccountView struct {
 	Page

@@ -374,19 +374,24 @@ func (a *API) logoutAll(c *call) error {
 	return c.ok(struct{}{}) // GlobalRequestResult: no client was sent anything
 }
 
-// consentRep is one entry of GET /users/{id}/consents. keygate asks for no
-// consent (clients' consentRequired is not enforced), so the entries are
-// Keycloak's for a client holding an offline token without a consent.
+// consentRep is one entry of GET /users/{id}/consents: a consent the user
+// gave a client that asks for one, or a client holding an offline token
+// (Keycloak's "Offline Token" grant), or both.
 type consentRep struct {
 	ClientID            string              `json:"clientId"`
 	GrantedClientScopes []string            `json:"grantedClientScopes"`
+	CreatedDate         int64               `json:"createdDate,omitempty"`
+	LastUpdatedDate     int64               `json:"lastUpdatedDate,omitempty"`
 	AdditionalGrants    []map[string]string `json:"additionalGrants"`
 }
 
-// userConsents serves GET /users/{id}/consents: each client the user has
-// given offline access, with Keycloak's "Offline Token" grant.
+// userConsents serves GET /users/{id}/consents.
 func (a *API) userConsents(c *call) error {
 	u, err := a.user(c)
+	if err != nil {
+		return err
+	}
+	given, err := a.st.ListUserConsents(c.ctx, c.realm.ID, u.ID)
 	if err != nil {
 		return err
 	}
@@ -394,21 +399,54 @@ func (a *API) userConsents(c *call) error {
 	if err != nil {
 		return err
 	}
-	byID, err := a.clientIDs(c.ctx, c.realm.ID)
+	cls, err := a.st.ListClients(c.ctx, c.realm.ID)
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	out := []consentRep{}
+	scopes, err := a.st.ListClientScopes(c.ctx, c.realm.ID)
+	if err != nil {
+		return err
+	}
+	scopeNames := make(map[string]string, len(scopes))
+	for _, s := range scopes {
+		scopeNames[s.ID] = s.Name
+	}
+	offline := map[string]bool{} // by clientId
 	for _, s := range sessions {
 		for cid := range s.last {
-			id, ok := byID[cid]
-			if !ok || seen[cid] {
-				continue
+			offline[cid] = true
+		}
+	}
+	byID := make(map[string]store.Client, len(cls))
+	for _, cl := range cls {
+		byID[cl.ID] = cl
+	}
+	out := []consentRep{}
+	seen := map[string]bool{}
+	add := func(cl store.Client, r consentRep) {
+		r.ClientID, r.AdditionalGrants = cl.ClientID, []map[string]string{}
+		if offline[cl.ClientID] {
+			r.AdditionalGrants = append(r.AdditionalGrants, map[string]string{"client": cl.ID, "key": "Offline Token"})
+		}
+		seen[cl.ClientID] = true
+		out = append(out, r)
+	}
+	for _, g := range given {
+		cl, ok := byID[g.ClientID]
+		if !ok {
+			continue
+		}
+		r := consentRep{GrantedClientScopes: []string{}, CreatedDate: g.Created.UnixMilli(), LastUpdatedDate: g.Updated.UnixMilli()}
+		for _, id := range g.Scopes {
+			if n, ok := scopeNames[id]; ok {
+				r.GrantedClientScopes = append(r.GrantedClientScopes, n)
 			}
-			seen[cid] = true
-			out = append(out, consentRep{ClientID: cid, GrantedClientScopes: []string{},
-				AdditionalGrants: []map[string]string{{"client": id, "key": "Offline Token"}}})
+		}
+		add(cl, r)
+	}
+	for _, cl := range cls {
+		if offline[cl.ClientID] && !seen[cl.ClientID] {
+			add(cl, consentRep{GrantedClientScopes: []string{}})
 		}
 	}
 	slices.SortFunc(out, func(x, y consentRep) int { return cmp.Compare(x.ClientID, y.ClientID) })
@@ -416,7 +454,9 @@ func (a *API) userConsents(c *call) error {
 }
 
 // revokeConsent serves DELETE /users/{id}/consents/{client} ({client} is a
-// clientId, as in Keycloak): the user's offline tokens of that client go.
+// clientId, as in Keycloak): the user's consent to that client and their
+// offline tokens of it go; the client's refresh tokens stop working with
+// the consent (the token endpoint checks it).
 func (a *API) revokeConsent(c *call) error {
 	u, err := a.user(c)
 	if err != nil {
@@ -428,11 +468,17 @@ func (a *API) revokeConsent(c *call) error {
 	} else if err != nil {
 		return err
 	}
+	revoked := true
+	if err := a.st.DeleteConsent(c.ctx, c.realm.ID, u.ID, cl.ID); errors.Is(err, store.ErrNotFound) {
+		revoked = false
+	} else if err != nil {
+		return err
+	}
 	n, err := a.st.DeleteUserOfflineTokens(c.ctx, c.realm.ID, u.ID, cl.ClientID)
 	if err != nil {
 		return err
 	}
-	if n == 0 {
+	if !revoked && n == 0 {
 		return notFound("Consent nor offline token not found")
 	}
 	return c.noContent()

@@ -49,6 +49,10 @@ type Action struct {
 	// Applies says so. It is not a required action: the realm's
 	// required-action list and the user's requiredActions do not name it.
 	Pre bool
+	// Post marks a step that runs after them (and after an application's
+	// kc_action) in every login, SSO ones included, whenever Applies says
+	// so: the consent screen. Like Pre, it is no required action.
+	Post bool
 	// Applies says whether the step runs for this login although the
 	// user's requiredActions do not name it (pre-steps: whether it runs at
 	// all; required actions: Keycloak's evaluateTriggers, e.g. VERIFY_EMAIL
@@ -80,6 +84,9 @@ type Step struct {
 	// ClientID is the client the login is for, "" for a flow outside a
 	// login (execute-actions).
 	ClientID string
+	// Authz is the authorization request's parameters, nil outside a
+	// login.
+	Authz url.Values
 	// Alias is the step's alias.
 	Alias string
 	// Page is the realm's page header for templates.
@@ -155,6 +162,7 @@ var (
 	actionsMu sync.RWMutex
 	actions   = map[string]*Action{}
 	preSteps  []string // pre-step aliases, in registration order
+	postSteps []string // post-step aliases, in registration order
 )
 
 // RegisterAction adds a step to every Handler. Call it from an init
@@ -163,13 +171,16 @@ func RegisterAction(a Action) {
 	if a.Alias == "" || a.Show == nil || a.Process == nil {
 		panic("login: RegisterAction needs Alias, Show and Process")
 	}
-	if a.Pre && a.Applies == nil {
-		panic("login: a pre-step needs Applies")
+	if (a.Pre || a.Post) && a.Applies == nil || a.Pre && a.Post {
+		panic("login: a pre- or post-step needs Applies, and is one or the other")
 	}
 	actionsMu.Lock()
 	defer actionsMu.Unlock()
 	if a.Pre && !slices.Contains(preSteps, a.Alias) {
 		preSteps = append(preSteps, a.Alias)
+	}
+	if a.Post && !slices.Contains(postSteps, a.Alias) {
+		postSteps = append(postSteps, a.Alias)
 	}
 	actions[a.Alias] = &a
 }
@@ -183,7 +194,7 @@ func lookupAction(alias string) *Action {
 // Implemented says whether keygate has the page of required action alias.
 func Implemented(alias string) bool {
 	a := lookupAction(alias)
-	return a != nil && !a.Pre
+	return a != nil && !a.Pre && !a.Post
 }
 
 // Store is the store the handler uses (for actions).
@@ -291,7 +302,7 @@ func (h *Handler) pendingSteps(ctx context.Context, s *Step, pre, triggers bool,
 		}
 		a := lookupAction(p.Alias)
 		named := slices.Contains(s.User.RequiredActions, p.Alias)
-		if !named && (!triggers || a == nil || a.Pre || a.Applies == nil) {
+		if !named && (!triggers || a == nil || a.Pre || a.Post || a.Applies == nil) {
 			continue
 		}
 		if !named {
@@ -303,7 +314,7 @@ func (h *Handler) pendingSteps(ctx context.Context, s *Step, pre, triggers bool,
 				continue
 			}
 		}
-		if a == nil || a.Pre {
+		if a == nil || a.Pre || a.Post {
 			return nil, p.Alias, nil
 		}
 		steps = append(steps, p.Alias)
@@ -311,12 +322,38 @@ func (h *Handler) pendingSteps(ctx context.Context, s *Step, pre, triggers bool,
 	return steps, "", nil
 }
 
+// pendingPost lists the post-steps a login (s.Authz set) still needs,
+// those in done excepted.
+func pendingPost(ctx context.Context, s *Step, done []string) ([]string, error) {
+	if s.Authz == nil {
+		return nil, nil
+	}
+	actionsMu.RLock()
+	ps := slices.Clone(postSteps)
+	actionsMu.RUnlock()
+	var steps []string
+	for _, alias := range ps {
+		if slices.Contains(done, alias) {
+			continue
+		}
+		ok, err := lookupAction(alias).Applies(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			steps = append(steps, alias)
+		}
+	}
+	return steps, nil
+}
+
 // beginSteps runs the login's remaining steps, or finishes it when there
 // are none. pre: run the pre-steps too (a login that just presented a
 // credential).
 func (h *Handler) beginSteps(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, at *Attempt, user store.User, d Details, pre bool) {
 	ctx := r.Context()
-	s := &Step{H: h, Request: r, Realm: realm, User: user, Details: d, ClientID: at.Request.Client.Row.ClientID}
+	s := &Step{H: h, Request: r, Realm: realm, User: user, Details: d, ClientID: at.Request.Client.Row.ClientID,
+		Authz: at.Request.Form()}
 	steps, unknown, err := h.pendingSteps(ctx, s, pre, true, nil)
 	if err != nil {
 		h.storeError(w, r, realm, "login steps", err)
@@ -336,6 +373,17 @@ func (h *Handler) beginSteps(w http.ResponseWriter, r *http.Request, realm *oidc
 		// could not run (unknown, disabled, or without a page here).
 		aiaStatus = aiaError
 	}
+	post, err := pendingPost(ctx, s, nil)
+	if err != nil {
+		h.storeError(w, r, realm, "login steps", err)
+		return
+	}
+	if len(steps) == 0 && len(post) > 0 && unknown == "" && strings.Contains(at.Request.Form().Get("prompt"), "none") {
+		// Only the consent screen is left: Keycloak's consent_required.
+		h.oidc.WriteAuthorizeError(w, r, realm, at.Request, fosite.ErrConsentRequired)
+		return
+	}
+	steps = append(steps, post...)
 	if len(steps) == 0 && unknown == "" {
 		aiaResponse(at.Request, "", aiaStatus)
 		h.finishLogin(w, r, realm, at, user, d)
@@ -524,6 +572,19 @@ func (h *Handler) loadActionRecord(w http.ResponseWriter, r *http.Request, realm
 	return id, rec, true
 }
 
+// authzOf is the authorization request rec's login answers, nil outside a
+// login.
+func authzOf(rec actionRecord) url.Values {
+	if rec.Query == "" {
+		return nil
+	}
+	q, err := url.ParseQuery(rec.Query)
+	if err != nil {
+		return url.Values{} // stored by Encode: cannot happen
+	}
+	return q
+}
+
 // stepFor builds the Step of rec's page, with the user as stored now.
 func (h *Handler) stepFor(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, rec actionRecord, id string) (*Step, *Action, bool) {
 	a := lookupAction(rec.Steps[0])
@@ -543,7 +604,7 @@ func (h *Handler) stepFor(w http.ResponseWriter, r *http.Request, realm *oidc.Re
 	// The page speaks the user's language (locale attribute, ui_locales).
 	r = h.withUserLocale(r, realm, rec.Query, &u)
 	s := &Step{H: h, Request: r, Realm: realm, User: u, Details: rec.details(), ClientID: rec.ClientID, Alias: a.Alias,
-		Page: h.page(r, realm), FormAction: actionURL(r, realm, rec, id), CSRFToken: rec.CSRF,
+		Authz: authzOf(rec), Page: h.page(r, realm), FormAction: actionURL(r, realm, rec, id), CSRFToken: rec.CSRF,
 		ErrorField: rec.ErrField, Data: rec.Data}
 	if rec.AIA == a.Alias && !rec.AIAOwed && !slices.Contains(u.RequiredActions, a.Alias) {
 		// Only an action the user does not owe may be cancelled: neither
@@ -687,7 +748,8 @@ func (h *Handler) stepDone(w http.ResponseWriter, r *http.Request, realm *oidc.R
 	rec.Done = append(rec.Done, a.Alias)
 	rec.Steps = rec.Steps[1:]
 	if len(rec.Steps) > 0 {
-		s := &Step{H: h, Request: r, Realm: realm, User: u, Details: rec.details(), ClientID: rec.ClientID}
+		s := &Step{H: h, Request: r, Realm: realm, User: u, Details: rec.details(), ClientID: rec.ClientID,
+			Authz: authzOf(rec)}
 		h.enterStep(w, r, realm, s, rec)
 		return
 	}
@@ -699,8 +761,14 @@ func (h *Handler) stepDone(w http.ResponseWriter, r *http.Request, realm *oidc.R
 	// Actions added meanwhile (or triggered now) run too; none runs twice.
 	// Triggers always apply here: only a login (rec.Query set) gets this
 	// far, a flow outside one (execute-actions, rec.End) ended above.
-	s := &Step{H: h, Request: r, Realm: realm, User: u, Details: rec.details(), ClientID: rec.ClientID}
+	s := &Step{H: h, Request: r, Realm: realm, User: u, Details: rec.details(), ClientID: rec.ClientID,
+		Authz: authzOf(rec)}
 	steps, unknown, err := h.pendingSteps(ctx, s, false, true, rec.Done)
+	if err == nil && unknown == "" {
+		var post []string
+		post, err = pendingPost(ctx, s, rec.Done)
+		steps = append(steps, post...)
+	}
 	if err != nil {
 		h.storeError(w, r, realm, "login steps", err)
 		return
@@ -734,6 +802,7 @@ func (h *Handler) stepDone(w http.ResponseWriter, r *http.Request, realm *oidc.R
 		}
 		d.Session = &sso
 	}
+	d.consented = slices.Contains(rec.Done, consentAlias)
 	ran := ""
 	if rec.AIAStatus == aiaSuccess || rec.AIAStatus == aiaCancelled {
 		ran = rec.AIA

@@ -51,6 +51,8 @@ type Details struct {
 	// Session is the live SSO session that vouched for the user, reused as
 	// it is; nil to create one.
 	Session *store.Session
+	// consented: the user granted consent on this login's consent screen.
+	consented bool
 }
 
 // CompleteLogin is the step every way in ends in (the password form, a
@@ -96,6 +98,12 @@ func (h *Handler) finishLogin(w http.ResponseWriter, r *http.Request, realm *oid
 	}
 	det := map[string]string{"auth_method": "openid-connect", "auth_type": "code", "username": user.Username,
 		"redirect_uri": at.Request.Form().Get("redirect_uri"), "code_id": sso.ID, "consent": "no_consent_required"}
+	switch {
+	case d.consented:
+		det["consent"] = "consent_granted"
+	case at.Request.Client.Settings.ConsentRequired:
+		det["consent"] = "persistent_consent"
+	}
 	if d.IdentityProvider != "" {
 		det["identity_provider"] = d.IdentityProvider
 	}

@@ -25,6 +25,7 @@ const maxFormBytes = 64 << 10
 type Store interface {
 	store.TokenStore
 	store.SessionStore
+	store.ConsentStore
 	GetUser(ctx context.Context, realmID, id string) (store.User, error)
 	// Required actions (actions.go).
 	UpdateUser(ctx context.Context, u store.User) error

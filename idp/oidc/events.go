@@ -108,6 +108,10 @@ func (p *Provider) eventError(r *http.Request, realm *Realm, grant string, err e
 	switch {
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, authn.ErrUnavailable), errors.Is(err, authn.ErrBusy):
 		return "temporarily_unavailable"
+	case errors.Is(err, errNeedsConsent):
+		return "consent_denied"
+	case errors.Is(err, errNoConsent):
+		return "invalid_token"
 	case code == "invalid_client":
 		return "invalid_client_credentials"
 	case code == "unauthorized_client":

@@ -106,6 +106,11 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 		}
 		capRefresh(r, sess, s, offline)
 	}
+	if c.Settings.ConsentRequired && req.GetGrantTypes().ExactOne("refresh_token") {
+		if err := h.p.consentHolds(ctx, r, c, sess.UserID, req.GetGrantedScopes()); err != nil {
+			return err
+		}
+	}
 	cs, err := h.p.fillClaims(ctx, r, c, sess, req.GetGrantedScopes())
 	switch {
 	case err != nil:

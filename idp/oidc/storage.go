@@ -110,6 +110,11 @@ func (s *storage) Authenticate(ctx context.Context, username, password string) (
 	// password (Keycloak's direct grant conditional OTP).
 	code := ""
 	if ar, ok := ctx.Value(fosite.AccessRequestContextKey).(fosite.AccessRequester); ok {
+		if c, ok := ar.GetClient().(*Client); ok && c.Settings.ConsentRequired {
+			// A direct grant cannot ask for consent: refused before the
+			// password is looked at, as Keycloak does.
+			return "", errConsentRequiredClient
+		}
 		code = directGrantCode(ar.GetRequestForm())
 	}
 	ctx = authn.WithDirectGrantOTP(ctx, code)

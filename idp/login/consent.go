@@ -1,0 +1,120 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/keygate/keygate/idp/oidc"
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/templates"
+)
+
+// OAUTH_GRANT: Keycloak's consent screen, the last step of a login for a
+// client with consentRequired. It runs when the request applies client
+// scopes shown on the consent screen that the user has not granted this
+// client yet, or for all of them with prompt=consent; a client whose
+// scopes show none asks nothing, as in Keycloak. Yes stores the grant
+// (those scopes added to the user's consent); No ends the login with
+// access_denied. prompt=none gets consent_required (actions.go).
+func init() {
+	RegisterAction(Action{Alias: consentAlias, Post: true, Applies: consentApplies, Show: showConsent, Process: processConsent})
+}
+
+const consentAlias = "OAUTH_GRANT"
+
+// consentAsk is what the consent screen asks s's user to grant the client,
+// with the client; nothing when the client asks for no consent.
+func consentAsk(ctx context.Context, s *Step) (*oidc.Client, []oidc.ConsentScope, error) {
+	c, err := s.H.oidc.Client(ctx, s.Realm, s.ClientID)
+	if err != nil || !c.Settings.ConsentRequired {
+		return c, nil, err
+	}
+	want, err := s.H.oidc.ConsentScopes(ctx, s.Realm, c, s.Authz.Get("scope"))
+	if err != nil || len(want) == 0 {
+		return c, nil, err
+	}
+	if slices.Contains(strings.Fields(s.Authz.Get("prompt")), "consent") {
+		return c, want, nil
+	}
+	given, err := s.H.st.GetConsent(ctx, s.Realm.Row.ID, s.User.ID, c.Row.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, want, nil
+	} else if err != nil {
+		return c, nil, err
+	}
+	return c, oidc.Ungranted(want, given), nil
+}
+
+func consentApplies(ctx context.Context, s *Step) (bool, error) {
+	_, ask, err := consentAsk(ctx, s)
+	return len(ask) > 0, err
+}
+
+func showConsent(s *Step) templ.Component {
+	v := templates.ConsentView{Page: s.Page, FormAction: s.FormAction, CSRFToken: s.CSRFToken, Client: s.ClientID}
+	c, ask, err := consentAsk(s.Request.Context(), s)
+	if err == nil {
+		if c.Settings.Name != "" {
+			v.Client = localized(s.Page, c.Settings.Name)
+		}
+		for _, sc := range ask {
+			text := sc.Name
+			if sc.Text != "" {
+				text = localized(s.Page, sc.Text)
+			}
+			v.Scopes = append(v.Scopes, text)
+		}
+	}
+	return templates.Consent(v)
+}
+
+// localized is a Keycloak text: "${key}" is the message key's text in the
+// page's language, anything else itself.
+func localized(p templates.Page, text string) string {
+	if k := templates.ClientNameKey(text); k != text {
+		return p.T(k)
+	}
+	return text
+}
+
+func processConsent(ctx context.Context, s *Step) Result {
+	u := s.User
+	if s.Form.Has("cancel") {
+		s.H.oidc.Event(s.Request, s.Realm, store.Event{Type: "LOGIN_ERROR", ClientID: s.ClientID, UserID: u.ID,
+			Error: "rejected_by_user", Details: map[string]string{"username": u.Username, "consent": "consent_denied"}})
+		return Deny()
+	}
+	if !s.Form.Has("accept") {
+		return Retry("", "invalidRequestMessage")
+	}
+	// What is asked now: the page may have been shown before the consent
+	// changed elsewhere.
+	c, ask, err := consentAsk(ctx, s)
+	if err != nil {
+		return storeRetry(s, err)
+	}
+	if len(ask) == 0 {
+		return Done()
+	}
+	given, err := s.H.st.GetConsent(ctx, s.Realm.Row.ID, u.ID, c.Row.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return storeRetry(s, err)
+	}
+	now := time.Now()
+	next := store.Consent{RealmID: s.Realm.Row.ID, UserID: u.ID, ClientID: c.Row.ID, Scopes: slices.Clone(given.Scopes),
+		Created: now, Updated: now}
+	for _, sc := range ask {
+		if !slices.Contains(next.Scopes, sc.ID) {
+			next.Scopes = append(next.Scopes, sc.ID)
+		}
+	}
+	if err := s.H.st.PutConsent(ctx, next); err != nil {
+		return storeRetry(s, err)
+	}
+	return Done()
+}
