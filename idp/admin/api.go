@@ -241,6 +241,9 @@ func (a *API) routes() []route {
 		{"DELETE " + R + "/attack-detection/brute-force/users", manageUsers, a.bruteForceUnlockAll},
 
 		{"GET " + R + "/keys", viewRealm, a.realmKeys},
+		{"POST " + R + "/clear-realm-cache", manageRealm, a.clearRealmCache},
+		{"POST " + R + "/clear-user-cache", manageRealm, a.clearUserCache},
+		{"POST " + R + "/clear-keys-cache", manageRealm, a.clearKeysCache},
 
 		{"GET " + R + "/client-session-stats", viewRealm, a.clientSessionStats},
 		{"DELETE " + R + "/sessions/{session}", manageUsers, a.deleteSession},

@@ -365,7 +365,7 @@ func classifyRoute(method, pattern string) (op, rt string) {
 		return "", ""
 	case "testLDAPConnection", "ldap-server-capabilities", "identity-provider/import-config":
 		return "", "" // nothing written
-	case "logout-all":
+	case "logout-all", "clear-realm-cache", "clear-user-cache", "clear-keys-cache":
 		return "ACTION", "REALM"
 	case "":
 		return "UPDATE", "REALM"

@@ -351,6 +351,13 @@ test("admin client drives every call", async (t) => {
     assert.equal(keys.keys.find((k) => k.algorithm === "HS512").certificate, undefined);
   });
 
+  await t.test("caches", async () => {
+    await kc.cache.clearRealmCache();
+    await kc.cache.clearUserCache();
+    await kc.cache.clearKeysCache();
+    assert.equal((await kc.realms.findOne({ realm })).realm, realm); // reloaded after the clear
+  });
+
   await t.test("components", async () => {
     const ldap = "org.keycloak.storage.UserStorageProvider";
     const ldapMapper = "org.keycloak.storage.ldap.mappers.LDAPStorageMapper";
