@@ -16,7 +16,8 @@ import (
 // TestE2ERequiredActions drives Chromium through keycloak-js logins whose
 // users have required actions: a temporary password forces the update
 // page (policy errors shown), then keycloak-js gets its tokens; terms and
-// profile in the realm's order; delete_account. Each new page is
+// profile in the realm's order; delete_account; the consent screen of a
+// client with consentRequired (No, then Yes). Each new page is
 // screenshotted at phone and desktop sizes (test/out/actions).
 func TestE2ERequiredActions(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
@@ -54,8 +55,12 @@ func TestE2ERequiredActions(t *testing.T) {
 		"clients": []map[string]any{
 			{"clientId": "kjs", "publicClient": true, "redirectUris": []string{app + "/*"}, "webOrigins": []string{"+"},
 				"attributes": map[string]string{"post.logout.redirect.uris": "+", "pkce.code.challenge.method": "S256"}},
+			{"clientId": "kjs-consent", "name": "Dashboards", "publicClient": true, "consentRequired": true,
+				"redirectUris": []string{app + "/*"}, "webOrigins": []string{"+"}},
 		},
 		"users": []map[string]any{
+			{"username": "wes", "enabled": true, "email": "wes@example.com", "firstName": "Wes", "lastName": "Anderson",
+				"credentials": pw("wes-pass-12345", false)},
 			{"username": "tina", "enabled": true, "email": "tina@example.com", "firstName": "Tina", "lastName": "Turner",
 				"credentials": pw("Temporary-Pass-1", true)},
 			{"username": "uma", "enabled": true, "email": "uma@example.com", "requiredActions": []string{"UPDATE_PROFILE", "TERMS_AND_CONDITIONS"},

@@ -25,10 +25,10 @@ async function shoot(page, name) {
   await page.screenshot({ path: `${OUT}/${name}-desktop.png`, fullPage: true });
 }
 
-async function startLogin(username, password) {
+async function startLogin(username, password, client = 'kjs') {
   const ctx = await browser.newContext({ viewport: DESKTOP });
   const page = await ctx.newPage();
-  await page.goto(`${APP}/?client=kjs`);
+  await page.goto(`${APP}/?client=${client}`);
   await page.waitForSelector('#kc-form-login');
   await page.fill('#username', username);
   await page.fill('#password', password);
@@ -118,5 +118,28 @@ test('delete_account confirms and deletes', async () => {
   await ctx.close();
   const again = await startLogin('vic', 'vic-pass-12345');
   await again.page.locator('#input-error').filter({ hasText: 'Invalid username or password.' }).waitFor();
+  await again.ctx.close();
+});
+
+test('a client asking for consent: No tells the app access_denied, Yes signs in', async () => {
+  const { ctx, page } = await startLogin('wes', 'wes-pass-12345', 'kjs-consent');
+  await page.waitForSelector('#kc-oauth-form');
+  assert.match(page.url(), /execution=OAUTH_GRANT/);
+  assert.match(await page.locator('#kc-page-title').innerText(), /Grant Access to Dashboards/);
+  const asked = await page.locator('#kc-oauth-scopes li').allInnerTexts();
+  assert.ok(asked.includes('User profile') && asked.includes('Email address'), `asked for ${asked}`);
+  await shoot(page, 'consent');
+  await page.click('#kc-cancel');
+  await status(page).filter({ hasText: 'access_denied' }).waitFor({ timeout: 15000 });
+  await ctx.close();
+
+  const again = await startLogin('wes', 'wes-pass-12345', 'kjs-consent');
+  await again.page.waitForSelector('#kc-oauth-form');
+  await again.page.click('#kc-login');
+  await status(again.page).filter({ hasText: 'authenticated:wes' }).waitFor({ timeout: 15000 });
+  assert.ok(await again.page.evaluate(() => window.kc.updateToken(-1)), 'the refresh works while the consent stands');
+  // Remembered: a new login in this browser goes straight through.
+  await again.page.evaluate(() => { setTimeout(() => window.kc.login(), 0); });
+  await status(again.page).filter({ hasText: 'authenticated:wes' }).waitFor({ timeout: 15000 });
   await again.ctx.close();
 });
