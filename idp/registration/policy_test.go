@@ -1,6 +1,7 @@
 package registration_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -137,4 +138,57 @@ func TestRegistrationRefusesUnsafeRedirectURIs(t *testing.T) {
 	if body["error"] != "invalid_redirect_uri" {
 		t.Errorf("update: %v", body)
 	}
+}
+
+// Keycloak's anonymous "Consent Required" and "Max Clients Limit"
+// policies: an anonymously registered client asks people for consent and
+// cannot stop asking; anonymous registration stops at the realm's limit of
+// clients (the policy's max-clients, else 200). Authenticated registration
+// is bound by neither.
+func TestRegistrationAnonymousConsentAndMaxClients(t *testing.T) {
+	e := newEnv(t)
+	e.trustLoopback()
+	for _, tc := range []struct{ url, id string }{{defaultURL, "anon-default"}, {regURL, ""}} {
+		var reg map[string]any
+		body := map[string]any{"redirectUris": []string{"https://a.example.com/cb"}, "redirect_uris": []string{"https://a.example.com/cb"}}
+		if tc.id != "" {
+			body["clientId"] = tc.id
+		}
+		e.call(201, "POST", tc.url, "", body, &reg)
+		id, _ := reg["clientId"].(string)
+		if id == "" {
+			id, _ = reg["client_id"].(string)
+		}
+		var admin []map[string]any
+		e.call(200, "GET", "/admin/realms/acme/clients?clientId="+id, e.admin, nil, &admin)
+		if len(admin) != 1 || admin[0]["consentRequired"] != true {
+			t.Fatalf("%s: anonymous client %q: %v", tc.url, id, admin)
+		}
+		if tc.url == defaultURL {
+			reg["consentRequired"] = false
+			var out map[string]string
+			e.call(403, "PUT", defaultURL+"/"+id, reg["registrationAccessToken"].(string), reg, &out)
+			if !strings.Contains(out["error_description"], "Consent Required") {
+				t.Errorf("turning consent off: %v", out)
+			}
+		}
+	}
+	var auth map[string]any
+	e.call(201, "POST", defaultURL, e.initialAccess(1, 0), map[string]any{"clientId": "iat-app", "redirectUris": []string{"https://b.example.com/cb"}}, &auth)
+	if auth["consentRequired"] == true {
+		t.Errorf("an authenticated registration was made to ask for consent: %v", auth["consentRequired"])
+	}
+
+	var clients []map[string]any
+	e.call(200, "GET", "/admin/realms/acme/clients", e.admin, nil, &clients)
+	e.call(201, "POST", "/admin/realms/acme/components", e.admin, map[string]any{"name": "Max Clients Limit", "providerId": "max-clients",
+		"providerType": "org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy", "subType": "anonymous",
+		"config": map[string][]string{"max-clients": {fmt.Sprint(len(clients) + 1)}}}, nil)
+	e.call(201, "POST", defaultURL, "", map[string]any{"clientId": "last-one", "redirectUris": []string{"https://c.example.com/cb"}}, nil)
+	var out map[string]string
+	e.call(403, "POST", defaultURL, "", map[string]any{"clientId": "one-too-many", "redirectUris": []string{"https://d.example.com/cb"}}, &out)
+	if !strings.Contains(out["error_description"], "Max Clients Limit") {
+		t.Errorf("past the limit: %v", out)
+	}
+	e.call(201, "POST", defaultURL, e.initialAccess(1, 0), map[string]any{"clientId": "iat-app-2", "redirectUris": []string{"https://e.example.com/cb"}}, nil)
 }

@@ -24,11 +24,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/keygate/keygate/idp/oidc"
@@ -247,8 +249,15 @@ func (a *API) create(q *req) error {
 	if err := a.checkClientScopes(q, &c, nil, anonymous); err != nil {
 		return err
 	}
-	if anonymous { // Keycloak's anonymous "Full Scope Disabled" policy
+	if anonymous {
+		// Keycloak's anonymous "Full Scope Disabled" and "Consent
+		// Required" policies: such a client gets no role beyond its scope
+		// mappings, and people are asked before it sees their data.
 		c.FullScopeAllowed = new(false)
+		c.ConsentRequired = new(true)
+		if err := a.checkMaxClients(q); err != nil {
+			return err
+		}
 	}
 	if c.ClientID == "" {
 		c.ClientID = newUUID()
@@ -347,6 +356,36 @@ func (a *API) authorizeCreate(q *req) (func(context.Context) error, bool, error)
 		}
 	}
 	return nil, false, &regError{http.StatusForbidden, "insufficient_scope", "Forbidden"}
+}
+
+// defaultMaxClients is Keycloak's anonymous "Max Clients Limit" default.
+const defaultMaxClients = 200
+
+// checkMaxClients applies Keycloak's anonymous "Max Clients Limit" policy:
+// no anonymous registration once the realm has max-clients clients (the
+// realm's policy's setting, else 200), whoever created them.
+func (a *API) checkMaxClients(q *req) error {
+	limit := defaultMaxClients
+	comps, err := a.st.ListComponents(q.ctx, q.realm.Row.ID, "", PolicyType)
+	if err != nil {
+		return err
+	}
+	for _, c := range comps {
+		if c.SubType == "anonymous" && c.ProviderID == "max-clients" && len(c.Config["max-clients"]) > 0 {
+			if n, err := strconv.Atoi(strings.TrimSpace(c.Config["max-clients"][0])); err == nil && n >= 0 {
+				limit = n
+			}
+		}
+	}
+	cls, err := a.st.ListClients(q.ctx, q.realm.Row.ID)
+	if err != nil {
+		return err
+	}
+	if len(cls) >= limit {
+		return &regError{http.StatusForbidden, "insufficient_scope", fmt.Sprintf(
+			"Policy 'Max Clients Limit' rejected request to client-registration service. Details: It's allowed to have max %d clients per realm", limit)}
+	}
+	return nil
 }
 
 // anonymousAllowed applies the realm's anonymous `trusted-hosts` policies:
@@ -500,6 +539,13 @@ func (a *API) update(q *req) error {
 	if anonymous && boolVal(c.FullScopeAllowed) && !boolVal(cur.FullScopeAllowed) {
 		return &regError{http.StatusForbidden, "insufficient_scope",
 			"Policy 'Full Scope Disabled' rejected request to client-registration service. Details: Not permitted to enable fullScopeAllowed"}
+	}
+	if anonymous && c.ConsentRequired != nil && !*c.ConsentRequired && boolVal(cur.ConsentRequired) {
+		return &regError{http.StatusForbidden, "insufficient_scope",
+			"Policy 'Consent Required' rejected request to client-registration service. Details: Not permitted to update consentRequired to false"}
+	}
+	if anonymous && c.ConsentRequired == nil {
+		c.ConsentRequired = cur.ConsentRequired // an update that leaves it out keeps it
 	}
 	c.ID, c.ClientID, c.RegistrationAccessToken = row.ID, row.ClientID, ""
 	if boolVal(c.PublicClient) {
