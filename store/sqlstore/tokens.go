@@ -132,10 +132,23 @@ func (s *Store) DeactivateRequest(ctx context.Context, kind store.TokenKind, req
 	return wrap(err, "deactivate %s tokens of request %s", kind, requestID)
 }
 
-// DeleteExpiredTokens deletes tokens whose non-zero Expires is before t.
+// expiredBatch is how many expired tokens one statement deletes: after a
+// flood of login attempts, one DELETE of them all would hold SQLite's
+// single writer (and PostgreSQL's locks) while every login waited.
+const expiredBatch = 1000
+
+// DeleteExpiredTokens deletes tokens whose non-zero Expires is before t,
+// a batch (through tokens_expires) per statement.
 func (s *Store) DeleteExpiredTokens(ctx context.Context, before time.Time) (int, error) {
-	n, err := s.exec(ctx, `DELETE FROM tokens WHERE expires > 0 AND expires < ?`, ms(before))
-	return int(n), wrap(err, "delete expired tokens")
+	total := 0
+	for {
+		n, err := s.exec(ctx, `DELETE FROM tokens WHERE (kind, signature) IN
+			(SELECT kind, signature FROM tokens WHERE expires > 0 AND expires < ? LIMIT ?)`, ms(before), expiredBatch)
+		total += int(n)
+		if err != nil || n < expiredBatch {
+			return total, wrap(err, "delete expired tokens")
+		}
+	}
 }
 
 // tokenSubjectSQL joins a token to its session and user: one statement, so

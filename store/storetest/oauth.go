@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -155,6 +156,20 @@ func testTokens(t *testing.T, s store.Store) {
 	eq(t, "forever", get[store.Token](t)(s.GetToken(ctx, store.KindRefresh, "forever")).Expires, time.Time{})
 	n = get[int](t)(s.DeleteExpiredTokens(ctx, exp.Add(time.Second)))
 	eq(t, "expired later", n, 5) // sig1 code and pkce, a2, a3, r1
+	active(store.KindRefresh, "forever")
+
+	// More than one batch goes, and only what expired.
+	ok(t, s.Tx(ctx, func(ctx context.Context) error {
+		for i := range 2345 {
+			if err := s.CreateToken(ctx, token(store.KindLogin, fmt.Sprint("flood-", i), fmt.Sprint("fq-", i), "", t0)); err != nil {
+				return err
+			}
+		}
+		return s.CreateToken(ctx, token(store.KindLogin, "live", "lq", "", exp.Add(time.Hour)))
+	}))
+	n = get[int](t)(s.DeleteExpiredTokens(ctx, exp.Add(time.Second)))
+	eq(t, "a flood of expired rows", n, 2345)
+	active(store.KindLogin, "live")
 	active(store.KindRefresh, "forever")
 }
 
