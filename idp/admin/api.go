@@ -193,6 +193,7 @@ func (a *API) routes() []route {
 		{"GET " + R + "/clients/{client}/client-secret", viewClients, a.getSecret},
 		{"POST " + R + "/clients/{client}/client-secret", manageClients, a.regenerateSecret},
 		{"GET " + R + "/clients/{client}/service-account-user", viewClients, a.serviceAccountUser},
+		{"GET " + R + "/clients/{client}/installation/providers/{provider}", viewClients, a.installationProvider},
 		{"GET " + R + "/clients/{client}/user-sessions", viewClients, a.clientSessions},
 		{"GET " + R + "/clients/{client}/offline-sessions", viewClients, a.clientOfflineSessions},
 		{"GET " + R + "/clients/{client}/session-count", viewClients, a.clientSessionCount(false)},

@@ -135,6 +135,13 @@ test("admin client drives every call", async (t) => {
       body: new URLSearchParams({ grant_type: "client_credentials" }),
     });
     assert.equal(cc.status, 200);
+    // keycloak.json as the admin console offers it (text/plain; the client parses it).
+    const kcJson = await kc.clients.getInstallationProviders({ id, providerId: "keycloak-oidc-keycloak-json" });
+    assert.deepEqual(kcJson, { realm, "auth-server-url": `${baseUrl}/`, "ssl-required": "external", resource: "app",
+      credentials: { secret: s2.value }, "confidential-port": 0 });
+    const xml = await kc.clients.getInstallationProviders({ id, providerId: "keycloak-oidc-jboss-subsystem" });
+    assert.match(xml, /<resource>app<\/resource>/);
+    assert.equal((await status(() => kc.clients.getInstallationProviders({ id, providerId: "mod-auth-mellon" }))).status, 404);
     assert.equal(await kc.clients.findOne({ id: "00000000-0000-4000-8000-000000000000" }), null);
   });
 
