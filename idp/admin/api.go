@@ -134,6 +134,8 @@ func (a *API) routes() []route {
 		{"DELETE " + R + "/users/{id}/credentials/{cred}", manageUsers, a.deleteCredential},
 		{"PUT " + R + "/users/{id}/credentials/{cred}/userLabel", manageUsers, a.updateCredentialLabel},
 		{"POST " + R + "/users/{id}/credentials/{cred}/moveToFirst", manageUsers, a.moveCredentialToFirst},
+		{"POST " + R + "/users/{id}/credentials/{cred}/moveAfter/{previous}", manageUsers, a.moveCredentialAfter},
+		{"GET " + R + "/users/{id}/configured-user-storage-credential-types", viewUsers, a.userStorageCredentialTypes},
 		{"PUT " + R + "/users/{id}/disable-credential-types", manageUsers, a.disableCredentialTypes},
 		{"GET " + R + "/users/{id}/groups", viewUsers, a.userGroups},
 		{"GET " + R + "/users/{id}/groups/count", viewUsers, a.userGroupCount},

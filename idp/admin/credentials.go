@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/keygate/keygate/federation"
+	"github.com/keygate/keygate/federation/ldap"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
 )
@@ -52,7 +54,18 @@ func (a *API) updateCredentialLabel(c *call) error {
 // moveCredentialToFirst is POST .../credentials/{cred}/moveToFirst: the
 // credential goes before the others (for OTP: the device a login asks for
 // when none is chosen).
-func (a *API) moveCredentialToFirst(c *call) error {
+func (a *API) moveCredentialToFirst(c *call) error { return a.moveCredential(c, "") }
+
+// moveCredentialAfter is POST .../credentials/{cred}/moveAfter/{previous}:
+// the credential goes right after previous.
+func (a *API) moveCredentialAfter(c *call) error {
+	return a.moveCredential(c, c.r.PathValue("previous"))
+}
+
+// moveCredential moves credential {cred} of the user to the front (after
+// "") or right after credential after, as Keycloak's
+// moveStoredCredentialTo.
+func (a *API) moveCredential(c *call, after string) error {
 	u, err := a.user(c)
 	if err != nil {
 		return err
@@ -68,14 +81,26 @@ func (a *API) moveCredentialToFirst(c *call) error {
 	if !slices.ContainsFunc(creds, func(cr store.Credential) bool { return cr.ID == id }) {
 		return notFound("Credential not found")
 	}
-	// Keycloak renumbers the user's credentials in steps of 10, the moved
-	// one first.
-	order := []string{id}
+	var order []string
+	if after == "" {
+		order = append(order, id)
+	}
 	for _, cr := range creds {
-		if cr.ID != id {
-			order = append(order, cr.ID)
+		if cr.ID == id {
+			continue
+		}
+		order = append(order, cr.ID)
+		if cr.ID == after {
+			order = append(order, id)
 		}
 	}
+	if len(order) < len(creds) {
+		// previous is not another credential of this user: Keycloak
+		// moves nothing and still answers 204.
+		return c.noContent()
+	}
+	// Keycloak renumbers the user's credentials in steps of 10, in the new
+	// order.
 	err = a.st.Tx(c.ctx, func(ctx context.Context) error {
 		for i, cid := range order {
 			err := a.st.UpdateCredential(ctx, u.ID, cid, func(old store.Credential) (store.Credential, error) {
@@ -134,4 +159,26 @@ func (a *API) disableCredentialTypes(c *call) error {
 		}
 	}
 	return c.noContent()
+}
+
+// userStorageCredentialTypes is GET .../configured-user-storage-credential-
+// types: the credential types the user's storage provider validates. Only
+// LDAP is built, and it checks passwords; a local user, or one whose
+// provider is gone or disabled, has none, as in Keycloak (a disabled
+// provider has no instance to ask).
+func (a *API) userStorageCredentialTypes(c *call) error {
+	u, err := a.user(c)
+	if err != nil {
+		return err
+	}
+	row, ok, err := a.userProvider(c.ctx, u)
+	if err != nil {
+		return err
+	}
+	out := []string{}
+	if ok && row.ProviderType == federation.UserStorageType && row.ProviderID == ldap.ProviderID &&
+		first(row.Config["enabled"]) != "false" { // as the federation registry reads it
+		out = append(out, "password")
+	}
+	return c.ok(out)
 }

@@ -104,6 +104,13 @@ test("admin client drives every call", async (t) => {
     // No smtpServer in this realm: Keycloak's 500 (TestE2EEmail sends for real).
     assert.equal(email.status, 500);
     assert.equal(email.data.errorMessage, "Failed to send execute actions email");
+    // One credential: moving it after itself changes nothing (204, as Keycloak).
+    await kc.users.moveCredentialPositionDown({ id: userId, credentialId: creds[0].id, newPreviousCredentialId: creds[0].id });
+    const unknown = "00000000-0000-4000-8000-000000000000";
+    assert.equal((await status(() => kc.users.moveCredentialPositionDown({ id: userId, credentialId: unknown, newPreviousCredentialId: creds[0].id }))).status, 404);
+    assert.deepEqual(await kc.users.getUserStorageCredentialTypes({ id: userId }), []); // a local user
+    // Keycloak 26 has no remove-totp (disable-credential-types replaced it).
+    assert.equal((await status(() => kc.users.removeTotp({ id: userId }))).status, 404);
     await kc.users.deleteCredential({ id: userId, credentialId: creds[0].id });
     assert.equal((await kc.users.getCredentials({ id: userId })).length, 0);
   });
