@@ -19,6 +19,7 @@ const (
 	AccountSigningIn      = "signing-in"
 	AccountDeviceActivity = "device-activity"
 	AccountLinkedAccounts = "linked-accounts"
+	AccountApplications   = "applications"
 )
 
 // AccountView is what every console page shares.
@@ -104,6 +105,21 @@ type AccountProvider struct {
 	Alias, DisplayName, LinkedUsername string
 	Action                             string // POST target: link or unlink
 	CanUnlink                          bool   // not the only way in
+}
+
+// ApplicationsView feeds AccountApplicationsPage.
+type ApplicationsView struct {
+	AccountView
+	Apps []AccountApplication
+}
+
+// AccountApplication is one application of the user.
+type AccountApplication struct {
+	ClientID, Name       string
+	InUse, OfflineAccess bool
+	Granted              []string // what the consent grants, localized
+	ConsentGiven         string   // when, formatted; "" without a consent
+	RemoveAction         string   // POST target, "" with nothing to remove
 }
 
 // accountLayout renders accountFrame in the page's language, as layout

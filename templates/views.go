@@ -44,6 +44,16 @@ type LocaleOption struct {
 // T is the text for key in the page's language.
 func (p Page) T(key string, args ...any) string { return p.Loc.Message(key, args...) }
 
+// Text is a text from Keycloak's settings (a client scope's
+// consent.screen.text, a client's name): "${key}" is key's message in the
+// page's language, anything else itself.
+func (p Page) Text(s string) string {
+	if k := ClientNameKey(s); k != s {
+		return p.T(k)
+	}
+	return s
+}
+
 // currentLocale is the menu's label for the page's language.
 func (p Page) currentLocale() string { return LocaleName(p.lang()) }
 

@@ -97,6 +97,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+a+linkedAccountsPath, rh(h.linkedAccountsPage))
 	mux.HandleFunc("POST "+a+linkedAccountsPath+"/{alias}/link", rh(h.linkForm))
 	mux.HandleFunc("POST "+a+linkedAccountsPath+"/{alias}/unlink", rh(h.unlinkForm))
+	mux.HandleFunc("GET "+a+applicationsPath, rh(h.applicationsPage))
+	mux.HandleFunc("POST "+a+applicationsPath+"/{client}/remove", rh(h.removeAccessForm))
 
 	// The Account REST API.
 	mux.HandleFunc("GET "+a+"/credentials", rh(h.restCredentials))
@@ -107,6 +109,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE "+a+"/sessions/{id}", rh(h.restLogoutSession))
 	mux.HandleFunc("GET "+a+"/linked-accounts", rh(h.restLinkedAccounts))
 	mux.HandleFunc("DELETE "+a+"/linked-accounts/{alias}", rh(h.restUnlink))
+	mux.HandleFunc("DELETE "+a+applicationsPath+"/{client}/consent", rh(h.restRevokeConsent))
 }
 
 // base is the console's path: "/realms/{name}/account", behind the

@@ -24,7 +24,7 @@ import (
 var notices = map[string]bool{
 	"accountUpdatedMessage": true, "accountPasswordUpdatedMessage": true, "successRemovedMessage": true,
 	"signedOutSessionMessage": true, "signedOutOtherSessionsMessage": true, "unLinkSuccess": true,
-	"identityProviderLinkedMessage": true,
+	"identityProviderLinkedMessage": true, "accessRemovedMessage": true,
 }
 
 // view is what every page shares, for c on section.
@@ -40,6 +40,7 @@ func (h *Handler) view(w http.ResponseWriter, r *http.Request, c *console, secti
 			{Section: templates.AccountSigningIn, Label: page.T("signingIn"), Href: b + signingInPath},
 			{Section: templates.AccountDeviceActivity, Label: page.T("deviceActivity"), Href: b + deviceActivityPath},
 			{Section: templates.AccountLinkedAccounts, Label: page.T("linkedAccounts"), Href: b + linkedAccountsPath},
+			{Section: templates.AccountApplications, Label: page.T("applications"), Href: b + applicationsPath},
 		},
 	}
 	if k := r.URL.Query().Get("notice"); notices[k] {

@@ -60,26 +60,17 @@ func showConsent(s *Step) templ.Component {
 	c, ask, err := consentAsk(s.Request.Context(), s)
 	if err == nil {
 		if c.Settings.Name != "" {
-			v.Client = localized(s.Page, c.Settings.Name)
+			v.Client = s.Page.Text(c.Settings.Name)
 		}
 		for _, sc := range ask {
 			text := sc.Name
 			if sc.Text != "" {
-				text = localized(s.Page, sc.Text)
+				text = s.Page.Text(sc.Text)
 			}
 			v.Scopes = append(v.Scopes, text)
 		}
 	}
 	return templates.Consent(v)
-}
-
-// localized is a Keycloak text: "${key}" is the message key's text in the
-// page's language, anything else itself.
-func localized(p templates.Page, text string) string {
-	if k := templates.ClientNameKey(text); k != text {
-		return p.T(k)
-	}
-	return text
 }
 
 func processConsent(ctx context.Context, s *Step) Result {

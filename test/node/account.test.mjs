@@ -44,6 +44,7 @@ const pages = [
   ['signing-in', '/account-security/signing-in', '#kc-password-form'],
   ['device-activity', '/account-security/device-activity', '#sessions'],
   ['linked-accounts', '/account-security/linked-accounts', '#unlinked-corp'],
+  ['applications', '/applications', '#application-account-console'],
 ];
 
 for (const [name, opts] of Object.entries(viewports)) {
