@@ -7,7 +7,8 @@
 // token, resolves the target realm from the store (disabled realms
 // included), checks the caller's permission (authz.go), runs the handler,
 // maps its error to Keycloak's status and body (errors.go). Caches follow
-// the store's change counters (store/cache): no route invalidates anything.
+// the store's change counters (store/cache): no route invalidates anything
+// but clear-realm-cache, which moves a counter on purpose (caches.go).
 package admin
 
 import (
