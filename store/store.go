@@ -105,6 +105,11 @@ type RealmStore interface {
 	UpdateRealm(ctx context.Context, r Realm) error
 	// DeleteRealm removes the realm and every row that belongs to it.
 	DeleteRealm(ctx context.Context, id string) error
+	// TouchRealmVersions moves every change counter of the realm (see
+	// RealmVersion), so that every process reloads what it cached of it:
+	// the admin API's clear-realm-cache, for a database changed where the
+	// counters could not see it (a restored backup).
+	TouchRealmVersions(ctx context.Context, id string) error
 }
 
 // ---------------------------------------------------------------------------

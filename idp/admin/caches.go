@@ -1,13 +1,5 @@
 package admin
 
-import (
-	"context"
-
-	"github.com/google/uuid"
-
-	"github.com/keygate/keygate/store"
-)
-
 // Keycloak's cache endpoints (manage-realm, 204, an ACTION admin event).
 // keygate's caches are per process and follow the realm's change counters
 // in the database, which every write to a cached table moves (store/cache),
@@ -17,23 +9,10 @@ import (
 // reloads the realm's settings, keys, clients, roles, groups and scopes
 // (another replica within the poll interval), as Keycloak's cluster-wide
 // clear does; for a database changed where the counters do not see it (a
-// restored backup, triggers turned off).
-//
-// The store has no write that moves a counter alone. A group created and
-// deleted in one transaction moves the realm's config counter (the
-// triggers count both writes) without rewriting any row another admin may
-// be changing at the same moment, as writing the realm row back would; no
-// one else ever sees the group.
+// restored backup, triggers turned off). Keycloak clears every realm's;
+// keygate the realm named, which is all its admin may manage.
 func (a *API) clearRealmCache(c *call) error {
-	err := a.st.Tx(c.ctx, func(ctx context.Context) error {
-		id := uuid.NewString()
-		g := store.Group{ID: id, RealmID: c.realm.ID, Name: "keygate-clear-realm-cache-" + id}
-		if err := a.st.CreateGroup(ctx, g); err != nil {
-			return err
-		}
-		return a.st.DeleteGroup(ctx, c.realm.ID, id)
-	})
-	if err != nil {
+	if err := a.st.TouchRealmVersions(c.ctx, c.realm.ID); err != nil {
 		return err
 	}
 	return c.noContent()

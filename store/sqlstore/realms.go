@@ -58,3 +58,10 @@ func (s *Store) DeleteRealm(ctx context.Context, id string) error {
 		return s.execOne(ctx, `DELETE FROM realms WHERE id = ?`, id)
 	}), "delete realm %s", id)
 }
+
+// TouchRealmVersions implements store.Store.
+func (s *Store) TouchRealmVersions(ctx context.Context, id string) error {
+	err := s.execOne(ctx, `UPDATE realm_versions SET config = config + 1, grants = grants + 1, components = components + 1
+		WHERE realm_id = ?`, id)
+	return wrap(err, "touch cache versions of realm %s", id)
+}

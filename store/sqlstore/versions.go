@@ -109,7 +109,8 @@ var (
 
 // writesCached says query writes a cached table, or users (a deleted
 // user's role and group mappings cascade; a service account's row moves
-// config, migration 0011). Decided once per query text.
+// config, migration 0011), or the counters themselves
+// (TouchRealmVersions). Decided once per query text.
 func writesCached(query string) bool {
 	if v, ok := writeKinds.Load(query); ok {
 		return v.(bool)
@@ -118,7 +119,7 @@ func writesCached(query string) bool {
 	if m := writeTarget.FindStringSubmatch(query); m != nil {
 		table := strings.ToLower(m[2])
 		_, hit = CachedTables[table]
-		hit = hit || table == "users"
+		hit = hit || table == "users" || table == "realm_versions"
 	}
 	if cacheable(query, &nWriteKinds) {
 		if _, loaded := writeKinds.LoadOrStore(query, hit); !loaded {

@@ -32,6 +32,11 @@ func testCacheVersions(t *testing.T, s store.Store) {
 	realm(t, s, "a")
 	realm(t, s, "b")
 	eq(t, "new realm", cur("a"), store.RealmVersion{Config: 1, Grants: 1, Components: 1})
+	// TouchRealmVersions moves every counter of the realm, seen at once.
+	ok(t, s.TouchRealmVersions(ctx, "a"))
+	eq(t, "touched", cur("a"), store.RealmVersion{Config: 2, Grants: 2, Components: 2})
+	eq(t, "touched: other realm", cur("b"), store.RealmVersion{Config: 1, Grants: 1, Components: 1})
+	isErr(t, s.TouchRealmVersions(ctx, "no-such-realm"), store.ErrNotFound)
 
 	// still: a write to a table no cache reads moves nothing.
 	still := func(what string, write func() error) {
