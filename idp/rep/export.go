@@ -264,6 +264,14 @@ func exportUsers(ctx context.Context, st store.Store, realmID string, clientIDs,
 	if err != nil {
 		return nil, err
 	}
+	scopes, err := st.ListClientScopes(ctx, realmID)
+	if err != nil {
+		return nil, err
+	}
+	scopeNames := make(map[string]string, len(scopes))
+	for _, sc := range scopes {
+		scopeNames[sc.ID] = sc.Name
+	}
 	out := make([]User, 0, len(users))
 	for _, u := range users {
 		ru := UserFromStore(u)
@@ -300,6 +308,20 @@ func exportUsers(ctx context.Context, st store.Store, realmID string, clientIDs,
 		}
 		for _, f := range links {
 			ru.FederatedIdentities = append(ru.FederatedIdentities, FederatedIdentity{IdentityProvider: f.Alias, UserID: f.ExternalID, UserName: f.ExternalName})
+		}
+		consents, err := st.ListUserConsents(ctx, realmID, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range consents {
+			uc := UserConsent{ClientID: clientIDs[c.ClientID], CreatedDate: c.Created.UnixMilli(), LastUpdatedDate: c.Updated.UnixMilli()}
+			for _, id := range c.Scopes {
+				if n, ok := scopeNames[id]; ok {
+					uc.GrantedClientScopes = append(uc.GrantedClientScopes, n)
+				}
+			}
+			slices.Sort(uc.GrantedClientScopes)
+			ru.ClientConsents = append(ru.ClientConsents, uc)
 		}
 		out = append(out, ru)
 	}

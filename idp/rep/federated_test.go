@@ -76,3 +76,48 @@ func TestIdentityProviderSecretImportExport(t *testing.T) {
 		t.Fatalf("a masked secret was stored: %s", p.Config)
 	}
 }
+
+// TestClientConsentsRoundTrip: users' clientConsents (a Keycloak export's)
+// are imported, by clientId and client scope names, and exported again the
+// same; an unknown client or scope is refused by path.
+func TestClientConsentsRoundTrip(t *testing.T) {
+	st := backends.SQLite(t)
+	ctx := context.Background()
+	realm := `{"realm": "cons", "enabled": true,
+		"clients": [{"clientId": "dash", "consentRequired": true, "redirectUris": ["https://dash.example/*"]}],
+		"users": [{"username": "alice", "enabled": true,
+			"clientConsents": [{"clientId": "dash", "grantedClientScopes": ["profile", "email"], "createdDate": 1714979289123, "lastUpdatedDate": 1714979389123}]}]}`
+	mustImport(t, st, realm, ImportOptions{})
+	row, _ := mustRealm(t, st, "cons")
+	u, err := st.GetUserByUsername(ctx, row.ID, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.ListUserConsents(ctx, row.ID, u.ID)
+	if err != nil || len(got) != 1 || len(got[0].Scopes) != 2 || got[0].Created.UnixMilli() != 1714979289123 {
+		t.Fatalf("imported consents: %+v %v", got, err)
+	}
+	out, err := Export(ctx, st, "cons", ExportOptions{Users: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := UserConsent{ClientID: "dash", GrantedClientScopes: []string{"email", "profile"}, CreatedDate: 1714979289123, LastUpdatedDate: 1714979389123}
+	if len(out.Users) != 1 || len(out.Users[0].ClientConsents) != 1 || out.Users[0].ClientConsents[0].ClientID != want.ClientID ||
+		strings.Join(out.Users[0].ClientConsents[0].GrantedClientScopes, ",") != "email,profile" ||
+		out.Users[0].ClientConsents[0].CreatedDate != want.CreatedDate || out.Users[0].ClientConsents[0].LastUpdatedDate != want.LastUpdatedDate {
+		t.Fatalf("exported consents: %+v", out.Users)
+	}
+
+	for _, tc := range []struct{ from, to, want string }{
+		{`"clientId": "dash", "grantedClientScopes"`, `"clientId": "nope", "grantedClientScopes"`, `users[0].clientConsents[0].clientId: unknown client "nope"`},
+		{`["profile", "email"]`, `["profile", "mail"]`, `users[0].clientConsents[0].grantedClientScopes[1]: unknown client scope "mail"`},
+	} {
+		bad := strings.Replace(strings.Replace(realm, `"realm": "cons"`, `"realm": "cons2"`, 1), tc.from, tc.to, 1)
+		if _, err := ImportRealm(ctx, st, []byte(bad), ImportOptions{}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v", tc.want, err)
+		}
+		if _, err := st.GetRealmByName(ctx, "cons2"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a refused import left a realm: %v", err)
+		}
+	}
+}

@@ -417,6 +417,7 @@ type plannedUser struct {
 	roleIDs  []string
 	groupIDs []string
 	links    []store.FederatedIdentity
+	consents []store.Consent
 }
 
 type grant struct {
@@ -530,6 +531,12 @@ func writeUsers(ctx context.Context, st store.Store, realmID string, users []pla
 				err = fmt.Errorf("identity provider %q account %q is linked to another user: %w", f.Alias, f.ExternalID, err)
 			}
 		}
+		for _, c := range u.consents {
+			if err != nil {
+				break
+			}
+			err = st.PutConsent(ctx, c)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", u.path, err)
 		}
@@ -547,12 +554,47 @@ type index struct {
 	defaultRole string                       // id, "" if none
 	saClients   map[string]string            // internal client id -> path of its service-account user
 	idps        map[string]bool              // identity provider aliases
+	scopes      map[string]string            // client scope name -> id
 }
 
 func newIndex(realmID string) *index {
 	return &index{realmID: realmID, realmRoles: map[string]string{}, clients: map[string]string{},
 		clientRoles: map[string]map[string]string{}, groups: map[string]string{}, saClients: map[string]string{},
-		idps: map[string]bool{}}
+		idps: map[string]bool{}, scopes: map[string]string{}}
+}
+
+// consents resolves a user's clientConsents (at path.clientConsents): each
+// names a client of the realm once, and client scopes it has.
+func (x *index) consents(path, userID string, in []UserConsent, now time.Time) ([]store.Consent, error) {
+	var out []store.Consent
+	seen := map[string]bool{}
+	for i, c := range in {
+		cp := fmt.Sprintf("%s.clientConsents[%d]", path, i)
+		id, ok := x.clients[c.ClientID]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%s.clientId: unknown client %q", cp, c.ClientID)
+		case seen[id]:
+			return nil, fmt.Errorf("%s.clientId: a second consent to %q", cp, c.ClientID)
+		}
+		seen[id] = true
+		row := store.Consent{RealmID: x.realmID, UserID: userID, ClientID: id, Created: now, Updated: now}
+		if c.CreatedDate > 0 {
+			row.Created = time.UnixMilli(c.CreatedDate)
+		}
+		if c.LastUpdatedDate > 0 {
+			row.Updated = time.UnixMilli(c.LastUpdatedDate)
+		}
+		for j, n := range c.GrantedClientScopes {
+			sid, ok := x.scopes[n]
+			if !ok {
+				return nil, fmt.Errorf("%s.grantedClientScopes[%d]: unknown client scope %q", cp, j, n)
+			}
+			row.Scopes = append(row.Scopes, sid)
+		}
+		out = append(out, row)
+	}
+	return out, nil
 }
 
 // roleIDs resolves realm role names and {clientId: names} to ids; the two
@@ -644,6 +686,7 @@ func (pl *planner) clientScopes() error {
 			return fmt.Errorf("%s.name: duplicate client scope %q (also %s)", path, s.Name, pl.scopes[s.Name])
 		}
 		pl.scopes[s.Name] = path
+		pl.x.scopes[s.Name] = s.ID
 		if err := pl.uniqueID("scope", s.ID, path); err != nil {
 			return err
 		}
@@ -1143,6 +1186,9 @@ func planUsers(users []User, path string, x *index, exists func(User) (bool, err
 			pu.links = append(pu.links, store.FederatedIdentity{RealmID: x.realmID, UserID: row.ID, Alias: f.IdentityProvider,
 				ExternalID: f.UserID, ExternalName: f.UserName})
 		}
+		if pu.consents, err = x.consents(up, row.ID, u.ClientConsents, now); err != nil {
+			return nil, nil, err
+		}
 		planned = append(planned, pu)
 	}
 	return planned, warnings, nil
@@ -1245,6 +1291,13 @@ func loadIndex(ctx context.Context, st store.Store, realm store.Realm) (*index, 
 	}
 	for id, path := range groupPaths(groups) {
 		x.groups[path] = id
+	}
+	scopes, err := st.ListClientScopes(ctx, realm.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range scopes {
+		x.scopes[sc.Name] = sc.ID
 	}
 	return x, nil
 }

@@ -216,6 +216,7 @@ type User struct {
 	DisableableCredentialTypes []string            `json:"disableableCredentialTypes,omitempty"`
 	RequiredActions            []string            `json:"requiredActions,omitempty"`
 	FederatedIdentities        []FederatedIdentity `json:"federatedIdentities,omitempty"`
+	ClientConsents             []UserConsent       `json:"clientConsents,omitempty"`
 	RealmRoles                 []string            `json:"realmRoles,omitempty"`
 	ClientRoles                map[string][]string `json:"clientRoles,omitempty"`
 	NotBefore                  *int64              `json:"notBefore,omitempty"`
@@ -240,6 +241,16 @@ type Credential struct {
 	Salt              string `json:"salt,omitempty"`
 	HashIterations    int    `json:"hashIterations,omitempty"`
 	Algorithm         string `json:"algorithm,omitempty"`
+}
+
+// UserConsent is a user's consent to a client (Keycloak's
+// UserConsentRepresentation): the client by clientId, the client scopes
+// granted by name.
+type UserConsent struct {
+	ClientID            string   `json:"clientId"`
+	GrantedClientScopes []string `json:"grantedClientScopes,omitempty"`
+	CreatedDate         int64    `json:"createdDate,omitempty"`
+	LastUpdatedDate     int64    `json:"lastUpdatedDate,omitempty"`
 }
 
 // FederatedIdentity links a user to an identity provider account.
