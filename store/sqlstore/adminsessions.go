@@ -10,7 +10,14 @@ import (
 
 // clientSessionKinds are the live records that make a client part of an
 // SSO session, as ListSessionsClients counts them.
-const clientSessionKinds = `t.kind IN ('refresh', 'offline', 'code') AND t.active = TRUE AND (t.expires = 0 OR t.expires > ?)`
+const clientSessionKinds = `t.kind IN ('refresh', 'offline', 'code') AND t.active = TRUE AND (t.expires = 0 OR t.expires > ?)
+	AND ` + issuedToLiveClient
+
+// issuedToLiveClient keeps the tokens issued to a client that still
+// exists: not those of a deleted client, nor those of an earlier client a
+// new one took the clientId of (the token endpoint refuses both).
+const issuedToLiveClient = `EXISTS (SELECT 1 FROM clients c WHERE c.realm_id = t.realm_id AND c.client_id = t.client_id
+	AND c.created <= t.requested)`
 
 var (
 	listClientSessionsSQL = `SELECT ` + qualify("s.", sessionCols) + `, ` + userCols + `
@@ -26,7 +33,8 @@ var (
 		FROM tokens t
 		LEFT JOIN sessions s ON s.realm_id = t.realm_id AND s.id = t.session_id
 		LEFT JOIN users u ON u.realm_id = t.realm_id AND u.id = t.subject
-		WHERE t.kind = 'offline' AND t.realm_id = ? AND t.active = TRUE AND (t.expires = 0 OR t.expires > ?)`
+		WHERE t.kind = 'offline' AND t.realm_id = ? AND t.active = TRUE AND (t.expires = 0 OR t.expires > ?)
+		AND ` + issuedToLiveClient
 	offlineTokensOfUser = ` AND t.subject = ?`
 	offlineTokensOrder  = ` ORDER BY t.session_id, t.client_id, t.signature`
 )

@@ -20,6 +20,14 @@ func testAdminSessions(t *testing.T, s store.Store) {
 	user(t, s, "r2", "v1", "alice") // the same name in another realm
 	now := t0.Add(24 * time.Hour)
 	live, dead := now.Add(time.Hour), now.Add(-time.Second)
+	for _, c := range []store.Client{{ID: "k-web", RealmID: "r1", ClientID: "web"}, {ID: "k-app", RealmID: "r1", ClientID: "app"},
+		{ID: "k-cli", RealmID: "r1", ClientID: "cli"}, {ID: "k-web2", RealmID: "r2", ClientID: "web"}, {ID: "k-cli2", RealmID: "r2", ClientID: "cli"},
+		{ID: "k-reborn", RealmID: "r1", ClientID: "reborn", Created: t0.Add(time.Minute)}} {
+		if c.Created.IsZero() {
+			c.Created = t0.Add(-time.Hour)
+		}
+		ok(t, s.CreateClient(ctx, c))
+	}
 	sess := func(realmID, id, userID string, created time.Time) store.Session {
 		x := store.Session{ID: id, RealmID: realmID, UserID: userID, Created: created, LastSeen: created, AuthTime: created,
 			IPAddress: "192.0.2.9", Data: raw(`{}`)}
@@ -44,6 +52,11 @@ func testAdminSessions(t *testing.T, s store.Store) {
 	tok(store.KindAccess, "a6", "r1", "app", "u1", "s3", live)  // no client session
 	tok(store.KindRefresh, "a7", "r2", "web", "v1", "x1", live)
 	tok(store.KindRefresh, "a8", "r1", "web", "u1", "gone", live) // its session ended
+	// Tokens (requested at t0) of a deleted client, and of the client
+	// "reborn" replaced since: no client session, no offline session.
+	tok(store.KindRefresh, "a9", "r1", "deleted", "u1", "s1", live)
+	tok(store.KindRefresh, "a10", "r1", "reborn", "u1", "s1", live)
+	tok(store.KindOffline, "o8", "r1", "reborn", "u2", "s2", live)
 	ok(t, s.DeactivateToken(ctx, store.KindRefresh, "a5"))
 	o1 := tok(store.KindOffline, "o1", "r1", "cli", "u1", "s1", live)
 	tok(store.KindOffline, "o2", "r1", "cli", "u1", "old", live) // outlives its session
