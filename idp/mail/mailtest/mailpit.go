@@ -99,7 +99,29 @@ func Start(t testing.TB, o Options) *Mailpit {
 		}
 		t.Skipf("no Mailpit (set MAILPIT_BIN or allow the Go module proxy): %v", err)
 	}
-	smtpPort, httpPort := FreePort(t), FreePort(t)
+	// FreePort's ports are free when it answers, not when Mailpit binds
+	// them: another test may take one in between. Mailpit then exits, and
+	// a fresh pair is tried.
+	for attempt := 1; ; attempt++ {
+		m, logs, exited := launch(t, bin, o)
+		if m != nil {
+			return m
+		}
+		if !exited || attempt == 5 {
+			t.Fatalf("Mailpit did not come up (attempt %d):\n%s", attempt, logs)
+		}
+	}
+}
+
+// freePort is FreePort; a test replaces it to hand out a taken port.
+var freePort = FreePort
+
+// launch starts one Mailpit on fresh ports and waits until both its API
+// and SMTP answer; nil, with its output, when it did not (exited: it
+// stopped, as when a port was taken meanwhile).
+func launch(t testing.TB, bin string, o Options) (*Mailpit, string, bool) {
+	t.Helper()
+	smtpPort, httpPort := freePort(t), freePort(t)
 	args := []string{
 		"--smtp", "127.0.0.1:" + strconv.Itoa(smtpPort), "--listen", "127.0.0.1:" + strconv.Itoa(httpPort),
 		"--database", filepath.Join(t.TempDir(), "mailpit.db"), "--disable-version-check", "--quiet",
@@ -115,38 +137,85 @@ func Start(t testing.TB, o Options) *Mailpit {
 		args = append(args, "--smtp-require-starttls")
 	}
 	cmd := exec.Command(bin, args...)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start Mailpit: %v", err)
 	}
-	m := &Mailpit{SMTPHost: "127.0.0.1", SMTPPort: smtpPort, API: "http://127.0.0.1:" + strconv.Itoa(httpPort), cmd: cmd, t: t}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-exited
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(m.API + "/api/v1/messages")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
+	m := &Mailpit{SMTPHost: "127.0.0.1", SMTPPort: smtpPort, API: "http://127.0.0.1:" + strconv.Itoa(httpPort), cmd: cmd, t: t}
+	up := func(check func() bool) (ok, stopped bool) {
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+			select {
+			case <-exited:
+				return false, true
+			default:
 			}
+			if check() {
+				return true, false
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Mailpit did not come up: %v\n%s", err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+		return false, false
 	}
-	for time.Now().Before(deadline) { // the SMTP side too
-		if c, err := net.DialTimeout("tcp", m.SMTPAddr(), time.Second); err == nil {
-			c.Close()
-			break
+	// A port taken by another listener may accept and never answer.
+	probe := &http.Client{Timeout: time.Second}
+	api := func() bool {
+		resp, err := probe.Get(m.API + "/api/v1/messages")
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
 	}
-	return m
+	smtp := func() bool {
+		c, err := net.DialTimeout("tcp", m.SMTPAddr(), time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	}
+	for _, check := range []func() bool{api, smtp} {
+		if ok, stopped := up(check); !ok {
+			_ = cmd.Process.Kill()
+			return nil, logs.String(), stopped
+		}
+	}
+	// Both answer, and the process is still ours (not another test's
+	// listener on a port it failed to bind).
+	select {
+	case <-exited:
+		return nil, logs.String(), true
+	default:
+	}
+	return m, "", false
+}
+
+// syncBuffer is a bytes.Buffer the process's output and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // SMTPAddr is host:port of the SMTP listener.
