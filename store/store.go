@@ -503,10 +503,11 @@ type TokenStore interface {
 	// DeleteOfflineSession deletes the offline tokens issued under the SSO
 	// session id, spent ones included; ErrNotFound when there are none.
 	DeleteOfflineSession(ctx context.Context, realmID, id string) error
-	// DeleteUserOfflineTokens deletes userID's offline tokens of the
-	// client (by client_id), spent ones included, and says how many went:
-	// revoking the client's offline access (the admin API's consents).
-	DeleteUserOfflineTokens(ctx context.Context, realmID, userID, clientID string) (int, error)
+	// RevokeClientGrants takes back what userID gave client c, in one
+	// transaction: the consent and the offline tokens (spent ones
+	// included). It says whether there was anything: the admin API's
+	// consent revocation and the account console's Remove access.
+	RevokeClientGrants(ctx context.Context, realmID, userID string, c Client) (bool, error)
 	// DeleteExpiredTokens removes tokens that expired before t.
 	DeleteExpiredTokens(ctx context.Context, before time.Time) (int, error)
 }

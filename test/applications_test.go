@@ -22,20 +22,26 @@ func TestAccountApplications(t *testing.T) {
 		t.Fatalf("create client: %d", code)
 	}
 	// Offline access for app, by the password grant.
-	var users []map[string]any
-	adminJSON(t, s, "GET", "/admin/realms/acct/users?username=ann&exact=true", nil, &users)
 	var offlineRole map[string]any
 	if code := adminJSON(t, s, "GET", "/admin/realms/acct/roles/offline_access", nil, &offlineRole); code != 200 {
 		t.Fatalf("offline_access role: %d", code)
 	}
-	if code := adminJSON(t, s, "POST", "/admin/realms/acct/users/"+users[0]["id"].(string)+"/role-mappings/realm", []any{offlineRole}, nil); code != 204 {
-		t.Fatalf("grant offline_access: %d", code)
+	offline := func(name string) map[string]any {
+		t.Helper()
+		var users []map[string]any
+		adminJSON(t, s, "GET", "/admin/realms/acct/users?username="+name+"&exact=true", nil, &users)
+		if code := adminJSON(t, s, "POST", "/admin/realms/acct/users/"+users[0]["id"].(string)+"/role-mappings/realm", []any{offlineRole}, nil); code != 204 {
+			t.Fatalf("grant offline_access: %d", code)
+		}
+		code, off := postForm(t, s.oc("acct")+"/token", url.Values{"grant_type": {"password"}, "username": {name}, "password": {name + "-pass-1"},
+			"scope": {"openid offline_access"}}, "app", "app-secret")
+		if code != 200 {
+			t.Fatalf("offline grant: %d %v", code, off)
+		}
+		return off
 	}
-	code, off := postForm(t, s.oc("acct")+"/token", url.Values{"grant_type": {"password"}, "username": {"ann"}, "password": {"ann-pass-1"},
-		"scope": {"openid offline_access"}}, "app", "app-secret")
-	if code != 200 {
-		t.Fatalf("offline grant: %d %v", code, off)
-	}
+	off := offline("ann")
+	ottoOff := offline("otto") // another user's grant to the same client
 	// Consent for consent-app, through the consent screen.
 	b := newBrowser(t)
 	consoleLogin(t, s, b, "ann", "ann-pass-1", "/")
@@ -107,6 +113,10 @@ func TestAccountApplications(t *testing.T) {
 	if code, _ := postForm(t, s.oc("acct")+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {off["refresh_token"].(string)}},
 		"app", "app-secret"); code != 400 {
 		t.Errorf("offline token after its access was removed: %d", code)
+	}
+	if code, _ := postForm(t, s.oc("acct")+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {ottoOff["refresh_token"].(string)}},
+		"app", "app-secret"); code != 200 {
+		t.Errorf("ann's Remove access ended otto's offline token of the same client: %d", code)
 	}
 	p = b.get(acct + "/applications")
 	rm := find(p.doc, byID("remove-consent-app"))

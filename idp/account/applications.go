@@ -141,17 +141,11 @@ func (h *Handler) removeAccess(r *http.Request, c *console, clientID string) err
 	if err != nil {
 		return err
 	}
-	revoked := true
-	if err := h.st.DeleteConsent(ctx, c.realm.Row.ID, c.user.ID, row.ID); errors.Is(err, store.ErrNotFound) {
-		revoked = false
-	} else if err != nil {
-		return err
-	}
-	n, err := h.st.DeleteUserOfflineTokens(ctx, c.realm.Row.ID, c.user.ID, row.ClientID)
+	revoked, err := h.st.RevokeClientGrants(ctx, c.realm.Row.ID, c.user.ID, row)
 	if err != nil {
 		return err
 	}
-	if !revoked && n == 0 {
+	if !revoked {
 		return store.ErrNotFound
 	}
 	h.p.Event(r, c.realm, store.Event{Type: "REVOKE_GRANT", ClientID: consoleClient, UserID: c.user.ID,

@@ -468,17 +468,11 @@ func (a *API) revokeConsent(c *call) error {
 	} else if err != nil {
 		return err
 	}
-	revoked := true
-	if err := a.st.DeleteConsent(c.ctx, c.realm.ID, u.ID, cl.ID); errors.Is(err, store.ErrNotFound) {
-		revoked = false
-	} else if err != nil {
-		return err
-	}
-	n, err := a.st.DeleteUserOfflineTokens(c.ctx, c.realm.ID, u.ID, cl.ClientID)
+	revoked, err := a.st.RevokeClientGrants(c.ctx, c.realm.ID, u.ID, cl)
 	if err != nil {
 		return err
 	}
-	if !revoked && n == 0 {
+	if !revoked {
 		return notFound("Consent nor offline token not found")
 	}
 	return c.noContent()

@@ -104,11 +104,22 @@ func (s *Store) DeleteOfflineSession(ctx context.Context, realmID, id string) er
 	return wrap(err, "delete offline session %s", id)
 }
 
-// DeleteUserOfflineTokens implements store.Store, through tokens_offline.
-func (s *Store) DeleteUserOfflineTokens(ctx context.Context, realmID, userID, clientID string) (int, error) {
-	n, err := s.exec(ctx, `DELETE FROM tokens WHERE kind = 'offline' AND realm_id = ? AND subject = ? AND client_id = ?`,
-		realmID, userID, clientID)
-	return int(n), wrap(err, "delete offline tokens of user %s", userID)
+// RevokeClientGrants implements store.Store; the offline tokens go
+// through tokens_offline.
+func (s *Store) RevokeClientGrants(ctx context.Context, realmID, userID string, c store.Client) (bool, error) {
+	var n int64
+	err := s.Tx(ctx, func(ctx context.Context) error {
+		consents, err := s.exec(ctx, `DELETE FROM user_consents WHERE realm_id = ? AND user_id = ? AND client_id = ?`,
+			realmID, userID, c.ID)
+		if err != nil {
+			return err
+		}
+		tokens, err := s.exec(ctx, `DELETE FROM tokens WHERE kind = 'offline' AND realm_id = ? AND subject = ? AND client_id = ?`,
+			realmID, userID, c.ClientID)
+		n = consents + tokens
+		return err
+	})
+	return n > 0, wrap(err, "revoke grants of user %s to %s", userID, c.ClientID)
 }
 
 // scanSessionUser reads a session's columns and its LEFT JOINed user's.

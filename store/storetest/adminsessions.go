@@ -148,12 +148,17 @@ func testAdminSessions(t *testing.T, s store.Store) {
 
 	// Revoking a client's offline access: only that user's and client's.
 	tok(store.KindOffline, "o7", "r1", "web", "u1", "s9", live)
-	n, err := s.DeleteUserOfflineTokens(ctx, "r1", "u1", "web")
+	webClient := store.Client{ID: "k-web", RealmID: "r1", ClientID: "web"}
+	revoked, err := s.RevokeClientGrants(ctx, "r1", "u1", webClient)
 	ok(t, err)
-	eq(t, "offline tokens of u1 and web", n, 1)
-	n, err = s.DeleteUserOfflineTokens(ctx, "r1", "u1", "web")
+	eq(t, "offline token of u1 and web revoked", revoked, true)
+	_, err = s.GetToken(ctx, store.KindOffline, "o7")
+	isErr(t, err, store.ErrNotFound)
+	_, err = s.GetToken(ctx, store.KindOffline, "o1") // u1's token of cli stays
 	ok(t, err)
-	eq(t, "none left", n, 0)
+	revoked, err = s.RevokeClientGrants(ctx, "r1", "u1", webClient)
+	ok(t, err)
+	eq(t, "none left", revoked, false)
 
 	// Deleting a user deletes its offline tokens, not another realm's.
 	ok(t, s.DeleteUser(ctx, "r1", bob.ID))

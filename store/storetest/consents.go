@@ -57,6 +57,12 @@ func testConsents(t *testing.T, s store.Store) {
 	_, err = s.GetConsent(ctx, "r2", "u1", "c1")
 	isErr(t, err, store.ErrNotFound)
 
+	revoked, err := s.RevokeClientGrants(ctx, "r1", "u1", store.Client{ID: "c2", RealmID: "r1", ClientID: "web"})
+	ok(t, err)
+	eq(t, "RevokeClientGrants of a consent", revoked, true)
+	_, err = s.GetConsent(ctx, "r1", "u1", "c2")
+	isErr(t, err, store.ErrNotFound)
+	ok(t, s.PutConsent(ctx, store.Consent{RealmID: "r1", UserID: "u1", ClientID: "c2", Created: later, Updated: later}))
 	ok(t, s.DeleteConsent(ctx, "r1", "u1", "c2"))
 	isErr(t, s.DeleteConsent(ctx, "r1", "u1", "c2"), store.ErrNotFound)
 	isErr(t, s.DeleteConsent(ctx, "r2", "u1", "c1"), store.ErrNotFound)
