@@ -27,42 +27,48 @@ func init() {
 
 const consentAlias = "OAUTH_GRANT"
 
-// consentAsk is what the consent screen asks s's user to grant the client,
-// with the client; nothing when the client asks for no consent.
-func consentAsk(ctx context.Context, s *Step) (*oidc.Client, []oidc.ConsentScope, error) {
+// consent is what the consent screen asks s's user to grant the client
+// (nothing when the client asks for no consent), with the consent they
+// gave it already, read once.
+type consent struct {
+	client *oidc.Client
+	ask    []oidc.ConsentScope
+	given  store.Consent
+}
+
+func consentAsk(ctx context.Context, s *Step) (consent, error) {
 	c, err := s.H.oidc.Client(ctx, s.Realm, s.ClientID)
 	if err != nil || !c.Settings.ConsentRequired {
-		return c, nil, err
+		return consent{client: c}, err
 	}
 	want, err := s.H.oidc.ConsentScopes(ctx, s.Realm, c, s.Authz.Get("scope"))
 	if err != nil || len(want) == 0 {
-		return c, nil, err
-	}
-	if slices.Contains(strings.Fields(s.Authz.Get("prompt")), "consent") {
-		return c, want, nil
+		return consent{client: c}, err
 	}
 	given, err := s.H.st.GetConsent(ctx, s.Realm.Row.ID, s.User.ID, c.Row.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return c, want, nil
-	} else if err != nil {
-		return c, nil, err
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return consent{client: c}, err
 	}
-	return c, oidc.Ungranted(want, given), nil
+	out := consent{client: c, ask: oidc.Ungranted(want, given), given: given}
+	if slices.Contains(strings.Fields(s.Authz.Get("prompt")), "consent") {
+		out.ask = want
+	}
+	return out, nil
 }
 
 func consentApplies(ctx context.Context, s *Step) (bool, error) {
-	_, ask, err := consentAsk(ctx, s)
-	return len(ask) > 0, err
+	c, err := consentAsk(ctx, s)
+	return len(c.ask) > 0, err
 }
 
 func showConsent(s *Step) templ.Component {
 	v := templates.ConsentView{Page: s.Page, FormAction: s.FormAction, CSRFToken: s.CSRFToken, Client: s.ClientID}
-	c, ask, err := consentAsk(s.Request.Context(), s)
+	c, err := consentAsk(s.Request.Context(), s)
 	if err == nil {
-		if c.Settings.Name != "" {
-			v.Client = s.Page.Text(c.Settings.Name)
+		if c.client.Settings.Name != "" {
+			v.Client = s.Page.Text(c.client.Settings.Name)
 		}
-		for _, sc := range ask {
+		for _, sc := range c.ask {
 			text := sc.Name
 			if sc.Text != "" {
 				text = s.Page.Text(sc.Text)
@@ -85,21 +91,17 @@ func processConsent(ctx context.Context, s *Step) Result {
 	}
 	// What is asked now: the page may have been shown before the consent
 	// changed elsewhere.
-	c, ask, err := consentAsk(ctx, s)
+	c, err := consentAsk(ctx, s)
 	if err != nil {
 		return storeRetry(s, err)
 	}
-	if len(ask) == 0 {
+	if len(c.ask) == 0 {
 		return Done()
 	}
-	given, err := s.H.st.GetConsent(ctx, s.Realm.Row.ID, u.ID, c.Row.ID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return storeRetry(s, err)
-	}
 	now := time.Now()
-	next := store.Consent{RealmID: s.Realm.Row.ID, UserID: u.ID, ClientID: c.Row.ID, Scopes: slices.Clone(given.Scopes),
+	next := store.Consent{RealmID: s.Realm.Row.ID, UserID: u.ID, ClientID: c.client.Row.ID, Scopes: slices.Clone(c.given.Scopes),
 		Created: now, Updated: now}
-	for _, sc := range ask {
+	for _, sc := range c.ask {
 		if !slices.Contains(next.Scopes, sc.ID) {
 			next.Scopes = append(next.Scopes, sc.ID)
 		}
