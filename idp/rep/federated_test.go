@@ -108,6 +108,19 @@ func TestClientConsentsRoundTrip(t *testing.T) {
 		t.Fatalf("exported consents: %+v", out.Users)
 	}
 
+	// A users file (Keycloak's realm-users-N.json) into the existing realm.
+	if _, err := ImportRealm(ctx, st, []byte(`{"realm": "cons", "users": [{"username": "bob", "enabled": true,
+		"clientConsents": [{"clientId": "dash", "grantedClientScopes": ["email"]}]}]}`), ImportOptions{}); err != nil {
+		t.Fatalf("users file: %v", err)
+	}
+	bob, err := st.GetUserByUsername(ctx, row.ID, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.ListUserConsents(ctx, row.ID, bob.ID); err != nil || len(got) != 1 || len(got[0].Scopes) != 1 {
+		t.Fatalf("users file consents: %+v %v", got, err)
+	}
+
 	for _, tc := range []struct{ from, to, want string }{
 		{`"clientId": "dash", "grantedClientScopes"`, `"clientId": "nope", "grantedClientScopes"`, `users[0].clientConsents[0].clientId: unknown client "nope"`},
 		{`["profile", "email"]`, `["profile", "mail"]`, `users[0].clientConsents[0].grantedClientScopes[1]: unknown client scope "mail"`},
