@@ -231,6 +231,13 @@ func (q *req) clientURI(clientID string) string {
 // create registers a client. The initial access token's use is taken in
 // the transaction that writes the client, so a failed write gives it back.
 func (a *API) create(q *req) error {
+	// Who registers is decided before the body is read: an unauthorized
+	// caller costs no JSON parse of up to maxBody, and learns nothing from
+	// validation errors (Keycloak also authorizes before validating).
+	use, anonymous, err := a.authorizeCreate(q)
+	if err != nil {
+		return err
+	}
 	data, err := q.body()
 	if err != nil {
 		return err
@@ -240,10 +247,6 @@ func (a *API) create(q *req) error {
 		return err
 	}
 	if err := validateClient(&c, nil, q.realm.Settings); err != nil {
-		return err
-	}
-	use, anonymous, err := a.authorizeCreate(q)
-	if err != nil {
 		return err
 	}
 	if err := a.checkClientScopes(q, &c, nil, anonymous); err != nil {

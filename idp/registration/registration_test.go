@@ -168,6 +168,12 @@ func TestRegistrationRefusals(t *testing.T) {
 
 	// No token: anonymous registration is off until a trusted-hosts policy lists the caller.
 	e.call(403, "POST", regURL, "", map[string]any{"redirect_uris": []string{"https://a.example.com/cb"}}, nil)
+	// Who may register is decided before the body is read: an unauthorized
+	// caller's oversized or invalid body is not parsed (it used to get 413
+	// and 400, learning what validation says without any right).
+	e.call(403, "POST", regURL, "", `{"client_name":"`+strings.Repeat("x", 1<<20)+`"}`, nil)
+	e.call(403, "POST", regURL, "", `{"redirect_uris":"not a list"}`, nil)
+	e.call(401, "POST", regURL, "not-a-token", `{"redirect_uris":["javascript:alert(1)"]}`, nil)
 	e.call(201, "POST", "/admin/realms/acme/components", e.admin, map[string]any{"name": "Trusted Hosts", "providerId": "trusted-hosts",
 		"providerType": "org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy", "subType": "anonymous",
 		"config": map[string][]string{"trusted-hosts": {"127.0.0.0/8"}}}, nil)
