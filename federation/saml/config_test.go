@@ -1,9 +1,11 @@
 package saml
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -268,5 +270,41 @@ func TestMetadataDescriptorURL(t *testing.T) {
 	}
 	if fetches.Load() != 2 {
 		t.Fatalf("%d fetches", fetches.Load())
+	}
+}
+
+// TestSPMetadataBuiltOnce: a signed descriptor costs an RSA signature, so
+// unauthenticated GETs get the document built for their issuer and
+// callback; another callback gets its own, and the kept set is bounded.
+func TestSPMetadataBuiltOnce(t *testing.T) {
+	b := newTestBroker(t, func(c map[string]string) { c["signSpMetadata"] = "true" })
+	first, err := b.Metadata(context.Background(), testRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		again, err := b.Metadata(context.Background(), testRequest())
+		if err != nil || !bytes.Equal(again, first) {
+			t.Fatalf("metadata changed between GETs (%v)", err)
+		}
+	}
+	if b.mdBuilt != 1 {
+		t.Fatalf("built %d times for one issuer and callback", b.mdBuilt)
+	}
+	other := testRequest()
+	other.CallbackURL = "https://other.example/realms/r/broker/idp/endpoint"
+	md, err := b.Metadata(context.Background(), other)
+	if err != nil || !strings.Contains(string(md), other.CallbackURL) || b.mdBuilt != 2 {
+		t.Fatalf("another callback: built %d, err %v", b.mdBuilt, err)
+	}
+	for i := range 3 * maxCachedMetadata {
+		req := testRequest()
+		req.CallbackURL = fmt.Sprintf("https://h%d.example/realms/r/broker/idp/endpoint", i)
+		if _, err := b.Metadata(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(b.md) > maxCachedMetadata {
+		t.Fatalf("%d documents kept", len(b.md))
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/url"
+	"sync"
 	"time"
 
 	crewsaml "github.com/crewjam/saml"
@@ -58,6 +59,10 @@ type Broker struct {
 	// trust is the throwaway signer of validateSignature=false (see
 	// trustUnsigned); nil otherwise.
 	trust *resigner
+
+	mdMu    sync.Mutex
+	md      map[string][]byte // built metadata by issuer and callback (see Metadata)
+	mdBuilt int               // documents built, for tests
 }
 
 var (

@@ -161,7 +161,40 @@ func elementBytes(el *etree.Element) ([]byte, error) {
 // signing (and for encryption when wantAssertionsEncrypted),
 // AuthnRequestsSigned and WantAssertionsSigned as configured and the
 // NameID format; signed with signSpMetadata.
+//
+// The document depends only on the configuration, the realm key (a change
+// of either opens a new Broker) and the request's issuer and callback, so
+// it is built once per issuer and callback: a signed one costs an RSA
+// signature, which an unauthenticated GET must not buy each time. At most
+// maxCachedMetadata are kept (the issuer follows the Host header when no
+// frontend URL is set); beyond that each is built and not kept.
 func (b *Broker) Metadata(_ context.Context, req federation.BrokerRequest) ([]byte, error) {
+	key := req.RealmIssuer + "\x00" + req.CallbackURL
+	b.mdMu.Lock()
+	doc, ok := b.md[key]
+	b.mdMu.Unlock()
+	if ok {
+		return doc, nil
+	}
+	doc, err := b.buildMetadata(req)
+	if err != nil {
+		return nil, err
+	}
+	b.mdMu.Lock()
+	defer b.mdMu.Unlock()
+	b.mdBuilt++
+	if len(b.md) < maxCachedMetadata {
+		if b.md == nil {
+			b.md = map[string][]byte{}
+		}
+		b.md[key] = doc
+	}
+	return doc, nil
+}
+
+const maxCachedMetadata = 16
+
+func (b *Broker) buildMetadata(req federation.BrokerRequest) ([]byte, error) {
 	sp, err := b.serviceProvider(req, nil, b.cfg.idpEntityID)
 	if err != nil {
 		return nil, err
