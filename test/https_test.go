@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -230,6 +231,51 @@ func TestMetricsAddr(t *testing.T) {
 	}
 	if code, _, _ := fetch(t, nil, "GET", mgmt+"/realms/master/.well-known/openid-configuration", nil, nil); code != 404 {
 		t.Errorf("the management listener serves realms: %d", code)
+	}
+}
+
+// TestMaxConnections: with --max-connections 2, two idle connections fill
+// the public listener, so a third client waits (in the kernel's queue)
+// until one closes, then is served; the management listener has no limit,
+// so readiness probes get through meanwhile. A bad value is refused.
+func TestMaxConnections(t *testing.T) {
+	s := startServer(t, "", nil, "--max-connections", "2", "--metrics-addr", "127.0.0.1:0")
+	m := mgmtListenRE.FindStringSubmatch(s.logs.String())
+	if m == nil {
+		t.Fatalf("no management listener in the log:\n%s", s.logs.String())
+	}
+	host := strings.TrimPrefix(s.URL, "http://")
+	var idle []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	time.Sleep(100 * time.Millisecond) // both accepted
+	quick := &http.Client{Timeout: 700 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
+	if resp, err := quick.Get(s.URL + "/health/live"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a third connection was served while two were open: %d", resp.StatusCode)
+	}
+	resp, err := quick.Get("http://" + m[1] + "/health/ready")
+	if err != nil {
+		t.Fatalf("the management listener is limited too: %v", err)
+	}
+	resp.Body.Close()
+	idle[0].Close()
+	slow := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err = slow.Get(s.URL + "/health/live")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("after one idle connection closed: %v", err)
+	}
+	resp.Body.Close()
+
+	out, err := exec.Command(binary, "serve", "--max-connections", "-1").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--max-connections -1") {
+		t.Errorf("--max-connections -1: %v %s", err, out)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/keygate/keygate/idp/password"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
+	"golang.org/x/net/netutil"
 )
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -49,6 +50,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	logFormat := fs.String("log-format", "text", "text or json")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	maxLoginWait := fs.Duration("max-queued-login-wait", idp.DefaultMaxQueuedLoginWait, "longest a login may queue for password hashing (at the measured cost of a hash) or for its realm's turn to sign; beyond it 503 with Retry-After")
+	maxConns := fs.Int("max-connections", 0, "most open client connections per public listener (HTTP, HTTPS); further ones wait in the kernel's queue until one closes; 0 = no limit. The --metrics-addr listener has no limit, so probes get through")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGTERM readiness turns DOWN, then requests in flight get this long to finish (Keycloak's shutdown-timeout)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -69,6 +71,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if *proxyHeaders != "" && len(trusted) == 0 {
 		log.Warn("--proxy-headers is set without --proxy-trusted-addresses: X-Forwarded-* headers are trusted from every peer, so any client that reaches keygate directly can choose its address, scheme and host; list your proxies in --proxy-trusted-addresses")
+	}
+	if *maxConns < 0 {
+		return usageError{fmt.Sprintf("--max-connections %d: want 0 (no limit) or more", *maxConns)}
 	}
 	if *httpAddr == "" && *httpsAddr == "" {
 		return usageError{"both --http-addr and --https-addr are off: nothing to serve"}
@@ -155,10 +160,15 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 
 	errc := make(chan error, 3)
 	var servers []*http.Server
-	serve := func(addr string, h http.Handler, tc *tls.Config) (net.Listener, error) {
+	serve := func(addr string, h http.Handler, tc *tls.Config, limit int) (net.Listener, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, err
+		}
+		if limit > 0 {
+			// Accept waits while limit connections are open: a flood of
+			// idle connections costs their sockets, not unbounded memory.
+			ln = netutil.LimitListener(ln, limit)
 		}
 		hs := &http.Server{
 			Handler: h, TLSConfig: tc,
@@ -174,7 +184,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return ln, nil
 	}
 	listen := func(addr string, tc *tls.Config) error {
-		ln, err := serve(addr, srv.Handler(), tc)
+		ln, err := serve(addr, srv.Handler(), tc, *maxConns)
 		if err != nil {
 			return err
 		}
@@ -198,7 +208,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	mgmtN := 0 // the management listener, when on, is last in servers
 	if *metricsAddr != "" {
 		mgmtN = 1
-		ln, err := serve(*metricsAddr, srv.ManagementHandler(), nil)
+		ln, err := serve(*metricsAddr, srv.ManagementHandler(), nil, 0)
 		if err != nil {
 			return fmt.Errorf("--metrics-addr: %w", err)
 		}
