@@ -43,7 +43,6 @@ func (s *Server) welcome(w http.ResponseWriter, r *http.Request) {
 	v := templates.WelcomeView{
 		Page: templates.Page{RealmName: "keygate", Lang: "en",
 			StylesheetURL: prefix + templates.StylesheetPath},
-		Version:          s.cfg.Version,
 		FormAction:       prefix + "/",
 		MasterAccountURL: prefix + "/realms/" + MasterRealm + "/account",
 		AdminURL:         base + "/admin/realms",

@@ -59,7 +59,7 @@ type Config struct {
 	// Truststore verifies directories' TLS certificates
 	// (--truststore-paths); nil = the system roots.
 	Truststore *x509.CertPool
-	// Version is keygate's version, shown on the welcome page.
+	// Version is keygate's version, the keygate_build_info metric's label.
 	Version string
 }
 
@@ -116,6 +116,9 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	s.limiter = password.NewLimiter(0, maxHashQueue)
 	s.limiter.SetMaxWait(cfg.MaxQueuedLoginWait)
 	met := newServerMetrics(s.reg)
+	s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "keygate_build_info",
+		Help: "Always 1; the version label is keygate's version (the public pages do not show it).", ConstLabels: prometheus.Labels{"version": cfg.Version}},
+		func() float64 { return 1 }))
 	met.registerPool(s.reg, s.limiter)
 	if qo, ok := st.(queryObserver); ok {
 		qo.ObserveQueries(met.storeQuery)

@@ -3,7 +3,6 @@ package templates
 // WelcomeView feeds Welcome. Page names keygate itself, not a realm.
 type WelcomeView struct {
 	Page
-	Version          string // keygate's version ("keygate version"); "" = not shown
 	FormAction       string // where the realm form goes (GET, field "realm")
 	MasterAccountURL string // the master realm's account console
 	AdminURL         string // the admin API's base, e.g. https://sso.example.com/admin/realms

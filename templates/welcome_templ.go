@@ -9,10 +9,12 @@ import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
 // Welcome is the server's front page at "/", in the login pages' frame:
-// what keygate is, its version, the way to a realm's account console and
+// what keygate is, the way to a realm's account console and
 // where the admin API and the documentation are. Like Keycloak's welcome
 // page it names no realm but master: the realm form redirects to whatever
-// it is given, so the page tells nothing about which realms exist.
+// it is given, so the page tells nothing about which realms exist. Nor
+// does it show keygate's version, which would tell anyone which advisories
+// apply; operators read it from keygate_build_info on /metrics.
 func Welcome(v WelcomeView) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
@@ -46,82 +48,59 @@ func Welcome(v WelcomeView) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"kg-welcome\"><div class=\"kg-card-head\"><h1 id=\"kc-page-title\" class=\"kg-title\">Welcome to keygate</h1><p class=\"kg-subtitle\">A Keycloak-compatible identity server: OpenID Connect single sign-on on Keycloak's URLs, from one binary.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"kg-welcome\"><div class=\"kg-card-head\"><h1 id=\"kc-page-title\" class=\"kg-title\">Welcome to keygate</h1><p class=\"kg-subtitle\">A Keycloak-compatible identity server: OpenID Connect single sign-on on Keycloak's URLs, from one binary.</p></div><section class=\"kg-section\"><h2 class=\"kg-section-title\">Your account</h2><form id=\"kg-account-form\" class=\"kg-form\" method=\"get\" action=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if v.Version != "" {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<p id=\"kg-version\" class=\"kg-subtitle\">Version <strong>")
-				if templ_7745c5c3_Err != nil {
-					return templ_7745c5c3_Err
-				}
-				var templ_7745c5c3_Var3 string
-				templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinStringErrs(v.Version)
-				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `welcome.templ`, Line: 17, Col: 71}
-				}
-				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
-				if templ_7745c5c3_Err != nil {
-					return templ_7745c5c3_Err
-				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "</strong></p>")
-				if templ_7745c5c3_Err != nil {
-					return templ_7745c5c3_Err
-				}
+			var templ_7745c5c3_Var3 templ.SafeURL
+			templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL(v.FormAction))
+			if templ_7745c5c3_Err != nil {
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `welcome.templ`, Line: 21, Col: 96}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "</div><section class=\"kg-section\"><h2 class=\"kg-section-title\">Your account</h2><form id=\"kg-account-form\" class=\"kg-form\" method=\"get\" action=\"")
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "\"><div class=\"kg-field\"><label for=\"realm\" class=\"kg-label\">Realm</label> <input id=\"realm\" name=\"realm\" class=\"kg-input\" type=\"text\" required maxlength=\"255\" autocomplete=\"off\" autocapitalize=\"none\" spellcheck=\"false\" placeholder=\"The realm your organisation gave you\"></div><div class=\"kg-actions\"><input type=\"submit\" id=\"kg-account\" class=\"kg-button kg-button-primary\" value=\"Open the account console\"></div></form><p class=\"kg-text\">Administrators sign in to the <a id=\"kg-master-account\" class=\"kg-link\" href=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var4 templ.SafeURL
-			templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL(v.FormAction))
+			templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL(v.MasterAccountURL))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `welcome.templ`, Line: 22, Col: 96}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `welcome.templ`, Line: 32, Col: 87}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "\"><div class=\"kg-field\"><label for=\"realm\" class=\"kg-label\">Realm</label> <input id=\"realm\" name=\"realm\" class=\"kg-input\" type=\"text\" required maxlength=\"255\" autocomplete=\"off\" autocapitalize=\"none\" spellcheck=\"false\" placeholder=\"The realm your organisation gave you\"></div><div class=\"kg-actions\"><input type=\"submit\" id=\"kg-account\" class=\"kg-button kg-button-primary\" value=\"Open the account console\"></div></form><p class=\"kg-text\">Administrators sign in to the <a id=\"kg-master-account\" class=\"kg-link\" href=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "\">master realm's account console</a>.</p></section><section class=\"kg-section\"><h2 class=\"kg-section-title\">Administration</h2><dl class=\"kg-endpoints\"><dt>Admin REST API (Keycloak's)</dt><dd><code>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var5 templ.SafeURL
-			templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL(v.MasterAccountURL))
+			var templ_7745c5c3_Var5 string
+			templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(v.AdminURL)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `welcome.templ`, Line: 33, Col: 87}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `welcome.templ`, Line: 39, Col: 27}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\">master realm's account console</a>.</p></section><section class=\"kg-section\"><h2 class=\"kg-section-title\">Administration</h2><dl class=\"kg-endpoints\"><dt>Admin REST API (Keycloak's)</dt><dd><code>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "</code></dd><dt>OpenID Connect discovery, per realm</dt><dd><code>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var6 string
-			templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(v.AdminURL)
+			templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(v.DiscoveryPattern)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `welcome.templ`, Line: 40, Col: 27}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `welcome.templ`, Line: 41, Col: 35}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "</code></dd><dt>OpenID Connect discovery, per realm</dt><dd><code>")
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
-			}
-			var templ_7745c5c3_Var7 string
-			templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(v.DiscoveryPattern)
-			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `welcome.templ`, Line: 42, Col: 35}
-			}
-			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
-			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "</code></dd></dl><p class=\"kg-text\">Use kcadm.sh, keycloak-admin-client or the Keycloak Terraform provider with a token of the master realm's <code>admin-cli</code> client, or the <code>keygate</code> command line on the server.</p><p class=\"kg-text\">The operator's guide is the <code>docs/</code> folder of keygate's source; the README ships with every release.</p></section></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "</code></dd></dl><p class=\"kg-text\">Use kcadm.sh, keycloak-admin-client or the Keycloak Terraform provider with a token of the master realm's <code>admin-cli</code> client, or the <code>keygate</code> command line on the server.</p><p class=\"kg-text\">The operator's guide is the <code>docs/</code> folder of keygate's source; the README ships with every release.</p></section></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

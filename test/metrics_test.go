@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,6 +24,14 @@ func TestMetrics(t *testing.T) {
 	}
 	metricsURL := "http://" + m[1] + "/metrics"
 	before := scrape(t, metricsURL)
+	out, err := exec.Command(binary, "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := strings.Fields(string(out))
+	if len(version) < 2 || before.value("keygate_build_info", "version", version[1]) != 1 {
+		t.Errorf("keygate_build_info does not carry the version %q", out)
+	}
 
 	tokenURL := s.URL + "/realms/test/protocol/openid-connect/token"
 	code, tok := postForm(t, tokenURL, url.Values{"grant_type": {"password"}, "username": {"carol"}, "password": {"carol-pass"}}, "webapp", "webapp-secret")
