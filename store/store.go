@@ -501,13 +501,20 @@ type TokenStore interface {
 	// offline sessions, grouped by Token.SessionID.
 	ListOfflineTokens(ctx context.Context, realmID, userID string, at time.Time) ([]TokenSubject, error)
 	// DeleteOfflineSession deletes the offline tokens issued under the SSO
-	// session id, spent ones included; ErrNotFound when there are none.
-	DeleteOfflineSession(ctx context.Context, realmID, id string) error
+	// session id, spent ones included, and marks their requests revoked
+	// until `until` (RevokeRequest): their access tokens outlive the SSO
+	// session, so only the mark stops them. ErrNotFound when there are
+	// none.
+	DeleteOfflineSession(ctx context.Context, realmID, id string, until time.Time) error
 	// RevokeClientGrants takes back what userID gave client c, in one
 	// transaction: the consent and the offline tokens (spent ones
-	// included). It says whether there was anything: the admin API's
-	// consent revocation and the account console's Remove access.
-	RevokeClientGrants(ctx context.Context, realmID, userID string, c Client) (bool, error)
+	// included) and, when there was a consent, the user's sessions of c
+	// (its refresh tokens and codes), as Keycloak logs the client out of
+	// them; the requests of every token deleted are marked revoked until
+	// `until`, so their access tokens stop too. It says whether there was
+	// anything: the admin API's consent revocation and the account
+	// console's Remove access.
+	RevokeClientGrants(ctx context.Context, realmID, userID string, c Client, until time.Time) (bool, error)
 	// DeleteExpiredTokens removes tokens that expired before t.
 	DeleteExpiredTokens(ctx context.Context, before time.Time) (int, error)
 }

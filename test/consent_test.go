@@ -157,12 +157,42 @@ func TestConsent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("refresh with the consent: %v", err)
 	}
-	if code := adminJSON(t, s, "DELETE", "/admin/realms/test/users/"+alice+"/consents/consent-app", nil, nil); code != 204 {
-		t.Fatalf("revoke consent: %d", code)
+	// A consent that no longer covers the token's scopes (a scope the
+	// client applies by default since) fails the refresh: invalid_scope.
+	var cls []map[string]any
+	adminJSON(t, s, "GET", "/admin/realms/test/clients?clientId=consent-app", nil, &cls)
+	if code := adminJSON(t, s, "POST", "/admin/realms/test/client-scopes", map[string]any{"name": "consent-extra",
+		"protocol": "openid-connect"}, nil); code != 201 {
+		t.Fatalf("create client scope: %d", code)
+	}
+	var allScopes []map[string]any
+	adminJSON(t, s, "GET", "/admin/realms/test/client-scopes", nil, &allScopes)
+	i := slices.IndexFunc(allScopes, func(m map[string]any) bool { return m["name"] == "consent-extra" })
+	if len(cls) != 1 || i < 0 {
+		t.Fatalf("client %v, scope at %d", cls, i)
+	}
+	extra := "/admin/realms/test/clients/" + cls[0]["id"].(string) + "/default-client-scopes/" + allScopes[i]["id"].(string)
+	if code := adminJSON(t, s, "PUT", extra, nil, nil); code != 204 {
+		t.Fatalf("add default scope: %d", code)
 	}
 	_, err = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Hour)}).Token()
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re.ErrorCode != "invalid_scope" {
+		t.Errorf("refresh beyond the consent: %v", err)
+	}
+	if code := adminJSON(t, s, "DELETE", extra, nil, nil); code != 204 {
+		t.Fatalf("remove default scope: %d", code)
+	}
+	if tok, err = conf.Exchange(ctx, callback(auth("s5b"), "s5b").Get("code")); err != nil {
+		t.Fatalf("exchange after the scope went: %v", err)
+	}
+	// Revoking the consent logs the client out of alice's sessions, as
+	// Keycloak's backchannel logout: its refresh token is gone.
+	if code := adminJSON(t, s, "DELETE", "/admin/realms/test/users/"+alice+"/consents/consent-app", nil, nil); code != 204 {
+		t.Fatalf("revoke consent: %d", code)
+	}
+	_, err = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Hour)}).Token()
+	if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
 		t.Errorf("refresh after the consent was revoked: %v", err)
 	}
 	if c := callback(auth("s6", "prompt", "none"), "s6"); c.Get("error") != "consent_required" {

@@ -141,7 +141,11 @@ func (h *Handler) removeAccess(r *http.Request, c *console, clientID string) err
 	if err != nil {
 		return err
 	}
-	revoked, err := h.st.RevokeClientGrants(ctx, c.realm.Row.ID, c.user.ID, row)
+	until, err := h.p.RevokedUntil(ctx, c.realm.Row.ID, c.realm.Settings)
+	if err != nil {
+		return err
+	}
+	revoked, err := h.st.RevokeClientGrants(ctx, c.realm.Row.ID, c.user.ID, row, until)
 	if err != nil {
 		return err
 	}

@@ -330,7 +330,11 @@ func (a *API) deleteSession(c *call) error {
 		return err
 	}
 	if offline {
-		err = a.st.DeleteOfflineSession(c.ctx, c.realm.ID, id)
+		var until time.Time
+		if until, err = a.revokedUntil(c); err != nil {
+			return err
+		}
+		err = a.st.DeleteOfflineSession(c.ctx, c.realm.ID, id, until)
 	} else {
 		err = a.st.DeleteSession(c.ctx, c.realm.ID, id)
 	}
@@ -468,7 +472,11 @@ func (a *API) revokeConsent(c *call) error {
 	} else if err != nil {
 		return err
 	}
-	revoked, err := a.st.RevokeClientGrants(c.ctx, c.realm.ID, u.ID, cl)
+	until, err := a.revokedUntil(c)
+	if err != nil {
+		return err
+	}
+	revoked, err := a.st.RevokeClientGrants(c.ctx, c.realm.ID, u.ID, cl, until)
 	if err != nil {
 		return err
 	}
@@ -476,4 +484,14 @@ func (a *API) revokeConsent(c *call) error {
 		return notFound("Consent nor offline token not found")
 	}
 	return c.noContent()
+}
+
+// revokedUntil is how long the access tokens of what the call revokes can
+// live (the store marks their requests revoked until then).
+func (a *API) revokedUntil(c *call) (time.Time, error) {
+	_, s, err := rep.DecodeRealm(c.realm)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return a.p.RevokedUntil(c.ctx, c.realm.ID, s)
 }

@@ -552,11 +552,28 @@ func (s *storage) RevokeAccessToken(ctx context.Context, requestID string) error
 	if err != nil {
 		return err
 	}
-	longest := max(r.Settings.AccessTokenLifespan, r.Settings.AccessTokenLifespanForImplicitFlow)
+	return s.st.RevokeRequest(ctx, r.Row.ID, requestID, revokedUntil(r.Settings, m))
+}
+
+// revokedUntil is how long a revocation mark must last: as long as any
+// access token of the realm can live.
+func revokedUntil(s rep.RealmSettings, m *realmModel) time.Time {
+	longest := max(s.AccessTokenLifespan, s.AccessTokenLifespanForImplicitFlow)
 	for _, c := range m.clients {
 		longest = max(longest, c.Settings.AccessTokenLifespan)
 	}
-	return s.st.RevokeRequest(ctx, r.Row.ID, requestID, now().Add(longest+time.Minute))
+	return now().Add(longest + time.Minute)
+}
+
+// RevokedUntil is revokedUntil for the realm realmID with settings s: what
+// a store write that revokes requests outside the token endpoint
+// (store.RevokeClientGrants, DeleteOfflineSession) marks them until.
+func (p *Provider) RevokedUntil(ctx context.Context, realmID string, s rep.RealmSettings) (time.Time, error) {
+	m, err := p.models.get(ctx, realmID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return revokedUntil(s, m), nil
 }
 
 func (s *storage) CreateOpenIDConnectSession(ctx context.Context, code string, req fosite.Requester) error {

@@ -95,9 +95,28 @@ func (s *Store) ListOfflineTokens(ctx context.Context, realmID, userID string, a
 	return xs, wrap(err, "list offline tokens of realm %s", realmID)
 }
 
+// revokeRequestsSQL marks revoked (as RevokeRequest does one) the
+// requests of the tokens t that the WHERE clause it is completed with
+// picks: run before those tokens are deleted, so that the access tokens
+// of their requests stop with them.
+const revokeRequestsSQL = `INSERT INTO tokens (` + tokenCols + `)
+	SELECT DISTINCT 'revoked', t.request_id, t.request_id, t.realm_id, '', '', '', FALSE, CAST(? AS BIGINT), CAST(? AS BIGINT), ''
+	FROM tokens t WHERE t.request_id <> '' AND `
+
+const revokeRequestsEnd = ` ON CONFLICT (kind, signature) DO NOTHING`
+
 // DeleteOfflineSession implements store.Store.
-func (s *Store) DeleteOfflineSession(ctx context.Context, realmID, id string) error {
-	n, err := s.exec(ctx, `DELETE FROM tokens WHERE kind = 'offline' AND session_id <> '' AND session_id = ? AND realm_id = ?`, id, realmID)
+func (s *Store) DeleteOfflineSession(ctx context.Context, realmID, id string, until time.Time) error {
+	const where = `t.kind = 'offline' AND t.session_id <> '' AND t.session_id = ? AND t.realm_id = ?`
+	var n int64
+	err := s.Tx(ctx, func(ctx context.Context) error {
+		if _, err := s.exec(ctx, revokeRequestsSQL+where+revokeRequestsEnd, ms(time.Now()), ms(until), id, realmID); err != nil {
+			return err
+		}
+		var err error
+		n, err = s.exec(ctx, `DELETE FROM tokens WHERE kind = 'offline' AND session_id <> '' AND session_id = ? AND realm_id = ?`, id, realmID)
+		return err
+	})
 	if err == nil && n == 0 {
 		err = store.ErrNotFound
 	}
@@ -106,7 +125,18 @@ func (s *Store) DeleteOfflineSession(ctx context.Context, realmID, id string) er
 
 // RevokeClientGrants implements store.Store; the offline tokens go
 // through tokens_offline.
-func (s *Store) RevokeClientGrants(ctx context.Context, realmID, userID string, c store.Client) (bool, error) {
+func (s *Store) RevokeClientGrants(ctx context.Context, realmID, userID string, c store.Client, until time.Time) (bool, error) {
+	// The online ones are found through the user's SSO sessions
+	// (tokens_session): tokens have no index by user or client, and one
+	// outside a live session is dead already.
+	type pick struct {
+		where string
+		args  []any
+	}
+	offline := pick{`t.kind = 'offline' AND t.realm_id = ? AND t.subject = ? AND t.client_id = ?`, []any{realmID, userID, c.ClientID}}
+	online := pick{`t.session_id <> '' AND t.session_id IN (SELECT id FROM sessions WHERE realm_id = ? AND user_id = ?)
+		AND t.kind IN ('refresh', 'code') AND t.realm_id = ? AND t.subject = ? AND t.client_id = ?`,
+		[]any{realmID, userID, realmID, userID, c.ClientID}}
 	var n int64
 	err := s.Tx(ctx, func(ctx context.Context) error {
 		consents, err := s.exec(ctx, `DELETE FROM user_consents WHERE realm_id = ? AND user_id = ? AND client_id = ?`,
@@ -114,10 +144,22 @@ func (s *Store) RevokeClientGrants(ctx context.Context, realmID, userID string, 
 		if err != nil {
 			return err
 		}
-		tokens, err := s.exec(ctx, `DELETE FROM tokens WHERE kind = 'offline' AND realm_id = ? AND subject = ? AND client_id = ?`,
-			realmID, userID, c.ClientID)
-		n = consents + tokens
-		return err
+		picks := []pick{offline}
+		if consents > 0 {
+			picks = append(picks, online)
+		}
+		for _, p := range picks {
+			if _, err := s.exec(ctx, revokeRequestsSQL+p.where+revokeRequestsEnd, append([]any{ms(time.Now()), ms(until)}, p.args...)...); err != nil {
+				return err
+			}
+			tokens, err := s.exec(ctx, `DELETE FROM tokens AS t WHERE `+p.where, p.args...)
+			if err != nil {
+				return err
+			}
+			n += tokens
+		}
+		n += consents
+		return nil
 	})
 	return n > 0, wrap(err, "revoke grants of user %s to %s", userID, c.ClientID)
 }

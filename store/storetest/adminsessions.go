@@ -115,14 +115,21 @@ func testAdminSessions(t *testing.T, s store.Store) {
 	ok(t, err)
 	eq(t, "ListOfflineTokens realm", sigs(all), []string{"o2", "o1", "o3"})
 
-	isErr(t, s.DeleteOfflineSession(ctx, "r2", "old"), store.ErrNotFound) // another realm's id
-	isErr(t, s.DeleteOfflineSession(ctx, "r1", "s3"), store.ErrNotFound)  // no offline token
-	ok(t, s.DeleteOfflineSession(ctx, "r1", "old"))
-	isErr(t, s.DeleteOfflineSession(ctx, "r1", "old"), store.ErrNotFound)
+	isErr(t, s.DeleteOfflineSession(ctx, "r2", "old", live), store.ErrNotFound) // another realm's id
+	isErr(t, s.DeleteOfflineSession(ctx, "r1", "s3", live), store.ErrNotFound)  // no offline token
+	ok(t, s.DeleteOfflineSession(ctx, "r1", "old", live))
+	isErr(t, s.DeleteOfflineSession(ctx, "r1", "old", live), store.ErrNotFound)
 	for _, sig := range []string{"o2", "o6"} {
 		_, err := s.GetToken(ctx, store.KindOffline, sig)
 		isErr(t, err, store.ErrNotFound)
+		// Its access tokens are revoked with it: they outlive SSO sessions.
+		mark, err := s.GetToken(ctx, store.KindRevoked, "q-"+sig)
+		ok(t, err)
+		eq(t, "revocation of "+sig+" until", mark.Expires, live)
+		eq(t, "revocation of "+sig+" realm", mark.RealmID, "r1")
 	}
+	_, err = s.GetToken(ctx, store.KindRevoked, "q-o3") // another session's
+	isErr(t, err, store.ErrNotFound)
 
 	// logout-all: every SSO session of the realm and its online tokens go;
 	// offline tokens and other realms stay.
@@ -149,14 +156,23 @@ func testAdminSessions(t *testing.T, s store.Store) {
 	// Revoking a client's offline access: only that user's and client's.
 	tok(store.KindOffline, "o7", "r1", "web", "u1", "s9", live)
 	webClient := store.Client{ID: "k-web", RealmID: "r1", ClientID: "web"}
-	revoked, err := s.RevokeClientGrants(ctx, "r1", "u1", webClient)
+	sess("r1", "s10", "u1", now)
+	tok(store.KindRefresh, "a11", "r1", "web", "u1", "s10", live)
+	revoked, err := s.RevokeClientGrants(ctx, "r1", "u1", webClient, live)
 	ok(t, err)
 	eq(t, "offline token of u1 and web revoked", revoked, true)
 	_, err = s.GetToken(ctx, store.KindOffline, "o7")
 	isErr(t, err, store.ErrNotFound)
+	_, err = s.GetToken(ctx, store.KindRevoked, "q-o7")
+	ok(t, err)
+	// Without a consent the client's online session stays, as in Keycloak.
+	_, err = s.GetToken(ctx, store.KindRefresh, "a11")
+	ok(t, err)
+	_, err = s.GetToken(ctx, store.KindRevoked, "q-a11")
+	isErr(t, err, store.ErrNotFound)
 	_, err = s.GetToken(ctx, store.KindOffline, "o1") // u1's token of cli stays
 	ok(t, err)
-	revoked, err = s.RevokeClientGrants(ctx, "r1", "u1", webClient)
+	revoked, err = s.RevokeClientGrants(ctx, "r1", "u1", webClient, live)
 	ok(t, err)
 	eq(t, "none left", revoked, false)
 

@@ -57,11 +57,46 @@ func testConsents(t *testing.T, s store.Store) {
 	_, err = s.GetConsent(ctx, "r2", "u1", "c1")
 	isErr(t, err, store.ErrNotFound)
 
-	revoked, err := s.RevokeClientGrants(ctx, "r1", "u1", store.Client{ID: "c2", RealmID: "r1", ClientID: "web"})
+	// Revoking a consent logs the client out of the user's sessions too
+	// (Keycloak's backchannelLogoutUserFromClient): its refresh tokens and
+	// codes go, and their requests' access tokens are revoked; another
+	// client's and another user's stay.
+	until := t0.Add(48 * time.Hour)
+	ok(t, s.CreateSession(ctx, store.Session{ID: "s1", RealmID: "r1", UserID: "u1", Created: t0, LastSeen: t0, AuthTime: t0, Data: raw(`{}`)}))
+	ok(t, s.CreateSession(ctx, store.Session{ID: "s2", RealmID: "r1", UserID: "u2", Created: t0, LastSeen: t0, AuthTime: t0, Data: raw(`{}`)}))
+	for _, x := range []struct {
+		kind                       store.TokenKind
+		sig, client, user, session string
+	}{
+		{store.KindRefresh, "w1", "web", "u1", "s1"}, {store.KindCode, "w2", "web", "u1", "s1"}, {store.KindOffline, "w3", "web", "u1", "s1"},
+		{store.KindRefresh, "k1", "app", "u1", "s1"}, {store.KindRefresh, "w4", "web", "u2", "s2"},
+	} {
+		tk := token(x.kind, x.sig, "q-"+x.sig, x.session, until)
+		tk.RealmID, tk.ClientID, tk.Subject = "r1", x.client, x.user
+		ok(t, s.CreateToken(ctx, tk))
+	}
+	revoked, err := s.RevokeClientGrants(ctx, "r1", "u1", store.Client{ID: "c2", RealmID: "r1", ClientID: "web"}, until)
 	ok(t, err)
 	eq(t, "RevokeClientGrants of a consent", revoked, true)
 	_, err = s.GetConsent(ctx, "r1", "u1", "c2")
 	isErr(t, err, store.ErrNotFound)
+	for _, x := range []struct {
+		kind store.TokenKind
+		sig  string
+		gone bool
+	}{{store.KindRefresh, "w1", true}, {store.KindCode, "w2", true}, {store.KindOffline, "w3", true},
+		{store.KindRefresh, "k1", false}, {store.KindRefresh, "w4", false}} {
+		_, err := s.GetToken(ctx, x.kind, x.sig)
+		mark, merr := s.GetToken(ctx, store.KindRevoked, "q-"+x.sig)
+		if x.gone {
+			isErr(t, err, store.ErrNotFound)
+			ok(t, merr)
+			eq(t, "revoked until", mark.Expires, until)
+		} else {
+			ok(t, err)
+			isErr(t, merr, store.ErrNotFound)
+		}
+	}
 	ok(t, s.PutConsent(ctx, store.Consent{RealmID: "r1", UserID: "u1", ClientID: "c2", Created: later, Updated: later}))
 	ok(t, s.DeleteConsent(ctx, "r1", "u1", "c2"))
 	isErr(t, s.DeleteConsent(ctx, "r1", "u1", "c2"), store.ErrNotFound)
