@@ -22,10 +22,15 @@ import (
 // (those scopes added to the user's consent); No ends the login with
 // access_denied. prompt=none gets consent_required (actions.go).
 func init() {
-	RegisterAction(Action{Alias: consentAlias, Post: true, Applies: consentApplies, Show: showConsent, Process: processConsent})
+	RegisterAction(Action{Alias: consentAlias, Post: true, Applies: consentApplies, Prepare: prepareConsent, Show: showConsent,
+		Process: processConsent})
 }
 
 const consentAlias = "OAUTH_GRANT"
+
+// consentShown is the Data key of the client scope ids the page lists: Yes
+// grants those, never a scope the client added after the page was shown.
+const consentShown = "scopes"
 
 // consent is what the consent screen asks s's user to grant the client
 // (nothing when the client asks for no consent), with the consent they
@@ -61,20 +66,45 @@ func consentApplies(ctx context.Context, s *Step) (bool, error) {
 	return len(c.ask) > 0, err
 }
 
+// prepareConsent records what the page will ask.
+func prepareConsent(ctx context.Context, s *Step) error {
+	c, err := consentAsk(ctx, s)
+	if err != nil {
+		return err
+	}
+	s.Data[consentShown] = scopeIDs(c.ask)
+	return nil
+}
+
+func scopeIDs(xs []oidc.ConsentScope) string {
+	ids := make([]string, len(xs))
+	for i, x := range xs {
+		ids[i] = x.ID
+	}
+	return strings.Join(ids, " ")
+}
+
 func showConsent(s *Step) templ.Component {
-	v := templates.ConsentView{Page: s.Page, FormAction: s.FormAction, CSRFToken: s.CSRFToken, Client: s.ClientID}
 	c, err := consentAsk(s.Request.Context(), s)
-	if err == nil {
-		if c.client.Settings.Name != "" {
-			v.Client = s.Page.Text(c.client.Settings.Name)
+	if err != nil {
+		// No form without its list: Yes would grant what nobody read.
+		return templates.Error(templates.ErrorView{Page: s.Page, Title: s.Page.T("errorTitle"),
+			Message: s.Page.T("temporarilyUnavailable")})
+	}
+	v := templates.ConsentView{Page: s.Page, FormAction: s.FormAction, CSRFToken: s.CSRFToken, Client: s.ClientID}
+	if c.client.Settings.Name != "" {
+		v.Client = s.Page.Text(c.client.Settings.Name)
+	}
+	shown := strings.Fields(s.Data[consentShown])
+	for _, sc := range c.ask {
+		if !slices.Contains(shown, sc.ID) {
+			continue
 		}
-		for _, sc := range c.ask {
-			text := sc.Name
-			if sc.Text != "" {
-				text = s.Page.Text(sc.Text)
-			}
-			v.Scopes = append(v.Scopes, text)
+		text := sc.Name
+		if sc.Text != "" {
+			text = s.Page.Text(sc.Text)
 		}
+		v.Scopes = append(v.Scopes, text)
 	}
 	return templates.Consent(v)
 }
@@ -97,6 +127,13 @@ func processConsent(ctx context.Context, s *Step) Result {
 	}
 	if len(c.ask) == 0 {
 		return Done()
+	}
+	shown := strings.Fields(s.Data[consentShown])
+	if slices.ContainsFunc(c.ask, func(sc oidc.ConsentScope) bool { return !slices.Contains(shown, sc.ID) }) {
+		// The client asks more than the page listed (its scopes changed
+		// meanwhile): the page again, listing it all.
+		s.Data[consentShown] = scopeIDs(c.ask)
+		return Retry("", "")
 	}
 	now := time.Now()
 	next := store.Consent{RealmID: s.Realm.Row.ID, UserID: u.ID, ClientID: c.client.Row.ID, Scopes: slices.Clone(c.given.Scopes),
