@@ -103,6 +103,27 @@ func TestAccountApplications(t *testing.T) {
 	if code, _, _ := accountAPI(t, s, "DELETE", "/applications/app/consent", vt["access_token"].(string), nil); code != 403 {
 		t.Errorf("view-profile removed access: %d", code)
 	}
+	// Which applications someone uses and consented to is not their
+	// profile: view-profile alone does not list them (Keycloak asks
+	// manage-account or view-applications), view-applications does.
+	if code, body, _ := accountAPI(t, s, "GET", "/applications", vt["access_token"].(string), nil); code != 403 {
+		t.Errorf("view-profile listed the applications: %d %.200s", code, body)
+	}
+	var accountClients, vera []map[string]any
+	adminJSON(t, s, "GET", "/admin/realms/acct/clients?clientId=account", nil, &accountClients)
+	adminJSON(t, s, "GET", "/admin/realms/acct/users?username=vera&exact=true", nil, &vera)
+	var viewApps map[string]any
+	if code := adminJSON(t, s, "GET", "/admin/realms/acct/clients/"+accountClients[0]["id"].(string)+"/roles/view-applications", nil, &viewApps); code != 200 {
+		t.Fatalf("view-applications role: %d", code)
+	}
+	if code := adminJSON(t, s, "POST", "/admin/realms/acct/users/"+vera[0]["id"].(string)+"/role-mappings/clients/"+accountClients[0]["id"].(string),
+		[]any{viewApps}, nil); code != 204 {
+		t.Fatalf("grant view-applications: %d", code)
+	}
+	_, vt = passwordToken(t, s, "vera", "vera-pass-1")
+	if code, body, _ := accountAPI(t, s, "GET", "/applications", vt["access_token"].(string), nil); code != 200 {
+		t.Errorf("view-applications could not list the applications: %d %.200s", code, body)
+	}
 	if code, _, _ := accountAPI(t, s, "DELETE", "/applications/no-such-app/consent", at, nil); code != 404 {
 		t.Errorf("unknown client: %d", code)
 	}

@@ -37,6 +37,7 @@ const (
 	roleManageAccount  = "manage-account"
 	roleViewProfile    = "view-profile"
 	roleManageLinks    = "manage-account-links"
+	roleViewApps       = "view-applications"
 	csrfPurpose        = "account"
 	maxFormBytes       = 64 << 10
 	maxJSONBytes       = 64 << 10

@@ -203,7 +203,9 @@ func (h *Handler) removeAccessForm(w http.ResponseWriter, r *http.Request, realm
 }
 
 func (h *Handler) restApplications(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) {
-	c, ok := h.api(w, r, realm, roleManageAccount, roleViewProfile)
+	// As Keycloak: which applications the user uses and trusts is not
+	// their profile, so view-profile alone does not show it.
+	c, ok := h.api(w, r, realm, roleManageAccount, roleViewApps)
 	if !ok {
 		return
 	}
