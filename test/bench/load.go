@@ -273,7 +273,7 @@ func newClient(conc int) *http.Client {
 }
 
 // do sends req and reads the whole answer (so the connection is reused).
-func do(c *http.Client, req *http.Request) (outcome, []byte) {
+func do(c doer, req *http.Request) (outcome, []byte) {
 	resp, err := c.Do(req)
 	if err != nil {
 		return outcome{err: err}, nil
@@ -299,7 +299,7 @@ type tokenResponse struct {
 // postToken sends a token request with client_secret_basic and checks a 200
 // answer: a Bearer access token, plus an ID token and a refresh token when
 // wantUser (a grant made for a user with scope openid).
-func postToken(ctx context.Context, t *target, c *http.Client, form url.Values, wantUser bool, sigs *sigShape) (outcome, tokenResponse) {
+func postToken(ctx context.Context, t *target, c doer, form url.Values, wantUser bool, sigs *sigShape) (outcome, tokenResponse) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return outcome{err: err}, tokenResponse{}
@@ -336,7 +336,8 @@ func passwordForm() url.Values {
 
 func passwordLoad(name string, conc int) load {
 	sigs := &sigShape{}
-	return load{name: name, conc: conc, sigs: sigs, newOp: func(_ context.Context, t *target, c *http.Client) (op, error) {
+	return load{name: name, conc: conc, sigs: sigs, newOp: func(_ context.Context, t *target, _ *http.Client) (op, error) {
+		c := newRawConn(t.base)
 		return func(ctx context.Context) outcome {
 			o, _ := postToken(ctx, t, c, passwordForm(), true, sigs)
 			return o
@@ -347,7 +348,8 @@ func passwordLoad(name string, conc int) load {
 func clientCredentialsLoad(name string, conc int) load {
 	sigs := &sigShape{}
 	form := url.Values{"grant_type": {"client_credentials"}}
-	return load{name: name, conc: conc, sigs: sigs, newOp: func(_ context.Context, t *target, c *http.Client) (op, error) {
+	return load{name: name, conc: conc, sigs: sigs, newOp: func(_ context.Context, t *target, _ *http.Client) (op, error) {
+		c := newRawConn(t.base)
 		return func(ctx context.Context) outcome {
 			o, _ := postToken(ctx, t, c, form, false, sigs)
 			return o
@@ -359,7 +361,8 @@ func clientCredentialsLoad(name string, conc int) load {
 // every refresh uses the refresh token the previous one returned.
 func refreshLoad(name string, conc int) load {
 	sigs := &sigShape{}
-	return load{name: name, conc: conc, sigs: sigs, newOp: func(ctx context.Context, t *target, c *http.Client) (op, error) {
+	return load{name: name, conc: conc, sigs: sigs, newOp: func(ctx context.Context, t *target, _ *http.Client) (op, error) {
+		c := newRawConn(t.base)
 		o, tr := postToken(ctx, t, c, passwordForm(), true, nil)
 		if o.err != nil || o.status != http.StatusOK {
 			return nil, fmt.Errorf("password grant for the first refresh token: %s", describe(o))
@@ -436,7 +439,8 @@ func jwtAlg(tok string) string {
 
 // getLoad fetches path (under the realm) and checks the 200 body holds want.
 func getLoad(name string, conc int, path, want string) load {
-	return load{name: name, conc: conc, newOp: func(_ context.Context, t *target, c *http.Client) (op, error) {
+	return load{name: name, conc: conc, newOp: func(_ context.Context, t *target, _ *http.Client) (op, error) {
+		c := newRawConn(t.base)
 		u := t.realm + path
 		return func(ctx context.Context) outcome {
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
