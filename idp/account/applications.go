@@ -70,28 +70,40 @@ func (h *Handler) applications(r *http.Request, realm *oidc.Realm, user store.Us
 	page := h.login.Page(r, realm)
 	byID := map[string]*application{}
 	var order []string
-	app := func(clientID string) *application {
+	// app is the entry of clientID, nil for a client gone (or disabled)
+	// since; any other failure is the caller's 503, not a shorter list.
+	app := func(clientID string) (*application, error) {
 		if a, ok := byID[clientID]; ok {
-			return a
+			return a, nil
 		}
 		c, err := h.p.Client(ctx, realm, clientID)
-		if err != nil {
-			return nil // gone since
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
 		}
 		a := &application{ClientID: clientID, ClientName: h.clientName(r, realm, clientID), UserConsentRequired: c.Settings.ConsentRequired}
 		byID[clientID] = a
 		order = append(order, clientID)
-		return a
+		return a, nil
 	}
 	for _, ids := range inUse {
 		for _, id := range ids {
-			if a := app(id); a != nil {
+			a, err := app(id)
+			if err != nil {
+				return nil, err
+			}
+			if a != nil {
 				a.InUse = true
 			}
 		}
 	}
 	for _, t := range offline {
-		if a := app(t.Token.ClientID); a != nil {
+		a, err := app(t.Token.ClientID)
+		if err != nil {
+			return nil, err
+		}
+		if a != nil {
 			a.OfflineAccess = true
 		}
 	}
@@ -102,7 +114,10 @@ func (h *Handler) applications(r *http.Request, realm *oidc.Realm, user store.Us
 		} else if err != nil {
 			return nil, err
 		}
-		a := app(row.ClientID)
+		a, err := app(row.ClientID)
+		if err != nil {
+			return nil, err
+		}
 		if a == nil {
 			continue
 		}
