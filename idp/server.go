@@ -140,6 +140,15 @@ func NewServer(st store.Store, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Back-channel logout tokens go to the clients' URLs from here: the
+	// truststore's roots, no redirects followed (a client's URL is where
+	// its token may go, nowhere else).
+	s.oidc.StartBackchannelLogout(oidc.BackchannelOptions{Observe: newBackchannelMetrics(s.reg), HTTP: &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: &http.Transport{
+			Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{RootCAs: cfg.Truststore, MinVersion: tls.VersionTLS12},
+			MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 5 * time.Second,
+		}}})
 	s.events = events.New(st, cfg.Logger, events.Options{})
 	s.events.SetObserver(met.event)
 	s.oidc.SetEvents(s.events)
@@ -274,6 +283,7 @@ func (s *Server) Federation() *federation.Service { return s.fed }
 // Close releases what the server holds open (directory connections) and
 // writes the events still queued.
 func (s *Server) Close() error {
+	s.oidc.CloseBackchannelLogout()
 	s.events.Close()
 	return s.fedReg.Close()
 }

@@ -526,7 +526,7 @@ func (h *Handler) signOut(r *http.Request, c *console, id string) error {
 
 // endSession deletes session id, known to be c's user's.
 func (h *Handler) endSession(r *http.Request, c *console, id string) error {
-	if err := h.st.DeleteSession(r.Context(), c.realm.Row.ID, id); err != nil {
+	if err := h.p.EndSession(r.Context(), c.realm.Issuer, c.realm.Row.ID, id); err != nil {
 		return err
 	}
 	h.p.Event(r, c.realm, store.Event{Type: events.Logout, ClientID: consoleClient, UserID: c.user.ID, SessionID: id})

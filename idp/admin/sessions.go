@@ -336,7 +336,7 @@ func (a *API) deleteSession(c *call) error {
 		}
 		err = a.st.DeleteOfflineSession(c.ctx, c.realm.ID, id, until)
 	} else {
-		err = a.st.DeleteSession(c.ctx, c.realm.ID, id)
+		err = a.p.EndSession(c.ctx, a.p.Issuer(c.r, c.realm.Name), c.realm.ID, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("Session not found")
@@ -350,7 +350,7 @@ func (a *API) deleteSession(c *call) error {
 // moves to now, so every token issued before it is stale (offline ones
 // included), and every SSO session ends.
 func (a *API) logoutAll(c *call) error {
-	err := a.st.Tx(c.ctx, func(ctx context.Context) error {
+	err := a.p.EndRealmSessions(c.ctx, a.p.Issuer(c.r, c.realm.Name), c.realm.ID, func(ctx context.Context) error {
 		realm, err := a.st.GetRealm(ctx, c.realm.ID)
 		if err != nil {
 			return err
@@ -375,7 +375,7 @@ func (a *API) logoutAll(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.ok(struct{}{}) // GlobalRequestResult: no client was sent anything
+	return c.ok(struct{}{}) // GlobalRequestResult: no admin-URL push (logout tokens are not among them)
 }
 
 // consentRep is one entry of GET /users/{id}/consents: a consent the user

@@ -536,7 +536,11 @@ func (a *API) deleteUser(c *call) error {
 			})
 		}
 	}
-	if err := a.st.DeleteUser(c.ctx, c.realm.ID, u.ID); err != nil {
+	// Its sessions end with it: their clients are told.
+	err = a.p.EndUserSessions(c.ctx, a.p.Issuer(c.r, c.realm.Name), c.realm.ID, u.ID, func(ctx context.Context) error {
+		return a.st.DeleteUser(ctx, c.realm.ID, u.ID)
+	})
+	if err != nil {
 		return err
 	}
 	return c.noContent()
@@ -680,7 +684,7 @@ func (a *API) logoutUser(c *call) error {
 	// As Keycloak's UserResource.logout: the user's notBefore moves to now,
 	// so every token issued before it is stale, offline ones included
 	// (DeleteUserSessions leaves the offline tokens).
-	err = a.st.Tx(c.ctx, func(ctx context.Context) error {
+	err = a.p.EndUserSessions(c.ctx, a.p.Issuer(c.r, c.realm.Name), c.realm.ID, u.ID, func(ctx context.Context) error {
 		u, err := a.st.GetUser(ctx, c.realm.ID, u.ID)
 		if err != nil {
 			return err

@@ -54,10 +54,10 @@ func processDeleteAccount(ctx context.Context, s *Step) Result {
 			Error: "user_delete_error", Details: map[string]string{"username": u.Username}})
 		return Retry("", "deletingAccountForbidden")
 	}
-	if err := h.st.DeleteUserSessions(ctx, realm.Row.ID, u.ID); err != nil {
-		return storeRetry(s, err)
-	}
-	if err := h.st.DeleteUser(ctx, realm.Row.ID, u.ID); err != nil {
+	// The user's sessions end with it: their clients are told.
+	if err := h.oidc.EndUserSessions(ctx, realm.Issuer, realm.Row.ID, u.ID, func(ctx context.Context) error {
+		return h.st.DeleteUser(ctx, realm.Row.ID, u.ID)
+	}); err != nil {
 		return storeRetry(s, err)
 	}
 	h.oidc.Event(s.Request, realm, store.Event{Type: "DELETE_ACCOUNT", ClientID: s.ClientID, UserID: u.ID,

@@ -86,7 +86,7 @@ func (h *Handler) endOtherSessions(ctx context.Context, s *Step) {
 		if ss.ID == keep {
 			continue
 		}
-		if err := h.st.DeleteSession(ctx, s.Realm.Row.ID, ss.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := h.oidc.EndSession(ctx, s.Realm.Issuer, s.Realm.Row.ID, ss.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			h.log.WarnContext(ctx, "sign out other sessions", "user", s.User.ID, "err", err)
 		}
 	}

@@ -160,7 +160,7 @@ func (h *Handler) idpLogout(w http.ResponseWriter, r *http.Request, realm *oidc.
 			if bs == nil || bs.Alias != p.row.Alias || bs.NameID != nameID || (sessionIndex != "" && bs.SessionIndex != sessionIndex) {
 				continue
 			}
-			if err := h.st.DeleteSession(ctx, realm.Row.ID, s.ID); err == nil {
+			if err := h.oidc.EndSession(ctx, realm.Issuer, realm.Row.ID, s.ID); err == nil {
 				ended++
 			} else if !errors.Is(err, store.ErrNotFound) {
 				h.storeError(w, r, realm, "IdP-initiated logout", err)

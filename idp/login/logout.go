@@ -91,7 +91,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, realm *oidc.Rea
 		if s, err := h.st.GetSession(ctx, realm.Row.ID, sid); err == nil {
 			userID = s.UserID
 		}
-		if err := h.st.DeleteSession(ctx, realm.Row.ID, sid); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := h.oidc.EndSession(ctx, realm.Issuer, realm.Row.ID, sid); err != nil && !errors.Is(err, store.ErrNotFound) {
 			h.storeError(w, r, realm, "logout", err)
 			return
 		}

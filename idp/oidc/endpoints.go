@@ -150,8 +150,8 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request, realm *Real
 		"code_challenge_methods_supported":               []string{"plain", "S256"},
 		"tls_client_certificate_bound_access_tokens":     false,
 		"revocation_endpoint":                            oc + "/revoke",
-		"backchannel_logout_supported":                   false,
-		"backchannel_logout_session_supported":           false,
+		"backchannel_logout_supported":                   true,
+		"backchannel_logout_session_supported":           true,
 		"require_pushed_authorization_requests":          false,
 		"authorization_response_iss_parameter_supported": true,
 	})

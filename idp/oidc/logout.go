@@ -32,7 +32,7 @@ func (p *Provider) BackchannelLogout(w http.ResponseWriter, r *http.Request, rea
 	// An offline token's logout ends its offline session only, as
 	// Keycloak's: the SSO session it began in is not its to end.
 	if sid := strClaim(claims, "sid"); sid != "" && typ == "Refresh" {
-		if err := p.st.DeleteSession(ctx, realm.Row.ID, sid); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := p.EndSession(ctx, realm.Issuer, realm.Row.ID, sid); err != nil && !errors.Is(err, store.ErrNotFound) {
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "unknown_error"})
 			return
 		}

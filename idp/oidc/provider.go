@@ -82,6 +82,8 @@ type Provider struct {
 	notFoundPage func(w http.ResponseWriter, r *http.Request, realmName string) bool
 	// events records login events (SetEvents); nil: none.
 	events *events.Recorder
+	// bcl sends back-channel logout tokens (StartBackchannelLogout); nil: none.
+	bcl atomic.Pointer[backchannel]
 }
 
 // New wires fosite's handlers with keygate's storage and token strategies.
