@@ -316,6 +316,10 @@ func validateClient(c, base *rep.Client, rs rep.RealmSettings) error {
 		}
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && !(p.Scheme == "http" && loopback(p.Hostname()))) {
 			return invalidMetadata("Invalid URI " + strconv.Quote(u) + ": must be https (http only on loopback)")
+		} else if p.Host == "" || strings.Contains(u, "#") || p.User != nil {
+			// keygate posts logout tokens to the back-channel one: only
+			// to the host it names, nothing a fragment or a password hides.
+			return invalidMetadata("Invalid URI " + strconv.Quote(u) + ": must name a host, without a fragment or user info")
 		}
 	}
 	if err := oidc.ValidateClient(c); err != nil {
