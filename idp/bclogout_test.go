@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -529,4 +530,95 @@ func TestBackchannelLogoutIdPInitiated(t *testing.T) {
 		t.Fatalf("keygate's answer to the IdP's LogoutRequest: %d %s %.300s", status, at, page)
 	}
 	recv.expect(t, "IdP-initiated logout", bclNotice{client: "app", sub: c["sub"].(string), sid: c["sid"].(string)})
+}
+
+// TestBackchannelLogoutDelivery: a client's answer is only a status. A
+// redirect is not followed, a 500 with an endless body is read no
+// further than a bounded prefix, a client that never answers is given up
+// after the per-request timeout and one that cannot be reached fails at
+// once; each is counted and logged with the client and the URL without
+// its query, never the token.
+func TestBackchannelLogoutDelivery(t *testing.T) {
+	k, admin, _, _ := bclKeygate(t)
+	var wrote atomic.Int64 // of the endless body
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the redirect was followed: %s %s", r.Method, r.URL)
+	}))
+	defer elsewhere.Close()
+	hang := make(chan struct{})
+	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/redir":
+			http.Redirect(w, r, elsewhere.URL+"/x", http.StatusTemporaryRedirect)
+		case "/fail":
+			w.WriteHeader(http.StatusInternalServerError)
+			chunk := []byte(strings.Repeat("x", 64<<10))
+			for range 1 << 10 { // 64 MiB, if anyone read it all
+				n, err := w.Write(chunk)
+				wrote.Add(int64(n))
+				if err != nil {
+					return
+				}
+			}
+		case "/hang":
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+			}
+		}
+	}))
+	defer rp.Close()
+	defer close(hang)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+
+	for id, u := range map[string]string{"redir": rp.URL + "/redir?secret=s3cr3t", "fail": rp.URL + "/fail",
+		"hang": rp.URL + "/hang", "dead": dead.URL + "/gone"} {
+		c := `{"clientId": "` + id + `", "enabled": true, "secret": "rp-secret-1", "publicClient": false,
+			"directAccessGrantsEnabled": true, "attributes": {"backchannel.logout.url": "` + u + `"}}`
+		var cr map[string]any
+		if err := json.Unmarshal([]byte(c), &cr); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(cr)
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, k.URL+"/admin/realms/down/clients", strings.NewReader(string(b)))
+		req.Header.Set("Authorization", "Bearer "+admin)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create client %s: %d", id, resp.StatusCode)
+		}
+		bclSignIn(t, k, id, "bob", "")
+	}
+	bob := userNamed(t, k, "bob")
+	start := time.Now()
+	bclCall(t, http.MethodPost, k.URL+"/admin/realms/down/users/"+bob.ID+"/logout", admin, http.StatusNoContent)
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("the user logout took %v", took)
+	}
+	metric := func(o string) float64 { return k.metric(t, `keygate_backchannel_logouts_total{outcome="`+o+`"}`) }
+	deadline := time.Now().Add(15 * time.Second)
+	for (metric("rejected") < 2 || metric("failed") < 2) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("the hanging client was given up after %v", time.Since(start))
+	if metric("rejected") != 2 || metric("failed") != 2 || metric("sent") != 0 {
+		t.Errorf("outcomes: rejected %v failed %v sent %v, want 2, 2, 0\n%s", metric("rejected"), metric("failed"), metric("sent"), k.log.String())
+	}
+	if w := wrote.Load(); w >= 64<<20 {
+		t.Errorf("the client's whole %d-byte answer was read", w)
+	}
+	logs := k.log.String()
+	for _, want := range []string{"client=redir", "status=307", "client=fail", "status=500", "client=hang", "client=dead", rp.URL + "/redir"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log lacks %q:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, "s3cr3t") || strings.Contains(logs, "eyJ") {
+		t.Errorf("the log shows the URL's query or a token:\n%s", logs)
+	}
 }
