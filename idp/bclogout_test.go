@@ -370,8 +370,15 @@ func TestBackchannelLogout(t *testing.T) {
 		recv.expect(t, "session.required false", bclNotice{client: "rp-nosid", sub: sub, revokeOffline: true})
 		// As Keycloak: revoke_offline_access asks the relying party to drop
 		// the offline access it holds; the OP's offline session lives on.
-		postToken(t, k.URL, "down", url.Values{"grant_type": {"refresh_token"}, "client_id": {"rp-nosid"},
+		next := postToken(t, k.URL, "down", url.Values{"grant_type": {"refresh_token"}, "client_id": {"rp-nosid"},
 			"client_secret": {"rp-secret-1"}, "refresh_token": {tok["refresh_token"].(string)}}, 200)
+
+		// The admin revokes that offline session: its client is told, as
+		// Keycloak's backchannel logout of an offline session tells it.
+		bclCall(t, http.MethodDelete, adm+"/sessions/"+sid+"?isOffline=true", admin, http.StatusNoContent)
+		recv.expect(t, "offline session revoked", bclNotice{client: "rp-nosid", sub: sub, revokeOffline: true})
+		postToken(t, k.URL, "down", url.Values{"grant_type": {"refresh_token"}, "client_id": {"rp-nosid"},
+			"client_secret": {"rp-secret-1"}, "refresh_token": {next["refresh_token"].(string)}}, 400)
 	})
 
 	t.Run("account REST API signs a session out", func(t *testing.T) {

@@ -22,14 +22,15 @@ func isStore(x ast.Expr) bool {
 }
 
 // TestSessionsEndThroughOIDC: an SSO session ended on purpose must tell
-// its clients (back-channel logout), and only oidc.Provider's EndSession,
-// EndUserSessions and EndRealmSessions do. So no code under idp/ calls the
-// store's session deletes itself, except inside the func it hands one of
+// its clients (back-channel logout), and only oidc.Provider's End* methods
+// (EndSession, EndUserSessions, EndRealmSessions, EndOfflineSession) do. So no code under idp/ calls the
+// store's session deletes (offline sessions' too) itself, except inside the func it hands one of
 // those (the write that ends the sessions), in idp/oidc/bclogout.go, or in
 // the exceptions below.
 func TestSessionsEndThroughOIDC(t *testing.T) {
-	ending := map[string]bool{"DeleteSession": true, "DeleteUserSessions": true, "DeleteRealmSessions": true, "DeleteUser": true}
-	enders := map[string]bool{"EndSession": true, "EndUserSessions": true, "EndRealmSessions": true}
+	ending := map[string]bool{"DeleteSession": true, "DeleteUserSessions": true, "DeleteRealmSessions": true, "DeleteUser": true,
+		"DeleteOfflineSession": true}
+	enders := map[string]bool{"EndSession": true, "EndUserSessions": true, "EndRealmSessions": true, "EndOfflineSession": true}
 	exceptions := map[string]string{
 		// Removing a user storage provider, or its imported users: bulk
 		// deletes in one transaction, their clients untold (not built).
@@ -79,7 +80,7 @@ func TestSessionsEndThroughOIDC(t *testing.T) {
 					}
 				}
 			}
-			t.Errorf("%s: %s called directly: end sessions through oidc.Provider's EndSession, EndUserSessions or EndRealmSessions, so that their clients are told",
+			t.Errorf("%s: %s called directly: end sessions through oidc.Provider's End* methods, so that their clients are told",
 				fset.Position(call.Pos()), sel.Sel.Name)
 			return true
 		})

@@ -334,7 +334,9 @@ func (a *API) deleteSession(c *call) error {
 		if until, err = a.revokedUntil(c); err != nil {
 			return err
 		}
-		err = a.st.DeleteOfflineSession(c.ctx, c.realm.ID, id, until)
+		err = a.p.EndOfflineSession(c.ctx, a.p.Issuer(c.r, c.realm.Name), c.realm.ID, userID, id, func(ctx context.Context) error {
+			return a.st.DeleteOfflineSession(ctx, c.realm.ID, id, until)
+		})
 	} else {
 		err = a.p.EndSession(c.ctx, a.p.Issuer(c.r, c.realm.Name), c.realm.ID, id)
 	}

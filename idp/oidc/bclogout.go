@@ -296,10 +296,19 @@ func (p *Provider) EndRealmSessions(ctx context.Context, iss, realmID string, en
 	return p.endSessions(ctx, iss, realmID, sessionPick{realm: true}, end)
 }
 
-// sessionPick names the sessions an ending ends: one, a user's, or all.
+// EndOfflineSession revokes userID's offline session sid on purpose (end:
+// the write that does, store.DeleteOfflineSession) and tells the clients
+// holding its offline tokens, as Keycloak's backchannel logout of an
+// offline session does.
+func (p *Provider) EndOfflineSession(ctx context.Context, iss, realmID, userID, sid string, end func(ctx context.Context) error) error {
+	return p.endSessions(ctx, iss, realmID, sessionPick{id: sid, user: userID, offline: true}, end)
+}
+
+// sessionPick names the sessions an ending ends: one, a user's, all, or
+// one offline session (id, of user).
 type sessionPick struct {
-	id, user string
-	realm    bool
+	id, user       string
+	realm, offline bool
 }
 
 // bcTarget is a client to be told: its back-channel logout settings.
@@ -376,16 +385,30 @@ func attrTrue(a map[string]string, k string, def bool) bool {
 // sessions pick names: one notice per session and client, at most max.
 func (p *Provider) logoutNotices(ctx context.Context, iss, realmID string, pick sessionPick, targets map[string]bcTarget, max int) ([]logoutNotice, error) {
 	var out []logoutNotice
+	seen := map[[2]string]bool{}
 	add := func(sid, sub, clientID string) {
 		t, ok := targets[clientID]
-		if !ok || len(out) >= max {
+		if !ok || len(out) >= max || seen[[2]string{sid, clientID}] {
 			return
 		}
+		seen[[2]string{sid, clientID}] = true
 		n := logoutNotice{realmID: realmID, iss: iss, clientID: clientID, url: t.url, sub: sub, revokeOffline: t.revokeOffline}
 		if t.sessionRequired {
 			n.sid = sid
 		}
 		out = append(out, n)
+	}
+	if pick.offline {
+		tokens, err := p.st.ListOfflineTokens(ctx, realmID, pick.user, now())
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range tokens {
+			if t.Token.SessionID == pick.id {
+				add(pick.id, pick.user, t.Token.ClientID)
+			}
+		}
+		return out, nil
 	}
 	if pick.realm {
 		for clientID := range targets {
