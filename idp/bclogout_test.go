@@ -409,6 +409,32 @@ func TestBackchannelLogout(t *testing.T) {
 		recv.expect(t, "admin user delete", bclNotice{client: "rp", sub: sub, sid: sid})
 	})
 
+	t.Run("a revoked consent logs its client out", func(t *testing.T) {
+		_, sid, sub := bclSignIn(t, k, "rp", "gina", "")
+		bclSignIn(t, k, "rp-nosid", "gina", "") // in another session: untold
+		// Nothing to revoke, nobody told.
+		bclCall(t, http.MethodDelete, adm+"/users/"+sub+"/consents/rp", admin, http.StatusNotFound)
+		recv.expect(t, "no consent")
+		u := userNamed(t, k, "gina")
+		cl, err := k.st.GetClientByClientID(t.Context(), u.RealmID, "rp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := k.st.PutConsent(t.Context(), store.Consent{RealmID: u.RealmID, UserID: u.ID, ClientID: cl.ID}); err != nil {
+			t.Fatal(err)
+		}
+		// As Keycloak's revokeConsent: the consent's end logs rp out of
+		// gina's sessions, and rp is told.
+		bclCall(t, http.MethodDelete, adm+"/users/"+sub+"/consents/rp", admin, http.StatusNoContent)
+		recv.expect(t, "consent revoked", bclNotice{client: "rp", sub: sub, sid: sid})
+		// rp's tokens left the session with the consent: ending it now
+		// tells nobody.
+		bclCall(t, http.MethodDelete, adm+"/sessions/"+sid, admin, http.StatusNoContent)
+		recv.expect(t, "session without rp's tokens ended")
+		bclCall(t, http.MethodPost, adm+"/users/"+sub+"/logout", admin, http.StatusNoContent)
+		recv.expect(t, "gina's other session", bclNotice{client: "rp-nosid", sub: sub, revokeOffline: true})
+	})
+
 	t.Run("admin logs everyone out", func(t *testing.T) {
 		// Whatever is left (bob's app session, carol's rp one, frank's,
 		// alice's second) and two fresh ones.

@@ -23,13 +23,14 @@ func isStore(x ast.Expr) bool {
 
 // TestSessionsEndThroughOIDC: an SSO session ended on purpose must tell
 // its clients (back-channel logout), and only oidc.Provider's End* methods
-// (EndSession, EndUserSessions, EndRealmSessions, EndOfflineSession) do. So no code under idp/ calls the
+// (EndSession, EndUserSessions, EndRealmSessions, EndOfflineSession) and its
+// RevokeClientGrants (a consent revoked) do. So no code under idp/ calls the
 // store's session deletes (offline sessions' too) itself, except inside the func it hands one of
 // those (the write that ends the sessions), in idp/oidc/bclogout.go, or in
 // the exceptions below.
 func TestSessionsEndThroughOIDC(t *testing.T) {
 	ending := map[string]bool{"DeleteSession": true, "DeleteUserSessions": true, "DeleteRealmSessions": true, "DeleteUser": true,
-		"DeleteOfflineSession": true}
+		"DeleteOfflineSession": true, "RevokeClientGrants": true}
 	enders := map[string]bool{"EndSession": true, "EndUserSessions": true, "EndRealmSessions": true, "EndOfflineSession": true}
 	exceptions := map[string]string{
 		// Removing a user storage provider, or its imported users: bulk

@@ -160,7 +160,7 @@ func (h *Handler) removeAccess(r *http.Request, c *console, clientID string) err
 	if err != nil {
 		return err
 	}
-	revoked, err := h.st.RevokeClientGrants(ctx, c.realm.Row.ID, c.user.ID, row, until)
+	revoked, err := h.p.RevokeClientGrants(ctx, h.p.Issuer(r, c.realm.Row.Name), c.realm.Row.ID, c.user.ID, row, until)
 	if err != nil {
 		return err
 	}

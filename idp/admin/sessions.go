@@ -478,7 +478,7 @@ func (a *API) revokeConsent(c *call) error {
 	if err != nil {
 		return err
 	}
-	revoked, err := a.st.RevokeClientGrants(c.ctx, c.realm.ID, u.ID, cl, until)
+	revoked, err := a.p.RevokeClientGrants(c.ctx, a.p.Issuer(c.r, c.realm.Name), c.realm.ID, u.ID, cl, until)
 	if err != nil {
 		return err
 	}

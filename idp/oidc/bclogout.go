@@ -304,11 +304,30 @@ func (p *Provider) EndOfflineSession(ctx context.Context, iss, realmID, userID, 
 	return p.endSessions(ctx, iss, realmID, sessionPick{id: sid, user: userID, offline: true}, end)
 }
 
+// RevokeClientGrants takes back user's consent to client c and their
+// offline tokens of it (store.RevokeClientGrants, revoked access tokens
+// marked until until) and, when a consent went, tells c: the consent's
+// end logs c out of the user's sessions, as Keycloak's revokeConsent
+// (backchannelLogoutUserFromClient) does. It reports whether anything was
+// revoked.
+func (p *Provider) RevokeClientGrants(ctx context.Context, iss, realmID, userID string, c store.Client, until time.Time) (bool, error) {
+	var revoked bool
+	err := p.endSessions(ctx, iss, realmID, sessionPick{user: userID, client: c}, func(ctx context.Context) error {
+		var err error
+		revoked, err = p.st.RevokeClientGrants(ctx, realmID, userID, c, until)
+		return err
+	})
+	return revoked, err
+}
+
 // sessionPick names the sessions an ending ends: one, a user's, all, or
-// one offline session (id, of user).
+// one offline session (id, of user); with client, only that client of
+// the user's sessions is told, and only when the user has consented to it
+// (the consent's revocation is what ends its sessions).
 type sessionPick struct {
 	id, user       string
 	realm, offline bool
+	client         store.Client
 }
 
 // bcTarget is a client to be told: its back-channel logout settings.
@@ -388,6 +407,9 @@ func (p *Provider) logoutNotices(ctx context.Context, iss, realmID string, pick 
 	seen := map[[2]string]bool{}
 	add := func(sid, sub, clientID string) {
 		t, ok := targets[clientID]
+		if pick.client.ID != "" && clientID != pick.client.ClientID {
+			return
+		}
 		if !ok || len(out) >= max || seen[[2]string{sid, clientID}] {
 			return
 		}
@@ -421,6 +443,16 @@ func (p *Provider) logoutNotices(ctx context.Context, iss, realmID string, pick 
 			}
 		}
 		return out, nil
+	}
+	if pick.client.ID != "" {
+		if _, ok := targets[pick.client.ClientID]; !ok {
+			return nil, nil
+		}
+		if _, err := p.st.GetConsent(ctx, realmID, pick.user, pick.client.ID); errors.Is(err, store.ErrNotFound) {
+			return nil, nil // no consent: the sessions keep the client
+		} else if err != nil {
+			return nil, err
+		}
 	}
 	var sessions []store.Session
 	if pick.user != "" {
