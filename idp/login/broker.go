@@ -232,7 +232,7 @@ func (h *Handler) brokerLogin(w http.ResponseWriter, r *http.Request, realm *oid
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "cookieNotFoundMessage")
 		return
 	}
-	at, ok := h.attempt(r.Context(), realm, id)
+	at, ok := h.attempt(r, realm, id)
 	if !ok {
 		h.expiredPage(w, r, realm)
 		return
@@ -251,8 +251,8 @@ func (h *Handler) brokerLogin(w http.ResponseWriter, r *http.Request, realm *oid
 }
 
 // attempt reads the live login attempt id.
-func (h *Handler) attempt(ctx context.Context, realm *oidc.Realm, id string) (attemptRecord, bool) {
-	tok, err := h.st.GetToken(ctx, store.KindLogin, id)
+func (h *Handler) attempt(r *http.Request, realm *oidc.Realm, id string) (attemptRecord, bool) {
+	tok, err := h.loginAttempt(r.Context(), r, realm, id)
 	if err != nil || tok.RealmID != realm.Row.ID || !tok.Active || time.Now().After(tok.Expires) {
 		return attemptRecord{}, false
 	}

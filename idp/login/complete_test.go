@@ -270,8 +270,9 @@ func TestCompleteLoginUnknownAction(t *testing.T) {
 		t.Fatalf("status %d, body %s", resp.StatusCode, body)
 	}
 	ck := cookiesByName(resp)
-	if len(ck) != 1 || ck["AUTH_SESSION_ID"] == nil || ck["AUTH_SESSION_ID"].MaxAge >= 0 {
-		t.Errorf("cookies %v, want only AUTH_SESSION_ID cleared", resp.Cookies())
+	if len(ck) != 2 || ck["AUTH_SESSION_ID"] == nil || ck["AUTH_SESSION_ID"].MaxAge >= 0 ||
+		ck["KEYGATE_ATTEMPT"] == nil || ck["KEYGATE_ATTEMPT"].MaxAge >= 0 {
+		t.Errorf("cookies %v, want only AUTH_SESSION_ID and KEYGATE_ATTEMPT cleared", resp.Cookies())
 	}
 	// Unregistered: skipped.
 	u.RequiredActions = []string{"webauthn-register"}

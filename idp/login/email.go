@@ -187,7 +187,7 @@ func (h *Handler) resetAttempt(w http.ResponseWriter, r *http.Request, realm *oi
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "cookieNotFoundMessage")
 		return "", attemptRecord{}, false
 	}
-	tok, err := h.st.GetToken(r.Context(), store.KindLogin, id)
+	tok, err := h.loginAttempt(r.Context(), r, realm, id)
 	if errors.Is(err, store.ErrUnavailable) {
 		h.storeError(w, r, realm, "reset credentials", err)
 		return "", attemptRecord{}, false
@@ -541,7 +541,7 @@ func (h *Handler) resetFromToken(w http.ResponseWriter, r *http.Request, realm *
 	ctx := r.Context()
 	if ck, err := r.Cookie(cookieAttempt); err == nil && t.Attempt != "" &&
 		subtle.ConstantTimeCompare([]byte(usermail.AttemptHash(ck.Value)), []byte(t.Attempt)) == 1 {
-		tok, err := h.st.GetToken(ctx, store.KindLogin, ck.Value)
+		tok, err := h.loginAttempt(ctx, r, realm, ck.Value)
 		var at attemptRecord
 		if err == nil && tok.RealmID == realm.Row.ID && tok.Active && time.Now().Before(tok.Expires) &&
 			json.Unmarshal(tok.Request, &at) == nil {

@@ -34,24 +34,35 @@ func (h *Handler) StartLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 	csrf := randomToken()
 	id := randomToken()
 	at := attemptRecord{Query: form.Encode(), CSRFHash: sha256Sum([]byte(csrf)), Created: time.Now()}
-	data, err := json.Marshal(at)
-	if err == nil {
-		err = h.st.CreateToken(r.Context(), store.Token{
-			Kind: store.KindLogin, Signature: id, RequestID: id, RealmID: realm.Row.ID, ClientID: c.Row.ClientID,
-			Active: true, Requested: at.Created, Expires: at.Created.Add(realm.Settings.AccessCodeLifespanLogin), Request: data,
-		})
+	// Whole seconds: the stored record and its cookie expire together.
+	pending := pendingAttempt{id: id, clientID: c.Row.ClientID, rec: at,
+		expires: at.Created.Add(realm.Settings.AccessCodeLifespanLogin).Truncate(time.Second)}
+	// kc_idp_hint names an identity provider to go to at once, as
+	// Keycloak's identity-provider-redirector does; an unknown, disabled
+	// or link-only one shows the form. Going there, the attempt is stored
+	// now: the broker's pending login names it.
+	p, toBroker := h.provider(r.Context(), realm, form.Get("kc_idp_hint"))
+	toBroker = toBroker && !p.flag(p.rep.LinkOnly)
+	var err error
+	if toBroker {
+		var row store.Token
+		if row, err = pending.row(realm.Row.ID); err == nil {
+			err = h.st.CreateToken(r.Context(), row)
+		}
+		if err == nil {
+			h.clearCookie(w, r, realm, cookieAttemptData, true)
+			h.setCookie(w, r, realm, cookieAttempt, id, 0, true)
+		}
+	} else {
+		err = h.beginAttempt(r.Context(), w, r, realm, pending)
 	}
 	if err != nil {
 		h.storeError(w, r, realm, "start login", err)
 		return
 	}
-	h.setCookie(w, r, realm, cookieAttempt, id, 0, true)
 	h.stickLocale(w, r, realm, form.Get(paramLocale))
 	r = h.withLocale(r, realm, form, nil)
-	// kc_idp_hint names an identity provider to go to at once, as
-	// Keycloak's identity-provider-redirector does; an unknown, disabled
-	// or link-only one shows the form.
-	if p, ok := h.provider(r.Context(), realm, form.Get("kc_idp_hint")); ok && !p.flag(p.rep.LinkOnly) {
+	if toBroker {
 		h.startBroker(w, r, realm, p, id, form, at.Created)
 		return
 	}
@@ -95,7 +106,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, realm *oi
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "cookieNotFoundMessage")
 		return
 	}
-	tok, err := h.st.GetToken(ctx, store.KindLogin, id)
+	tok, err := h.loginAttempt(ctx, r, realm, id)
 	if err != nil || tok.RealmID != realm.Row.ID || !tok.Active || time.Now().After(tok.Expires) {
 		h.expiredPage(w, r, realm)
 		return

@@ -56,7 +56,7 @@ func (h *Handler) openAttempt(w http.ResponseWriter, r *http.Request, realm *oid
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "cookieNotFoundMessage")
 		return "", store.Token{}, attemptRecord{}, false
 	}
-	tok, err := h.st.GetToken(r.Context(), store.KindLogin, id)
+	tok, err := h.loginAttempt(r.Context(), r, realm, id)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		h.storeError(w, r, realm, "registration", err)
 		return "", store.Token{}, attemptRecord{}, false

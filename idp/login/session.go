@@ -113,20 +113,24 @@ func (h *Handler) setCookie(w http.ResponseWriter, r *http.Request, realm *oidc.
 	switch {
 	case name == cookieSession && secure:
 		ck.SameSite = http.SameSiteNoneMode
-	case name == cookieAttempt && secure:
+	case (name == cookieAttempt || name == cookieAttemptData) && secure:
 		// An identity provider's answer comes back as a cross-site POST
 		// (SAML POST binding), which must carry the attempt it belongs to,
 		// as Keycloak's AUTH_SESSION_ID does. Over plain http (development)
 		// the attribute is left out, so browsers still send it on a fresh
 		// cookie's cross-site POST.
 		ck.SameSite = http.SameSiteNoneMode
-	case name == cookieAttempt:
+	case name == cookieAttempt || name == cookieAttemptData:
 		ck.SameSite = http.SameSiteDefaultMode
 	}
 	http.SetCookie(w, ck)
 }
 
 func (h *Handler) clearCookie(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, name string, httpOnly bool) {
+	if name == cookieAttempt {
+		// The attempt's unstored record goes with it.
+		defer h.clearCookie(w, r, realm, cookieAttemptData, true)
+	}
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: realmPath(r, realm), MaxAge: -1, HttpOnly: httpOnly,
 		Secure: strings.HasPrefix(h.oidc.BaseURL(r), "https://"), SameSite: http.SameSiteLaxMode})
 }

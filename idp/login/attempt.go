@@ -1,0 +1,129 @@
+package login
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/keygate/keygate/idp/oidc"
+	"github.com/keygate/keygate/store"
+)
+
+// A login attempt is stored only once the browser comes back with it (the
+// form posted, a link of the login page followed). Until then it rides in
+// cookieAttemptData, signed with the realm's internal key: an
+// unauthenticated GET of the authorization endpoint writes nothing, so a
+// flood of them cannot fill the database with attempts nobody finishes.
+// An attempt too large for a cookie is stored at once, as before.
+
+// cookieAttemptData carries the attempt named by cookieAttempt until it is
+// stored.
+const cookieAttemptData = "KEYGATE_ATTEMPT"
+
+// maxAttemptCookie bounds the signed attempt, below browsers' 4096 bytes
+// per cookie with its name and attributes.
+const maxAttemptCookie = 3600
+
+// pendingAttempt is a login attempt not stored yet.
+type pendingAttempt struct {
+	id, clientID string
+	rec          attemptRecord
+	expires      time.Time
+}
+
+// row is the attempt's KindLogin record.
+func (p pendingAttempt) row(realmID string) (store.Token, error) {
+	data, err := json.Marshal(p.rec)
+	return store.Token{Kind: store.KindLogin, Signature: p.id, RequestID: p.id, RealmID: realmID, ClientID: p.clientID,
+		Active: true, Requested: p.rec.Created, Expires: p.expires, Request: data}, err
+}
+
+// beginAttempt makes the browser's attempt: in cookies when it fits,
+// stored otherwise.
+func (h *Handler) beginAttempt(ctx context.Context, w http.ResponseWriter, r *http.Request, realm *oidc.Realm, p pendingAttempt) error {
+	signed, err := realm.SignInternal(map[string]any{
+		"typ": "login-attempt", "jti": p.id, "azp": p.clientID, "q": p.rec.Query,
+		"csrf":    base64.RawURLEncoding.EncodeToString(p.rec.CSRFHash),
+		"created": p.rec.Created.UnixMilli(), "exp": p.expires.Unix(),
+	})
+	if err != nil {
+		return err
+	}
+	if len(signed) > maxAttemptCookie {
+		row, err := p.row(realm.Row.ID)
+		if err == nil {
+			err = h.st.CreateToken(ctx, row)
+		}
+		if err != nil {
+			return err
+		}
+		h.clearCookie(w, r, realm, cookieAttemptData, true)
+	} else {
+		h.setCookie(w, r, realm, cookieAttemptData, signed, 0, true)
+	}
+	h.setCookie(w, r, realm, cookieAttempt, p.id, 0, true)
+	return nil
+}
+
+// loginAttempt reads the attempt id's record, storing it first from the
+// browser's cookieAttemptData when it is not stored yet. A spent attempt
+// stays stored (inactive) until its expiry, which its cookie shares, so a
+// cookie can never bring one back. store.ErrNotFound: no such attempt.
+func (h *Handler) loginAttempt(ctx context.Context, r *http.Request, realm *oidc.Realm, id string) (store.Token, error) {
+	tok, err := h.st.GetToken(ctx, store.KindLogin, id)
+	if !errors.Is(err, store.ErrNotFound) {
+		return tok, err
+	}
+	p, ok := pendingFromCookie(r, realm, id)
+	if !ok {
+		return store.Token{}, store.ErrNotFound
+	}
+	row, err := p.row(realm.Row.ID)
+	if err != nil {
+		return store.Token{}, err
+	}
+	if err := h.st.CreateToken(ctx, row); err != nil {
+		// Another request of the same browser stored it first.
+		if tok, gerr := h.st.GetToken(ctx, store.KindLogin, id); gerr == nil {
+			return tok, nil
+		}
+		return store.Token{}, err
+	}
+	return row, nil
+}
+
+// pendingFromCookie is the attempt id that r's cookieAttemptData carries,
+// signed by realm and not expired.
+func pendingFromCookie(r *http.Request, realm *oidc.Realm, id string) (pendingAttempt, bool) {
+	ck, err := r.Cookie(cookieAttemptData)
+	if err != nil {
+		return pendingAttempt{}, false
+	}
+	c, err := realm.VerifyInternal(ck.Value)
+	if err != nil || strClaim(c, "typ") != "login-attempt" || subtle.ConstantTimeCompare([]byte(strClaim(c, "jti")), []byte(id)) != 1 {
+		return pendingAttempt{}, false
+	}
+	csrf, err := base64.RawURLEncoding.DecodeString(strClaim(c, "csrf"))
+	created, ok1 := intClaim(c, "created")
+	exp, ok2 := intClaim(c, "exp")
+	if err != nil || !ok1 || !ok2 {
+		return pendingAttempt{}, false
+	}
+	return pendingAttempt{id: id, clientID: strClaim(c, "azp"), expires: time.Unix(exp, 0),
+		rec: attemptRecord{Query: strClaim(c, "q"), CSRFHash: csrf, Created: time.UnixMilli(created)}}, true
+}
+
+// intClaim is an integer claim of a verified token (its numbers are
+// json.Number).
+func intClaim(c map[string]any, name string) (int64, bool) {
+	n, ok := c[name].(json.Number)
+	if !ok {
+		return 0, false
+	}
+	v, err := n.Int64()
+	return v, err == nil
+}

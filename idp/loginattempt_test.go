@@ -1,0 +1,131 @@
+package idp_test
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/keygate/keygate/store"
+)
+
+// TestLoginAttemptStoredOnReturn: showing the login form stores nothing;
+// the attempt rides in a signed cookie and is stored when the browser
+// comes back with it. So a flood of unauthenticated authorization
+// requests writes no row (each used to store one for 30 minutes), while a
+// login still works once, a replay finds it spent, a forged or swapped
+// cookie stores nothing, and an attempt too large for a cookie is stored
+// at once.
+func TestLoginAttemptStoredOnReturn(t *testing.T) {
+	k := actionsRealm(t, "", "", `{"username": "alice", "enabled": true,
+		"credentials": [{"type": "password", "value": "alice-pass-1"}]}`)
+	stored := func(action string) (store.Token, error) {
+		t.Helper()
+		u, err := url.Parse(action)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k.st.GetToken(t.Context(), store.KindLogin, u.Query().Get("session_code"))
+	}
+
+	// A hundred requests without cookies: nothing stored.
+	for range 100 {
+		resp, err := http.Get(authorizeURL(k, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("authorization request: %d", resp.StatusCode)
+		}
+	}
+	b := newBrowser(t)
+	_, at, page := b.do(http.MethodGet, authorizeURL(k, nil), nil)
+	action, f := formOf(t, at, page, "kc-form-login")
+	if _, err := stored(action); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the login form stored its attempt: %v", err)
+	}
+
+	// A forged cookie (another attempt's id, or a changed payload) is an
+	// expired page and stores nothing.
+	forged := newBrowser(t)
+	forged.do(http.MethodGet, authorizeURL(k, nil), nil)
+	base, _ := url.Parse(k.URL + "/realms/down/")
+	var data string
+	for _, c := range forged.c.Jar.Cookies(base) {
+		if c.Name == "KEYGATE_ATTEMPT" {
+			data = c.Value
+		}
+	}
+	if data == "" {
+		t.Fatal("no KEYGATE_ATTEMPT cookie")
+	}
+	swap := newBrowser(t) // b's attempt id with forged's attempt data
+	swap.c.Jar.SetCookies(base, []*http.Cookie{{Name: "AUTH_SESSION_ID", Value: mustQuery(t, action, "session_code"), Path: "/realms/down/"},
+		{Name: "KEYGATE_ATTEMPT", Value: data, Path: "/realms/down/"}})
+	g := url.Values{"username": {"alice"}, "password": {"alice-pass-1"}, "csrf_token": {f.Get("csrf_token")}}
+	if status, _, _ := swap.do(http.MethodPost, action, g); status != http.StatusBadRequest {
+		t.Errorf("another attempt's cookie: %d, want 400", status)
+	}
+	parts := strings.Split(data, ".")
+	parts[1] = strings.Replace(parts[1], parts[1][:4], "AAAA", 1)
+	changed := newBrowser(t)
+	changed.c.Jar.SetCookies(base, []*http.Cookie{{Name: "AUTH_SESSION_ID", Value: mustQuery(t, action, "session_code"), Path: "/realms/down/"},
+		{Name: "KEYGATE_ATTEMPT", Value: strings.Join(parts, "."), Path: "/realms/down/"}})
+	if status, _, _ := changed.do(http.MethodPost, action, g); status != http.StatusBadRequest {
+		t.Errorf("a changed cookie: %d, want 400", status)
+	}
+	if _, err := stored(action); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a forged cookie stored the attempt: %v", err)
+	}
+
+	// The real browser signs in; its attempt is stored, spent.
+	var bData string
+	for _, c := range b.c.Jar.Cookies(base) {
+		if c.Name == "KEYGATE_ATTEMPT" {
+			bData = c.Value
+		}
+	}
+	if bData == "" {
+		t.Fatal("no KEYGATE_ATTEMPT cookie in the signing-in browser")
+	}
+	f.Set("username", "alice")
+	f.Set("password", "alice-pass-1")
+	if _, cb, _ := b.do(http.MethodPost, action, f); cb == nil || cb.Query().Get("code") == "" {
+		t.Fatalf("login: no code (%v)", cb)
+	}
+	tok, err := stored(action)
+	if err != nil || tok.Active {
+		t.Fatalf("after the login: %+v, %v; want the attempt stored and spent", tok, err)
+	}
+	// A replay of the same form (the cookies put back) finds it spent.
+	replay := newBrowser(t)
+	replay.c.Jar.SetCookies(base, []*http.Cookie{{Name: "AUTH_SESSION_ID", Value: mustQuery(t, action, "session_code"), Path: "/realms/down/"},
+		{Name: "KEYGATE_ATTEMPT", Value: bData, Path: "/realms/down/"}})
+	if status, _, _ := replay.do(http.MethodPost, action, f); status != http.StatusBadRequest {
+		t.Errorf("replayed form: %d, want 400", status)
+	}
+
+	// An attempt too large for a cookie is stored at once, and works.
+	big := newBrowser(t)
+	_, at, page = big.do(http.MethodGet, authorizeURL(k, url.Values{"state": {strings.Repeat("s", 4000)}}), nil)
+	action, f = formOf(t, at, page, "kc-form-login")
+	if tok, err := stored(action); err != nil || !tok.Active {
+		t.Fatalf("a large attempt: %v", err)
+	}
+	f.Set("username", "alice")
+	f.Set("password", "alice-pass-1")
+	if _, cb, _ := big.do(http.MethodPost, action, f); cb == nil || cb.Query().Get("code") == "" {
+		t.Fatalf("login with a large attempt: no code (%v)", cb)
+	}
+}
+
+func mustQuery(t *testing.T, u, name string) string {
+	t.Helper()
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Query().Get(name)
+}
