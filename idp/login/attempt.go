@@ -24,9 +24,11 @@ import (
 // stored.
 const cookieAttemptData = "KEYGATE_ATTEMPT"
 
-// maxAttemptCookie bounds the signed attempt, below browsers' 4096 bytes
-// per cookie with its name and attributes.
-const maxAttemptCookie = 3600
+// maxAttemptCookie bounds the signed attempt: well below browsers' 4096
+// bytes per cookie, and small enough that the Cookie header stays within
+// a proxy's line limit (nginx: 8 KiB) next to the session cookies. A
+// usual attempt signs to about 1 KiB.
+const maxAttemptCookie = 2048
 
 // pendingAttempt is a login attempt not stored yet.
 type pendingAttempt struct {
