@@ -45,10 +45,10 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, realm *Real
 	p.browser.StartLogin(w, r, realm, req.Client, r.Form)
 }
 
-// maxAuthorizeBytes bounds an authorization request's parameters. The
-// login form stores the request with its attempt before anyone signs in,
-// so without it every unauthenticated request could store a whole
-// header's and form's worth of padding. Keycloak (Quarkus) refuses a
+// maxAuthorizeBytes bounds an authorization request's parameters: the
+// login attempt carries them (in its cookie, or stored when too large for
+// one, see login.beginAttempt), so without it every attempt could carry a
+// whole header's and form's worth of padding. Keycloak (Quarkus) refuses a
 // request line past 4 KiB; this leaves room for long states.
 const maxAuthorizeBytes = 16 << 10
 

@@ -40,7 +40,7 @@ func (p *preflightOrigins) get(m *realmModel, realm *Realm) *originSet {
 func buildOriginSet(m *realmModel, realm *Realm) *originSet {
 	s := &originSet{origins: map[origin]bool{}}
 	for _, c := range m.clients {
-		if !c.Settings.Enabled || c.Settings.BearerOnly || c.Settings.Protocol != "openid-connect" {
+		if !c.getsTokens() {
 			continue
 		}
 		for _, w := range c.Settings.WebOrigins {

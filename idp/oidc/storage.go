@@ -86,11 +86,16 @@ func loadClient(ctx context.Context, models *modelCache, r *Realm, clientID stri
 		return nil, err
 	}
 	c := m.clients[clientID]
-	// Disabled clients, bearer-only clients and SAML clients cannot get tokens here.
-	if c == nil || !c.Settings.Enabled || c.Settings.BearerOnly || c.Settings.Protocol != "openid-connect" {
+	if c == nil || !c.getsTokens() {
 		return nil, store.ErrNotFound
 	}
 	return c, nil
+}
+
+// getsTokens: disabled clients, bearer-only clients and SAML clients
+// cannot get tokens here.
+func (c *Client) getsTokens() bool {
+	return c.Settings.Enabled && !c.Settings.BearerOnly && c.Settings.Protocol == "openid-connect"
 }
 
 // Client assertions (private_key_jwt) are not offered; these satisfy fosite.
