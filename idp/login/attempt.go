@@ -24,11 +24,12 @@ import (
 // stored.
 const cookieAttemptData = "KEYGATE_ATTEMPT"
 
-// maxAttemptCookie bounds the signed attempt: well below browsers' 4096
-// bytes per cookie, and small enough that the Cookie header stays within
-// a proxy's line limit (nginx: 8 KiB) next to the session cookies. A
-// usual attempt signs to about 1 KiB.
-const maxAttemptCookie = 2048
+// maxAttemptCookie bounds the signed attempt, below browsers' 4096 bytes
+// per cookie with its name and attributes; a usual attempt signs to about
+// 1 KiB. As large as a cookie allows: an attempt past it is stored at
+// once, so a flood padded past it still writes rows (up to
+// maxAuthorizeBytes each), as every request did before.
+const maxAttemptCookie = 3600
 
 // pendingAttempt is a login attempt not stored yet.
 type pendingAttempt struct {
@@ -69,6 +70,30 @@ func (h *Handler) beginAttempt(ctx context.Context, w http.ResponseWriter, r *ht
 	}
 	h.setCookie(w, r, realm, cookieAttempt, p.id, 0, true)
 	return nil
+}
+
+// openAttempt checks that the request belongs to the browser's live login
+// attempt (session_code equal to the AUTH_SESSION_ID cookie) and returns
+// it with its stored record; false after answering.
+func (h *Handler) openAttempt(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, what string) (string, store.Token, attemptRecord, bool) {
+	id := r.URL.Query().Get("session_code")
+	ck, err := r.Cookie(cookieAttempt)
+	if id == "" || err != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(id)) != 1 {
+		h.ErrorPage(w, r, realm, http.StatusBadRequest, "cookieNotFoundMessage")
+		return "", store.Token{}, attemptRecord{}, false
+	}
+	tok, err := h.loginAttempt(r.Context(), r, realm, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.storeError(w, r, realm, what, err)
+		return "", store.Token{}, attemptRecord{}, false
+	}
+	var at attemptRecord
+	if err != nil || tok.RealmID != realm.Row.ID || !tok.Active || time.Now().After(tok.Expires) ||
+		json.Unmarshal(tok.Request, &at) != nil {
+		h.expiredPage(w, r, realm)
+		return "", store.Token{}, attemptRecord{}, false
+	}
+	return id, tok, at, true
 }
 
 // loginAttempt reads the attempt id's record, storing it first from the
