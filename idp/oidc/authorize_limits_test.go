@@ -2,41 +2,23 @@ package oidc_test
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/keygate/keygate/idp"
 	"github.com/keygate/keygate/idp/rep"
-	"github.com/keygate/keygate/store/sqlite"
 )
 
-// Every authorization request that reaches the login form is stored as a
-// login attempt, before anyone has signed in: an outsized one is refused
-// before it is stored, so that unauthenticated requests cannot each write
-// a whole header's or form's worth of padding to the database.
+// Every authorization request that reaches the login form becomes a login
+// attempt, before anyone has signed in (in a cookie, or stored when too
+// large for one): an outsized one is refused first, so that
+// unauthenticated requests cannot each write a whole header's or form's
+// worth of padding to the database.
 func TestAuthorizeRequestSizeBounded(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	if err := idp.Bootstrap(ctx, st, srv.Limiter(), "admin", "admin-secret-pw"); err != nil {
-		t.Fatal(err)
-	}
-	master, err := st.GetRealmByName(ctx, "master")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, srv, master := bootstrapped(t)
 	yes := true
 	c := rep.Client{ClientID: "app", PublicClient: &yes, StandardFlowEnabled: &yes, RedirectURIs: []string{"https://app.example.com/*"}}
 	if _, _, err := rep.CreateClient(ctx, st, master, &c); err != nil {

@@ -2,14 +2,11 @@ package oidc_test
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
-	"github.com/keygate/keygate/idp"
 	"github.com/keygate/keygate/idp/rep"
-	"github.com/keygate/keygate/store/sqlite"
 )
 
 // A preflight without client_id is allowed for an origin that some client
@@ -17,23 +14,7 @@ import (
 // client's redirect URIs, which anyone could ask for with any Origin.
 func TestPreflightOriginsCostFlat(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	if err := idp.Bootstrap(ctx, st, srv.Limiter(), "admin", "admin-secret-pw"); err != nil {
-		t.Fatal(err)
-	}
-	master, err := st.GetRealmByName(ctx, "master")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, srv, master := bootstrapped(t)
 	yes, no := true, false
 	add := func(c rep.Client) {
 		t.Helper()

@@ -3,16 +3,13 @@ package oidc_test
 import (
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/keygate/keygate/idp"
 	"github.com/keygate/keygate/idp/rep"
-	"github.com/keygate/keygate/store/sqlite"
 )
 
 // A client stored before patterns were validated (realm import, an older
@@ -20,22 +17,7 @@ import (
 // send a browser to another host through it (issue 9 §2).
 func TestLegacyWildcardNeverRedirectsToAnotherHost(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := idp.Bootstrap(ctx, st, srv.Limiter(), "admin", "admin-secret-pw"); err != nil {
-		t.Fatal(err)
-	}
-	master, err := st.GetRealmByName(ctx, "master")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, srv, master := bootstrapped(t)
 	yes := true
 	for id, uris := range map[string][]string{"legacy": {"https://app.example.com*"}, "modern": {"https://app.example.com/*"}} {
 		c := rep.Client{ClientID: id, PublicClient: &yes, DirectAccessGrantsEnabled: &yes, RedirectURIs: uris,
@@ -112,22 +94,7 @@ func TestLegacyWildcardNeverRedirectsToAnotherHost(t *testing.T) {
 // (the built-in account and admin consoles register theirs so).
 func TestRelativeRedirectURIsResolveAgainstTheServer(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := idp.Bootstrap(ctx, st, srv.Limiter(), "admin", "admin-secret-pw"); err != nil {
-		t.Fatal(err)
-	}
-	master, err := st.GetRealmByName(ctx, "master")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, srv, master := bootstrapped(t)
 	yes := true
 	for id, root := range map[string]string{"placeholder": "${authBaseUrl}", "norooturl": ""} {
 		c := rep.Client{ClientID: id, PublicClient: &yes, RootURL: root, RedirectURIs: []string{"/app/*"}}
