@@ -225,16 +225,8 @@ func (h *Handler) brokerRequest(r *http.Request, realm *oidc.Realm, alias string
 
 // brokerLogin is Keycloak's /broker/{alias}/login: the login page's button.
 func (h *Handler) brokerLogin(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) {
-	q := r.URL.Query()
-	id := q.Get("session_code")
-	ck, err := r.Cookie(cookieAttempt)
-	if id == "" || err != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(id)) != 1 {
-		h.ErrorPage(w, r, realm, http.StatusBadRequest, "cookieNotFoundMessage")
-		return
-	}
-	at, ok := h.attempt(r, realm, id)
+	id, _, at, ok := h.openAttempt(w, r, realm, "broker login")
 	if !ok {
-		h.expiredPage(w, r, realm)
 		return
 	}
 	p, ok := h.provider(r.Context(), realm, r.PathValue("alias"))
@@ -248,19 +240,6 @@ func (h *Handler) brokerLogin(w http.ResponseWriter, r *http.Request, realm *oid
 		return
 	}
 	h.startBroker(w, r, realm, p, id, form, at.Created)
-}
-
-// attempt reads the live login attempt id.
-func (h *Handler) attempt(r *http.Request, realm *oidc.Realm, id string) (attemptRecord, bool) {
-	tok, err := h.loginAttempt(r.Context(), r, realm, id)
-	if err != nil || tok.RealmID != realm.Row.ID || !tok.Active || time.Now().After(tok.Expires) {
-		return attemptRecord{}, false
-	}
-	var at attemptRecord
-	if err := json.Unmarshal(tok.Request, &at); err != nil {
-		return attemptRecord{}, false
-	}
-	return at, true
 }
 
 // startBroker sends the browser to identity provider p for the attempt

@@ -178,28 +178,6 @@ func (h *Handler) clearCooldown(ctx context.Context, kind, userID string) {
 	}
 }
 
-// resetAttempt is the login attempt a reset-credentials request belongs
-// to: the session_code the browser's AUTH_SESSION_ID names, still open.
-func (h *Handler) resetAttempt(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) (string, attemptRecord, bool) {
-	id := r.URL.Query().Get("session_code")
-	ck, err := r.Cookie(cookieAttempt)
-	if id == "" || err != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(id)) != 1 {
-		h.ErrorPage(w, r, realm, http.StatusBadRequest, "cookieNotFoundMessage")
-		return "", attemptRecord{}, false
-	}
-	tok, err := h.loginAttempt(r.Context(), r, realm, id)
-	if errors.Is(err, store.ErrUnavailable) {
-		h.storeError(w, r, realm, "reset credentials", err)
-		return "", attemptRecord{}, false
-	}
-	var at attemptRecord
-	if err != nil || tok.RealmID != realm.Row.ID || !tok.Active || time.Now().After(tok.Expires) || json.Unmarshal(tok.Request, &at) != nil {
-		h.expiredPage(w, r, realm)
-		return "", attemptRecord{}, false
-	}
-	return id, at, true
-}
-
 // signedCSRF is a form token for purpose bound to subject (an attempt
 // or an action token), verified statelessly like the logout form's.
 func signedCSRF(realm *oidc.Realm, purpose, subject string, exp time.Time) string {
@@ -241,7 +219,7 @@ func (h *Handler) resetCredentials(w http.ResponseWriter, r *http.Request, realm
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage")
 		return
 	}
-	id, at, ok := h.resetAttempt(w, r, realm)
+	id, _, at, ok := h.openAttempt(w, r, realm, "reset credentials")
 	if !ok {
 		return
 	}

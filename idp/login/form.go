@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -100,20 +99,8 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, realm *oi
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage")
 		return
 	}
-	id := r.URL.Query().Get("session_code")
-	ck, err := r.Cookie(cookieAttempt)
-	if id == "" || err != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(id)) != 1 {
-		h.ErrorPage(w, r, realm, http.StatusBadRequest, "cookieNotFoundMessage")
-		return
-	}
-	tok, err := h.loginAttempt(ctx, r, realm, id)
-	if err != nil || tok.RealmID != realm.Row.ID || !tok.Active || time.Now().After(tok.Expires) {
-		h.expiredPage(w, r, realm)
-		return
-	}
-	var at attemptRecord
-	if err := json.Unmarshal(tok.Request, &at); err != nil {
-		h.expiredPage(w, r, realm)
+	id, _, at, ok := h.openAttempt(w, r, realm, "login")
+	if !ok {
 		return
 	}
 	given := sha256Sum([]byte(r.PostForm.Get("csrf_token")))

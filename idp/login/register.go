@@ -46,30 +46,6 @@ type registrationForm struct {
 	firstName, lastName, email, username string
 }
 
-// openAttempt checks that the request belongs to the browser's live login
-// attempt (session_code equal to the AUTH_SESSION_ID cookie) and returns
-// it with its stored record; false after answering.
-func (h *Handler) openAttempt(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) (string, store.Token, attemptRecord, bool) {
-	id := r.URL.Query().Get("session_code")
-	ck, err := r.Cookie(cookieAttempt)
-	if id == "" || err != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(id)) != 1 {
-		h.ErrorPage(w, r, realm, http.StatusBadRequest, "cookieNotFoundMessage")
-		return "", store.Token{}, attemptRecord{}, false
-	}
-	tok, err := h.loginAttempt(r.Context(), r, realm, id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		h.storeError(w, r, realm, "registration", err)
-		return "", store.Token{}, attemptRecord{}, false
-	}
-	var at attemptRecord
-	if err != nil || tok.RealmID != realm.Row.ID || !tok.Active || time.Now().After(tok.Expires) ||
-		json.Unmarshal(tok.Request, &at) != nil {
-		h.expiredPage(w, r, realm)
-		return "", store.Token{}, attemptRecord{}, false
-	}
-	return id, tok, at, true
-}
-
 // registrationPage (GET) shows the register page for the browser's login
 // attempt: a fresh attempt record with its own CSRF token replaces the
 // login form's, as each page of the first broker login has its own.
@@ -78,7 +54,7 @@ func (h *Handler) registrationPage(w http.ResponseWriter, r *http.Request, realm
 		h.ErrorPage(w, r, realm, http.StatusNotFound, "registrationNotAllowedMessage")
 		return
 	}
-	_, tok, at, ok := h.openAttempt(w, r, realm)
+	_, tok, at, ok := h.openAttempt(w, r, realm, "registration")
 	if !ok {
 		return
 	}
@@ -149,7 +125,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request, realm *oidc.R
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidRequestMessage")
 		return
 	}
-	id, tok, at, ok := h.openAttempt(w, r, realm)
+	id, tok, at, ok := h.openAttempt(w, r, realm, "registration")
 	if !ok {
 		return
 	}
