@@ -500,6 +500,10 @@ type TokenStore interface {
 	// was issued under (nil once that has ended) and its user: Keycloak's
 	// offline sessions, grouped by Token.SessionID.
 	ListOfflineTokens(ctx context.Context, realmID, userID string, at time.Time) ([]TokenSubject, error)
+	// OfflineSessionUser is the user of the offline session id: the
+	// subject of its offline tokens live at `at`, as ListOfflineTokens
+	// lists them. ErrNotFound when there are none (or their user is gone).
+	OfflineSessionUser(ctx context.Context, realmID, id string, at time.Time) (string, error)
 	// DeleteOfflineSession deletes the offline tokens issued under the SSO
 	// session id, spent ones included, and marks their requests revoked
 	// until `until` (RevokeRequest): their access tokens outlive the SSO

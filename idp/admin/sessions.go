@@ -308,23 +308,16 @@ func (a *API) deleteSession(c *call) error {
 	offline := c.flag("isOffline", false)
 	var userID string
 	if offline {
-		sessions, err := a.offlineSessions(c.ctx, c.realm.ID, "")
-		if err != nil {
-			return err
-		}
-		i := slices.IndexFunc(sessions, func(s offlineSession) bool { return s.rep.ID == id })
-		if i < 0 {
-			return notFound("Session not found")
-		}
-		userID = sessions[i].rep.UserID
+		userID, err = a.st.OfflineSessionUser(c.ctx, c.realm.ID, id, time.Now())
 	} else {
-		s, err := a.st.GetSession(c.ctx, c.realm.ID, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("Session not found")
-		} else if err != nil {
-			return err
-		}
+		var s store.Session
+		s, err = a.st.GetSession(c.ctx, c.realm.ID, id)
 		userID = s.UserID
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("Session not found")
+	} else if err != nil {
+		return err
 	}
 	if err := a.mayManageUser(c, userID); err != nil {
 		return err

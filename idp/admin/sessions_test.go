@@ -209,6 +209,8 @@ func TestAdminSessions(t *testing.T) {
 		t.Fatalf("offline refresh after its SSO session ended: %d", code)
 	}
 	e.must(404, "DELETE", base+"/sessions/"+a2.Session+"?isOffline=true", userAdmin, nil)
+	e.must(403, "DELETE", base+"/sessions/"+offA.Session+"?isOffline=true", viewer, nil)
+	e.must(404, "DELETE", "/admin/realms/master/sessions/"+offA.Session+"?isOffline=true", e.admin, nil) // another realm's
 	e.must(204, "DELETE", base+"/sessions/"+offA.Session+"?isOffline=true", userAdmin, nil)
 	if code := refresh("cli", offA); code != 400 {
 		t.Errorf("refresh of a revoked offline session: %d, want 400", code)

@@ -37,6 +37,12 @@ var (
 		AND ` + issuedToLiveClient
 	offlineTokensOfUser = ` AND t.subject = ?`
 	offlineTokensOrder  = ` ORDER BY t.session_id, t.client_id, t.signature`
+	// offlineSessionUserSQL picks, through tokens_session, the user of
+	// one offline session: its live offline tokens, as ListOfflineTokens
+	// lists them, of a user that still exists.
+	offlineSessionUserSQL = `SELECT t.subject FROM tokens t JOIN users u ON u.realm_id = t.realm_id AND u.id = t.subject
+		WHERE t.session_id <> '' AND t.session_id = ? AND t.kind = 'offline' AND t.realm_id = ?
+		AND t.active = TRUE AND (t.expires = 0 OR t.expires > ?) AND ` + issuedToLiveClient + ` LIMIT 1`
 )
 
 // DeleteRealmSessions implements store.Store.
@@ -93,6 +99,15 @@ func (s *Store) ListOfflineTokens(ctx context.Context, realmID, userID string, a
 	}
 	xs, err := list(ctx, s, scanTokenSubject, q+offlineTokensOrder, args...)
 	return xs, wrap(err, "list offline tokens of realm %s", realmID)
+}
+
+// OfflineSessionUser implements store.Store.
+func (s *Store) OfflineSessionUser(ctx context.Context, realmID, id string, at time.Time) (string, error) {
+	userID, err := get(ctx, s, func(r scanner) (u string, err error) {
+		err = r.Scan(&u)
+		return u, err
+	}, offlineSessionUserSQL, id, realmID, ms(at))
+	return userID, wrap(err, "get offline session %s", id)
 }
 
 // revokeRequestsSQL marks revoked (as RevokeRequest does one) the

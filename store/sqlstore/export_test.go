@@ -16,8 +16,9 @@ func (s *Store) DeactivateRequestSQL() string { return s.q(deactivateRequestSQL)
 func (s *Store) PreparedStatements() int64 { return s.nstmts.Load() }
 
 // AdminSessionsSQL returns the admin session reads, in s's dialect: the
-// client sessions list and count, and a user's offline tokens.
+// client sessions list and count, a user's offline tokens, and an
+// offline session's user.
 func (s *Store) AdminSessionsSQL() map[string]string {
 	return map[string]string{"list": s.q(listClientSessionsSQL), "count": s.q(countClientSessionsSQL),
-		"offline": s.q(offlineTokensSQL + offlineTokensOfUser + offlineTokensOrder)}
+		"offline": s.q(offlineTokensSQL + offlineTokensOfUser + offlineTokensOrder), "offlineSession": s.q(offlineSessionUserSQL)}
 }

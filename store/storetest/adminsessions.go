@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -115,10 +116,25 @@ func testAdminSessions(t *testing.T, s store.Store) {
 	ok(t, err)
 	eq(t, "ListOfflineTokens realm", sigs(all), []string{"o2", "o1", "o3"})
 
+	owner := func(realmID, id string, at time.Time) string {
+		u, err := s.OfflineSessionUser(ctx, realmID, id, at)
+		if errors.Is(err, store.ErrNotFound) {
+			return "not found"
+		}
+		ok(t, err)
+		return u
+	}
+	eq(t, "OfflineSessionUser old", owner("r1", "old", now), "u1") // outlives its session
+	eq(t, "OfflineSessionUser s2", owner("r1", "s2", now), "u2")
+	eq(t, "another realm's id", owner("r2", "old", now), "not found")
+	eq(t, "no offline token", owner("r1", "s3", now), "not found")
+	eq(t, "all expired", owner("r1", "s2", live.Add(time.Second)), "not found")
+	eq(t, "no session id", owner("r1", "", now), "not found")
 	isErr(t, s.DeleteOfflineSession(ctx, "r2", "old", live), store.ErrNotFound) // another realm's id
 	isErr(t, s.DeleteOfflineSession(ctx, "r1", "s3", live), store.ErrNotFound)  // no offline token
 	ok(t, s.DeleteOfflineSession(ctx, "r1", "old", live))
 	isErr(t, s.DeleteOfflineSession(ctx, "r1", "old", live), store.ErrNotFound)
+	eq(t, "OfflineSessionUser deleted", owner("r1", "old", now), "not found")
 	for _, sig := range []string{"o2", "o6"} {
 		_, err := s.GetToken(ctx, store.KindOffline, sig)
 		isErr(t, err, store.ErrNotFound)
