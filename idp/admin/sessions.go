@@ -46,23 +46,23 @@ func (a *API) clientIDs(ctx context.Context, realmID string) (map[string]string,
 	return out, nil
 }
 
-// onlineReps shows SSO sessions with their clients.
-func (a *API) onlineReps(ctx context.Context, realmID string, sessions []store.SessionUser) ([]userSessionRep, error) {
+// replyOnline answers the SSO sessions with their clients.
+func (a *API) replyOnline(c *call, sessions []store.SessionUser) error {
 	out := []userSessionRep{}
 	if len(sessions) == 0 {
-		return out, nil
+		return c.ok(out)
 	}
 	ids := make([]string, len(sessions))
 	for i, s := range sessions {
 		ids[i] = s.Session.ID
 	}
-	byID, err := a.clientIDs(ctx, realmID)
+	byID, err := a.clientIDs(c.ctx, c.realm.ID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	clients, err := a.st.ListSessionsClients(ctx, realmID, ids)
+	clients, err := a.st.ListSessionsClients(c.ctx, c.realm.ID, ids)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, s := range sessions {
 		if s.User == nil {
@@ -78,7 +78,7 @@ func (a *API) onlineReps(ctx context.Context, realmID string, sessions []store.S
 		}
 		out = append(out, r)
 	}
-	return out, nil
+	return c.ok(out)
 }
 
 // offlineSession is one offline session, from its live offline tokens.
@@ -173,11 +173,7 @@ func (a *API) userSessions(c *call) error {
 	for i, s := range sessions {
 		withUser[i] = store.SessionUser{Session: s, User: &u}
 	}
-	out, err := a.onlineReps(c.ctx, c.realm.ID, withUser)
-	if err != nil {
-		return err
-	}
-	return c.ok(out)
+	return a.replyOnline(c, withUser)
 }
 
 // userOfflineSessions serves GET /users/{id}/offline-sessions/{client}.
@@ -214,11 +210,7 @@ func (a *API) clientSessions(c *call) error {
 	if err != nil {
 		return err
 	}
-	out, err := a.onlineReps(c.ctx, c.realm.ID, sessions)
-	if err != nil {
-		return err
-	}
-	return c.ok(out)
+	return a.replyOnline(c, sessions)
 }
 
 // clientOfflineSessions serves GET /clients/{client}/offline-sessions.
