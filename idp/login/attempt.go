@@ -45,18 +45,23 @@ func (p pendingAttempt) row(realmID string) (store.Token, error) {
 		Active: true, Requested: p.rec.Created, Expires: p.expires, Request: data}, err
 }
 
-// beginAttempt makes the browser's attempt: in cookies when it fits,
-// stored otherwise.
-func (h *Handler) beginAttempt(ctx context.Context, w http.ResponseWriter, r *http.Request, realm *oidc.Realm, p pendingAttempt) error {
-	signed, err := realm.SignInternal(map[string]any{
-		"typ": "login-attempt", "jti": p.id, "azp": p.clientID, "q": p.rec.Query,
-		"csrf":    base64.RawURLEncoding.EncodeToString(p.rec.CSRFHash),
-		"created": p.rec.Created.UnixMilli(), "exp": p.expires.Unix(),
-	})
-	if err != nil {
-		return err
+// beginAttempt makes the browser's attempt: in cookies when it fits and
+// stored is false, stored at once otherwise.
+func (h *Handler) beginAttempt(ctx context.Context, w http.ResponseWriter, r *http.Request, realm *oidc.Realm, p pendingAttempt, stored bool) error {
+	var signed string
+	if !stored {
+		var err error
+		signed, err = realm.SignInternal(map[string]any{
+			"typ": "login-attempt", "jti": p.id, "azp": p.clientID, "q": p.rec.Query,
+			"csrf":    base64.RawURLEncoding.EncodeToString(p.rec.CSRFHash),
+			"created": p.rec.Created.UnixMilli(), "exp": p.expires.Unix(),
+		})
+		if err != nil {
+			return err
+		}
+		stored = len(signed) > maxAttemptCookie
 	}
-	if len(signed) > maxAttemptCookie {
+	if stored {
 		row, err := p.row(realm.Row.ID)
 		if err == nil {
 			err = h.st.CreateToken(ctx, row)

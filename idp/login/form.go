@@ -42,20 +42,7 @@ func (h *Handler) StartLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 	// now: the broker's pending login names it.
 	p, toBroker := h.provider(r.Context(), realm, form.Get("kc_idp_hint"))
 	toBroker = toBroker && !p.flag(p.rep.LinkOnly)
-	var err error
-	if toBroker {
-		var row store.Token
-		if row, err = pending.row(realm.Row.ID); err == nil {
-			err = h.st.CreateToken(r.Context(), row)
-		}
-		if err == nil {
-			h.clearCookie(w, r, realm, cookieAttemptData, true)
-			h.setCookie(w, r, realm, cookieAttempt, id, 0, true)
-		}
-	} else {
-		err = h.beginAttempt(r.Context(), w, r, realm, pending)
-	}
-	if err != nil {
+	if err := h.beginAttempt(r.Context(), w, r, realm, pending, toBroker); err != nil {
 		h.storeError(w, r, realm, "start login", err)
 		return
 	}
