@@ -89,13 +89,10 @@ type offlineSession struct {
 }
 
 // offlineSessions groups the realm's (or userID's) live offline tokens
-// into sessions, oldest first.
-func (a *API) offlineSessions(ctx context.Context, realmID, userID string) ([]offlineSession, error) {
+// into sessions, oldest first; byID (clientIDs) fills their clients maps,
+// left empty when it is nil.
+func (a *API) offlineSessions(ctx context.Context, realmID, userID string, byID map[string]string) ([]offlineSession, error) {
 	toks, err := a.st.ListOfflineTokens(ctx, realmID, userID, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	byID, err := a.clientIDs(ctx, realmID)
 	if err != nil {
 		return nil, err
 	}
@@ -186,11 +183,7 @@ func (a *API) userOfflineSessions(c *call) error {
 	if err != nil {
 		return err
 	}
-	sessions, err := a.offlineSessions(c.ctx, c.realm.ID, u.ID)
-	if err != nil {
-		return err
-	}
-	return c.ok(forClient(sessions, cl))
+	return a.replyOffline(c, cl, u.ID, 0, 0)
 }
 
 // clientSessions serves GET /clients/{client}/user-sessions.
@@ -223,7 +216,18 @@ func (a *API) clientOfflineSessions(c *call) error {
 	if err != nil {
 		return err
 	}
-	sessions, err := a.offlineSessions(c.ctx, c.realm.ID, "")
+	return a.replyOffline(c, cl, "", first, max)
+}
+
+// replyOffline answers the offline sessions (userID's, or all of the
+// realm's when it is "") that cl takes part in, as forClient shows them,
+// paged as pageOf.
+func (a *API) replyOffline(c *call, cl store.Client, userID string, first, max int) error {
+	byID, err := a.clientIDs(c.ctx, c.realm.ID)
+	if err != nil {
+		return err
+	}
+	sessions, err := a.offlineSessions(c.ctx, c.realm.ID, userID, byID)
 	if err != nil {
 		return err
 	}
@@ -240,7 +244,7 @@ func (a *API) clientSessionCount(offline bool) handler {
 		}
 		n := 0
 		if offline {
-			sessions, err := a.offlineSessions(c.ctx, c.realm.ID, "")
+			sessions, err := a.offlineSessions(c.ctx, c.realm.ID, "", nil)
 			if err != nil {
 				return err
 			}
@@ -263,7 +267,11 @@ func (a *API) clientSessionStats(c *call) error {
 	if err != nil {
 		return err
 	}
-	sessions, err := a.offlineSessions(c.ctx, c.realm.ID, "")
+	byID, err := a.clientIDs(c.ctx, c.realm.ID)
+	if err != nil {
+		return err
+	}
+	sessions, err := a.offlineSessions(c.ctx, c.realm.ID, "", nil)
 	if err != nil {
 		return err
 	}
@@ -272,10 +280,6 @@ func (a *API) clientSessionStats(c *call) error {
 		for cid := range s.last {
 			offline[cid]++
 		}
-	}
-	byID, err := a.clientIDs(c.ctx, c.realm.ID)
-	if err != nil {
-		return err
 	}
 	out := []map[string]string{}
 	for cid, id := range byID {
@@ -386,7 +390,7 @@ func (a *API) userConsents(c *call) error {
 	if err != nil {
 		return err
 	}
-	sessions, err := a.offlineSessions(c.ctx, c.realm.ID, u.ID)
+	sessions, err := a.offlineSessions(c.ctx, c.realm.ID, u.ID, nil)
 	if err != nil {
 		return err
 	}
