@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -203,11 +204,11 @@ func subsystemXML(realm, base, ssl, clientID string, s rep.ClientSettings, audie
 	if audience {
 		b.WriteString("    <verify-token-audience>true</verify-token-audience>\n")
 	}
-	for _, k := range sortedKeys(creds) {
+	for _, k := range slices.Sorted(maps.Keys(creds)) {
 		b.WriteString("    <credential name=\"" + esc(k) + "\">")
 		if m, ok := creds[k].(map[string]any); ok {
 			b.WriteString("\n")
-			for _, kk := range sortedKeys(m) {
+			for _, kk := range slices.Sorted(maps.Keys(m)) {
 				b.WriteString("        <" + kk + ">" + esc(toString(m[kk])) + "</" + kk + ">\n")
 			}
 			b.WriteString("    </credential>\n")
@@ -220,15 +221,6 @@ func subsystemXML(realm, base, ssl, clientID string, s rep.ClientSettings, audie
 	}
 	b.WriteString("</secure-deployment>\n")
 	return []byte(b.String())
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func toString(v any) string {
