@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keygate/keygate/store"
 )
@@ -119,6 +120,67 @@ func TestLoginAttemptStoredOnReturn(t *testing.T) {
 	if _, cb, _ := big.do(http.MethodPost, action, f); cb == nil || cb.Query().Get("code") == "" {
 		t.Fatalf("login with a large attempt: no code (%v)", cb)
 	}
+}
+
+// TestLoginAttemptCookieHostile: an attempt's cookie is taken only by the
+// realm that signed it and only until it expires; either way the post is
+// an expired page and nothing is stored.
+func TestLoginAttemptCookieHostile(t *testing.T) {
+	users := `{"username": "alice", "enabled": true, "credentials": [{"type": "password", "value": "alice-pass-1"}]}`
+	cookie := func(b *browser, k *keygate, realm, name string) string {
+		t.Helper()
+		base, _ := url.Parse(k.URL + "/realms/" + realm + "/")
+		for _, c := range b.c.Jar.Cookies(base) {
+			if c.Name == name {
+				return c.Value
+			}
+		}
+		t.Fatalf("no %s cookie for realm %s", name, realm)
+		return ""
+	}
+	notStored := func(k *keygate, id string) {
+		t.Helper()
+		if _, err := k.st.GetToken(t.Context(), store.KindLogin, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("attempt %s stored: %v", id, err)
+		}
+	}
+	t.Run("another realm's cookie", func(t *testing.T) {
+		k := actionsRealm(t, "", "", users)
+		k.importRealm(t, `{"realm": "other", "enabled": true, "sslRequired": "none",
+			"clients": [{"clientId": "app", "enabled": true, "publicClient": true, "standardFlowEnabled": true,
+				"redirectUris": ["`+appRedirect+`"]}], "users": [`+users+`]}`)
+		b := newBrowser(t)
+		_, at, page := b.do(http.MethodGet, strings.Replace(authorizeURL(k, nil), "/realms/down/", "/realms/other/", 1), nil)
+		action, f := formOf(t, at, page, "kc-form-login")
+		id := mustQuery(t, action, "session_code")
+		data := cookie(b, k, "other", "KEYGATE_ATTEMPT")
+		// other's attempt id and signed data, brought to down.
+		down, _ := url.Parse(k.URL + "/realms/down/")
+		b.c.Jar.SetCookies(down, []*http.Cookie{{Name: "AUTH_SESSION_ID", Value: id, Path: "/realms/down/"},
+			{Name: "KEYGATE_ATTEMPT", Value: data, Path: "/realms/down/"}})
+		f.Set("username", "alice")
+		f.Set("password", "alice-pass-1")
+		if status, _, page := b.do(http.MethodPost, strings.Replace(action, "/realms/other/", "/realms/down/", 1), f); status != http.StatusBadRequest ||
+			!strings.Contains(page, "Page has expired") {
+			t.Errorf("other realm's attempt posted to down: %d, want 400 and the expired page\n%.600s", status, page)
+		}
+		notStored(k, id)
+	})
+
+	t.Run("expired cookie", func(t *testing.T) {
+		k := actionsRealm(t, "", `"accessCodeLifespanLogin": 1`, users)
+		b := newBrowser(t)
+		_, at, page := b.do(http.MethodGet, authorizeURL(k, nil), nil)
+		action, f := formOf(t, at, page, "kc-form-login")
+		cookie(b, k, "down", "KEYGATE_ATTEMPT")
+		time.Sleep(2 * time.Second)
+		f.Set("username", "alice")
+		f.Set("password", "alice-pass-1")
+		if status, _, page := b.do(http.MethodPost, action, f); status != http.StatusBadRequest || !strings.Contains(page, "Page has expired") {
+			t.Errorf("expired attempt: %d, want 400 and the expired page\n%.600s", status, page)
+		}
+		notStored(k, mustQuery(t, action, "session_code"))
+	})
 }
 
 func mustQuery(t *testing.T, u, name string) string {
