@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -135,6 +136,31 @@ func TestAdminSessions(t *testing.T) {
 	}
 	if got := list("/clients/" + webID + "/user-sessions?first=1&max=1"); len(got) != 1 {
 		t.Errorf("web's sessions, second page: %v", got)
+	}
+	// Pages, one session each, walk the list without gap or repeat (oldest
+	// first); past its end they are empty, max=0 is all, a negative first
+	// a 400.
+	var walked []sessionRep
+	for i := range 3 {
+		walked = append(walked, list(fmt.Sprintf("/clients/%s/user-sessions?first=%d&max=1", webID, i))...)
+	}
+	if got, want := ids(walked), sorted(a1.Session, a2.Session, b1.Session); !slices.Equal(got, want) {
+		t.Errorf("web's sessions page by page %v, want %v", got, want)
+	}
+	for _, q := range []string{"first=3", "first=2147483648&max=1", "first=3&max=0"} {
+		if got := list("/clients/" + webID + "/user-sessions?" + q); len(got) != 0 {
+			t.Errorf("web's sessions ?%s: %v, want none", q, ids(got))
+		}
+	}
+	if got := list("/clients/" + webID + "/user-sessions?max=0"); len(got) != 3 {
+		t.Errorf("web's sessions ?max=0: %v, want all 3", ids(got))
+	}
+	e.must(400, "GET", base+"/clients/"+webID+"/user-sessions?first=-2", viewer, nil)
+	e.must(400, "GET", base+"/clients/"+cliID+"/offline-sessions?max=x", viewer, nil)
+	for q, n := range map[string]int{"first=0&max=1": 1, "first=1": 0, "first=2147483648": 0, "max=0": 1} {
+		if got := list("/clients/" + cliID + "/offline-sessions?" + q); len(got) != n {
+			t.Errorf("cli's offline sessions ?%s: %v, want %d", q, ids(got), n)
+		}
 	}
 	if n := count("/clients/" + webID + "/session-count"); n != 3 {
 		t.Errorf("web session-count %d, want 3", n)
