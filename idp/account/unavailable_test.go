@@ -122,7 +122,7 @@ func TestConsoleStoreUnavailableIs503(t *testing.T) {
 	account.New(downStore{st}, srv.Provider(), lh, nil, srv.Limiter(), nil, log).Register(mux)
 	down := httptest.NewServer(mux)
 	t.Cleanup(down.Close)
-	for _, path := range []string{"/account-security/device-activity", "/account-security/signing-in", "/account-security/linked-accounts"} {
+	for _, path := range []string{"/account-security/device-activity", "/account-security/signing-in", "/account-security/linked-accounts", "/applications"} {
 		resp, err := b.Get(down.URL + "/realms/master/account" + path)
 		if err != nil {
 			t.Fatal(err)
