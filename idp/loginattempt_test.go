@@ -1,6 +1,8 @@
 package idp_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -107,6 +109,21 @@ func TestLoginAttemptStoredOnReturn(t *testing.T) {
 	if status, _, _ := replay.do(http.MethodPost, action, f); status != http.StatusBadRequest {
 		t.Errorf("replayed form: %d, want 400", status)
 	}
+	// The sweeper keeps the spent row as long as its cookie is good (both
+	// end at tok.Expires; the row goes only once expired before the
+	// sweep), so a sweep at the cookie's last moment brings nothing back.
+	if _, err := k.st.DeleteExpiredTokens(t.Context(), tok.Expires); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, _ := replay.do(http.MethodPost, action, f); status != http.StatusBadRequest {
+		t.Errorf("replayed form after a sweep: %d, want 400", status)
+	}
+	if tok, err := stored(action); err != nil || tok.Active {
+		t.Errorf("after a sweep: %+v, %v; want the attempt still stored and spent", tok, err)
+	}
+	if c := cookieExp(t, bData); c != tok.Expires.Unix() {
+		t.Errorf("the cookie expires at %d, its row at %d", c, tok.Expires.Unix())
+	}
 
 	// An attempt too large for a cookie is stored at once, and works.
 	big := newBrowser(t)
@@ -181,6 +198,26 @@ func TestLoginAttemptCookieHostile(t *testing.T) {
 		}
 		notStored(k, mustQuery(t, action, "session_code"))
 	})
+}
+
+// cookieExp is the exp claim of a signed attempt cookie.
+func cookieExp(t *testing.T, signed string) int64 {
+	t.Helper()
+	parts := strings.Split(signed, ".")
+	if len(parts) != 3 {
+		t.Fatalf("attempt cookie: %d parts", len(parts))
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var c struct {
+		Exp int64 `json:"exp"`
+	}
+	if err == nil {
+		err = json.Unmarshal(raw, &c)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Exp
 }
 
 func mustQuery(t *testing.T, u, name string) string {
