@@ -504,6 +504,10 @@ type TokenStore interface {
 	// subject of its offline tokens live at `at`, as ListOfflineTokens
 	// lists them. ErrNotFound when there are none (or their user is gone).
 	OfflineSessionUser(ctx context.Context, realmID, id string, at time.Time) (string, error)
+	// CountOfflineSessions counts, for each client of the realm that has
+	// any, the offline sessions (as ListOfflineTokens groups them) it holds
+	// a live offline token of, by client_id.
+	CountOfflineSessions(ctx context.Context, realmID string, at time.Time) (map[string]int, error)
 	// DeleteOfflineSession deletes the offline tokens issued under the SSO
 	// session id, spent ones included, and marks their requests revoked
 	// until `until` (RevokeRequest): their access tokens outlive the SSO

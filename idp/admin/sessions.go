@@ -242,21 +242,15 @@ func (a *API) clientSessionCount(offline bool) handler {
 		if err != nil {
 			return err
 		}
-		n := 0
+		count := a.st.CountClientSessions
 		if offline {
-			sessions, err := a.offlineSessions(c.ctx, c.realm.ID, "", nil)
-			if err != nil {
-				return err
-			}
-			n = len(forClient(sessions, cl))
-		} else {
-			counts, err := a.st.CountClientSessions(c.ctx, c.realm.ID, time.Now())
-			if err != nil {
-				return err
-			}
-			n = counts[cl.ClientID]
+			count = a.st.CountOfflineSessions
 		}
-		return c.ok(map[string]int{"count": n})
+		counts, err := count(c.ctx, c.realm.ID, time.Now())
+		if err != nil {
+			return err
+		}
+		return c.ok(map[string]int{"count": counts[cl.ClientID]})
 	}
 }
 
@@ -271,15 +265,9 @@ func (a *API) clientSessionStats(c *call) error {
 	if err != nil {
 		return err
 	}
-	sessions, err := a.offlineSessions(c.ctx, c.realm.ID, "", nil)
+	offline, err := a.st.CountOfflineSessions(c.ctx, c.realm.ID, time.Now())
 	if err != nil {
 		return err
-	}
-	offline := map[string]int{}
-	for _, s := range sessions {
-		for cid := range s.last {
-			offline[cid]++
-		}
 	}
 	out := []map[string]string{}
 	for cid, id := range byID {

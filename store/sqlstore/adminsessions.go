@@ -35,6 +35,14 @@ var (
 		LEFT JOIN users u ON u.realm_id = t.realm_id AND u.id = t.subject
 		WHERE t.kind = 'offline' AND t.realm_id = ? AND t.active = TRUE AND (t.expires = 0 OR t.expires > ?)
 		AND ` + issuedToLiveClient
+	// countOfflineSessionsSQL counts, by client, the offline sessions
+	// ListOfflineTokens shows: those of live tokens of a user that still
+	// exists.
+	countOfflineSessionsSQL = `SELECT t.client_id, COUNT(DISTINCT t.session_id) FROM tokens t
+		WHERE t.kind = 'offline' AND t.realm_id = ? AND t.active = TRUE AND (t.expires = 0 OR t.expires > ?)
+		AND t.session_id <> '' AND ` + issuedToLiveClient + `
+		AND EXISTS (SELECT 1 FROM users u WHERE u.realm_id = t.realm_id AND u.id = t.subject)
+		GROUP BY t.client_id`
 	offlineTokensOfUser = ` AND t.subject = ?`
 	offlineTokensOrder  = ` ORDER BY t.session_id, t.client_id, t.signature`
 	// offlineSessionUserSQL picks, through tokens_session, the user of
@@ -71,6 +79,18 @@ func (s *Store) ListClientSessions(ctx context.Context, realmID, clientID string
 
 // CountClientSessions implements store.Store.
 func (s *Store) CountClientSessions(ctx context.Context, realmID string, at time.Time) (map[string]int, error) {
+	out, err := countByClient(ctx, s, countClientSessionsSQL, realmID, at)
+	return out, wrap(err, "count client sessions of realm %s", realmID)
+}
+
+// CountOfflineSessions implements store.Store, through tokens_offline.
+func (s *Store) CountOfflineSessions(ctx context.Context, realmID string, at time.Time) (map[string]int, error) {
+	out, err := countByClient(ctx, s, countOfflineSessionsSQL, realmID, at)
+	return out, wrap(err, "count offline sessions of realm %s", realmID)
+}
+
+// countByClient reads query's (client_id, count) rows into a map.
+func countByClient(ctx context.Context, s *Store, query, realmID string, at time.Time) (map[string]int, error) {
 	type count struct {
 		client string
 		n      int
@@ -78,9 +98,9 @@ func (s *Store) CountClientSessions(ctx context.Context, realmID string, at time
 	xs, err := list(ctx, s, func(r scanner) (c count, err error) {
 		err = r.Scan(&c.client, &c.n)
 		return c, err
-	}, countClientSessionsSQL, realmID, ms(at))
+	}, query, realmID, ms(at))
 	if err != nil {
-		return nil, wrap(err, "count client sessions of realm %s", realmID)
+		return nil, err
 	}
 	out := make(map[string]int, len(xs))
 	for _, c := range xs {

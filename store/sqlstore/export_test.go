@@ -20,5 +20,6 @@ func (s *Store) PreparedStatements() int64 { return s.nstmts.Load() }
 // offline session's user.
 func (s *Store) AdminSessionsSQL() map[string]string {
 	return map[string]string{"list": s.q(listClientSessionsSQL), "count": s.q(countClientSessionsSQL),
-		"offline": s.q(offlineTokensSQL + offlineTokensOfUser + offlineTokensOrder), "offlineSession": s.q(offlineSessionUserSQL)}
+		"offline": s.q(offlineTokensSQL + offlineTokensOfUser + offlineTokensOrder), "offlineSession": s.q(offlineSessionUserSQL),
+		"offlineCount": s.q(countOfflineSessionsSQL)}
 }

@@ -116,6 +116,12 @@ func testAdminSessions(t *testing.T, s store.Store) {
 	ok(t, err)
 	eq(t, "ListOfflineTokens realm", sigs(all), []string{"o2", "o1", "o3"})
 
+	offCounts, err := s.CountOfflineSessions(ctx, "r1", now)
+	ok(t, err)
+	eq(t, "CountOfflineSessions", offCounts, map[string]int{"cli": 2, "web": 1}) // not o4 (expired), o6 (spent), o8 (replaced client)
+	offCounts, err = s.CountOfflineSessions(ctx, "r2", now)
+	ok(t, err)
+	eq(t, "CountOfflineSessions r2", offCounts, map[string]int{"cli": 1})
 	owner := func(realmID, id string, at time.Time) string {
 		u, err := s.OfflineSessionUser(ctx, realmID, id, at)
 		if errors.Is(err, store.ErrNotFound) {
