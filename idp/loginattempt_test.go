@@ -200,6 +200,44 @@ func TestLoginAttemptCookieHostile(t *testing.T) {
 	})
 }
 
+// TestLoginAttemptCookieClearedOnceStored: the attempt's signed record
+// rides along only until it is stored; a wrong password (the form posted,
+// so the attempt stored) clears it, and the next post finds the row.
+func TestLoginAttemptCookieClearedOnceStored(t *testing.T) {
+	k := actionsRealm(t, "", "", `{"username": "alice", "enabled": true,
+		"credentials": [{"type": "password", "value": "alice-pass-1"}]}`)
+	base, _ := url.Parse(k.URL + "/realms/down/")
+	carried := func(b *browser) bool {
+		for _, c := range b.c.Jar.Cookies(base) {
+			if c.Name == "KEYGATE_ATTEMPT" {
+				return true
+			}
+		}
+		return false
+	}
+	b := newBrowser(t)
+	_, at, page := b.do(http.MethodGet, authorizeURL(k, nil), nil)
+	action, f := formOf(t, at, page, "kc-form-login")
+	if !carried(b) {
+		t.Fatal("no KEYGATE_ATTEMPT cookie before the form is posted")
+	}
+	f.Set("username", "alice")
+	f.Set("password", "wrong")
+	_, at, page = b.do(http.MethodPost, action, f)
+	if carried(b) {
+		t.Error("KEYGATE_ATTEMPT still carried once the attempt is stored")
+	}
+	if tok, err := k.st.GetToken(t.Context(), store.KindLogin, mustQuery(t, action, "session_code")); err != nil || !tok.Active {
+		t.Fatalf("after a wrong password: %+v, %v; want the attempt stored and live", tok, err)
+	}
+	action, f = formOf(t, at, page, "kc-form-login")
+	f.Set("username", "alice")
+	f.Set("password", "alice-pass-1")
+	if _, cb, _ := b.do(http.MethodPost, action, f); cb == nil || cb.Query().Get("code") == "" {
+		t.Fatalf("login after a wrong password: no code (%v)", cb)
+	}
+}
+
 // cookieExp is the exp claim of a signed attempt cookie.
 func cookieExp(t *testing.T, signed string) int64 {
 	t.Helper()

@@ -98,6 +98,11 @@ func (h *Handler) openAttempt(w http.ResponseWriter, r *http.Request, realm *oid
 		h.expiredPage(w, r, realm)
 		return "", store.Token{}, attemptRecord{}, false
 	}
+	if _, err := r.Cookie(cookieAttemptData); err == nil {
+		// The attempt is stored now: its record need not ride along in
+		// every further request.
+		h.clearCookie(w, r, realm, cookieAttemptData, true)
+	}
 	return id, tok, at, true
 }
 
