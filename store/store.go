@@ -504,6 +504,10 @@ type TokenStore interface {
 	// subject of its offline tokens live at `at`, as ListOfflineTokens
 	// lists them. ErrNotFound when there are none (or their user is gone).
 	OfflineSessionUser(ctx context.Context, realmID, id string, at time.Time) (string, error)
+	// ListClientOfflineTokens is ListOfflineTokens of the offline
+	// sessions in which the client (by its public client_id) holds a live
+	// offline token: all their tokens, the other clients' too.
+	ListClientOfflineTokens(ctx context.Context, realmID, clientID string, at time.Time) ([]TokenSubject, error)
 	// CountOfflineSessions counts, for each client of the realm that has
 	// any, the offline sessions (as ListOfflineTokens groups them) it holds
 	// a live offline token of, by client_id.

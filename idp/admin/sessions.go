@@ -88,14 +88,10 @@ type offlineSession struct {
 	last map[string]time.Time
 }
 
-// offlineSessions groups the realm's (or userID's) live offline tokens
-// into sessions, oldest first; byID (clientIDs) fills their clients maps,
-// left empty when it is nil.
-func (a *API) offlineSessions(ctx context.Context, realmID, userID string, byID map[string]string) ([]offlineSession, error) {
-	toks, err := a.st.ListOfflineTokens(ctx, realmID, userID, time.Now())
-	if err != nil {
-		return nil, err
-	}
+// offlineSessions groups live offline tokens (ListOfflineTokens,
+// ListClientOfflineTokens) into sessions, oldest first; byID (clientIDs)
+// fills their clients maps, left empty when it is nil.
+func offlineSessions(toks []store.TokenSubject, byID map[string]string) []offlineSession {
 	var out []offlineSession
 	index := map[string]int{}
 	for _, t := range toks {
@@ -129,7 +125,7 @@ func (a *API) offlineSessions(ctx context.Context, realmID, userID string, byID 
 	slices.SortStableFunc(out, func(x, y offlineSession) int {
 		return cmp.Or(cmp.Compare(x.rep.Start, y.rep.Start), cmp.Compare(x.rep.ID, y.rep.ID))
 	})
-	return out, nil
+	return out
 }
 
 // forClient keeps the sessions cl takes part in, each with cl's own last
@@ -219,19 +215,25 @@ func (a *API) clientOfflineSessions(c *call) error {
 	return a.replyOffline(c, cl, "", first, max)
 }
 
-// replyOffline answers the offline sessions (userID's, or all of the
-// realm's when it is "") that cl takes part in, as forClient shows them,
-// paged as pageOf.
+// replyOffline answers the offline sessions (userID's, or any user's
+// when it is "") that cl takes part in, as forClient shows them, paged as
+// pageOf.
 func (a *API) replyOffline(c *call, cl store.Client, userID string, first, max int) error {
+	var toks []store.TokenSubject
+	var err error
+	if userID != "" {
+		toks, err = a.st.ListOfflineTokens(c.ctx, c.realm.ID, userID, time.Now())
+	} else {
+		toks, err = a.st.ListClientOfflineTokens(c.ctx, c.realm.ID, cl.ClientID, time.Now())
+	}
+	if err != nil {
+		return err
+	}
 	byID, err := a.clientIDs(c.ctx, c.realm.ID)
 	if err != nil {
 		return err
 	}
-	sessions, err := a.offlineSessions(c.ctx, c.realm.ID, userID, byID)
-	if err != nil {
-		return err
-	}
-	return c.ok(pageOf(forClient(sessions, cl), first, max))
+	return c.ok(pageOf(forClient(offlineSessions(toks, byID), cl), first, max))
 }
 
 // clientSessionCount serves GET /clients/{client}/session-count and, when
@@ -378,10 +380,11 @@ func (a *API) userConsents(c *call) error {
 	if err != nil {
 		return err
 	}
-	sessions, err := a.offlineSessions(c.ctx, c.realm.ID, u.ID, nil)
+	toks, err := a.st.ListOfflineTokens(c.ctx, c.realm.ID, u.ID, time.Now())
 	if err != nil {
 		return err
 	}
+	sessions := offlineSessions(toks, nil)
 	cls, err := a.st.ListClients(c.ctx, c.realm.ID)
 	if err != nil {
 		return err

@@ -44,7 +44,13 @@ var (
 		AND EXISTS (SELECT 1 FROM users u WHERE u.realm_id = t.realm_id AND u.id = t.subject)
 		GROUP BY t.client_id`
 	offlineTokensOfUser = ` AND t.subject = ?`
-	offlineTokensOrder  = ` ORDER BY t.session_id, t.client_id, t.signature`
+	// offlineTokensOfClient keeps the sessions in which a client holds a
+	// live offline token (the inner t shadows the outer one), through
+	// tokens_offline's realm prefix.
+	offlineTokensOfClient = ` AND t.session_id <> '' AND t.session_id IN (SELECT t.session_id FROM tokens t
+		WHERE t.kind = 'offline' AND t.realm_id = ? AND t.client_id = ? AND t.session_id <> ''
+		AND t.active = TRUE AND (t.expires = 0 OR t.expires > ?) AND ` + issuedToLiveClient + `)`
+	offlineTokensOrder = ` ORDER BY t.session_id, t.client_id, t.signature`
 	// offlineSessionUserSQL picks, through tokens_session, the user of
 	// one offline session: its live offline tokens, as ListOfflineTokens
 	// lists them, of a user that still exists.
@@ -128,6 +134,13 @@ func (s *Store) OfflineSessionUser(ctx context.Context, realmID, id string, at t
 		return u, err
 	}, offlineSessionUserSQL, id, realmID, ms(at))
 	return userID, wrap(err, "get offline session %s", id)
+}
+
+// ListClientOfflineTokens implements store.Store.
+func (s *Store) ListClientOfflineTokens(ctx context.Context, realmID, clientID string, at time.Time) ([]store.TokenSubject, error) {
+	xs, err := list(ctx, s, scanTokenSubject, offlineTokensSQL+offlineTokensOfClient+offlineTokensOrder,
+		realmID, ms(at), realmID, clientID, ms(at))
+	return xs, wrap(err, "list offline tokens of client %s", clientID)
 }
 
 // revokeRequestsSQL marks revoked (as RevokeRequest does one) the

@@ -21,5 +21,6 @@ func (s *Store) PreparedStatements() int64 { return s.nstmts.Load() }
 func (s *Store) AdminSessionsSQL() map[string]string {
 	return map[string]string{"list": s.q(listClientSessionsSQL), "count": s.q(countClientSessionsSQL),
 		"offline": s.q(offlineTokensSQL + offlineTokensOfUser + offlineTokensOrder), "offlineSession": s.q(offlineSessionUserSQL),
-		"offlineCount": s.q(countOfflineSessionsSQL)}
+		"offlineCount":  s.q(countOfflineSessionsSQL),
+		"offlineClient": s.q(offlineTokensSQL + offlineTokensOfClient + offlineTokensOrder)}
 }

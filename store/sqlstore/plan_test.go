@@ -178,6 +178,7 @@ func TestAdminSessionQueryPlans(t *testing.T) {
 		{"list", []any{"r1", "c1", now.UnixMilli(), 100, 0}, []string{"tokens_session (session_id=?)"}},
 		{"count", []any{"r1", now.UnixMilli()}, []string{"tokens_session (session_id=?)"}},
 		{"offline", []any{"r1", now.UnixMilli(), "r1u7"}, []string{"tokens_offline (realm_id=? AND subject=?)"}},
+		{"offlineClient", []any{"r1", now.UnixMilli(), "r1", "c1", now.UnixMilli()}, []string{"tokens_offline (realm_id=?)"}},
 		{"offlineCount", []any{"r1", now.UnixMilli()}, []string{"tokens_offline (realm_id=?)"}},
 		{"offlineSession", []any{"r1s7", "r1", now.UnixMilli()}, []string{"tokens_session (session_id=?)"}},
 	} {

@@ -116,9 +116,22 @@ func testAdminSessions(t *testing.T, s store.Store) {
 	ok(t, err)
 	eq(t, "ListOfflineTokens realm", sigs(all), []string{"o2", "o1", "o3"})
 
+	of := func(client string) []string {
+		xs, err := s.ListClientOfflineTokens(ctx, "r1", client, now)
+		ok(t, err)
+		return sigs(xs)
+	}
+	tok(store.KindOffline, "o9", "r1", "web", "u1", "old", live) // goes with "old" below
+	eq(t, "ListClientOfflineTokens cli", of("cli"), []string{"o2", "o9", "o1"}) // web's o9 shares a session of cli's
+	r2, err := s.ListClientOfflineTokens(ctx, "r2", "cli", now)
+	ok(t, err)
+	eq(t, "ListClientOfflineTokens r2", sigs(r2), []string{"o5"})
+	eq(t, "ListClientOfflineTokens web", of("web"), []string{"o2", "o9", "o3"}) // not o4 (expired) nor o8 (replaced client) of s2
+	eq(t, "ListClientOfflineTokens app", of("app"), []string(nil))
+	eq(t, "ListClientOfflineTokens reborn", of("reborn"), []string(nil))
 	offCounts, err := s.CountOfflineSessions(ctx, "r1", now)
 	ok(t, err)
-	eq(t, "CountOfflineSessions", offCounts, map[string]int{"cli": 2, "web": 1}) // not o4 (expired), o6 (spent), o8 (replaced client)
+	eq(t, "CountOfflineSessions", offCounts, map[string]int{"cli": 2, "web": 2}) // not o4 (expired), o6 (spent), o8 (replaced client)
 	offCounts, err = s.CountOfflineSessions(ctx, "r2", now)
 	ok(t, err)
 	eq(t, "CountOfflineSessions r2", offCounts, map[string]int{"cli": 1})
