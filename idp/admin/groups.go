@@ -190,7 +190,7 @@ func (a *API) groupByPath(c *call) error {
 			continue
 		}
 		r := t.rep(t.byID[id], func(store.Group) bool { return true }, 0)
-		if err := a.withRoles(c, &r, 0); err != nil {
+		if err := a.withRoles(c, &r); err != nil {
 			return err
 		}
 		return c.ok(r)
@@ -198,8 +198,9 @@ func (a *API) groupByPath(c *call) error {
 	return notFound("Group path does not exist")
 }
 
-// withRoles fills in the role names of r and of its sub-groups.
-func (a *API) withRoles(c *call, r *rep.Group, depth int) error {
+// withRoles fills in the role names of r and of its sub-groups (as deep
+// as tree.rep nests them, 64 levels at most).
+func (a *API) withRoles(c *call, r *rep.Group) error {
 	roles, err := a.st.ListGroupRoles(c.ctx, c.realm.ID, r.ID)
 	if err != nil {
 		return err
@@ -208,10 +209,7 @@ func (a *API) withRoles(c *call, r *rep.Group, depth int) error {
 		return err
 	}
 	for i := range r.SubGroups {
-		if depth >= 64 { // tree.rep nests no deeper
-			break
-		}
-		if err := a.withRoles(c, &r.SubGroups[i], depth+1); err != nil {
+		if err := a.withRoles(c, &r.SubGroups[i]); err != nil {
 			return err
 		}
 	}
