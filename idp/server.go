@@ -313,8 +313,15 @@ func (s *Server) Housekeeping(ctx context.Context, every time.Duration) {
 	}
 }
 
+// sweepSkew is how long past its expiry a token row is kept: replicas'
+// clocks differ, and a row must outlast what refers to it elsewhere (a
+// spent login attempt, its cookie expiring at the same second by another
+// replica's clock), or the reference could bring it back. Every reader
+// checks expiry itself; rows already linger up to a sweep's period.
+const sweepSkew = time.Minute
+
 func (s *Server) sweep(ctx context.Context, now time.Time) error {
-	n, err := s.st.DeleteExpiredTokens(ctx, now)
+	n, err := s.st.DeleteExpiredTokens(ctx, now.Add(-sweepSkew))
 	if err != nil {
 		return err
 	}

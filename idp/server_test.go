@@ -12,8 +12,8 @@ import (
 	"github.com/keygate/keygate/store/sqlite"
 )
 
-// The sweep removes expired tokens and sessions past the realm's limits,
-// and nothing else.
+// The sweep removes tokens expired longer than sweepSkew ago and sessions
+// past the realm's limits, and nothing else.
 func TestSweep(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kg.db"))
@@ -41,7 +41,8 @@ func TestSweep(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i, exp := range []time.Time{now.Add(-time.Second), now.Add(time.Hour)} {
+	// a: expired past the clock-skew margin; b: live; c: expired within it.
+	for i, exp := range []time.Time{now.Add(-sweepSkew - time.Second), now.Add(time.Hour), now.Add(-time.Second)} {
 		tok := store.Token{Kind: store.KindAccess, Signature: string(rune('a' + i)), RequestID: "r", RealmID: realm.ID, Active: true, Requested: now, Expires: exp, Request: []byte("{}")}
 		if err := st.CreateToken(ctx, tok); err != nil {
 			t.Fatal(err)
@@ -61,6 +62,9 @@ func TestSweep(t *testing.T) {
 	}
 	if _, err := st.GetToken(ctx, store.KindAccess, "b"); err != nil {
 		t.Errorf("live token removed: %v", err)
+	}
+	if _, err := st.GetToken(ctx, store.KindAccess, "c"); err != nil {
+		t.Errorf("token expired within the clock-skew margin removed: %v", err)
 	}
 }
 
