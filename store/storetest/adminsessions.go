@@ -121,7 +121,7 @@ func testAdminSessions(t *testing.T, s store.Store) {
 		ok(t, err)
 		return sigs(xs)
 	}
-	tok(store.KindOffline, "o9", "r1", "web", "u1", "old", live) // goes with "old" below
+	tok(store.KindOffline, "o9", "r1", "web", "u1", "old", live)                // goes with "old" below
 	eq(t, "ListClientOfflineTokens cli", of("cli"), []string{"o2", "o9", "o1"}) // web's o9 shares a session of cli's
 	r2, err := s.ListClientOfflineTokens(ctx, "r2", "cli", now)
 	ok(t, err)
