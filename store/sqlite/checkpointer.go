@@ -24,6 +24,12 @@ type checkpointer struct {
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
+
+	// mu is held while a checkpoint runs, here or in housekeeping: SQLite
+	// runs one at a time and answers another with SQLITE_BUSY at once,
+	// so housekeeping's checkpoint of a large WAL, meeting this one, used
+	// to learn nothing and leave the WAL for the next minute's sweep.
+	mu sync.Mutex
 }
 
 // walBackstopPages is the writer's own automatic checkpoint threshold, in
@@ -67,7 +73,9 @@ func (c *checkpointer) loop() {
 		// copy now the next one will. An error (disk full...) shows in
 		// the writes themselves and in housekeeping, which logs it.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c.mu.Lock()
 		_, _ = c.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+		c.mu.Unlock()
 		cancel()
 	}
 }

@@ -29,6 +29,9 @@ import (
 type housekeeper struct {
 	path string
 	open func(ctx context.Context) (*sql.DB, error) // a connection that may VACUUM
+	// checkpoints is held across this run's checkpoints, so that they do
+	// not meet the background checkpointer's (nil: no checkpointer).
+	checkpoints *sync.Mutex
 
 	mu        sync.Mutex
 	converted bool
@@ -50,6 +53,10 @@ func (h *housekeeper) run(ctx context.Context, db *sql.DB) (string, error) {
 	}
 	if _, err := db.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
 		return note, fmt.Errorf("sqlite: incremental vacuum: %w", err)
+	}
+	if h.checkpoints != nil {
+		h.checkpoints.Lock()
+		defer h.checkpoints.Unlock()
 	}
 	busy, frames, done, err := checkpoint(ctx, db, "PASSIVE")
 	if err != nil {

@@ -108,8 +108,6 @@ func connect(ctx context.Context, path string) (*sqlstore.Store, error) {
 		defer bdb.Close()
 		return vacuumInto(ctx, bdb, dst)
 	}, func() (uint64, error) { return freeSpace(path) })
-	hk := &housekeeper{path: path, open: func(ctx context.Context) (*sql.DB, error) { return openDB(ctx, path+"?"+common, 1) }}
-	d.Maintain = func(ctx context.Context) (string, error) { return hk.run(ctx, db) }
 	cdb, err := openDB(ctx, path+"?"+checkpoints, 1)
 	if err != nil {
 		db.Close()
@@ -117,6 +115,8 @@ func connect(ctx context.Context, path string) (*sqlstore.Store, error) {
 		return nil, err
 	}
 	cp := startCheckpointer(cdb, 100*time.Millisecond)
+	hk := &housekeeper{path: path, open: func(ctx context.Context) (*sql.DB, error) { return openDB(ctx, path+"?"+common, 1) }, checkpoints: &cp.mu}
+	d.Maintain = func(ctx context.Context) (string, error) { return hk.run(ctx, db) }
 	d.Wrote, d.Close = cp.wrote, cp.close
 	s := sqlstore.New(db, rdb, d)
 	// Readiness's connections, opened on first use: a second writer
