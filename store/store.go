@@ -484,7 +484,10 @@ type TokenStore interface {
 	// zero, and creates next. ErrNotFound when oldSig is no longer active
 	// (a concurrent refresh spent it, or it was revoked) or the session is
 	// gone; then nothing is written. PostgreSQL runs it as one statement:
-	// one round trip.
+	// one round trip. When next.Signature is oldSig (a reusable refresh
+	// token's family, Keycloak's revokeRefreshToken off), the row is
+	// renewed in place instead of spent: it stays active and takes next's
+	// Requested, Expires and Request, with the same ErrNotFound cases.
 	RotateRefresh(ctx context.Context, oldSig string, touch time.Time, next Token) error
 	// GetTokenSubject is a refresh grant's one read: the token of one of
 	// kinds with that signature, with its SSO session and its user as the

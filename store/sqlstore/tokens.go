@@ -65,8 +65,28 @@ const rotateRefreshSQL = `WITH spent AS (
 )
 SELECT count(*) FROM added`
 
+// renewRefreshSQL is RotateRefresh's renewal in place, as one statement on
+// PostgreSQL (rotateRefreshSQL's shape): the row must be active, and its
+// session present when the session is touched.
+const renewRefreshSQL = `WITH renewed AS (
+	UPDATE tokens SET requested = ?::bigint, expires = ?::bigint, request = ?::text
+	WHERE kind = ?::text AND signature = ?::text AND active = TRUE
+		AND (NOT ?::boolean OR EXISTS (SELECT 1 FROM sessions WHERE realm_id = ?::text AND id = ?::text))
+	RETURNING 1
+), touched AS (
+	UPDATE sessions SET last_seen = GREATEST(last_seen, ?::bigint)
+	WHERE ?::boolean AND realm_id = ?::text AND id = ?::text AND EXISTS (SELECT 1 FROM renewed)
+	RETURNING 1
+)
+SELECT count(*) FROM renewed`
+
+const renewRefreshLiteSQL = `UPDATE tokens SET requested = ?, expires = ?, request = ? WHERE kind = ? AND signature = ? AND active = TRUE`
+
 // RotateRefresh implements store.Store.
 func (s *Store) RotateRefresh(ctx context.Context, oldSig string, touch time.Time, next store.Token) error {
+	if next.Signature == oldSig {
+		return wrap(s.renewRefresh(ctx, touch, next), "renew refresh token")
+	}
 	if s.d.Name == "postgres" {
 		return wrap(s.rotateRefreshPG(ctx, oldSig, touch, next), "rotate refresh token")
 	}
@@ -85,6 +105,38 @@ func (s *Store) RotateRefresh(ctx context.Context, oldSig string, touch time.Tim
 		}
 		return s.CreateToken(ctx, next)
 	}), "rotate refresh token")
+}
+
+func (s *Store) renewRefresh(ctx context.Context, touch time.Time, next store.Token) (err error) {
+	doTouch := !touch.IsZero()
+	if s.d.Name != "postgres" {
+		return s.Tx(ctx, func(ctx context.Context) error {
+			if err := s.execOne(ctx, renewRefreshLiteSQL, ms(next.Requested), ms(next.Expires), string(next.Request), string(next.Kind), next.Signature); err != nil {
+				return err
+			}
+			if doTouch {
+				return s.TouchSession(ctx, next.RealmID, next.SessionID, touch)
+			}
+			return nil
+		})
+	}
+	defer s.observed(QueryWrite, time.Now(), &err)
+	st, err := s.prepare(ctx, true, renewRefreshSQL)
+	if err != nil {
+		return err
+	}
+	var n int64
+	err = st.QueryRowContext(context.WithoutCancel(ctx), ms(next.Requested), ms(next.Expires), string(next.Request),
+		string(next.Kind), next.Signature, doTouch, next.RealmID, next.SessionID,
+		ms(touch), doTouch, next.RealmID, next.SessionID).Scan(&n)
+	if err != nil {
+		return s.classify(err)
+	}
+	s.wrote(ctx, renewRefreshSQL)
+	if n != 1 {
+		return store.ErrNotFound
+	}
+	return nil
 }
 
 // rotateRefreshPG runs rotateRefreshSQL as a write: never retried (it may

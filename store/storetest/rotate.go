@@ -77,6 +77,51 @@ func testRotateRefresh(t *testing.T, s store.Store) {
 	eq(t, "racing rotations won", won, 1)
 }
 
+// testRenewRefresh: a reusable refresh token's family (next.Signature ==
+// oldSig) is renewed in place, all or nothing, and racing renewals all win.
+func testRenewRefresh(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	realm(t, s, "r1")
+	sess := store.Session{ID: "s1", RealmID: "r1", UserID: "u1", Created: t0, LastSeen: t0, AuthTime: t0}
+	ok(t, s.CreateSession(ctx, sess))
+	first := token(store.KindRefresh, "family:q1", "q1", "s1", t0.Add(time.Hour))
+	ok(t, s.CreateToken(ctx, first))
+
+	next := token(store.KindRefresh, "family:q1", "q1", "s1", t0.Add(2*time.Hour))
+	next.Requested, next.Request = t0.Add(time.Minute), raw(`{"renewed":true}`)
+	ok(t, s.RotateRefresh(ctx, "family:q1", t0.Add(time.Minute), next))
+	eq(t, "renewed", get[store.Token](t)(s.GetToken(ctx, store.KindRefresh, "family:q1")), next)
+	eq(t, "touched", get[store.Session](t)(s.GetSession(ctx, "r1", "s1")).LastSeen, t0.Add(time.Minute))
+	// Renewed again with the same key: still one active row.
+	ok(t, s.RotateRefresh(ctx, "family:q1", time.Time{}, next))
+	eq(t, "LastSeen kept", get[store.Session](t)(s.GetSession(ctx, "r1", "s1")).LastSeen, t0.Add(time.Minute))
+
+	// Racing renewals all win: reuse is the point.
+	warm(t, s, 8)
+	errs := parallel(8, func(i int) error { return s.RotateRefresh(ctx, "family:q1", t0.Add(2*time.Minute), next) })
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("racing renewal: %v", err)
+		}
+	}
+
+	// Another kind under that key is not renewed; a revoked family or a
+	// missing one is ErrNotFound; so is a touching renewal whose session
+	// is gone, which changes nothing.
+	other := next
+	other.Kind = store.KindOffline
+	isErr(t, s.RotateRefresh(ctx, "family:q1", time.Time{}, other), store.ErrNotFound)
+	isErr(t, s.RotateRefresh(ctx, "family:nope", time.Time{}, token(store.KindRefresh, "family:nope", "q9", "s1", t0.Add(time.Hour))), store.ErrNotFound)
+	ok(t, s.CreateToken(ctx, token(store.KindOffline, "family:q2", "q2", "s1", t0.Add(time.Hour))))
+	ok(t, s.DeleteSession(ctx, "r1", "s1"))
+	late := token(store.KindOffline, "family:q2", "q2", "s1", t0.Add(3*time.Hour))
+	isErr(t, s.RotateRefresh(ctx, "family:q2", t0.Add(time.Hour), late), store.ErrNotFound)
+	eq(t, "unchanged (all or nothing)", get[store.Token](t)(s.GetToken(ctx, store.KindOffline, "family:q2")), token(store.KindOffline, "family:q2", "q2", "s1", t0.Add(time.Hour)))
+	ok(t, s.RotateRefresh(ctx, "family:q2", time.Time{}, late)) // an offline family outlives its SSO session
+	ok(t, s.DeactivateRequest(ctx, store.KindOffline, "q2"))
+	isErr(t, s.RotateRefresh(ctx, "family:q2", time.Time{}, late), store.ErrNotFound)
+}
+
 // testTokenSubject: a refresh grant's one read finds the token of either
 // kind with its session and user, and says plainly when they are gone.
 func testTokenSubject(t *testing.T, s store.Store) {

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FositeTransactions", testFositeTransactions},
 		{"RefreshInTransaction", testRefreshInTransaction},
 		{"RotateRefresh", testRotateRefresh},
+		{"RenewRefresh", testRenewRefresh},
 		{"TokenSubject", testTokenSubject},
 		{"Timezone", testTimezone},
 		{"BulkUsers", testBulkUsers},
