@@ -1,6 +1,7 @@
 package idp_test
 
 import (
+	"fmt"
 	"maps"
 	"net/url"
 	"strings"
@@ -13,37 +14,47 @@ import (
 	"github.com/keygate/keygate/store/storetest/backends"
 )
 
-// TestRefreshIsOneWriteOnPostgres: a refresh grant's write (spending the
-// presented token, the SSO session's activity, the new token) reaches
+// TestRefreshIsOneWriteOnPostgres: a refresh grant's write reaches
 // PostgreSQL as one statement outside any explicit transaction: one round
-// trip, where BEGIN, three statements and COMMIT took five. The rotation
-// still refuses the spent token, and a reuse still revokes the chain.
+// trip, where BEGIN, three statements and COMMIT took five. With the
+// realm's revokeRefreshToken off (Keycloak's default) that write renews the
+// family's row and the older token stays good; with it on it spends the
+// presented token, the spent token is refused, and a reuse revokes the
+// chain.
 func TestRefreshIsOneWriteOnPostgres(t *testing.T) {
 	st := backends.Postgres(t)
 	k := keygateOn(t, st)
-	k.importRealm(t, `{"realm": "rt", "enabled": true, "sslRequired": "none",
-		"clients": [{"clientId": "svc", "enabled": true, "secret": "svc-secret-1", "publicClient": false,
-			"directAccessGrantsEnabled": true}],
-		"users": [{"username": "carol", "enabled": true, "credentials": [{"type": "password", "value": "carol-pass-1"}]}]}`)
-	tok := postToken(t, k.URL, "rt", url.Values{"grant_type": {"password"}, "client_id": {"svc"}, "client_secret": {"svc-secret-1"},
-		"username": {"carol"}, "password": {"carol-pass-1"}}, 200)
-	refresh := func(rt string, want int) map[string]any {
-		return postToken(t, k.URL, "rt", url.Values{"grant_type": {"refresh_token"}, "client_id": {"svc"},
-			"client_secret": {"svc-secret-1"}, "refresh_token": {rt}}, want)
-	}
-	// Warm the caches (realm, keys, model), then count one refresh.
-	rt := refresh(tok["refresh_token"].(string), 200)["refresh_token"].(string)
+	for _, revoke := range []bool{false, true} {
+		name := fmt.Sprintf("rt%v", revoke)
+		k.importRealm(t, `{"realm": "`+name+`", "enabled": true, "sslRequired": "none", "revokeRefreshToken": `+fmt.Sprint(revoke)+`,
+			"clients": [{"clientId": "svc", "enabled": true, "secret": "svc-secret-1", "publicClient": false,
+				"directAccessGrantsEnabled": true}],
+			"users": [{"username": "carol", "enabled": true, "credentials": [{"type": "password", "value": "carol-pass-1"}]}]}`)
+		tok := postToken(t, k.URL, name, url.Values{"grant_type": {"password"}, "client_id": {"svc"}, "client_secret": {"svc-secret-1"},
+			"username": {"carol"}, "password": {"carol-pass-1"}}, 200)
+		refresh := func(rt string, want int) map[string]any {
+			return postToken(t, k.URL, name, url.Values{"grant_type": {"refresh_token"}, "client_id": {"svc"},
+				"client_secret": {"svc-secret-1"}, "refresh_token": {rt}}, want)
+		}
+		// Warm the caches (realm, keys, model), then count one refresh.
+		rt := refresh(tok["refresh_token"].(string), 200)["refresh_token"].(string)
 
-	var next string
-	got := countQueries(st, func() { next = refresh(rt, 200)["refresh_token"].(string) })
-	if got[sqlstore.QueryWrite] != 1 || got[sqlstore.QueryBegin] != 0 {
-		t.Errorf("a refresh ran %d writes and %d transactions (all statements: %v), want 1 write and no transaction",
-			got[sqlstore.QueryWrite], got[sqlstore.QueryBegin], got)
+		var next string
+		got := countQueries(st, func() { next = refresh(rt, 200)["refresh_token"].(string) })
+		if got[sqlstore.QueryWrite] != 1 || got[sqlstore.QueryBegin] != 0 {
+			t.Errorf("revokeRefreshToken %v: a refresh ran %d writes and %d transactions (all statements: %v), want 1 write and no transaction",
+				revoke, got[sqlstore.QueryWrite], got[sqlstore.QueryBegin], got)
+		}
+		if !revoke {
+			refresh(rt, 200)
+			refresh(next, 200)
+			continue
+		}
+		// The spent token is refused, and its reuse revokes the chain (RFC
+		// 6819 5.2.2.3, fosite): that write goes through a real transaction.
+		refresh(rt, 400)
+		refresh(next, 400)
 	}
-	// The spent token is refused, and its reuse revokes the chain (RFC 6819
-	// 5.2.2.3, fosite): that write goes through a real transaction.
-	refresh(rt, 400)
-	refresh(next, 400)
 }
 
 // TestRefreshReadsOnce: a refresh reads the store once (the token joined to

@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/store/sqlstore"
 )
 
 // lifeKeygate is notBeforeKeygate's realm with a second confidential
@@ -25,6 +28,16 @@ func lifeKeygate(t *testing.T) (k *keygate, admin string) {
 			"credentials": [{"type": "password", "value": "carol-pass-1"}]}]}`)
 	}
 	return k, admin
+}
+
+// countTokens counts the stored refresh and offline tokens, spent ones too.
+func countTokens(t *testing.T, k *keygate) int {
+	t.Helper()
+	var n int
+	if err := k.st.(*sqlstore.Store).DB().QueryRowContext(t.Context(), `SELECT count(*) FROM tokens WHERE kind IN ('refresh', 'offline')`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // TestTokenLifecycleAttacks: tokens presented where they do not belong,
@@ -137,13 +150,86 @@ func TestTokenLifecycleAttacks(t *testing.T) {
 		c["enabled"] = true
 		adminDo(t, "PUT", k.URL+"/admin/realms/nb/clients/"+c["id"].(string), admin, c)
 	})
-	t.Run("refresh reuse revokes the family", func(t *testing.T) {
+	revokeRefresh := func(t *testing.T, on bool) {
+		t.Helper()
+		if s, b := adminDo(t, "PUT", k.URL+"/admin/realms/nb", admin, map[string]any{"revokeRefreshToken": on}); s != 204 {
+			t.Fatalf("revokeRefreshToken %v: %d %s", on, s, b)
+		}
+	}
+	t.Run("refresh reuse revokes the family with revokeRefreshToken on", func(t *testing.T) {
+		revokeRefresh(t, true)
+		defer revokeRefresh(t, false)
 		tok := nbTokens(t, k, "openid")
 		next := nbRefresh(t, k, tok["refresh_token"].(string), 200)
 		nbRefresh(t, k, tok["refresh_token"].(string), 400)
 		nbRefresh(t, k, next["refresh_token"].(string), 400)
 		if s := userinfo("nb", next["access_token"].(string)); s != 401 {
 			t.Errorf("userinfo with the family's access token after reuse: %d", s)
+		}
+		// A reusable family (issued while it was off) turns single-use
+		// at its next refresh: its older tokens are then a reuse.
+		revokeRefresh(t, false)
+		tok = nbTokens(t, k, "openid")
+		revokeRefresh(t, true)
+		next = nbRefresh(t, k, tok["refresh_token"].(string), 200)
+		nbRefresh(t, k, tok["refresh_token"].(string), 400)
+		nbRefresh(t, k, next["refresh_token"].(string), 400)
+	})
+	t.Run("refresh tokens are reusable with revokeRefreshToken off", func(t *testing.T) {
+		// Keycloak's default: any refresh token of a live session works
+		// until it expires, each refresh issues a new one, and a family
+		// stays one stored row however often it is refreshed.
+		for _, scope := range []string{"openid", "openid offline_access"} {
+			tok := nbTokens(t, k, scope)
+			first := tok["refresh_token"].(string)
+			rows := countTokens(t, k)
+			next := nbRefresh(t, k, first, 200)
+			if next["refresh_token"] == first {
+				t.Errorf("%s: a refresh returned the presented refresh token", scope)
+			}
+			again := nbRefresh(t, k, first, 200)
+			nbRefresh(t, k, next["refresh_token"].(string), 200)
+			codes := make([]int, 8)
+			var wg sync.WaitGroup
+			for i := range codes {
+				wg.Go(func() {
+					resp, err := http.PostForm(k.URL+"/realms/nb/protocol/openid-connect/token", url.Values{"grant_type": {"refresh_token"},
+						"client_id": {"svc"}, "client_secret": {"svc-secret-1"}, "refresh_token": {first}})
+					if err == nil {
+						codes[i] = resp.StatusCode
+						resp.Body.Close()
+					}
+				})
+			}
+			wg.Wait()
+			for i, c := range codes {
+				if c != 200 {
+					t.Errorf("%s: concurrent refresh %d with one token: %d", scope, i, c)
+				}
+			}
+			if n := countTokens(t, k); n != rows {
+				t.Errorf("%s: %d stored tokens after 11 refreshes of one family, %d before", scope, n, rows)
+			}
+			if !nbIntrospect(t, k, first) {
+				t.Errorf("%s: the first refresh token introspects inactive", scope)
+			}
+			for _, at := range []any{tok["access_token"], next["access_token"], again["access_token"]} {
+				if s := userinfo("nb", at.(string)); s != 200 {
+					t.Errorf("%s: userinfo: %d", scope, s)
+				}
+			}
+			// Revoking any token of the family (RFC 7009) ends all of it.
+			resp, err := http.PostForm(k.URL+"/realms/nb/protocol/openid-connect/revoke", url.Values{"client_id": {"svc"},
+				"client_secret": {"svc-secret-1"}, "token": {again["refresh_token"].(string)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			nbRefresh(t, k, first, 400)
+			nbRefresh(t, k, next["refresh_token"].(string), 400)
+			if s := userinfo("nb", next["access_token"].(string)); s != 401 {
+				t.Errorf("%s: userinfo after the family was revoked: %d", scope, s)
+			}
 		}
 	})
 	t.Run("revocation by another client", func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -118,6 +119,30 @@ func TestE2EOAuth2Proxy(t *testing.T) {
 		t.Error("oauth2-proxy did not refresh the session through keygate")
 	} else if at2 := claimsOf(t, h2["X-Forwarded-Access-Token"]); at2["sid"] != at["sid"] {
 		t.Errorf("refresh changed the session: %v -> %v", at["sid"], at2["sid"])
+	}
+
+	// Requests that arrive together once the refresh is due each make
+	// oauth2-proxy (cookie session store) refresh with the same refresh
+	// token. keygate's refresh tokens are reusable, as Keycloak's by
+	// default (revokeRefreshToken off), so every one is served; with
+	// single-use tokens all but the first refresh failed.
+	time.Sleep(2200 * time.Millisecond)
+	codes := make([]int, 6)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Go(func() {
+			if resp, err := b.c.Get(proxy + "/"); err == nil {
+				codes[i] = resp.StatusCode
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != 200 {
+			t.Errorf("concurrent requests due for a refresh: request %d got %d (all: %v)", i, c, codes)
+			break
+		}
 	}
 
 	// Sign-out drops oauth2-proxy's session: the next request goes back to

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -49,11 +50,22 @@ func TestReplicas(t *testing.T) {
 		}
 	})
 
+	// Single-use refresh tokens (revokeRefreshToken on), so that a reuse
+	// detected at one replica is seen to end the family at the other.
+	var rep map[string]any
+	if raw, err := os.ReadFile("testdata/realm-test.json"); err != nil || json.Unmarshal(raw, &rep) != nil {
+		t.Fatalf("realm-test.json: %v", err)
+	}
+	rep["revokeRefreshToken"] = true
+	realmFile := filepath.Join(t.TempDir(), "realm-test.json")
+	if raw, err := json.Marshal(rep); err != nil || os.WriteFile(realmFile, raw, 0o600) != nil {
+		t.Fatalf("writing %s: %v", realmFile, err)
+	}
 	var a, b *server
 	var wg sync.WaitGroup
 	env := []string{"KC_BOOTSTRAP_ADMIN_USERNAME=admin", "KC_BOOTSTRAP_ADMIN_PASSWORD=admin-secret-pw"}
-	wg.Go(func() { a = startServer(t, u.String(), env, "--import-realm", "testdata/realm-test.json") })
-	wg.Go(func() { b = startServer(t, u.String(), env, "--import-realm", "testdata/realm-test.json") })
+	wg.Go(func() { a = startServer(t, u.String(), env, "--import-realm", realmFile) })
+	wg.Go(func() { b = startServer(t, u.String(), env, "--import-realm", realmFile) })
 	wg.Wait()
 	if t.Failed() {
 		t.FailNow()

@@ -416,7 +416,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 	if kind == store.KindAccess {
 		req, err = st.accessRequest(ctx, realm, claims)
 	} else {
-		req, err = st.GetRefreshTokenSession(WithRealm(ctx, realm), signatureOf(token), nil)
+		req, err = st.GetRefreshTokenSession(WithRealm(ctx, realm), refreshKey(strClaim(claims, "jti"), strClaim(claims, "typ"), token), nil)
 	}
 	if failed(err) {
 		return

@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -158,5 +159,75 @@ func TestLazyTxRefreshRotation(t *testing.T) {
 	}
 	if active(t, s, store.KindRefresh, "new") {
 		t.Fatal("Commit did not spend the noted token")
+	}
+}
+
+// A reusable family's row is renewed by the new token's write, never
+// spent: not on a Commit nothing else preceded, not when a transaction
+// began before the refresh (bind), and its renewal rolls back with it.
+func TestLazyTxRefreshFamily(t *testing.T) {
+	const fam = familyPrefix + "q"
+	s, ctx, req := lazyFixture(t, store.KindRefresh, fam)
+
+	tx, _ := s.BeginTX(ctx)
+	_ = s.RotateRefreshToken(tx, "q", fam)
+	if err := s.Commit(tx); err != nil || !active(t, s, store.KindRefresh, fam) {
+		t.Fatalf("a renewal nothing followed: %v, active %v", err, active(t, s, store.KindRefresh, fam))
+	}
+
+	for _, commit := range []bool{true, false} {
+		tx, _ = s.BeginTX(ctx)
+		if err := s.RotateRefreshToken(tx, "q", fam); err != nil {
+			t.Fatal(err)
+		}
+		// Another write: the store's transaction begins (bind), which
+		// spends a noted single-use token but must leave a family's row.
+		if err := s.CreateAuthorizeCodeSession(tx, fmt.Sprint("code-", commit), req); err != nil {
+			t.Fatal(err)
+		}
+		req.GetSession().(*Session).SetExpiresAt(fosite.RefreshToken, time.Now().Add(time.Hour).Truncate(time.Millisecond))
+		if err := s.CreateRefreshTokenSession(tx, fam, "", req); err != nil {
+			t.Fatal(err)
+		}
+		if commit {
+			if err := s.Commit(tx); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			_ = s.Rollback(tx)
+		}
+		tok, err := s.st.GetToken(ctx, store.KindRefresh, fam)
+		if err != nil || !tok.Active {
+			t.Fatalf("commit %v: family row %v, %v", commit, tok.Active, err)
+		}
+		if renewed := tok.Expires.After(time.Now().Add(50 * time.Minute)); renewed != commit {
+			t.Errorf("commit %v: row renewed %v (expires %v)", commit, renewed, tok.Expires)
+		}
+		req.GetSession().(*Session).SetExpiresAt(fosite.RefreshToken, time.Now().Add(time.Minute))
+		if !commit {
+			continue
+		}
+		// Undo the renewal's expiry for the rollback round.
+		if err := s.st.RotateRefresh(ctx, fam, time.Time{}, store.Token{Kind: store.KindRefresh, Signature: fam, Expires: time.Now().Add(time.Minute), Request: tok.Request}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Only a refresh token's jti names a family: the realm's internal tokens
+// share its HMAC key and carry jtis of their own.
+func TestRefreshKey(t *testing.T) {
+	const tok = "h.p.sig"
+	for _, c := range []struct{ jti, typ, want string }{
+		{"q1.RANDOM", "Refresh", familyPrefix + "q1"},
+		{"q1.RANDOM", "Offline", familyPrefix + "q1"},
+		{"q1.RANDOM", "login-attempt", "sig"},
+		{"q1.RANDOM", "", "sig"},
+		{"2b7c-uuid", "Refresh", "sig"},
+		{".RANDOM", "Refresh", "sig"},
+	} {
+		if got := refreshKey(c.jti, c.typ, tok); got != c.want {
+			t.Errorf("refreshKey(%q, %q) = %q, want %q", c.jti, c.typ, got, c.want)
+		}
 	}
 }

@@ -39,7 +39,7 @@ func (p *Provider) BackchannelLogout(w http.ResponseWriter, r *http.Request, rea
 	}
 	p.Event(r, realm, store.Event{Type: events.Logout, ClientID: c.GetID(), UserID: strClaim(claims, "sub"), SessionID: strClaim(claims, "sid")})
 	// An offline token's logout ends its offline session too.
-	if t, err := p.st.GetToken(ctx, store.KindOffline, signatureOf(rt)); err == nil && t.RealmID == realm.Row.ID {
+	if t, err := p.st.GetToken(ctx, store.KindOffline, refreshKey(strClaim(claims, "jti"), typ, rt)); err == nil && t.RealmID == realm.Row.ID {
 		st := &storage{st: p.st, models: p.models}
 		ctx := WithRealm(ctx, realm)
 		if err := errors.Join(st.RevokeRefreshToken(ctx, t.RequestID), st.RevokeAccessToken(ctx, t.RequestID)); err != nil {

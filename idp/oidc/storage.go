@@ -427,15 +427,24 @@ func (s *storage) CreateRefreshTokenSession(ctx context.Context, sig, _ string, 
 		kind = store.KindOffline
 	}
 	sess, _ := req.GetSession().(*Session)
-	if f := frameOf(ctx); f != nil && f.t.tx == nil && f.t.spend != "" && sess != nil && sess.pending == nil {
+	if f := frameOf(ctx); f != nil && f.t.spend != "" && sess != nil && sess.pending == nil {
 		next, err := s.record(ctx, kind, sig, req)
 		if err != nil {
 			return err
 		}
-		err = awayFromGate(ctx, func() error { return s.st.RotateRefresh(f.t.parent, f.t.spend, sess.touch, next) })
-		if errors.Is(err, store.ErrNotFound) {
+		// Outside a transaction, or inside one begun since (bind leaves a
+		// reusable family's key to this renewal instead of spending it).
+		rctx := f.t.parent
+		if f.t.tx != nil {
+			rctx = f.t.tx
+		}
+		err = awayFromGate(ctx, func() error { return s.st.RotateRefresh(rctx, f.t.spend, sess.touch, next) })
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
 			// A concurrent refresh spent the token first (or the session
-			// ended): fosite answers as for a lost race.
+			// ended): fosite answers as for a lost race. A conflict is a
+			// family made reusable again after the realm's
+			// revokeRefreshToken was turned on and off during its life:
+			// its old row is spent and keeps its key.
 			return fosite.ErrSerializationFailure.WithWrap(err)
 		}
 		if err == nil {
@@ -500,14 +509,19 @@ func (s *storage) DeleteRefreshTokenSession(ctx context.Context, sig string) err
 	return nil
 }
 
-// RotateRefreshToken spends the presented refresh token, so later reuse is
-// detected; access tokens already issued live to their exp, as in Keycloak.
-// Spending is conditional on the token still being active: of two requests
-// racing with one refresh token, the second finds it spent and fails
-// instead of forking the chain.
+// RotateRefreshToken spends the presented single-use refresh token, so
+// later reuse is detected; access tokens already issued live to their exp,
+// as in Keycloak. Spending is conditional on the token still being active:
+// of two requests racing with one refresh token, the second finds it spent
+// and fails instead of forking the chain. A reusable family's row is not
+// spent but renewed by the new token's write.
 func (s *storage) RotateRefreshToken(ctx context.Context, _, refreshSignature string) error {
-	if f := frameOf(ctx); f != nil && f.t.tx == nil {
-		f.t.spend = refreshSignature // spent with the new token's write (CreateRefreshTokenSession)
+	family := strings.HasPrefix(refreshSignature, familyPrefix)
+	if f := frameOf(ctx); f != nil && (f.t.tx == nil || family) {
+		f.t.spend = refreshSignature // spent or renewed with the new token's write (CreateRefreshTokenSession)
+		return nil
+	}
+	if family {
 		return nil
 	}
 	ctx, err := s.bind(ctx)
@@ -696,7 +710,7 @@ func (s *storage) bind(ctx context.Context) (context.Context, error) {
 			return ctx, err
 		}
 		t.tx = tx
-		if sig := t.spend; sig != "" {
+		if sig := t.spend; sig != "" && !strings.HasPrefix(sig, familyPrefix) {
 			t.spend = ""
 			if err := s.spend(tx, sig); err != nil {
 				return ctx, err
@@ -732,8 +746,9 @@ func (s *storage) Commit(ctx context.Context) error {
 		}
 		return errRolledBack
 	}
-	if t.spend != "" && t.tx == nil {
-		// A rotation nothing else followed: spend the token on its own.
+	if t.spend != "" && t.tx == nil && !strings.HasPrefix(t.spend, familyPrefix) {
+		// A rotation nothing else followed: spend the token on its own
+		// (a reusable family's row is renewed by the new token, or kept).
 		sig := t.spend
 		t.spend = ""
 		return s.spend(t.parent, sig)

@@ -3,7 +3,9 @@ package oidc
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/ory/fosite"
@@ -27,7 +29,46 @@ func (s *tokenStrategy) AccessTokenSignature(_ context.Context, token string) st
 	return token
 }
 
-func (s *tokenStrategy) RefreshTokenSignature(_ context.Context, token string) string {
+// RefreshTokenSignature is where the refresh token is stored (refreshKey):
+// a reusable token's family key once its signature is verified, else its
+// own signature.
+func (s *tokenStrategy) RefreshTokenSignature(ctx context.Context, token string) string {
+	r, err := mustRealm(ctx)
+	if err != nil {
+		return signatureOf(token)
+	}
+	payload, err := verifiedHS512(r.keys, token)
+	if err != nil {
+		return signatureOf(token) // ValidateRefreshToken refuses it, if it is found at all
+	}
+	var c struct {
+		JTI string `json:"jti"`
+		Typ string `json:"typ"`
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return signatureOf(token)
+	}
+	return refreshKey(c.JTI, c.Typ, token)
+}
+
+// familyPrefix starts a reusable refresh token family's store key; no
+// signature segment (base64url) contains its colon.
+const familyPrefix = "family:"
+
+// refreshKey is the store key of a verified refresh token. A single-use
+// token (the realm's revokeRefreshToken on) is stored under its signature
+// and spent by its refresh. A reusable one (Keycloak's default,
+// revokeRefreshToken off: any refresh token of a live session may be used
+// again until it expires) has a jti naming its request, "<request id>.
+// <random>", and every token of the family shares one row, which each
+// refresh renews in place: reuse needs no row per token, and two refreshes
+// racing with one token both succeed. Only a refresh token (typ) names a
+// family: the realm's internal tokens share its HMAC key and carry jtis
+// of their own.
+func refreshKey(jti, typ, token string) string {
+	if i := strings.LastIndexByte(jti, '.'); i > 0 && (typ == "Refresh" || typ == "Offline") {
+		return familyPrefix + jti[:i]
+	}
 	return signatureOf(token)
 }
 
@@ -96,10 +137,16 @@ func (s *tokenStrategy) GenerateRefreshToken(ctx context.Context, req fosite.Req
 	if req.GetGrantedScopes().Has("offline_access") {
 		typ = "Offline"
 	}
+	// revokeRefreshToken off (Keycloak's default): reusable (refreshKey).
+	reusable := !r.Settings.RevokeRefreshToken
+	jti := uuid.NewString()
+	if reusable {
+		jti = req.GetID() + "." + rand.Text()
+	}
 	claims := map[string]any{
 		"exp":   exp.Unix(),
 		"iat":   is.at.Unix(),
-		"jti":   uuid.NewString(),
+		"jti":   jti,
 		"iss":   r.Issuer,
 		"aud":   r.Issuer,
 		"sub":   sess.UserID,
@@ -110,7 +157,11 @@ func (s *tokenStrategy) GenerateRefreshToken(ctx context.Context, req fosite.Req
 	if sess.SessionID != "" {
 		claims["sid"] = sess.SessionID
 	}
-	return sign(r.keys.hmac, claims)
+	token, sig, err := sign(r.keys.hmac, claims)
+	if err == nil && reusable {
+		sig = refreshKey(jti, typ, token)
+	}
+	return token, sig, err
 }
 
 func (s *tokenStrategy) ValidateRefreshToken(ctx context.Context, _ fosite.Requester, token string) error {
