@@ -107,7 +107,7 @@ func (s *Store) RotateRefresh(ctx context.Context, oldSig string, touch time.Tim
 	}), "rotate refresh token")
 }
 
-func (s *Store) renewRefresh(ctx context.Context, touch time.Time, next store.Token) (err error) {
+func (s *Store) renewRefresh(ctx context.Context, touch time.Time, next store.Token) error {
 	doTouch := !touch.IsZero()
 	if s.d.Name != "postgres" {
 		return s.Tx(ctx, func(ctx context.Context) error {
@@ -120,43 +120,35 @@ func (s *Store) renewRefresh(ctx context.Context, touch time.Time, next store.To
 			return nil
 		})
 	}
-	defer s.observed(QueryWrite, time.Now(), &err)
-	st, err := s.prepare(ctx, true, renewRefreshSQL)
-	if err != nil {
-		return err
-	}
-	var n int64
-	err = st.QueryRowContext(context.WithoutCancel(ctx), ms(next.Requested), ms(next.Expires), string(next.Request),
+	return s.countedWrite(ctx, renewRefreshSQL, ms(next.Requested), ms(next.Expires), string(next.Request),
 		string(next.Kind), next.Signature, doTouch, next.RealmID, next.SessionID,
-		ms(touch), doTouch, next.RealmID, next.SessionID).Scan(&n)
-	if err != nil {
-		return s.classify(err)
-	}
-	s.wrote(ctx, renewRefreshSQL)
-	if n != 1 {
-		return store.ErrNotFound
-	}
-	return nil
+		ms(touch), doTouch, next.RealmID, next.SessionID)
 }
 
-// rotateRefreshPG runs rotateRefreshSQL as a write: never retried (it may
-// have been applied), and finished even if the client hangs up.
-func (s *Store) rotateRefreshPG(ctx context.Context, oldSig string, touch time.Time, next store.Token) (err error) {
+// rotateRefreshPG runs rotateRefreshSQL.
+func (s *Store) rotateRefreshPG(ctx context.Context, oldSig string, touch time.Time, next store.Token) error {
+	doTouch := !touch.IsZero()
+	return s.countedWrite(ctx, rotateRefreshSQL, oldSig, doTouch, next.RealmID, next.SessionID,
+		ms(touch), doTouch, next.RealmID, next.SessionID,
+		string(next.Kind), next.Signature, next.RequestID, next.RealmID, next.ClientID, next.Subject, next.SessionID,
+		next.Active, ms(next.Requested), ms(next.Expires), string(next.Request), doTouch)
+}
+
+// countedWrite runs a PostgreSQL write statement that answers how many
+// rows it wrote as a write: never retried (it may have been applied), and
+// finished even if the client hangs up. Anything but one row is
+// store.ErrNotFound.
+func (s *Store) countedWrite(ctx context.Context, query string, args ...any) (err error) {
 	defer s.observed(QueryWrite, time.Now(), &err)
-	st, err := s.prepare(ctx, true, rotateRefreshSQL)
+	st, err := s.prepare(ctx, true, query)
 	if err != nil {
 		return err
 	}
-	doTouch := !touch.IsZero()
 	var n int64
-	err = st.QueryRowContext(context.WithoutCancel(ctx), oldSig, doTouch, next.RealmID, next.SessionID,
-		ms(touch), doTouch, next.RealmID, next.SessionID,
-		string(next.Kind), next.Signature, next.RequestID, next.RealmID, next.ClientID, next.Subject, next.SessionID,
-		next.Active, ms(next.Requested), ms(next.Expires), string(next.Request), doTouch).Scan(&n)
-	if err != nil {
+	if err := st.QueryRowContext(context.WithoutCancel(ctx), args...).Scan(&n); err != nil {
 		return s.classify(err)
 	}
-	s.wrote(ctx, rotateRefreshSQL)
+	s.wrote(ctx, query)
 	if n != 1 {
 		return store.ErrNotFound
 	}
