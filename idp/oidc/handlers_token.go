@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -111,6 +112,16 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 			return err
 		}
 	}
+	if sess.found != nil {
+		// The notBefore checks (fillClaims) read the presented token's iat:
+		// every token of a reusable family shares one row, whose time is
+		// its newest token's.
+		iat, err := presentedIat(r, req.GetRequestForm().Get("refresh_token"))
+		if err != nil {
+			return fosite.ErrInvalidGrant.WithWrap(err)
+		}
+		sess.presentedIat = iat
+	}
 	cs, err := h.p.fillClaims(ctx, r, c, sess, req.GetGrantedScopes())
 	switch {
 	case err != nil:
@@ -129,6 +140,25 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 		}
 	}
 	return nil
+}
+
+// presentedIat is the iat of a refresh grant's refresh token, which fosite
+// has verified (signature and expiry) before the claims handler runs.
+func presentedIat(r *Realm, token string) (int64, error) {
+	payload, err := verifiedHS512(r.keys, token)
+	if err != nil {
+		return 0, err
+	}
+	var c struct {
+		Iat *int64 `json:"iat"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return 0, err
+	}
+	if c.Iat == nil {
+		return 0, errors.New("refresh token without iat")
+	}
+	return *c.Iat, nil
 }
 
 // errOfflineNotAllowed is Keycloak's answer to offline_access for a user
@@ -169,7 +199,7 @@ func (p *Provider) fillClaims(ctx context.Context, r *Realm, c *Client, sess *Se
 	if !sub.user.Enabled {
 		return claimSet{}, fosite.ErrInvalidGrant.WithWrap(errSessionNotActive).WithHint("Session not active")
 	}
-	if f := sess.found; f != nil && stale(f.Token.Requested.Unix(), r, c, &sub.user) {
+	if f := sess.found; f != nil && stale(min(f.Token.Requested.Unix(), sess.presentedIat), r, c, &sub.user) {
 		// The refresh token predates a notBefore: Keycloak's "Stale token".
 		return claimSet{}, fosite.ErrInvalidGrant.WithHint("Stale token")
 	}

@@ -44,6 +44,10 @@ type Session struct {
 	// found is what the refresh token's one read found with it (its SSO
 	// session and user), so that the grant reads neither again.
 	found *store.TokenSubject
+	// presentedIat is the iat of the refresh token a refresh presented
+	// (verified): the notBefore checks read it, not the row's time, which
+	// a reusable family's every refresh moves forward.
+	presentedIat int64
 	// refreshLifespan replaces the SSO idle timeout (offline tokens), and
 	// refreshMax caps the refresh token's exp (the session's max lifespan).
 	refreshLifespan time.Duration
