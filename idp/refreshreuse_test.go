@@ -292,9 +292,12 @@ func TestRefreshFamilyToggle(t *testing.T) {
 		revoke(true)
 		c := nbRefresh(t, k, b["refresh_token"].(string), 200) // single-use; family spent
 		revoke(false)
-		// c is single-use: its refresh would make the spent family
-		// reusable again, and it is refused rather than reviving a and b.
+		// c is single-use: its refresh begins a new family (a and b's
+		// row is spent), and reviving neither a nor b.
 		d := tryRefresh(t, k, "nb", c["refresh_token"].(string))
+		if d == nil {
+			t.Fatal("the newest token refused after the toggle back off")
+		}
 		for name, old := range map[string]string{"a": a["refresh_token"].(string), "b": b["refresh_token"].(string)} {
 			if tryRefresh(t, k, "nb", old) != nil {
 				t.Errorf("%s (off, spent while on) refreshed after the toggle back off", name)
@@ -304,10 +307,8 @@ func TestRefreshFamilyToggle(t *testing.T) {
 		if tryRefresh(t, k, "nb", c["refresh_token"].(string)) != nil {
 			t.Error("c refreshed after its family's reuse")
 		}
-		if d != nil {
-			if tryRefresh(t, k, "nb", d["refresh_token"].(string)) != nil {
-				t.Error("d refreshed after its family's reuse")
-			}
+		if tryRefresh(t, k, "nb", d["refresh_token"].(string)) != nil {
+			t.Error("d refreshed after its family's reuse")
 		}
 		revoke(true)
 		for name, old := range map[string]string{"a": a["refresh_token"].(string), "c": c["refresh_token"].(string)} {
@@ -464,4 +465,52 @@ func TestRefreshFamilySweep(t *testing.T) {
 		t.Fatal("the sweep past the newest token's expiry left the family")
 	}
 	nbRefresh(t, k, last["refresh_token"].(string), 400)
+}
+
+// TestRefreshFamilyBackOff: a family made single-use (revokeRefreshToken
+// turned on) becomes reusable again when it is turned off, without
+// reviving the tokens it had while it was first off: the session's newest
+// token goes on refreshing (it was refused as "Stale token" for good,
+// since its family's key was taken by the spent row), and an old one
+// presented is still a reuse that ends everything.
+func TestRefreshFamilyBackOff(t *testing.T) {
+	k, admin := lifeKeygate(t)
+	revoke := func(on bool) {
+		t.Helper()
+		if s, b := adminDo(t, "PUT", k.URL+"/admin/realms/nb", admin, map[string]any{"revokeRefreshToken": on}); s != 204 {
+			t.Fatalf("revokeRefreshToken %v: %d %s", on, s, b)
+		}
+	}
+	for _, scope := range []string{"openid", "openid offline_access"} {
+		a := nbTokens(t, k, scope) // off: reusable
+		revoke(true)
+		c := nbRefresh(t, k, a["refresh_token"].(string), 200) // single-use
+		revoke(false)
+		d := nbRefresh(t, k, c["refresh_token"].(string), 200) // reusable again
+		rows := countTokens(t, k)
+		e := nbRefresh(t, k, d["refresh_token"].(string), 200)
+		nbRefresh(t, k, d["refresh_token"].(string), 200)
+		nbRefresh(t, k, e["refresh_token"].(string), 200)
+		if n := countTokens(t, k); n != rows {
+			t.Errorf("%s: %d stored tokens after 3 refreshes of the new family, %d before", scope, n, rows)
+		}
+		nbRefresh(t, k, c["refresh_token"].(string), 400) // single-use, spent: a reuse
+		for name, tok := range map[string]map[string]any{"a": a, "d": d, "e": e} {
+			if tryRefresh(t, k, "nb", tok["refresh_token"].(string)) != nil {
+				t.Errorf("%s: %s refreshed after the reuse", scope, name)
+			}
+		}
+		if s := nbUserinfo(t, k, e["access_token"].(string)); s != 401 {
+			t.Errorf("%s: the family's access token after the reuse: userinfo %d", scope, s)
+		}
+
+		// And an old token of the first reusable period is a reuse too.
+		a = nbTokens(t, k, scope)
+		revoke(true)
+		c = nbRefresh(t, k, a["refresh_token"].(string), 200)
+		revoke(false)
+		d = nbRefresh(t, k, c["refresh_token"].(string), 200)
+		nbRefresh(t, k, a["refresh_token"].(string), 400)
+		nbRefresh(t, k, d["refresh_token"].(string), 400)
+	}
 }

@@ -441,10 +441,9 @@ func (s *storage) CreateRefreshTokenSession(ctx context.Context, sig, _ string, 
 		err = awayFromGate(ctx, func() error { return s.st.RotateRefresh(rctx, f.t.spend, sess.touch, next) })
 		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
 			// A concurrent refresh spent the token first (or the session
-			// ended): fosite answers as for a lost race. A conflict is a
-			// family made reusable again after the realm's
-			// revokeRefreshToken was turned on and off during its life:
-			// its old row is spent and keeps its key.
+			// ended): fosite answers as for a lost race. A conflict would
+			// be a new family whose key is taken (familyOf gives a
+			// family begun by a single-use token a key of its own).
 			return fosite.ErrSerializationFailure.WithWrap(err)
 		}
 		if err == nil {

@@ -59,10 +59,12 @@ const familyPrefix = "family:"
 // token (the realm's revokeRefreshToken on) is stored under its signature
 // and spent by its refresh. A reusable one (Keycloak's default,
 // revokeRefreshToken off: any refresh token of a live session may be used
-// again until it expires) has a jti naming its request, "<request id>.
-// <random>", and every token of the family shares one row, which each
-// refresh renews in place: reuse needs no row per token, and two refreshes
-// racing with one token both succeed. Only a refresh token (typ) names a
+// again until it expires) has a jti naming its family, "<family>.<random>"
+// (familyOf: its request's id, or that id and a random part for a family
+// begun by a single-use token), and every token of the family shares one
+// row (revoked with its request), which each refresh renews in place:
+// reuse needs no row per token, and two refreshes racing with one token
+// both succeed. Only a refresh token (typ) names a
 // family: the realm's internal tokens share its HMAC key and carry jtis
 // of their own.
 func refreshKey(jti, typ, token string) string {
@@ -141,7 +143,7 @@ func (s *tokenStrategy) GenerateRefreshToken(ctx context.Context, req fosite.Req
 	reusable := !r.Settings.RevokeRefreshToken
 	jti := uuid.NewString()
 	if reusable {
-		jti = req.GetID() + "." + rand.Text()
+		jti = familyOf(req, sess) + "." + rand.Text()
 	}
 	claims := map[string]any{
 		"exp":   exp.Unix(),
@@ -162,6 +164,23 @@ func (s *tokenStrategy) GenerateRefreshToken(ctx context.Context, req fosite.Req
 		sig = refreshKey(jti, typ, token)
 	}
 	return token, sig, err
+}
+
+// familyOf names the reusable family a new refresh token joins: the
+// presented token's when a refresh renews one; the request's for a new
+// grant. A refresh of a single-use token (issued while the realm's
+// revokeRefreshToken was on) starts a family of its own: its request's
+// family key may be held by the family that was spent when the setting
+// was turned on, whose earlier tokens must stay a reuse.
+func familyOf(req fosite.Requester, sess *Session) string {
+	f := sess.found
+	if f == nil {
+		return req.GetID()
+	}
+	if fam, ok := strings.CutPrefix(f.Token.Signature, familyPrefix); ok {
+		return fam
+	}
+	return req.GetID() + "-" + rand.Text()
 }
 
 func (s *tokenStrategy) ValidateRefreshToken(ctx context.Context, _ fosite.Requester, token string) error {
