@@ -514,3 +514,42 @@ func TestRefreshFamilyBackOff(t *testing.T) {
 		nbRefresh(t, k, d["refresh_token"].(string), 400)
 	}
 }
+
+// TestRefreshFamilyOfflineIdle: an offline family ends when its offline
+// session has been idle for the realm's offlineSessionIdleTimeout since
+// its last refresh, or lived past its max lifespan, as the realm has them
+// now, even for a token whose own exp (set under longer ones) is later, as
+// Keycloak's offline session checks; an online family ends with its SSO
+// session's idle timeout.
+func TestRefreshFamilyOfflineIdle(t *testing.T) {
+	k, admin := lifeKeygate(t)
+	grant := func(realm, scope string) map[string]any {
+		return postToken(t, k.URL, realm, url.Values{"grant_type": {"password"}, "client_id": {"svc"}, "client_secret": {"svc-secret-1"},
+			"username": {"carol"}, "password": {"carol-pass-1"}, "scope": {scope}}, 200)
+	}
+	tokens := map[string]string{}
+	for _, c := range []struct{ name, realm, scope string }{
+		{"offline (idle)", "nb", "openid offline_access"}, {"online (idle)", "nb", "openid"},
+		{"offline (max)", "nb2", "openid offline_access"},
+	} {
+		first := grant(c.realm, c.scope)
+		next := postToken(t, k.URL, c.realm, url.Values{"grant_type": {"refresh_token"}, "client_id": {"svc"},
+			"client_secret": {"svc-secret-1"}, "refresh_token": {first["refresh_token"].(string)}}, 200)
+		tokens[c.realm+" "+c.name+" first"] = first["refresh_token"].(string)
+		tokens[c.realm+" "+c.name+" newest"] = next["refresh_token"].(string)
+	}
+	for realm, set := range map[string]map[string]any{
+		"nb":  {"offlineSessionIdleTimeout": 1, "ssoSessionIdleTimeout": 1},
+		"nb2": {"offlineSessionMaxLifespanEnabled": true, "offlineSessionMaxLifespan": 1},
+	} {
+		if s, b := adminDo(t, "PUT", k.URL+"/admin/realms/"+realm, admin, set); s != 204 {
+			t.Fatalf("put realm %s: %d %s", realm, s, b)
+		}
+	}
+	time.Sleep(1100 * time.Millisecond)
+	for name, rt := range tokens {
+		if tryRefresh(t, k, strings.Fields(name)[0], rt) != nil {
+			t.Errorf("%s token refreshed after its session's timeout", name)
+		}
+	}
+}

@@ -69,6 +69,14 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 		// refresh token carries it, idle-limited by the realm's
 		// offlineSessionIdleTimeout (fillClaims refuses a disabled or
 		// deleted user; revocation and logout deactivate the token).
+		// It is idle since its token's row was last written (a reusable
+		// family's newest refresh), against the realm's timeout as it is
+		// now: an older token's own exp may be later, or set under a
+		// longer timeout.
+		if f := sess.found; f != nil && (t.After(f.Token.Requested.Add(r.Settings.OfflineSessionIdleTimeout)) ||
+			(r.Settings.OfflineSessionMaxLifespanEnabled && t.After(sess.AuthTime.Add(r.Settings.OfflineSessionMaxLifespan)))) {
+			return fosite.ErrInvalidGrant.WithWrap(errSessionNotActive).WithHint("Session not active")
+		}
 		offlineExpiry(r, sess)
 	case req.GetGrantTypes().ExactOne("password"):
 		// Authenticate set the user id; fillClaims loads the user.
