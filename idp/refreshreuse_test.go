@@ -551,5 +551,9 @@ func TestRefreshFamilyOfflineIdle(t *testing.T) {
 		if tryRefresh(t, k, strings.Fields(name)[0], rt) != nil {
 			t.Errorf("%s token refreshed after its session's timeout", name)
 		}
+		if s, out := postStatus(t, k.URL+"/realms/"+strings.Fields(name)[0]+"/protocol/openid-connect/token/introspect", url.Values{
+			"client_id": {"svc"}, "client_secret": {"svc-secret-1"}, "token": {rt}}); s != 200 || out["active"] != false {
+			t.Errorf("%s token introspected after its session's timeout: %d %v", name, s, out)
+		}
 	}
 }

@@ -439,10 +439,20 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request, realm *Rea
 			return
 		}
 	}
+	// The token's session, timed out by the realm's settings as they are
+	// now, as a refresh would find it (claimsHandler).
 	if kind == store.KindRefresh && sess.SessionID != "" && !req.GetGrantedScopes().Has("offline_access") {
-		if _, err := p.st.GetSession(ctx, realm.Row.ID, sess.SessionID); failed(err) {
+		s, err := p.st.GetSession(ctx, realm.Row.ID, sess.SessionID)
+		if failed(err) {
 			return
 		}
+		if ssoEnded(realm, s, now()) {
+			writeJSON(w, http.StatusOK, inactive)
+			return
+		}
+	} else if kind == store.KindRefresh && sess.SessionID != "" && sess.found != nil && offlineEnded(realm, sess.found.Token, sess, now()) {
+		writeJSON(w, http.StatusOK, inactive)
+		return
 	}
 	out, err := p.introspectionClaims(ctx, realm, req, claims)
 	if failed(err) {

@@ -73,8 +73,7 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 		// family's newest refresh), against the realm's timeout as it is
 		// now: an older token's own exp may be later, or set under a
 		// longer timeout.
-		if f := sess.found; f != nil && (t.After(f.Token.Requested.Add(r.Settings.OfflineSessionIdleTimeout)) ||
-			(r.Settings.OfflineSessionMaxLifespanEnabled && t.After(sess.AuthTime.Add(r.Settings.OfflineSessionMaxLifespan)))) {
+		if f := sess.found; f != nil && offlineEnded(r, f.Token, sess, t) {
 			return fosite.ErrInvalidGrant.WithWrap(errSessionNotActive).WithHint("Session not active")
 		}
 		offlineExpiry(r, sess)
@@ -108,7 +107,7 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 			// A refresh needs a session neither idle nor past its max
 			// lifespan, and counts as activity. (fillClaims refuses a
 			// disabled or deleted user.)
-			if t.After(s.LastSeen.Add(r.Settings.SSOSessionIdleTimeout)) || t.After(s.Created.Add(r.Settings.SSOSessionMaxLifespan)) {
+			if ssoEnded(r, s, t) {
 				return fosite.ErrInvalidGrant.WithWrap(errSessionNotActive).WithHint("Session not active")
 			}
 			sess.touch = t
@@ -148,6 +147,22 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 		}
 	}
 	return nil
+}
+
+// ssoEnded reports whether SSO session s is idle or past its max lifespan
+// at t, by the realm's settings.
+func ssoEnded(r *Realm, s store.Session, t time.Time) bool {
+	return t.After(s.LastSeen.Add(r.Settings.SSOSessionIdleTimeout)) || t.After(s.Created.Add(r.Settings.SSOSessionMaxLifespan))
+}
+
+// offlineEnded reports whether the offline session of refresh token row
+// tok (sess its session) is idle or past its max lifespan at t, by the
+// realm's settings as they are now (a token's exp was set under those of
+// its issuance): idle since the row's last write, a reusable family's
+// newest refresh.
+func offlineEnded(r *Realm, tok store.Token, sess *Session, t time.Time) bool {
+	return t.After(tok.Requested.Add(r.Settings.OfflineSessionIdleTimeout)) ||
+		(r.Settings.OfflineSessionMaxLifespanEnabled && t.After(sess.AuthTime.Add(r.Settings.OfflineSessionMaxLifespan)))
 }
 
 // presentedIat is the iat of a refresh grant's refresh token, which fosite
