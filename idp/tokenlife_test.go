@@ -232,6 +232,21 @@ func TestTokenLifecycleAttacks(t *testing.T) {
 			}
 		}
 	})
+	t.Run("access token of a session past its max lifespan, not yet swept", func(t *testing.T) {
+		tok := nbTokens(t, k, "openid")
+		if s, b := adminDo(t, "PUT", k.URL+"/admin/realms/nb", admin, map[string]any{"ssoSessionMaxLifespan": 1}); s != 204 {
+			t.Fatalf("ssoSessionMaxLifespan: %d %s", s, b)
+		}
+		defer adminDo(t, "PUT", k.URL+"/admin/realms/nb", admin, map[string]any{"ssoSessionMaxLifespan": 36000})
+		time.Sleep(1100 * time.Millisecond)
+		if s := userinfo("nb", tok["access_token"].(string)); s != 401 {
+			t.Errorf("userinfo: %d", s)
+		}
+		if nbIntrospect(t, k, tok["access_token"].(string)) || nbIntrospect(t, k, tok["refresh_token"].(string)) {
+			t.Error("a timed-out session's token introspects active")
+		}
+		nbRefresh(t, k, tok["refresh_token"].(string), 400)
+	})
 	t.Run("revocation by another client", func(t *testing.T) {
 		tok := nbTokens(t, k, "openid")
 		for _, which := range []string{"refresh_token", "access_token"} {

@@ -382,8 +382,10 @@ func (s *storage) accessRequest(ctx context.Context, r *Realm, claims map[string
 	scopes := strings.Fields(strClaim(claims, "scope"))
 	// Tokens of an offline session (scope offline_access) outlive the SSO
 	// session; revoking the offline session writes the revocation marker.
+	// An SSO session idle or past its max lifespan ended, swept or not
+	// (Keycloak's isSessionValid), as a refresh finds it (ssoEnded).
 	if sid != "" && !slices.Contains(scopes, "offline_access") {
-		if _, err := s.st.GetSession(ctx, r.Row.ID, sid); errors.Is(err, store.ErrNotFound) {
+		if ss, err := s.st.GetSession(ctx, r.Row.ID, sid); errors.Is(err, store.ErrNotFound) || (err == nil && ssoEnded(r, ss, now())) {
 			return nil, fosite.ErrInactiveToken
 		} else if err != nil {
 			return nil, err
