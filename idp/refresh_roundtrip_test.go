@@ -20,13 +20,19 @@ import (
 // realm's revokeRefreshToken off (Keycloak's default) that write renews the
 // family's row and the older token stays good; with it on it spends the
 // presented token, the spent token is refused, and a reuse revokes the
-// chain.
+// chain; with refreshTokenMaxReuse above 0 too, where it counts a use and
+// makes the older tokens of the chain stale in the same statement.
 func TestRefreshIsOneWriteOnPostgres(t *testing.T) {
 	st := backends.Postgres(t)
 	k := keygateOn(t, st)
-	for _, revoke := range []bool{false, true} {
-		name := fmt.Sprintf("rt%v", revoke)
+	for _, c := range []struct {
+		revoke   bool
+		maxReuse int
+	}{{false, 0}, {true, 0}, {true, 2}} {
+		revoke := c.revoke
+		name := fmt.Sprintf("rt%v%d", revoke, c.maxReuse)
 		k.importRealm(t, `{"realm": "`+name+`", "enabled": true, "sslRequired": "none", "revokeRefreshToken": `+fmt.Sprint(revoke)+`,
+			"refreshTokenMaxReuse": `+fmt.Sprint(c.maxReuse)+`,
 			"clients": [{"clientId": "svc", "enabled": true, "secret": "svc-secret-1", "publicClient": false,
 				"directAccessGrantsEnabled": true}],
 			"users": [{"username": "carol", "enabled": true, "credentials": [{"type": "password", "value": "carol-pass-1"}]}]}`)
@@ -42,8 +48,13 @@ func TestRefreshIsOneWriteOnPostgres(t *testing.T) {
 		var next string
 		got := countQueries(st, func() { next = refresh(rt, 200)["refresh_token"].(string) })
 		if got[sqlstore.QueryWrite] != 1 || got[sqlstore.QueryBegin] != 0 {
-			t.Errorf("revokeRefreshToken %v: a refresh ran %d writes and %d transactions (all statements: %v), want 1 write and no transaction",
-				revoke, got[sqlstore.QueryWrite], got[sqlstore.QueryBegin], got)
+			t.Errorf("revokeRefreshToken %v, refreshTokenMaxReuse %d: a refresh ran %d writes and %d transactions (all statements: %v), want 1 write and no transaction",
+				revoke, c.maxReuse, got[sqlstore.QueryWrite], got[sqlstore.QueryBegin], got)
+		}
+		// Under refreshTokenMaxReuse N the token makes N+1 refreshes,
+		// the one counted included.
+		for range c.maxReuse {
+			refresh(rt, 200)
 		}
 		if !revoke {
 			refresh(rt, 200)

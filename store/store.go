@@ -460,7 +460,15 @@ type Token struct {
 	Expires   time.Time
 	// Request is the serialized fosite request (scopes, audience, form, session).
 	Request json.RawMessage
+	// Uses is how many refreshes a single-use refresh token has made
+	// under a refreshTokenMaxReuse above 0 (RotateRefresh, UseRefresh), or
+	// UsesStale once the use of a newer token of its request made it
+	// stale. Read only: a token is created with none.
+	Uses int
 }
+
+// UsesStale is the Uses of a token a newer one of its request made stale.
+const UsesStale = -1
 
 // TokenSubject is a token with the SSO session (Token.SessionID) and the
 // user (Token.Subject) it names; nil when it names none or they are gone.
@@ -488,7 +496,20 @@ type TokenStore interface {
 	// token's family, Keycloak's revokeRefreshToken off), the row is
 	// renewed in place instead of spent: it stays active and takes next's
 	// Requested, Expires and Request, with the same ErrNotFound cases.
-	RotateRefresh(ctx context.Context, oldSig string, touch time.Time, next Token) error
+	//
+	// maxReuse > 0 (Keycloak's refreshTokenMaxReuse; ignored for a
+	// renewal) lets a single-use token make maxReuse+1 refreshes in all:
+	// each counts one use of oldSig in the same conditional write (so
+	// concurrent ones count), the last leaves it inactive, and one past
+	// them is ErrNotFound. Each also makes every other active token of
+	// next's kinds and request stale (inactive, Uses UsesStale): Keycloak's
+	// "Stale token", a token older than the newest one used. maxReuse 0 is
+	// the plain spend, the same statement as before refreshTokenMaxReuse.
+	RotateRefresh(ctx context.Context, oldSig string, maxReuse int, touch time.Time, next Token) error
+	// UseRefresh is RotateRefresh's use of oldSig without the new token:
+	// a refresh that issues none, or whose new token goes in a
+	// transaction of its own.
+	UseRefresh(ctx context.Context, oldSig string, maxReuse int) error
 	// GetTokenSubject is a refresh grant's one read: the token of one of
 	// kinds with that signature, with its SSO session and its user as the
 	// same query found them. ErrNotFound when there is no such token.

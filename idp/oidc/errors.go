@@ -91,6 +91,10 @@ func clientError(err error, ep endpoint, form url.Values) oauthError {
 	case errors.Is(err, errCodeSpent), errors.Is(err, fosite.ErrInvalidatedAuthorizeCode):
 		// A concurrent redemption spent the code between fosite's checks.
 		return oauthError{http.StatusBadRequest, "invalid_grant", "Code not valid"}
+	case ep == atToken && grant == "refresh_token" && errors.Is(err, errReuseStale):
+		return oauthError{http.StatusBadRequest, "invalid_grant", "Stale token"}
+	case ep == atToken && grant == "refresh_token" && errors.Is(err, errReuseExceeded):
+		return oauthError{http.StatusBadRequest, "invalid_grant", "Maximum allowed refresh token reuse exceeded"}
 	case ep == atToken && grant == "refresh_token" && errors.Is(err, fosite.ErrSerializationFailure):
 		// Another request rotated this refresh token first (Keycloak: stale token).
 		return oauthError{http.StatusBadRequest, "invalid_grant", "Stale token"}

@@ -208,7 +208,7 @@ func TestLazyTxRefreshFamily(t *testing.T) {
 			continue
 		}
 		// Undo the renewal's expiry for the rollback round.
-		if err := s.st.RotateRefresh(ctx, fam, time.Time{}, store.Token{Kind: store.KindRefresh, Signature: fam, Expires: time.Now().Add(time.Minute), Request: tok.Request}); err != nil {
+		if err := s.st.RotateRefresh(ctx, fam, 0, time.Time{}, store.Token{Kind: store.KindRefresh, Signature: fam, Expires: time.Now().Add(time.Minute), Request: tok.Request}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -440,7 +440,11 @@ func (s *storage) CreateRefreshTokenSession(ctx context.Context, sig, _ string, 
 		if f.t.tx != nil {
 			rctx = f.t.tx
 		}
-		err = awayFromGate(ctx, func() error { return s.st.RotateRefresh(rctx, f.t.spend, sess.touch, next) })
+		n := maxReuseOf(ctx, f.t.spend)
+		err = awayFromGate(ctx, func() error { return s.st.RotateRefresh(rctx, f.t.spend, n, sess.touch, next) })
+		if n > 0 && errors.Is(err, store.ErrNotFound) {
+			err = s.reuseRefusal(rctx, f.t.spend, n, err)
+		}
 		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
 			// A concurrent refresh spent the token first (or the session
 			// ended): fosite answers as for a lost race. A conflict would
@@ -494,10 +498,84 @@ func (s *storage) GetRefreshTokenSession(ctx context.Context, sig string, _ fosi
 		return nil, err
 	}
 	ts, err := s.st.GetTokenSubject(ctx, sig, refreshKinds[:]...)
-	return s.request(ctx, r, ts.Token, err, fosite.ErrInactiveToken, &ts)
+	inactive := fosite.ErrInactiveToken
+	if err == nil {
+		if why := reuseRefused(ts.Token, maxReuseOf(ctx, sig)); why != nil && r.Settings.RevokeRefreshToken {
+			// fosite revokes the token's request, as for any reuse
+			// (Keycloak detaches the client session).
+			ts.Token.Active = false
+			inactive = fosite.ErrInactiveToken.WithWrap(why)
+		}
+	}
+	return s.request(ctx, r, ts.Token, err, inactive, &ts)
 }
 
+// Keycloak's refreshTokenMaxReuse (TokenManager.validateTokenReuse), for
+// single-use refresh tokens: each may make maxReuse+1 refreshes, counted
+// in its row (store.Token.Uses) by the write that spends it; a use makes
+// every other token of its request stale. Both refusals answer Keycloak's
+// words, and fosite revokes the request's tokens as for any reuse:
+// Keycloak detaches the client session on either.
+var (
+	errReuseStale    = errors.New("refresh token made stale by the use of a newer one")
+	errReuseExceeded = errors.New("maximum allowed refresh token reuse exceeded")
+)
+
+// maxReuseOf is the realm's refreshTokenMaxReuse for the refresh token
+// sig: 0 for a reusable family's key, which has no count, and while
+// revokeRefreshToken is off (Keycloak counts nothing then: a single-use
+// token issued while it was on is spent by its one refresh, as before).
+func maxReuseOf(ctx context.Context, sig string) int {
+	r, err := mustRealm(ctx)
+	if err != nil || strings.HasPrefix(sig, familyPrefix) || !r.Settings.RevokeRefreshToken {
+		return 0
+	}
+	return max(r.Settings.RefreshTokenMaxReuse, 0)
+}
+
+// reuseRefused is why the single-use refresh token t is refused under
+// maxReuse n: nil when it may be used, or when it is refused as it always
+// was (n 0 and the token spent: "Token is not active", as before). A token
+// active with more uses than n (n was lowered) is refused too.
+func reuseRefused(t store.Token, n int) error {
+	switch {
+	case t.Active && t.Uses > n:
+		return errReuseExceeded
+	case t.Active || n == 0:
+		return nil
+	case t.Uses == store.UsesStale:
+		return errReuseStale
+	case t.Uses > 0:
+		return errReuseExceeded
+	}
+	return nil
+}
+
+// reuseRefusal tells why a use of sig under maxReuse n found nothing to
+// spend (a concurrent use took the last one, or a newer token's use made
+// it stale) by reading its row again: only a refused use pays that read.
+// A race lost is not a reuse: nothing is revoked, as for a single-use
+// token's lost race.
+func (s *storage) reuseRefusal(ctx context.Context, sig string, n int, err error) error {
+	ts, rerr := s.st.GetTokenSubject(ctx, sig, refreshKinds[:]...)
+	if rerr != nil {
+		return err
+	}
+	why := reuseRefused(ts.Token, n)
+	if why == nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", why, err)
+}
+
+// DeleteRefreshTokenSession is fosite's on a reuse, before it revokes the
+// request. Under a refreshTokenMaxReuse above 0 the row stays (revoked
+// with its request, swept after its expiry), so that every later
+// presentation of the token is refused in the same words.
 func (s *storage) DeleteRefreshTokenSession(ctx context.Context, sig string) error {
+	if maxReuseOf(ctx, sig) > 0 {
+		return nil
+	}
 	ctx, err := s.bind(ctx)
 	if err != nil {
 		return err
@@ -532,11 +610,20 @@ func (s *storage) RotateRefreshToken(ctx context.Context, _, refreshSignature st
 	return s.spend(ctx, refreshSignature)
 }
 
-// spend deactivates the refresh or offline token sig.
+// spend deactivates the refresh or offline token sig, or counts a use of
+// it under a refreshTokenMaxReuse above 0.
 func (s *storage) spend(ctx context.Context, refreshSignature string) error {
-	err := s.st.DeactivateToken(ctx, store.KindRefresh, refreshSignature)
-	if errors.Is(err, store.ErrNotFound) {
-		err = s.st.DeactivateToken(ctx, store.KindOffline, refreshSignature)
+	var err error
+	if n := maxReuseOf(ctx, refreshSignature); n > 0 {
+		err = s.st.UseRefresh(ctx, refreshSignature, n)
+		if errors.Is(err, store.ErrNotFound) {
+			err = s.reuseRefusal(ctx, refreshSignature, n, err)
+		}
+	} else {
+		err = s.st.DeactivateToken(ctx, store.KindRefresh, refreshSignature)
+		if errors.Is(err, store.ErrNotFound) {
+			err = s.st.DeactivateToken(ctx, store.KindOffline, refreshSignature)
+		}
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return fosite.ErrSerializationFailure.WithWrap(err)

@@ -73,7 +73,7 @@ func TestRefreshSpendIsHOT(t *testing.T) {
 		i := k % chains
 		next := store.Token{Kind: store.KindRefresh, Signature: fmt.Sprint("sig-", i, "-", k+1), RequestID: fmt.Sprint("req-s", i), RealmID: "r",
 			ClientID: "app", Subject: "u", SessionID: fmt.Sprint("s", i), Active: true, Requested: time.Now(), Expires: time.Now().Add(time.Hour), Request: []byte(`{}`)}
-		if err := s.RotateRefresh(ctx, sigs[i], next.Requested, next); err != nil {
+		if err := s.RotateRefresh(ctx, sigs[i], 0, next.Requested, next); err != nil {
 			t.Fatal(err)
 		}
 		sigs[i] = next.Signature

@@ -177,7 +177,7 @@ func BenchmarkRefreshStore(b *testing.B) {
 		next := x.Token
 		next.Signature = fmt.Sprintf("sig-%d-%d", i, n)
 		next.Requested, next.Expires = time.Now(), time.Now().Add(time.Hour)
-		if err := s.RotateRefresh(ctx, sigs[i], next.Requested, next); err != nil {
+		if err := s.RotateRefresh(ctx, sigs[i], 0, next.Requested, next); err != nil {
 			b.Fatal(err)
 		}
 		sigs[i] = next.Signature

@@ -29,7 +29,7 @@ var (
 		JOIN tokens t ON t.session_id <> '' AND t.session_id = s.id AND t.realm_id = s.realm_id
 		WHERE s.realm_id = ? AND t.client_id <> '' AND ` + clientSessionKinds + `
 		GROUP BY t.client_id`
-	offlineTokensSQL = `SELECT ` + qualify("t.", tokenCols) + `, ` + qualify("s.", sessionCols) + `, ` + userCols + `
+	offlineTokensSQL = `SELECT ` + qualify("t.", tokenReadCols) + `, ` + qualify("s.", sessionCols) + `, ` + userCols + `
 		FROM tokens t
 		LEFT JOIN sessions s ON s.realm_id = t.realm_id AND s.id = t.session_id
 		LEFT JOIN users u ON u.realm_id = t.realm_id AND u.id = t.subject

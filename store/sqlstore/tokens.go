@@ -10,11 +10,16 @@ import (
 	"github.com/keygate/keygate/store"
 )
 
-const tokenCols = `kind, signature, request_id, realm_id, client_id, subject, session_id, active, requested, expires, request`
+// tokenCols are the columns a token is written with; tokenReadCols also
+// read its uses, which only RotateRefresh and UseRefresh write.
+const (
+	tokenCols     = `kind, signature, request_id, realm_id, client_id, subject, session_id, active, requested, expires, request`
+	tokenReadCols = tokenCols + `, uses`
+)
 
 func scanToken(r scanner) (t store.Token, err error) {
 	err = r.Scan(&t.Kind, &t.Signature, &t.RequestID, &t.RealmID, &t.ClientID, &t.Subject, &t.SessionID, &t.Active,
-		msTime{&t.Requested}, msTime{&t.Expires}, rawCol{&t.Request})
+		msTime{&t.Requested}, msTime{&t.Expires}, rawCol{&t.Request}, &t.Uses)
 	return t, err
 }
 
@@ -28,7 +33,7 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 }
 
 func (s *Store) GetToken(ctx context.Context, kind store.TokenKind, signature string) (store.Token, error) {
-	t, err := get(ctx, s, scanToken, `SELECT `+tokenCols+` FROM tokens WHERE kind = ? AND signature = ?`, string(kind), signature)
+	t, err := get(ctx, s, scanToken, `SELECT `+tokenReadCols+` FROM tokens WHERE kind = ? AND signature = ?`, string(kind), signature)
 	return t, wrap(err, "get %s token", kind)
 }
 
@@ -82,20 +87,52 @@ SELECT count(*) FROM renewed`
 
 const renewRefreshLiteSQL = `UPDATE tokens SET requested = ?, expires = ?, request = ? WHERE kind = ? AND signature = ? AND active = TRUE`
 
+// reuseRefreshSQL is rotateRefreshSQL under a refreshTokenMaxReuse above
+// 0: the spend counts a use and leaves the token active while uses remain,
+// and the use makes every other active token of its request stale. The
+// stale rows are found by (request_id, kind) (tokens_request).
+const reuseRefreshSQL = `WITH spent AS (
+	UPDATE tokens SET active = (uses + 1 <= ?::integer), uses = uses + 1
+	WHERE kind IN ('refresh', 'offline') AND signature = ?::text AND active = TRUE AND uses >= 0 AND uses <= ?::integer
+		AND (NOT ?::boolean OR EXISTS (SELECT 1 FROM sessions WHERE realm_id = ?::text AND id = ?::text))
+	RETURNING request_id, kind
+), staled AS (
+	UPDATE tokens SET active = FALSE, uses = -1
+	WHERE (request_id, kind) IN (SELECT request_id, kind FROM spent) AND active = TRUE AND signature <> ?::text
+	RETURNING 1
+), touched AS (
+	UPDATE sessions SET last_seen = GREATEST(last_seen, ?::bigint)
+	WHERE ?::boolean AND realm_id = ?::text AND id = ?::text AND EXISTS (SELECT 1 FROM spent)
+	RETURNING 1
+), added AS (
+	INSERT INTO tokens (` + tokenCols + `)
+	SELECT ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::boolean, ?::bigint, ?::bigint, ?::text
+	WHERE EXISTS (SELECT 1 FROM spent) AND (NOT ?::boolean OR EXISTS (SELECT 1 FROM touched))
+	RETURNING 1
+)
+SELECT count(*) FROM added`
+
+// useRefreshSQL counts one use of an active single-use refresh token of
+// either kind with uses left (refreshTokenMaxReuse above 0), and
+// staleRefreshSQL makes the other active tokens of its request stale:
+// UseRefresh, and RotateRefresh on SQLite.
+const (
+	useRefreshSQL = `UPDATE tokens SET active = (uses + 1 <= ?), uses = uses + 1
+		WHERE kind IN ('refresh', 'offline') AND signature = ? AND active = TRUE AND uses >= 0 AND uses <= ?`
+	staleRefreshSQL = `UPDATE tokens SET active = FALSE, uses = -1
+		WHERE request_id = ? AND kind = ? AND active = TRUE AND signature <> ?`
+)
+
 // RotateRefresh implements store.Store.
-func (s *Store) RotateRefresh(ctx context.Context, oldSig string, touch time.Time, next store.Token) error {
+func (s *Store) RotateRefresh(ctx context.Context, oldSig string, maxReuse int, touch time.Time, next store.Token) error {
 	if next.Signature == oldSig {
 		return wrap(s.renewRefresh(ctx, touch, next), "renew refresh token")
 	}
 	if s.d.Name == "postgres" {
-		return wrap(s.rotateRefreshPG(ctx, oldSig, touch, next), "rotate refresh token")
+		return wrap(s.rotateRefreshPG(ctx, oldSig, maxReuse, touch, next), "rotate refresh token")
 	}
 	return wrap(s.Tx(ctx, func(ctx context.Context) error {
-		err := s.DeactivateToken(ctx, store.KindRefresh, oldSig)
-		if errors.Is(err, store.ErrNotFound) {
-			err = s.DeactivateToken(ctx, store.KindOffline, oldSig)
-		}
-		if err != nil {
+		if err := s.useRefresh(ctx, oldSig, maxReuse); err != nil {
 			return err
 		}
 		if !touch.IsZero() {
@@ -105,6 +142,38 @@ func (s *Store) RotateRefresh(ctx context.Context, oldSig string, touch time.Tim
 		}
 		return s.CreateToken(ctx, next)
 	}), "rotate refresh token")
+}
+
+// UseRefresh implements store.Store.
+func (s *Store) UseRefresh(ctx context.Context, oldSig string, maxReuse int) error {
+	return wrap(s.Tx(ctx, func(ctx context.Context) error { return s.useRefresh(ctx, oldSig, maxReuse) }), "use refresh token")
+}
+
+// useRefresh spends oldSig (maxReuse 0) or counts a use of it and makes
+// the other tokens of its request stale, inside a transaction.
+func (s *Store) useRefresh(ctx context.Context, oldSig string, maxReuse int) error {
+	if maxReuse <= 0 {
+		err := s.DeactivateToken(ctx, store.KindRefresh, oldSig)
+		if errors.Is(err, store.ErrNotFound) {
+			err = s.DeactivateToken(ctx, store.KindOffline, oldSig)
+		}
+		return err
+	}
+	if err := s.execOne(ctx, useRefreshSQL, maxReuse, oldSig, maxReuse); err != nil {
+		return err
+	}
+	var t store.Token
+	var err error
+	for _, k := range [...]store.TokenKind{store.KindRefresh, store.KindOffline} {
+		if t, err = s.GetToken(ctx, k, oldSig); !errors.Is(err, store.ErrNotFound) {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	_, err = s.exec(ctx, staleRefreshSQL, t.RequestID, string(t.Kind), oldSig)
+	return err
 }
 
 func (s *Store) renewRefresh(ctx context.Context, touch time.Time, next store.Token) error {
@@ -125,9 +194,17 @@ func (s *Store) renewRefresh(ctx context.Context, touch time.Time, next store.To
 		ms(touch), doTouch, next.RealmID, next.SessionID)
 }
 
-// rotateRefreshPG runs rotateRefreshSQL.
-func (s *Store) rotateRefreshPG(ctx context.Context, oldSig string, touch time.Time, next store.Token) error {
+// rotateRefreshPG runs rotateRefreshSQL, or reuseRefreshSQL under a
+// maxReuse above 0.
+func (s *Store) rotateRefreshPG(ctx context.Context, oldSig string, maxReuse int, touch time.Time, next store.Token) error {
 	doTouch := !touch.IsZero()
+	if maxReuse > 0 {
+		return s.countedWrite(ctx, reuseRefreshSQL, maxReuse, oldSig, maxReuse, doTouch, next.RealmID, next.SessionID,
+			oldSig,
+			ms(touch), doTouch, next.RealmID, next.SessionID,
+			string(next.Kind), next.Signature, next.RequestID, next.RealmID, next.ClientID, next.Subject, next.SessionID,
+			next.Active, ms(next.Requested), ms(next.Expires), string(next.Request), doTouch)
+	}
 	return s.countedWrite(ctx, rotateRefreshSQL, oldSig, doTouch, next.RealmID, next.SessionID,
 		ms(touch), doTouch, next.RealmID, next.SessionID,
 		string(next.Kind), next.Signature, next.RequestID, next.RealmID, next.ClientID, next.Subject, next.SessionID,
@@ -197,7 +274,7 @@ func (s *Store) DeleteExpiredTokens(ctx context.Context, before time.Time) (int,
 
 // tokenSubjectSQL joins a token to its session and user: one statement, so
 // a refresh on PostgreSQL makes one round trip to read and one to write.
-var tokenSubjectSQL = `SELECT ` + qualify("t.", tokenCols) + `, ` + qualify("s.", sessionCols) + `, ` + userCols + `
+var tokenSubjectSQL = `SELECT ` + qualify("t.", tokenReadCols) + `, ` + qualify("s.", sessionCols) + `, ` + userCols + `
 	FROM tokens t
 	LEFT JOIN sessions s ON s.realm_id = t.realm_id AND s.id = t.session_id
 	LEFT JOIN users u ON u.realm_id = t.realm_id AND u.id = t.subject
@@ -234,7 +311,7 @@ func (s *Store) GetTokenSubject(ctx context.Context, signature string, kinds ...
 }
 
 var (
-	tokenColCount   = strings.Count(tokenCols, ",") + 1
+	tokenColCount   = strings.Count(tokenReadCols, ",") + 1
 	sessionColCount = strings.Count(sessionCols, ",") + 1
 	userColCount    = strings.Count(userCols, ",") + 1
 )
