@@ -91,9 +91,21 @@ const renewRefreshLiteSQL = `UPDATE tokens SET requested = ?, expires = ?, reque
 // 0: the spend counts a use and leaves the token active while uses remain,
 // and the use makes every other active token of its request stale. The
 // stale rows are found by (request_id, kind) (tokens_request).
-const reuseRefreshSQL = `WITH spent AS (
+//
+// Two different tokens of one chain used at once would each lock its own
+// row, then wait for the other's to make it stale: a deadlock, which
+// PostgreSQL breaks after a second by aborting one (1 pair in 5 when
+// tried). So the statement first locks the whole chain in signature order
+// (chain, evaluated once before spent's first row): the second use waits,
+// then finds its token stale. chainLockSQL is the same lock for UseRefresh.
+const reuseRefreshSQL = `WITH chain AS (
+	SELECT signature FROM tokens
+	WHERE (request_id, kind) IN (SELECT request_id, kind FROM tokens WHERE kind IN ('refresh', 'offline') AND signature = ?::text)
+	ORDER BY signature FOR UPDATE
+), spent AS (
 	UPDATE tokens SET active = (uses + 1 <= ?::integer), uses = uses + 1
 	WHERE kind IN ('refresh', 'offline') AND signature = ?::text AND active = TRUE AND uses >= 0 AND uses <= ?::integer
+		AND (SELECT count(*) FROM chain) > 0
 		AND (NOT ?::boolean OR EXISTS (SELECT 1 FROM sessions WHERE realm_id = ?::text AND id = ?::text))
 	RETURNING request_id, kind
 ), staled AS (
@@ -121,6 +133,9 @@ const (
 		WHERE kind IN ('refresh', 'offline') AND signature = ? AND active = TRUE AND uses >= 0 AND uses <= ?`
 	staleRefreshSQL = `UPDATE tokens SET active = FALSE, uses = -1
 		WHERE request_id = ? AND kind = ? AND active = TRUE AND signature <> ?`
+	chainLockSQL = `SELECT signature FROM tokens
+		WHERE (request_id, kind) IN (SELECT request_id, kind FROM tokens WHERE kind IN ('refresh', 'offline') AND signature = ?)
+		ORDER BY signature FOR UPDATE`
 )
 
 // RotateRefresh implements store.Store.
@@ -158,6 +173,11 @@ func (s *Store) useRefresh(ctx context.Context, oldSig string, maxReuse int) err
 			err = s.DeactivateToken(ctx, store.KindOffline, oldSig)
 		}
 		return err
+	}
+	if s.d.ForUpdate { // reuseRefreshSQL's lock order (SQLite has one writer)
+		if _, err := list(ctx, s, func(r scanner) (sig string, err error) { return sig, r.Scan(&sig) }, chainLockSQL, oldSig); err != nil {
+			return err
+		}
 	}
 	if err := s.execOne(ctx, useRefreshSQL, maxReuse, oldSig, maxReuse); err != nil {
 		return err
@@ -199,7 +219,7 @@ func (s *Store) renewRefresh(ctx context.Context, touch time.Time, next store.To
 func (s *Store) rotateRefreshPG(ctx context.Context, oldSig string, maxReuse int, touch time.Time, next store.Token) error {
 	doTouch := !touch.IsZero()
 	if maxReuse > 0 {
-		return s.countedWrite(ctx, reuseRefreshSQL, maxReuse, oldSig, maxReuse, doTouch, next.RealmID, next.SessionID,
+		return s.countedWrite(ctx, reuseRefreshSQL, oldSig, maxReuse, oldSig, maxReuse, doTouch, next.RealmID, next.SessionID,
 			oldSig,
 			ms(touch), doTouch, next.RealmID, next.SessionID,
 			string(next.Kind), next.Signature, next.RequestID, next.RealmID, next.ClientID, next.Subject, next.SessionID,

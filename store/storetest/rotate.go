@@ -237,3 +237,39 @@ func testReuseRefresh(t *testing.T, s store.Store) {
 	eq(t, "racing uses won", won, 3)
 	state("t1", "t1", false, 3)
 }
+
+// testReuseRefreshChainRace: two different live tokens of one chain used at
+// the same moment under a refreshTokenMaxReuse above 0: exactly one wins
+// and the other finds itself stale. On PostgreSQL each use locked its own
+// row, then the other's to make it stale: a deadlock in about 1 pair of 5,
+// answered with an error after a second. Odd pairs use UseRefresh.
+func testReuseRefreshChainRace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	realm(t, s, "r1")
+	exp := t0.Add(time.Hour)
+	ok(t, s.CreateSession(ctx, store.Session{ID: "s1", RealmID: "r1", UserID: "u1", Created: t0, LastSeen: t0, AuthTime: t0}))
+	warm(t, s, 2)
+	for i := range 30 {
+		req := fmt.Sprint("q", i)
+		for _, sig := range []string{"x", "y"} {
+			ok(t, s.CreateToken(ctx, token(store.KindRefresh, fmt.Sprint(sig, i), req, "s1", exp)))
+		}
+		errs := parallel(2, func(j int) error {
+			sig := fmt.Sprint([]string{"x", "y"}[j], i)
+			if i%2 == 1 { // a use with no new token (UseRefresh) takes the same lock
+				return s.UseRefresh(ctx, sig, 5)
+			}
+			return s.RotateRefresh(ctx, sig, 5, t0.Add(time.Minute), token(store.KindRefresh, sig+"n", req, "s1", exp))
+		})
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !isNotFound(err):
+				t.Fatalf("pair %d: %v", i, err)
+			}
+		}
+		eq(t, fmt.Sprint("pair ", i, " won"), won, 1)
+	}
+}

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RefreshInTransaction", testRefreshInTransaction},
 		{"RotateRefresh", testRotateRefresh},
 		{"RenewRefresh", testRenewRefresh},
+		{"ReuseRefreshChainRace", testReuseRefreshChainRace},
 		{"ReuseRefresh", testReuseRefresh},
 		{"TokenSubject", testTokenSubject},
 		{"Timezone", testTimezone},
