@@ -131,6 +131,9 @@ func TestRefreshMaxReuse(t *testing.T) {
 		a := nbTokens(t, k, "openid")
 		b := nbRefresh(t, k, rt(a), 200)
 		set(true, 0)
+		if nbIntrospect(t, k, rt(a)) {
+			t.Error("a token with more uses than maxReuse now allows introspects active")
+		}
 		refused("a used once, then maxReuse 0", rt(a), reuseExceeded)
 		if tryRefresh(t, k, "nb", rt(b)) != nil {
 			t.Error("b refreshed after its grant's reuse was refused")
