@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -123,11 +122,14 @@ func (h claimsHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 		// The notBefore checks (fillClaims) read the presented token's iat:
 		// every token of a reusable family shares one row, whose time is
 		// its newest token's.
-		iat, err := presentedIat(r, req.GetRequestForm().Get("refresh_token"))
+		f, err := verifiedRefresh(ctx, r, req.GetRequestForm().Get("refresh_token"))
+		if err == nil && f.Iat == nil {
+			err = errors.New("refresh token without iat")
+		}
 		if err != nil {
 			return fosite.ErrInvalidGrant.WithWrap(err)
 		}
-		sess.presentedIat = iat
+		sess.presentedIat = *f.Iat
 	}
 	cs, err := h.p.fillClaims(ctx, r, c, sess, req.GetGrantedScopes())
 	switch {
@@ -163,25 +165,6 @@ func ssoEnded(r *Realm, s store.Session, t time.Time) bool {
 func offlineEnded(r *Realm, tok store.Token, sess *Session, t time.Time) bool {
 	return t.After(tok.Requested.Add(r.Settings.OfflineSessionIdleTimeout)) ||
 		(r.Settings.OfflineSessionMaxLifespanEnabled && t.After(sess.AuthTime.Add(r.Settings.OfflineSessionMaxLifespan)))
-}
-
-// presentedIat is the iat of a refresh grant's refresh token, which fosite
-// has verified (signature and expiry) before the claims handler runs.
-func presentedIat(r *Realm, token string) (int64, error) {
-	payload, err := verifiedHS512(r.keys, token)
-	if err != nil {
-		return 0, err
-	}
-	var c struct {
-		Iat *int64 `json:"iat"`
-	}
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return 0, err
-	}
-	if c.Iat == nil {
-		return 0, errors.New("refresh token without iat")
-	}
-	return *c.Iat, nil
 }
 
 // errOfflineNotAllowed is Keycloak's answer to offline_access for a user

@@ -124,3 +124,34 @@ func BenchmarkVerifyExpRefresh(b *testing.B) {
 		}
 	}
 }
+
+// verifiedRefresh remembers one token per token response, and only for
+// that token: another token in the same response is verified on its own,
+// and a forgery is refused however often it is asked about.
+func TestVerifiedRefreshOncePerToken(t *testing.T) {
+	rk, err := buildRealmKeys(testKeys(t, time.Now()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Realm{keys: rk}
+	mint := func(jti string) string {
+		tok, _, err := sign(rk.hmac, map[string]any{"exp": time.Now().Add(time.Hour).Unix(), "iat": 7, "jti": jti, "typ": "Refresh"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	a, b := mint("fa.x"), mint("fb.y")
+	forged := a[:strings.LastIndexByte(a, '.')+1] + strings.Repeat("A", 86)
+	ctx, _ := withIssuance(t.Context())
+	for range 2 {
+		for tok, want := range map[string]string{a: "fa.x", b: "fb.y"} {
+			if f, err := verifiedRefresh(ctx, r, tok); err != nil || f.JTI != want || f.Iat == nil || *f.Iat != 7 {
+				t.Errorf("%s: %+v, %v", want, f, err)
+			}
+		}
+		if _, err := verifiedRefresh(ctx, r, forged); err == nil {
+			t.Error("a forged token verified")
+		}
+	}
+}

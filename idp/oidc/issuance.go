@@ -18,6 +18,14 @@ type issuanceKey struct{}
 type issuance struct {
 	at        time.Time
 	accessExp time.Time
+	refresh   *presentedRefresh // the refresh grant's token, verified once (verifiedRefresh)
+}
+
+// presentedRefresh is a refresh token verifiedRefresh checked.
+type presentedRefresh struct {
+	token  string
+	fields refreshFields
+	err    error
 }
 
 // withIssuance starts the issuance of one token response.

@@ -37,18 +37,38 @@ func (s *tokenStrategy) RefreshTokenSignature(ctx context.Context, token string)
 	if err != nil {
 		return signatureOf(token)
 	}
-	payload, err := verifiedHS512(r.keys, token)
+	f, err := verifiedRefresh(ctx, r, token)
 	if err != nil {
 		return signatureOf(token) // ValidateRefreshToken refuses it, if it is found at all
 	}
-	var c struct {
-		JTI string `json:"jti"`
-		Typ string `json:"typ"`
+	return refreshKey(f.JTI, f.Typ, token)
+}
+
+// refreshFields are the claims of a verified refresh token that its
+// lookup and the grant's checks read.
+type refreshFields struct {
+	JTI string `json:"jti"`
+	Typ string `json:"typ"`
+	Iat *int64 `json:"iat"`
+}
+
+// verifiedRefresh checks token's HS512 signature and decodes its fields,
+// once per token response (remembered in its issuance): fosite asks for a
+// refresh token's key twice, and the claims handler reads its iat.
+func verifiedRefresh(ctx context.Context, r *Realm, token string) (refreshFields, error) {
+	is, _ := ctx.Value(issuanceKey{}).(*issuance)
+	if is != nil && is.refresh != nil && is.refresh.token == token {
+		return is.refresh.fields, is.refresh.err
 	}
-	if json.Unmarshal(payload, &c) != nil {
-		return signatureOf(token)
+	var f refreshFields
+	payload, err := verifiedHS512(r.keys, token)
+	if err == nil && json.Unmarshal(payload, &f) != nil {
+		err = errTokenMalformed
 	}
-	return refreshKey(c.JTI, c.Typ, token)
+	if is != nil {
+		is.refresh = &presentedRefresh{token: token, fields: f, err: err}
+	}
+	return f, err
 }
 
 // familyPrefix starts a reusable refresh token family's store key; no
