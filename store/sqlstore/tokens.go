@@ -58,7 +58,12 @@ const rotateRefreshSQL = `WITH spent AS (
 	WHERE kind IN ('refresh', 'offline') AND signature = ?::text AND active = TRUE
 		AND (NOT ?::boolean OR EXISTS (SELECT 1 FROM sessions WHERE realm_id = ?::text AND id = ?::text))
 	RETURNING 1
-), touched AS (
+` + rotateTailSQL
+
+// rotateTailSQL ends rotateRefreshSQL and reuseRefreshSQL, after their
+// spent CTE: the session's touch and the new token, each only once the
+// token was spent (and the session touched).
+const rotateTailSQL = `), touched AS (
 	UPDATE sessions SET last_seen = GREATEST(last_seen, ?::bigint)
 	WHERE ?::boolean AND realm_id = ?::text AND id = ?::text AND EXISTS (SELECT 1 FROM spent)
 	RETURNING 1
@@ -112,17 +117,7 @@ const reuseRefreshSQL = `WITH chain AS (
 	UPDATE tokens SET active = FALSE, uses = -1
 	WHERE (request_id, kind) IN (SELECT request_id, kind FROM spent) AND active = TRUE AND signature <> ?::text
 	RETURNING 1
-), touched AS (
-	UPDATE sessions SET last_seen = GREATEST(last_seen, ?::bigint)
-	WHERE ?::boolean AND realm_id = ?::text AND id = ?::text AND EXISTS (SELECT 1 FROM spent)
-	RETURNING 1
-), added AS (
-	INSERT INTO tokens (` + tokenCols + `)
-	SELECT ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::boolean, ?::bigint, ?::bigint, ?::text
-	WHERE EXISTS (SELECT 1 FROM spent) AND (NOT ?::boolean OR EXISTS (SELECT 1 FROM touched))
-	RETURNING 1
-)
-SELECT count(*) FROM added`
+` + rotateTailSQL
 
 // useRefreshSQL counts one use of an active single-use refresh token of
 // either kind with uses left (refreshTokenMaxReuse above 0), and
