@@ -65,15 +65,7 @@ func testRotateRefresh(t *testing.T, s store.Store) {
 	errs := parallel(8, func(i int) error {
 		return s.RotateRefresh(ctx, "t1", 0, t0.Add(time.Minute), token(store.KindRefresh, fmt.Sprint("race", i), "q3", "s2", exp))
 	})
-	won := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !isNotFound(err):
-			t.Errorf("racing rotation: %v", err)
-		}
-	}
+	won := winners(t, "racing rotation", errs)
 	eq(t, "racing rotations won", won, 1)
 }
 
@@ -225,15 +217,7 @@ func testReuseRefresh(t *testing.T, s store.Store) {
 	errs := parallel(8, func(i int) error {
 		return s.RotateRefresh(ctx, "t1", 2, t0.Add(time.Minute), token(store.KindRefresh, fmt.Sprint("race", i), "q3", "s1", exp))
 	})
-	won := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !isNotFound(err):
-			t.Errorf("racing use: %v", err)
-		}
-	}
+	won := winners(t, "racing use", errs)
 	eq(t, "racing uses won", won, 3)
 	state("t1", "t1", false, 3)
 }
@@ -261,15 +245,23 @@ func testReuseRefreshChainRace(t *testing.T, s store.Store) {
 			}
 			return s.RotateRefresh(ctx, sig, 5, t0.Add(time.Minute), token(store.KindRefresh, sig+"n", req, "s1", exp))
 		})
-		won := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case !isNotFound(err):
-				t.Fatalf("pair %d: %v", i, err)
-			}
-		}
+		won := winners(t, fmt.Sprintf("pair %d", i), errs)
 		eq(t, fmt.Sprint("pair ", i, " won"), won, 1)
 	}
+}
+
+// winners counts the racing writes that succeeded; a loser must have found
+// nothing to write (ErrNotFound), any other error fails the test.
+func winners(t *testing.T, what string, errs []error) int {
+	t.Helper()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !isNotFound(err):
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	return won
 }
