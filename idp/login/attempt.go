@@ -145,22 +145,11 @@ func pendingFromCookie(r *http.Request, realm *oidc.Realm, id string) (pendingAt
 		return pendingAttempt{}, false
 	}
 	csrf, err := base64.RawURLEncoding.DecodeString(strClaim(c, "csrf"))
-	created, ok1 := intClaim(c, "created")
-	exp, ok2 := intClaim(c, "exp")
+	created, ok1 := oidc.NumClaim(c, "created")
+	exp, ok2 := oidc.NumClaim(c, "exp")
 	if err != nil || !ok1 || !ok2 {
 		return pendingAttempt{}, false
 	}
 	return pendingAttempt{id: id, clientID: strClaim(c, "azp"), expires: time.Unix(exp, 0),
 		rec: attemptRecord{Query: strClaim(c, "q"), CSRFHash: csrf, Created: time.UnixMilli(created)}}, true
-}
-
-// intClaim is an integer claim of a verified token (its numbers are
-// json.Number).
-func intClaim(c map[string]any, name string) (int64, bool) {
-	n, ok := c[name].(json.Number)
-	if !ok {
-		return 0, false
-	}
-	v, err := n.Int64()
-	return v, err == nil
 }

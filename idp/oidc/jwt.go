@@ -255,6 +255,9 @@ func (r *Realm) VerifyIDTokenHint(token string) (map[string]any, error) {
 	return claims, err
 }
 
+// NumClaim is the integer claim name of claims a Verify method returned.
+func NumClaim(claims map[string]any, name string) (int64, bool) { return numClaim(claims, name) }
+
 func numClaim(claims map[string]any, name string) (int64, bool) {
 	switch v := claims[name].(type) {
 	case json.Number:
