@@ -53,7 +53,8 @@ func TestLoginAttemptStoredOnReturn(t *testing.T) {
 	// A forged cookie (another attempt's id, or a changed payload) is an
 	// expired page and stores nothing.
 	forged := newBrowser(t)
-	forged.do(http.MethodGet, authorizeURL(k, nil), nil)
+	_, fat, fpage := forged.do(http.MethodGet, authorizeURL(k, nil), nil)
+	faction, ff := formOf(t, fat, fpage, "kc-form-login")
 	base, _ := url.Parse(k.URL + "/realms/down/")
 	var data string
 	for _, c := range forged.c.Jar.Cookies(base) {
@@ -71,16 +72,35 @@ func TestLoginAttemptStoredOnReturn(t *testing.T) {
 	if status, _, _ := swap.do(http.MethodPost, action, g); status != http.StatusBadRequest {
 		t.Errorf("another attempt's cookie: %d, want 400", status)
 	}
+	// forged's own attempt and CSRF token, its state changed in the
+	// signed payload: only the signature refuses it.
 	parts := strings.Split(data, ".")
-	parts[1] = strings.Replace(parts[1], parts[1][:4], "AAAA", 1)
-	changed := newBrowser(t)
-	changed.c.Jar.SetCookies(base, []*http.Cookie{{Name: "AUTH_SESSION_ID", Value: mustQuery(t, action, "session_code"), Path: "/realms/down/"},
-		{Name: "KEYGATE_ATTEMPT", Value: strings.Join(parts, "."), Path: "/realms/down/"}})
-	if status, _, _ := changed.do(http.MethodPost, action, g); status != http.StatusBadRequest {
-		t.Errorf("a changed cookie: %d, want 400", status)
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := stored(action); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("a forged cookie stored the attempt: %v", err)
+	var claims map[string]any
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := claims["q"].(string)
+	if !strings.Contains(q, "state=st-1") {
+		t.Fatalf("no state in the attempt's query %q", q)
+	}
+	claims["q"] = strings.Replace(q, "state=st-1", "state=forged", 1)
+	raw, _ = json.Marshal(claims)
+	parts[1] = base64.RawURLEncoding.EncodeToString(raw)
+	changed := newBrowser(t)
+	changed.c.Jar.SetCookies(base, []*http.Cookie{{Name: "AUTH_SESSION_ID", Value: mustQuery(t, faction, "session_code"), Path: "/realms/down/"},
+		{Name: "KEYGATE_ATTEMPT", Value: strings.Join(parts, "."), Path: "/realms/down/"}})
+	g.Set("csrf_token", ff.Get("csrf_token"))
+	if status, cb, _ := changed.do(http.MethodPost, faction, g); status != http.StatusBadRequest || cb.Query().Get("code") != "" {
+		t.Errorf("a changed cookie: %d (at %v), want 400 and no code", status, cb)
+	}
+	for _, a := range []string{action, faction} {
+		if _, err := stored(a); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a forged cookie stored an attempt: %v", err)
+		}
 	}
 
 	// The real browser signs in; its attempt is stored, spent.
