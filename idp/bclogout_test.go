@@ -268,15 +268,8 @@ func bclSignIn(t *testing.T, k *keygate, client, user, scope string) (tok map[st
 
 func bclCall(t *testing.T, method, u, token string, want int) {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), method, u, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != want {
-		t.Fatalf("%s %s: %d, want %d", method, u, resp.StatusCode, want)
+	if status, _ := adminDo(t, method, u, token, nil); status != want {
+		t.Fatalf("%s %s: %d, want %d", method, u, status, want)
 	}
 }
 
@@ -524,17 +517,8 @@ func disableClient(t *testing.T, k *keygate, admin, clientID string) {
 		t.Fatalf("client %s: %v", clientID, cs)
 	}
 	cs[0]["enabled"] = false
-	b, _ := json.Marshal(cs[0])
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, k.URL+"/admin/realms/down/clients/"+cs[0]["id"].(string), strings.NewReader(string(b)))
-	req.Header.Set("Authorization", "Bearer "+admin)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("disable %s: %d", clientID, resp.StatusCode)
+	if status, _ := adminDo(t, http.MethodPut, k.URL+"/admin/realms/down/clients/"+cs[0]["id"].(string), admin, cs[0]); status != http.StatusNoContent {
+		t.Fatalf("disable %s: %d", clientID, status)
 	}
 }
 
@@ -613,17 +597,8 @@ func TestBackchannelLogoutDelivery(t *testing.T) {
 		if err := json.Unmarshal([]byte(c), &cr); err != nil {
 			t.Fatal(err)
 		}
-		b, _ := json.Marshal(cr)
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, k.URL+"/admin/realms/down/clients", strings.NewReader(string(b)))
-		req.Header.Set("Authorization", "Bearer "+admin)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			t.Fatalf("create client %s: %d", id, resp.StatusCode)
+		if status, _ := adminDo(t, http.MethodPost, k.URL+"/admin/realms/down/clients", admin, cr); status != http.StatusCreated {
+			t.Fatalf("create client %s: %d", id, status)
 		}
 		bclSignIn(t, k, id, "bob", "")
 	}
