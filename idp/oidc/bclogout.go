@@ -242,20 +242,16 @@ func (p *Provider) logoutToken(ctx context.Context, n logoutNotice) (string, err
 	return key.compactTyped(payload, "logout+jwt")
 }
 
-// compactTyped signs payload as compact does, with typ in the header in
-// place of "JWT".
+// compactTyped signs payload with compact, with typ in the header in
+// place of "JWT" (the header written as headerSegment writes it).
 func (k *signingKey) compactTyped(payload []byte, typ string) (string, error) {
 	h, err := json.Marshal(map[string]string{"alg": k.alg, "kid": k.kid, "typ": typ})
 	if err != nil {
 		return "", err
 	}
-	enc := base64.RawURLEncoding
-	input := enc.EncodeToString(h) + "." + enc.EncodeToString(payload)
-	sig, err := k.signature([]byte(input))
-	if err != nil {
-		return "", err
-	}
-	return input + "." + enc.EncodeToString(sig), nil
+	typed := *k
+	typed.header = base64.RawURLEncoding.EncodeToString(h)
+	return typed.compact(payload)
 }
 
 // Issuer is the issuer of realmName's tokens for r: what logout tokens
