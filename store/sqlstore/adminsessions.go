@@ -162,7 +162,7 @@ func (s *Store) DeleteOfflineSession(ctx context.Context, realmID, id string, un
 			return err
 		}
 		var err error
-		n, err = s.exec(ctx, `DELETE FROM tokens WHERE kind = 'offline' AND session_id <> '' AND session_id = ? AND realm_id = ?`, id, realmID)
+		n, err = s.exec(ctx, `DELETE FROM tokens AS t WHERE `+where, id, realmID)
 		return err
 	})
 	if err == nil && n == 0 {
