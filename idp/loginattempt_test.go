@@ -56,12 +56,7 @@ func TestLoginAttemptStoredOnReturn(t *testing.T) {
 	_, fat, fpage := forged.do(http.MethodGet, authorizeURL(k, nil), nil)
 	faction, ff := formOf(t, fat, fpage, "kc-form-login")
 	base, _ := url.Parse(k.URL + "/realms/down/")
-	var data string
-	for _, c := range forged.c.Jar.Cookies(base) {
-		if c.Name == "KEYGATE_ATTEMPT" {
-			data = c.Value
-		}
-	}
+	data := attemptCookie(forged, k, "down")
 	if data == "" {
 		t.Fatal("no KEYGATE_ATTEMPT cookie")
 	}
@@ -104,12 +99,7 @@ func TestLoginAttemptStoredOnReturn(t *testing.T) {
 	}
 
 	// The real browser signs in; its attempt is stored, spent.
-	var bData string
-	for _, c := range b.c.Jar.Cookies(base) {
-		if c.Name == "KEYGATE_ATTEMPT" {
-			bData = c.Value
-		}
-	}
+	bData := attemptCookie(b, k, "down")
 	if bData == "" {
 		t.Fatal("no KEYGATE_ATTEMPT cookie in the signing-in browser")
 	}
@@ -164,16 +154,13 @@ func TestLoginAttemptStoredOnReturn(t *testing.T) {
 // an expired page and nothing is stored.
 func TestLoginAttemptCookieHostile(t *testing.T) {
 	users := `{"username": "alice", "enabled": true, "credentials": [{"type": "password", "value": "alice-pass-1"}]}`
-	cookie := func(b *browser, k *keygate, realm, name string) string {
+	cookie := func(b *browser, k *keygate, realm string) string {
 		t.Helper()
-		base, _ := url.Parse(k.URL + "/realms/" + realm + "/")
-		for _, c := range b.c.Jar.Cookies(base) {
-			if c.Name == name {
-				return c.Value
-			}
+		v := attemptCookie(b, k, realm)
+		if v == "" {
+			t.Fatalf("no KEYGATE_ATTEMPT cookie for realm %s", realm)
 		}
-		t.Fatalf("no %s cookie for realm %s", name, realm)
-		return ""
+		return v
 	}
 	notStored := func(k *keygate, id string) {
 		t.Helper()
@@ -190,7 +177,7 @@ func TestLoginAttemptCookieHostile(t *testing.T) {
 		_, at, page := b.do(http.MethodGet, strings.Replace(authorizeURL(k, nil), "/realms/down/", "/realms/other/", 1), nil)
 		action, f := formOf(t, at, page, "kc-form-login")
 		id := mustQuery(t, action, "session_code")
-		data := cookie(b, k, "other", "KEYGATE_ATTEMPT")
+		data := cookie(b, k, "other")
 		// other's attempt id and signed data, brought to down.
 		down, _ := url.Parse(k.URL + "/realms/down/")
 		b.c.Jar.SetCookies(down, []*http.Cookie{{Name: "AUTH_SESSION_ID", Value: id, Path: "/realms/down/"},
@@ -209,7 +196,7 @@ func TestLoginAttemptCookieHostile(t *testing.T) {
 		b := newBrowser(t)
 		_, at, page := b.do(http.MethodGet, authorizeURL(k, nil), nil)
 		action, f := formOf(t, at, page, "kc-form-login")
-		cookie(b, k, "down", "KEYGATE_ATTEMPT")
+		cookie(b, k, "down")
 		time.Sleep(2 * time.Second)
 		f.Set("username", "alice")
 		f.Set("password", "alice-pass-1")
@@ -226,15 +213,7 @@ func TestLoginAttemptCookieHostile(t *testing.T) {
 func TestLoginAttemptCookieClearedOnceStored(t *testing.T) {
 	k := actionsRealm(t, "", "", `{"username": "alice", "enabled": true,
 		"credentials": [{"type": "password", "value": "alice-pass-1"}]}`)
-	base, _ := url.Parse(k.URL + "/realms/down/")
-	carried := func(b *browser) bool {
-		for _, c := range b.c.Jar.Cookies(base) {
-			if c.Name == "KEYGATE_ATTEMPT" {
-				return true
-			}
-		}
-		return false
-	}
+	carried := func(b *browser) bool { return attemptCookie(b, k, "down") != "" }
 	b := newBrowser(t)
 	_, at, page := b.do(http.MethodGet, authorizeURL(k, nil), nil)
 	action, f := formOf(t, at, page, "kc-form-login")
@@ -256,6 +235,18 @@ func TestLoginAttemptCookieClearedOnceStored(t *testing.T) {
 	if _, cb, _ := b.do(http.MethodPost, action, f); cb == nil || cb.Query().Get("code") == "" {
 		t.Fatalf("login after a wrong password: no code (%v)", cb)
 	}
+}
+
+// attemptCookie is the KEYGATE_ATTEMPT cookie b holds for realm of k; ""
+// if none.
+func attemptCookie(b *browser, k *keygate, realm string) string {
+	base, _ := url.Parse(k.URL + "/realms/" + realm + "/")
+	for _, c := range b.c.Jar.Cookies(base) {
+		if c.Name == "KEYGATE_ATTEMPT" {
+			return c.Value
+		}
+	}
+	return ""
 }
 
 // cookieExp is the exp claim of a signed attempt cookie.
