@@ -108,6 +108,10 @@ type Step struct {
 	Form url.Values
 	// Writer is the response (Process only), for a Result of Handled.
 	Writer http.ResponseWriter
+	// Unavailable is set by a Show that could not read what its page
+	// shows because the database is down: the page (saying so) goes out
+	// as a 503 with Retry-After, not as a 200.
+	Unavailable bool
 }
 
 // Result is what Process decides.
@@ -648,7 +652,13 @@ func (h *Handler) showAction(w http.ResponseWriter, r *http.Request, realm *oidc
 	if !ok {
 		return
 	}
-	h.render(w, http.StatusOK, a.Show(s))
+	page := a.Show(s)
+	if s.Unavailable {
+		w.Header().Set("Retry-After", oidc.RetryAfterUnavailable)
+		h.render(w, http.StatusServiceUnavailable, page)
+		return
+	}
+	h.render(w, http.StatusOK, page)
 }
 
 // processAction answers the POST of a step's page.

@@ -90,3 +90,55 @@ func TestActionStoreUnavailableIs503(t *testing.T) {
 		})
 	}
 }
+
+// consentDown is a store whose consent reads fail as a lost database once
+// down is set.
+type consentDown struct {
+	*sqlstore.Store
+	down *atomic.Bool
+}
+
+func (s consentDown) GetConsent(ctx context.Context, realmID, userID, clientID string) (store.Consent, error) {
+	if s.down.Load() {
+		return store.Consent{}, fmt.Errorf("sqlstore: get consent: %w", store.ErrUnavailable)
+	}
+	return s.Store.GetConsent(ctx, realmID, userID, clientID)
+}
+
+// TestConsentPageStoreUnavailableIs503: the consent page, shown again while
+// the database cannot say what was already granted, answers 503 with
+// Retry-After and offers no form; once the database is back it is the
+// consent form again.
+func TestConsentPageStoreUnavailableIs503(t *testing.T) {
+	st := backends.SQLite(t)
+	down := new(atomic.Bool)
+	e := serveRealm(t, consentDown{st, down}, st, map[string]any{
+		"realm": "reg", "enabled": true, "sslRequired": "none",
+		"clients": []any{map[string]any{"clientId": "app", "publicClient": true, "redirectUris": []string{regRedirect},
+			"standardFlowEnabled": true, "consentRequired": true}},
+		"users": []any{map[string]any{"username": "alice", "email": "alice@example.com", "enabled": true,
+			"firstName": "Alice", "lastName": "Liddell",
+			"credentials": []any{map[string]any{"type": "password", "value": "alice-pass-1"}}}},
+	}, nil)
+	b := e.browser()
+	p := b.loginAs("alice", "alice-pass-1")
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("login to a consent client: %d %.300s", p.status, p.body)
+	}
+	consentURL := p.resp.Header.Get("Location")
+	if p = b.do(http.MethodGet, consentURL, nil); p.status != http.StatusOK || p.byID("kc-oauth-form") == nil {
+		t.Fatalf("consent page: %d %.600s", p.status, p.body)
+	}
+	down.Store(true)
+	p = b.do(http.MethodGet, consentURL, nil)
+	if p.status != http.StatusServiceUnavailable || p.resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("consent page with the database down: %d, Retry-After %q; want 503 with Retry-After\n%.600s", p.status, p.resp.Header.Get("Retry-After"), p.body)
+	}
+	if !strings.Contains(p.body, "The service is temporarily unavailable") || p.byID("kc-oauth-form") != nil {
+		t.Errorf("the 503 page does not say so, or offers the form: %.800s", p.body)
+	}
+	down.Store(false)
+	if p = b.do(http.MethodGet, consentURL, nil); p.status != http.StatusOK || p.byID("kc-oauth-form") == nil {
+		t.Errorf("consent page once the database is back: %d", p.status)
+	}
+}

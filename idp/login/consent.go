@@ -88,6 +88,7 @@ func showConsent(s *Step) templ.Component {
 	c, err := consentAsk(s.Request.Context(), s)
 	if err != nil {
 		// No form without its list: Yes would grant what nobody read.
+		s.Unavailable = errors.Is(err, store.ErrUnavailable)
 		return templates.Error(templates.ErrorView{Page: s.Page, Title: s.Page.T("errorTitle"),
 			Message: s.Page.T("temporarilyUnavailable")})
 	}
