@@ -87,15 +87,13 @@ func (h *Handler) openAttempt(w http.ResponseWriter, r *http.Request, realm *oid
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "cookieNotFoundMessage")
 		return "", store.Token{}, attemptRecord{}, false
 	}
-	tok, err := h.loginAttempt(r.Context(), r, realm, id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		h.storeError(w, r, realm, what, err)
+	tok, at, err := h.loginAttempt(r.Context(), r, realm, id)
+	if errors.Is(err, store.ErrNotFound) {
+		h.expiredPage(w, r, realm)
 		return "", store.Token{}, attemptRecord{}, false
 	}
-	var at attemptRecord
-	if err != nil || tok.RealmID != realm.Row.ID || !tok.Active || time.Now().After(tok.Expires) ||
-		json.Unmarshal(tok.Request, &at) != nil {
-		h.expiredPage(w, r, realm)
+	if err != nil {
+		h.storeError(w, r, realm, what, err)
 		return "", store.Token{}, attemptRecord{}, false
 	}
 	if _, err := r.Cookie(cookieAttemptData); err == nil {
@@ -106,11 +104,26 @@ func (h *Handler) openAttempt(w http.ResponseWriter, r *http.Request, realm *oid
 	return id, tok, at, true
 }
 
-// loginAttempt reads the attempt id's record, storing it first from the
+// loginAttempt is the live attempt id of realm, with its record.
+// store.ErrNotFound: no such attempt, or spent, expired, another realm's.
+func (h *Handler) loginAttempt(ctx context.Context, r *http.Request, realm *oidc.Realm, id string) (store.Token, attemptRecord, error) {
+	tok, err := h.attemptRow(ctx, r, realm, id)
+	var at attemptRecord
+	if err == nil && (tok.RealmID != realm.Row.ID || !tok.Active || !time.Now().Before(tok.Expires) ||
+		json.Unmarshal(tok.Request, &at) != nil) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.Token{}, attemptRecord{}, err
+	}
+	return tok, at, nil
+}
+
+// attemptRow reads the attempt id's row, storing it first from the
 // browser's cookieAttemptData when it is not stored yet. A spent attempt
 // stays stored (inactive) until its expiry, which its cookie shares, so a
 // cookie can never bring one back. store.ErrNotFound: no such attempt.
-func (h *Handler) loginAttempt(ctx context.Context, r *http.Request, realm *oidc.Realm, id string) (store.Token, error) {
+func (h *Handler) attemptRow(ctx context.Context, r *http.Request, realm *oidc.Realm, id string) (store.Token, error) {
 	tok, err := h.st.GetToken(ctx, store.KindLogin, id)
 	if !errors.Is(err, store.ErrNotFound) {
 		return tok, err

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/netip"
@@ -519,15 +518,11 @@ func (h *Handler) resetFromToken(w http.ResponseWriter, r *http.Request, realm *
 	ctx := r.Context()
 	if ck, err := r.Cookie(cookieAttempt); err == nil && t.Attempt != "" &&
 		subtle.ConstantTimeCompare([]byte(usermail.AttemptHash(ck.Value)), []byte(t.Attempt)) == 1 {
-		tok, err := h.loginAttempt(ctx, r, realm, ck.Value)
-		var at attemptRecord
-		if err == nil && tok.RealmID == realm.Row.ID && tok.Active && time.Now().Before(tok.Expires) &&
-			json.Unmarshal(tok.Request, &at) == nil {
+		_, at, err := h.loginAttempt(ctx, r, realm, ck.Value)
+		if err == nil {
 			// Spent here, or by another tab just before (then the flow
 			// runs on its own below); a store that cannot say is a 503.
 			err = h.st.DeactivateToken(ctx, store.KindLogin, ck.Value)
-		} else if err == nil {
-			err = store.ErrNotFound
 		}
 		if err == nil {
 			form, err := url.ParseQuery(at.Query)
