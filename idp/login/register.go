@@ -64,13 +64,11 @@ func (h *Handler) registrationPage(w http.ResponseWriter, r *http.Request, realm
 		return
 	}
 	csrf, id := randomToken(), randomToken()
-	next := attemptRecord{Query: at.Query, CSRFHash: sha256Sum([]byte(csrf)), Created: at.Created}
-	data, err := json.Marshal(next)
+	next := pendingAttempt{id: id, clientID: tok.ClientID, expires: tok.Expires,
+		rec: attemptRecord{Query: at.Query, CSRFHash: sha256Sum([]byte(csrf)), Created: at.Created}}
+	row, err := next.row(realm.Row.ID)
 	if err == nil {
-		err = h.st.CreateToken(r.Context(), store.Token{
-			Kind: store.KindLogin, Signature: id, RequestID: id, RealmID: realm.Row.ID, ClientID: tok.ClientID,
-			Active: true, Requested: at.Created, Expires: tok.Expires, Request: data,
-		})
+		err = h.st.CreateToken(r.Context(), row)
 	}
 	if err != nil {
 		h.storeError(w, r, realm, "registration", err)
