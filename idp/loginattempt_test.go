@@ -191,6 +191,23 @@ func TestLoginAttemptCookieHostile(t *testing.T) {
 		notStored(k, id)
 	})
 
+	t.Run("oversized cookie", func(t *testing.T) {
+		k := actionsRealm(t, "", "", users)
+		b := newBrowser(t)
+		_, at, page := b.do(http.MethodGet, authorizeURL(k, nil), nil)
+		action, f := formOf(t, at, page, "kc-form-login")
+		parts := strings.Split(cookie(b, k, "down"), ".")
+		parts[1] += strings.Repeat("A", 64<<10) // its own claims, padded far past a cookie's size
+		down, _ := url.Parse(k.URL + "/realms/down/")
+		b.c.Jar.SetCookies(down, []*http.Cookie{{Name: "KEYGATE_ATTEMPT", Value: strings.Join(parts, "."), Path: "/realms/down/"}})
+		f.Set("username", "alice")
+		f.Set("password", "alice-pass-1")
+		if status, _, page := b.do(http.MethodPost, action, f); status != http.StatusBadRequest || !strings.Contains(page, "Page has expired") {
+			t.Errorf("oversized attempt cookie: %d, want 400 and the expired page\n%.600s", status, page)
+		}
+		notStored(k, mustQuery(t, action, "session_code"))
+	})
+
 	t.Run("expired cookie", func(t *testing.T) {
 		k := actionsRealm(t, "", `"accessCodeLifespanLogin": 1`, users)
 		b := newBrowser(t)
