@@ -115,6 +115,9 @@ var dialect = sqlstore.Dialect{
 	IsForeignKey:  func(err error) bool { return isCode(err, "23503") }, // foreign_key_violation
 	IsUnavailable: unavailable,
 	ConnLost:      connLost,
+	// deadlock_detected, serialization_failure: the statement was rolled
+	// back whole (keygate runs READ COMMITTED, so mostly deadlocks).
+	Conflicted: func(err error) bool { return isCode(err, "40P01") || isCode(err, "40001") },
 	Backup: func(context.Context, string) error {
 		return errors.New("postgres: keygate cannot back up PostgreSQL itself; use pg_dump")
 	},

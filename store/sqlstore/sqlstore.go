@@ -56,6 +56,12 @@ type Dialect struct {
 	// a read made outside a transaction is then run once more, on a
 	// connection checked alive first (see Retrying). Nil: never retried.
 	ConnLost func(error) bool
+	// Conflicted, when set, says the database aborted err's statement to
+	// break a deadlock or a serialization conflict with another
+	// transaction: nothing of it was applied. A write outside a
+	// transaction then runs again (see conflictRetries); inside one the
+	// whole transaction is lost, and the error is store.ErrUnavailable.
+	Conflicted func(error) bool
 	// FreeSpace, when set, reports the bytes free for the database's files;
 	// ProbeWrite fails below MinFreeSpace.
 	FreeSpace func() (uint64, error)
@@ -348,8 +354,25 @@ func (s *Store) classify(err error) error {
 		return fmt.Errorf("%w: referenced row missing (%w)", store.ErrNotFound, err)
 	case s.unavailable(err):
 		return fmt.Errorf("%w (%w)", store.ErrUnavailable, err)
+	case s.conflicted(err):
+		return fmt.Errorf("%w: aborted by a conflict with another transaction (%w)", store.ErrUnavailable, err)
 	}
 	return err
+}
+
+func (s *Store) conflicted(err error) bool { return s.d.Conflicted != nil && s.d.Conflicted(err) }
+
+// conflictRetries is how often a write made outside a transaction runs
+// again after the database aborted it to break a conflict (Conflicted). The
+// aborted statement applied nothing, so running it again is safe; the other
+// side holds its locks only until it commits.
+const conflictRetries = 3
+
+// retryConflict says a write that failed with err may run again (attempt
+// counts from 1): the database aborted it whole, it was not part of a
+// transaction, and the caller is still waiting.
+func (s *Store) retryConflict(ctx context.Context, err error, attempt int) bool {
+	return err != nil && attempt <= conflictRetries && s.txOf(ctx) == nil && ctx.Err() == nil && s.conflicted(err)
 }
 
 // unavailable says err means the database could not answer, whatever the
@@ -398,7 +421,15 @@ func (s *Store) retryRead(ctx context.Context, err error) (context.Context, bool
 // the writer behind CPU-bound work (RSA, PBKDF2) while every other write
 // queues. Writes are short; a client that hangs up mid-write gets its write
 // finished rather than interrupted. Measured: client_credentials +5-9%.
-func (s *Store) exec(ctx context.Context, query string, args ...any) (_ int64, err error) {
+func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	n, err := s.exec1(ctx, query, args...)
+	for i := 1; s.retryConflict(ctx, err, i); i++ {
+		n, err = s.exec1(ctx, query, args...)
+	}
+	return n, err
+}
+
+func (s *Store) exec1(ctx context.Context, query string, args ...any) (_ int64, err error) {
 	defer s.observed(QueryWrite, time.Now(), &err)
 	st, err := s.prepare(ctx, true, query)
 	if err != nil {

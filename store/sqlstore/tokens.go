@@ -227,10 +227,19 @@ func (s *Store) rotateRefreshPG(ctx context.Context, oldSig string, maxReuse int
 }
 
 // countedWrite runs a PostgreSQL write statement that answers how many
-// rows it wrote as a write: never retried (it may have been applied), and
-// finished even if the client hangs up. Anything but one row is
-// store.ErrNotFound.
-func (s *Store) countedWrite(ctx context.Context, query string, args ...any) (err error) {
+// rows it wrote as a write: finished even if the client hangs up, and
+// never retried after a lost connection (it may have been applied), only
+// after the database aborted it to break a conflict (as exec). Anything
+// but one row is store.ErrNotFound.
+func (s *Store) countedWrite(ctx context.Context, query string, args ...any) error {
+	err := s.countedWrite1(ctx, query, args...)
+	for i := 1; s.retryConflict(ctx, err, i); i++ {
+		err = s.countedWrite1(ctx, query, args...)
+	}
+	return err
+}
+
+func (s *Store) countedWrite1(ctx context.Context, query string, args ...any) (err error) {
 	defer s.observed(QueryWrite, time.Now(), &err)
 	st, err := s.prepare(ctx, true, query)
 	if err != nil {
