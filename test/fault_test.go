@@ -229,6 +229,10 @@ func TestPostgresCut(t *testing.T) {
 	unavailable(t, "client registration while cut", sendJSON(t, "POST", realm+"/clients-registrations/openid-connect", access,
 		`{"redirect_uris":["https://app.example/cb"]}`), "temporarily_unavailable")
 	unavailable(t, "admin login while cut", send(t, "POST", s.URL+"/realms/master/protocol/openid-connect/token", "", adminLogin), "temporarily_unavailable")
+	// An adapter's logout with its refresh token (Keycloak's backchannel
+	// logout): the session is not ended, so the client must retry, not
+	// be told its credentials are wrong (401 before) or 500.
+	unavailable(t, "adapter logout while cut", send(t, "POST", oc+"/logout", "", url.Values{"refresh_token": {refresh}}, client...), "temporarily_unavailable")
 	for path, want := range public {
 		a := send(t, "GET", path, "", nil)
 		if a.status != 200 || string(a.body) != string(want.body) {
@@ -278,6 +282,13 @@ func TestPostgresCut(t *testing.T) {
 	}
 	if a := send(t, "GET", oc+"/userinfo", access, nil); a.status != 200 {
 		t.Errorf("userinfo after restore: %s", a)
+	}
+	// The logout refused while cut, now carried out: the session ends.
+	if a := send(t, "POST", oc+"/logout", "", url.Values{"refresh_token": {refresh}}, client...); a.status != 204 {
+		t.Errorf("adapter logout after restore: %s", a)
+	}
+	if a := send(t, "POST", oc+"/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}, client...); a.status != 400 {
+		t.Errorf("refresh after the adapter logout: %s, want 400", a)
 	}
 	for _, secret := range []string{"carol-pass", "admin-secret-pw", "webapp-secret", refresh, access} {
 		if strings.Contains(s.logs.String(), secret) {

@@ -17,7 +17,10 @@ import (
 func (p *Provider) BackchannelLogout(w http.ResponseWriter, r *http.Request, realm *Realm) {
 	ctx := r.Context()
 	c, err := p.oauth.AuthenticateClient(ctx, r, r.PostForm)
-	if err != nil {
+	if errors.Is(err, store.ErrUnavailable) {
+		p.logoutUnavailable(w, r, err)
+		return
+	} else if err != nil {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized_client", "error_description": "Invalid client credentials"})
 		return
 	}
@@ -33,19 +36,38 @@ func (p *Provider) BackchannelLogout(w http.ResponseWriter, r *http.Request, rea
 	// Keycloak's: the SSO session it began in is not its to end.
 	if sid := strClaim(claims, "sid"); sid != "" && typ == "Refresh" {
 		if err := p.EndSession(ctx, realm.Issuer, realm.Row.ID, sid); err != nil && !errors.Is(err, store.ErrNotFound) {
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "unknown_error"})
+			p.logoutFailed(w, r, err)
 			return
 		}
 	}
-	p.Event(r, realm, store.Event{Type: events.Logout, ClientID: c.GetID(), UserID: strClaim(claims, "sub"), SessionID: strClaim(claims, "sid")})
 	// An offline token's logout ends its offline session too.
-	if t, err := p.st.GetToken(ctx, store.KindOffline, refreshKey(strClaim(claims, "jti"), typ, rt)); err == nil && t.RealmID == realm.Row.ID {
+	t, err := p.st.GetToken(ctx, store.KindOffline, refreshKey(strClaim(claims, "jti"), typ, rt))
+	if err == nil && t.RealmID == realm.Row.ID {
 		st := &storage{st: p.st, models: p.models}
 		ctx := WithRealm(ctx, realm)
-		if err := errors.Join(st.RevokeRefreshToken(ctx, t.RequestID), st.RevokeAccessToken(ctx, t.RequestID)); err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "unknown_error"})
-			return
-		}
+		err = errors.Join(st.RevokeRefreshToken(ctx, t.RequestID), st.RevokeAccessToken(ctx, t.RequestID))
 	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.logoutFailed(w, r, err)
+		return
+	}
+	p.Event(r, realm, store.Event{Type: events.Logout, ClientID: c.GetID(), UserID: strClaim(claims, "sub"), SessionID: strClaim(claims, "sid")})
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// logoutFailed answers a logout the store could not carry out: 503 with
+// Retry-After when the database did not answer (the client may retry and
+// the session is not yet ended), else 500.
+func (p *Provider) logoutFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		p.logoutUnavailable(w, r, err)
+		return
+	}
+	p.log.ErrorContext(r.Context(), "logout", "err", err)
+	writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "unknown_error"})
+}
+
+func (p *Provider) logoutUnavailable(w http.ResponseWriter, r *http.Request, err error) {
+	p.log.WarnContext(r.Context(), "logout: database unavailable", "err", err)
+	WriteUnavailable(w)
 }
