@@ -324,7 +324,7 @@ func WriteUnavailable(w http.ResponseWriter) {
 func (p *Provider) explain(ctx context.Context, where string, err error, o oauthError) {
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if o.code == "temporarily_unavailable" && errors.Is(err, store.ErrUnavailable) {
-		p.log.WarnContext(ctx, where+": database unavailable", "err", err)
+		p.log.WarnContext(ctx, where+": database unavailable", "err", storeCause(err))
 		return
 	}
 	if o.code == "server_error" {
@@ -332,6 +332,19 @@ func (p *Provider) explain(ctx context.Context, where string, err error, o oauth
 		return
 	}
 	p.log.DebugContext(ctx, where+" refused", "error", o.code, "reason", rfc.HintField)
+}
+
+// storeCause is the text of the store's error under fosite's wrappers: a
+// fosite error logged as it is prints its stack trace (slog formats it
+// with %+v) and only its code.
+func storeCause(err error) string {
+	for {
+		var rfc *fosite.RFC6749Error
+		if !errors.As(err, &rfc) || rfc.Unwrap() == nil {
+			return err.Error()
+		}
+		err = rfc.Unwrap()
+	}
 }
 
 // writeTokenError answers token-endpoint failures as Keycloak does.

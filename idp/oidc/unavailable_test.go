@@ -156,3 +156,17 @@ func TestKeyringServesStaleWhileUnavailable(t *testing.T) {
 		t.Fatalf("keys never read while down: %v, want store.ErrUnavailable", err)
 	}
 }
+
+// A database outage under fosite's wrappers is logged as the store's own
+// words, without fosite's stack trace.
+func TestStoreCauseUnderFositeWrappers(t *testing.T) {
+	for _, err := range []error{
+		errDBDown,
+		fosite.ErrServerError.WithWrap(errDBDown),
+		fosite.ErrInvalidClient.WithWrap(fosite.ErrServerError.WithWrap(errDBDown)),
+	} {
+		if got := storeCause(err); got != errDBDown.Error() {
+			t.Errorf("storeCause(%v) = %q, want %q", err, got, errDBDown.Error())
+		}
+	}
+}
