@@ -32,6 +32,13 @@ Duration: 15s, Total samples = 60ms (0.4%)
 	if s := p.share(); s != 0.5 {
 		t.Errorf("share %v, want 0.5", s)
 	}
+	// The store sample is the store's, though net/http is on its stack too.
+	if want := [len(p.parts)]time.Duration{0: 30 * time.Millisecond}; p.parts != want {
+		t.Errorf("parts %v, want %v", p.parts, want)
+	}
+	if got, want := p.breakdown(6*time.Millisecond), "store 3.000 ms, JSON 0.000 ms, token handling 0.000 ms, HTTP server 0.000 ms, runtime and other 0.000 ms"; got != want {
+		t.Errorf("breakdown %q, want %q", got, want)
+	}
 	if p := parseTraces([]byte("File: keygate\n")); p.err == nil {
 		t.Error("an empty profile gave no error")
 	}

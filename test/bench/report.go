@@ -151,6 +151,7 @@ func (r *report) print(w io.Writer) {
 			inSitu := time.Duration(float64(res.cpuPerAnswer) * pr.share())
 			p("%-50s %12.2f             (information: crypto %.1f%% of the server's CPU samples; %s per answer, %+.0f%% against the raw rates)",
 				"    the same, from the server's profile", 1/pr.share(), 100*pr.share(), ms(inSitu), 100*(float64(inSitu)/float64(cc)-1))
+			p("%-50s %s", "    the rest of an answer, from the profile", pr.breakdown(res.cpuPerAnswer))
 		}
 	}
 	pw, ok := r.find("password grant", 4)
