@@ -47,14 +47,16 @@ func (s *tokenStrategy) RefreshTokenSignature(ctx context.Context, token string)
 // refreshFields are the claims of a verified refresh token that its
 // lookup and the grant's checks read.
 type refreshFields struct {
-	JTI string `json:"jti"`
-	Typ string `json:"typ"`
-	Iat *int64 `json:"iat"`
+	JTI string          `json:"jti"`
+	Typ string          `json:"typ"`
+	Iat *int64          `json:"iat"`
+	Exp json.RawMessage `json:"exp"` // raw, for checkExpLiteral
 }
 
 // verifiedRefresh checks token's HS512 signature and decodes its fields,
-// once per token response (remembered in its issuance): fosite asks for a
-// refresh token's key twice, and the claims handler reads its iat.
+// once per token response (remembered in its issuance): fosite validates
+// a refresh token and asks for its key twice, and the claims handler
+// reads its iat.
 func verifiedRefresh(ctx context.Context, r *Realm, token string) (refreshFields, error) {
 	is, _ := ctx.Value(issuanceKey{}).(*issuance)
 	if is != nil && is.refresh != nil && is.refresh.token == token {
@@ -208,7 +210,11 @@ func (s *tokenStrategy) ValidateRefreshToken(ctx context.Context, _ fosite.Reque
 	if err != nil {
 		return err
 	}
-	return validationError(verifyOnly(r, token, algHS512))
+	f, err := verifiedRefresh(ctx, r, token)
+	if err == nil {
+		err = checkExpLiteral(string(f.Exp), now())
+	}
+	return validationError(err)
 }
 
 func verifyOnly(r *Realm, token, alg string) error {
