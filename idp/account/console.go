@@ -659,7 +659,10 @@ func (h *Handler) linkForm(w http.ResponseWriter, r *http.Request, realm *oidc.R
 		return
 	}
 	alias := r.PathValue("alias")
-	if _, ok := h.login.LinkableProvider(r, realm, alias); !ok {
+	if _, ok, err := h.login.LinkableProvider(r, realm, alias); err != nil {
+		h.login.StoreError(w, r, realm, "link account", err)
+		return
+	} else if !ok {
 		h.login.ErrorPage(w, r, realm, http.StatusNotFound, "identityProviderNotFoundMessage")
 		return
 	}
@@ -717,7 +720,10 @@ func (h *Handler) linkedAccounts(r *http.Request, realm *oidc.Realm, u store.Use
 	}
 	var out []linkedAccount
 	for _, row := range rows {
-		name, ok := h.login.LinkableProvider(r, realm, row.Alias)
+		name, ok, err := h.login.LinkableProvider(r, realm, row.Alias)
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
 			continue
 		}

@@ -53,13 +53,14 @@ func SessionCSRFValid(realm *oidc.Realm, sid, purpose, tok string) bool {
 
 // LinkableProvider reports whether alias is an enabled identity provider of
 // the realm that keygate can broker (link-only ones included), with its
-// display name.
-func (h *Handler) LinkableProvider(r *http.Request, realm *oidc.Realm, alias string) (displayName string, ok bool) {
-	p, ok := h.provider(r.Context(), realm, alias)
+// display name; err when the store could not say (answer it with
+// StoreError).
+func (h *Handler) LinkableProvider(r *http.Request, realm *oidc.Realm, alias string) (displayName string, ok bool, err error) {
+	p, ok, err := h.provider(r.Context(), realm, alias)
 	if !ok {
-		return "", false
+		return "", false, err
 	}
-	return p.displayName(), true
+	return p.displayName(), true, nil
 }
 
 // StartLink sends the browser to identity provider alias to link the
@@ -70,13 +71,20 @@ func (h *Handler) LinkableProvider(r *http.Request, realm *oidc.Realm, alias str
 // SSO session.
 func (h *Handler) StartLink(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, alias string, sso *store.Session, returnTo string) {
 	ctx := r.Context()
-	p, ok := h.provider(ctx, realm, alias)
+	p, ok, err := h.provider(ctx, realm, alias)
+	if err != nil {
+		h.storeError(w, r, realm, "start account link", err)
+		return
+	}
 	if !ok {
 		h.ErrorPage(w, r, realm, http.StatusNotFound, "identityProviderNotFoundMessage")
 		return
 	}
 	b, err := h.brokers.Open(ctx, p.row)
-	if err != nil {
+	if errors.Is(err, store.ErrUnavailable) {
+		h.storeError(w, r, realm, "start account link", err)
+		return
+	} else if err != nil {
 		h.log.WarnContext(ctx, "identity provider cannot be opened", "realm", realm.Row.Name, "alias", alias, "err", err)
 		h.ErrorPage(w, r, realm, http.StatusBadGateway, "identityProviderUnexpectedErrorMessage")
 		return

@@ -150,32 +150,36 @@ func (p idpInfo) hidden() bool {
 }
 
 // provider returns the realm's enabled identity provider alias that has a
-// broker, or ok=false.
-func (h *Handler) provider(ctx context.Context, realm *oidc.Realm, alias string) (idpInfo, bool) {
+// broker, or ok=false; err when the store could not say (ok is false).
+func (h *Handler) provider(ctx context.Context, realm *oidc.Realm, alias string) (_ idpInfo, ok bool, err error) {
 	if h.brokers == nil || alias == "" {
-		return idpInfo{}, false
+		return idpInfo{}, false, nil
 	}
 	row, err := h.st.GetIdentityProvider(ctx, realm.Row.ID, alias)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return idpInfo{}, false, err
+	}
 	if err != nil || !row.Enabled || !h.brokers.Supports(row.ProviderID) {
-		return idpInfo{}, false
+		return idpInfo{}, false, nil
 	}
 	p, err := rep.IdentityProviderFromStore(row)
 	if err != nil {
-		return idpInfo{}, false
+		return idpInfo{}, false, nil
 	}
-	return idpInfo{row: row, rep: p}, true
+	return idpInfo{row: row, rep: p}, true, nil
 }
 
 // loginProviders are the buttons of the login page for attempt id: the
 // enabled providers keygate can broker that are neither hidden nor
-// link-only, by guiOrder (those without one last), then alias.
-func (h *Handler) loginProviders(r *http.Request, realm *oidc.Realm, clientID, attemptID string) []templates.SocialProvider {
+// link-only, by guiOrder (those without one last), then alias; err when
+// the store could not list them.
+func (h *Handler) loginProviders(r *http.Request, realm *oidc.Realm, clientID, attemptID string) ([]templates.SocialProvider, error) {
 	if h.brokers == nil {
-		return nil
+		return nil, nil
 	}
 	rows, err := h.st.ListIdentityProviders(r.Context(), realm.Row.ID)
 	if err != nil || len(rows) == 0 {
-		return nil
+		return nil, err
 	}
 	type entry struct {
 		order int
@@ -212,7 +216,7 @@ func (h *Handler) loginProviders(r *http.Request, realm *oidc.Realm, clientID, a
 	for i, e := range list {
 		out[i] = e.sp
 	}
-	return out
+	return out, nil
 }
 
 // brokerRequest is the BrokerRequest skeleton of alias in realm.
@@ -229,7 +233,11 @@ func (h *Handler) brokerLogin(w http.ResponseWriter, r *http.Request, realm *oid
 	if !ok {
 		return
 	}
-	p, ok := h.provider(r.Context(), realm, r.PathValue("alias"))
+	p, ok, err := h.provider(r.Context(), realm, r.PathValue("alias"))
+	if err != nil {
+		h.storeError(w, r, realm, "broker login", err)
+		return
+	}
 	if !ok || p.flag(p.rep.LinkOnly) {
 		h.ErrorPage(w, r, realm, http.StatusNotFound, "identityProviderNotFoundMessage")
 		return
@@ -247,7 +255,10 @@ func (h *Handler) brokerLogin(w http.ResponseWriter, r *http.Request, realm *oid
 func (h *Handler) startBroker(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, p idpInfo, attemptID string, form url.Values, started time.Time) {
 	ctx := r.Context()
 	b, err := h.brokers.Open(ctx, p.row)
-	if err != nil {
+	if errors.Is(err, store.ErrUnavailable) {
+		h.storeError(w, r, realm, "start brokered login", err)
+		return
+	} else if err != nil {
 		h.log.WarnContext(ctx, "identity provider cannot be opened", "realm", realm.Row.Name, "alias", p.row.Alias, "err", err)
 		h.ErrorPage(w, r, realm, http.StatusBadGateway, "identityProviderUnexpectedErrorMessage")
 		return
@@ -314,30 +325,40 @@ func (h *Handler) putBrokerRecord(ctx context.Context, realm *oidc.Realm, id str
 		Active: true, Requested: now, Expires: now.Add(realm.Settings.AccessCodeLifespanLogin), Request: data})
 }
 
-// peekBrokerRecord reads the live broker record id.
-func (h *Handler) peekBrokerRecord(ctx context.Context, realm *oidc.Realm, id string) (brokerRecord, bool) {
+// peekBrokerRecord reads the live broker record id; ok=false when there
+// is none, err when the store could not say.
+func (h *Handler) peekBrokerRecord(ctx context.Context, realm *oidc.Realm, id string) (brokerRecord, bool, error) {
 	if id == "" {
-		return brokerRecord{}, false
+		return brokerRecord{}, false, nil
 	}
 	tok, err := h.st.GetToken(ctx, store.KindBroker, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return brokerRecord{}, false, err
+	}
 	if err != nil || tok.RealmID != realm.Row.ID || !tok.Active || time.Now().After(tok.Expires) {
-		return brokerRecord{}, false
+		return brokerRecord{}, false, nil
 	}
 	var rec brokerRecord
 	if json.Unmarshal(tok.Request, &rec) != nil {
-		return brokerRecord{}, false
+		return brokerRecord{}, false, nil
 	}
-	return rec, true
+	return rec, true, nil
 }
 
 // takeBrokerRecord reads and spends the live broker record id: each one
-// answers once.
-func (h *Handler) takeBrokerRecord(ctx context.Context, realm *oidc.Realm, id string) (brokerRecord, bool) {
-	rec, ok := h.peekBrokerRecord(ctx, realm, id)
-	if !ok || h.st.DeactivateToken(ctx, store.KindBroker, id) != nil {
-		return brokerRecord{}, false
+// answers once. ok=false when there is none (or it was spent first), err
+// when the store could not say.
+func (h *Handler) takeBrokerRecord(ctx context.Context, realm *oidc.Realm, id string) (brokerRecord, bool, error) {
+	rec, ok, err := h.peekBrokerRecord(ctx, realm, id)
+	if !ok {
+		return brokerRecord{}, false, err
 	}
-	return rec, true
+	if err := h.st.DeactivateToken(ctx, store.KindBroker, id); errors.Is(err, store.ErrNotFound) {
+		return brokerRecord{}, false, nil
+	} else if err != nil {
+		return brokerRecord{}, false, err
+	}
+	return rec, true, nil
 }
 
 // sameBrowser says whether r carries the login attempt rec belongs to.
@@ -347,12 +368,15 @@ func sameBrowser(r *http.Request, rec brokerRecord) bool {
 }
 
 // brokerError answers a broker's failure: an IdP that cannot be reached is
-// 503, a person who cancelled is told so, anything else is a generic
-// refusal whose reason goes to the log only.
+// 503, as is a database that could not answer (the realm's key, the
+// replay record, the mappers), a person who cancelled is told so, anything
+// else is a generic refusal whose reason goes to the log only.
 func (h *Handler) brokerError(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, alias, step string, err error) {
 	ctx := r.Context()
 	var idpErr *fedoidc.IdPError
 	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		h.storeError(w, r, realm, "brokered login: "+step, err)
 	case errors.Is(err, federation.ErrUnavailable):
 		h.log.WarnContext(ctx, "identity provider unavailable", "realm", realm.Row.Name, "alias", alias, "step", step, "err", err)
 		w.Header().Set("Retry-After", "5")
@@ -371,12 +395,20 @@ func (h *Handler) brokerError(w http.ResponseWriter, r *http.Request, realm *oid
 
 // brokerDescriptor serves a SAML provider's SP metadata.
 func (h *Handler) brokerDescriptor(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) {
-	p, ok := h.provider(r.Context(), realm, r.PathValue("alias"))
+	p, ok, err := h.provider(r.Context(), realm, r.PathValue("alias"))
+	if err != nil {
+		h.storeError(w, r, realm, "SP metadata", err)
+		return
+	}
 	if !ok {
 		http.NotFound(w, r)
 		return
 	}
 	b, err := h.brokers.Open(r.Context(), p.row)
+	if errors.Is(err, store.ErrUnavailable) {
+		h.storeError(w, r, realm, "SP metadata", err)
+		return
+	}
 	md, isMD := b.(federation.SPMetadata)
 	if err != nil || !isMD {
 		http.NotFound(w, r)
@@ -405,7 +437,11 @@ func (h *Handler) brokerEndpoint(w http.ResponseWriter, r *http.Request, realm *
 	}
 	params := r.Form
 	alias := r.PathValue("alias")
-	p, ok := h.provider(ctx, realm, alias)
+	p, ok, err := h.provider(ctx, realm, alias)
+	if err != nil {
+		h.storeError(w, r, realm, "broker endpoint", err)
+		return
+	}
 	if !ok {
 		h.ErrorPage(w, r, realm, http.StatusNotFound, "identityProviderNotFoundMessage")
 		return
@@ -422,7 +458,11 @@ func (h *Handler) brokerEndpoint(w http.ResponseWriter, r *http.Request, realm *
 	if relay == "" {
 		relay = params.Get("state")
 	}
-	rec, ok := h.takeBrokerRecord(ctx, realm, relay)
+	rec, ok, err := h.takeBrokerRecord(ctx, realm, relay)
+	if err != nil {
+		h.storeError(w, r, realm, "broker endpoint", err)
+		return
+	}
 	if !ok || rec.Alias != alias {
 		h.expiredPage(w, r, realm)
 		return
@@ -691,8 +731,11 @@ func (h *Handler) completeBrokered(w http.ResponseWriter, r *http.Request, realm
 	if !ok {
 		return
 	}
-	if err := h.st.DeactivateToken(ctx, store.KindLogin, rec.AttemptID); err != nil {
+	if err := h.st.DeactivateToken(ctx, store.KindLogin, rec.AttemptID); errors.Is(err, store.ErrNotFound) {
 		h.expiredPage(w, r, realm)
+		return
+	} else if err != nil {
+		h.storeError(w, r, realm, "brokered login", err)
 		return
 	}
 	var data json.RawMessage

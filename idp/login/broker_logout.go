@@ -63,7 +63,10 @@ func (h *Handler) startBrokerLogout(w http.ResponseWriter, r *http.Request, real
 		return false
 	}
 	ctx := r.Context()
-	p, ok := h.provider(ctx, realm, bs.Alias)
+	p, ok, err := h.provider(ctx, realm, bs.Alias)
+	if err != nil {
+		h.log.WarnContext(ctx, "logout at the identity provider", "realm", realm.Row.Name, "alias", bs.Alias, "err", err)
+	}
 	if !ok {
 		return false
 	}
@@ -140,13 +143,25 @@ func (h *Handler) idpLogout(w http.ResponseWriter, r *http.Request, realm *oidc.
 	}
 	// The user: by the index of the sessions this IdP session signed in,
 	// or, without a SessionIndex, by the link of a NameID principal.
+	// A store that cannot say is 503: answering the IdP that its logout
+	// is done would leave the sessions alive.
 	userID := ""
 	if sessionIndex != "" {
-		if tok, err := h.st.GetToken(ctx, store.KindBroker, sloKey(realm.Row.ID, p.row.Alias, nameID, sessionIndex)); err == nil && tok.RealmID == realm.Row.ID {
+		tok, err := h.st.GetToken(ctx, store.KindBroker, sloKey(realm.Row.ID, p.row.Alias, nameID, sessionIndex))
+		if err == nil && tok.RealmID == realm.Row.ID {
 			userID = string(tok.Request)
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.storeError(w, r, realm, "IdP-initiated logout", err)
+			return
 		}
-	} else if u, err := h.st.GetUserByFederatedIdentity(ctx, realm.Row.ID, p.row.Alias, nameID); err == nil {
-		userID = u.ID
+	} else {
+		u, err := h.st.GetUserByFederatedIdentity(ctx, realm.Row.ID, p.row.Alias, nameID)
+		if err == nil {
+			userID = u.ID
+		} else if !errors.Is(err, store.ErrNotFound) {
+			h.storeError(w, r, realm, "IdP-initiated logout", err)
+			return
+		}
 	}
 	ended := 0
 	if userID != "" {

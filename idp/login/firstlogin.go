@@ -10,6 +10,7 @@ import (
 
 	"github.com/keygate/keygate/idp/authn"
 	"github.com/keygate/keygate/idp/oidc"
+	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/templates"
 )
 
@@ -58,7 +59,10 @@ func (h *Handler) showStep(w http.ResponseWriter, r *http.Request, realm *oidc.R
 			CSRFToken: csrf, Message: p.T("federatedIdentityConfirmLinkMessage", by, value)}))
 	case "reauth":
 		u, err := h.st.GetUser(ctx, realm.Row.ID, rec.LinkUserID)
-		if err != nil {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.storeError(w, r, realm, "first broker login", err)
+			return
+		} else if err != nil {
 			h.expiredPage(w, r, realm)
 			return
 		}
@@ -87,7 +91,11 @@ func (h *Handler) firstBrokerLogin(w http.ResponseWriter, r *http.Request, realm
 	if !ok {
 		return
 	}
-	p, ok := h.provider(ctx, realm, rec.Alias)
+	p, ok, err := h.provider(ctx, realm, rec.Alias)
+	if err != nil {
+		h.storeError(w, r, realm, "first broker login", err)
+		return
+	}
 	if !ok || rec.Identity == nil || rec.Profile == nil {
 		h.ErrorPage(w, r, realm, http.StatusNotFound, "identityProviderNotFoundMessage")
 		return
@@ -119,7 +127,10 @@ func (h *Handler) firstBrokerLogin(w http.ResponseWriter, r *http.Request, realm
 		}
 	case "reauth":
 		u, err := h.st.GetUser(ctx, realm.Row.ID, rec.LinkUserID)
-		if err != nil {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.storeError(w, r, realm, "first broker login", err)
+			return
+		} else if err != nil {
 			h.expiredPage(w, r, realm)
 			return
 		}
@@ -161,7 +172,11 @@ func (h *Handler) firstBrokerLogin(w http.ResponseWriter, r *http.Request, realm
 // the page's CSRF token.
 func (h *Handler) takeBrokerRecordCSRF(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) (brokerRecord, bool) {
 	id := r.URL.Query().Get("session_code")
-	rec, ok := h.peekBrokerRecord(r.Context(), realm, id)
+	rec, ok, err := h.peekBrokerRecord(r.Context(), realm, id)
+	if err != nil {
+		h.storeError(w, r, realm, "first broker login", err)
+		return brokerRecord{}, false
+	}
 	if !ok || rec.Kind != recFirst {
 		h.expiredPage(w, r, realm)
 		return brokerRecord{}, false
@@ -174,7 +189,10 @@ func (h *Handler) takeBrokerRecordCSRF(w http.ResponseWriter, r *http.Request, r
 		h.ErrorPage(w, r, realm, http.StatusForbidden, "invalidRequestMessage")
 		return brokerRecord{}, false
 	}
-	if _, ok := h.takeBrokerRecord(r.Context(), realm, id); !ok {
+	if _, ok, err := h.takeBrokerRecord(r.Context(), realm, id); err != nil {
+		h.storeError(w, r, realm, "first broker login", err)
+		return brokerRecord{}, false
+	} else if !ok {
 		h.expiredPage(w, r, realm)
 		return brokerRecord{}, false
 	}

@@ -40,7 +40,11 @@ func (h *Handler) StartLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 	// Keycloak's identity-provider-redirector does; an unknown, disabled
 	// or link-only one shows the form. Going there, the attempt is stored
 	// now: the broker's pending login names it.
-	p, toBroker := h.provider(r.Context(), realm, form.Get("kc_idp_hint"))
+	p, toBroker, err := h.provider(r.Context(), realm, form.Get("kc_idp_hint"))
+	if err != nil {
+		h.storeError(w, r, realm, "start login", err)
+		return
+	}
 	toBroker = toBroker && !p.flag(p.rep.LinkOnly)
 	if err := h.beginAttempt(r.Context(), w, r, realm, pending, toBroker); err != nil {
 		h.storeError(w, r, realm, "start login", err)
@@ -57,6 +61,13 @@ func (h *Handler) StartLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, c *oidc.Client, id, csrf, username, errKey string, status int) {
 	action := realmPath(r, realm) + "login-actions/authenticate?" + url.Values{"session_code": {id}, "client_id": {c.Row.ClientID}}.Encode()
+	// A page without the identity providers' buttons would tell their
+	// users they cannot sign in here.
+	providers, err := h.loginProviders(r, realm, c.Row.ClientID, id)
+	if err != nil {
+		h.storeError(w, r, realm, "login page", err)
+		return
+	}
 	s := realm.Settings
 	v := templates.LoginView{
 		Page: h.page(r, realm), FormAction: action, CSRFToken: csrf, Username: username,
@@ -64,7 +75,7 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, realm *oid
 		ClientName:        c.Settings.Name,
 		RememberMe:        realm.Settings.RememberMe,
 		RememberMeChecked: realm.Settings.RememberMe && r.PostForm.Get("rememberMe") == "on",
-		Providers:         h.loginProviders(r, realm, c.Row.ClientID, id),
+		Providers:         providers,
 		ResetPasswordURL:  h.resetPasswordURL(r, realm, c.Row.ClientID, id),
 	}
 	if s.RegistrationAllowed {

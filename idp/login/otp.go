@@ -345,7 +345,10 @@ func (h *Handler) reauthOTP(w http.ResponseWriter, r *http.Request, realm *oidc.
 		return
 	}
 	u, err := h.st.GetUser(ctx, realm.Row.ID, rec.LinkUserID)
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.storeError(w, r, realm, "first broker login otp", err)
+		return
+	} else if err != nil {
 		h.expiredPage(w, r, realm)
 		return
 	}

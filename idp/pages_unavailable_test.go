@@ -1,0 +1,303 @@
+package idp_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/keygate/keygate/idp"
+	"github.com/keygate/keygate/store"
+)
+
+// The browser's pages while the database cannot answer some read or
+// write: 503 with Retry-After, never a 4xx that blames the person or the
+// request, never a 502, never a page that says the work was done; once
+// the database answers again, the very same request goes on.
+
+// cutStore is a store some of whose calls fail as a database that cannot
+// answer does; a call is named by its method, or its method and token
+// kind ("GetToken:broker").
+type cutStore struct {
+	store.Store
+	mu  sync.Mutex
+	cut map[string]bool
+}
+
+func (s *cutStore) set(names ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cut = map[string]bool{}
+	for _, n := range names {
+		s.cut[n] = true
+	}
+}
+
+func (s *cutStore) down(names ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range names {
+		if s.cut[n] {
+			return fmt.Errorf("sqlstore: %s: %w", n, store.ErrUnavailable)
+		}
+	}
+	return nil
+}
+
+// fosite's transactions, as the store offers them.
+type txStore interface {
+	BeginTX(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+func (s *cutStore) BeginTX(ctx context.Context) (context.Context, error) {
+	return s.Store.(txStore).BeginTX(ctx)
+}
+func (s *cutStore) Commit(ctx context.Context) error   { return s.Store.(txStore).Commit(ctx) }
+func (s *cutStore) Rollback(ctx context.Context) error { return s.Store.(txStore).Rollback(ctx) }
+
+func (s *cutStore) GetIdentityProvider(ctx context.Context, realmID, alias string) (store.IdentityProvider, error) {
+	if err := s.down("GetIdentityProvider"); err != nil {
+		return store.IdentityProvider{}, err
+	}
+	return s.Store.GetIdentityProvider(ctx, realmID, alias)
+}
+
+func (s *cutStore) ListIdentityProviders(ctx context.Context, realmID string) ([]store.IdentityProvider, error) {
+	if err := s.down("ListIdentityProviders"); err != nil {
+		return nil, err
+	}
+	return s.Store.ListIdentityProviders(ctx, realmID)
+}
+
+func (s *cutStore) ListIdentityProviderMappers(ctx context.Context, realmID, alias string) ([]store.IdentityProviderMapper, error) {
+	if err := s.down("ListIdentityProviderMappers"); err != nil {
+		return nil, err
+	}
+	return s.Store.ListIdentityProviderMappers(ctx, realmID, alias)
+}
+
+func (s *cutStore) GetToken(ctx context.Context, kind store.TokenKind, sig string) (store.Token, error) {
+	if err := s.down("GetToken", "GetToken:"+string(kind)); err != nil {
+		return store.Token{}, err
+	}
+	return s.Store.GetToken(ctx, kind, sig)
+}
+
+func (s *cutStore) DeactivateToken(ctx context.Context, kind store.TokenKind, sig string) error {
+	if err := s.down("DeactivateToken", "DeactivateToken:"+string(kind)); err != nil {
+		return err
+	}
+	return s.Store.DeactivateToken(ctx, kind, sig)
+}
+
+func (s *cutStore) GetUser(ctx context.Context, realmID, id string) (store.User, error) {
+	if err := s.down("GetUser"); err != nil {
+		return store.User{}, err
+	}
+	return s.Store.GetUser(ctx, realmID, id)
+}
+
+func (s *cutStore) GetUserByFederatedIdentity(ctx context.Context, realmID, alias, externalID string) (store.User, error) {
+	if err := s.down("GetUserByFederatedIdentity"); err != nil {
+		return store.User{}, err
+	}
+	return s.Store.GetUserByFederatedIdentity(ctx, realmID, alias, externalID)
+}
+
+func (s *cutStore) GetSession(ctx context.Context, realmID, id string) (store.Session, error) {
+	if err := s.down("GetSession"); err != nil {
+		return store.Session{}, err
+	}
+	return s.Store.GetSession(ctx, realmID, id)
+}
+
+func (s *cutStore) ListAllRoles(ctx context.Context, realmID string) ([]store.Role, error) {
+	if err := s.down("ListAllRoles"); err != nil {
+		return nil, err
+	}
+	return s.Store.ListAllRoles(ctx, realmID)
+}
+
+// keygateWith serves a keygate on st with cfg until t ends.
+func keygateWith(t *testing.T, st store.Store, cfg idp.Config) *keygate {
+	t.Helper()
+	logs := &logBuffer{}
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := idp.NewServer(st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	srv.SetReady()
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return &keygate{URL: ts.URL, st: st, log: logs, mgmt: srv.ManagementHandler()}
+}
+
+// sendTo sends the requests of one host to another (the cookie jar still
+// sees the first).
+type sendTo struct{ from, to string }
+
+func (s sendTo) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Host == s.from {
+		r = r.Clone(r.Context())
+		r.URL.Host = s.to
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// step sends one request without following a redirect.
+func (b *browser) step(method, target string, form url.Values) (*http.Response, string) {
+	b.t.Helper()
+	var resp *http.Response
+	var err error
+	if method == http.MethodPost {
+		resp, err = b.c.PostForm(target, form)
+	} else {
+		resp, err = b.c.Get(target)
+	}
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body)
+}
+
+// want503 checks a page answered while the database could not.
+func want503(t *testing.T, what string, resp *http.Response, page string) {
+	t.Helper()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("%s: %d (Retry-After %q), want 503 with Retry-After: %.300s", what, resp.StatusCode, resp.Header.Get("Retry-After"), page)
+	}
+}
+
+// corpCallback runs a brokered login of alice at up in a fresh browser
+// and returns it with the URL up sends it back to (down's endpoint).
+func corpCallback(t *testing.T, up, down, served *keygate) (*browser, string) {
+	t.Helper()
+	b := newBrowser(t)
+	b.c.Transport = sendTo{from: strings.TrimPrefix(down.URL, "http://"), to: strings.TrimPrefix(served.URL, "http://")}
+	at, page := b.startCorp(down)
+	if !strings.HasPrefix(at.String(), up.URL+"/realms/up/") {
+		t.Fatalf("broker login went to %s: %.300s", at, page)
+	}
+	action, f := formOf(t, at, page, "kc-form-login")
+	f.Set("username", "alice")
+	f.Set("password", "alice-pass-1")
+	resp, page := b.step(http.MethodPost, action, f)
+	cb := resp.Header.Get("Location")
+	if !strings.HasPrefix(cb, down.URL+"/realms/down/broker/corp/endpoint") {
+		t.Fatalf("upstream login: %d to %q: %.300s", resp.StatusCode, cb, page)
+	}
+	return b, cb
+}
+
+// A brokered login whose store reads fail: the login page (its buttons),
+// kc_idp_hint, the button, the IdP's answer (the provider, the pending
+// login record, the mappers) and the attempt's spending. They answered
+// 200 without the buttons, the login form instead of the IdP, 404
+// "identity provider not found", 400 "page expired" and 502.
+func TestBrokerStoreUnavailableIs503(t *testing.T) {
+	up, down := brokerPair(t, "oidc", "")
+	cut := &cutStore{Store: down.st}
+	// A second keygate on down's database, cut where the test says, that
+	// the browsers reach under down's URL.
+	served := keygateWith(t, cut, idp.Config{Hostname: down.URL})
+	b := newBrowser(t)
+	b.c.Transport = sendTo{from: strings.TrimPrefix(down.URL, "http://"), to: strings.TrimPrefix(served.URL, "http://")}
+
+	cut.set("ListIdentityProviders")
+	resp, page := b.step(http.MethodGet, authorizeURL(down, nil), nil)
+	want503(t, "login page", resp, page)
+	cut.set("GetIdentityProvider")
+	resp, page = b.step(http.MethodGet, authorizeURL(down, url.Values{"kc_idp_hint": {"corp"}}), nil)
+	want503(t, "kc_idp_hint", resp, page)
+
+	cut.set()
+	status, at, page := b.do(http.MethodGet, authorizeURL(down, nil), nil)
+	if status != 200 {
+		t.Fatalf("authorize: %d %s", status, at)
+	}
+	button, _ := at.Parse(links(t, page)["social-corp"])
+	cut.set("GetIdentityProvider")
+	resp, page = b.step(http.MethodGet, button.String(), nil)
+	want503(t, "the provider's button", resp, page)
+	resp, page = b.step(http.MethodGet, down.URL+"/realms/down/broker/corp/endpoint/descriptor", nil)
+	want503(t, "SP descriptor", resp, page)
+
+	cut.set()
+	b, cb := corpCallback(t, up, down, served)
+	cut.set("GetIdentityProvider")
+	resp, page = b.step(http.MethodGet, cb, nil)
+	want503(t, "endpoint, provider unread", resp, page)
+	cut.set("GetToken:broker")
+	resp, page = b.step(http.MethodGet, cb, nil)
+	want503(t, "endpoint, pending login unread", resp, page)
+	// Nothing was spent: the same answer of the IdP signs in now.
+	cut.set()
+	if status, at, page := b.do(http.MethodGet, cb, nil); at == nil || !strings.HasPrefix(at.String(), appRedirect) {
+		t.Fatalf("endpoint once the database answers: %d %s %.300s", status, at, page)
+	}
+
+	// alice is linked now: a second login reads the mappers, then spends
+	// the attempt.
+	b, cb = corpCallback(t, up, down, served)
+	cut.set("ListIdentityProviderMappers")
+	resp, page = b.step(http.MethodGet, cb, nil)
+	want503(t, "endpoint, mappers unread", resp, page)
+	cut.set()
+	b, cb = corpCallback(t, up, down, served)
+	cut.set("DeactivateToken:login")
+	resp, page = b.step(http.MethodGet, cb, nil)
+	want503(t, "endpoint, attempt not spent", resp, page)
+	cut.set()
+	if strings.Contains(served.log.String(), "alice-pass-1") {
+		t.Error("the log holds a password")
+	}
+}
+
+// An identity provider's LogoutRequest while the sessions it names cannot
+// be looked up: 503, the sessions alive, where keygate answered the IdP
+// that its logout was done (200 with a successful LogoutResponse) and
+// ended nothing.
+func TestBrokerIdPLogoutStoreUnavailableIs503(t *testing.T) {
+	corp, down := samlSetup(t)
+	newBrowser(t).samlLogin(down, corp, "alice")
+	ss := samlSessions(t, down.st, "alice")
+	if len(ss) != 1 {
+		t.Fatalf("%d sessions after login", len(ss))
+	}
+	_, nameID, idx := samlSessionBroker(t, ss[0])
+	cut := &cutStore{Store: down.st}
+	served := keygateWith(t, cut, idp.Config{Hostname: down.URL})
+	for _, c := range []struct{ cut, sessionIndex string }{
+		{"GetToken:broker", idx},           // the index of the IdP session's logins
+		{"GetUserByFederatedIdentity", ""}, // the NameID's link
+	} {
+		cut.set(c.cut)
+		_, lr := samlLogoutRequest(t, corp, down, corp.keys, nameID, c.sessionIndex)
+		if st, page := samlPostPlain(t, served.URL+samlCallback, lr); st != http.StatusServiceUnavailable {
+			t.Errorf("LogoutRequest, %s cut: %d, want 503: %.300s", c.cut, st, page)
+		}
+		if ss := samlSessions(t, down.st, "alice"); len(ss) != 1 {
+			t.Fatalf("%s cut: %d sessions left", c.cut, len(ss))
+		}
+	}
+	cut.set()
+	_, lr := samlLogoutRequest(t, corp, down, corp.keys, nameID, idx)
+	if st, page := samlPostPlain(t, served.URL+samlCallback, lr); st != 200 || !strings.Contains(page, "SAMLResponse") {
+		t.Errorf("LogoutRequest once the database answers: %d %.300s", st, page)
+	}
+	if ss := samlSessions(t, down.st, "alice"); len(ss) != 0 {
+		t.Errorf("%d sessions after the IdP's logout", len(ss))
+	}
+}
