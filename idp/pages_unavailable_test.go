@@ -14,6 +14,7 @@ import (
 
 	"github.com/keygate/keygate/idp"
 	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/storetest/backends"
 )
 
 // The browser's pages while the database cannot answer some read or
@@ -261,6 +262,65 @@ func TestBrokerStoreUnavailableIs503(t *testing.T) {
 	want503(t, "endpoint, attempt not spent", resp, page)
 	cut.set()
 	if strings.Contains(served.log.String(), "alice-pass-1") {
+		t.Error("the log holds a password")
+	}
+}
+
+// A password login, a login answered by the SSO session and a logout
+// whose store reads or writes fail. They answered 400 "page expired"
+// (the password was right, the attempt could not be spent), 400 "account
+// disabled" (the session's user could not be read), 400 "invalid
+// redirect URI" (the client could not be read), and a logout page that
+// would "log out" without ending the session, which it could not read.
+func TestLoginPagesStoreUnavailableIs503(t *testing.T) {
+	cut := &cutStore{Store: backends.SQLite(t)}
+	k := keygateOn(t, cut)
+	k.importRealm(t, `{"realm": "plain", "enabled": true, "sslRequired": "none",
+		"clients": [{"clientId": "app", "enabled": true, "publicClient": true, "standardFlowEnabled": true,
+			"redirectUris": ["`+appRedirect+`"], "attributes": {"post.logout.redirect.uris": "+"}}],
+		"users": [{"username": "carol", "enabled": true, "email": "carol@example.com",
+			"credentials": [{"type": "password", "value": "carol-pass-1"}]}]}`)
+	oc := k.URL + "/realms/plain/protocol/openid-connect"
+	authorize := oc + "/auth?" + url.Values{"client_id": {"app"}, "redirect_uri": {appRedirect}, "response_type": {"code"},
+		"scope": {"openid"}, "state": {"st-1"}, "code_challenge_method": {"S256"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}}.Encode()
+	logoutTo := oc + "/logout?" + url.Values{"client_id": {"app"}, "post_logout_redirect_uri": {appRedirect}}.Encode()
+	b := newBrowser(t)
+
+	// The realm's clients are read first here.
+	cut.set("ListAllRoles")
+	resp, page := b.step(http.MethodGet, logoutTo, nil)
+	want503(t, "logout, client unread", resp, page)
+
+	cut.set()
+	status, at, page := b.do(http.MethodGet, authorize, nil)
+	if status != 200 {
+		t.Fatalf("authorize: %d %s", status, at)
+	}
+	action, f := formOf(t, at, page, "kc-form-login")
+	f.Set("username", "carol")
+	f.Set("password", "carol-pass-1")
+	cut.set("DeactivateToken:login")
+	resp, page = b.step(http.MethodPost, action, f)
+	want503(t, "password login, attempt not spent", resp, page)
+	cut.set()
+	if _, at, page := b.do(http.MethodPost, action, f); at == nil || !strings.HasPrefix(at.String(), appRedirect) {
+		t.Fatalf("the same form once the database answers: %s %.300s", at, page)
+	}
+
+	cut.set("GetUser")
+	resp, page = b.step(http.MethodGet, authorize, nil)
+	want503(t, "SSO login, user unread", resp, page)
+
+	cut.set("GetSession")
+	resp, page = b.step(http.MethodGet, oc+"/logout", nil)
+	want503(t, "logout, session unread", resp, page)
+	// The session lives on: it still answers a login.
+	cut.set()
+	if _, at, page := b.do(http.MethodGet, authorize, nil); at == nil || !strings.HasPrefix(at.String(), appRedirect) {
+		t.Fatalf("SSO login once the database answers: %s %.300s", at, page)
+	}
+	if strings.Contains(k.log.String(), "carol-pass-1") {
 		t.Error("the log holds a password")
 	}
 }

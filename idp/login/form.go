@@ -151,8 +151,11 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, realm *oi
 		return
 	}
 	// The attempt is single use: a replayed form finds it spent.
-	if err := h.st.DeactivateToken(ctx, store.KindLogin, id); err != nil {
+	if err := h.st.DeactivateToken(ctx, store.KindLogin, id); errors.Is(err, store.ErrNotFound) {
 		h.expiredPage(w, r, realm)
+		return
+	} else if err != nil {
+		h.storeError(w, r, realm, "login", err)
 		return
 	}
 	if !otpPending {
@@ -172,6 +175,10 @@ func (h *Handler) ResumeSession(w http.ResponseWriter, r *http.Request, realm *o
 	ctx := r.Context()
 	_ = h.st.TouchSession(ctx, realm.Row.ID, sso.ID, time.Now())
 	u, err := h.st.GetUser(ctx, realm.Row.ID, sso.UserID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.storeError(w, r, realm, "resume session", err)
+		return
+	}
 	if err != nil || !u.Enabled {
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "accountDisabledMessage")
 		return

@@ -54,12 +54,22 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, realm *oidc.Rea
 	if redirect != "" {
 		// Only to a URI the client registered, and never without knowing the client.
 		c, err := h.oidc.Client(ctx, realm, clientID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.storeError(w, r, realm, "logout", err)
+			return
+		}
 		if err != nil || !c.AllowsPostLogoutRedirect(realm, redirect) {
 			h.ErrorPage(w, r, realm, http.StatusBadRequest, "invalidRedirectUriMessage")
 			return
 		}
 	}
-	browserSession := h.Session(r, realm)
+	// A session the store cannot read is not "no session": logging out
+	// without ending it would leave it alive behind a "logged out" page.
+	browserSession, err := h.LiveSession(r, realm)
+	if err != nil {
+		h.storeError(w, r, realm, "logout", err)
+		return
+	}
 	browserSID := ""
 	if browserSession != nil {
 		browserSID = browserSession.ID
