@@ -361,3 +361,36 @@ func TestBrokerIdPLogoutStoreUnavailableIs503(t *testing.T) {
 		t.Errorf("%d sessions after the IdP's logout", len(ss))
 	}
 }
+
+// A registration whose attempt cannot be spent once the user is stored:
+// 503 with Retry-After, where it answered 400 "page expired".
+func TestRegistrationStoreUnavailableIs503(t *testing.T) {
+	cut := &cutStore{Store: backends.SQLite(t)}
+	k := keygateOn(t, cut)
+	k.importRealm(t, `{"realm": "plain", "enabled": true, "sslRequired": "none", "registrationAllowed": true,
+		"clients": [{"clientId": "app", "enabled": true, "publicClient": true, "standardFlowEnabled": true,
+			"redirectUris": ["`+appRedirect+`"]}]}`)
+	authorize := k.URL + "/realms/plain/protocol/openid-connect/auth?" + url.Values{"client_id": {"app"}, "redirect_uri": {appRedirect},
+		"response_type": {"code"}, "scope": {"openid"}, "state": {"st-1"}, "code_challenge_method": {"S256"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}}.Encode()
+	b := newBrowser(t)
+	status, at, page := b.do(http.MethodGet, authorize, nil)
+	if status != 200 {
+		t.Fatalf("authorize: %d %s", status, at)
+	}
+	login, _ := formOf(t, at, page, "kc-form-login")
+	status, at, page = b.do(http.MethodGet, strings.Replace(login, "/login-actions/authenticate?", "/login-actions/registration?", 1), nil)
+	if status != 200 {
+		t.Fatalf("register page: %d %s %.300s", status, at, page)
+	}
+	action, f := formOf(t, at, page, "kc-register-form")
+	f.Set("username", "dave")
+	f.Set("email", "dave@example.com")
+	f.Set("firstName", "Dave")
+	f.Set("lastName", "Jones")
+	f.Set("password", "dave-pass-1")
+	f.Set("password-confirm", "dave-pass-1")
+	cut.set("DeactivateToken:login")
+	resp, page := b.step(http.MethodPost, action, f)
+	want503(t, "registration, attempt not spent", resp, page)
+}

@@ -243,8 +243,11 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request, realm *oidc.R
 		return
 	}
 	// The attempt is single use: a replayed form finds it spent.
-	if err := h.st.DeactivateToken(ctx, store.KindLogin, id); err != nil {
+	if err := h.st.DeactivateToken(ctx, store.KindLogin, id); errors.Is(err, store.ErrNotFound) {
 		h.expiredPage(w, r, realm)
+		return
+	} else if err != nil {
+		h.storeError(w, r, realm, "registration", err)
 		return
 	}
 	h.oidc.Event(r, realm, store.Event{Type: eventRegister, ClientID: tok.ClientID, UserID: u.ID,
