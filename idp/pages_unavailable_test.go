@@ -394,3 +394,24 @@ func TestRegistrationStoreUnavailableIs503(t *testing.T) {
 	resp, page := b.step(http.MethodPost, action, f)
 	want503(t, "registration, attempt not spent", resp, page)
 }
+
+// keycloak-js's session iframe init while the client cannot be read: 503
+// with Retry-After, where it answered 403 (this origin may not use the
+// iframe).
+func TestLoginStatusInitStoreUnavailableIs503(t *testing.T) {
+	cut := &cutStore{Store: backends.SQLite(t)}
+	k := keygateOn(t, cut)
+	k.importRealm(t, `{"realm": "plain", "enabled": true, "sslRequired": "none",
+		"clients": [{"clientId": "app", "enabled": true, "publicClient": true, "standardFlowEnabled": true,
+			"redirectUris": ["`+appRedirect+`"], "webOrigins": ["+"]}]}`)
+	init := k.URL + "/realms/plain/protocol/openid-connect/login-status-iframe.html/init?" +
+		url.Values{"client_id": {"app"}, "origin": {"http://app.localhost"}}.Encode()
+	b := newBrowser(t)
+	cut.set("ListAllRoles") // the realm's clients are read first here
+	resp, page := b.step(http.MethodGet, init, nil)
+	want503(t, "iframe init, client unread", resp, page)
+	cut.set()
+	if resp, page := b.step(http.MethodGet, init, nil); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("iframe init once the database answers: %d %.300s", resp.StatusCode, page)
+	}
+}

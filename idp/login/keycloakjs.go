@@ -1,10 +1,12 @@
 package login
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/keygate/keygate/idp/oidc"
+	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/templates"
 )
 
@@ -16,10 +18,16 @@ func (h *Handler) loginStatusIframe(w http.ResponseWriter, _ *http.Request, _ *o
 }
 
 // loginStatusInit answers 204 when the client may use the session iframe
-// from origin, 403 otherwise (Keycloak's LoginStatusIframeEndpoint).
+// from origin, 403 otherwise (Keycloak's LoginStatusIframeEndpoint); 503
+// with Retry-After when the client could not be read.
 func (h *Handler) loginStatusInit(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) {
 	q := r.URL.Query()
 	c, err := h.oidc.Client(r.Context(), realm, q.Get("client_id"))
+	if errors.Is(err, store.ErrUnavailable) {
+		h.log.WarnContext(r.Context(), "login status iframe: database unavailable", "err", err)
+		oidc.WriteUnavailable(w)
+		return
+	}
 	if err != nil {
 		w.WriteHeader(http.StatusForbidden)
 		return
