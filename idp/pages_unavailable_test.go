@@ -120,6 +120,13 @@ func (s *cutStore) GetSession(ctx context.Context, realmID, id string) (store.Se
 	return s.Store.GetSession(ctx, realmID, id)
 }
 
+func (s *cutStore) ListUserSessions(ctx context.Context, realmID, userID string) ([]store.Session, error) {
+	if err := s.down("ListUserSessions"); err != nil {
+		return nil, err
+	}
+	return s.Store.ListUserSessions(ctx, realmID, userID)
+}
+
 func (s *cutStore) ListAllRoles(ctx context.Context, realmID string) ([]store.Role, error) {
 	if err := s.down("ListAllRoles"); err != nil {
 		return nil, err
@@ -413,5 +420,77 @@ func TestLoginStatusInitStoreUnavailableIs503(t *testing.T) {
 	cut.set()
 	if resp, page := b.step(http.MethodGet, init, nil); resp.StatusCode != http.StatusNoContent {
 		t.Errorf("iframe init once the database answers: %d %.300s", resp.StatusCode, page)
+	}
+}
+
+// UPDATE_PASSWORD with "sign out other devices" while the other sessions
+// cannot be listed: the page again in a 503 with Retry-After, where the
+// login went on (302 to the app) as if they had ended; once the database
+// answers, the same page ends them.
+func TestUpdatePasswordSignOutStoreUnavailableIs503(t *testing.T) {
+	cut := &cutStore{Store: backends.SQLite(t)}
+	k := keygateOn(t, cut)
+	k.importRealm(t, `{"realm": "plain", "enabled": true, "sslRequired": "none",
+		"clients": [{"clientId": "app", "enabled": true, "publicClient": true, "standardFlowEnabled": true,
+			"redirectUris": ["`+appRedirect+`"]}],
+		"users": [{"username": "erin", "enabled": true, "email": "erin@example.com",
+			"credentials": [{"type": "password", "value": "erin-pass-1"}]}]}`)
+	authorize := k.URL + "/realms/plain/protocol/openid-connect/auth?" + url.Values{"client_id": {"app"}, "redirect_uri": {appRedirect},
+		"response_type": {"code"}, "scope": {"openid"}, "state": {"st-1"}, "code_challenge_method": {"S256"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}}.Encode()
+	login := func(b *browser) (int, *url.URL, string) {
+		t.Helper()
+		status, at, page := b.do(http.MethodGet, authorize, nil)
+		if status != 200 {
+			t.Fatalf("authorize: %d %s", status, at)
+		}
+		action, f := formOf(t, at, page, "kc-form-login")
+		f.Set("username", "erin")
+		f.Set("password", "erin-pass-1")
+		return b.do(http.MethodPost, action, f)
+	}
+	if _, at, page := login(newBrowser(t)); at == nil || !strings.HasPrefix(at.String(), appRedirect) {
+		t.Fatalf("first login: %s %.300s", at, page)
+	}
+	realm, err := cut.GetRealmByName(t.Context(), "plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := cut.GetUserByUsername(t.Context(), realm.ID, "erin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.RequiredActions = []string{"UPDATE_PASSWORD"}
+	if err := cut.UpdateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	status, at, page := login(b)
+	if status != 200 {
+		t.Fatalf("second login: %d %s", status, at)
+	}
+	action, f := formOf(t, at, page, "kc-passwd-update-form")
+	f.Set("password-new", "Erin-Pass-2")
+	f.Set("password-confirm", "Erin-Pass-2")
+	f.Set("logout-sessions", "on")
+	cut.set("ListUserSessions")
+	resp, page := b.step(http.MethodPost, action, f)
+	want503(t, "update password, other sessions unlisted", resp, page)
+	cut.set()
+	if ss, err := cut.ListUserSessions(t.Context(), realm.ID, u.ID); err != nil || len(ss) != 1 {
+		t.Fatalf("sessions after the refused page: %d %v", len(ss), err)
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		return
+	}
+	action, f = formOf(t, resp.Request.URL, page, "kc-passwd-update-form")
+	f.Set("password-new", "Erin-Pass-2")
+	f.Set("password-confirm", "Erin-Pass-2")
+	f.Set("logout-sessions", "on")
+	if _, at, page := b.do(http.MethodPost, action, f); at == nil || !strings.HasPrefix(at.String(), appRedirect) {
+		t.Fatalf("the page again once the database answers: %s %.300s", at, page)
+	}
+	if ss, err := cut.ListUserSessions(t.Context(), realm.ID, u.ID); err != nil || len(ss) != 1 {
+		t.Errorf("sessions after signing the others out: %d %v, want this browser's only", len(ss), err)
 	}
 }

@@ -65,14 +65,20 @@ func processUpdatePassword(ctx context.Context, s *Step) Result {
 	h.oidc.Event(s.Request, realm, store.Event{Type: events.UpdatePassword, ClientID: s.ClientID, UserID: s.User.ID,
 		Details: map[string]string{"username": s.User.Username}})
 	if s.Form.Get("logout-sessions") == "on" {
-		h.endOtherSessions(ctx, s)
+		// Asked for, perhaps because the old password leaked: the login
+		// does not go on as if the other sessions had ended. The page
+		// again (503), as the account console answers.
+		if err := h.endOtherSessions(ctx, s); err != nil {
+			return storeRetry(s, err)
+		}
 	}
 	return Done()
 }
 
 // endOtherSessions ends the user's SSO sessions but the one this login
-// continues (an SSO session's login), as Keycloak's logout-sessions does.
-func (h *Handler) endOtherSessions(ctx context.Context, s *Step) {
+// continues (an SSO session's login), as Keycloak's logout-sessions does;
+// the first store error, once it tried them all.
+func (h *Handler) endOtherSessions(ctx context.Context, s *Step) error {
 	keep := ""
 	if s.Details.Session != nil {
 		keep = s.Details.Session.ID
@@ -80,14 +86,19 @@ func (h *Handler) endOtherSessions(ctx context.Context, s *Step) {
 	list, err := h.st.ListUserSessions(ctx, s.Realm.Row.ID, s.User.ID)
 	if err != nil {
 		h.log.WarnContext(ctx, "sign out other sessions", "user", s.User.ID, "err", err)
-		return
+		return err
 	}
+	var first error
 	for _, ss := range list {
 		if ss.ID == keep {
 			continue
 		}
 		if err := h.oidc.EndSession(ctx, s.Realm.Issuer, s.Realm.Row.ID, ss.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			h.log.WarnContext(ctx, "sign out other sessions", "user", s.User.ID, "err", err)
+			if first == nil {
+				first = err
+			}
 		}
 	}
+	return first
 }

@@ -305,7 +305,7 @@ func processConfigureTOTP(ctx context.Context, s *Step) Result {
 	h.oidc.Event(s.Request, realm, store.Event{Type: "UPDATE_TOTP", ClientID: s.ClientID, UserID: s.User.ID,
 		Details: map[string]string{"username": s.User.Username, "credential_type": otp.Type}})
 	if s.Form.Get("logout-sessions") == "on" {
-		h.endOtherSessions(ctx, s)
+		_ = h.endOtherSessions(ctx, s) // logged; the device is stored, a retry would store another
 	}
 	return Done()
 }
