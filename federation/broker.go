@@ -87,6 +87,9 @@ type BrokeredIdentity struct {
 	// Token is the IdP's token or assertion, kept only with storeToken
 	// (never logged).
 	Token string
+	// IDToken is the OIDC IdP's ID token, for its logout (id_token_hint).
+	// The caller keeps it with the session (never logged).
+	IDToken string
 }
 
 // Broker is one identity provider's protocol.
@@ -105,11 +108,14 @@ type SPMetadata interface {
 	Metadata(ctx context.Context, req BrokerRequest) ([]byte, error)
 }
 
-// SingleLogout is a Broker that logs out at the IdP (SAML SLO).
+// SingleLogout is a Broker that logs out at the IdP (SAML SLO; OIDC
+// RP-initiated logout at the provider's logoutUrl).
 type SingleLogout interface {
 	// Logout starts a logout at the IdP of the session the login left
-	// (NameID, SessionIndex from the BrokeredIdentity); relayState names
-	// the caller's pending logout.
+	// (NameID, SessionIndex or IDToken from the BrokeredIdentity); relayState
+	// names the caller's pending logout. A zero BrokerStart: nothing for
+	// the browser to do there (no logout URL, or done over the back
+	// channel).
 	Logout(ctx context.Context, req BrokerRequest, id BrokeredIdentity) (BrokerStart, error)
 	// HandleLogout takes what the IdP sent to the callback: a LogoutRequest
 	// (the IdP logs the user out everywhere: the caller ends the sessions

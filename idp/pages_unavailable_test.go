@@ -3,11 +3,13 @@ package idp_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -493,4 +495,78 @@ func TestUpdatePasswordSignOutStoreUnavailableIs503(t *testing.T) {
 	if ss, err := cut.ListUserSessions(t.Context(), realm.ID, u.ID); err != nil || len(ss) != 1 {
 		t.Errorf("sessions after signing the others out: %d %v, want this browser's only", len(ss), err)
 	}
+}
+
+// Linking an identity provider's account from the account console while
+// the store cannot answer: the linked-accounts page, the link button and
+// the IdP's answer (the browser's session) answer 503 with Retry-After,
+// where they answered a page without the provider (200), 404 "identity
+// provider not found" and 400 "cookie not found".
+func TestAccountLinkStoreUnavailableIs503(t *testing.T) {
+	up, down := brokerPair(t, "oidc", "")
+	cut := &cutStore{Store: down.st}
+	served := keygateWith(t, cut, idp.Config{Hostname: down.URL})
+	// bob.local gets the realm's default roles (the account console's).
+	ctx := t.Context()
+	realm, err := down.st.GetRealmByName(ctx, "down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := down.st.GetUserByUsername(ctx, realm.ID, "bob.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := down.st.GetRoleByName(ctx, realm.ID, "", "default-roles-down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := down.st.GrantUserRoles(ctx, realm.ID, bob.ID, []string{def.ID}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	b.c.Transport = sendTo{from: strings.TrimPrefix(down.URL, "http://"), to: strings.TrimPrefix(served.URL, "http://")}
+	linked := down.URL + "/realms/down/account/account-security/linked-accounts"
+	status, at, page := b.do(http.MethodGet, linked, nil)
+	if status != 200 {
+		t.Fatalf("console: %d %s", status, at)
+	}
+	action, f := formOf(t, at, page, "kc-form-login")
+	f.Set("username", "bob.local")
+	f.Set("password", "bob-local-pass-1")
+	status, at, page = b.do(http.MethodPost, action, f)
+	link := regexp.MustCompile(`action="([^"]*/corp/link)"`).FindStringSubmatch(page)
+	csrf := regexp.MustCompile(`name="csrf_token" value="([^"]*)"`).FindStringSubmatch(page)
+	if status != 200 || link == nil || csrf == nil {
+		t.Fatalf("linked accounts: %d %s %.600s", status, at, page)
+	}
+	linkURL, _ := at.Parse(html.UnescapeString(link[1]))
+	form := url.Values{"csrf_token": {html.UnescapeString(csrf[1])}}
+
+	cut.set("GetIdentityProvider")
+	resp, page := b.step(http.MethodGet, linked, nil)
+	want503(t, "linked accounts page, provider unread", resp, page)
+	resp, page = b.step(http.MethodPost, linkURL.String(), form)
+	want503(t, "link, provider unread", resp, page)
+
+	cut.set()
+	resp, page = b.step(http.MethodPost, linkURL.String(), form)
+	to, _ := resp.Request.URL.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || to == nil || !strings.HasPrefix(to.String(), up.URL+"/realms/up/") {
+		t.Fatalf("link: %d to %s %.300s", resp.StatusCode, to, page)
+	}
+	status, at, page = b.do(http.MethodGet, to.String(), nil)
+	if status != 200 {
+		t.Fatalf("upstream login page: %d %s", status, at)
+	}
+	action, f = formOf(t, at, page, "kc-form-login")
+	f.Set("username", "alice")
+	f.Set("password", "alice-pass-1")
+	resp, page = b.step(http.MethodPost, action, f)
+	cb := resp.Header.Get("Location")
+	if !strings.HasPrefix(cb, down.URL+"/realms/down/broker/corp/endpoint") {
+		t.Fatalf("upstream login: %d to %q: %.300s", resp.StatusCode, cb, page)
+	}
+	cut.set("GetSession")
+	resp, page = b.step(http.MethodGet, cb, nil)
+	want503(t, "the IdP's answer, session unread", resp, page)
 }

@@ -85,6 +85,12 @@ type settings struct {
 	skew                                    int // allowedClockSkew, seconds
 	filterClaim, filterValue                string
 	filterRE                                *regexp.Regexp
+	// Logout at the IdP (Keycloak's keycloakInitiatedBrowserLogout):
+	// logoutUrl, sendIdTokenOnLogout (absent: true), sendClientIdOnLogout,
+	// backchannelSupported (a server-side GET instead of the browser's).
+	logoutURL                           string
+	sendIDTokenOnLogout, sendClientIDOn bool
+	backchannelLogout                   bool
 }
 
 // boolKeys are the config keys that hold "true" or "false".
@@ -136,6 +142,9 @@ func parseSettings(c map[string]string) (*settings, error) {
 		scope: strings.TrimSpace(c["defaultScope"]), prompt: strings.TrimSpace(c["prompt"]), loginHint: on("loginHint"), passMaxAge: on("passMaxAge"),
 		disableUserInfo: on("disableUserInfo"), disableNonce: on("disableNonce"),
 		accessTokenJWT: on("isAccessTokenJWT"), disableTypeCheck: on("disableTypeClaimCheck"),
+		logoutURL:           strings.TrimSpace(c["logoutUrl"]),
+		sendIDTokenOnLogout: !strings.EqualFold(strings.TrimSpace(c["sendIdTokenOnLogout"]), "false"),
+		sendClientIDOn:      on("sendClientIdOnLogout"), backchannelLogout: on("backchannelSupported"),
 	}
 	for _, iss := range strings.Split(c["issuer"], ",") {
 		if iss = strings.TrimSpace(iss); iss != "" {
@@ -341,22 +350,16 @@ func Unimplemented(idp store.IdentityProvider) []string {
 	c := rep.Config
 	on := func(k string) bool { return strings.EqualFold(strings.TrimSpace(c[k]), "true") }
 	var out []string
-	for _, k := range []string{"uiLocales", "acceptsPromptNoneForwardFromClient", "backchannelSupported",
+	for _, k := range []string{"uiLocales", "acceptsPromptNoneForwardFromClient",
 		"supportsClientAssertions", "supportsClientAssertionReuse"} {
 		if on(k) {
 			out = append(out, k)
 		}
 	}
-	for _, k := range []string{"forwardParameters", "logoutUrl", "tokenIntrospectionUrl", "minValidityToken"} {
+	for _, k := range []string{"forwardParameters", "tokenIntrospectionUrl", "minValidityToken"} {
 		if strings.TrimSpace(c[k]) != "" {
 			out = append(out, k)
 		}
-	}
-	if v := strings.TrimSpace(c["sendIdTokenOnLogout"]); v != "" && !strings.EqualFold(v, "true") {
-		out = append(out, "sendIdTokenOnLogout")
-	}
-	if on("sendClientIdOnLogout") {
-		out = append(out, "sendClientIdOnLogout")
 	}
 	return out
 }

@@ -66,6 +66,7 @@ type Broker struct {
 
 var (
 	_ federation.Broker        = (*Broker)(nil)
+	_ federation.SingleLogout  = (*Broker)(nil)
 	_ federation.BrokerFactory = Open
 )
 
@@ -342,6 +343,9 @@ func (b *Broker) Finish(ctx context.Context, req federation.BrokerRequest, state
 		id.Username = id.UserID
 	}
 	id.Token = b.tokenRecord(raw, tok)
+	// Kept with the session whatever the config says now, as Keycloak
+	// keeps FEDERATED_ID_TOKEN: a logoutUrl set later still gets its hint.
+	id.IDToken = tok.IDToken
 	return id, nil
 }
 

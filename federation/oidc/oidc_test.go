@@ -450,7 +450,7 @@ func TestValidateConfig(t *testing.T) {
 func TestUnimplemented(t *testing.T) {
 	f := newFakeIdP(t)
 	got := Unimplemented(idpOf(t, "oidc", f.config("uiLocales", "true", "logoutUrl", "https://x/logout", "backchannelSupported", "false", "forwardParameters", "acr_values")))
-	if strings.Join(got, ",") != "uiLocales,forwardParameters,logoutUrl" {
+	if strings.Join(got, ",") != "uiLocales,forwardParameters" {
 		t.Errorf("Unimplemented %v", got)
 	}
 	if got := Unimplemented(idpOf(t, "oidc", f.config())); len(got) != 0 {

@@ -116,7 +116,11 @@ func (h *Handler) StartLink(w http.ResponseWriter, r *http.Request, realm *oidc.
 func (h *Handler) finishLink(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, p idpInfo, b federation.Broker, req federation.BrokerRequest, params url.Values, rec brokerRecord) {
 	ctx := r.Context()
 	q, _ := url.ParseQuery(rec.Query)
-	sso := h.Session(r, realm)
+	sso, err := h.LiveSession(r, realm)
+	if err != nil {
+		h.storeError(w, r, realm, "finish account link", err)
+		return
+	}
 	if !sameBrowser(r, rec) || sso == nil || sso.ID != q.Get("sid") || sso.UserID != rec.LinkUserID {
 		h.ErrorPage(w, r, realm, http.StatusBadRequest, "cookieNotFoundMessage")
 		return

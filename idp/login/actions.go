@@ -473,7 +473,12 @@ func (h *Handler) RunActions(w http.ResponseWriter, r *http.Request, realm *oidc
 		Steps: steps, End: &end}
 	// The browser's own SSO session of the user (the account console's)
 	// is the one a step's "sign out other devices" keeps.
-	if sso := h.Session(r, realm); sso != nil && sso.UserID == user.ID {
+	sso, err := h.LiveSession(r, realm)
+	if err != nil {
+		h.storeError(w, r, realm, "execute actions", err)
+		return
+	}
+	if sso != nil && sso.UserID == user.ID {
 		rec.SessionID = sso.ID
 	}
 	if len(steps) == 0 {
