@@ -105,7 +105,8 @@ func brokerPairWith(t *testing.T, providerID, extra, realmExtra string) (up, dow
 	up.importRealm(t, `{"realm": "up", "enabled": true, "sslRequired": "none",
 		"roles": {"realm": [{"name": "sre"}]},
 		"clients": [{"clientId": "down-broker", "enabled": true, "secret": "broker-secret-1", "publicClient": false,
-			"standardFlowEnabled": true, "redirectUris": ["`+callback+`"]}],
+			"standardFlowEnabled": true, "redirectUris": ["`+callback+`"],
+			"attributes": {"post.logout.redirect.uris": "`+callback+`/logout_response"}}],
 		"users": [
 			{"username": "alice", "enabled": true, "email": "alice@corp.example", "emailVerified": true,
 			 "firstName": "Alice", "lastName": "Liddell", "realmRoles": ["sre"],
@@ -125,7 +126,7 @@ func brokerPairWith(t *testing.T, providerID, extra, realmExtra string) (up, dow
 	down.importRealm(t, `{"realm": "down", "enabled": true, "sslRequired": "none", `+realmExtra+`
 		"roles": {"realm": [{"name": "stackstate-admin"}, {"name": "stackstate-guest"}]},
 		"clients": [{"clientId": "app", "enabled": true, "publicClient": true, "standardFlowEnabled": true,
-			"redirectUris": ["`+appRedirect+`"], "webOrigins": ["+"]}],
+			"redirectUris": ["`+appRedirect+`"], "webOrigins": ["+"], "attributes": {"post.logout.redirect.uris": "+"}}],
 		"users": [{"username": "bob.local", "enabled": true, "email": "bob@corp.example",
 			"credentials": [{"type": "password", "value": "bob-local-pass-1"}]}],
 		"identityProviders": [{"alias": "corp", "displayName": "Corp SSO", "providerId": "`+providerID+`", "enabled": true, `+extra+`
@@ -277,6 +278,12 @@ func (b *browser) upstreamLogin(at *url.URL, page, user, pw string) (int, *url.U
 // claims.
 func exchange(t *testing.T, down *keygate, cb *url.URL) map[string]any {
 	t.Helper()
+	return jwtClaims(t, exchangeTokens(t, down, cb)["access_token"].(string))
+}
+
+// exchangeTokens is exchange's token response.
+func exchangeTokens(t *testing.T, down *keygate, cb *url.URL) map[string]any {
+	t.Helper()
 	if cb.Query().Get("state") != "st-1" || cb.Query().Get("code") == "" {
 		t.Fatalf("app callback %s\n%s", cb, down.log.String())
 	}
@@ -291,7 +298,7 @@ func exchange(t *testing.T, down *keygate, cb *url.URL) map[string]any {
 	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("token: %d %v %v", resp.StatusCode, tok, err)
 	}
-	return jwtClaims(t, tok["access_token"].(string))
+	return tok
 }
 
 func jwtClaims(t *testing.T, tok string) map[string]any {
@@ -688,5 +695,111 @@ func patchCorp(t *testing.T, down *keygate, change func(*rep.IdentityProvider)) 
 	next, _ := rep.IdentityProviderToStore(realm.ID, p)
 	if err := down.st.UpdateIdentityProvider(t.Context(), next); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Logging out of keygate logs out at an OIDC IdP with a logoutUrl too, as
+// Keycloak's keycloakInitiatedBrowserLogout: the browser goes there with
+// the IdP's ID token and comes back through the broker's logout_response
+// to the app's post_logout_redirect_uri; with backchannelSupported the
+// server calls it instead. Either way the upstream session ends, and the
+// next login through the IdP asks for the password again. Without a
+// logoutUrl the upstream session stays, as in Keycloak.
+func TestBrokerOIDCLogout(t *testing.T) {
+	for _, mode := range []string{"browser", "backchannel", "no logoutUrl"} {
+		t.Run(mode, func(t *testing.T) {
+			up, down := brokerPair(t, "oidc", "")
+			upLogout := up.URL + "/realms/up/protocol/openid-connect/logout"
+			patchCorp(t, down, func(p *rep.IdentityProvider) {
+				switch mode {
+				case "browser":
+					p.Config["logoutUrl"] = upLogout
+				case "backchannel":
+					p.Config["logoutUrl"], p.Config["backchannelSupported"] = upLogout, "true"
+				}
+			})
+			upRealm, err := up.st.GetRealmByName(t.Context(), "up")
+			if err != nil {
+				t.Fatal(err)
+			}
+			alice, err := up.st.GetUserByUsername(t.Context(), upRealm.ID, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			upSessions := func() int {
+				ss, err := up.st.ListUserSessions(t.Context(), upRealm.ID, alice.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(ss)
+			}
+
+			b := newBrowser(t)
+			at, page := b.startCorp(down)
+			_, cb, page := b.upstreamLogin(at, page, "alice", "alice-pass-1")
+			if cb == nil || !strings.HasPrefix(cb.String(), appRedirect) {
+				t.Fatalf("after upstream login: %s %.300s", cb, page)
+			}
+			tok := exchangeTokens(t, down, cb)
+			if n := upSessions(); n != 1 {
+				t.Fatalf("upstream sessions after the login: %d", n)
+			}
+
+			// RP-initiated logout at down, followed hop by hop.
+			target := down.URL + "/realms/down/protocol/openid-connect/logout?" + url.Values{
+				"id_token_hint": {tok["id_token"].(string)}, "post_logout_redirect_uri": {appRedirect}, "state": {"bye"}}.Encode()
+			var trail []string
+			var end *url.URL
+			for range 10 {
+				resp, err := b.c.Get(target)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				u := resp.Request.URL
+				trail = append(trail, u.Scheme+"://"+u.Host+u.Path)
+				if resp.StatusCode/100 != 3 {
+					t.Fatalf("logout stopped at %d %s (trail %v)\n%s", resp.StatusCode, u, trail, down.log.String())
+				}
+				loc, _ := u.Parse(resp.Header.Get("Location"))
+				if strings.HasPrefix(loc.String(), appRedirect) {
+					end = loc
+					break
+				}
+				target = loc.String()
+			}
+			if end == nil || end.Query().Get("state") != "bye" {
+				t.Fatalf("logout ended at %v, want %s?state=bye (trail %v)", end, appRedirect, trail)
+			}
+			wentUp := slices.Contains(trail, upLogout)
+			cameBack := slices.Contains(trail, down.URL+"/realms/down/broker/corp/endpoint/logout_response")
+			if (mode == "browser") != (wentUp && cameBack) || (mode != "browser" && (wentUp || cameBack)) {
+				t.Errorf("%s: trail %v", mode, trail)
+			}
+
+			wantUp := 0
+			if mode == "no logoutUrl" {
+				wantUp = 1
+			}
+			deadline := time.Now().Add(5 * time.Second) // the back channel runs after the answer
+			for upSessions() != wantUp && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if n := upSessions(); n != wantUp {
+				t.Fatalf("upstream sessions after the logout: %d, want %d", n, wantUp)
+			}
+			// The next login through corp: the upstream asks for the
+			// password again, unless its session was left.
+			at, page = b.startCorp(down)
+			asked := strings.Contains(page, `id="kc-form-login"`) && strings.HasPrefix(at.String(), up.URL)
+			if asked != (wantUp == 0) {
+				t.Errorf("next login through corp: at %s, password asked %v", at, asked)
+			}
+			for _, secret := range []string{tok["id_token"].(string), "broker-secret-1"} {
+				if strings.Contains(down.log.String(), secret) {
+					t.Error("down's log holds a secret")
+				}
+			}
+		})
 	}
 }

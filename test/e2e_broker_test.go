@@ -126,7 +126,9 @@ func TestE2EBrokerSAML(t *testing.T) {
 // role an oidc-role-idp-mapper gave from the upstream's realm_access and a
 // hardcoded one, the user the upstream's claim as an attribute and a
 // federated identity with the upstream's user id; the second login reuses
-// the link; a trusted email with autoLinkByEmail links to the local user
+// the link; with the upstream's logoutUrl a logout goes through the
+// upstream's logout and the next login asks for the password again; a
+// trusted email with autoLinkByEmail links to the local user
 // without asking; an upstream error (access_denied) gets a clear page.
 func TestE2EBrokerOIDC(t *testing.T) {
 	requireChromium(t)
@@ -144,6 +146,7 @@ func TestE2EBrokerOIDC(t *testing.T) {
 		"clients": []map[string]any{{
 			"clientId": upClient, "enabled": true, "publicClient": false, "secret": upSecret,
 			"standardFlowEnabled": true, "redirectUris": []string{downURL + "/realms/" + realm + "/broker/" + alias + "/endpoint"},
+			"attributes": map[string]string{"post.logout.redirect.uris": downURL + "/realms/" + realm + "/broker/" + alias + "/endpoint/logout_response"},
 			"protocolMappers": []map[string]any{{
 				"name": "department", "protocol": "openid-connect", "protocolMapper": "oidc-hardcoded-claim-mapper",
 				"config": map[string]string{"claim.name": "department", "claim.value": "platform", "jsonType.label": "String",

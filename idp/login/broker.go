@@ -107,6 +107,9 @@ type brokerSession struct {
 	NameID       string `json:"nameId,omitempty"`
 	NameIDFormat string `json:"nameIdFormat,omitempty"`
 	SessionIndex string `json:"sessionIndex,omitempty"`
+	// IDToken is an OIDC IdP's ID token, for the id_token_hint of its
+	// logout, as Keycloak keeps FEDERATED_ID_TOKEN in the user session.
+	IDToken string `json:"idToken,omitempty"`
 }
 
 type sessionData struct {
@@ -125,6 +128,8 @@ func (h *Handler) registerBroker(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+b+"/endpoint", h.oidc.RealmHandler(h.brokerEndpoint))
 	mux.HandleFunc("POST "+b+"/endpoint", h.oidc.RealmHandler(h.brokerEndpoint))
 	mux.HandleFunc("GET "+b+"/endpoint/descriptor", h.oidc.RealmHandler(h.brokerDescriptor))
+	// An OIDC IdP's way back from its logout (Keycloak's path), with state.
+	mux.HandleFunc("GET "+b+"/endpoint"+fedoidc.LogoutResponsePath, h.oidc.RealmHandler(h.brokerEndpoint))
 	mux.HandleFunc("POST /realms/{realm}/login-actions/first-broker-login", h.oidc.RealmHandler(h.firstBrokerLogin))
 }
 
@@ -741,7 +746,7 @@ func (h *Handler) completeBrokered(w http.ResponseWriter, r *http.Request, realm
 	var data json.RawMessage
 	if ident.NameID != "" || ident.SessionIndex != "" || p.row.Alias != "" {
 		data, _ = json.Marshal(sessionData{Broker: &brokerSession{Alias: p.row.Alias, NameID: ident.NameID,
-			NameIDFormat: ident.NameIDFormat, SessionIndex: ident.SessionIndex}})
+			NameIDFormat: ident.NameIDFormat, SessionIndex: ident.SessionIndex, IDToken: ident.IDToken}})
 	}
 	h.oidc.Event(r, realm, store.Event{Type: events.IdentityProviderLogin, ClientID: req.Client.Row.ClientID, UserID: u.ID,
 		Details: map[string]string{"identity_provider": p.row.Alias, "identity_provider_identity": ident.Username,

@@ -54,12 +54,13 @@ func (h *Handler) indexBrokerSession(ctx context.Context, realm *oidc.Realm, s s
 }
 
 // startBrokerLogout sends the browser to the IdP of s (a session that came
-// through one with single logout) and returns true, redirect being where
-// the browser goes once the IdP answered; false when there is nothing to
-// do there.
+// through one with single logout: SAML's singleLogoutServiceUrl, OIDC's
+// logoutUrl) and returns true, redirect being where the browser goes once
+// the IdP answered; false when there is nothing to do there (or the IdP
+// was told over the back channel).
 func (h *Handler) startBrokerLogout(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, s *store.Session, redirect string) bool {
 	bs := brokerSessionOf(s)
-	if bs == nil || bs.NameID == "" {
+	if bs == nil || bs.Alias == "" {
 		return false
 	}
 	ctx := r.Context()
@@ -77,13 +78,14 @@ func (h *Handler) startBrokerLogout(w http.ResponseWriter, r *http.Request, real
 	}
 	req := h.brokerRequest(r, realm, bs.Alias)
 	req.ID, req.RelayState = "ID_"+randomToken(), randomToken()
-	start, err := slo.Logout(ctx, req, federation.BrokeredIdentity{NameID: bs.NameID, NameIDFormat: bs.NameIDFormat, SessionIndex: bs.SessionIndex})
+	start, err := slo.Logout(ctx, req, federation.BrokeredIdentity{NameID: bs.NameID, NameIDFormat: bs.NameIDFormat,
+		SessionIndex: bs.SessionIndex, IDToken: bs.IDToken})
 	if err != nil {
 		h.log.WarnContext(ctx, "logout at the identity provider", "realm", realm.Row.Name, "alias", bs.Alias, "err", err)
 		return false
 	}
 	if start.RedirectURL == "" && start.PostURL == "" {
-		return false // no singleLogoutServiceUrl
+		return false // no singleLogoutServiceUrl or logoutUrl, or done over the back channel
 	}
 	rec := brokerRecord{Kind: recLogout, Alias: bs.Alias, Started: time.Now(), RequestID: req.ID, Redirect: redirect}
 	if err := h.putBrokerRecord(ctx, realm, req.RelayState, rec); err != nil {

@@ -661,6 +661,34 @@ if (MODE === 'oidc') test('OpenID Connect brokering with a second keygate upstre
     const kc2 = await admin(realm);
     assert.equal((await kc2.users.find({ max: 1000 })).length, usersBefore, 'no user created by the second login');
     assert.equal((await kc2.users.listFederatedIdentities({ id: oliviaSub })).length, 1);
+
+    // With the upstream's end_session_endpoint as logoutUrl (as
+    // import-config sets it), a logout goes through the upstream's logout
+    // with its ID token and back through the broker's logout_response to
+    // the redirect URI; the next login asks the upstream for the password.
+    const disco = await (await fetch(`${UP}/realms/${need('UP_REALM')}/.well-known/openid-configuration`)).json();
+    const idp = await kc2.identityProviders.findOne({ alias });
+    await kc2.identityProviders.update({ alias }, { ...idp, config: { ...idp.config, logoutUrl: disco.end_session_endpoint } });
+    const before = s.requests.length;
+    await s.page.evaluate((r) => window.kc.logout({ redirectUri: r }), `${APP}/?mode=anonymous`);
+    try {
+      await s.page.locator('#status').filter({ hasText: 'anonymous' }).waitFor({ timeout: 20000 });
+    } catch {
+      await s.shot('logout-upstream');
+      assert.fail(`expected the app after logout, ${await describe(s.page)}`);
+    }
+    const out = s.requests.slice(before);
+    const where = JSON.stringify(out.map((r) => r.origin + r.path));
+    const upLogout = out.findIndex((r) => r.origin + r.path === disco.end_session_endpoint);
+    assert.ok(upLogout >= 0, `keygate sent the browser to the upstream's logout (went to ${where})`);
+    assert.ok(out[upLogout].params.has('id_token_hint'), "with the upstream's ID token");
+    const back = out.findIndex((r, i) => i > upLogout && r.origin === KG_ORIGIN && r.path === `/realms/${realm}/broker/${alias}/endpoint/logout_response`);
+    assert.ok(back > upLogout, `the upstream sent the browser back to logout_response (went to ${where})`);
+    assert.ok(out.slice(back + 1).some((r) => r.origin === new URL(APP).origin), 'and on to post_logout_redirect_uri');
+    await (await loginPage(s, realm, alias)).click();
+    await upstreamLogin(s, 'olivia', need('OLIVIA_PASSWORD'));
+    const third = await arrive(s, 'olivia');
+    assert.equal(third.at.sub, oliviaSub, 'the login after the upstream logout is the same keygate user');
     await s.close();
   });
 
