@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -203,6 +205,10 @@ func TestPostgresCut(t *testing.T) {
 	if a := send(t, "GET", oc+"/userinfo", access, nil); a.status != 200 {
 		t.Fatalf("userinfo: %s", a)
 	}
+	// A browser signed in to the realm (its SSO session in a cookie).
+	authorize := oc + "/auth?" + url.Values{"client_id": {"webapp"}, "response_type": {"code"},
+		"redirect_uri": {"http://127.0.0.1:9999/cb"}, "scope": {"openid"}, "state": {"st-1"}}.Encode()
+	browser := faultBrowserLogin(t, s.URL, authorize, "carol", "carol-pass")
 	// client_credentials reads nothing once warm (its service account is
 	// cached): the cache must still stop vouching for it while cut.
 	for range 2 {
@@ -233,6 +239,13 @@ func TestPostgresCut(t *testing.T) {
 	// logout): the session is not ended, so the client must retry, not
 	// be told its credentials are wrong (401 before) or 500.
 	unavailable(t, "adapter logout while cut", send(t, "POST", oc+"/logout", "", url.Values{"refresh_token": {refresh}}, client...), "temporarily_unavailable")
+	// The login page: its identity providers cannot be listed, and a form
+	// without their buttons (200 before) would be no answer either.
+	unavailable(t, "login page while cut", send(t, "GET", authorize, "", nil), "")
+	// A browser's logout: its session cannot be read, so it cannot be
+	// ended (a confirmation page and then "logged out" before, the
+	// session alive).
+	unavailable(t, "browser logout while cut", faultGet(t, browser, oc+"/logout"), "")
 	for path, want := range public {
 		a := send(t, "GET", path, "", nil)
 		if a.status != 200 || string(a.body) != string(want.body) {
@@ -283,6 +296,10 @@ func TestPostgresCut(t *testing.T) {
 	if a := send(t, "GET", oc+"/userinfo", access, nil); a.status != 200 {
 		t.Errorf("userinfo after restore: %s", a)
 	}
+	// The browser's session outlived the refused logout: it signs in.
+	if a := faultGet(t, browser, authorize); a.status/100 != 3 || !strings.Contains(a.header.Get("Location"), "code=") {
+		t.Errorf("browser login after restore: %s", a)
+	}
 	// The logout refused while cut, now carried out: the session ends.
 	if a := send(t, "POST", oc+"/logout", "", url.Values{"refresh_token": {refresh}}, client...); a.status != 204 {
 		t.Errorf("adapter logout after restore: %s", a)
@@ -295,6 +312,46 @@ func TestPostgresCut(t *testing.T) {
 			t.Errorf("the log holds a secret (%.12s...)", secret)
 		}
 	}
+}
+
+// faultBrowserLogin signs a cookie-keeping client (that follows no
+// redirect) in through the login form of the authorization request
+// authorize.
+func faultBrowserLogin(t *testing.T, base, authorize, user, pw string) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Timeout: 10 * time.Second, Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	a := faultGet(t, c, authorize)
+	action := regexp.MustCompile(`id="kc-form-login"[^>]*action="([^"]+)"`).FindSubmatch(a.body)
+	csrf := regexp.MustCompile(`name="csrf_token" value="([^"]*)"`).FindSubmatch(a.body)
+	if a.status != 200 || action == nil || csrf == nil {
+		t.Fatalf("login page: %s", a)
+	}
+	resp, err := c.PostForm(base+html.UnescapeString(string(action[1])), url.Values{"csrf_token": {html.UnescapeString(string(csrf[1]))},
+		"username": {user}, "password": {pw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 3 || !strings.Contains(resp.Header.Get("Location"), "code=") {
+		t.Fatalf("login: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return c
+}
+
+// faultGet is a GET by c.
+func faultGet(t *testing.T, c *http.Client, u string) answer {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, resp.Header, b}
 }
 
 // TestSQLiteDiskFull runs keygate on a small tmpfs and fills it: writes
