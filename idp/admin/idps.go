@@ -463,7 +463,9 @@ func (a *API) exportIDP(c *call) error {
 		return none
 	}
 	br, err := a.brokers.Open(c.ctx, row)
-	if err != nil {
+	if errors.Is(err, store.ErrUnavailable) {
+		return err // the realm's key could not be read: 503
+	} else if err != nil {
 		a.log.WarnContext(c.ctx, "identity provider export: cannot open the provider", "realm", c.realm.Name, "alias", row.Alias, "err", err)
 		return none
 	}
@@ -473,7 +475,9 @@ func (a *API) exportIDP(c *call) error {
 	}
 	issuer := a.p.BaseURL(c.r) + "/realms/" + c.realm.Name
 	doc, err := sp.Metadata(c.ctx, federation.BrokerRequest{RealmIssuer: issuer, CallbackURL: issuer + "/broker/" + row.Alias + "/endpoint"})
-	if err != nil {
+	if errors.Is(err, store.ErrUnavailable) {
+		return err
+	} else if err != nil {
 		a.log.WarnContext(c.ctx, "identity provider export", "realm", c.realm.Name, "alias", row.Alias, "err", err)
 		return none
 	}
