@@ -82,7 +82,9 @@ type BrokeredIdentity struct {
 	// objects kept in Claims.
 	Attributes map[string][]string
 	Claims     map[string]any
-	// SAML session, for single logout.
+	// The IdP's session, for single logout: SAML's NameID and
+	// SessionIndex; an OIDC IdP's session id (the ID token's sid, which
+	// its back-channel logout tokens name) is its SessionIndex.
 	NameID, NameIDFormat, SessionIndex string
 	// Token is the IdP's token or assertion, kept only with storeToken
 	// (never logged).
@@ -122,6 +124,20 @@ type SingleLogout interface {
 	// of nameID, sessionIndex and sends the browser to the response) or a
 	// LogoutResponse to a Logout (response is zero).
 	HandleLogout(ctx context.Context, req BrokerRequest, params url.Values) (nameID, sessionIndex string, response BrokerStart, err error)
+}
+
+// LogoutTokens is a Broker that takes its IdP's back-channel logout tokens
+// (OpenID Connect Back-Channel Logout 1.0), POSTed to keygate as Keycloak
+// takes them.
+type LogoutTokens interface {
+	// Issues says whether iss (read unverified from a token) is this
+	// IdP's, to pick which provider verifies it.
+	Issues(iss string) bool
+	// VerifyLogoutToken checks raw (signature, issuer, audience, times,
+	// the back-channel logout event, no nonce, its jti seen once) and
+	// returns whom it logs out: the IdP's subject, and its session id
+	// when it names one.
+	VerifyLogoutToken(ctx context.Context, raw string) (subject, sid string, err error)
 }
 
 // BrokerEnv is what the server gives every broker.

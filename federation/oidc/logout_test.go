@@ -2,14 +2,17 @@ package oidc
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/keygate/keygate/federation"
+	"github.com/keygate/keygate/store"
 )
 
 // Logout at the IdP as Keycloak's keycloakInitiatedBrowserLogout: the
@@ -121,5 +124,112 @@ func TestHandleLogoutResponse(t *testing.T) {
 	}
 	if _, _, _, err := b.HandleLogout(context.Background(), federation.BrokerRequest{}, url.Values{"state": {""}}); !errors.Is(err, federation.ErrBrokerRefused) {
 		t.Errorf("logout response with no pending state: %v, want a refusal", err)
+	}
+}
+
+// memReplay is env.Replay in memory.
+func memReplay() func(context.Context, string, time.Time) error {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	return func(_ context.Context, id string, _ time.Time) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if seen[id] {
+			return store.ErrConflict
+		}
+		seen[id] = true
+		return nil
+	}
+}
+
+// A back-channel logout token is taken only as Back-Channel Logout 1.0
+// §2.6 describes it, signed by the provider's keys, and once.
+func TestVerifyLogoutToken(t *testing.T) {
+	f := newFakeIdP(t)
+	env := testEnv(nil)
+	env.Replay = memReplay()
+	openWith := func(kv ...string) *Broker {
+		b, err := Open(context.Background(), env, idpOf(t, "oidc", f.config(kv...)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.(*Broker)
+	}
+	b := openWith()
+	now := time.Now().Unix()
+	good := func() map[string]any {
+		return map[string]any{"iss": f.issuer(), "aud": []any{"other", f.clientID}, "iat": now, "exp": now + 120,
+			"jti": base64.RawURLEncoding.EncodeToString(randBytes(9)), "sub": "user-1", "sid": "idp-session-1",
+			"events": map[string]any{backchannelLogoutEvent: map[string]any{}}}
+	}
+	if !b.Issues(f.issuer()) || b.Issues("https://other.example") || b.Issues("") {
+		t.Error("Issues does not answer by the configured issuer")
+	}
+	tok := f.sign("RS256", "rsa", good())
+	sub, sid, err := b.VerifyLogoutToken(context.Background(), tok)
+	if err != nil || sub != "user-1" || sid != "idp-session-1" {
+		t.Fatalf("good logout token: %q %q %v", sub, sid, err)
+	}
+	if _, _, err := b.VerifyLogoutToken(context.Background(), tok); !errors.Is(err, federation.ErrBrokerRefused) {
+		t.Errorf("the same token again: %v, want a refusal", err)
+	}
+	sidOnly := good()
+	delete(sidOnly, "sub")
+	if sub, sid, err := b.VerifyLogoutToken(context.Background(), f.sign("ES256", "ec", sidOnly)); err != nil || sub != "" || sid != "idp-session-1" {
+		t.Errorf("sid-only logout token: %q %q %v", sub, sid, err)
+	}
+	noExp := good()
+	delete(noExp, "exp")
+	if _, _, err := b.VerifyLogoutToken(context.Background(), f.sign("RS256", "rsa", noExp)); err != nil {
+		t.Errorf("fresh logout token without exp: %v", err)
+	}
+
+	for name, change := range map[string]func(c map[string]any){
+		"another audience":   func(c map[string]any) { c["aud"] = "other" },
+		"no audience":        func(c map[string]any) { delete(c, "aud") },
+		"another issuer":     func(c map[string]any) { c["iss"] = "https://other.example" },
+		"expired":            func(c map[string]any) { c["exp"] = now - 60 },
+		"old without exp":    func(c map[string]any) { delete(c, "exp"); c["iat"] = now - 600 },
+		"issued in future":   func(c map[string]any) { c["iat"] = now + 600 },
+		"no iat":             func(c map[string]any) { delete(c, "iat") },
+		"no event":           func(c map[string]any) { delete(c, "events") },
+		"another event":      func(c map[string]any) { c["events"] = map[string]any{"http://example/other": map[string]any{}} },
+		"event not a object": func(c map[string]any) { c["events"] = map[string]any{backchannelLogoutEvent: "yes"} },
+		"a nonce":            func(c map[string]any) { c["nonce"] = "n" },
+		"neither sub nor sid": func(c map[string]any) {
+			delete(c, "sub")
+			delete(c, "sid")
+		},
+		"no jti": func(c map[string]any) { delete(c, "jti") },
+	} {
+		c := good()
+		change(c)
+		if _, _, err := b.VerifyLogoutToken(context.Background(), f.sign("RS256", "rsa", c)); !errors.Is(err, federation.ErrBrokerRefused) {
+			t.Errorf("%s: %v, want a refusal", name, err)
+		}
+	}
+	for _, alg := range []string{"none", "HS256"} {
+		if _, _, err := b.VerifyLogoutToken(context.Background(), f.sign(alg, "", good())); !errors.Is(err, federation.ErrBrokerRefused) {
+			t.Errorf("alg %s: %v, want a refusal", alg, err)
+		}
+	}
+	// Signed by a key the provider does not publish, under its kid.
+	forged, err := signJWT(map[string]any{"alg": "RS256", "kid": "rsa"}, good(), func(in []byte) ([]byte, error) { return keySign("RS256", testRSA(t, 1), in) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.VerifyLogoutToken(context.Background(), forged); !errors.Is(err, federation.ErrBrokerRefused) {
+		t.Errorf("another key: %v, want a refusal", err)
+	}
+	// Providers that cannot tell who signed take none.
+	if _, _, err := openWith("validateSignature", "false").VerifyLogoutToken(context.Background(), f.sign("RS256", "rsa", good())); !errors.Is(err, federation.ErrBrokerRefused) {
+		t.Errorf("validateSignature false: %v, want a refusal", err)
+	}
+	noIssuer := openWith("issuer", "-")
+	if noIssuer.Issues(f.issuer()) {
+		t.Error("a provider without an issuer claims tokens")
+	}
+	if _, _, err := noIssuer.VerifyLogoutToken(context.Background(), f.sign("RS256", "rsa", good())); !errors.Is(err, federation.ErrBrokerRefused) {
+		t.Errorf("no issuer configured: %v, want a refusal", err)
 	}
 }

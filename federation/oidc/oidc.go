@@ -67,6 +67,7 @@ type Broker struct {
 var (
 	_ federation.Broker        = (*Broker)(nil)
 	_ federation.SingleLogout  = (*Broker)(nil)
+	_ federation.LogoutTokens  = (*Broker)(nil)
 	_ federation.BrokerFactory = Open
 )
 
@@ -346,6 +347,7 @@ func (b *Broker) Finish(ctx context.Context, req federation.BrokerRequest, state
 	// Kept with the session whatever the config says now, as Keycloak
 	// keeps FEDERATED_ID_TOKEN: a logoutUrl set later still gets its hint.
 	id.IDToken = tok.IDToken
+	id.SessionIndex, _ = idClaims["sid"].(string)
 	return id, nil
 }
 
