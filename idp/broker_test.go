@@ -105,8 +105,10 @@ func brokerPairWith(t *testing.T, providerID, extra, realmExtra string) (up, dow
 	up.importRealm(t, `{"realm": "up", "enabled": true, "sslRequired": "none",
 		"roles": {"realm": [{"name": "sre"}]},
 		"clients": [{"clientId": "down-broker", "enabled": true, "secret": "broker-secret-1", "publicClient": false,
-			"standardFlowEnabled": true, "redirectUris": ["`+callback+`"],
-			"attributes": {"post.logout.redirect.uris": "`+callback+`/logout_response"}}],
+			"standardFlowEnabled": true, "directAccessGrantsEnabled": true, "redirectUris": ["`+callback+`"],
+			"attributes": {"post.logout.redirect.uris": "`+callback+`/logout_response",
+				"backchannel.logout.url": "`+down.URL+`/realms/down/protocol/openid-connect/logout/backchannel-logout",
+				"backchannel.logout.session.required": "true"}}],
 		"users": [
 			{"username": "alice", "enabled": true, "email": "alice@corp.example", "emailVerified": true,
 			 "firstName": "Alice", "lastName": "Liddell", "realmRoles": ["sre"],
@@ -801,5 +803,110 @@ func TestBrokerOIDCLogout(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An OIDC IdP's back-channel logout token ends the keygate sessions that
+// came through its session: the upstream keygate, told to by its client's
+// backchannel.logout.url, logs out one of alice's two browsers there, and
+// only the keygate session of that browser ends (the token's sid); her
+// other one stays. Forged and foreign tokens are refused and end nothing.
+func TestBrokerOIDCBackchannelLogoutFromIdP(t *testing.T) {
+	up, down := brokerPair(t, "oidc", "")
+	downRealm, err := down.st.GetRealmByName(t.Context(), "down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	downSessions := func(username string) []string {
+		u, err := down.st.GetUserByUsername(t.Context(), downRealm.ID, username)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss, err := down.st.ListUserSessions(t.Context(), downRealm.ID, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, s := range ss {
+			ids = append(ids, s.ID)
+		}
+		return ids
+	}
+	login := func(user, pw string) *browser {
+		b := newBrowser(t)
+		at, page := b.startCorp(down)
+		if _, cb, page := b.upstreamLogin(at, page, user, pw); cb == nil || !strings.HasPrefix(cb.String(), appRedirect) {
+			t.Fatalf("login of %s: %s %.300s", user, cb, page)
+		}
+		return b
+	}
+	b1 := login("alice", "alice-pass-1")
+	first := downSessions("alice")
+	login("alice", "alice-pass-1")
+	if len(first) != 1 || len(downSessions("alice")) != 2 {
+		t.Fatalf("sessions before: alice %v then %v", first, downSessions("alice"))
+	}
+
+	// Refused tokens end nothing.
+	bc := down.URL + "/realms/down/protocol/openid-connect/logout/backchannel-logout"
+	post := func(form url.Values) int {
+		resp, err := http.PostForm(bc, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	upIDToken := func() string { // an upstream ID token is no logout token
+		resp, err := http.PostForm(up.URL+"/realms/up/protocol/openid-connect/token", url.Values{"grant_type": {"password"},
+			"client_id": {"down-broker"}, "client_secret": {"broker-secret-1"}, "username": {"alice"}, "password": {"alice-pass-1"}, "scope": {"openid"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var tok map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&tok)
+		s, _ := tok["id_token"].(string)
+		if s == "" {
+			t.Fatalf("no upstream ID token: %v", tok)
+		}
+		return s
+	}()
+	for name, form := range map[string]url.Values{
+		"none":        {},
+		"garbage":     {"logout_token": {"a.b.c"}},
+		"an ID token": {"logout_token": {upIDToken}},
+	} {
+		if status := post(form); status != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", name, status)
+		}
+	}
+	if len(downSessions("alice")) != 2 {
+		t.Fatal("a refused logout token ended sessions")
+	}
+
+	// The upstream's logout of b1's session (its confirmation page).
+	status, at, page := b1.do(http.MethodGet, up.URL+"/realms/up/protocol/openid-connect/logout", nil)
+	if status != 200 {
+		t.Fatalf("upstream logout page: %d %s", status, at)
+	}
+	action, fields := formOf(t, at, page, "kc-logout-confirm")
+	fields.Set("confirmLogout", "Logout")
+	if status, at, _ := b1.do(http.MethodPost, action, fields); status != 200 {
+		t.Fatalf("upstream logout: %d %s", status, at)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for slices.Contains(downSessions("alice"), first[0]) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	left := downSessions("alice")
+	if slices.Contains(left, first[0]) || len(left) != 1 {
+		t.Fatalf("after the upstream's logout of the first browser: alice %v (first %s)\n%s\nUP:\n%s", left, first[0], down.log.String(), up.log.String())
+	}
+	if !strings.Contains(down.log.String(), `msg="logout requested by the identity provider" realm=down alias=corp sessions=1`) {
+		t.Errorf("down did not log the IdP's logout\n%s", down.log.String())
+	}
+	if strings.Contains(down.log.String(), upIDToken) {
+		t.Errorf("down's log holds a token\n%s", down.log.String())
 	}
 }

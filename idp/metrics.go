@@ -216,28 +216,31 @@ func (m *serverMetrics) brokerOp(provider, op string, start time.Time, err *erro
 }
 
 // wrapBroker keeps exactly the optional interfaces b implements
-// (SPMetadata, SingleLogout), since callers test for them.
+// (SPMetadata, SingleLogout, LogoutTokens), since callers test for them.
+// The combinations are the brokers there are: SAML (metadata and single
+// logout) and OIDC (single logout and logout tokens).
 func (m *serverMetrics) wrapBroker(provider string, b federation.Broker) federation.Broker {
 	ib := &instrumentedBroker{m: m, provider: provider, b: b}
 	md, isMD := b.(federation.SPMetadata)
 	slo, isSLO := b.(federation.SingleLogout)
+	lt, isLT := b.(federation.LogoutTokens)
 	switch {
-	case isMD && isSLO:
+	case isMD && isSLO && !isLT:
 		return struct {
 			*instrumentedBroker
 			instrumentedMetadata
 			instrumentedLogout
 		}{ib, instrumentedMetadata{ib, md}, instrumentedLogout{ib, slo}}
-	case isMD:
-		return struct {
-			*instrumentedBroker
-			instrumentedMetadata
-		}{ib, instrumentedMetadata{ib, md}}
-	case isSLO:
+	case isSLO && isLT && !isMD:
 		return struct {
 			*instrumentedBroker
 			instrumentedLogout
-		}{ib, instrumentedLogout{ib, slo}}
+			instrumentedLogoutTokens
+		}{ib, instrumentedLogout{ib, slo}, instrumentedLogoutTokens{ib, lt}}
+	case isMD || isSLO || isLT:
+		// Another mix: unwrapped, so that no interface is lost (its
+		// operations go uncounted).
+		return b
 	}
 	return ib
 }
@@ -281,6 +284,18 @@ func (x instrumentedLogout) Logout(ctx context.Context, req federation.BrokerReq
 func (x instrumentedLogout) HandleLogout(ctx context.Context, req federation.BrokerRequest, params url.Values) (nameID, sessionIndex string, response federation.BrokerStart, err error) {
 	defer x.i.m.brokerOp(x.i.provider, "handle_logout", time.Now(), &err)
 	return x.slo.HandleLogout(ctx, req, params)
+}
+
+type instrumentedLogoutTokens struct {
+	i  *instrumentedBroker
+	lt federation.LogoutTokens
+}
+
+func (x instrumentedLogoutTokens) Issues(iss string) bool { return x.lt.Issues(iss) }
+
+func (x instrumentedLogoutTokens) VerifyLogoutToken(ctx context.Context, raw string) (sub, sid string, err error) {
+	defer x.i.m.brokerOp(x.i.provider, "logout_token", time.Now(), &err)
+	return x.lt.VerifyLogoutToken(ctx, raw)
 }
 
 // queryObserver is a store that reports its statements

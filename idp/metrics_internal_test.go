@@ -61,6 +61,21 @@ func (fakeSAMLBroker) HandleLogout(context.Context, federation.BrokerRequest, ur
 	return "", "", federation.BrokerStart{}, nil
 }
 
+// fakeOIDCBroker has OIDC's optional interfaces: single logout and logout
+// tokens.
+type fakeOIDCBroker struct{ fakeBroker }
+
+func (fakeOIDCBroker) Logout(context.Context, federation.BrokerRequest, federation.BrokeredIdentity) (federation.BrokerStart, error) {
+	return federation.BrokerStart{}, nil
+}
+func (fakeOIDCBroker) HandleLogout(context.Context, federation.BrokerRequest, url.Values) (string, string, federation.BrokerStart, error) {
+	return "", "", federation.BrokerStart{}, nil
+}
+func (fakeOIDCBroker) Issues(iss string) bool { return iss == "https://idp.example" }
+func (fakeOIDCBroker) VerifyLogoutToken(context.Context, string) (string, string, error) {
+	return "", "", fmt.Errorf("%w: bad token", federation.ErrBrokerRefused)
+}
+
 // Instrumented brokers keep exactly their optional interfaces and count
 // their operations and failures by reason.
 func TestMetricsBrokers(t *testing.T) {
@@ -72,6 +87,9 @@ func TestMetricsBrokers(t *testing.T) {
 		},
 		"saml": func(context.Context, federation.BrokerEnv, store.IdentityProvider) (federation.Broker, error) {
 			return fakeSAMLBroker{fakeBroker{err: errors.New("bad signature")}}, nil
+		},
+		"keycloak-oidc": func(context.Context, federation.BrokerEnv, store.IdentityProvider) (federation.Broker, error) {
+			return fakeOIDCBroker{}, nil
 		},
 	})
 	ctx := context.Background()
@@ -88,6 +106,16 @@ func TestMetricsBrokers(t *testing.T) {
 	if !ok1 || !ok2 {
 		t.Fatal("the SAML broker lost SPMetadata or SingleLogout")
 	}
+	kb, _ := f["keycloak-oidc"](ctx, federation.BrokerEnv{}, store.IdentityProvider{})
+	_, ok1 = kb.(federation.SingleLogout)
+	lt, ok2 := kb.(federation.LogoutTokens)
+	if _, ok := kb.(federation.SPMetadata); ok || !ok1 || !ok2 {
+		t.Fatal("the OIDC logout broker lost SingleLogout or LogoutTokens, or gained SPMetadata")
+	}
+	if !lt.Issues("https://idp.example") {
+		t.Error("Issues through the wrapper")
+	}
+	_, _, _ = lt.VerifyLogoutToken(ctx, "x")
 	if b, err := md.Metadata(ctx, federation.BrokerRequest{}); err != nil || string(b) != "<md/>" {
 		t.Fatalf("metadata through the wrapper: %q %v", b, err)
 	}
@@ -102,6 +130,7 @@ func TestMetricsBrokers(t *testing.T) {
 		{[]string{"saml", "finish", "error"}, 1},
 		{[]string{"saml", "start", "error"}, 1},
 		{[]string{"saml", "metadata", "error"}, 0},
+		{[]string{"keycloak-oidc", "logout_token", "error"}, 1},
 	} {
 		if got := gathered(t, reg, "keygate_broker_operation_errors_total", c.labels...); got != c.want {
 			t.Errorf("broker errors %v = %v, want %v", c.labels, got, c.want)

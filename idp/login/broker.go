@@ -130,6 +130,8 @@ func (h *Handler) registerBroker(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+b+"/endpoint/descriptor", h.oidc.RealmHandler(h.brokerDescriptor))
 	// An OIDC IdP's way back from its logout (Keycloak's path), with state.
 	mux.HandleFunc("GET "+b+"/endpoint"+fedoidc.LogoutResponsePath, h.oidc.RealmHandler(h.brokerEndpoint))
+	// An OIDC IdP's back-channel logout tokens (Keycloak's path).
+	mux.HandleFunc("POST /realms/{realm}/protocol/openid-connect/logout/backchannel-logout", h.oidc.RealmHandler(h.idpBackchannelLogout))
 	mux.HandleFunc("POST /realms/{realm}/login-actions/first-broker-login", h.oidc.RealmHandler(h.firstBrokerLogin))
 }
 

@@ -1,0 +1,143 @@
+package login
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/keygate/keygate/federation"
+	"github.com/keygate/keygate/idp/oidc"
+	"github.com/keygate/keygate/store"
+)
+
+// idpBackchannelLogout takes an OIDC identity provider's back-channel
+// logout token (OpenID Connect Back-Channel Logout 1.0), POSTed where
+// Keycloak takes them: /realms/{realm}/protocol/openid-connect/logout/backchannel-logout
+// (the IdP's client for keygate registers it as its backchannel logout
+// URL). The providers whose issuer the token names verify it; the keygate
+// sessions that came through that provider for its subject end (only the
+// one from the IdP session it names, when it names one), with keygate's
+// own back-channel logout to their clients. A token naming only a sid is
+// refused: the sessions are found through the user the subject is linked
+// to.
+func (h *Handler) idpBackchannelLogout(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) {
+	ctx := r.Context()
+	w.Header().Set("Cache-Control", "no-store")
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		bclogoutError(w, http.StatusBadRequest, "invalid_request", "Malformed request body")
+		return
+	}
+	raw := r.PostForm.Get("logout_token")
+	if raw == "" {
+		bclogoutError(w, http.StatusBadRequest, "invalid_request", "No logout token")
+		return
+	}
+	iss := unverifiedIssuer(raw)
+	rows, err := h.st.ListIdentityProviders(ctx, realm.Row.ID)
+	if err != nil {
+		h.bclogoutStoreError(w, r, err)
+		return
+	}
+	var alias, sub, sid string
+	var refusal error
+	for _, row := range rows {
+		if h.brokers == nil || !row.Enabled || !h.brokers.Supports(row.ProviderID) {
+			continue
+		}
+		b, err := h.brokers.Open(ctx, row)
+		lt, ok := b.(federation.LogoutTokens)
+		if err != nil || !ok || !lt.Issues(iss) {
+			continue
+		}
+		s, id, err := lt.VerifyLogoutToken(ctx, raw)
+		if err == nil {
+			alias, sub, sid = row.Alias, s, id
+			break
+		}
+		if !errors.Is(err, federation.ErrBrokerRefused) {
+			// The IdP's keys could not be fetched, or the replay record
+			// not written: not the token's fault.
+			h.log.WarnContext(ctx, "identity provider logout token", "realm", realm.Row.Name, "alias", row.Alias, "err", err)
+			w.Header().Set("Retry-After", oidc.RetryAfterUnavailable)
+			bclogoutError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The identity provider's keys or the database could not be read, retry shortly")
+			return
+		}
+		refusal = err
+	}
+	if alias == "" {
+		h.log.InfoContext(ctx, "identity provider logout token refused", "realm", realm.Row.Name, "reason", refusal)
+		bclogoutError(w, http.StatusBadRequest, "invalid_request", "Invalid logout token")
+		return
+	}
+	if sub == "" {
+		bclogoutError(w, http.StatusBadRequest, "invalid_request", "Logout tokens without sub are not supported")
+		return
+	}
+	ended := 0
+	u, err := h.st.GetUserByFederatedIdentity(ctx, realm.Row.ID, alias, sub)
+	switch {
+	case errors.Is(err, store.ErrNotFound): // nobody signed in through it
+	case err != nil:
+		h.bclogoutStoreError(w, r, err)
+		return
+	default:
+		sessions, err := h.st.ListUserSessions(ctx, realm.Row.ID, u.ID)
+		if err != nil {
+			h.bclogoutStoreError(w, r, err)
+			return
+		}
+		for _, s := range sessions {
+			bs := brokerSessionOf(&s)
+			if bs == nil || bs.Alias != alias || (sid != "" && bs.SessionIndex != sid) {
+				continue
+			}
+			if err := h.oidc.EndSession(ctx, realm.Issuer, realm.Row.ID, s.ID); err == nil {
+				ended++
+			} else if !errors.Is(err, store.ErrNotFound) {
+				h.bclogoutStoreError(w, r, err)
+				return
+			}
+		}
+	}
+	h.log.InfoContext(ctx, "logout requested by the identity provider", "realm", realm.Row.Name, "alias", alias, "sessions", ended)
+	w.WriteHeader(http.StatusOK)
+}
+
+// unverifiedIssuer reads a JWT's iss without verifying it, only to pick
+// the provider that verifies it.
+func unverifiedIssuer(raw string) string {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 || len(parts[1]) > maxFormBytes {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		Iss string `json:"iss"`
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return ""
+	}
+	return c.Iss
+}
+
+func bclogoutError(w http.ResponseWriter, status int, code, desc string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+}
+
+func (h *Handler) bclogoutStoreError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		h.log.WarnContext(r.Context(), "identity provider logout: database unavailable", "err", err)
+		oidc.WriteUnavailable(w)
+		return
+	}
+	h.log.ErrorContext(r.Context(), "identity provider logout", "err", err)
+	bclogoutError(w, http.StatusInternalServerError, "unknown_error", "")
+}
