@@ -119,14 +119,13 @@ func Open(ctx context.Context, env federation.BrokerEnv, idp store.IdentityProvi
 		b.skew = time.Duration(s.skew) * time.Second
 	}
 	b.client = boundedClient(env.HTTP)
-	// The key set outlives the call that opened the broker: it fetches
-	// with the broker's client, on the context of the verification.
-	keyCtx := oidc.ClientContext(context.WithoutCancel(ctx), b.client)
+	// The key set fetches with the broker's client, on the context of the
+	// verification that needs it (keyset.go).
 	switch {
 	case !s.validateSignature:
 		b.log.Warn("identity provider: ID token signatures are not validated (validateSignature is off)", "alias", rep.Alias)
 	case s.useJWKS:
-		b.keys = oidc.NewRemoteKeySet(keyCtx, s.jwksURL)
+		b.keys = newKeySet(s.jwksURL, b.client, b.env.Now)
 	default:
 		b.keys = &oidc.StaticKeySet{PublicKeys: s.staticKeys}
 	}
