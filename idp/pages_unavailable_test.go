@@ -570,3 +570,29 @@ func TestAccountLinkStoreUnavailableIs503(t *testing.T) {
 	resp, page = b.step(http.MethodGet, cb, nil)
 	want503(t, "the IdP's answer, session unread", resp, page)
 }
+
+// An IdP's back-channel logout token that arrives while the providers
+// cannot be listed is told to come back (503), not that it is invalid.
+func TestIdPBackchannelLogoutStoreUnavailableIs503(t *testing.T) {
+	_, down := brokerPair(t, "oidc", "")
+	cut := &cutStore{Store: down.st}
+	served := keygateWith(t, cut, idp.Config{Hostname: down.URL})
+	cut.set("ListIdentityProviders")
+	resp, err := http.PostForm(served.URL+"/realms/down/protocol/openid-connect/logout/backchannel-logout", url.Values{"logout_token": {"a.b.c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("logout token while the providers cannot be listed: %d (Retry-After %q), want 503", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	cut.set()
+	resp, err = http.PostForm(served.URL+"/realms/down/protocol/openid-connect/logout/backchannel-logout", url.Values{"logout_token": {"a.b.c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("the same token once the database answers: %d, want 400", resp.StatusCode)
+	}
+}

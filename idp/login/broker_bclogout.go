@@ -48,6 +48,11 @@ func (h *Handler) idpBackchannelLogout(w http.ResponseWriter, r *http.Request, r
 			continue
 		}
 		b, err := h.brokers.Open(ctx, row)
+		if errors.Is(err, store.ErrUnavailable) {
+			// The realm's key could not be read: this may be the provider.
+			h.bclogoutStoreError(w, r, err)
+			return
+		}
 		lt, ok := b.(federation.LogoutTokens)
 		if err != nil || !ok || !lt.Issues(iss) {
 			continue
