@@ -321,7 +321,13 @@ func TestLoginPagesStoreUnavailableIs503(t *testing.T) {
 	resp, page = b.step(http.MethodGet, authorize, nil)
 	want503(t, "SSO login, user unread", resp, page)
 
+	// A signed-in browser whose session cannot be read: neither the login
+	// form nor, with prompt=none, login_required.
 	cut.set("GetSession")
+	resp, page = b.step(http.MethodGet, authorize, nil)
+	want503(t, "authorize, session unread", resp, page)
+	resp, page = b.step(http.MethodGet, authorize+"&prompt=none", nil)
+	want503(t, "authorize prompt=none, session unread", resp, page)
 	resp, page = b.step(http.MethodGet, oc+"/logout", nil)
 	want503(t, "logout, session unread", resp, page)
 	// The session lives on: it still answers a login.

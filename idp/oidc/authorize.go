@@ -34,7 +34,16 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, realm *Real
 		return
 	}
 	prompt := req.Form().Get("prompt")
-	if sso := p.browser.Session(r, realm); sso != nil && !strings.Contains(prompt, "login") && !maxAgeExceeded(req.Form(), sso.AuthTime) {
+	sso, err := p.browser.LiveSession(r, realm)
+	if err != nil {
+		// The browser may well be signed in: neither the login form nor
+		// login_required, but come back.
+		p.log.WarnContext(r.Context(), "authorize: database unavailable", "err", err)
+		w.Header().Set("Retry-After", RetryAfterUnavailable)
+		p.browser.ErrorPage(w, r, realm, http.StatusServiceUnavailable, "temporarilyUnavailable")
+		return
+	}
+	if sso != nil && !strings.Contains(prompt, "login") && !maxAgeExceeded(req.Form(), sso.AuthTime) {
 		p.browser.ResumeSession(w, r, realm, req, sso)
 		return
 	}

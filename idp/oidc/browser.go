@@ -12,8 +12,9 @@ import (
 // login form, and the error page. Every request that reaches it has been
 // validated (ParseAuthorizeRequest); it finishes with IssueAuthorizeResponse.
 type Browser interface {
-	// Session returns the live SSO session the request's cookies name, or nil.
-	Session(r *http.Request, realm *Realm) *store.Session
+	// LiveSession returns the live SSO session the request's cookies name,
+	// or nil; an error (store.ErrUnavailable) when the store could not say.
+	LiveSession(r *http.Request, realm *Realm) (*store.Session, error)
 	// ResumeSession answers req from sso, a live SSO session that
 	// satisfies the request's prompt and max_age.
 	ResumeSession(w http.ResponseWriter, r *http.Request, realm *Realm, req *AuthorizeRequest, sso *store.Session)
