@@ -16,9 +16,9 @@ import (
 // until the store's statement holds the first and waits for the second,
 // then asks for the first. PostgreSQL aborts the store's statement (its
 // deadlock_timeout runs out first: the other side waits 30 s), the other
-// transaction commits, and write returns what the store answered. It
-// also reports how many deadlocks the database counted meanwhile.
-func deadlock(t *testing.T, st *sqlstore.Store, write func(ctx context.Context) error) (error, int64) {
+// transaction commits. It reports how many deadlocks the database counted
+// meanwhile, and what the store answered.
+func deadlock(t *testing.T, st *sqlstore.Store, write func(ctx context.Context) error) (int64, error) {
 	t.Helper()
 	ctx := t.Context()
 	r := seedRealm(t, st)
@@ -69,7 +69,7 @@ func deadlock(t *testing.T, st *sqlstore.Store, write func(ctx context.Context) 
 	case <-time.After(30 * time.Second):
 		t.Fatal("the store's write never returned")
 	}
-	return err, deadlocks() - before
+	return deadlocks() - before, err
 }
 
 // waitBlockedBy waits until some backend waits for a lock pid holds.
@@ -92,7 +92,7 @@ func waitBlockedBy(t *testing.T, db *sql.DB, pid int) {
 // its write done, not an error (which answered 500 before).
 func TestDeadlockedWriteRunsAgain(t *testing.T) {
 	st := open(t)
-	err, n := deadlock(t, st, func(ctx context.Context) error {
+	n, err := deadlock(t, st, func(ctx context.Context) error {
 		return st.DeactivateRequest(ctx, store.KindRefresh, "req")
 	})
 	if n < 1 {
@@ -114,7 +114,7 @@ func TestDeadlockedWriteRunsAgain(t *testing.T) {
 // at the HTTP layer), not an unclassified 500.
 func TestDeadlockInTransactionIsUnavailable(t *testing.T) {
 	st := open(t)
-	err, n := deadlock(t, st, func(ctx context.Context) error {
+	n, err := deadlock(t, st, func(ctx context.Context) error {
 		return st.Tx(ctx, func(ctx context.Context) error { return st.DeactivateRequest(ctx, store.KindRefresh, "req") })
 	})
 	if n < 1 {
