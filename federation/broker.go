@@ -48,6 +48,11 @@ type BrokerRequest struct {
 	// MaxAge is the client's max_age (0: none asked), passed on to an OIDC
 	// IdP whose config has passMaxAge.
 	MaxAge time.Duration
+	// ClientParams is the client's own authorization request, for the
+	// parameters an OIDC provider forwards (forwardParameters); UILocales
+	// is the login page's language (an OIDC provider's uiLocales).
+	ClientParams url.Values
+	UILocales    string
 	// RawQuery is the callback's URL query exactly as received, for Finish
 	// and HandleLogout of a GET (the SAML Redirect binding signs its
 	// bytes, which url.Values loses); empty for a POST.

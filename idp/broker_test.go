@@ -910,3 +910,33 @@ func TestBrokerOIDCBackchannelLogoutFromIdP(t *testing.T) {
 		t.Errorf("down's log holds a token\n%s", down.log.String())
 	}
 }
+
+// The client's own authorization parameters that the provider's
+// forwardParameters names go on to the IdP, and with uiLocales the login
+// page's language; the others do not.
+func TestBrokerForwardParameters(t *testing.T) {
+	up, down := brokerPair(t, "oidc", "")
+	patchCorp(t, down, func(p *rep.IdentityProvider) {
+		p.Config["forwardParameters"], p.Config["uiLocales"] = "acr_values,domain_hint", "true"
+	})
+	b := newBrowser(t)
+	resp, err := b.c.Get(authorizeURL(down, url.Values{"kc_idp_hint": {"corp"}, "acr_values": {"gold"}, "domain_hint": {"corp.example"},
+		"claims": {`{"id_token":{}}`}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || !strings.HasPrefix(loc.String(), up.URL+"/realms/up/protocol/openid-connect/auth") {
+		t.Fatalf("kc_idp_hint went to %d %s", resp.StatusCode, loc)
+	}
+	q := loc.Query()
+	if q.Get("acr_values") != "gold" || q.Get("domain_hint") != "corp.example" || q.Get("ui_locales") != "en" || q.Has("claims") {
+		t.Errorf("the IdP's authorization request %v", q)
+	}
+	// And the login goes through.
+	_, at, page := b.do(http.MethodGet, loc.String(), nil)
+	if _, cb, page := b.upstreamLogin(at, page, "alice", "alice-pass-1"); cb == nil || !strings.HasPrefix(cb.String(), appRedirect) {
+		t.Fatalf("after upstream login: %s %.300s", cb, page)
+	}
+}

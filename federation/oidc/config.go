@@ -88,6 +88,8 @@ type settings struct {
 	// Logout at the IdP (Keycloak's keycloakInitiatedBrowserLogout):
 	// logoutUrl, sendIdTokenOnLogout (absent: true), sendClientIdOnLogout,
 	// backchannelSupported (a server-side GET instead of the browser's).
+	forward                             []string // forwardParameters
+	uiLocales                           bool
 	logoutURL                           string
 	sendIDTokenOnLogout, sendClientIDOn bool
 	backchannelLogout                   bool
@@ -101,6 +103,12 @@ var boolKeys = []string{"validateSignature", "useJwksUrl", "pkceEnabled", "backc
 	"showInAccountConsole"}
 
 var urlKeys = []string{"authorizationUrl", "tokenUrl", "userInfoUrl", "jwksUrl", "logoutUrl", "tokenIntrospectionUrl"}
+
+// ownParameters are the authorization request parameters the broker
+// sets (or must not pass on): forwardParameters may not name them.
+var ownParameters = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
+	"code_challenge_method", "prompt", "login_hint", "max_age", "ui_locales", "request", "request_uri", "response_mode",
+	"code_verifier", "client_secret", "client_assertion", "client_assertion_type"}
 
 var promptValues = []string{"none", "login", "consent", "select_account", "unspecified"}
 
@@ -142,9 +150,19 @@ func parseSettings(c map[string]string) (*settings, error) {
 		scope: strings.TrimSpace(c["defaultScope"]), prompt: strings.TrimSpace(c["prompt"]), loginHint: on("loginHint"), passMaxAge: on("passMaxAge"),
 		disableUserInfo: on("disableUserInfo"), disableNonce: on("disableNonce"),
 		accessTokenJWT: on("isAccessTokenJWT"), disableTypeCheck: on("disableTypeClaimCheck"),
+		uiLocales:           on("uiLocales"),
 		logoutURL:           strings.TrimSpace(c["logoutUrl"]),
 		sendIDTokenOnLogout: !strings.EqualFold(strings.TrimSpace(c["sendIdTokenOnLogout"]), "false"),
 		sendClientIDOn:      on("sendClientIdOnLogout"), backchannelLogout: on("backchannelSupported"),
+	}
+	for _, name := range strings.Split(c["forwardParameters"], ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		if slices.Contains(ownParameters, name) {
+			return nil, fmt.Errorf("forwardParameters: %q is a parameter the broker sets itself", name)
+		}
+		s.forward = append(s.forward, name)
 	}
 	for _, iss := range strings.Split(c["issuer"], ",") {
 		if iss = strings.TrimSpace(iss); iss != "" {
@@ -350,13 +368,13 @@ func Unimplemented(idp store.IdentityProvider) []string {
 	c := rep.Config
 	on := func(k string) bool { return strings.EqualFold(strings.TrimSpace(c[k]), "true") }
 	var out []string
-	for _, k := range []string{"uiLocales", "acceptsPromptNoneForwardFromClient",
+	for _, k := range []string{"acceptsPromptNoneForwardFromClient",
 		"supportsClientAssertions", "supportsClientAssertionReuse"} {
 		if on(k) {
 			out = append(out, k)
 		}
 	}
-	for _, k := range []string{"forwardParameters", "tokenIntrospectionUrl", "minValidityToken"} {
+	for _, k := range []string{"tokenIntrospectionUrl", "minValidityToken"} {
 		if strings.TrimSpace(c[k]) != "" {
 			out = append(out, k)
 		}

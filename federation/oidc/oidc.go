@@ -195,6 +195,17 @@ func (b *Broker) Start(_ context.Context, req federation.BrokerRequest) (federat
 	if b.s.passMaxAge && req.MaxAge > 0 {
 		q.Set("max_age", strconv.FormatInt(int64(req.MaxAge/time.Second), 10))
 	}
+	if b.s.uiLocales && req.UILocales != "" {
+		q.Set("ui_locales", req.UILocales)
+	}
+	// The client's parameters the provider forwards (Keycloak's
+	// forwardParameters: acr_values, domain_hint, ...), never over the
+	// broker's own (refused in the config).
+	for _, name := range b.s.forward {
+		if v := req.ClientParams.Get(name); v != "" {
+			q.Set(name, v)
+		}
+	}
 	if b.s.pkce {
 		st.Verifier = oauth2.GenerateVerifier()
 		challenge := st.Verifier

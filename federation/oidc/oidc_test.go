@@ -73,6 +73,28 @@ func TestStart(t *testing.T) {
 	if _, err := b.Start(context.Background(), federation.BrokerRequest{ID: "x", CallbackURL: callback}); err == nil {
 		t.Error("a login without a state")
 	}
+	if q.Has("ui_locales") || q.Has("acr_values") {
+		t.Errorf("ui_locales or a client parameter sent unasked: %v", q)
+	}
+
+	// forwardParameters passes the client's own parameters on (only those
+	// it names, never over the broker's own); uiLocales sends the page's
+	// language.
+	b = open(t, f, "oidc", "forwardParameters", "acr_values, domain_hint", "uiLocales", "true")
+	req.ClientParams = url.Values{"acr_values": {"gold"}, "domain_hint": {"corp.example"}, "claims": {"{}"}, "state": {"forged"}, "redirect_uri": {"https://evil.example"}}
+	req.UILocales = "de"
+	start, _ = b.Start(context.Background(), req)
+	u, _ = url.Parse(start.RedirectURL)
+	q = u.Query()
+	if q.Get("acr_values") != "gold" || q.Get("domain_hint") != "corp.example" || q.Has("claims") || q.Get("ui_locales") != "de" ||
+		q.Get("state") != "st-1" || q.Get("redirect_uri") != callback || len(q["state"]) != 1 || len(q["redirect_uri"]) != 1 {
+		t.Errorf("forwarded query %v", q)
+	}
+	for _, own := range []string{"state", "redirect_uri", "nonce", "code_challenge"} {
+		if err := ValidateConfig(f.config("forwardParameters", "acr_values,"+own)); err == nil || !strings.HasPrefix(err.Error(), "forwardParameters") {
+			t.Errorf("forwardParameters naming %s: %v, want refused", own, err)
+		}
+	}
 }
 
 func TestFinish(t *testing.T) {
@@ -449,8 +471,9 @@ func TestValidateConfig(t *testing.T) {
 
 func TestUnimplemented(t *testing.T) {
 	f := newFakeIdP(t)
-	got := Unimplemented(idpOf(t, "oidc", f.config("uiLocales", "true", "logoutUrl", "https://x/logout", "backchannelSupported", "false", "forwardParameters", "acr_values")))
-	if strings.Join(got, ",") != "uiLocales,forwardParameters" {
+	got := Unimplemented(idpOf(t, "oidc", f.config("uiLocales", "true", "logoutUrl", "https://x/logout", "backchannelSupported", "false",
+		"forwardParameters", "acr_values", "acceptsPromptNoneForwardFromClient", "true", "tokenIntrospectionUrl", "https://x/introspect")))
+	if strings.Join(got, ",") != "acceptsPromptNoneForwardFromClient,tokenIntrospectionUrl" {
 		t.Errorf("Unimplemented %v", got)
 	}
 	if got := Unimplemented(idpOf(t, "oidc", f.config())); len(got) != 0 {

@@ -274,6 +274,10 @@ func (h *Handler) startBroker(w http.ResponseWriter, r *http.Request, realm *oid
 	req.ID = "ID_" + uuid.NewString() // an XML NCName, as SAML ids must be
 	req.RelayState = randomToken()
 	req.LoginHint = form.Get("login_hint")
+	req.ClientParams = form
+	if req.UILocales = resolveLocale(r, realm); req.UILocales == "" {
+		req.UILocales = "en"
+	}
 	req.ForceAuthn = strings.Contains(form.Get("prompt"), "login")
 	if s, err := strconv.Atoi(form.Get("max_age")); err == nil && s >= 0 {
 		req.MaxAge = time.Duration(s) * time.Second
