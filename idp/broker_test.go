@@ -940,3 +940,61 @@ func TestBrokerForwardParameters(t *testing.T) {
 		t.Fatalf("after upstream login: %s %.300s", cb, page)
 	}
 }
+
+// A client reads its user's stored upstream token as Keycloak's
+// /broker/{alias}/token serves it: the provider stores tokens and gives new
+// users the broker read-token role (addReadTokenRoleOnCreate), and the
+// token read back works at the upstream. Without a valid bearer token, or
+// from a provider that stores none, it is refused in Keycloak's words.
+func TestBrokerTokenRetrieval(t *testing.T) {
+	up, down := brokerPair(t, "oidc", `"storeToken": true, "addReadTokenRoleOnCreate": true`)
+	b := newBrowser(t)
+	at, page := b.startCorp(down)
+	_, cb, page := b.upstreamLogin(at, page, "alice", "alice-pass-1")
+	if cb == nil || !strings.HasPrefix(cb.String(), appRedirect) {
+		t.Fatalf("after upstream login: %s %.300s", cb, page)
+	}
+	tok := exchangeTokens(t, down, cb)
+	access := tok["access_token"].(string)
+	if ra, _ := jwtClaims(t, access)["resource_access"].(map[string]any); ra["broker"] == nil {
+		t.Fatalf("no broker role in the access token: %v", ra)
+	}
+	get := func(target, bearer string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, target, nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	endpoint := down.URL + "/realms/down/broker/corp/token"
+	status, body := get(endpoint, access)
+	var stored map[string]any
+	if status != 200 || json.Unmarshal([]byte(body), &stored) != nil || stored["access_token"] == nil {
+		t.Fatalf("stored token: %d %.200s", status, body)
+	}
+	if status, body := get(up.URL+"/realms/up/protocol/openid-connect/userinfo", stored["access_token"].(string)); status != 200 || !strings.Contains(body, `"preferred_username":"alice"`) {
+		t.Errorf("the stored upstream token at the upstream's userinfo: %d %.200s", status, body)
+	}
+	if status, body := get(endpoint, ""); status != 400 || !strings.Contains(body, "Invalid token.") {
+		t.Errorf("no bearer token: %d %s", status, body)
+	}
+	if status, body := get(endpoint, access+"x"); status != 400 || !strings.Contains(body, "Invalid token.") {
+		t.Errorf("a forged bearer token: %d %s", status, body)
+	}
+	if status, body := get(down.URL+"/realms/down/broker/nope/token", access); status != 404 {
+		t.Errorf("an unknown provider: %d %s", status, body)
+	}
+	patchCorp(t, down, func(p *rep.IdentityProvider) { p.StoreToken = new(false) })
+	if status, body := get(endpoint, access); status != 400 || !strings.Contains(body, "does not support this operation") {
+		t.Errorf("a provider that stores no token: %d %s", status, body)
+	}
+	if strings.Contains(down.log.String(), stored["access_token"].(string)) {
+		t.Error("down's log holds the upstream token")
+	}
+}

@@ -127,6 +127,17 @@ func (a *API) mayAutoLink(c *call, p rep.IdentityProvider) error {
 	return a.covers(c, g, admin)
 }
 
+// mayReadTokenGrant guards addReadTokenRoleOnCreate: every user the
+// provider creates gets the broker client's read-token role (idp/login),
+// so the caller must be able to grant it, through the check a hardcoded
+// role mapper of that role goes through.
+func (a *API) mayReadTokenGrant(c *call, p rep.IdentityProvider) error {
+	if p.AddReadTokenRoleOnCreate == nil || !*p.AddReadTokenRoleOnCreate {
+		return nil
+	}
+	return a.mayMapperGrant(c, "", map[string][]string{"role": {"broker.read-token"}})
+}
+
 // ---- mapper types and provider factories
 
 // idpMapperTypes serves GET /instances/{alias}/mapper-types: the mapper

@@ -842,3 +842,38 @@ func TestIdentityProviderAutoLink(t *testing.T) {
 	e.must(204, "PUT", idps+"/corp", ra, map[string]any{"displayName": "Corp"})
 	e.must(201, "POST", idps, e.admin, auto("srv"))
 }
+
+// TestIdentityProviderReadTokenRole: addReadTokenRoleOnCreate gives every
+// user the provider creates the broker client's read-token role, through
+// the check a mapper's grant goes through: an identity provider manager
+// may set it (as in Keycloak) while the role carries no admin right, and
+// may not once someone made it a composite of one.
+func TestIdentityProviderReadTokenRole(t *testing.T) {
+	e := newIdPEnv(t, idp.Config{})
+	mi := e.userWithRoles("acme", "mi", "manage-identity-providers")
+	readable := func(alias string) map[string]any {
+		p := oidcProvider(alias, "oidc", nil)
+		p["storeToken"], p["addReadTokenRoleOnCreate"] = true, true
+		return p
+	}
+	e.must(201, "POST", idps, mi, readable("mine"))
+	id := func(path string) string {
+		var v []map[string]any
+		if err := json.Unmarshal(e.must(200, "GET", path, e.admin, nil).body, &v); err != nil || len(v) != 1 {
+			t.Fatalf("GET %s: %v %v", path, v, err)
+		}
+		return v[0]["id"].(string)
+	}
+	broker, rm := id("/admin/realms/acme/clients?clientId=broker"), id("/admin/realms/acme/clients?clientId=realm-management")
+	var manageUsers map[string]any
+	if err := json.Unmarshal(e.must(200, "GET", "/admin/realms/acme/clients/"+rm+"/roles/manage-users", e.admin, nil).body, &manageUsers); err != nil {
+		t.Fatal(err)
+	}
+	e.must(204, "POST", "/admin/realms/acme/clients/"+broker+"/roles/read-token/composites", e.admin, []map[string]any{{"id": manageUsers["id"]}})
+	e.must(403, "POST", idps, mi, readable("theirs"))
+	e.must(403, "PUT", idps+"/mine", mi, map[string]any{"displayName": "Mine"})
+	p := readable("theirs")
+	p["addReadTokenRoleOnCreate"] = false
+	e.must(201, "POST", idps, mi, p)
+	e.must(201, "POST", idps, e.admin, readable("srv"))
+}

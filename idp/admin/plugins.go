@@ -301,6 +301,9 @@ func (a *API) createIDP(c *call) error {
 	if err := a.mayAutoLink(c, in); err != nil {
 		return err
 	}
+	if err := a.mayReadTokenGrant(c, in); err != nil {
+		return err
+	}
 	in.InternalID = uuid.NewString()
 	if err := a.sealIDPSecret(&in); err != nil {
 		return err
@@ -359,6 +362,9 @@ func (a *API) updateIDP(c *call) error {
 		return err
 	}
 	if err := a.mayAutoLink(c, p); err != nil {
+		return err
+	}
+	if err := a.mayReadTokenGrant(c, p); err != nil {
 		return err
 	}
 	if err := a.sealIDPSecret(&p); err != nil {

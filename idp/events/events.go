@@ -44,6 +44,10 @@ const (
 	UpdatePasswordError      = "UPDATE_PASSWORD_ERROR"
 	IdentityProviderLogin    = "IDENTITY_PROVIDER_LOGIN"
 	IdentityProviderLoginErr = "IDENTITY_PROVIDER_LOGIN_ERROR"
+	// IdentityProviderRetrieveToken: a client read a user's stored IdP
+	// token (/broker/{alias}/token).
+	IdentityProviderRetrieveToken    = "IDENTITY_PROVIDER_RETRIEVE_TOKEN"
+	IdentityProviderRetrieveTokenErr = "IDENTITY_PROVIDER_RETRIEVE_TOKEN_ERROR"
 )
 
 // notSavedByDefault are the types Keycloak does not store when the realm's

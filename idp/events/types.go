@@ -7,7 +7,8 @@ import "slices"
 // TestTypesListed keeps it and the constants the same set.
 func Types() []string {
 	t := []string{Login, LoginError, CodeToToken, CodeToTokenError, RefreshToken, RefreshTokenError, Logout, LogoutError,
-		ClientLogin, ClientLoginError, UpdatePassword, UpdatePasswordError, IdentityProviderLogin, IdentityProviderLoginErr}
+		ClientLogin, ClientLoginError, UpdatePassword, UpdatePasswordError, IdentityProviderLogin, IdentityProviderLoginErr,
+		IdentityProviderRetrieveToken, IdentityProviderRetrieveTokenErr}
 	slices.Sort(t)
 	return t
 }

@@ -130,6 +130,9 @@ func (h *Handler) registerBroker(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+b+"/endpoint/descriptor", h.oidc.RealmHandler(h.brokerDescriptor))
 	// An OIDC IdP's way back from its logout (Keycloak's path), with state.
 	mux.HandleFunc("GET "+b+"/endpoint"+fedoidc.LogoutResponsePath, h.oidc.RealmHandler(h.brokerEndpoint))
+	// A user's stored IdP token, read by a client with broker read-token.
+	mux.HandleFunc("GET "+b+"/token", h.oidc.RealmHandler(h.brokerToken))
+	mux.HandleFunc("OPTIONS "+b+"/token", h.oidc.RealmHandler(h.oidc.Preflight))
 	// An OIDC IdP's back-channel logout tokens (Keycloak's path).
 	mux.HandleFunc("POST /realms/{realm}/protocol/openid-connect/logout/backchannel-logout", h.oidc.RealmHandler(h.idpBackchannelLogout))
 	mux.HandleFunc("POST /realms/{realm}/login-actions/first-broker-login", h.oidc.RealmHandler(h.firstBrokerLogin))
@@ -673,6 +676,11 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 	// one that lower-casing changed beyond ASCII (the IdP's
 	// ceo@\u212Aelvin.example is not ceo@kelvin.example's mailbox).
 	m.EmailVerified = m.EmailVerified && store.ASCIILower(prof.Email) == store.ASCIILower(ident.Email)
+	if p.flag(p.rep.AddReadTokenRoleOnCreate) {
+		// Keycloak's "Stored tokens readable": checked as a mapper's
+		// grant when the provider was written (admin mayReadTokenGrant).
+		m.Grants = append(m.Grants, federation.Grant{Roles: []federation.RoleRef{{Client: brokerClientID, Name: readTokenRole}}})
+	}
 	u, err := h.linker.LinkBrokered(ctx, realm.Row.ID, realmDefaults(realm), federation.BrokerLink{
 		Alias: p.row.Alias, Identity: m, Token: ident.Token})
 	if errors.Is(err, federation.ErrConflict) {

@@ -34,6 +34,7 @@ type Store interface {
 	GetUserByUsername(ctx context.Context, realmID, username string) (store.User, error)
 	GetUserByEmail(ctx context.Context, realmID, email string) (store.User, error)
 	GetUserByFederatedIdentity(ctx context.Context, realmID, alias, externalID string) (store.User, error)
+	ListFederatedIdentities(ctx context.Context, realmID, userID string) ([]store.FederatedIdentity, error)
 	GetIdentityProvider(ctx context.Context, realmID, alias string) (store.IdentityProvider, error)
 	ListIdentityProviders(ctx context.Context, realmID string) ([]store.IdentityProvider, error)
 	ListIdentityProviderMappers(ctx context.Context, realmID, alias string) ([]store.IdentityProviderMapper, error)

@@ -83,6 +83,13 @@ func headerBearer(r *http.Request) string {
 // and no body, so unless it names its client, an origin that some enabled
 // client of the realm lists may send; what it may read is decided on the
 // actual request, by its client.
+// Preflight answers a CORS preflight of an endpoint browsers call with a
+// client's token (idp/login's broker token endpoint), as the token
+// endpoint's.
+func (p *Provider) Preflight(w http.ResponseWriter, r *http.Request, realm *Realm) {
+	p.preflight(w, r, realm)
+}
+
 func (p *Provider) preflight(w http.ResponseWriter, r *http.Request, realm *Realm) {
 	if origin := r.Header.Get("Origin"); origin != "" && p.preflightAllowed(r, realm, origin) {
 		setCORS(w, origin)
