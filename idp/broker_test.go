@@ -162,20 +162,9 @@ func newBrowser(t *testing.T) *browser {
 func (b *browser) do(method, target string, form url.Values) (status int, at *url.URL, page string) {
 	b.t.Helper()
 	for range 20 {
-		var resp *http.Response
-		var err error
-		if method == http.MethodPost {
-			resp, err = b.c.PostForm(target, form)
-		} else {
-			resp, err = b.c.Get(target)
-		}
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := b.step(method, target, form)
 		if resp.StatusCode/100 != 3 {
-			return resp.StatusCode, resp.Request.URL, string(body)
+			return resp.StatusCode, resp.Request.URL, body
 		}
 		loc, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
 		if err != nil {
@@ -188,6 +177,24 @@ func (b *browser) do(method, target string, form url.Values) (status int, at *ur
 	}
 	b.t.Fatal("too many redirects")
 	return 0, nil, ""
+}
+
+// step sends one request without following a redirect.
+func (b *browser) step(method, target string, form url.Values) (*http.Response, string) {
+	b.t.Helper()
+	var resp *http.Response
+	var err error
+	if method == http.MethodPost {
+		resp, err = b.c.PostForm(target, form)
+	} else {
+		resp, err = b.c.Get(target)
+	}
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body)
 }
 
 // formOf returns the action and fields of the form with id in page.
@@ -720,21 +727,7 @@ func TestBrokerOIDCLogout(t *testing.T) {
 					p.Config["logoutUrl"], p.Config["backchannelSupported"] = upLogout, "true"
 				}
 			})
-			upRealm, err := up.st.GetRealmByName(t.Context(), "up")
-			if err != nil {
-				t.Fatal(err)
-			}
-			alice, err := up.st.GetUserByUsername(t.Context(), upRealm.ID, "alice")
-			if err != nil {
-				t.Fatal(err)
-			}
-			upSessions := func() int {
-				ss, err := up.st.ListUserSessions(t.Context(), upRealm.ID, alice.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return len(ss)
-			}
+			upSessions := func() int { return len(sessionsOf(t, up, "up", "alice")) }
 
 			b := newBrowser(t)
 			at, page := b.startCorp(down)
@@ -813,25 +806,7 @@ func TestBrokerOIDCLogout(t *testing.T) {
 // other one stays. Forged and foreign tokens are refused and end nothing.
 func TestBrokerOIDCBackchannelLogoutFromIdP(t *testing.T) {
 	up, down := brokerPair(t, "oidc", "")
-	downRealm, err := down.st.GetRealmByName(t.Context(), "down")
-	if err != nil {
-		t.Fatal(err)
-	}
-	downSessions := func(username string) []string {
-		u, err := down.st.GetUserByUsername(t.Context(), downRealm.ID, username)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ss, err := down.st.ListUserSessions(t.Context(), downRealm.ID, u.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, s := range ss {
-			ids = append(ids, s.ID)
-		}
-		return ids
-	}
+	downSessions := func(username string) []string { return sessionsOf(t, down, "down", username) }
 	login := func(user, pw string) *browser {
 		b := newBrowser(t)
 		at, page := b.startCorp(down)
@@ -997,4 +972,26 @@ func TestBrokerTokenRetrieval(t *testing.T) {
 	if strings.Contains(down.log.String(), stored["access_token"].(string)) {
 		t.Error("down's log holds the upstream token")
 	}
+}
+
+// sessionsOf lists the ids of the SSO sessions of username in k's realm.
+func sessionsOf(t *testing.T, k *keygate, realmName, username string) []string {
+	t.Helper()
+	realm, err := k.st.GetRealmByName(t.Context(), realmName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := k.st.GetUserByUsername(t.Context(), realm.ID, username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := k.st.ListUserSessions(t.Context(), realm.ID, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{}
+	for _, s := range ss {
+		ids = append(ids, s.ID)
+	}
+	return ids
 }

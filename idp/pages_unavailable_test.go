@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"html"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -162,24 +161,6 @@ func (s sendTo) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.URL.Host = s.to
 	}
 	return http.DefaultTransport.RoundTrip(r)
-}
-
-// step sends one request without following a redirect.
-func (b *browser) step(method, target string, form url.Values) (*http.Response, string) {
-	b.t.Helper()
-	var resp *http.Response
-	var err error
-	if method == http.MethodPost {
-		resp, err = b.c.PostForm(target, form)
-	} else {
-		resp, err = b.c.Get(target)
-	}
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return resp, string(body)
 }
 
 // want503 checks a page answered while the database could not.
