@@ -119,17 +119,18 @@ func (a *Authenticator) authenticate(ctx context.Context, realmID string, s rep.
 	}
 	var cred store.Credential
 	var pc password.Credential
-	u, err = a.attempt(ctx, realmID, s, policy, u, pw, ip, func() (bool, store.User, error) {
+	u, err = a.attempt(ctx, realmID, s, policy, u, pw, ip, func() (bool, store.User, []store.Credential, error) {
 		var err error
-		cred, pc, err = passwordCredential(ctx, a.st, u.ID)
+		var creds []store.Credential
+		cred, pc, creds, err = passwordCredential(ctx, a.st, u.ID)
 		if errors.Is(err, store.ErrNotFound) {
-			return false, u, a.fail(ctx, realmID, policy, pw)
+			return false, u, nil, a.fail(ctx, realmID, policy, pw)
 		}
 		if err != nil {
-			return false, u, err
+			return false, u, nil, err
 		}
 		ok, err := a.verify(ctx, realmID, pc, policy, pw)
-		return ok, u, err
+		return ok, u, creds, err
 	})
 	if (err == nil || errors.Is(err, ErrOTPRequired)) && pc.NeedsRehash(policy) {
 		if err := a.rehash(ctx, realmID, u.ID, cred, policy, pw); err != nil {
@@ -144,11 +145,12 @@ func (a *Authenticator) authenticate(ctx context.Context, realmID string, s rep.
 // counts it: reserved before check runs (a user locked out already is
 // refused with a dummy verify), a permanent lockout applied when this was
 // the attempt that reached it and the password is wrong, the counters
-// cleared on success. check returns whether the password is right and
-// the user as it is after the check; an error it returns ends the
-// attempt as it is.
+// cleared on success. check returns whether the password is right, the
+// user as it is after the check and, when it read them, the user's
+// credentials (the OTP step reads them otherwise); an error it returns
+// ends the attempt as it is.
 func (a *Authenticator) attempt(ctx context.Context, realmID string, s rep.RealmSettings, policy password.Policy, u store.User, pw, ip string,
-	check func() (bool, store.User, error)) (store.User, error) {
+	check func() (bool, store.User, []store.Credential, error)) (store.User, error) {
 	disableOnFailure := false
 	var res reservation
 	if s.BruteForce.Protected && permanentlyLockedOut(u) {
@@ -167,7 +169,7 @@ func (a *Authenticator) attempt(ctx context.Context, realmID string, s rep.Realm
 		}
 		disableOnFailure = res.disable
 	}
-	ok, u, err := check()
+	ok, u, creds, err := check()
 	if err != nil {
 		return store.User{}, err
 	}
@@ -186,7 +188,7 @@ func (a *Authenticator) attempt(ctx context.Context, realmID string, s rep.Realm
 		// A user with an OTP device is not signed in by the password
 		// alone (otp.go): the code is checked now (password grant) or
 		// asked for next (ErrOTPRequired, with the user).
-		if err := a.secondFactor(ctx, realmID, s, u, res); err != nil {
+		if err := a.secondFactor(ctx, realmID, s, u, res, creds); err != nil {
 			if errors.Is(err, ErrOTPRequired) {
 				return u, err
 			}
@@ -245,11 +247,11 @@ func (a *Authenticator) verify(ctx context.Context, realmID string, c password.C
 }
 
 // passwordCredential returns the user's password credential, highest
-// priority first, and its parsed form.
-func passwordCredential(ctx context.Context, st store.CredentialStore, userID string) (store.Credential, password.Credential, error) {
+// priority first, its parsed form, and all the user's credentials.
+func passwordCredential(ctx context.Context, st store.CredentialStore, userID string) (store.Credential, password.Credential, []store.Credential, error) {
 	creds, err := st.ListCredentials(ctx, userID)
 	if err != nil {
-		return store.Credential{}, password.Credential{}, err
+		return store.Credential{}, password.Credential{}, nil, err
 	}
 	for _, c := range creds {
 		if c.Type != "password" {
@@ -257,11 +259,11 @@ func passwordCredential(ctx context.Context, st store.CredentialStore, userID st
 		}
 		pc, err := password.FromKeycloak(c.SecretData, c.CredentialData)
 		if err != nil {
-			return store.Credential{}, password.Credential{}, fmt.Errorf("credential %s: %w", c.ID, err)
+			return store.Credential{}, password.Credential{}, nil, fmt.Errorf("credential %s: %w", c.ID, err)
 		}
-		return c, pc, nil
+		return c, pc, creds, nil
 	}
-	return store.Credential{}, password.Credential{}, store.ErrNotFound
+	return store.Credential{}, password.Credential{}, nil, store.ErrNotFound
 }
 
 // rehash replaces the verified legacy credential with one under policy, in
@@ -336,23 +338,23 @@ func (a *Authenticator) federated(ctx context.Context, realmID string, s rep.Rea
 	default:
 		return store.User{}, err
 	}
-	return a.attempt(ctx, realmID, s, policy, acct.User, pw, ip, func() (bool, store.User, error) {
+	return a.attempt(ctx, realmID, s, policy, acct.User, pw, ip, func() (bool, store.User, []store.Credential, error) {
 		ok, err := a.fed.CheckPassword(ctx, &acct, pw)
 		switch {
 		case errors.Is(err, federation.ErrUnavailable):
-			return false, acct.User, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return false, acct.User, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		case errors.Is(err, federation.ErrAccountDisabled):
-			return false, acct.User, ErrUserDisabled
+			return false, acct.User, nil, ErrUserDisabled
 		case err != nil:
-			return false, acct.User, err
+			return false, acct.User, nil, err
 		case !ok:
 			// The directory answered in a millisecond; pay what a local
 			// failure costs so the answer time does not tell directory
 			// users from unknown names.
 			if _, err := a.verify(ctx, realmID, password.DummyCredential(policy), policy, pw); err != nil {
-				return false, acct.User, err
+				return false, acct.User, nil, err
 			}
 		}
-		return ok, acct.User, nil
+		return ok, acct.User, nil, nil
 	})
 }

@@ -33,11 +33,15 @@ func WithDirectGrantOTP(ctx context.Context, code string) context.Context {
 }
 
 // secondFactor runs after a right password of an enabled user, inside the
-// attempt that counted it (res, zero without brute-force protection).
-func (a *Authenticator) secondFactor(ctx context.Context, realmID string, s rep.RealmSettings, u store.User, res reservation) error {
-	creds, err := a.st.ListCredentials(ctx, u.ID)
-	if err != nil {
-		return err
+// attempt that counted it (res, zero without brute-force protection);
+// creds are the user's credentials when the password check read them
+// (one read per login), nil to read them here.
+func (a *Authenticator) secondFactor(ctx context.Context, realmID string, s rep.RealmSettings, u store.User, res reservation, creds []store.Credential) error {
+	var err error
+	if creds == nil { // the password check did not read them (a directory's user)
+		if creds, err = a.st.ListCredentials(ctx, u.ID); err != nil {
+			return err
+		}
 	}
 	otps := otp.Of(creds)
 	if len(otps) == 0 {
