@@ -69,7 +69,14 @@ func deadlock(t *testing.T, st *sqlstore.Store, write func(ctx context.Context) 
 	case <-time.After(30 * time.Second):
 		t.Fatal("the store's write never returned")
 	}
-	return deadlocks() - before, err
+	// The victim's backend reports its statistics when it next goes idle,
+	// not at once.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if n := deadlocks() - before; n > 0 {
+			return n, err
+		}
+	}
+	return 0, err
 }
 
 // waitBlockedBy waits until some backend waits for a lock pid holds.
