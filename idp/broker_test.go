@@ -1,6 +1,11 @@
 package idp_test
 
 import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -881,6 +886,27 @@ func TestBrokerOIDCBackchannelLogoutFromIdP(t *testing.T) {
 	if !strings.Contains(down.log.String(), `msg="logout requested by the identity provider" realm=down alias=corp sessions=1`) {
 		t.Errorf("down did not log the IdP's logout\n%s", down.log.String())
 	}
+
+	// A token naming only the upstream session (sid, no sub) ends the
+	// downstream session that upstream session signed in; once.
+	upSids := sessionsOf(t, up, "up", "alice") // the second browser's, and the password grant's above
+	sidOnly := func(sid string) string {
+		now := time.Now().Unix()
+		return signAsRealm(t, up, "up", map[string]any{"iss": up.URL + "/realms/up", "aud": "down-broker", "iat": now, "exp": now + 60,
+			"jti": rand.Text(), "sid": sid, "events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}})
+	}
+	for _, sid := range upSids {
+		tok := sidOnly(sid)
+		if status := post(url.Values{"logout_token": {tok}}); status != http.StatusOK {
+			t.Fatalf("sid-only logout token: %d\n%s", status, down.log.String())
+		}
+		if status := post(url.Values{"logout_token": {tok}}); status != http.StatusBadRequest {
+			t.Errorf("the same token again: %d, want 400", status)
+		}
+	}
+	if left := downSessions("alice"); len(left) != 0 {
+		t.Errorf("alice's downstream sessions after sid-only logout tokens for %v: %v", upSids, left)
+	}
 	if strings.Contains(down.log.String(), upIDToken) {
 		t.Errorf("down's log holds a token\n%s", down.log.String())
 	}
@@ -994,4 +1020,40 @@ func sessionsOf(t *testing.T, k *keygate, realmName, username string) []string {
 		ids = append(ids, s.ID)
 	}
 	return ids
+}
+
+// signAsRealm signs claims with the active RS256 key of k's realm, as
+// that realm's own tokens are signed (a test standing in for its issuer).
+func signAsRealm(t *testing.T, k *keygate, realmName string, claims map[string]any) string {
+	t.Helper()
+	realm, err := k.st.GetRealmByName(t.Context(), realmName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := k.st.ListKeys(t.Context(), realm.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range keys {
+		if key.Algorithm != "RS256" || !key.Active {
+			continue
+		}
+		priv, err := x509.ParsePKCS8PrivateKey(key.Private)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc := func(v any) string {
+			b, _ := json.Marshal(v)
+			return base64.RawURLEncoding.EncodeToString(b)
+		}
+		input := enc(map[string]string{"alg": "RS256", "kid": key.ID, "typ": "logout+jwt"}) + "." + enc(claims)
+		sum := sha256.Sum256([]byte(input))
+		sig, err := rsa.SignPKCS1v15(nil, priv.(*rsa.PrivateKey), crypto.SHA256, sum[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	}
+	t.Fatal("no active RS256 key")
+	return ""
 }

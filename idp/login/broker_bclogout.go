@@ -1,6 +1,7 @@
 package login
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -19,9 +20,9 @@ import (
 // URL). The providers whose issuer the token names verify it; the keygate
 // sessions that came through that provider for its subject end (only the
 // one from the IdP session it names, when it names one), with keygate's
-// own back-channel logout to their clients. A token naming only a sid is
-// refused: the sessions are found through the user the subject is linked
-// to.
+// own back-channel logout to their clients. A token naming only a sid
+// finds its user through the index of brokered sessions
+// (indexBrokerSession).
 func (h *Handler) idpBackchannelLogout(w http.ResponseWriter, r *http.Request, realm *oidc.Realm) {
 	ctx := r.Context()
 	w.Header().Set("Cache-Control", "no-store")
@@ -77,19 +78,15 @@ func (h *Handler) idpBackchannelLogout(w http.ResponseWriter, r *http.Request, r
 		bclogoutError(w, http.StatusBadRequest, "invalid_request", "Invalid logout token")
 		return
 	}
-	if sub == "" {
-		bclogoutError(w, http.StatusBadRequest, "invalid_request", "Logout tokens without sub are not supported")
-		return
-	}
 	ended := 0
-	u, err := h.st.GetUserByFederatedIdentity(ctx, realm.Row.ID, alias, sub)
+	userID, err := h.idpLogoutUser(ctx, realm, alias, sub, sid)
 	switch {
 	case errors.Is(err, store.ErrNotFound): // nobody signed in through it
 	case err != nil:
 		h.bclogoutStoreError(w, r, err)
 		return
 	default:
-		sessions, err := h.st.ListUserSessions(ctx, realm.Row.ID, u.ID)
+		sessions, err := h.st.ListUserSessions(ctx, realm.Row.ID, userID)
 		if err != nil {
 			h.bclogoutStoreError(w, r, err)
 			return
@@ -109,6 +106,23 @@ func (h *Handler) idpBackchannelLogout(w http.ResponseWriter, r *http.Request, r
 	}
 	h.log.InfoContext(ctx, "logout requested by the identity provider", "realm", realm.Row.Name, "alias", alias, "sessions", ended)
 	w.WriteHeader(http.StatusOK)
+}
+
+// idpLogoutUser is the keygate user a logout token names: the one linked
+// to its sub, or without one, the one its sid's session signed in.
+func (h *Handler) idpLogoutUser(ctx context.Context, realm *oidc.Realm, alias, sub, sid string) (string, error) {
+	if sub != "" {
+		u, err := h.st.GetUserByFederatedIdentity(ctx, realm.Row.ID, alias, sub)
+		return u.ID, err
+	}
+	tok, err := h.st.GetToken(ctx, store.KindBroker, sloKey(realm.Row.ID, alias, "", sid))
+	if err != nil {
+		return "", err
+	}
+	if tok.RealmID != realm.Row.ID || len(tok.Request) == 0 {
+		return "", store.ErrNotFound
+	}
+	return string(tok.Request), nil
 }
 
 // unverifiedIssuer reads a JWT's iss without verifying it, only to pick

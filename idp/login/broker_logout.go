@@ -30,14 +30,14 @@ func brokerSessionOf(s *store.Session) *brokerSession {
 	return d.Broker
 }
 
-// indexBrokerSession records, under the IdP's names for s (NameID and
-// SessionIndex), the user s belongs to, for an IdP-initiated logout: that
-// logout ends every session of the user the IdP session vouched for (one
-// IdP session may sign in several browsers). Kept until s can no longer
-// live.
+// indexBrokerSession records, under the IdP's names for s (SAML's NameID
+// and SessionIndex; an OIDC IdP's sid, with no NameID), the user s belongs
+// to, for an IdP-initiated logout: that logout ends every session of the
+// user the IdP session vouched for (one IdP session may sign in several
+// browsers). Kept until s can no longer live.
 func (h *Handler) indexBrokerSession(ctx context.Context, realm *oidc.Realm, s store.Session) {
 	bs := brokerSessionOf(&s)
-	if bs == nil || bs.NameID == "" {
+	if bs == nil || (bs.NameID == "" && bs.SessionIndex == "") {
 		return
 	}
 	key := sloKey(realm.Row.ID, bs.Alias, bs.NameID, bs.SessionIndex)
