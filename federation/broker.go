@@ -45,6 +45,10 @@ type BrokerRequest struct {
 	// ForceAuthn asks the IdP to authenticate again (prompt=login, an
 	// exceeded max_age).
 	ForceAuthn bool
+	// PromptNone passes the client's prompt=none on to an OIDC IdP that
+	// accepts it (acceptsPromptNoneForwardFromClient): it must answer
+	// without asking.
+	PromptNone bool
 	// MaxAge is the client's max_age (0: none asked), passed on to an OIDC
 	// IdP whose config has passMaxAge.
 	MaxAge time.Duration

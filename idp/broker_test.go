@@ -1057,3 +1057,62 @@ func signAsRealm(t *testing.T, k *keygate, realmName string, claims map[string]a
 	t.Fatal("no active RS256 key")
 	return ""
 }
+
+// prompt=none with kc_idp_hint goes on to an IdP with
+// acceptsPromptNoneForwardFromClient, as Keycloak forwards it: the IdP's
+// login_required comes back to the app as keygate's own; an upstream
+// session signs in without a page. Without the flag keygate answers
+// login_required itself, never asking the IdP.
+func TestBrokerPromptNoneForward(t *testing.T) {
+	up, down := brokerPair(t, "oidc", "")
+	setFlag := func(v string) {
+		patchCorp(t, down, func(p *rep.IdentityProvider) { p.Config["acceptsPromptNoneForwardFromClient"] = v })
+	}
+	silent := authorizeURL(down, url.Values{"prompt": {"none"}, "kc_idp_hint": {"corp"}})
+	firstHop := func(b *browser) *url.URL {
+		resp, _ := b.step(http.MethodGet, silent, nil)
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loc
+	}
+
+	// No upstream session: the IdP says login_required, the app hears it.
+	setFlag("true")
+	b := newBrowser(t)
+	if hop := firstHop(b); !strings.HasPrefix(hop.String(), up.URL+"/realms/up/protocol/openid-connect/auth") || hop.Query().Get("prompt") != "none" {
+		t.Fatalf("prompt=none went to %s", hop)
+	}
+	_, at, page := b.do(http.MethodGet, silent, nil)
+	if at == nil || !strings.HasPrefix(at.String(), appRedirect) || at.Query().Get("error") != "login_required" || at.Query().Get("state") != "st-1" {
+		t.Fatalf("prompt=none without an upstream session ended at %s %.300s", at, page)
+	}
+
+	// An upstream session (the keygate one logged out): signed in silently.
+	b2 := newBrowser(t)
+	at, page = b2.startCorp(down)
+	_, cb, page := b2.upstreamLogin(at, page, "alice", "alice-pass-1")
+	if cb == nil || !strings.HasPrefix(cb.String(), appRedirect) {
+		t.Fatalf("after upstream login: %s %.300s", cb, page)
+	}
+	tok := exchangeTokens(t, down, cb)
+	logout := down.URL + "/realms/down/protocol/openid-connect/logout?" + url.Values{"id_token_hint": {tok["id_token"].(string)}}.Encode()
+	if status, _, _ := b2.do(http.MethodGet, logout, nil); status != 200 || len(sessionsOf(t, down, "down", "alice")) != 0 {
+		t.Fatalf("downstream logout: %d, sessions %v", status, sessionsOf(t, down, "down", "alice"))
+	}
+	_, at, page = b2.do(http.MethodGet, silent, nil)
+	if at == nil || !strings.HasPrefix(at.String(), appRedirect) || at.Query().Get("code") == "" {
+		t.Fatalf("prompt=none with an upstream session ended at %s %.300s", at, page)
+	}
+	if c := exchange(t, down, at); c["preferred_username"] != "alice" {
+		t.Errorf("silent login's token %v", c)
+	}
+
+	// Without the flag: login_required from keygate, the IdP never asked.
+	setFlag("false")
+	b3 := newBrowser(t)
+	if hop := firstHop(b3); !strings.HasPrefix(hop.String(), appRedirect) || hop.Query().Get("error") != "login_required" {
+		t.Errorf("prompt=none without the flag went to %s", hop)
+	}
+}

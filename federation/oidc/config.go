@@ -368,8 +368,7 @@ func Unimplemented(idp store.IdentityProvider) []string {
 	c := rep.Config
 	on := func(k string) bool { return strings.EqualFold(strings.TrimSpace(c[k]), "true") }
 	var out []string
-	for _, k := range []string{"acceptsPromptNoneForwardFromClient",
-		"supportsClientAssertions", "supportsClientAssertionReuse"} {
+	for _, k := range []string{"supportsClientAssertions", "supportsClientAssertionReuse"} {
 		if on(k) {
 			out = append(out, k)
 		}

@@ -189,6 +189,9 @@ func (b *Broker) Start(_ context.Context, req federation.BrokerRequest) (federat
 	if req.ForceAuthn && !slices.Contains(prompt, "login") && !slices.Contains(prompt, "none") {
 		prompt = append(prompt, "login")
 	}
+	if req.PromptNone {
+		prompt = []string{"none"} // nothing else goes with it
+	}
 	if len(prompt) > 0 {
 		q.Set("prompt", strings.Join(prompt, " "))
 	}

@@ -90,6 +90,13 @@ func TestStart(t *testing.T) {
 		q.Get("state") != "st-1" || q.Get("redirect_uri") != callback || len(q["state"]) != 1 || len(q["redirect_uri"]) != 1 {
 		t.Errorf("forwarded query %v", q)
 	}
+	// A forwarded prompt=none is the only prompt sent.
+	req.PromptNone = true
+	start, _ = b.Start(context.Background(), req)
+	u, _ = url.Parse(start.RedirectURL)
+	if got := u.Query()["prompt"]; len(got) != 1 || got[0] != "none" {
+		t.Errorf("forwarded prompt=none sent prompt %v", got)
+	}
 	for _, own := range []string{"state", "redirect_uri", "nonce", "code_challenge"} {
 		if err := ValidateConfig(f.config("forwardParameters", "acr_values,"+own)); err == nil || !strings.HasPrefix(err.Error(), "forwardParameters") {
 			t.Errorf("forwardParameters naming %s: %v, want refused", own, err)
@@ -473,7 +480,7 @@ func TestUnimplemented(t *testing.T) {
 	f := newFakeIdP(t)
 	got := Unimplemented(idpOf(t, "oidc", f.config("uiLocales", "true", "logoutUrl", "https://x/logout", "backchannelSupported", "false",
 		"forwardParameters", "acr_values", "acceptsPromptNoneForwardFromClient", "true", "tokenIntrospectionUrl", "https://x/introspect")))
-	if strings.Join(got, ",") != "acceptsPromptNoneForwardFromClient,tokenIntrospectionUrl" {
+	if strings.Join(got, ",") != "tokenIntrospectionUrl" {
 		t.Errorf("Unimplemented %v", got)
 	}
 	if got := Unimplemented(idpOf(t, "oidc", f.config())); len(got) != 0 {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/ory/fosite"
 
 	"github.com/keygate/keygate/federation"
 	fedoidc "github.com/keygate/keygate/federation/oidc"
@@ -277,6 +278,7 @@ func (h *Handler) startBroker(w http.ResponseWriter, r *http.Request, realm *oid
 	req.ID = "ID_" + uuid.NewString() // an XML NCName, as SAML ids must be
 	req.RelayState = randomToken()
 	req.LoginHint = form.Get("login_hint")
+	req.PromptNone = promptNone(form)
 	req.ClientParams = form
 	if req.UILocales = resolveLocale(r, realm); req.UILocales == "" {
 		req.UILocales = "en"
@@ -506,6 +508,12 @@ func (h *Handler) brokerEndpoint(w http.ResponseWriter, r *http.Request, realm *
 		return
 	}
 	ident, err := b.Finish(ctx, req, rec.State, params)
+	if answer := promptNoneAnswer(err); answer != nil && promptNone(recForm(rec)) {
+		// A prompt=none the IdP could not answer without asking: the
+		// client learns it as it would have from keygate.
+		h.answerPromptNone(w, r, realm, rec, answer)
+		return
+	}
 	if err != nil {
 		h.brokerError(w, r, realm, alias, "finish", err)
 		return
@@ -796,4 +804,62 @@ func (h *Handler) storeError(w http.ResponseWriter, r *http.Request, realm *oidc
 func sloKey(realmID, alias, nameID, sessionIndex string) string {
 	sum := sha256.Sum256([]byte(realmID + "\x00" + alias + "\x00" + nameID + "\x00" + sessionIndex))
 	return "slo:" + hex.EncodeToString(sum[:])
+}
+
+// ForwardsPromptNone implements oidc.Browser: the provider alias names is
+// an enabled OIDC provider that is not link-only and has
+// acceptsPromptNoneForwardFromClient (Keycloak's).
+func (h *Handler) ForwardsPromptNone(r *http.Request, realm *oidc.Realm, alias string) (bool, error) {
+	p, ok, err := h.provider(r.Context(), realm, alias)
+	if err != nil || !ok || p.flag(p.rep.LinkOnly) {
+		return false, err
+	}
+	if p.row.ProviderID != fedoidc.ProviderOIDC && p.row.ProviderID != fedoidc.ProviderKeycloakOIDC {
+		return false, nil
+	}
+	return strings.EqualFold(strings.TrimSpace(p.rep.Config["acceptsPromptNoneForwardFromClient"]), "true"), nil
+}
+
+// promptNone says whether an authorization request form asks prompt=none.
+func promptNone(form url.Values) bool {
+	return slices.Contains(strings.Fields(form.Get("prompt")), "none")
+}
+
+// recForm is the authorization request a pending broker login answers
+// (nil when unreadable).
+func recForm(rec brokerRecord) url.Values {
+	form, _ := url.ParseQuery(rec.Query)
+	return form
+}
+
+// promptNoneAnswer is the error the client gets when err is the IdP's
+// answer that it cannot sign the user in without asking; nil otherwise.
+func promptNoneAnswer(err error) error {
+	var idpErr *fedoidc.IdPError
+	if !errors.As(err, &idpErr) {
+		return nil
+	}
+	switch idpErr.Code {
+	case "login_required":
+		return fosite.ErrLoginRequired
+	case "consent_required":
+		return fosite.ErrConsentRequired
+	case "interaction_required", "account_selection_required":
+		return fosite.ErrInteractionRequired
+	}
+	return nil
+}
+
+// answerPromptNone ends the pending login rec with err at the client's
+// redirect URI, spending its attempt.
+func (h *Handler) answerPromptNone(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, rec brokerRecord, err error) {
+	req, ok := h.oidc.ParseAuthorizeRequest(w, r, realm, recForm(rec))
+	if !ok {
+		return
+	}
+	if derr := h.st.DeactivateToken(r.Context(), store.KindLogin, rec.AttemptID); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+		h.storeError(w, r, realm, "brokered login", derr)
+		return
+	}
+	h.oidc.WriteAuthorizeError(w, r, realm, req, err)
 }

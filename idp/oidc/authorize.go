@@ -34,13 +34,16 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, realm *Real
 		return
 	}
 	prompt := req.Form().Get("prompt")
+	unavailable := func(err error) {
+		p.log.WarnContext(r.Context(), "authorize: database unavailable", "err", err)
+		w.Header().Set("Retry-After", RetryAfterUnavailable)
+		p.browser.ErrorPage(w, r, realm, http.StatusServiceUnavailable, "temporarilyUnavailable")
+	}
 	sso, err := p.browser.LiveSession(r, realm)
 	if err != nil {
 		// The browser may well be signed in: neither the login form nor
 		// login_required, but come back.
-		p.log.WarnContext(r.Context(), "authorize: database unavailable", "err", err)
-		w.Header().Set("Retry-After", RetryAfterUnavailable)
-		p.browser.ErrorPage(w, r, realm, http.StatusServiceUnavailable, "temporarilyUnavailable")
+		unavailable(err)
 		return
 	}
 	if sso != nil && !strings.Contains(prompt, "login") && !maxAgeExceeded(req.Form(), sso.AuthTime) {
@@ -48,6 +51,17 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, realm *Real
 		return
 	}
 	if strings.Contains(prompt, "none") {
+		if hint := req.Form().Get("kc_idp_hint"); hint != "" {
+			fwd, err := p.browser.ForwardsPromptNone(r, realm, hint)
+			if err != nil {
+				unavailable(err)
+				return
+			}
+			if fwd {
+				p.browser.StartLogin(w, r, realm, req.Client, r.Form)
+				return
+			}
+		}
 		p.WriteAuthorizeError(w, r, realm, req, fosite.ErrLoginRequired)
 		return
 	}

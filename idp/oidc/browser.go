@@ -18,6 +18,11 @@ type Browser interface {
 	// ResumeSession answers req from sso, a live SSO session that
 	// satisfies the request's prompt and max_age.
 	ResumeSession(w http.ResponseWriter, r *http.Request, realm *Realm, req *AuthorizeRequest, sso *store.Session)
+	// ForwardsPromptNone says whether a prompt=none request with no session
+	// goes on to the identity provider alias (kc_idp_hint) names, which
+	// answers it without asking (its acceptsPromptNoneForwardFromClient),
+	// instead of login_required; an error when the store could not say.
+	ForwardsPromptNone(r *http.Request, realm *Realm, alias string) (bool, error)
 	// StartLogin asks the person to sign in, to answer the authorization
 	// request form of client c.
 	StartLogin(w http.ResponseWriter, r *http.Request, realm *Realm, c *Client, form url.Values)
