@@ -832,8 +832,9 @@ func recForm(rec brokerRecord) url.Values {
 	return form
 }
 
-// promptNoneAnswer is the error the client gets when err is the IdP's
-// answer that it cannot sign the user in without asking; nil otherwise.
+// promptNoneAnswer is the error the client of a forwarded prompt=none gets
+// when err is the IdP's answer that it cannot sign the user in without
+// asking (or that it refused); nil otherwise.
 func promptNoneAnswer(err error) error {
 	var idpErr *fedoidc.IdPError
 	if !errors.As(err, &idpErr) {
@@ -846,6 +847,9 @@ func promptNoneAnswer(err error) error {
 		return fosite.ErrConsentRequired
 	case "interaction_required", "account_selection_required":
 		return fosite.ErrInteractionRequired
+	case "access_denied":
+		// A page would be shown in a frame that asked for none.
+		return fosite.ErrAccessDenied
 	}
 	return nil
 }
