@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,9 +44,24 @@ type keygate struct {
 }
 
 // logBuffer keeps what the server logged, to check that no secret is.
-type logBuffer struct{ strings.Builder }
+// The server logs from its own goroutines (requests still being answered,
+// back-channel logouts) while a test reads.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
 
-func (b *logBuffer) Write(p []byte) (int, error) { return b.Builder.Write(p) }
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
 
 func newKeygate(t *testing.T) *keygate {
 	t.Helper()
