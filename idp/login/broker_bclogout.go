@@ -2,11 +2,9 @@ package login
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/keygate/keygate/federation"
 	"github.com/keygate/keygate/idp/oidc"
@@ -28,18 +26,18 @@ func (h *Handler) idpBackchannelLogout(w http.ResponseWriter, r *http.Request, r
 	w.Header().Set("Cache-Control", "no-store")
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		bclogoutError(w, http.StatusBadRequest, "invalid_request", "Malformed request body")
+		jsonError(w, http.StatusBadRequest, "invalid_request", "Malformed request body")
 		return
 	}
 	raw := r.PostForm.Get("logout_token")
 	if raw == "" {
-		bclogoutError(w, http.StatusBadRequest, "invalid_request", "No logout token")
+		jsonError(w, http.StatusBadRequest, "invalid_request", "No logout token")
 		return
 	}
-	iss := unverifiedIssuer(raw)
+	iss := oidc.UnverifiedIssuer(raw)
 	rows, err := h.st.ListIdentityProviders(ctx, realm.Row.ID)
 	if err != nil {
-		h.bclogoutStoreError(w, r, err)
+		h.jsonStoreError(w, r, "identity provider logout", err)
 		return
 	}
 	var alias, sub, sid string
@@ -51,7 +49,7 @@ func (h *Handler) idpBackchannelLogout(w http.ResponseWriter, r *http.Request, r
 		b, err := h.brokers.Open(ctx, row)
 		if errors.Is(err, store.ErrUnavailable) {
 			// The realm's key could not be read: this may be the provider.
-			h.bclogoutStoreError(w, r, err)
+			h.jsonStoreError(w, r, "identity provider logout", err)
 			return
 		}
 		lt, ok := b.(federation.LogoutTokens)
@@ -68,14 +66,14 @@ func (h *Handler) idpBackchannelLogout(w http.ResponseWriter, r *http.Request, r
 			// not written: not the token's fault.
 			h.log.WarnContext(ctx, "identity provider logout token", "realm", realm.Row.Name, "alias", row.Alias, "err", err)
 			w.Header().Set("Retry-After", oidc.RetryAfterUnavailable)
-			bclogoutError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The identity provider's keys or the database could not be read, retry shortly")
+			jsonError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The identity provider's keys or the database could not be read, retry shortly")
 			return
 		}
 		refusal = err
 	}
 	if alias == "" {
 		h.log.InfoContext(ctx, "identity provider logout token refused", "realm", realm.Row.Name, "reason", refusal)
-		bclogoutError(w, http.StatusBadRequest, "invalid_request", "Invalid logout token")
+		jsonError(w, http.StatusBadRequest, "invalid_request", "Invalid logout token")
 		return
 	}
 	ended := 0
@@ -83,12 +81,12 @@ func (h *Handler) idpBackchannelLogout(w http.ResponseWriter, r *http.Request, r
 	switch {
 	case errors.Is(err, store.ErrNotFound): // nobody signed in through it
 	case err != nil:
-		h.bclogoutStoreError(w, r, err)
+		h.jsonStoreError(w, r, "identity provider logout", err)
 		return
 	default:
 		sessions, err := h.st.ListUserSessions(ctx, realm.Row.ID, userID)
 		if err != nil {
-			h.bclogoutStoreError(w, r, err)
+			h.jsonStoreError(w, r, "identity provider logout", err)
 			return
 		}
 		for _, s := range sessions {
@@ -99,7 +97,7 @@ func (h *Handler) idpBackchannelLogout(w http.ResponseWriter, r *http.Request, r
 			if err := h.oidc.EndSession(ctx, realm.Issuer, realm.Row.ID, s.ID); err == nil {
 				ended++
 			} else if !errors.Is(err, store.ErrNotFound) {
-				h.bclogoutStoreError(w, r, err)
+				h.jsonStoreError(w, r, "identity provider logout", err)
 				return
 			}
 		}
@@ -125,38 +123,20 @@ func (h *Handler) idpLogoutUser(ctx context.Context, realm *oidc.Realm, alias, s
 	return string(tok.Request), nil
 }
 
-// unverifiedIssuer reads a JWT's iss without verifying it, only to pick
-// the provider that verifies it.
-func unverifiedIssuer(raw string) string {
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 || len(parts[1]) > maxFormBytes {
-		return ""
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return ""
-	}
-	var c struct {
-		Iss string `json:"iss"`
-	}
-	if json.Unmarshal(payload, &c) != nil {
-		return ""
-	}
-	return c.Iss
-}
-
-func bclogoutError(w http.ResponseWriter, status int, code, desc string) {
+func jsonError(w http.ResponseWriter, status int, code, desc string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
 }
 
-func (h *Handler) bclogoutStoreError(w http.ResponseWriter, r *http.Request, err error) {
+// jsonStoreError answers a JSON endpoint whose store read failed: 503
+// with Retry-After when the database did not answer, else 500.
+func (h *Handler) jsonStoreError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	if errors.Is(err, store.ErrUnavailable) {
-		h.log.WarnContext(r.Context(), "identity provider logout: database unavailable", "err", err)
+		h.log.WarnContext(r.Context(), what+": database unavailable", "err", err)
 		oidc.WriteUnavailable(w)
 		return
 	}
-	h.log.ErrorContext(r.Context(), "identity provider logout", "err", err)
-	bclogoutError(w, http.StatusInternalServerError, "unknown_error", "")
+	h.log.ErrorContext(r.Context(), what, "err", err)
+	jsonError(w, http.StatusInternalServerError, "unknown_error", "")
 }

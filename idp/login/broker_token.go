@@ -31,7 +31,7 @@ func (h *Handler) brokerToken(w http.ResponseWriter, r *http.Request, realm *oid
 	alias := r.PathValue("alias")
 	ti, err := h.oidc.VerifyBearer(r, realm.Row.Name)
 	if errors.Is(err, store.ErrUnavailable) {
-		h.bclogoutStoreError(w, r, err)
+		h.jsonStoreError(w, r, "broker token", err)
 		return
 	} else if err != nil {
 		brokerTokenError(w, http.StatusBadRequest, "Invalid token.")
@@ -48,7 +48,7 @@ func (h *Handler) brokerToken(w http.ResponseWriter, r *http.Request, realm *oid
 	}
 	p, ok, err := h.provider(ctx, realm, alias)
 	if err != nil {
-		h.bclogoutStoreError(w, r, err)
+		h.jsonStoreError(w, r, "broker token", err)
 		return
 	}
 	if !ok {
@@ -61,7 +61,7 @@ func (h *Handler) brokerToken(w http.ResponseWriter, r *http.Request, realm *oid
 	}
 	links, err := h.st.ListFederatedIdentities(ctx, realm.Row.ID, ti.UserID)
 	if err != nil {
-		h.bclogoutStoreError(w, r, err)
+		h.jsonStoreError(w, r, "broker token", err)
 		return
 	}
 	i := slices.IndexFunc(links, func(l store.FederatedIdentity) bool { return l.Alias == p.row.Alias })

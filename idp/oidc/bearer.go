@@ -93,7 +93,18 @@ func IssuerRealm(authz string) string {
 	if !ok || !strings.EqualFold(scheme, "bearer") {
 		return ""
 	}
-	parts := strings.Split(strings.TrimSpace(tok), ".")
+	_, name, ok := strings.Cut(UnverifiedIssuer(strings.TrimSpace(tok)), "/realms/")
+	if !ok || name == "" || strings.Contains(name, "/") {
+		return ""
+	}
+	return name
+}
+
+// UnverifiedIssuer reads a JWT's iss without verifying anything, only to
+// pick who verifies it (a realm, an identity provider); "" when the token
+// has none or is not a JWT of sane size.
+func UnverifiedIssuer(token string) string {
+	parts := strings.Split(token, ".")
 	if len(parts) != 3 || len(parts[1]) > 16<<10 {
 		return ""
 	}
@@ -107,9 +118,5 @@ func IssuerRealm(authz string) string {
 	if json.Unmarshal(payload, &claims) != nil {
 		return ""
 	}
-	_, name, ok := strings.Cut(claims.Iss, "/realms/")
-	if !ok || name == "" || strings.Contains(name, "/") {
-		return ""
-	}
-	return name
+	return claims.Iss
 }
