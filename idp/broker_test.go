@@ -8,8 +8,8 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -71,16 +71,7 @@ func newKeygate(t *testing.T) *keygate {
 // keygateOn serves a keygate on st until t ends.
 func keygateOn(t *testing.T, st store.Store) *keygate {
 	t.Helper()
-	logs := &logBuffer{}
-	srv, err := idp.NewServer(st, idp.Config{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	srv.SetReady()
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return &keygate{URL: ts.URL, st: st, log: logs, mgmt: srv.ManagementHandler()}
+	return keygateWith(t, st, idp.Config{})
 }
 
 // metric is the value of the /metrics line that starts with series
@@ -149,6 +140,7 @@ func brokerPairWith(t *testing.T, providerID, extra, realmExtra string) (up, dow
 	down.importRealm(t, `{"realm": "down", "enabled": true, "sslRequired": "none", `+realmExtra+`
 		"roles": {"realm": [{"name": "stackstate-admin"}, {"name": "stackstate-guest"}]},
 		"clients": [{"clientId": "app", "enabled": true, "publicClient": true, "standardFlowEnabled": true,
+			"directAccessGrantsEnabled": true,
 			"redirectUris": ["`+appRedirect+`"], "webOrigins": ["+"], "attributes": {"post.logout.redirect.uris": "+"}}],
 		"users": [{"username": "bob.local", "enabled": true, "email": "bob@corp.example",
 			"credentials": [{"type": "password", "value": "bob-local-pass-1"}]}],
@@ -455,6 +447,18 @@ func TestBrokerOIDCLogin(t *testing.T) {
 	}
 }
 
+// corpLogin signs user in at down through corp and returns the app's
+// callback (its code).
+func (b *browser) corpLogin(down *keygate, user, pw string) *url.URL {
+	b.t.Helper()
+	at, page := b.startCorp(down)
+	_, cb, page := b.upstreamLogin(at, page, user, pw)
+	if cb == nil || !strings.HasPrefix(cb.String(), appRedirect) {
+		b.t.Fatalf("login of %s through corp: %s %.300s", user, cb, page)
+	}
+	return cb
+}
+
 // startCorp opens the login page in b and follows corp's button to the
 // upstream's login page.
 func (b *browser) startCorp(down *keygate) (*url.URL, string) {
@@ -751,11 +755,7 @@ func TestBrokerOIDCLogout(t *testing.T) {
 			upSessions := func() int { return len(sessionsOf(t, up, "up", "alice")) }
 
 			b := newBrowser(t)
-			at, page := b.startCorp(down)
-			_, cb, page := b.upstreamLogin(at, page, "alice", "alice-pass-1")
-			if cb == nil || !strings.HasPrefix(cb.String(), appRedirect) {
-				t.Fatalf("after upstream login: %s %.300s", cb, page)
-			}
+			cb := b.corpLogin(down, "alice", "alice-pass-1")
 			tok := exchangeTokens(t, down, cb)
 			if n := upSessions(); n != 1 {
 				t.Fatalf("upstream sessions after the login: %d", n)
@@ -806,7 +806,7 @@ func TestBrokerOIDCLogout(t *testing.T) {
 			}
 			// The next login through corp: the upstream asks for the
 			// password again, unless its session was left.
-			at, page = b.startCorp(down)
+			at, page := b.startCorp(down)
 			asked := strings.Contains(page, `id="kc-form-login"`) && strings.HasPrefix(at.String(), up.URL)
 			if asked != (wantUp == 0) {
 				t.Errorf("next login through corp: at %s, password asked %v", at, asked)
@@ -830,10 +830,7 @@ func TestBrokerOIDCBackchannelLogoutFromIdP(t *testing.T) {
 	downSessions := func(username string) []string { return sessionsOf(t, down, "down", username) }
 	login := func(user, pw string) *browser {
 		b := newBrowser(t)
-		at, page := b.startCorp(down)
-		if _, cb, page := b.upstreamLogin(at, page, user, pw); cb == nil || !strings.HasPrefix(cb.String(), appRedirect) {
-			t.Fatalf("login of %s: %s %.300s", user, cb, page)
-		}
+		b.corpLogin(down, user, pw)
 		return b
 	}
 	b1 := login("alice", "alice-pass-1")
@@ -966,29 +963,31 @@ func TestBrokerForwardParameters(t *testing.T) {
 func TestBrokerTokenRetrieval(t *testing.T) {
 	up, down := brokerPair(t, "oidc", `"storeToken": true, "addReadTokenRoleOnCreate": true`)
 	b := newBrowser(t)
-	at, page := b.startCorp(down)
-	_, cb, page := b.upstreamLogin(at, page, "alice", "alice-pass-1")
-	if cb == nil || !strings.HasPrefix(cb.String(), appRedirect) {
-		t.Fatalf("after upstream login: %s %.300s", cb, page)
-	}
+	cb := b.corpLogin(down, "alice", "alice-pass-1")
 	tok := exchangeTokens(t, down, cb)
 	access := tok["access_token"].(string)
 	if ra, _ := jwtClaims(t, access)["resource_access"].(map[string]any); ra["broker"] == nil {
 		t.Fatalf("no broker role in the access token: %v", ra)
 	}
-	get := func(target, bearer string) (int, string) {
+	var allowOrigin string // the last answer's Access-Control-Allow-Origin
+	getFrom := func(target, bearer, origin string) (int, string) {
 		req, _ := http.NewRequest(http.MethodGet, target, nil)
 		if bearer != "" {
 			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
+		allowOrigin = resp.Header.Get("Access-Control-Allow-Origin")
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
 	}
+	get := func(target, bearer string) (int, string) { return getFrom(target, bearer, "") }
 	endpoint := down.URL + "/realms/down/broker/corp/token"
 	status, body := get(endpoint, access)
 	var stored map[string]any
@@ -997,6 +996,33 @@ func TestBrokerTokenRetrieval(t *testing.T) {
 	}
 	if status, body := get(up.URL+"/realms/up/protocol/openid-connect/userinfo", stored["access_token"].(string)); status != 200 || !strings.Contains(body, `"preferred_username":"alice"`) {
 		t.Errorf("the stored upstream token at the upstream's userinfo: %d %.200s", status, body)
+	}
+	if !strings.Contains(down.log.String(), "type=IDENTITY_PROVIDER_RETRIEVE_TOKEN ") {
+		t.Error("no IDENTITY_PROVIDER_RETRIEVE_TOKEN event")
+	}
+	// CORS as at the token endpoint: the app's own origin (webOrigins
+	// "+"), not another.
+	if status, _ := getFrom(endpoint, access, "http://app.localhost"); status != 200 || allowOrigin != "http://app.localhost" {
+		t.Errorf("from the app's origin: %d, Access-Control-Allow-Origin %q", status, allowOrigin)
+	}
+	if _, _ = getFrom(endpoint, access, "https://evil.example"); allowOrigin != "" {
+		t.Errorf("from another origin: Access-Control-Allow-Origin %q", allowOrigin)
+	}
+	// A token without broker's read-token role (a local user's) reads
+	// nothing, and the refusal is an event.
+	resp, err := http.PostForm(down.URL+"/realms/down/protocol/openid-connect/token", url.Values{"grant_type": {"password"},
+		"client_id": {"app"}, "username": {"bob.local"}, "password": {"bob-local-pass-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bob map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&bob)
+	resp.Body.Close()
+	if status, body := get(endpoint, fmt.Sprint(bob["access_token"])); status != 403 || !strings.Contains(body, "Client [app] not authorized to retrieve tokens from identity provider [corp].") {
+		t.Errorf("a token without read-token: %d %s", status, body)
+	}
+	if !strings.Contains(down.log.String(), "type=IDENTITY_PROVIDER_RETRIEVE_TOKEN_ERROR ") {
+		t.Error("no IDENTITY_PROVIDER_RETRIEVE_TOKEN_ERROR event")
 	}
 	if status, body := get(endpoint, ""); status != 400 || !strings.Contains(body, "Invalid token.") {
 		t.Errorf("no bearer token: %d %s", status, body)
@@ -1107,11 +1133,7 @@ func TestBrokerPromptNoneForward(t *testing.T) {
 
 	// An upstream session (the keygate one logged out): signed in silently.
 	b2 := newBrowser(t)
-	at, page = b2.startCorp(down)
-	_, cb, page := b2.upstreamLogin(at, page, "alice", "alice-pass-1")
-	if cb == nil || !strings.HasPrefix(cb.String(), appRedirect) {
-		t.Fatalf("after upstream login: %s %.300s", cb, page)
-	}
+	cb := b2.corpLogin(down, "alice", "alice-pass-1")
 	tok := exchangeTokens(t, down, cb)
 	logout := down.URL + "/realms/down/protocol/openid-connect/logout?" + url.Values{"id_token_hint": {tok["id_token"].(string)}}.Encode()
 	if status, _, _ := b2.do(http.MethodGet, logout, nil); status != 200 || len(sessionsOf(t, down, "down", "alice")) != 0 {
