@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,6 +104,32 @@ func TestLogoutBackchannel(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the IdP was never called")
 	}
+	// A failed call is logged, without the URL (it carries the ID token).
+	var logs syncBuffer
+	env := testEnv(nil)
+	env.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
+	t.Cleanup(refusing.Close)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	for _, target := range []string{refusing.URL, gone.URL} {
+		bb, err := Open(context.Background(), env, idpOf(t, "oidc", f.config("logoutUrl", target+"/logout", "backchannelSupported", "true")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := logs.String()
+		if _, err := bb.(federation.SingleLogout).Logout(context.Background(), req, id); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for logs.String() == before && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := logs.String(); !strings.Contains(got[len(before):], "back-channel logout at the identity provider") || strings.Contains(got, id.IDToken) {
+			t.Errorf("back-channel logout to %s logged %q (want the failure, never the token)", target, got[len(before):])
+		}
+	}
+
 	id.IDToken = ""
 	start, err = b.(federation.SingleLogout).Logout(context.Background(), req, id)
 	if err != nil || start.RedirectURL == "" {
@@ -232,4 +260,22 @@ func TestVerifyLogoutToken(t *testing.T) {
 	if _, _, err := noIssuer.VerifyLogoutToken(context.Background(), f.sign("RS256", "rsa", good())); !errors.Is(err, federation.ErrBrokerRefused) {
 		t.Errorf("no issuer configured: %v, want a refusal", err)
 	}
+}
+
+// syncBuffer is a log sink read while another goroutine writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
