@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/keygate/keygate/idp"
+	"github.com/keygate/keygate/idp/oidc"
 	"github.com/keygate/keygate/idp/rep"
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/store/storetest/backends"
@@ -112,7 +114,9 @@ func brokerPair(t *testing.T, providerID, extra string) (up, down *keygate) {
 // brokerPairWith is brokerPair with realmExtra (top-level fields of down's
 // representation, JSON without braces) added to down.
 func brokerPairWith(t *testing.T, providerID, extra, realmExtra string) (up, down *keygate) {
-	up, down = newKeygate(t), newKeygate(t)
+	// down seals what the IdP gives it (stored tokens, ID tokens) with a
+	// --db-key, as a production server would.
+	up, down = newKeygate(t), keygateWith(t, backends.SQLite(t), idp.Config{DBKey: brokerDBKey})
 	callback := down.URL + "/realms/down/broker/corp/endpoint"
 	up.importRealm(t, `{"realm": "up", "enabled": true, "sslRequired": "none",
 		"roles": {"realm": [{"name": "sre"}]},
@@ -511,6 +515,31 @@ func TestBrokerFirstLogin(t *testing.T) {
 		if f.Get("username") != "noemail" || f.Get("firstName") != "No" || f.Get("email") != "" {
 			t.Errorf("review page fields %v", f)
 		}
+		// While the page waits, the record holding the IdP's answer keeps
+		// its ID token sealed with down's --db-key.
+		rows, err := down.st.(interface{ DB() *sql.DB }).DB().QueryContext(t.Context(),
+			`SELECT request FROM tokens WHERE kind = 'broker' AND request LIKE '%"identity"%'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var records []string
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			records = append(records, s)
+		}
+		rows.Close()
+		if len(records) == 0 {
+			t.Fatal("no first broker login record")
+		}
+		for _, rec := range records {
+			var r struct{ Identity struct{ IDToken string } }
+			if err := json.Unmarshal([]byte(rec), &r); err != nil || !sealedNotJWT(r.Identity.IDToken) {
+				t.Errorf("first broker login record: %v, ID token %.40s", err, r.Identity.IDToken)
+			}
+		}
 		f.Set("email", "not-an-email")
 		status, at, page = b.do(http.MethodPost, action, f)
 		if status != 400 || !strings.Contains(page, "Invalid email address") {
@@ -760,6 +789,17 @@ func TestBrokerOIDCLogout(t *testing.T) {
 			if n := upSessions(); n != 1 {
 				t.Fatalf("upstream sessions after the login: %d", n)
 			}
+			// The upstream ID token the logout sends back is kept sealed
+			// with down's --db-key.
+			alice := userOf(t, down, "down", "alice")
+			ss, err := down.st.ListUserSessions(t.Context(), alice.RealmID, alice.ID)
+			if err != nil || len(ss) != 1 {
+				t.Fatalf("down's sessions: %v, %v", ss, err)
+			}
+			var d struct{ Broker struct{ IDToken string } }
+			if err := json.Unmarshal(ss[0].Data, &d); err != nil || !sealedNotJWT(d.Broker.IDToken) {
+				t.Fatalf("down's session data: %v %.60s", err, ss[0].Data)
+			}
 
 			// RP-initiated logout at down, followed hop by hop.
 			target := down.URL + "/realms/down/protocol/openid-connect/logout?" + url.Values{
@@ -997,6 +1037,42 @@ func TestBrokerTokenRetrieval(t *testing.T) {
 	if status, body := get(up.URL+"/realms/up/protocol/openid-connect/userinfo", stored["access_token"].(string)); status != 200 || !strings.Contains(body, `"preferred_username":"alice"`) {
 		t.Errorf("the stored upstream token at the upstream's userinfo: %d %.200s", status, body)
 	}
+	// At rest the token is sealed with down's --db-key.
+	alice := userOf(t, down, "down", "alice")
+	links, err := down.st.ListFederatedIdentities(t.Context(), alice.RealmID, alice.ID)
+	if err != nil || len(links) != 1 {
+		t.Fatalf("links %v, %v", links, err)
+	}
+	if !oidc.IsSealedSecret(links[0].Token) || strings.Contains(links[0].Token, stored["access_token"].(string)[:40]) {
+		t.Errorf("the stored token is kept in the clear: %.60s", links[0].Token)
+	}
+	// A token stored before the --db-key was set is read as it is; one
+	// sealed with another key is a clear 500 that shows nothing of it.
+	setToken := func(v string) {
+		t.Helper()
+		l := links[0]
+		l.Token = v
+		if err := down.st.UpdateFederatedIdentity(t.Context(), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setToken(`{"access_token":"from-before-the-db-key"}`)
+	if status, body := get(endpoint, access); status != 200 || body != `{"access_token":"from-before-the-db-key"}` {
+		t.Errorf("a token stored in the clear: %d %s", status, body)
+	}
+	otherKey, err := oidc.NewKeyring(nil, "some other db key, long enough")
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := otherKey.UpstreamTokens().Seal(`{"access_token":"sealed-elsewhere"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setToken(foreign)
+	if status, body := get(endpoint, access); status != 500 || !strings.Contains(body, "cannot be read") || strings.Contains(body, "kgsealed") {
+		t.Errorf("a token sealed with another key: %d %s", status, body)
+	}
+	setToken(links[0].Token)
 	if !strings.Contains(down.log.String(), "type=IDENTITY_PROVIDER_RETRIEVE_TOKEN ") {
 		t.Error("no IDENTITY_PROVIDER_RETRIEVE_TOKEN event")
 	}
@@ -1040,6 +1116,27 @@ func TestBrokerTokenRetrieval(t *testing.T) {
 	if strings.Contains(down.log.String(), stored["access_token"].(string)) {
 		t.Error("down's log holds the upstream token")
 	}
+}
+
+// brokerDBKey is the --db-key of a broker pair's down.
+const brokerDBKey = "broker-test-db-key-0123456789"
+
+// sealedNotJWT says whether v is a sealed value rather than a JWT in the
+// clear (which has two dots; a sealed value's base64url has none).
+func sealedNotJWT(v string) bool { return oidc.IsSealedSecret(v) && !strings.Contains(v, ".") }
+
+// userOf is username's row in k's realm.
+func userOf(t *testing.T, k *keygate, realmName, username string) store.User {
+	t.Helper()
+	realm, err := k.st.GetRealmByName(t.Context(), realmName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := k.st.GetUserByUsername(t.Context(), realm.ID, username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 // sessionsOf lists the ids of the SSO sessions of username in k's realm.

@@ -143,8 +143,7 @@ func (h *Handler) finishLink(w http.ResponseWriter, r *http.Request, realm *oidc
 		return
 	}
 	m.Username = "" // linking never renames the account
-	u, err := h.linker.LinkBrokered(ctx, realm.Row.ID, realmDefaults(realm), federation.BrokerLink{
-		Alias: p.row.Alias, UserID: rec.LinkUserID, Identity: m, Token: ident.Token})
+	u, err := h.linkBrokered(ctx, realm, federation.BrokerLink{Alias: p.row.Alias, UserID: rec.LinkUserID, Identity: m, Token: ident.Token})
 	if errors.Is(err, federation.ErrConflict) {
 		h.log.InfoContext(ctx, "account link refused", "realm", realm.Row.Name, "alias", p.row.Alias, "user", rec.LinkUserID, "reason", err)
 		back("link_error", "federatedIdentityLinkedElsewhereMessage")

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -332,6 +333,13 @@ func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, s federation.Br
 }
 
 func (h *Handler) putBrokerRecord(ctx context.Context, realm *oidc.Realm, id string, rec brokerRecord) error {
+	if rec.Identity != nil {
+		ident, err := sealIdentity(h.upstreamTokens(), *rec.Identity)
+		if err != nil {
+			return err
+		}
+		rec.Identity = &ident
+	}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -358,7 +366,48 @@ func (h *Handler) peekBrokerRecord(ctx context.Context, realm *oidc.Realm, id st
 	if json.Unmarshal(tok.Request, &rec) != nil {
 		return brokerRecord{}, false, nil
 	}
+	if rec.Identity != nil {
+		ident, err := revealIdentity(h.upstreamTokens(), *rec.Identity)
+		if err != nil {
+			return brokerRecord{}, false, err
+		}
+		rec.Identity = &ident
+	}
 	return rec, true, nil
+}
+
+// upstreamTokens seals what an identity provider gave that keygate keeps
+// (its token or assertion with storeToken, its ID token for the logout):
+// in the federated identity, the SSO session and the first-login record.
+// With --db-key such a value is stored sealed; without, as it is.
+func (h *Handler) upstreamTokens() *oidc.SecretSealer { return h.oidc.Keyring().UpstreamTokens() }
+
+func sealIdentity(s *oidc.SecretSealer, ident federation.BrokeredIdentity) (_ federation.BrokeredIdentity, err error) {
+	if ident.Token, err = s.Seal(ident.Token); err != nil {
+		return ident, err
+	}
+	ident.IDToken, err = s.Seal(ident.IDToken)
+	return ident, err
+}
+
+func revealIdentity(s *oidc.SecretSealer, ident federation.BrokeredIdentity) (_ federation.BrokeredIdentity, err error) {
+	if ident.Token, err = s.Reveal(ident.Token); err != nil {
+		return ident, fmt.Errorf("first broker login record: %w", err)
+	}
+	if ident.IDToken, err = s.Reveal(ident.IDToken); err != nil {
+		return ident, fmt.Errorf("first broker login record: %w", err)
+	}
+	return ident, nil
+}
+
+// linkBrokered writes a brokered login through the linker, the provider's
+// token sealed.
+func (h *Handler) linkBrokered(ctx context.Context, realm *oidc.Realm, link federation.BrokerLink) (store.User, error) {
+	var err error
+	if link.Token, err = h.upstreamTokens().Seal(link.Token); err != nil {
+		return store.User{}, err
+	}
+	return h.linker.LinkBrokered(ctx, realm.Row.ID, realmDefaults(realm), link)
 }
 
 // takeBrokerRecord reads and spends the live broker record id: each one
@@ -689,8 +738,7 @@ func (h *Handler) firstLogin(w http.ResponseWriter, r *http.Request, realm *oidc
 		// grant when the provider was written (admin mayReadTokenGrant).
 		m.Grants = append(m.Grants, federation.Grant{Roles: []federation.RoleRef{{Client: brokerClientID, Name: readTokenRole}}})
 	}
-	u, err := h.linker.LinkBrokered(ctx, realm.Row.ID, realmDefaults(realm), federation.BrokerLink{
-		Alias: p.row.Alias, Identity: m, Token: ident.Token})
+	u, err := h.linkBrokered(ctx, realm, federation.BrokerLink{Alias: p.row.Alias, Identity: m, Token: ident.Token})
 	if errors.Is(err, federation.ErrConflict) {
 		// Taken since the checks above (another replica, another tab).
 		h.showStep(w, r, realm, next, "review", "usernameExistsMessage", "username")
@@ -727,8 +775,7 @@ func (h *Handler) linkAndComplete(w http.ResponseWriter, r *http.Request, realm 
 	// updateFederatedIdentity does even under FORCE: a username template
 	// names new users only, and linking never renames a local account.
 	m.Username = ""
-	u, err := h.linker.LinkBrokered(ctx, realm.Row.ID, realmDefaults(realm), federation.BrokerLink{
-		Alias: p.row.Alias, UserID: userID, Identity: m, Token: ident.Token})
+	u, err := h.linkBrokered(ctx, realm, federation.BrokerLink{Alias: p.row.Alias, UserID: userID, Identity: m, Token: ident.Token})
 	if errors.Is(err, federation.ErrConflict) {
 		h.log.WarnContext(ctx, "brokered login refused", "realm", realm.Row.Name, "alias", p.row.Alias, "user", userID, "reason", err)
 		h.ErrorPage(w, r, realm, http.StatusConflict, "federatedIdentityLinkedElsewhereMessage")
@@ -765,11 +812,13 @@ func (h *Handler) completeBrokered(w http.ResponseWriter, r *http.Request, realm
 		h.storeError(w, r, realm, "brokered login", err)
 		return
 	}
-	var data json.RawMessage
-	if ident.NameID != "" || ident.SessionIndex != "" || p.row.Alias != "" {
-		data, _ = json.Marshal(sessionData{Broker: &brokerSession{Alias: p.row.Alias, NameID: ident.NameID,
-			NameIDFormat: ident.NameIDFormat, SessionIndex: ident.SessionIndex, IDToken: ident.IDToken}})
+	idToken, err := h.upstreamTokens().Seal(ident.IDToken)
+	if err != nil {
+		h.storeError(w, r, realm, "brokered login", err)
+		return
 	}
+	data, _ := json.Marshal(sessionData{Broker: &brokerSession{Alias: p.row.Alias, NameID: ident.NameID,
+		NameIDFormat: ident.NameIDFormat, SessionIndex: ident.SessionIndex, IDToken: idToken}})
 	h.oidc.Event(r, realm, store.Event{Type: events.IdentityProviderLogin, ClientID: req.Client.Row.ClientID, UserID: u.ID,
 		Details: map[string]string{"identity_provider": p.row.Alias, "identity_provider_identity": ident.Username,
 			"username": u.Username, "auth_method": "openid-connect", "redirect_uri": req.Form().Get("redirect_uri")}})

@@ -76,10 +76,16 @@ func (h *Handler) startBrokerLogout(w http.ResponseWriter, r *http.Request, real
 	if err != nil || !isSLO {
 		return false
 	}
+	idToken, err := h.upstreamTokens().Reveal(bs.IDToken)
+	if err != nil {
+		// Another --db-key sealed it: the logout goes without the hint.
+		h.log.WarnContext(ctx, "logout at the identity provider: the session's ID token", "realm", realm.Row.Name, "alias", bs.Alias, "err", err)
+		idToken = ""
+	}
 	req := h.brokerRequest(r, realm, bs.Alias)
 	req.ID, req.RelayState = "ID_"+randomToken(), randomToken()
 	start, err := slo.Logout(ctx, req, federation.BrokeredIdentity{NameID: bs.NameID, NameIDFormat: bs.NameIDFormat,
-		SessionIndex: bs.SessionIndex, IDToken: bs.IDToken})
+		SessionIndex: bs.SessionIndex, IDToken: idToken})
 	if err != nil {
 		h.log.WarnContext(ctx, "logout at the identity provider", "realm", realm.Row.Name, "alias", bs.Alias, "err", err)
 		return false

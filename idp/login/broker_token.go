@@ -73,14 +73,22 @@ func (h *Handler) brokerToken(w http.ResponseWriter, r *http.Request, realm *oid
 		fail(http.StatusBadRequest, "No token is stored for identity provider ["+alias+"].")
 		return
 	}
+	token, err := h.upstreamTokens().Reveal(links[i].Token)
+	if err != nil {
+		// Sealed with another --db-key (or none given): say so, and
+		// nothing of the stored value.
+		h.log.ErrorContext(ctx, "broker token", "realm", realm.Row.Name, "alias", alias, "err", err)
+		fail(http.StatusInternalServerError, "Stored token of identity provider ["+alias+"] cannot be read.")
+		return
+	}
 	h.oidc.Event(r, realm, store.Event{Type: events.IdentityProviderRetrieveToken, ClientID: ti.ClientID, UserID: ti.UserID,
 		SessionID: ti.SessionID, Details: map[string]string{"identity_provider": alias}})
-	if json.Valid([]byte(links[i].Token)) {
+	if json.Valid([]byte(token)) {
 		w.Header().Set("Content-Type", "application/json")
 	} else {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8") // a SAML assertion
 	}
-	_, _ = w.Write([]byte(links[i].Token))
+	_, _ = w.Write([]byte(token))
 }
 
 // canReadBrokerToken says whether an access token's claims carry the

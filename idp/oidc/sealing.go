@@ -197,8 +197,12 @@ func eachKey(ctx context.Context, st keyRows, fn func(store.Realm, store.Key) er
 const sealedSecretPrefix = "kgsealed:v1:"
 
 // secretAAD binds a sealed value to its purpose, so a sealed signing key
-// cannot pass for a component secret.
-var secretAAD = []byte("keygate component secret v1")
+// cannot pass for a component secret; upstreamTokenAAD does the same for
+// what an identity provider gave (UpstreamTokens).
+var (
+	secretAAD        = []byte("keygate component secret v1")
+	upstreamTokenAAD = []byte("keygate upstream token v1")
+)
 
 // ErrSecretSealed: a component secret is sealed and no --db-key (or
 // another one) was given.
@@ -206,7 +210,10 @@ var ErrSecretSealed = errors.New("component secret is encrypted in the database:
 
 // SecretSealer seals and reveals component secrets. Its zero value (no
 // --db-key) stores values as they are.
-type SecretSealer struct{ aead cipher.AEAD }
+type SecretSealer struct {
+	aead cipher.AEAD
+	aad  []byte // the purpose; nil is secretAAD
+}
 
 // NewSecretSealer returns the sealer for dbKey ("" = none); it opens what
 // a server with the same --db-key sealed.
@@ -222,6 +229,22 @@ func NewSecretSealer(dbKey string) (*SecretSealer, error) {
 // --db-key).
 func (k *Keyring) Secrets() *SecretSealer { return &SecretSealer{aead: k.seal} }
 
+// UpstreamTokens returns the keyring's sealer for what an identity
+// provider gave and keygate keeps (a stored token or assertion, the ID
+// token a logout sends back): bearer credentials and personal data that a
+// copy of the database should not hold in the clear. Same --db-key and
+// format as Secrets, another purpose: neither opens the other's values.
+func (k *Keyring) UpstreamTokens() *SecretSealer {
+	return &SecretSealer{aead: k.seal, aad: upstreamTokenAAD}
+}
+
+func (s *SecretSealer) purpose() []byte {
+	if s.aad == nil {
+		return secretAAD
+	}
+	return s.aad
+}
+
 // IsSealedSecret reports whether v is a sealed component secret.
 func IsSealedSecret(v string) bool { return strings.HasPrefix(v, sealedSecretPrefix) }
 
@@ -235,7 +258,7 @@ func (s *SecretSealer) Seal(v string) (string, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return "", err
 	}
-	out := s.aead.Seal(nonce, nonce, []byte(v), secretAAD)
+	out := s.aead.Seal(nonce, nonce, []byte(v), s.purpose())
 	return sealedSecretPrefix + base64.RawURLEncoding.EncodeToString(out), nil
 }
 
@@ -252,7 +275,7 @@ func (s *SecretSealer) Reveal(v string) (string, error) {
 		return "", ErrSecretSealed
 	}
 	n := s.aead.NonceSize()
-	plain, err := s.aead.Open(nil, raw[:n], raw[n:], secretAAD)
+	plain, err := s.aead.Open(nil, raw[:n], raw[n:], s.purpose())
 	if err != nil {
 		return "", ErrSecretSealed
 	}

@@ -110,3 +110,51 @@ func TestSealedKeys(t *testing.T) {
 		t.Error("sealing without a key succeeded")
 	}
 }
+
+// A component secret and an upstream token are sealed with the same
+// --db-key for different purposes: each opens only its own, and without a
+// --db-key both are kept (and read) as they are.
+func TestSealerPurposes(t *testing.T) {
+	k, err := NewKeyring(nil, "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const v = "eyJhbGciOiJSUzI1NiJ9.upstream.token"
+	tok, err := k.UpstreamTokens().Seal(v)
+	if err != nil || !IsSealedSecret(tok) || strings.Contains(tok, "upstream") {
+		t.Fatalf("sealed upstream token %q, %v", tok, err)
+	}
+	if got, err := k.UpstreamTokens().Reveal(tok); err != nil || got != v {
+		t.Errorf("upstream token revealed as %q, %v", got, err)
+	}
+	if got, err := k.Secrets().Reveal(tok); !errors.Is(err, ErrSecretSealed) {
+		t.Errorf("an upstream token opened as a component secret: %q, %v", got, err)
+	}
+	sec, err := k.Secrets().Seal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := k.UpstreamTokens().Reveal(sec); !errors.Is(err, ErrSecretSealed) {
+		t.Errorf("a component secret opened as an upstream token: %q, %v", got, err)
+	}
+	other, err := NewKeyring(nil, "another db key, long enough")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.UpstreamTokens().Reveal(tok); !errors.Is(err, ErrSecretSealed) {
+		t.Errorf("another --db-key opened it: %v", err)
+	}
+	plain, err := NewKeyring(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := plain.UpstreamTokens().Seal(v); err != nil || got != v {
+		t.Errorf("without a --db-key: %q, %v", got, err)
+	}
+	if got, err := k.UpstreamTokens().Reveal(v); err != nil || got != v {
+		t.Errorf("a token stored before the --db-key was set: %q, %v", got, err)
+	}
+	if _, err := plain.UpstreamTokens().Reveal(tok); !errors.Is(err, ErrSecretSealed) {
+		t.Errorf("a sealed token without the --db-key: %v", err)
+	}
+}
