@@ -1244,6 +1244,24 @@ func TestBrokerPromptNoneForward(t *testing.T) {
 		t.Errorf("silent login's token %v", c)
 	}
 
+	// A first login that needs a page (noemail has no email to review)
+	// after a silent upstream login: interaction_required for the app, no
+	// page, no user.
+	b4 := newBrowser(t)
+	at, page = b4.startCorp(down)
+	if _, at, page = b4.upstreamLogin(at, page, "noemail", "noemail-pass-1"); !strings.Contains(page, `id="kc-idp-review-profile-form"`) {
+		t.Fatalf("noemail's first login without prompt=none: %s %.300s", at, page)
+	}
+	_, at, page = b4.do(http.MethodGet, silent, nil)
+	if at == nil || !strings.HasPrefix(at.String(), appRedirect) || at.Query().Get("error") != "interaction_required" || at.Query().Get("state") != "st-1" {
+		t.Fatalf("prompt=none for a first login that needs a page ended at %s %.300s", at, page)
+	}
+	if realm, err := down.st.GetRealmByName(t.Context(), "down"); err != nil {
+		t.Fatal(err)
+	} else if u, err := down.st.GetUserByUsername(t.Context(), realm.ID, "noemail"); err == nil {
+		t.Errorf("user %s created by a prompt=none first login", u.ID)
+	}
+
 	// Without the flag: login_required from keygate, the IdP never asked.
 	setFlag("false")
 	b3 := newBrowser(t)

@@ -24,6 +24,14 @@ import (
 // showStep stores rec for step and renders its page (errKey, about
 // field, for a review page shown again).
 func (h *Handler) showStep(w http.ResponseWriter, r *http.Request, realm *oidc.Realm, rec brokerRecord, step, errKey, field string) {
+	if promptNone(recForm(rec)) {
+		// A forwarded prompt=none the IdP answered, for a first login
+		// that needs the person: no page in a frame that asked for none
+		// (OIDC Core 3.1.2.1), interaction_required as for a required
+		// action. A login without prompt=none does it.
+		h.answerPromptNone(w, r, realm, rec, oidc.ErrInteractionRequired)
+		return
+	}
 	ctx := r.Context()
 	csrf, id := randomToken(), randomToken()
 	rec.Kind, rec.Step, rec.CSRFHash = recFirst, step, sha256Sum([]byte(csrf))
