@@ -1142,15 +1142,8 @@ func userOf(t *testing.T, k *keygate, realmName, username string) store.User {
 // sessionsOf lists the ids of the SSO sessions of username in k's realm.
 func sessionsOf(t *testing.T, k *keygate, realmName, username string) []string {
 	t.Helper()
-	realm, err := k.st.GetRealmByName(t.Context(), realmName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := k.st.GetUserByUsername(t.Context(), realm.ID, username)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := k.st.ListUserSessions(t.Context(), realm.ID, u.ID)
+	u := userOf(t, k, realmName, username)
+	ss, err := k.st.ListUserSessions(t.Context(), u.RealmID, u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
