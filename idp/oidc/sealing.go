@@ -204,9 +204,9 @@ var (
 	upstreamTokenAAD = []byte("keygate upstream token v1")
 )
 
-// ErrSecretSealed: a component secret is sealed and no --db-key (or
-// another one) was given.
-var ErrSecretSealed = errors.New("component secret is encrypted in the database: it needs the --db-key it was sealed with")
+// ErrSecretSealed: a sealed value (a component secret, an upstream token)
+// and no --db-key, or another one, to open it.
+var ErrSecretSealed = errors.New("is encrypted in the database: it needs the --db-key it was sealed with")
 
 // SecretSealer seals and reveals component secrets. Its zero value (no
 // --db-key) stores values as they are.
@@ -236,6 +236,14 @@ func (k *Keyring) Secrets() *SecretSealer { return &SecretSealer{aead: k.seal} }
 // format as Secrets, another purpose: neither opens the other's values.
 func (k *Keyring) UpstreamTokens() *SecretSealer {
 	return &SecretSealer{aead: k.seal, aad: upstreamTokenAAD}
+}
+
+// sealedErr is ErrSecretSealed naming what could not be opened.
+func (s *SecretSealer) sealedErr() error {
+	if s != nil && s.aad != nil {
+		return fmt.Errorf("upstream token %w", ErrSecretSealed)
+	}
+	return fmt.Errorf("component secret %w", ErrSecretSealed)
 }
 
 func (s *SecretSealer) purpose() []byte {
@@ -268,16 +276,16 @@ func (s *SecretSealer) Reveal(v string) (string, error) {
 		return v, nil
 	}
 	if s == nil || s.aead == nil {
-		return "", ErrSecretSealed
+		return "", s.sealedErr()
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(v, sealedSecretPrefix))
 	if err != nil || len(raw) < s.aead.NonceSize() {
-		return "", ErrSecretSealed
+		return "", s.sealedErr()
 	}
 	n := s.aead.NonceSize()
 	plain, err := s.aead.Open(nil, raw[:n], raw[n:], s.purpose())
 	if err != nil {
-		return "", ErrSecretSealed
+		return "", s.sealedErr()
 	}
 	return string(plain), nil
 }

@@ -158,3 +158,24 @@ func TestSealerPurposes(t *testing.T) {
 		t.Errorf("a sealed token without the --db-key: %v", err)
 	}
 }
+
+// A value that cannot be opened says which kind it is, never its bytes.
+func TestSealedErrorNamesItsKind(t *testing.T) {
+	k, err := NewKeyring(nil, "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := NewKeyring(nil, "")
+	tok, _ := k.UpstreamTokens().Seal("upstream-secret-value")
+	sec, _ := k.Secrets().Seal("bind-password-value")
+	for _, c := range []struct {
+		s    *SecretSealer
+		v    string
+		want string
+	}{{plain.UpstreamTokens(), tok, "upstream token is encrypted in the database"}, {plain.Secrets(), sec, "component secret is encrypted in the database"}} {
+		_, err := c.s.Reveal(c.v)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) || strings.Contains(err.Error(), "value") {
+			t.Errorf("error %v, want it to start %q", err, c.want)
+		}
+	}
+}
