@@ -210,11 +210,7 @@ func redactURL(raw string) string {
 // ID token is signed (alg and kid), typ "logout+jwt" in the header and
 // the claims Keycloak 26's DefaultTokenManager.initLogoutToken sets.
 func (p *Provider) logoutToken(ctx context.Context, n logoutNotice) (string, error) {
-	row, err := p.st.GetRealm(ctx, n.realmID)
-	if err != nil {
-		return "", err
-	}
-	_, settings, err := rep.DecodeRealm(row)
+	settings, err := p.noticeSettings(ctx, n)
 	if err != nil {
 		return "", err
 	}
@@ -240,6 +236,24 @@ func (p *Provider) logoutToken(ctx context.Context, n logoutNotice) (string, err
 		return "", err
 	}
 	return key.compactTyped(payload, "logout+jwt")
+}
+
+// noticeSettings are n's realm's settings: from the realm cache, by the
+// name n's issuer ends with (a realm's logout sends a notice per session
+// and client, each would read and decode the realm again), or read by id
+// when that name does not lead to n's realm.
+func (p *Provider) noticeSettings(ctx context.Context, n logoutNotice) (rep.RealmSettings, error) {
+	if i := strings.LastIndex(n.iss, "/realms/"); i >= 0 {
+		if cr, err := p.realms.get(ctx, n.iss[i+len("/realms/"):]); err == nil && cr.row.ID == n.realmID {
+			return cr.settings, nil
+		}
+	}
+	row, err := p.st.GetRealm(ctx, n.realmID)
+	if err != nil {
+		return rep.RealmSettings{}, err
+	}
+	_, settings, err := rep.DecodeRealm(row)
+	return settings, err
 }
 
 // compactTyped signs payload with compact, with typ in the header in

@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,7 +12,9 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/idp/rep"
+	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/store/sqlite"
+	"github.com/keygate/keygate/store/sqlstore"
 )
 
 // syncBuffer is a log sink safe for the sender's goroutines.
@@ -85,5 +88,80 @@ func TestBackchannelQueueOverflow(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "s3cr3t") {
 		t.Errorf("the URL's query in the log:\n%s", logs)
+	}
+}
+
+// realmReads counts the realm reads made through it.
+type realmReads struct {
+	*sqlstore.Store
+	mu           sync.Mutex
+	byID, byName int
+}
+
+func (s *realmReads) GetRealm(ctx context.Context, id string) (store.Realm, error) {
+	s.mu.Lock()
+	s.byID++
+	s.mu.Unlock()
+	return s.Store.GetRealm(ctx, id)
+}
+
+func (s *realmReads) GetRealmByName(ctx context.Context, name string) (store.Realm, error) {
+	s.mu.Lock()
+	s.byName++
+	s.mu.Unlock()
+	return s.Store.GetRealmByName(ctx, name)
+}
+
+// TestLogoutTokensReadTheRealmOnce: a realm's logout sends a notice per
+// session and client; their logout tokens take the realm from the realm
+// cache, not a read and decode each. An issuer whose name leads to
+// another realm still signs with the notice's own realm.
+func TestLogoutTokensReadTheRealmOnce(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bcl.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, name := range []string{"r", "other"} {
+		if _, err := rep.CreateRealm(ctx, st, rep.Realm{Realm: name, Enabled: new(true)}, rep.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	row, err := st.GetRealmByName(ctx, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := &realmReads{Store: st}
+	p, err := New(counted, nil, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk, err := p.keys.get(ctx, row.ID, "RS256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted.byID, counted.byName = 0, 0
+	for i := range 50 {
+		n := logoutNotice{realmID: row.ID, iss: "https://sso.example.com/realms/r", clientID: "rp", sub: "u1", sid: "s" + strings.Repeat("x", i)}
+		tok, err := p.logoutToken(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := verify(rk, tok, "RS256", time.Now()); err != nil {
+			t.Fatalf("logout token %d does not verify with the realm's key: %v", i, err)
+		}
+	}
+	if counted.byID != 0 || counted.byName > 1 {
+		t.Errorf("50 logout tokens read the realm %d times by id and %d by name, want at most one read", counted.byID, counted.byName)
+	}
+	// The issuer names another realm: the notice's realm is read by id.
+	n := logoutNotice{realmID: row.ID, iss: "https://sso.example.com/realms/other", clientID: "rp", sub: "u1"}
+	tok, err := p.logoutToken(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify(rk, tok, "RS256", time.Now()); err != nil || counted.byID != 1 {
+		t.Errorf("an issuer of another realm: %v, %d reads by id", err, counted.byID)
 	}
 }
