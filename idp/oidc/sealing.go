@@ -208,8 +208,9 @@ var (
 // and no --db-key, or another one, to open it.
 var ErrSecretSealed = errors.New("is encrypted in the database: it needs the --db-key it was sealed with")
 
-// SecretSealer seals and reveals component secrets. Its zero value (no
-// --db-key) stores values as they are.
+// SecretSealer seals and reveals component secrets (Secrets) or what an
+// identity provider gave (UpstreamTokens). Its zero value (no --db-key)
+// stores values as they are.
 type SecretSealer struct {
 	aead cipher.AEAD
 	aad  []byte // the purpose; nil is secretAAD
