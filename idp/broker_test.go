@@ -1231,7 +1231,7 @@ func TestBrokerPromptNoneForward(t *testing.T) {
 	}
 	_, at, page = b2.do(http.MethodGet, silent, nil)
 	if at == nil || !strings.HasPrefix(at.String(), appRedirect) || at.Query().Get("code") == "" {
-		t.Fatalf("prompt=none with an upstream session ended at %s %.300s", at, page)
+		t.Fatalf("prompt=none with an upstream session ended at %s %.300s\nup's log:\n%s\ndown's log:\n%s", at, page, up.log, down.log)
 	}
 	if c := exchange(t, down, at); c["preferred_username"] != "alice" {
 		t.Errorf("silent login's token %v", c)

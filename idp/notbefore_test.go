@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -181,6 +182,10 @@ func TestRealmNotBeforeEndsSSOCookie(t *testing.T) {
 	}
 	if status, cb, _ := b.do(http.MethodGet, authorizeURL(k, url.Values{"prompt": {"none"}}), nil); status/100 != 3 || cb.Query().Get("error") != "login_required" {
 		t.Errorf("SSO after notBefore: %d %s, want login_required", status, cb)
+	}
+	// The log says why the cookie no longer signs in (at debug level).
+	if !strings.Contains(k.log.String(), `"why":"issued before the realm's not-before"`) {
+		t.Errorf("no debug line on the cookie refused by notBefore:\n%s", k.log)
 	}
 	// A new login gets a cookie that works.
 	if status, cb, _ := b.passwordLogin(k, "carol", "carol-pass-1"); status/100 != 3 || cb.Query().Get("code") == "" {

@@ -38,26 +38,40 @@ func (h *Handler) LiveSession(r *http.Request, realm *oidc.Realm) (*store.Sessio
 	if err != nil {
 		return nil, nil
 	}
+	// Why a browser with an identity cookie is not signed in is logged at
+	// debug level ("asked to sign in again"); never the cookie.
+	notLive := func(why string, args ...any) (*store.Session, error) {
+		h.log.DebugContext(r.Context(), "identity cookie is no live session", append([]any{"realm", realm.Row.Name, "why", why}, args...)...)
+		return nil, nil
+	}
 	claims, err := realm.VerifyInternal(ck.Value)
 	if err != nil || strClaim(claims, "typ") != "Serialized-ID" {
-		return nil, nil
+		return notLive("cookie does not verify", "err", err)
 	}
 	// A cookie issued before the realm's notBefore ("Revocation: set to
 	// now") is expired, as Keycloak's verifyIdentityToken has it.
 	n, _ := claims["iat"].(json.Number)
 	if iat, err := n.Int64(); err != nil || iat < realm.Settings.NotBefore {
-		return nil, nil
+		return notLive("issued before the realm's not-before")
 	}
 	s, err := h.st.GetSession(r.Context(), realm.Row.ID, strClaim(claims, "sid"))
 	if errors.Is(err, store.ErrUnavailable) {
 		return nil, err
 	}
-	if err != nil || s.UserID != strClaim(claims, "sub") {
+	if errors.Is(err, store.ErrNotFound) {
+		return notLive("session not found")
+	} else if err != nil {
+		// Not an outage, yet not an answer: the person signs in again,
+		// and the store's error is not lost.
+		h.log.WarnContext(r.Context(), "identity cookie: session read", "realm", realm.Row.Name, "err", err)
 		return nil, nil
+	}
+	if s.UserID != strClaim(claims, "sub") {
+		return notLive("session of another user")
 	}
 	idle, max := SessionLifespans(realm, s)
 	if t := time.Now(); t.After(s.LastSeen.Add(idle)) || t.After(s.Created.Add(max)) {
-		return nil, nil
+		return notLive("session idle or past its lifespan", "last_seen", s.LastSeen, "created", s.Created)
 	}
 	return &s, nil
 }
