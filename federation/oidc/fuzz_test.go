@@ -325,3 +325,145 @@ func TestClaimFilterValueIsOneRegexp(t *testing.T) {
 		}
 	}
 }
+
+// logoutTokenSeeds are back-channel logout tokens signed by the test
+// keys: a good one and ones missing or breaking each rule of §2.6.
+func logoutTokenSeeds(t testing.TB) []string {
+	t.Helper()
+	now := fuzzNow.Unix()
+	event := map[string]any{backchannelLogoutEvent: map[string]any{}}
+	good := func() map[string]any {
+		return map[string]any{"iss": fuzzIssuer, "sub": "user-1", "sid": "sid-1", "aud": fuzzClient, "iat": now, "exp": now + 120,
+			"jti": "jti-1", "events": event}
+	}
+	with := func(kv ...any) map[string]any {
+		c := good()
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(c, kv[i].(string))
+			} else {
+				c[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return c
+	}
+	sign := func(alg string, claims map[string]any) string {
+		s, err := signJWT(map[string]any{"alg": alg, "typ": "logout+jwt"}, claims, func(in []byte) ([]byte, error) {
+			if strings.HasPrefix(alg, "ES") {
+				return keySign(alg, ecKey, in)
+			}
+			return keySign(alg, rsaKeys[0], in)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	var out []string
+	for i, c := range []map[string]any{
+		good(), with("exp", nil), with("exp", nil, "iat", now-3600), with("exp", now-3600), with("iat", nil), with("iat", "x"),
+		with("events", nil), with("events", map[string]any{backchannelLogoutEvent: true}), with("events", []any{backchannelLogoutEvent}),
+		with("nonce", "n"), with("jti", nil), with("jti", 7), with("sub", nil, "sid", nil), with("sub", nil), with("sid", nil),
+		with("aud", "other"), with("aud", []any{"other", fuzzClient}), with("iss", "https://evil.example"), with("iat", now+3600),
+	} {
+		if j, ok := c["jti"].(string); ok {
+			c["jti"] = j + "-" + strconv.Itoa(i) // each seed its own, so replay refuses none of them
+		}
+		out = append(out, sign("RS256", c))
+	}
+	out = append(out, sign("ES256", with("jti", "jti-es")), sign("PS256", with("jti", "jti-ps")))
+	g := strings.Split(out[0], ".")
+	b64 := base64.RawURLEncoding.EncodeToString
+	return append(out,
+		b64([]byte(`{"alg":"none"}`))+"."+g[1]+".",
+		b64([]byte(`{"alg":"HS256"}`))+"."+g[1]+"."+g[2],
+		g[0]+"."+b64([]byte(`{"iss":"`+fuzzIssuer+`","sub":"admin","aud":"kg","iat":1800000000,"jti":"forged","events":{"`+backchannelLogoutEvent+`":{}}}`))+"."+g[2],
+		"", "..", "a.b.c")
+}
+
+// FuzzLogoutToken drives VerifyLogoutToken, which takes tokens from
+// anyone (the back-channel logout endpoint). Oracle: an accepted token is
+// a compact JWS that verifies with a configured key, names the issuer,
+// this client among its audiences, the logout event, a jti, a sub or sid,
+// no nonce, an iat, and is not expired beyond the skew; presented again,
+// it is refused as a replay.
+func FuzzLogoutToken(f *testing.F) {
+	seen := map[string]bool{}
+	replay := func(_ context.Context, key string, _ time.Time) error {
+		if seen[key] {
+			return store.ErrConflict
+		}
+		seen[key] = true
+		return nil
+	}
+	b := idTokenFixture(f, replay)
+	seeds := logoutTokenSeeds(f)
+	// The oracle has work: on a broker of its own, the good seeds pass and
+	// the forged ones do not.
+	check := idTokenFixture(f, func(context.Context, string, time.Time) error { return nil })
+	for i, want := range map[int]bool{0: true, 1: true, 16: true, len(seeds) - 8: true, len(seeds) - 7: true,
+		len(seeds) - 6: false, len(seeds) - 5: false, len(seeds) - 4: false} {
+		if _, _, err := check.VerifyLogoutToken(context.Background(), seeds[i]); (err == nil) != want {
+			f.Fatalf("seed %d accepted %v, want %v: %v", i, err == nil, want, err)
+		}
+	}
+	for _, tok := range seeds {
+		f.Add(tok)
+	}
+	algs := make([]jose.SignatureAlgorithm, 0, len(idTokenAlgs))
+	for _, a := range idTokenAlgs {
+		algs = append(algs, jose.SignatureAlgorithm(a))
+	}
+	nowF, skewF := float64(fuzzNow.Unix()), b.skew.Seconds()
+	f.Fuzz(func(t *testing.T, raw string) {
+		sub, sid, err := b.VerifyLogoutToken(context.Background(), raw)
+		if err != nil {
+			return
+		}
+		obj, perr := jose.ParseSignedCompact(raw, algs)
+		if perr != nil || len(obj.Signatures) != 1 {
+			t.Fatalf("%q accepted, but it is no compact JWS: %v", raw, perr)
+		}
+		payload, errRSA := obj.Verify(&rsaKeys[0].PublicKey)
+		if errRSA != nil {
+			var errEC error
+			if payload, errEC = obj.Verify(&ecKey.PublicKey); errEC != nil {
+				t.Fatalf("%q accepted without a valid signature", raw)
+			}
+		}
+		var claims map[string]any
+		if err := json.Unmarshal(payload, &claims); err != nil {
+			t.Fatalf("%q accepted with claims that are no JSON object: %v", raw, err)
+		}
+		if claims["iss"] != fuzzIssuer {
+			t.Fatalf("%q accepted from issuer %v", raw, claims["iss"])
+		}
+		if aud, ok := claims["aud"].(string); !(ok && aud == fuzzClient) && !slices.Contains(stringList(claims["aud"]), fuzzClient) {
+			t.Fatalf("%q accepted for audience %v", raw, claims["aud"])
+		}
+		events, _ := claims["events"].(map[string]any)
+		if _, ok := events[backchannelLogoutEvent].(map[string]any); !ok {
+			t.Fatalf("%q accepted without the logout event: %v", raw, claims["events"])
+		}
+		if _, ok := claims["nonce"]; ok {
+			t.Fatalf("%q accepted with a nonce", raw)
+		}
+		if j, _ := claims["jti"].(string); j == "" {
+			t.Fatalf("%q accepted without jti", raw)
+		}
+		if sub == "" && sid == "" || sub != claims["sub"] && sub != "" || sid != claims["sid"] && sid != "" {
+			t.Fatalf("%q accepted naming sub %q sid %q (claims %v, %v)", raw, sub, sid, claims["sub"], claims["sid"])
+		}
+		if _, ok := claims["iat"]; !ok {
+			t.Fatalf("%q accepted without iat", raw)
+		}
+		if exp, ok := timeClaim(claims["exp"]); ok {
+			if d := nowF - (exp + skewF); d > 1e-3 {
+				t.Fatalf("%q accepted, expired %gs ago", raw, d)
+			}
+		}
+		if _, _, err := b.VerifyLogoutToken(context.Background(), raw); err == nil {
+			t.Fatalf("%q accepted twice", raw)
+		}
+	})
+}
