@@ -33,10 +33,7 @@ func actionsRealm(t *testing.T, policy, extra, users string) *keygate {
 func (b *browser) passwordLogin(k *keygate, user, pw string) (int, *url.URL, string) {
 	b.t.Helper()
 	_, at, page := b.do(http.MethodGet, authorizeURL(k, nil), nil)
-	action, f := formOf(b.t, at, page, "kc-form-login")
-	f.Set("username", user)
-	f.Set("password", pw)
-	return b.do(http.MethodPost, action, f)
+	return b.upstreamLogin(at, page, user, pw)
 }
 
 // updatePassword answers the update-password page (at, page).

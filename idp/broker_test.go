@@ -294,10 +294,18 @@ func authorizeURL(down *keygate, extra url.Values) string {
 // follows on until the app gets its redirect (or a page of down answers).
 func (b *browser) upstreamLogin(at *url.URL, page, user, pw string) (int, *url.URL, string) {
 	b.t.Helper()
-	action, f := formOf(b.t, at, page, "kc-form-login")
+	action, f := loginForm(b.t, at, page, user, pw)
+	return b.do(http.MethodPost, action, f)
+}
+
+// loginForm is the login page's form (page, at at) filled with user and
+// pw, and where it posts to.
+func loginForm(t *testing.T, at *url.URL, page, user, pw string) (string, url.Values) {
+	t.Helper()
+	action, f := formOf(t, at, page, "kc-form-login")
 	f.Set("username", user)
 	f.Set("password", pw)
-	return b.do(http.MethodPost, action, f)
+	return action, f
 }
 
 // exchange redeems the app's code at down and returns the access token's

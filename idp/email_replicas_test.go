@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/json"
-	"log/slog"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -52,16 +50,7 @@ func TestActionTokenAcrossReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		logs := &logBuffer{}
-		srv, err := idp.NewServer(st, idp.Config{DBKey: testDBKey, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { srv.Close() })
-		srv.SetReady()
-		ts := httptest.NewServer(srv.Handler())
-		t.Cleanup(ts.Close)
-		return &keygate{URL: ts.URL, st: st, log: logs}
+		return keygateWith(t, st, idp.Config{DBKey: testDBKey})
 	}
 	a, b := replica(), replica()
 	smtp, _ := json.Marshal(mp.Settings("idp@example.com"))

@@ -181,9 +181,7 @@ func corpCallback(t *testing.T, up, down, served *keygate) (*browser, string) {
 	if !strings.HasPrefix(at.String(), up.URL+"/realms/up/") {
 		t.Fatalf("broker login went to %s: %.300s", at, page)
 	}
-	action, f := formOf(t, at, page, "kc-form-login")
-	f.Set("username", "alice")
-	f.Set("password", "alice-pass-1")
+	action, f := loginForm(t, at, page, "alice", "alice-pass-1")
 	resp, page := b.step(http.MethodPost, action, f)
 	cb := resp.Header.Get("Location")
 	if !strings.HasPrefix(cb, down.URL+"/realms/down/broker/corp/endpoint") {
@@ -287,9 +285,7 @@ func TestLoginPagesStoreUnavailableIs503(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("authorize: %d %s", status, at)
 	}
-	action, f := formOf(t, at, page, "kc-form-login")
-	f.Set("username", "carol")
-	f.Set("password", "carol-pass-1")
+	action, f := loginForm(t, at, page, "carol", "carol-pass-1")
 	cut.set("DeactivateToken:login")
 	resp, page = b.step(http.MethodPost, action, f)
 	want503(t, "password login, attempt not spent", resp, page)
@@ -433,10 +429,7 @@ func TestUpdatePasswordSignOutStoreUnavailableIs503(t *testing.T) {
 		if status != 200 {
 			t.Fatalf("authorize: %d %s", status, at)
 		}
-		action, f := formOf(t, at, page, "kc-form-login")
-		f.Set("username", "erin")
-		f.Set("password", "erin-pass-1")
-		return b.do(http.MethodPost, action, f)
+		return b.upstreamLogin(at, page, "erin", "erin-pass-1")
 	}
 	if _, at, page := login(newBrowser(t)); at == nil || !strings.HasPrefix(at.String(), appRedirect) {
 		t.Fatalf("first login: %s %.300s", at, page)
@@ -517,10 +510,7 @@ func TestAccountLinkStoreUnavailableIs503(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("console: %d %s", status, at)
 	}
-	action, f := formOf(t, at, page, "kc-form-login")
-	f.Set("username", "bob.local")
-	f.Set("password", "bob-local-pass-1")
-	status, at, page = b.do(http.MethodPost, action, f)
+	status, at, page = b.upstreamLogin(at, page, "bob.local", "bob-local-pass-1")
 	link := regexp.MustCompile(`action="([^"]*/corp/link)"`).FindStringSubmatch(page)
 	csrf := regexp.MustCompile(`name="csrf_token" value="([^"]*)"`).FindStringSubmatch(page)
 	if status != 200 || link == nil || csrf == nil {
@@ -545,9 +535,7 @@ func TestAccountLinkStoreUnavailableIs503(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("upstream login page: %d %s", status, at)
 	}
-	action, f = formOf(t, at, page, "kc-form-login")
-	f.Set("username", "alice")
-	f.Set("password", "alice-pass-1")
+	action, f := loginForm(t, at, page, "alice", "alice-pass-1")
 	resp, page = b.step(http.MethodPost, action, f)
 	cb := resp.Header.Get("Location")
 	if !strings.HasPrefix(cb, down.URL+"/realms/down/broker/corp/endpoint") {
