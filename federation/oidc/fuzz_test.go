@@ -69,30 +69,8 @@ func idTokenSeeds(t testing.TB) []string {
 	good := func() map[string]any {
 		return map[string]any{"iss": fuzzIssuer, "sub": "user-1", "aud": fuzzClient, "exp": now + 300, "iat": now, "nonce": fuzzNonce}
 	}
-	with := func(kv ...any) map[string]any {
-		c := good()
-		for i := 0; i+1 < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(c, kv[i].(string))
-			} else {
-				c[kv[i].(string)] = kv[i+1]
-			}
-		}
-		return c
-	}
-	sign := func(alg string, claims map[string]any) string {
-		hdr := map[string]any{"alg": alg, "typ": "JWT"}
-		s, err := signJWT(hdr, claims, func(in []byte) ([]byte, error) {
-			if strings.HasPrefix(alg, "ES") {
-				return keySign(alg, ecKey, in)
-			}
-			return keySign(alg, rsaKeys[0], in)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	with := seedClaims(good)
+	sign := seedSigner(t, "JWT")
 	var out []string
 	for _, c := range []map[string]any{
 		good(), with("exp", nil), with("exp", now-3600), with("exp", 1e10), with("exp", 1e19), with("exp", 1e300), with("exp", -1e19),
@@ -113,6 +91,39 @@ func idTokenSeeds(t testing.TB) []string {
 		`{"protected":"`+g[0]+`","payload":"`+g[1]+`","signature":"`+g[2]+`"}`,
 		"", "..", "a.b.c")
 	return out
+}
+
+// seedClaims returns good's claims with kv's changes: name, value pairs,
+// a nil value deleting the claim.
+func seedClaims(good func() map[string]any) func(kv ...any) map[string]any {
+	return func(kv ...any) map[string]any {
+		c := good()
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(c, kv[i].(string))
+			} else {
+				c[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return c
+	}
+}
+
+// seedSigner signs seed claims with the test keys (EC for ES*, RSA
+// otherwise), typ in the header.
+func seedSigner(t testing.TB, typ string) func(alg string, claims map[string]any) string {
+	return func(alg string, claims map[string]any) string {
+		s, err := signJWT(map[string]any{"alg": alg, "typ": typ}, claims, func(in []byte) ([]byte, error) {
+			if strings.HasPrefix(alg, "ES") {
+				return keySign(alg, ecKey, in)
+			}
+			return keySign(alg, rsaKeys[0], in)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
 }
 
 // timeClaim is an ID token time claim as the oracle reads it: a JSON
@@ -336,29 +347,8 @@ func logoutTokenSeeds(t testing.TB) []string {
 		return map[string]any{"iss": fuzzIssuer, "sub": "user-1", "sid": "sid-1", "aud": fuzzClient, "iat": now, "exp": now + 120,
 			"jti": "jti-1", "events": event}
 	}
-	with := func(kv ...any) map[string]any {
-		c := good()
-		for i := 0; i+1 < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(c, kv[i].(string))
-			} else {
-				c[kv[i].(string)] = kv[i+1]
-			}
-		}
-		return c
-	}
-	sign := func(alg string, claims map[string]any) string {
-		s, err := signJWT(map[string]any{"alg": alg, "typ": "logout+jwt"}, claims, func(in []byte) ([]byte, error) {
-			if strings.HasPrefix(alg, "ES") {
-				return keySign(alg, ecKey, in)
-			}
-			return keySign(alg, rsaKeys[0], in)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	with := seedClaims(good)
+	sign := seedSigner(t, "logout+jwt")
 	var out []string
 	for i, c := range []map[string]any{
 		good(), with("exp", nil), with("exp", nil, "iat", now-3600), with("exp", now-3600), with("iat", nil), with("iat", "x"),
